@@ -1,0 +1,5 @@
+import sys
+
+from refinterp.cli import main
+
+sys.exit(main())

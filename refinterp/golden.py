@@ -1,0 +1,502 @@
+"""Golden DIRs: every tensor of a model, as an official runtime computed it, for a few inputs.
+
+Layout (format ``refinterp-golden/1``; documented in golden/README.md)::
+
+    DIR/manifest.json          format, model (path relative to DIR), model_sha256, runtime,
+                               runtime_version, confirmed_by, cases, created
+    DIR/inputs/<case>.npy      one per model input (<case>_<k>.npy when the model has several inputs)
+    DIR/tensors/<case>.npz     key "t<tensor_index>" for every non-constant tensor of subgraph 0 the
+                               runtime returned (zip-deflated .npy members, readable by np.load)
+
+:func:`make_golden` writes one, :func:`load_golden` reads one (lazily), :func:`check_golden` runs a
+runtime on every case and compares every stored tensor with exact equality. :func:`golden_main` is the
+``refinterp golden make|check`` command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refinterp.errors import InputError, RefinterpError
+
+GOLDEN_FORMAT = "refinterp-golden/1"
+MANIFEST_NAME = "manifest.json"
+DEFAULT_CONFIRM_WITH = ("tflm",)
+_CASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A fixed timestamp for the .npz members, so that remaking a golden gives byte-identical files.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def sha256_of_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise RefinterpError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def tensor_key(tensor_index: int) -> str:
+    """The .npz key of a tensor index."""
+    return f"t{tensor_index}"
+
+
+def save_npz_deterministic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Like np.savez_compressed, but with fixed member timestamps (reproducible bytes)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class GoldenCase:
+    """One input set of a golden DIR; inputs and tensors load from disk on first use."""
+
+    name: str
+    input_files: list[str]  # relative to the golden DIR
+    tensors_file: str  # relative to the golden DIR
+    output_indices: list[int]
+    root: Path
+    _inputs: list[np.ndarray] | None = field(default=None, repr=False)
+    _tensors: dict[int, np.ndarray] | None = field(default=None, repr=False)
+
+    def inputs(self) -> list[np.ndarray]:
+        if self._inputs is None:
+            self._inputs = [_load_npy(self.root / f) for f in self.input_files]
+        return self._inputs
+
+    def tensor_indices(self) -> list[int]:
+        """The stored tensor indices, without loading any data."""
+        path = self.root / self.tensors_file
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RefinterpError(f"{path}: cannot read ({exc})") from None
+        return sorted(int(n[1:-4]) for n in names if re.fullmatch(r"t\d+\.npy", n))
+
+    def tensors(self) -> dict[int, np.ndarray]:
+        if self._tensors is None:
+            path = self.root / self.tensors_file
+            try:
+                with np.load(path, allow_pickle=False) as stored:
+                    self._tensors = {int(key[1:]): stored[key] for key in stored.files if re.fullmatch(r"t\d+", key)}
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                raise RefinterpError(f"{path}: cannot read ({exc})") from None
+        return self._tensors
+
+    def outputs(self) -> list[np.ndarray]:
+        tensors = self.tensors()
+        return [tensors[i] for i in self.output_indices]
+
+    def matches(self, inputs: Sequence[np.ndarray]) -> bool:
+        stored = self.inputs()
+        if len(stored) != len(inputs):
+            return False
+        return all(a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+                   for a, b in zip(stored, inputs, strict=True))
+
+
+@dataclass
+class GoldenSet:
+    """A golden DIR: its manifest and its cases."""
+
+    root: Path
+    manifest: dict[str, Any]
+    cases: list[GoldenCase]
+
+    @property
+    def model_path(self) -> Path:
+        return (self.root / self.manifest["model"]).resolve()
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["model_sha256"]
+
+    @property
+    def runtime(self) -> str:
+        return self.manifest["runtime"]
+
+    @property
+    def runtime_version(self) -> str:
+        return self.manifest.get("runtime_version", "")
+
+    @property
+    def confirmed_by(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("confirmed_by", []))
+
+    def case(self, name: str) -> GoldenCase:
+        for case in self.cases:
+            if case.name == name:
+                return case
+        raise RefinterpError(f"golden {self.root} has no case {name!r} (cases: {', '.join(self.case_names)})")
+
+    @property
+    def case_names(self) -> list[str]:
+        return [c.name for c in self.cases]
+
+    def find_case(self, inputs: Sequence[np.ndarray]) -> GoldenCase | None:
+        """The case whose stored inputs equal ``inputs`` exactly (dtype, shape, values), or None."""
+        for case in self.cases:
+            if case.matches(inputs):
+                return case
+        return None
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RefinterpError(f"{path}: cannot read ({exc})") from None
+
+
+def load_golden(golden_dir: str | os.PathLike) -> GoldenSet:
+    """Read DIR/manifest.json; inputs and tensors are read when a case asks for them."""
+    root = Path(golden_dir)
+    manifest_path = root / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise RefinterpError(f"{root} is not a golden DIR: {manifest_path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise RefinterpError(f"{manifest_path}: cannot read ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != GOLDEN_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise RefinterpError(f"{manifest_path}: format is {found!r}, expected {GOLDEN_FORMAT!r}")
+    for key in ("model", "model_sha256", "runtime", "cases"):
+        if key not in manifest:
+            raise RefinterpError(f"{manifest_path}: missing key {key!r}")
+    cases = []
+    for entry in manifest["cases"]:
+        try:
+            cases.append(GoldenCase(name=str(entry["name"]), input_files=list(entry["inputs"]),
+                                    tensors_file=str(entry["tensors"]),
+                                    output_indices=[int(i) for i in entry["output_indices"]], root=root))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RefinterpError(f"{manifest_path}: bad case entry {entry!r} ({exc})") from None
+    return GoldenSet(root=root, manifest=manifest, cases=cases)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+
+def default_inputs(model: Any, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """One case, "random": seeded uniform values over each input's dtype range (integers) or [-1, 1)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    subgraph = model.subgraphs[0]
+    for tensor_index in subgraph.inputs:
+        tensor = subgraph.tensors[tensor_index]
+        if tensor.dtype is None:
+            raise InputError(f"input tensor {tensor_index} has type {tensor.type_name}: give inputs explicitly")
+        if np.issubdtype(tensor.dtype, np.integer):
+            info = np.iinfo(tensor.dtype)
+            arrays.append(rng.integers(info.min, info.max, size=tensor.shape, endpoint=True).astype(tensor.dtype))
+        elif tensor.dtype == np.bool_:
+            arrays.append(rng.integers(0, 2, size=tensor.shape).astype(np.bool_))
+        else:
+            arrays.append(rng.uniform(-1.0, 1.0, size=tensor.shape).astype(tensor.dtype))
+    return {"random": arrays}
+
+
+def _input_file_names(case: str, count: int) -> list[str]:
+    if count == 1:
+        return [f"inputs/{case}.npy"]
+    return [f"inputs/{case}_{k}.npy" for k in range(count)]
+
+
+def _non_constant_tensors(model: Any, tensors: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    declared = model.subgraphs[0].tensors
+    return {i: v for i, v in sorted(tensors.items()) if 0 <= i < len(declared) and not declared[i].is_constant}
+
+
+def _compare(expected: Mapping[int, np.ndarray], actual: Mapping[int, np.ndarray]) -> list[dict[str, Any]]:
+    """Exact comparison of every expected tensor; one dict per mismatching or missing tensor."""
+    problems = []
+    for tensor_index, want in expected.items():
+        got = actual.get(tensor_index)
+        if got is None:
+            problems.append({"tensor": tensor_index, "missing": True, "mismatched": int(want.size),
+                             "total": int(want.size)})
+            continue
+        if got.dtype != want.dtype or got.shape != want.shape:
+            problems.append({"tensor": tensor_index, "mismatched": int(want.size), "total": int(want.size),
+                             "detail": f"{got.dtype}{list(got.shape)} vs {want.dtype}{list(want.shape)}"})
+            continue
+        differs = got != want
+        count = int(np.count_nonzero(differs))
+        if count:
+            problem: dict[str, Any] = {"tensor": tensor_index, "mismatched": count, "total": int(want.size)}
+            if np.issubdtype(want.dtype, np.number) and want.dtype != np.bool_:
+                problem["max_abs_diff"] = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+            problems.append(problem)
+    return problems
+
+
+def make_golden(model_path: str | os.PathLike, out_dir: str | os.PathLike, runtime: str = "litert-ref",
+                inputs: Mapping[str, Sequence[np.ndarray]] | None = None,
+                confirm_with: Iterable[str] = DEFAULT_CONFIRM_WITH) -> GoldenSet:
+    """Run ``runtime`` on each case of ``inputs`` ({case name: one array per model input}) and write a
+    golden DIR at ``out_dir``. Each runtime of ``confirm_with`` is run too and compared on every stored
+    tensor; the result (equal or not, which tensors differ) is recorded in ``confirmed_by``. A
+    confirming runtime that is not installed is recorded as unavailable rather than failing the make.
+    """
+    from refinterp.errors import RuntimeUnavailableError
+    from refinterp.model import load_model
+    from refinterp.runtimes import check_inputs, get_runtime
+
+    model_path = Path(model_path)
+    out_dir = Path(out_dir)
+    model = load_model(model_path)
+    cases = dict(inputs) if inputs is not None else default_inputs(model)
+    if not cases:
+        raise InputError("no input cases given")
+    for name, arrays in cases.items():
+        if not _CASE_NAME.match(name):
+            raise InputError(f"case name {name!r} must be letters, digits, '_', '.', '-'")
+        try:
+            cases[name] = check_inputs(model, list(arrays))
+        except InputError as exc:
+            raise InputError(f"case {name!r}: {exc}") from None
+
+    primary = get_runtime(runtime)
+    primary_version = primary.version()
+    results: dict[str, dict[int, np.ndarray]] = {}
+    output_indices = [int(i) for i in model.subgraphs[0].outputs]
+    for name, arrays in cases.items():
+        result = primary.run(str(model_path), arrays)
+        results[name] = _non_constant_tensors(model, result.tensors)
+        missing_outputs = [i for i in output_indices if i not in results[name]]
+        if missing_outputs:
+            raise RefinterpError(f"{runtime} gave no value for output tensor(s) {missing_outputs}")
+
+    confirmations = []
+    for other_spec in confirm_with:
+        entry: dict[str, Any] = {"runtime": other_spec}
+        try:
+            other = get_runtime(other_spec)
+            entry["version"] = other.version()
+            mismatches: dict[str, list[dict[str, Any]]] = {}
+            for name, arrays in cases.items():
+                problems = _compare(results[name], other.run(str(model_path), arrays).tensors)
+                if problems:
+                    mismatches[name] = problems
+            entry["equal"] = not mismatches
+            entry["tensors_compared"] = sum(len(t) for t in results.values())
+            if mismatches:
+                entry["mismatches"] = mismatches
+        except RuntimeUnavailableError as exc:
+            entry["equal"] = None
+            entry["unavailable"] = str(exc)
+        confirmations.append(entry)
+
+    (out_dir / "inputs").mkdir(parents=True, exist_ok=True)
+    (out_dir / "tensors").mkdir(parents=True, exist_ok=True)
+    case_entries = []
+    for name, arrays in cases.items():
+        input_files = _input_file_names(name, len(arrays))
+        for relative, array in zip(input_files, arrays, strict=True):
+            np.save(out_dir / relative, array, allow_pickle=False)
+        tensors_file = f"tensors/{name}.npz"
+        save_npz_deterministic(out_dir / tensors_file, {tensor_key(i): v for i, v in results[name].items()})
+        case_entries.append({"name": name, "inputs": input_files, "tensors": tensors_file,
+                             "output_indices": output_indices})
+    _remove_stale_files(out_dir, {f for c in case_entries for f in [*c["inputs"], c["tensors"]]})
+
+    manifest = {
+        "format": GOLDEN_FORMAT,
+        "model": Path(os.path.relpath(model_path.resolve(), out_dir.resolve())).as_posix(),
+        "model_sha256": sha256_of_file(model_path),
+        "runtime": runtime,
+        "runtime_version": primary_version,
+        "confirmed_by": confirmations,
+        "cases": case_entries,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    return load_golden(out_dir)
+
+
+def _remove_stale_files(out_dir: Path, keep: set[str]) -> None:
+    """Delete .npy/.npz files of an earlier make in inputs/ and tensors/ that this manifest no longer lists."""
+    for sub, suffix in (("inputs", ".npy"), ("tensors", ".npz")):
+        for path in (out_dir / sub).glob(f"*{suffix}"):
+            if f"{sub}/{path.name}" not in keep:
+                path.unlink()
+
+
+# --------------------------------------------------------------------------------------------------
+# Checking
+
+
+@dataclass
+class TensorMismatch:
+    case: str
+    tensor_index: int
+    mismatched: int  # number of differing elements (all of them when missing or of another shape/dtype)
+    total: int
+    max_abs_diff: float | None = None
+    missing: bool = False
+    detail: str = ""
+
+
+@dataclass
+class GoldenReport:
+    golden_dir: str
+    runtime: str
+    runtime_version: str
+    cases: list[str]
+    tensors_compared: int
+    mismatches: list[TensorMismatch]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    @property
+    def mismatching_tensors(self) -> list[int]:
+        return sorted({m.tensor_index for m in self.mismatches})
+
+    def format(self) -> str:
+        head = (f"golden {self.golden_dir}: {self.runtime} ({self.runtime_version}) on {len(self.cases)} case(s), "
+                f"{self.tensors_compared} tensors compared exactly")
+        if self.ok:
+            return f"{head}: all equal"
+        lines = [f"{head}: {len(self.mismatches)} mismatching"]
+        for m in self.mismatches:
+            what = "missing" if m.missing else f"{m.mismatched}/{m.total} elements differ"
+            if m.max_abs_diff is not None:
+                what += f", max |diff| {m.max_abs_diff:g}"
+            if m.detail:
+                what += f" ({m.detail})"
+            lines.append(f"  case {m.case} tensor {m.tensor_index}: {what}")
+        return "\n".join(lines)
+
+
+def check_golden(golden_dir: str | os.PathLike, runtime: str = "refinterp", **runtime_options: Any) -> GoldenReport:
+    """Run ``runtime`` on every case and compare every stored tensor with exact equality."""
+    from refinterp.runtimes import get_runtime
+
+    golden = load_golden(golden_dir)
+    model_path = golden.model_path
+    if not model_path.is_file():
+        raise RefinterpError(f"golden {golden_dir}: model {golden.manifest['model']} ({model_path}) does not exist")
+    digest = sha256_of_file(model_path)
+    if digest != golden.model_sha256:
+        raise RefinterpError(f"golden {golden_dir}: {model_path} has sha256 {digest[:12]}..., the golden was made "
+                             f"from {golden.model_sha256[:12]}... (remake the golden)")
+    checker = get_runtime(runtime, **runtime_options)
+    mismatches: list[TensorMismatch] = []
+    compared = 0
+    for case in golden.cases:
+        expected = case.tensors()
+        compared += len(expected)
+        actual = checker.run(str(model_path), case.inputs()).tensors
+        for problem in _compare(expected, actual):
+            mismatches.append(TensorMismatch(case=case.name, tensor_index=problem["tensor"],
+                                             mismatched=problem["mismatched"], total=problem["total"],
+                                             max_abs_diff=problem.get("max_abs_diff"),
+                                             missing=problem.get("missing", False),
+                                             detail=problem.get("detail", "")))
+    return GoldenReport(golden_dir=str(golden_dir), runtime=runtime, runtime_version=checker.version(),
+                        cases=golden.case_names, tensors_compared=compared, mismatches=mismatches)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line: refinterp golden make|check
+
+
+def _parse_input_cases(specs: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """Each --input is one case: FILE.npy, or FILE0.npy,FILE1.npy,... for a model with several inputs.
+
+    The case is named after the first file's stem (with -2, -3, ... appended to repeated names).
+    """
+    cases: dict[str, list[np.ndarray]] = {}
+    for spec in specs:
+        files = [f for f in spec.split(",") if f]
+        if not files:
+            raise InputError(f"--input {spec!r} names no file")
+        arrays = [_load_npy(Path(f)) for f in files]
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(files[0]).stem) or "case"
+        name, n = base, 1
+        while name in cases:
+            n += 1
+            name = f"{base}-{n}"
+        cases[name] = arrays
+    return cases
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="refinterp golden", description="make or check a golden DIR")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("make", help="run an official runtime and store every tensor")
+    make.add_argument("model", help="the .tflite model")
+    make.add_argument("--out", required=True, help="the golden DIR to write")
+    make.add_argument("--runtime", default="litert-ref", help="the runtime whose tensors are stored (litert-ref)")
+    make.add_argument("--input", action="append", default=[], metavar="X.npy[,Y.npy...]",
+                      help="one case per --input (comma-separate the files of a multi-input model); "
+                           "default: one seeded random case")
+    make.add_argument("--confirm-with", action="append", default=None, metavar="RUNTIME",
+                      help="runtime(s) that must agree, recorded in the manifest (default: tflm)")
+    make.add_argument("--no-confirm", action="store_true", help="confirm with no other runtime")
+    check = commands.add_parser("check", help="run a runtime on every case and compare every tensor exactly")
+    check.add_argument("dir", help="the golden DIR")
+    check.add_argument("--runtime", default="refinterp", help="the runtime to check (refinterp)")
+    return parser
+
+
+def golden_main(argv: Sequence[str] | None = None) -> int:
+    """``refinterp golden make|check``: 0 ok, 1 mismatch, 2 error."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    try:
+        if args.command == "make":
+            confirm = [] if args.no_confirm else (args.confirm_with or list(DEFAULT_CONFIRM_WITH))
+            inputs = _parse_input_cases(args.input) if args.input else None
+            golden = make_golden(args.model, args.out, runtime=args.runtime, inputs=inputs, confirm_with=confirm)
+            print(f"wrote golden {args.out}: {golden.runtime} ({golden.runtime_version}), "
+                  f"cases {', '.join(golden.case_names)}")
+            status = 0
+            for entry in golden.confirmed_by:
+                if entry.get("equal") is None:
+                    print(f"  {entry['runtime']}: not confirmed ({entry.get('unavailable', '')})")
+                elif entry["equal"]:
+                    print(f"  {entry['runtime']} ({entry['version']}): equal on every tensor")
+                else:
+                    differing = {case: [p["tensor"] for p in problems]
+                                 for case, problems in entry.get("mismatches", {}).items()}
+                    print(f"  {entry['runtime']} ({entry['version']}): DIFFERS on tensors {differing}")
+                    status = 1
+            return status
+        report = check_golden(args.dir, runtime=args.runtime)
+        print(report.format())
+        return 0 if report.ok else 1
+    except RefinterpError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,286 @@
+"""refinterp.Interpreter: a drop-in for LiteRT's Python ``Interpreter`` that keeps every tensor.
+
+The loop is plain on purpose: operators run in the order the file lists them (TFLite's execution order),
+each one reads its input tensors' values and writes its outputs' values. Every intermediate value is kept,
+so ``get_tensor`` works for any tensor index after ``invoke`` with no option needed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Sequence
+
+import numba
+import numpy as np
+
+from refinterp.errors import EvalError, InputError, RefinterpError, UnsupportedOpError
+from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
+from refinterp.ops.common import PROFILES, OpContext
+from refinterp.ops.registry import OpDef, lookup
+
+KERNEL_CHOICES = ("fast", "spec")
+
+
+class _PreparedOp:
+    __slots__ = ("op", "opdef", "params", "kernel")
+
+    def __init__(self, op: Operator, opdef: OpDef, params: Any, kernel: Any):
+        self.op, self.opdef, self.params, self.kernel = op, opdef, params, kernel
+
+
+def tensor_details(tensor: Tensor, shape: Sequence[int] | None = None) -> dict[str, Any]:
+    """A tensor described with LiteRT's dict keys (``Interpreter._get_tensor_details``)."""
+    q = tensor.quantization
+    if q is None:
+        quantization: tuple[float, int] = (0.0, 0)
+        parameters = {"scales": np.zeros(0, np.float32), "zero_points": np.zeros(0, np.int32),
+                      "quantized_dimension": 0}
+    else:
+        quantization = (float(q.scale[0]), int(q.zero_point[0])) if not q.per_channel else (0.0, 0)
+        parameters = {"scales": q.scale.astype(np.float32), "zero_points": q.zero_point.astype(np.int32),
+                      "quantized_dimension": q.quantized_dimension}
+    return {
+        "name": tensor.name,
+        "index": tensor.index,
+        "shape": np.array(shape if shape is not None else tensor.shape, dtype=np.int32),
+        "shape_signature": np.array(tensor.shape_signature, dtype=np.int32),
+        "dtype": tensor.dtype.type if tensor.dtype is not None else np.object_,
+        "quantization": quantization,
+        "quantization_parameters": parameters,
+        "sparsity_parameters": {},
+    }
+
+
+class Interpreter:
+    """Run a .tflite model bit-exactly under TFLite's integer rules.
+
+    Args:
+        model_path: path of a .tflite file.
+        model_content: the model's bytes (instead of a path).
+        num_threads: threads for the fast kernels; default all cores (LiteRT's default is also "all").
+        profile: whose rules to follow where the official runtimes differ by design: "litert-ref"
+            (LiteRT's reference kernels, the default) or "tflm" (TFLite Micro).
+        kernels: "fast" (numba, the default) or "spec" (the readable NumPy kernels).
+
+    LiteRT's ``experimental_*`` keyword arguments are accepted and ignored: refinterp has one resolver (its
+    own), no delegates, and always preserves every tensor.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
+                 num_threads: int | None = None, *, profile: str = "litert-ref", kernels: str = "fast",
+                 subgraph_index: int = 0, **litert_options: Any):
+        unknown = set(litert_options) - {"experimental_op_resolver_type", "experimental_preserve_all_tensors",
+                                         "experimental_delegates", "experimental_disable_delegate_clustering",
+                                         "experimental_disable_delegate_node_fusion",
+                                         "experimental_default_delegate_latest_features"}
+        if unknown:
+            raise TypeError(f"Interpreter() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        if (model_path is None) == (model_content is None):
+            raise InputError("give exactly one of model_path and model_content")
+        if profile not in PROFILES:
+            raise InputError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+        if kernels not in KERNEL_CHOICES:
+            raise InputError(f"kernels {kernels!r} is not one of {', '.join(KERNEL_CHOICES)}")
+        self.model: Model = load_model(model_path) if model_path is not None else parse_model(model_content)
+        if not 0 <= subgraph_index < len(self.model.subgraphs):
+            raise InputError(f"subgraph {subgraph_index} does not exist (the model has {len(self.model.subgraphs)})")
+        self.subgraph: Subgraph = self.model.subgraphs[subgraph_index]
+        self.profile = profile
+        self.kernels = kernels
+        self.num_threads = self._set_threads(num_threads)
+        self._prepared: list[_PreparedOp] | None = None
+        self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
+        #: seconds spent in each operator during the last invoke(), by operator index
+        self.op_seconds: list[float] = []
+
+    @staticmethod
+    def _set_threads(num_threads: int | None) -> int:
+        available = numba.config.NUMBA_NUM_THREADS
+        if num_threads is None or num_threads <= 0:  # LiteRT: -1 (or None) means "let the runtime decide"
+            num_threads = available
+        num_threads = min(int(num_threads), available)
+        numba.set_num_threads(num_threads)
+        return num_threads
+
+    # -------------------------------------------------------------------------------- preparation
+
+    def allocate_tensors(self) -> None:
+        """Prepare every operator (validate, precompute multipliers, pack weights) once."""
+        if self._prepared is not None:
+            return
+        prepared = []
+        for op in self.subgraph.operators:
+            opdef = lookup(op.name)
+            if opdef is None:
+                raise UnsupportedOpError(f"operator {op.index}: {op.name} (version {op.version}) is not supported "
+                                         f"by refinterp (see `refinterp ops`)")
+            if self.profile not in opdef.profiles:
+                raise UnsupportedOpError(f"operator {op.index}: {op.name} has no {self.profile} profile")
+            params = opdef.prepare(OpContext(op, self.subgraph, self.profile))
+            kernel = opdef.fast if (self.kernels == "fast" and opdef.fast is not None) else opdef.spec
+            prepared.append(_PreparedOp(op, opdef, params, kernel))
+        self._prepared = prepared
+
+    def _require_allocated(self) -> list[_PreparedOp]:
+        if self._prepared is None:
+            self.allocate_tensors()
+        assert self._prepared is not None
+        return self._prepared
+
+    # -------------------------------------------------------------------------------- details
+
+    def _tensor(self, index: int) -> Tensor:
+        if not isinstance(index, (int, np.integer)) or not 0 <= int(index) < len(self.subgraph.tensors):
+            raise InputError(f"tensor index {index} out of range (the subgraph has {len(self.subgraph.tensors)})")
+        return self.subgraph.tensors[int(index)]
+
+    def _details(self, index: int) -> dict[str, Any]:
+        value = self._values[index]
+        tensor = self.subgraph.tensors[index]
+        return tensor_details(tensor, value.shape if value is not None else None)
+
+    def get_input_details(self) -> list[dict[str, Any]]:
+        return [self._details(i) for i in self.subgraph.inputs]
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        return [self._details(i) for i in self.subgraph.outputs]
+
+    def get_tensor_details(self) -> list[dict[str, Any]]:
+        return [self._details(i) for i in range(len(self.subgraph.tensors))]
+
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
+        return {s.key: {"inputs": list(s.inputs), "outputs": list(s.outputs)} for s in self.model.signature_defs}
+
+    def get_signature_runner(self, signature_key: str | None = None) -> "SignatureRunner":
+        signatures = self.model.signature_defs
+        if not signatures:
+            raise InputError("the model has no signature defs")
+        if signature_key is None:
+            if len(signatures) > 1:
+                raise InputError("the model has several signatures; name one: "
+                                 + ", ".join(s.key for s in signatures))
+            signature = signatures[0]
+        else:
+            matches = [s for s in signatures if s.key == signature_key]
+            if not matches:
+                raise InputError(f"no signature {signature_key!r}; the model has "
+                                 + ", ".join(s.key for s in signatures))
+            signature = matches[0]
+        if signature.subgraph_index != self.subgraph.index:
+            runner_interpreter = Interpreter(model_content=self.model._buffer, num_threads=self.num_threads,
+                                             profile=self.profile, kernels=self.kernels,
+                                             subgraph_index=signature.subgraph_index)
+        else:
+            runner_interpreter = self
+        return SignatureRunner(runner_interpreter, signature.inputs, signature.outputs)
+
+    # -------------------------------------------------------------------------------- values
+
+    def set_tensor(self, tensor_index: int, value: Any) -> None:
+        tensor = self._tensor(tensor_index)
+        if tensor.is_constant:
+            raise InputError(f"tensor {tensor.index} '{tensor.name}' is a constant of the model")
+        value = np.asarray(value)
+        if tensor.dtype is None or value.dtype != tensor.dtype:
+            raise InputError(f"tensor {tensor.index} '{tensor.name}' expects {tensor.type_name}, got {value.dtype}")
+        if value.shape != tensor.shape:
+            raise InputError(f"tensor {tensor.index} '{tensor.name}' expects shape {list(tensor.shape)}, "
+                             f"got {list(value.shape)}")
+        stored = np.array(value, copy=True)
+        stored.flags.writeable = False
+        self._values[tensor.index] = stored
+
+    def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
+        """A copy of any tensor's current value: inputs, constants, intermediates, outputs."""
+        tensor = self._tensor(tensor_index)
+        value = self._values[tensor.index]
+        if value is None:
+            raise InputError(f"tensor {tensor.index} '{tensor.name}' has no value yet: set the inputs and invoke()")
+        return np.array(value, copy=True)
+
+    def tensor_values(self) -> dict[int, np.ndarray]:
+        """Every tensor that has a value, by index (read-only arrays, no copies)."""
+        return {i: v for i, v in enumerate(self._values) if v is not None}
+
+    # -------------------------------------------------------------------------------- running
+
+    def _run_operator(self, prepared: _PreparedOp, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        op = prepared.op
+        try:
+            result = prepared.kernel(prepared.params, *inputs)
+        except RefinterpError:
+            raise
+        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee
+            raise EvalError(f"operator {op.index} ({op.name}) failed: {type(exc).__name__}: {exc}") from exc
+        outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+        if len(outputs) != len(op.outputs):
+            raise EvalError(f"operator {op.index} ({op.name}) produced {len(outputs)} outputs, "
+                            f"the model declares {len(op.outputs)}")
+        for value, index in zip(outputs, op.outputs):
+            tensor = self.subgraph.tensors[index]
+            if value.dtype != tensor.dtype:
+                raise EvalError(f"operator {op.index} ({op.name}) produced {value.dtype} for tensor {index}, "
+                                f"the model declares {tensor.type_name}")
+            static = all(d >= 0 for d in tensor.shape_signature)
+            if static and value.shape != tensor.shape:
+                raise EvalError(f"operator {op.index} ({op.name}) produced shape {list(value.shape)} for tensor "
+                                f"{index} '{tensor.name}', the model declares {list(tensor.shape)}")
+        return outputs
+
+    def invoke(self) -> None:
+        prepared_ops = self._require_allocated()
+        for index in self.subgraph.inputs:
+            if self._values[index] is None:
+                tensor = self.subgraph.tensors[index]
+                raise InputError(f"input tensor {index} '{tensor.name}' was not set (set_tensor before invoke)")
+        op_seconds = []
+        for prepared in prepared_ops:
+            started = time.perf_counter()
+            inputs = [self._values[i] if i >= 0 else None for i in prepared.op.inputs]
+            for position, (tensor_index, value) in enumerate(zip(prepared.op.inputs, inputs)):
+                if tensor_index >= 0 and value is None:
+                    raise EvalError(f"operator {prepared.op.index} ({prepared.op.name}): input {position} "
+                                    f"(tensor {tensor_index}) has no value")
+            for index, value in zip(prepared.op.outputs, self._run_operator(prepared, inputs)):
+                value.flags.writeable = False
+                self._values[index] = value
+            op_seconds.append(time.perf_counter() - started)
+        self.op_seconds = op_seconds
+
+    def run_operator(self, op_index: int, inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """Run one operator on given input values (compare --isolate): nothing stored."""
+        prepared_ops = self._require_allocated()
+        if not 0 <= op_index < len(prepared_ops):
+            raise InputError(f"operator index {op_index} out of range (the subgraph has {len(prepared_ops)})")
+        return self._run_operator(prepared_ops[op_index], list(inputs))
+
+    def reset_all_variables(self) -> None:
+        """LiteRT API: refinterp keeps no variable state between invokes."""
+
+
+class SignatureRunner:
+    """LiteRT's SignatureRunner: call with the signature's input names, get a dict by output name."""
+
+    def __init__(self, interpreter: Interpreter, inputs: Any, outputs: Any):
+        self._interpreter = interpreter
+        self._inputs = dict(inputs)
+        self._outputs = dict(outputs)
+
+    def get_input_details(self) -> dict[str, dict[str, Any]]:
+        return {name: self._interpreter._details(i) for name, i in self._inputs.items()}
+
+    def get_output_details(self) -> dict[str, dict[str, Any]]:
+        return {name: self._interpreter._details(i) for name, i in self._outputs.items()}
+
+    def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
+        missing = set(self._inputs) - set(inputs)
+        extra = set(inputs) - set(self._inputs)
+        if missing or extra:
+            raise InputError(f"signature inputs are {sorted(self._inputs)}; missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        self._interpreter.allocate_tensors()
+        for name, value in inputs.items():
+            self._interpreter.set_tensor(self._inputs[name], value)
+        self._interpreter.invoke()
+        return {name: self._interpreter.get_tensor(i) for name, i in self._outputs.items()}

@@ -1,0 +1,152 @@
+"""What every operator's Prepare shares: the context it reads, quantization lookups, padding arithmetic.
+
+An operator is three functions (see ``registry.py``):
+
+* ``prepare(ctx) -> params``: validates the operator like TFLite's Prepare does, raises ``ctx.fail(...)``
+  for what the official runtimes reject, and precomputes everything that does not depend on the
+  activations (multipliers, clamps, padding, packed weights) into an immutable params object.
+* ``spec(params, *inputs) -> output | tuple of outputs``: the readable NumPy kernel, the teaching path.
+* ``fast(params, *inputs)``: the numba kernel, optional; tests hold it equal to ``spec``.
+
+Inputs arrive as NumPy arrays in the operator's input order (``None`` for an absent optional input).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from refinterp.errors import PrepareError, UnsupportedOpError
+from refinterp.model import Operator, Subgraph, Tensor
+
+PADDING_SAME, PADDING_VALID = 0, 1
+PROFILES = ("litert-ref", "tflm")
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a prepare function may look at: the operator, its tensors, the options, the profile."""
+
+    op: Operator
+    subgraph: Subgraph
+    profile: str = "litert-ref"
+    shapes: Mapping[int, tuple[int, ...]] | None = None  # current (resized) shapes, when not declared
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        return self.op.options
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.op.inputs)
+
+    def input(self, i: int) -> Tensor | None:
+        """Input tensor ``i``, or None when absent (index -1 or beyond the operator's inputs)."""
+        if i >= len(self.op.inputs) or self.op.inputs[i] < 0:
+            return None
+        return self.subgraph.tensors[self.op.inputs[i]]
+
+    def require_input(self, i: int) -> Tensor:
+        tensor = self.input(i)
+        if tensor is None:
+            raise self.fail(f"input {i} is required")
+        return tensor
+
+    def output(self, i: int = 0) -> Tensor:
+        if i >= len(self.op.outputs):
+            raise self.fail(f"output {i} is required")
+        return self.subgraph.tensors[self.op.outputs[i]]
+
+    def shape(self, tensor: Tensor) -> tuple[int, ...]:
+        if self.shapes is not None and tensor.index in self.shapes:
+            return self.shapes[tensor.index]
+        return tensor.shape
+
+    def fail(self, reason: str) -> PrepareError:
+        return PrepareError(f"operator {self.op.index} ({self.op.name}): {reason}")
+
+    def unsupported(self, reason: str) -> UnsupportedOpError:
+        return UnsupportedOpError(f"operator {self.op.index} ({self.op.name}): {reason}")
+
+    def check_inputs(self, minimum: int, maximum: int | None = None) -> None:
+        n = len(self.op.inputs)
+        if n < minimum or (maximum is not None and n > maximum):
+            expected = str(minimum) if maximum == minimum else f"{minimum} to {maximum}"
+            raise self.fail(f"has {n} inputs, expected {expected}")
+
+    def check_dtype(self, tensor: Tensor, allowed: tuple[str, ...], role: str) -> None:
+        if tensor.type_name not in allowed:
+            raise self.unsupported(f"{role} type {tensor.type_name} (supported: {', '.join(allowed)})")
+
+
+def per_tensor_qparams(ctx: OpContext, tensor: Tensor, role: str) -> tuple[float, int]:
+    """The per-tensor (scale, zero_point) a kernel reads: TFLite's ``tensor->params`` = scale[0], zp[0]."""
+    q = tensor.quantization
+    if q is None:
+        raise ctx.fail(f"{role} tensor {tensor.index} '{tensor.name}' is {tensor.type_name} but not quantized")
+    return float(q.scale[0]), int(q.zero_point[0])
+
+
+def per_tensor_qparams_or_identity(tensor: Tensor) -> tuple[float, int]:
+    """(scale, zero_point), or (0.0, 0) for an unquantized tensor (LiteRT's quantization tuple)."""
+    q = tensor.quantization
+    if q is None:
+        return 0.0, 0
+    return float(q.scale[0]), int(q.zero_point[0])
+
+
+def compute_output_size(padding: int, in_size: int, filter_size: int, stride: int, dilation: int = 1) -> int:
+    """ComputeOutSize (padding.h): SAME is ceil(in/stride); VALID is (in - effective + stride)/stride."""
+    effective = (filter_size - 1) * dilation + 1
+    if padding == PADDING_SAME:
+        return (in_size + stride - 1) // stride
+    if padding == PADDING_VALID:
+        return max(0, (in_size + stride - effective) // stride)
+    return 0
+
+
+def compute_padding(stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
+    """ComputePaddingWithOffset (padding.h): the smaller half goes before; the extra pixel after."""
+    effective = (filter_size - 1) * dilation + 1
+    total = max(0, (out_size - 1) * stride + effective - in_size)
+    return total // 2
+
+
+@dataclass(frozen=True)
+class Window2D:
+    """Output size and padding of a 2-D sliding window (conv, pooling), as padding.h computes them."""
+
+    out_h: int
+    out_w: int
+    pad_h: int
+    pad_w: int
+
+
+def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int, stride_h: int, stride_w: int,
+              dilation_h: int = 1, dilation_w: int = 1) -> Window2D:
+    padding = int(ctx.options.get("padding", PADDING_SAME))
+    if padding not in (PADDING_SAME, PADDING_VALID):
+        raise ctx.fail(f"unknown padding {padding}")
+    for name, value in (("stride_h", stride_h), ("stride_w", stride_w),
+                        ("dilation_h", dilation_h), ("dilation_w", dilation_w),
+                        ("filter height", filter_h), ("filter width", filter_w)):
+        if value < 1:
+            raise ctx.fail(f"{name} is {value}, must be at least 1")
+    out_h = compute_output_size(padding, in_h, filter_h, stride_h, dilation_h)
+    out_w = compute_output_size(padding, in_w, filter_w, stride_w, dilation_w)
+    return Window2D(out_h, out_w,
+                    compute_padding(stride_h, dilation_h, in_h, filter_h, out_h),
+                    compute_padding(stride_w, dilation_w, in_w, filter_w, out_w))
+
+
+def dtype_of(tensor: Tensor) -> np.dtype:
+    if tensor.dtype is None:
+        raise UnsupportedOpError(f"tensor {tensor.index} '{tensor.name}' has type {tensor.type_name}")
+    return tensor.dtype
+
+
+def num_elements(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)

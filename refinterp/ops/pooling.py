@@ -1,0 +1,105 @@
+"""MAX_POOL_2D (int8, uint8, float32); the pooling family.
+
+MAX_POOL_2D rule (``reference_integer_ops::MaxPool`` / ``reference_ops::MaxPool``): the window of output
+(oy, ox) starts at ``oy*stride_h - pad_h`` and is clipped to the image; the output is the maximum of the
+in-image values (no requantization: input and output share scale and zero point), clamped to the fused
+activation range computed from the output's quantization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.quant import DTYPE_RANGES, activation_range, activation_range_float
+
+
+@dataclass(frozen=True)
+class Pool2DParams:
+    filter_h: int
+    filter_w: int
+    stride_h: int
+    stride_w: int
+    window: Window2D
+    act_min: float
+    act_max: float
+    dtype: np.dtype
+
+
+def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
+    ctx.check_inputs(1, 1)
+    x, y = ctx.require_input(0), ctx.output(0)
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    shape = ctx.shape(x)
+    if len(shape) != 4:
+        raise ctx.fail(f"input must be 4-D, got {list(shape)}")
+    o = ctx.options
+    filter_h, filter_w = int(o.get("filter_height", 1)), int(o.get("filter_width", 1))
+    stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    window = window_2d(ctx, shape[1], shape[2], filter_h, filter_w, stride_h, stride_w)
+    activation = int(o.get("fused_activation_function", 0))
+    if x.type_name == "float32":
+        act_min, act_max = activation_range_float(activation)
+    else:
+        scale, zero_point = per_tensor_qparams(ctx, y, "output")
+        act_min, act_max = activation_range(activation, scale, zero_point, x.dtype)
+    return Pool2DParams(filter_h, filter_w, stride_h, stride_w, window, act_min, act_max, x.dtype)
+
+
+def _lowest(dtype: np.dtype) -> float:
+    return -np.inf if dtype == np.float32 else DTYPE_RANGES[dtype][0]
+
+
+def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
+    win = p.window
+    # Padding with the type's lowest value is the same as clipping the window to the image.
+    pad_bottom = max(0, (win.out_h - 1) * p.stride_h + p.filter_h - win.pad_h - x.shape[1])
+    pad_right = max(0, (win.out_w - 1) * p.stride_w + p.filter_w - win.pad_w - x.shape[2])
+    padded = np.pad(x, ((0, 0), (win.pad_h, pad_bottom), (win.pad_w, pad_right), (0, 0)),
+                    constant_values=_lowest(p.dtype))
+    out = np.full((x.shape[0], win.out_h, win.out_w, x.shape[3]), _lowest(p.dtype), dtype=x.dtype)
+    for ky in range(p.filter_h):
+        for kx in range(p.filter_w):
+            tap = padded[:, ky:ky + (win.out_h - 1) * p.stride_h + 1:p.stride_h,
+                         kx:kx + (win.out_w - 1) * p.stride_w + 1:p.stride_w, :]
+            out = np.maximum(out, tap)
+    return np.clip(out, p.act_min, p.act_max).astype(x.dtype)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _max_pool2d_nb(x, filter_h, filter_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w, lowest, act_min,
+                   act_max):
+    batches, in_h, in_w, depth = x.shape
+    y = np.empty((batches, out_h, out_w, depth), dtype=x.dtype)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        y0 = oy * stride_h - pad_h
+        fy0, fy1 = max(0, -y0), min(filter_h, in_h - y0)
+        best = np.empty(depth, dtype=x.dtype)
+        for ox in range(out_w):
+            x0 = ox * stride_w - pad_w
+            fx0, fx1 = max(0, -x0), min(filter_w, in_w - x0)
+            best[:] = lowest
+            for fy in range(fy0, fy1):
+                for fx in range(fx0, fx1):
+                    for c in range(depth):
+                        v = x[b, y0 + fy, x0 + fx, c]
+                        if v > best[c]:
+                            best[c] = v
+            for c in range(depth):
+                y[b, oy, ox, c] = min(max(best[c], act_min), act_max)
+    return y
+
+
+def max_pool2d_fast(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
+    win = p.window
+    cast = x.dtype.type
+    return _max_pool2d_nb(x, p.filter_h, p.filter_w, p.stride_h, p.stride_w, win.pad_h, win.pad_w, win.out_h,
+                          win.out_w, cast(_lowest(p.dtype)), cast(max(p.act_min, _lowest(p.dtype))),
+                          cast(min(p.act_max, np.inf if p.dtype == np.float32 else DTYPE_RANGES[p.dtype][1])))

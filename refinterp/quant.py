@@ -1,0 +1,173 @@
+"""TFLite's integer arithmetic, exactly.
+
+Two forms of each primitive: a vectorized NumPy one (used by the spec kernels, reads like the math) and a
+scalar numba one (``*_nb``, inlined into the fast kernels). Everything works on int64 holding int32 values,
+and wraps to int32 where TFLite's C++ does.
+
+Sources: gemmlowp ``fixedpoint/fixedpoint.h`` (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT),
+TFLite ``kernels/internal/common.{h,cc}`` (MultiplyByQuantizedMultiplier, double rounding: the default in
+every official build, TFLITE_SINGLE_ROUNDING unset), ``quantization_util.cc`` (QuantizeMultiplier) and
+``kernel_util.cc`` (CalculateActivationRangeQuantized).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+# ActivationFunctionType values of the schema.
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = 0, 1, 2, 3, 4, 5
+ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+
+DTYPE_RANGES = {
+    np.dtype(np.int8): (-128, 127),
+    np.dtype(np.uint8): (0, 255),
+    np.dtype(np.int16): (-32768, 32767),
+    np.dtype(np.int32): (INT32_MIN, INT32_MAX),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Prepare-time helpers (Python scalars, double precision unless stated)
+
+
+def round_half_away(value: float) -> int:
+    """C/C++ ``round``/``std::round``/``TfLiteRound``: ties away from zero (Python's round is half-even)."""
+    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+
+
+def round_half_away_f32(value: np.ndarray) -> np.ndarray:
+    """``std::round`` applied to float32 values, vectorized (exact: no float64 detour changes a tie)."""
+    value = np.asarray(value, dtype=np.float32)
+    return np.where(value >= 0, np.floor(value + np.float32(0.5)), -np.floor(-value + np.float32(0.5)))
+
+
+def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """QuantizeMultiplier (quantization_util.cc): ``real = multiplier * 2**(shift - 31)``.
+
+    ``multiplier`` is a Q31 value in [2**30, 2**31), ``shift`` the power of two (positive: left shift).
+    """
+    if real_multiplier == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real_multiplier)
+    q_fixed = round_half_away(q * (1 << 31))  # exact in double: q has 53 bits, times a power of two
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:  # "flush tiny multipliers to zero": the product is then always 0
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def activation_range(activation: int, scale: float, zero_point: int, dtype: np.dtype) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized (kernel_util.cc): the fused activation as an integer clamp.
+
+    ``Q(f) = zero_point + round(f32(f / scale))``; TANH and SIGN_BIT are not handled there and leave the
+    full range.
+    """
+    qmin, qmax = DTYPE_RANGES[np.dtype(dtype)]
+
+    def quantize(f: float) -> int:
+        return zero_point + round_half_away(float(np.float32(f) / np.float32(scale)))
+
+    if activation == ACT_RELU:
+        return max(qmin, quantize(0.0)), qmax
+    if activation == ACT_RELU6:
+        return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
+    if activation == ACT_RELU_N1_TO_1:
+        return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
+    return qmin, qmax
+
+
+def activation_range_float(activation: int) -> tuple[float, float]:
+    """CalculateActivationRange<float>: the fused activation of a float op as a clamp."""
+    if activation == ACT_RELU:
+        return 0.0, math.inf
+    if activation == ACT_RELU6:
+        return 0.0, 6.0
+    if activation == ACT_RELU_N1_TO_1:
+        return -1.0, 1.0
+    return -math.inf, math.inf
+
+
+# ------------------------------------------------------------------------------------------------
+# NumPy forms (int64 arrays holding int32 values; multiplier and shift may be arrays that broadcast)
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to int32, as TFLite's C++ does (TFLITE_NO_SANITIZE_INTEGER_OVERFLOW)."""
+    return ((np.asarray(x, dtype=np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """gemmlowp SRDHM: ``round(a * b / 2**31)`` with ties toward +infinity, saturating INT32_MIN**2."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    product = a * b
+    nudge = np.where(product >= 0, 1 << 30, 1 - (1 << 30))
+    total = product + nudge
+    # C++ integer division truncates toward zero; >> would floor negative values.
+    high = np.where(total >= 0, total >> 31, -((-total) >> 31))
+    return np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, high)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT: ``x / 2**exponent`` rounded to nearest, ties away from zero."""
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray | int,
+                                     shift: np.ndarray | int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier, double rounding (common.cc, TFLITE_SINGLE_ROUNDING unset).
+
+    ``RDBPOT(SRDHM(x * 2**left, multiplier), right)`` with ``left = max(shift, 0)``, ``right = max(-shift, 0)``;
+    ``x * 2**left`` wraps as int32 multiplication does.
+    """
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(np.asarray(x, dtype=np.int64) << left)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+# ------------------------------------------------------------------------------------------------
+# numba scalar forms, inlined into the fast kernels. Same rules as above, one value at a time.
+
+
+@numba.njit(cache=True, inline="always")
+def wrap_int32_nb(x: int) -> int:
+    return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
+
+
+@numba.njit(cache=True, inline="always")
+def srdhm_nb(a: int, b: int) -> int:
+    if a == -2147483648 and b == -2147483648:
+        return 2147483647
+    product = np.int64(a) * np.int64(b)
+    total = product + (np.int64(1 << 30) if product >= 0 else np.int64(1 - (1 << 30)))
+    return (total >> 31) if total >= 0 else -((-total) >> 31)
+
+
+@numba.njit(cache=True, inline="always")
+def rdbpot_nb(x: int, exponent: int) -> int:
+    mask = (np.int64(1) << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+@numba.njit(cache=True, inline="always")
+def mbqm_nb(x: int, multiplier: int, shift: int) -> int:
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    return rdbpot_nb(srdhm_nb(wrap_int32_nb(np.int64(x) << left), multiplier), right)

@@ -1,0 +1,138 @@
+"""Run a .tflite model (bytes) on the reference runtimes the project is judged against.
+
+* :func:`run_litert_ref`: LiteRT with the BUILTIN_REF op resolver, i.e. the
+  reference kernels, no delegates (family "R" of docs/int8-semantics). This is
+  the oracle of the property tests.
+* :func:`run_tflm`: TensorFlow Lite Micro (family "M"), optional.
+* :func:`run_refinterp`: refinterp itself, through its LiteRT-compatible API.
+
+All three take the model bytes and the input arrays in model-input order, and
+return every model output as a NumPy array (a copy), in model-output order. When
+a runtime refuses the model, they raise :class:`Rejected`, which records the stage
+(``"load"``, ``"prepare"`` or ``"invoke"``) and the runtime's message, so a test
+can require that refinterp refuses exactly what LiteRT refuses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tflite
+
+STAGES = ("load", "prepare", "invoke")
+
+
+class Rejected(Exception):
+    """A runtime refused the model at ``stage``; ``cause`` is its exception."""
+
+    def __init__(self, runtime: str, stage: str, cause: BaseException) -> None:
+        message = " ".join(str(cause).split())
+        super().__init__(f"{runtime} rejected the model at {stage}: {message}")
+        self.runtime = runtime
+        self.stage = stage
+        self.cause = cause
+
+
+def _run_litert_api(
+    runtime: str, make_interpreter: Any, inputs: Sequence[np.ndarray], errors: tuple
+) -> list[np.ndarray]:
+    """Drive any interpreter with the tf.lite.Interpreter API; map errors to stages."""
+    stage = "load"
+    try:
+        interpreter = make_interpreter()
+        stage = "prepare"
+        interpreter.allocate_tensors()
+        input_details = interpreter.get_input_details()
+        if len(input_details) != len(inputs):
+            raise ValueError(f"model has {len(input_details)} inputs, {len(inputs)} given")
+        stage = "invoke"
+        for detail, value in zip(input_details, inputs, strict=True):
+            interpreter.set_tensor(detail["index"], np.asarray(value, detail["dtype"]))
+        interpreter.invoke()
+        return [np.array(interpreter.get_tensor(detail["index"])) for detail in interpreter.get_output_details()]
+    except errors as error:
+        raise Rejected(runtime, stage, error) from error
+
+
+def run_litert_ref(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs of LiteRT's reference kernels (BUILTIN_REF: no delegate, no ruy)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    def make() -> Any:
+        return Interpreter(
+            model_content=model,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True,
+        )
+
+    # LiteRT reports Prepare/Eval failures as RuntimeError and a bad flatbuffer
+    # as ValueError.
+    return _run_litert_api("litert-ref", make, inputs, (RuntimeError, ValueError))
+
+
+def run_refinterp(model: bytes, inputs: Sequence[np.ndarray], kernels: str | None = None) -> list[np.ndarray]:
+    """Outputs of refinterp; ``kernels="spec"`` selects the NumPy spec kernels.
+
+    Only :class:`refinterp.errors.RefinterpError` counts as a rejection: any
+    other exception is a refinterp bug and propagates.
+    """
+    import refinterp
+    from refinterp.errors import RefinterpError
+
+    def make() -> Any:
+        if kernels is None:
+            return refinterp.Interpreter(model_content=model)
+        return refinterp.Interpreter(model_content=model, kernels=kernels)
+
+    return _run_litert_api(f"refinterp[{kernels or 'default'}]", make, inputs, (RefinterpError,))
+
+
+def tflm_available() -> bool:
+    """Whether the tflite-micro Python runtime can be imported."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_tflm(model: bytes, inputs: Sequence[np.ndarray], arena_size: int | None = None) -> list[np.ndarray]:
+    """Outputs of TensorFlow Lite Micro's reference kernels.
+
+    TFLM allocates everything from one arena; the default is generous for the
+    small test models (the runtime's own default, 10x the model size, is too
+    small for models whose activations outweigh their weights).
+    """
+    from tflite_micro.python.tflite_micro import runtime
+
+    arena = arena_size or max(1 << 20, 16 * len(model))
+    stage = "load"
+    try:
+        # TFLM allocates (and runs Prepare) when the interpreter is created.
+        interpreter = runtime.Interpreter.from_bytes(model, arena_size=arena)
+        stage = "invoke"
+        for position, value in enumerate(inputs):
+            detail = interpreter.get_input_details(position)
+            interpreter.set_input(np.asarray(value, detail["dtype"]), position)
+        interpreter.invoke()
+        # The TFLM wrapper has no output count, so read it from the model.
+        output_count = tflite.Model.GetRootAs(model).Subgraphs(0).OutputsLength()
+        outputs = [np.array(interpreter.get_output(position)) for position in range(output_count)]
+        return outputs
+    except RuntimeError as error:
+        raise Rejected("tflm", stage, error) from error
+
+
+def refinterp_available() -> bool:
+    """Whether ``refinterp.Interpreter`` exists yet (it is written concurrently)."""
+    if os.environ.get("REFINTERP_ORACLE_ONLY"):
+        return False
+    try:
+        import refinterp
+        from refinterp.errors import RefinterpError  # noqa: F401
+    except ImportError:
+        return False
+    return hasattr(refinterp, "Interpreter")
