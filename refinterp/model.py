@@ -16,9 +16,10 @@ import mmap
 import os
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import flatbuffers
 import numpy as np

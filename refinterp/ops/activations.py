@@ -96,3 +96,98 @@ def leaky_relu_fast(p: LeakyReluParams, x: np.ndarray) -> np.ndarray:
     table = _leaky_relu_table_nb(p.qmin, p.qmax, p.input_zero_point, p.output_zero_point, p.identity_multiplier,
                                  p.identity_shift, p.alpha_multiplier, p.alpha_shift).astype(x.dtype)
     return table[x.astype(np.int16) - p.qmin]
+
+
+# ------------------------------------------------------------------------------------------------
+# RELU, RELU6 (and RELU_N1_TO_1, which shares LiteRT's kernel)
+#
+# LiteRT (activations.cc ReluPrepare + QuantizedReluX -> optimized_ops::ReluX; the same code under
+# BUILTIN_REF), 8-bit:
+#
+#     M, shift = QuantizeMultiplier(f32(s_in / s_out))            # float32 division, then widened
+#     lo = max(qmin, zp_out + (int)roundf(f32(act_lo / s_out)))
+#     hi = qmax for RELU, else min(qmax, zp_out + (int)roundf(f32(act_hi / s_out)))
+#     y  = clamp(zp_out + MBQM(q - zp_in, M, shift), lo, hi)
+#
+# TFLM differs by design (profile "tflm"): RELU's multiplier is f64(s_in) / f64(s_out); RELU6 does not
+# requantize at all, it clamps the raw input to [zp_in, six] with six = clamp(round(f32(6 / s_in)) + zp_in)
+# computed from the *input* parameters (activations_common.cc Relu6Prepare, Relu6Quantized).
+#
+# float32: RELU is ``x < 0 ? 0 : x``. LiteRT's RELU6 is ``min(max(0.f, x), 6.f)`` (NaN and -0 become 0);
+# TFLM's is ``x > 6 ? 6 : x < 0 ? 0 : x`` (NaN and -0 pass through).
+
+RELU_BOUNDS = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class ReluParams:
+    op: str
+    quantized: bool
+    profile: str
+    input_zero_point: int = 0
+    output_zero_point: int = 0
+    multiplier: int = 0
+    shift: int = 0
+    requantize: bool = True  # False: TFLM's RELU6 (clamp the raw input)
+    act_min: int = 0
+    act_max: int = 0
+
+
+def _cast_to_int32(value: np.float32) -> int:
+    """``static_cast<int32>(float)`` on x86: out-of-range values (and NaN) become INT32_MIN."""
+    if not abs(float(value)) < 2.0**31:
+        return -(2**31)
+    return int(value)
+
+
+def _relu_bound(bound: float, scale: float, zero_point: int) -> int:
+    """``zp + (int32)roundf(f32(bound) / f32(scale))`` (QuantizedReluX), in int32 arithmetic."""
+    quotient = np.float32(bound) / np.float32(scale)
+    rounded = np.float32(np.sign(quotient) * np.floor(np.abs(quotient) + np.float32(0.5)))  # roundf
+    total = zero_point + _cast_to_int32(rounded)
+    return ((total + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def prepare_relu(ctx: OpContext) -> ReluParams:
+    ctx.check_inputs(1, 1)
+    x, y = ctx.require_input(0), ctx.output(0)
+    op = ctx.op.name
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if x.type_name == "float32":
+        return ReluParams(op, False, ctx.profile)
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    qmin, qmax = DTYPE_RANGES[x.dtype]
+    lower, upper = RELU_BOUNDS[op]
+    if ctx.profile == "tflm":
+        if x.type_name != "int8" or op == "RELU_N1_TO_1":
+            raise ctx.unsupported(f"{op} on {x.type_name} (TFLM implements RELU and RELU6 for int8 only)")
+        if op == "RELU6":
+            six = min(max(_relu_bound(6.0, input_scale, input_zero_point), qmin), qmax)  # FloatToQuantizedType
+            return ReluParams(op, True, ctx.profile, input_zero_point, output_zero_point, requantize=False,
+                              act_min=input_zero_point, act_max=six)
+        multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    else:
+        multiplier, shift = quantize_multiplier(float(np.float32(input_scale) / np.float32(output_scale)))
+    act_min = max(qmin, _relu_bound(lower, output_scale, output_zero_point))
+    act_max = qmax if upper is None else min(qmax, _relu_bound(upper, output_scale, output_zero_point))
+    return ReluParams(op, True, ctx.profile, input_zero_point, output_zero_point, multiplier, shift,
+                      act_min=act_min, act_max=act_max)
+
+
+def relu_spec(p: ReluParams, x: np.ndarray) -> np.ndarray:
+    if not p.quantized:
+        lower, upper = (np.float32(b) if b is not None else None for b in RELU_BOUNDS[p.op])
+        if p.op == "RELU":
+            return np.where(x < lower, lower, x).astype(np.float32)
+        if p.profile == "tflm":  # val > upper ? upper : val < lower ? lower : val
+            return np.where(x > upper, upper, np.where(x < lower, lower, x)).astype(np.float32)
+        clamped = np.where(lower < x, x, lower)  # std::max(lower, x)
+        return np.where(upper < clamped, upper, clamped).astype(np.float32)  # std::min(., upper)
+    if not p.requantize:
+        return np.clip(x, p.act_min, p.act_max).astype(x.dtype)
+    y = p.output_zero_point + multiply_by_quantized_multiplier(x.astype(np.int64) - p.input_zero_point,
+                                                               p.multiplier, p.shift)
+    return np.clip(y, p.act_min, p.act_max).astype(x.dtype)

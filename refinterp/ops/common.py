@@ -14,8 +14,9 @@ Inputs arrive as NumPy arrays in the operator's input order (``None`` for an abs
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

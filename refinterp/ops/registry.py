@@ -7,8 +7,9 @@ interpreter looks operators up here and nowhere else; ``refinterp ops`` prints t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from refinterp.ops import activations, conv, pooling, quantize, resize, shape_ops
 from refinterp.ops.common import PROFILES

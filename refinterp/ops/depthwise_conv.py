@@ -1,0 +1,259 @@
+"""DEPTHWISE_CONV_2D: int8 (per-channel or per-tensor weights) and float32.
+
+Layout: input NHWC ``[N, H, W, C_in]``, filter ``[1, KH, KW, C_out]``, bias ``[C_out]``, output
+``[N, OH, OW, C_out]`` with ``C_out = C_in * depth_multiplier``. Output channel ``oc = ic * dm + m`` reads input
+channel ``ic = oc // dm``. The depth multiplier is recomputed from the shapes, ``dm = C_out / C_in``
+(``ComputeDepthMultiplier``); the options field ``depth_multiplier`` is redundant and ignored, as the kernels
+ignore it.
+
+int8 rule (``reference_integer_ops::DepthwiseConvPerChannel``, LiteRT BUILTIN_REF and TFLM alike), for each
+output (b, oy, ox, oc)::
+
+    acc = sum over in-image taps (ky, kx) of  w[0, ky, kx, oc] * (x[b, iy, ix, oc // dm] - zp_in)
+    acc = int32(acc + bias[oc])
+    y   = clamp(MultiplyByQuantizedMultiplier(acc, M[oc], shift[oc]) + zp_out, act_min, act_max)
+
+with ``iy = oy*stride_h - pad_h + ky*dilation_h`` (likewise x); taps outside the image are skipped (the same as
+padding with zp_in). ``M[oc], shift[oc] = QuantizeMultiplier(f64(s_in) * f64(s_w[oc]) / f64(s_out))``
+(PopulateConvolutionQuantizationParams; a single filter scale is broadcast to every channel). The per-channel
+kernel passes ``weights_offset = 0``: a filter zero point is ignored, never subtracted.
+
+float32 rule (``reference_ops::DepthwiseConv``): ``total`` starts at 0.0f and adds ``x * w`` in float32 over the
+in-image taps in the order ky, kx; then ``clamp(total + bias[oc])`` (bias 0.0f when absent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.ops.conv import per_channel_multipliers
+from refinterp.quant import (
+    activation_range,
+    activation_range_float,
+    mbqm_nb,
+    multiply_by_quantized_multiplier,
+    wrap_int32,
+)
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2DParams:
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    window: Window2D
+    depth_multiplier: int
+    quantized: bool
+    input_zero_point: int = 0
+    output_zero_point: int = 0
+    output_multiplier: np.ndarray | None = None  # int64 [C_out], Q31
+    output_shift: np.ndarray | None = None  # int64 [C_out], positive = left shift
+    act_min: float = 0
+    act_max: float = 0
+
+
+def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
+    ctx.check_inputs(2, 3)
+    x, w, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if ctx.num_inputs == 3 and ctx.input(2) is None and ctx.profile == "litert-ref":
+        # LiteRT counts inputs: with 3 of them it fetches the bias with GetInputSafe, which refuses index -1.
+        raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; LiteRT rejects this")
+    bias = ctx.input(2)
+    ctx.check_dtype(x, ("int8", "float32"), "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    x_shape, w_shape = ctx.shape(x), ctx.shape(w)
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ctx.fail(f"input and filter must be 4-D, got {list(x_shape)} and {list(w_shape)}")
+    if w_shape[0] != 1:
+        raise ctx.fail(f"filter must have shape [1, KH, KW, C_out], got {list(w_shape)}")
+    _, filter_h, filter_w, channels_out = w_shape
+    channels_in = x_shape[3]
+    # ComputeDepthMultiplier (runs in Eval in LiteRT, so a bad ratio fails at invoke there).
+    if channels_in == 0 or channels_out % channels_in:
+        raise ctx.fail(f"filter channels {channels_out} are not a multiple of the input channels {channels_in}")
+    depth_multiplier = channels_out // channels_in
+    if bias is not None:
+        bias_shape = ctx.shape(bias)
+        if len(bias_shape) != 1 or bias_shape[0] != channels_out:
+            raise ctx.fail(f"bias shape {list(bias_shape)} does not match {channels_out} output channels")
+    o = ctx.options
+    stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    dilation_h, dilation_w = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
+    if stride_h > 0xFFFF or stride_w > 0xFFFF:
+        raise ctx.fail(f"stride ({stride_h}, {stride_w}) exceeds 65535")
+    window = window_2d(ctx, x_shape[1], x_shape[2], filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w)
+    activation = int(o.get("fused_activation_function", 0))
+    common = dict(stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h, dilation_w=dilation_w,
+                  window=window, depth_multiplier=depth_multiplier)
+
+    if x.type_name == "float32":
+        if w.type_name != "float32":
+            raise ctx.unsupported(f"float32 input with {w.type_name} filter (hybrid)")
+        if bias is not None and bias.type_name != "float32":
+            raise ctx.fail(f"float32 depthwise convolution with {bias.type_name} bias")
+        lo, hi = activation_range_float(activation)
+        return DepthwiseConv2DParams(**common, quantized=False, act_min=lo, act_max=hi)
+
+    if w.type_name != "int8":
+        raise ctx.unsupported(f"int8 input with {w.type_name} filter")
+    if bias is not None:
+        if bias.type_name != "int32":
+            raise ctx.fail(f"int8 depthwise convolution with {bias.type_name} bias (TFLite requires int32)")
+        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("int8 filter is not quantized")
+    if wq.per_channel and (wq.scale.size != channels_out or w_shape[wq.quantized_dimension] != channels_out):
+        raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 3")
+    multipliers, shifts = per_channel_multipliers(input_scale, wq.scale if wq.per_channel else wq.scale[:1],
+                                                  output_scale, channels_out)
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
+    return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
+                                 output_zero_point=output_zero_point, output_multiplier=multipliers,
+                                 output_shift=shifts, act_min=act_min, act_max=act_max)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spec kernel: readable NumPy, one vectorized step per filter tap
+
+
+def _taps(p: DepthwiseConv2DParams, x: np.ndarray, filter_h: int, filter_w: int, pad_value: float):
+    """Yield (ky, kx, pixels) with pixels[b, oy, ox, ic] = the input that tap (ky, kx) reads.
+
+    The input is padded with ``pad_value`` so every tap reads inside the array; a padded pixel stands for a
+    tap TFLite skips (zp_in contributes 0 to an int8 sum; 0.0 adds +0.0 to a float sum that is never -0.0).
+    """
+    win = p.window
+    need_h = (win.out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1
+    need_w = (win.out_w - 1) * p.stride_w + (filter_w - 1) * p.dilation_w + 1
+    pad_bottom = max(0, need_h - win.pad_h - x.shape[1])
+    pad_right = max(0, need_w - win.pad_w - x.shape[2])
+    padded = np.pad(x, ((0, 0), (win.pad_h, pad_bottom), (win.pad_w, pad_right), (0, 0)),
+                    constant_values=pad_value)
+    for ky in range(filter_h):
+        for kx in range(filter_w):
+            y0, x0 = ky * p.dilation_h, kx * p.dilation_w
+            yield ky, kx, padded[:, y0:y0 + (win.out_h - 1) * p.stride_h + 1:p.stride_h,
+                                 x0:x0 + (win.out_w - 1) * p.stride_w + 1:p.stride_w, :]
+
+
+def depthwise_conv2d_spec(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray,
+                          bias: np.ndarray | None = None) -> np.ndarray:
+    _, filter_h, filter_w, channels_out = w.shape
+    out_shape = (x.shape[0], p.window.out_h, p.window.out_w, channels_out)
+    if p.quantized:
+        acc = np.zeros(out_shape, dtype=np.int64)
+        for ky, kx, pixels in _taps(p, x, filter_h, filter_w, p.input_zero_point):
+            # output channel oc reads input channel oc // dm: repeat each input channel dm times
+            shifted = np.repeat(pixels.astype(np.int64) - p.input_zero_point, p.depth_multiplier, axis=3)
+            acc += shifted * w[0, ky, kx, :].astype(np.int64)
+        if bias is not None:
+            acc += bias.astype(np.int64)
+        acc = wrap_int32(acc)  # the C++ accumulator is int32; integer sums wrap the same in any order
+        y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
+        return np.clip(y, p.act_min, p.act_max).astype(np.int8)
+
+    total = np.zeros(out_shape, dtype=np.float32)
+    for ky, kx, pixels in _taps(p, x.astype(np.float32), filter_h, filter_w, 0.0):
+        # one float32 multiply and one float32 add per tap, in the reference's order (ky outer, kx inner)
+        total += np.repeat(pixels, p.depth_multiplier, axis=3) * w[0, ky, kx, :]
+    if bias is not None:
+        total = total + bias.astype(np.float32)
+    return np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fast kernel: numba, output rows in parallel, inner loop over output channels (vectorizes)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _depthwise_int8_nb(x, w, bias, depth_multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
+                       out_h, out_w, input_zero_point, multipliers, shifts, output_zero_point, act_min, act_max):
+    batches, in_h, in_w, channels_in = x.shape
+    filter_h, filter_w, channels_out = w.shape
+    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.int8)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        acc = np.empty(channels_out, dtype=np.int32)
+        shifted = np.empty(channels_out, dtype=np.int32)
+        for ox in range(out_w):
+            for oc in range(channels_out):
+                acc[oc] = bias[oc]
+            for ky in range(filter_h):
+                iy = oy * stride_h - pad_h + ky * dilation_h
+                if iy < 0 or iy >= in_h:
+                    continue
+                for kx in range(filter_w):
+                    ix = ox * stride_w - pad_w + kx * dilation_w
+                    if ix < 0 or ix >= in_w:
+                        continue
+                    if depth_multiplier == 1:
+                        for oc in range(channels_out):
+                            acc[oc] += (np.int32(x[b, iy, ix, oc]) - input_zero_point) * w[ky, kx, oc]
+                    else:
+                        for ic in range(channels_in):
+                            v = np.int32(x[b, iy, ix, ic]) - input_zero_point
+                            for m in range(depth_multiplier):
+                                shifted[ic * depth_multiplier + m] = v
+                        for oc in range(channels_out):
+                            acc[oc] += shifted[oc] * w[ky, kx, oc]
+            for oc in range(channels_out):
+                v = mbqm_nb(acc[oc], multipliers[oc], shifts[oc]) + output_zero_point
+                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
+    return y
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _depthwise_float_nb(x, w, bias, depth_multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
+                        out_h, out_w, act_min, act_max):
+    batches, in_h, in_w, _ = x.shape
+    filter_h, filter_w, channels_out = w.shape
+    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.float32)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        total = np.empty(channels_out, dtype=np.float32)
+        for ox in range(out_w):
+            total[:] = 0.0
+            for ky in range(filter_h):
+                iy = oy * stride_h - pad_h + ky * dilation_h
+                if iy < 0 or iy >= in_h:
+                    continue
+                for kx in range(filter_w):
+                    ix = ox * stride_w - pad_w + kx * dilation_w
+                    if ix < 0 or ix >= in_w:
+                        continue
+                    for oc in range(channels_out):
+                        total[oc] += x[b, iy, ix, oc // depth_multiplier] * w[ky, kx, oc]
+            for oc in range(channels_out):
+                v = total[oc] + bias[oc]
+                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
+    return y
+
+
+def depthwise_conv2d_fast(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray,
+                          bias: np.ndarray | None = None) -> np.ndarray:
+    win = p.window
+    channels_out = w.shape[3]
+    if p.quantized:
+        w32 = np.ascontiguousarray(w[0], dtype=np.int32)
+        bias32 = bias.astype(np.int32) if bias is not None else np.zeros(channels_out, np.int32)
+        return _depthwise_int8_nb(np.ascontiguousarray(x), w32, bias32, p.depth_multiplier, p.stride_h, p.stride_w,
+                                  p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
+                                  np.int32(p.input_zero_point), p.output_multiplier, p.output_shift,
+                                  p.output_zero_point, int(p.act_min), int(p.act_max))
+    bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)
+    return _depthwise_float_nb(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(w[0], np.float32),
+                               bias32, p.depth_multiplier, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w,
+                               win.pad_h, win.pad_w, win.out_h, win.out_w, np.float32(p.act_min),
+                               np.float32(p.act_max))

@@ -1,0 +1,317 @@
+"""Binary elementwise operators: ADD, SUB, MUL (with fused activations), MINIMUM, MAXIMUM.
+
+All five broadcast like NumPy (TFLite's CalculateShapeForBroadcast; its reference kernels broadcast up to
+6-D). The value of each output element depends only on the two input elements it reads, so the kernels
+broadcast the inputs and then apply the per-element rule below.
+
+ADD / SUB, 8-bit (``reference_integer_ops::Add``, ``reference_ops::Sub``; Prepare in ``add.cc`` /
+``sub.cc``, identical in TFLM)::
+
+    left_shift = 20
+    twice      = 2 * f64(max(s1, s2))
+    M1, sh1    = QuantizeMultiplierSmallerThanOneExp(f64(s1) / twice)
+    M2, sh2    = QuantizeMultiplierSmallerThanOneExp(f64(s2) / twice)
+    Mo, sho    = QuantizeMultiplierSmallerThanOneExp(twice / (2**20 * f64(s_out)))
+    a = MBQM((q1 - zp1) << 20, M1, sh1);  b = MBQM((q2 - zp2) << 20, M2, sh2)
+    y = clamp(MBQM(a + b, Mo, sho) + zp_out, act_min, act_max)          (SUB: a - b)
+
+``...SmallerThanOneExp`` is MBQM restricted to shifts <= 0; ADD's Prepare aborts the process (TFLITE_CHECK)
+when the output multiplier is >= 1. SUB instead switches to ``QuantizeMultiplierGreaterThanOne`` there, but
+its kernel then right-shifts by a negative amount (undefined behaviour in C++): refinterp refuses that case.
+SUB's Prepare also requires every zero point to fit the output type.
+
+MUL, 8-bit (``reference_integer_ops::Mul``)::
+
+    M, sh = QuantizeMultiplier(real)
+    y = clamp(MBQM((q1 - zp1) * (q2 - zp2), M, sh) + zp_out, act_min, act_max)
+
+where ``real`` is where the two runtimes differ by design: LiteRT computes ``s1 * s2 / s_out`` in float32
+(profile "litert-ref"), TFLM ``f64(s1) * f64(s2) / f64(s_out)`` in double (profile "tflm").
+
+float32 ADD / SUB / MUL: one float32 operation, then ``min(max(v, act_min), act_max)`` with the float range
+of the activation; with no activation that range is [lowest(), max()] of float32, so an infinite result
+becomes +-FLT_MAX (``CalculateActivationRange<float>``). int32/int64: the same, with integer wrap-around.
+
+MINIMUM / MAXIMUM (``maximum_minimum.cc``): ``a < b ? a : b`` / ``a > b ? a : b`` on the raw values, for
+every type; quantization parameters are not used (TFLite assumes they are equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.quant import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    DTYPE_RANGES,
+    activation_range,
+    mbqm_nb,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    wrap_int32,
+)
+
+ADD_LEFT_SHIFT = 20  # the 8-bit path of add.cc / sub.cc (15 is the int16 path)
+MAX_BROADCAST_RANK = 6  # BroadcastAdd6DSlow / BroadcastMul6DSlow / BroadcastSubCommon
+QUANTIZED_TYPES = ("int8", "uint8")
+ARITHMETIC_TYPES = ("int8", "uint8", "float32", "int32", "int64")
+MIN_MAX_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32")
+
+
+@dataclass(frozen=True)
+class BinaryParams:
+    op: str  # "ADD", "SUB", "MUL", "MINIMUM", "MAXIMUM"
+    kind: str  # "quantized" (int8/uint8 with requantization), "float" (float32), "raw" (plain integers)
+    dtype: np.dtype
+    output_shape: tuple[int, ...]
+    act_min: float | int = 0
+    act_max: float | int = 0
+    # quantized ADD / SUB / MUL
+    input1_offset: int = 0  # -zp1, as ArithmeticParams stores it
+    input2_offset: int = 0
+    output_offset: int = 0
+    input1_multiplier: int = 0
+    input1_shift: int = 0
+    input2_multiplier: int = 0
+    input2_shift: int = 0
+    output_multiplier: int = 0
+    output_shift: int = 0
+
+
+def _broadcast_shape(ctx: OpContext, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        shape = np.broadcast_shapes(shape1, shape2)
+    except ValueError:
+        raise ctx.fail(f"input shapes {list(shape1)} and {list(shape2)} do not broadcast") from None
+    if shape1 != shape2 and len(shape) > MAX_BROADCAST_RANK:
+        raise ctx.unsupported(f"broadcasting {len(shape)}-D shapes (TFLite broadcasts up to "
+                              f"{MAX_BROADCAST_RANK}-D)")
+    return tuple(int(d) for d in shape)
+
+
+def _float_activation_range(activation: int) -> tuple[np.float32, np.float32]:
+    """CalculateActivationRange<float>: NONE (and TANH, SIGN_BIT) is [lowest(), max()], not +-inf."""
+    finfo = np.finfo(np.float32)
+    if activation == ACT_RELU:
+        return np.float32(0.0), finfo.max
+    if activation == ACT_RELU6:
+        return np.float32(0.0), np.float32(6.0)
+    if activation == ACT_RELU_N1_TO_1:
+        return np.float32(-1.0), np.float32(1.0)
+    return finfo.min, finfo.max
+
+
+def _integer_activation_range(activation: int, dtype: np.dtype) -> tuple[int, int]:
+    """CalculateActivationRange<int32/int64>: the same literals as the float one, in the integer type."""
+    info = np.iinfo(dtype)
+    if activation == ACT_RELU:
+        return 0, int(info.max)
+    if activation == ACT_RELU6:
+        return 0, 6
+    if activation == ACT_RELU_N1_TO_1:
+        return -1, 1
+    return int(info.min), int(info.max)
+
+
+def _prepare_binary(ctx: OpContext, allowed: tuple[str, ...]):
+    ctx.check_inputs(2, 2)
+    x1, x2, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    ctx.check_dtype(x1, allowed, "input")
+    if x2.type_name != x1.type_name:
+        raise ctx.fail(f"inputs are {x1.type_name} and {x2.type_name}; TFLite requires the same type")
+    if y.type_name != x1.type_name:
+        raise ctx.unsupported(f"{x1.type_name} inputs with a {y.type_name} output")
+    return x1, x2, y, _broadcast_shape(ctx, ctx.shape(x1), ctx.shape(x2))
+
+
+def _nonquantized_params(ctx: OpContext, op: str, dtype: np.dtype, shape: tuple[int, ...]) -> BinaryParams:
+    activation = int(ctx.options.get("fused_activation_function", ACT_NONE))
+    if dtype == np.float32:
+        lo, hi = _float_activation_range(activation)
+        return BinaryParams(op, "float", dtype, shape, lo, hi)
+    lo, hi = _integer_activation_range(activation, dtype)
+    return BinaryParams(op, "raw", dtype, shape, lo, hi)
+
+
+def _quantized_activation(ctx: OpContext, y, dtype: np.dtype) -> tuple[int, int]:
+    scale, zero_point = per_tensor_qparams(ctx, y, "output")
+    activation = int(ctx.options.get("fused_activation_function", ACT_NONE))
+    return activation_range(activation, scale, zero_point, dtype)
+
+
+def _smaller_than_one(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp: TFLITE_CHECKs 0 < real < 1 and shift <= 0 (else LiteRT aborts)."""
+    if not 0.0 < real < 1.0:
+        raise ctx.fail(f"{what} multiplier {real!r} is outside (0, 1) (LiteRT aborts in "
+                       f"QuantizeMultiplierSmallerThanOneExp)")
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ctx.fail(f"{what} multiplier {real!r} rounds up to 1.0 (LiteRT aborts: shift > 0)")
+    return multiplier, shift
+
+
+def _prepare_add_sub(ctx: OpContext, op: str) -> BinaryParams:
+    x1, x2, y, shape = _prepare_binary(ctx, ARITHMETIC_TYPES)
+    if x1.type_name not in QUANTIZED_TYPES:
+        return _nonquantized_params(ctx, op, x1.dtype, shape)
+    scale1, zero_point1 = per_tensor_qparams(ctx, x1, "input 1")
+    scale2, zero_point2 = per_tensor_qparams(ctx, x2, "input 2")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    qmin, qmax = DTYPE_RANGES[y.dtype]
+    if op == "SUB":  # PrepareGeneralSubOp: TF_LITE_ENSURE on every zero point
+        for role, zp in (("input 1", zero_point1), ("input 2", zero_point2), ("output", output_zero_point)):
+            if not qmin <= zp <= qmax:
+                raise ctx.fail(f"{role} zero point {zp} outside the {y.type_name} range")
+    for role, scale in (("input 1", scale1), ("input 2", scale2), ("output", output_scale)):
+        if not scale > 0:
+            raise ctx.fail(f"{role} scale {scale!r} must be positive")
+    # add.cc: doubles formed from the float32 scales (2 * max is exact)
+    twice_max_input_scale = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
+    m1, sh1 = _smaller_than_one(ctx, float(scale1) / twice_max_input_scale, "input 1")
+    m2, sh2 = _smaller_than_one(ctx, float(scale2) / twice_max_input_scale, "input 2")
+    real_output = twice_max_input_scale / (float(1 << ADD_LEFT_SHIFT) * float(output_scale))
+    if op == "SUB" and real_output > 1.0:
+        raise ctx.unsupported(f"output multiplier {real_output!r} > 1: LiteRT's SUB kernel then shifts by a "
+                              f"negative amount (undefined behaviour)")
+    mo, sho = _smaller_than_one(ctx, real_output, "output")
+    act_min, act_max = _quantized_activation(ctx, y, y.dtype)
+    return BinaryParams(op, "quantized", y.dtype, shape, act_min, act_max, -zero_point1, -zero_point2,
+                        output_zero_point, m1, sh1, m2, sh2, mo, sho)
+
+
+def prepare_add(ctx: OpContext) -> BinaryParams:
+    return _prepare_add_sub(ctx, "ADD")
+
+
+def prepare_sub(ctx: OpContext) -> BinaryParams:
+    return _prepare_add_sub(ctx, "SUB")
+
+
+def mul_real_multiplier(scale1: float, scale2: float, output_scale: float, profile: str) -> float:
+    """The MUL requantization factor: float32 arithmetic in LiteRT's mul.cc, double in TFLM's mul_common.cc."""
+    if profile == "tflm":
+        return float(scale1) * float(scale2) / float(output_scale)
+    return float(np.float32(np.float32(scale1) * np.float32(scale2)) / np.float32(output_scale))
+
+
+def prepare_mul(ctx: OpContext) -> BinaryParams:
+    x1, x2, y, shape = _prepare_binary(ctx, ARITHMETIC_TYPES)
+    if x1.type_name not in QUANTIZED_TYPES:
+        return _nonquantized_params(ctx, "MUL", x1.dtype, shape)
+    scale1, zero_point1 = per_tensor_qparams(ctx, x1, "input 1")
+    scale2, zero_point2 = per_tensor_qparams(ctx, x2, "input 2")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if not output_scale > 0:
+        raise ctx.fail(f"output scale {output_scale!r} must be positive")
+    real = mul_real_multiplier(scale1, scale2, output_scale, ctx.profile)
+    multiplier, shift = quantize_multiplier(real)
+    act_min, act_max = _quantized_activation(ctx, y, y.dtype)
+    return BinaryParams("MUL", "quantized", y.dtype, shape, act_min, act_max, -zero_point1, -zero_point2,
+                        output_zero_point, output_multiplier=multiplier, output_shift=shift)
+
+
+def _prepare_min_max(ctx: OpContext, op: str) -> BinaryParams:
+    x1, x2, y, shape = _prepare_binary(ctx, MIN_MAX_TYPES)
+    return BinaryParams(op, "raw", x1.dtype, shape)
+
+
+def prepare_minimum(ctx: OpContext) -> BinaryParams:
+    return _prepare_min_max(ctx, "MINIMUM")
+
+
+def prepare_maximum(ctx: OpContext) -> BinaryParams:
+    return _prepare_min_max(ctx, "MAXIMUM")
+
+
+# ------------------------------------------------------------------------------------------------
+# Spec kernel: readable NumPy
+
+
+def _clamp(v: np.ndarray, lo, hi) -> np.ndarray:
+    """``std::min(std::max(v, lo), hi)`` exactly, NaN and signed zeros included (np.clip is not)."""
+    v = np.where(v < lo, lo, v)
+    return np.where(hi < v, hi, v)
+
+
+def _requantized(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    d1 = x1.astype(np.int64) + p.input1_offset
+    d2 = x2.astype(np.int64) + p.input2_offset
+    if p.op == "MUL":
+        raw = multiply_by_quantized_multiplier(d1 * d2, p.output_multiplier, p.output_shift)
+    else:
+        scaled1 = multiply_by_quantized_multiplier(d1 << ADD_LEFT_SHIFT, p.input1_multiplier, p.input1_shift)
+        scaled2 = multiply_by_quantized_multiplier(d2 << ADD_LEFT_SHIFT, p.input2_multiplier, p.input2_shift)
+        total = wrap_int32(scaled1 + scaled2 if p.op == "ADD" else scaled1 - scaled2)
+        raw = multiply_by_quantized_multiplier(total, p.output_multiplier, p.output_shift)
+    return np.clip(raw + p.output_offset, p.act_min, p.act_max)
+
+
+def binary_spec(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    x1, x2 = np.broadcast_arrays(x1, x2)
+    if p.op == "MINIMUM":
+        return np.where(x1 < x2, x1, x2).astype(p.dtype)
+    if p.op == "MAXIMUM":
+        return np.where(x1 > x2, x1, x2).astype(p.dtype)
+    if p.kind == "quantized":
+        return _requantized(p, x1, x2).astype(p.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE float32 / two's-complement wrap, as in C++
+        if p.op == "ADD":
+            value = x1 + x2
+        elif p.op == "SUB":
+            value = x1 - x2
+        else:
+            value = x1 * x2
+    lo, hi = np.array(p.act_min, p.dtype), np.array(p.act_max, p.dtype)
+    return _clamp(value, lo, hi).astype(p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fast kernel: numba, one pass over the (broadcast, flattened) inputs
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_sub_8bit_nb(x1, x2, out, subtract, input1_offset, input2_offset, left_shift, input1_multiplier,
+                     input1_shift, input2_multiplier, input2_shift, output_multiplier, output_shift,
+                     output_offset, act_min, act_max):
+    for i in range(out.size):
+        scaled1 = mbqm_nb((np.int64(x1[i]) + input1_offset) << left_shift, input1_multiplier, input1_shift)
+        scaled2 = mbqm_nb((np.int64(x2[i]) + input2_offset) << left_shift, input2_multiplier, input2_shift)
+        total = scaled1 - scaled2 if subtract else scaled1 + scaled2
+        total = ((total + 2147483648) & 0xFFFFFFFF) - 2147483648
+        v = mbqm_nb(total, output_multiplier, output_shift) + output_offset
+        out[i] = min(max(v, act_min), act_max)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mul_8bit_nb(x1, x2, out, input1_offset, input2_offset, output_multiplier, output_shift, output_offset,
+                 act_min, act_max):
+    for i in range(out.size):
+        product = (np.int64(x1[i]) + input1_offset) * (np.int64(x2[i]) + input2_offset)
+        v = mbqm_nb(product, output_multiplier, output_shift) + output_offset
+        out[i] = min(max(v, act_min), act_max)
+
+
+def _flat(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
+
+
+def binary_fast(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    if p.kind != "quantized":
+        return binary_spec(p, x1, x2)
+    shape = np.broadcast_shapes(x1.shape, x2.shape)
+    flat1, flat2 = _flat(x1, shape), _flat(x2, shape)
+    out = np.empty(flat1.size, dtype=p.dtype)
+    if p.op == "MUL":
+        _mul_8bit_nb(flat1, flat2, out, p.input1_offset, p.input2_offset, p.output_multiplier, p.output_shift,
+                     p.output_offset, int(p.act_min), int(p.act_max))
+    else:
+        _add_sub_8bit_nb(flat1, flat2, out, p.op == "SUB", p.input1_offset, p.input2_offset, ADD_LEFT_SHIFT,
+                         p.input1_multiplier, p.input1_shift, p.input2_multiplier, p.input2_shift,
+                         p.output_multiplier, p.output_shift, p.output_offset, int(p.act_min), int(p.act_max))
+    return out.reshape(shape)
