@@ -273,10 +273,13 @@ def _read_quantization(t: Any, shape: tuple[int, ...], reader: _Reader, where: s
         raise ModelFormatError(f"{where}: quantization has {n} scales but {q.ZeroPointLength()} zero points")
     zero_point = np.array(q.ZeroPointAsNumpy(), dtype=np.int64)
     axis = int(q.QuantizedDimension())
+    if n > 1 and not 0 <= axis < len(shape) and len(shape) == 1 and shape[0] == n:
+        # person_detect's 1-D per-channel biases carry quantized_dimension 3: LiteRT refuses them, TFLM
+        # never checks the axis of a bias. A 1-D tensor has one axis, so we read it as axis 0, like TFLM.
+        axis = 0
     if n > 1:
-        # Per-axis quantization must name a real axis whose size matches the number of scales.
-        # With a single scale the axis is meaningless; TFLM accepts any value there (person_detect
-        # carries quantized_dimension 3 on 1-D biases), LiteRT refuses it. We accept, like TFLM.
+        # Per-axis quantization must name a real axis whose size matches the number of scales
+        # (interpreter_builder.cc ParseQuantization). With one scale the axis means nothing.
         if not 0 <= axis < len(shape):
             raise ModelFormatError(f"{where}: quantized_dimension {axis} outside the tensor's rank {len(shape)}")
         if shape[axis] != n:

@@ -33,7 +33,8 @@ class RawModel:
     outputs: list[int]
     opcode: int = 22  # RESHAPE
     opcode_index: int = 0
-    buffers: list[bytes] = field(default_factory=lambda: [b""])
+    buffers: list[bytes | tuple[int, int]] = field(default_factory=lambda: [b""])  # (offset, size): schema 3c
+    appended: bytes = b""  # bytes written after the flatbuffer, for (offset, size) buffers to point at
     version: int = 3
     identifier: bytes = b"TFL3"
 
@@ -46,10 +47,14 @@ def write(model: RawModel) -> bytes:
     b = flatbuffers.Builder(1024)
     buffer_offsets = []
     for data in model.buffers:
-        data_offset = b.CreateNumpyVector(np.frombuffer(data, dtype=np.uint8)) if data else None
+        external = isinstance(data, tuple)
+        data_offset = b.CreateNumpyVector(np.frombuffer(data, dtype=np.uint8)) if data and not external else None
         tflite.BufferStart(b)
         if data_offset is not None:
             tflite.BufferAddData(b, data_offset)
+        if external:
+            tflite.BufferAddOffset(b, data[0])
+            tflite.BufferAddSize(b, data[1])
         buffer_offsets.append(tflite.BufferEnd(b))
     tensor_offsets = []
     for t in model.tensors:
@@ -108,7 +113,7 @@ def write(model: RawModel) -> bytes:
     tflite.ModelAddSubgraphs(b, subgraphs)
     tflite.ModelAddBuffers(b, buffers)
     b.Finish(tflite.ModelEnd(b), file_identifier=model.identifier)
-    return bytes(b.Output())
+    return bytes(b.Output()) + model.appended
 
 
 def reshape_model(**changes) -> RawModel:
