@@ -475,6 +475,20 @@ def _runtime_for(spec: str, profile: str) -> Any:
     return get_runtime(spec, profile=profile) if spec == "refinterp" else get_runtime(spec)
 
 
+def _require_available(runtime: Any) -> str:
+    """The runtime's version; raises RuntimeUnavailableError (one line naming the package) if it cannot run."""
+    from refinterp import runtimes
+
+    version = runtime.version()
+    # version() reads package metadata only; also import the module run() needs, so that a broken or
+    # partial install fails here, before anything has run.
+    if isinstance(runtime, runtimes.LiteRTRuntime):
+        runtimes._import_litert_interpreter(runtime.name)
+    elif isinstance(runtime, runtimes.TFLMRuntime):
+        runtimes._import_tflm_runtime()
+    return version
+
+
 def compare(model_path: str | os.PathLike, against: str, reference: str = "refinterp",
             cases: Sequence[InputCase] | None = None, *, isolate: bool = False, profile: str | None = None,
             input_source: dict[str, Any] | None = None,
@@ -485,8 +499,8 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
     seeded random case (seed 0). ``profile`` is refinterp's (for the ``refinterp`` runtime and for
     isolation); by default "tflm" when the reference is tflm, else "litert-ref". ``input_source`` says
     where given cases came from, for the report: {"source": "files"|"dir"|"golden"|"seed"|"given",
-    "location": str|None, "seed": int|None}. ``progress(done, total, case_name)`` is called before each
-    case and once at the end.
+    "location": str|None, "seed": int|None}. ``progress(done, total, label)`` is called before each phase
+    of each case (label "<case>: <phase>") and once at the end.
     """
     from refinterp.golden import sha256_of_file
     from refinterp.model import load_model
@@ -497,7 +511,7 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
     reference_runtime = _runtime_for(reference, profile)
     against_runtime = _runtime_for(against, profile)
     # Fail early, with one line naming the missing package, before running anything.
-    versions = {"reference": reference_runtime.version(), "against": against_runtime.version()}
+    versions = {"reference": _require_available(reference_runtime), "against": _require_available(against_runtime)}
     input_source: dict[str, Any]
     if cases is None:
         golden_spec = next((s for s in (against, reference) if s.startswith("golden:")), None)
@@ -515,10 +529,15 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
 
     case_reports = []
     for number, case in enumerate(cases):
-        if progress is not None:
-            progress(number, len(cases), case.name)
+        def phase(name: str, number: int = number, case: InputCase = case) -> None:
+            if progress is not None:
+                progress(number, len(cases), f"{case.name}: {name}")
+
+        phase(reference)
         reference_result = reference_runtime.run(str(model_path), case.arrays)
+        phase(against)
         against_result = against_runtime.run(str(model_path), case.arrays)
+        phase("isolating" if isolate else "comparing")
         rows = compare_tensors(model, reference_result.tensors, against_result.tensors, isolator, against)
         case_reports.append(_case_report(case, rows, {"reference": reference_result.invoke_seconds,
                                                       "against": against_result.invoke_seconds}))
@@ -641,9 +660,16 @@ def _divergence_text(first: dict[str, Any], report: dict[str, Any]) -> str:
 
 def format_report(report: dict[str, Any]) -> str:
     """The text the command prints."""
-    lines = [f"model:     {report['model']}",
-             f"reference: {report['reference']['spec']} ({report['reference']['version']})",
-             f"against:   {report['against']['spec']} ({report['against']['version']})"]
+    def runtime_line(side: str) -> str:
+        spec, version = report[side]["spec"], report[side]["version"]
+        profile = f", profile {report['profile']}" if spec == "refinterp" else ""
+        return f"{spec} ({version}{profile})"
+
+    lines = [f"model:     {report['model']}", f"reference: {runtime_line('reference')}",
+             f"against:   {runtime_line('against')}"]
+    if report["isolate"]:
+        lines.append(f"isolate:   each operator re-run by refinterp (profile {report['profile']}) on "
+                     f"{report['against']['spec']}'s own inputs")
     source = report["inputs"]
     where = {"seed": f"seeded random (seed {source['seed']})", "golden": f"golden DIR {source['location']}",
              "dir": f"directory {source['location']}", "files": "--input files"}.get(source["source"], "given")
@@ -736,7 +762,7 @@ def _build_parser() -> argparse.ArgumentParser:
     source.add_argument("--inputs", metavar="DIR",
                         help="a directory of input cases: <case>.npy (<case>_<k>.npy for several model inputs), "
                              "or a golden DIR")
-    source.add_argument("--seed", type=int, default=None,
+    source.add_argument("--seed", type=int, default=None, metavar="N",
                         help="one case of seeded random inputs (the default, seed 0, unless a runtime is golden:DIR)")
     parser.add_argument("--isolate", action="store_true",
                         help="re-run each operator with refinterp on the other runtime's own inputs and classify it "
