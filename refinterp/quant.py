@@ -37,14 +37,39 @@ DTYPE_RANGES = {
 
 
 def round_half_away(value: float) -> int:
-    """C/C++ ``round``/``std::round``/``TfLiteRound``: ties away from zero (Python's round is half-even)."""
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    """C ``round``/``std::round``/``TfLiteRound`` of a double: ties away from zero (Python's round is half-even).
+
+    Truncate, then step away from zero when the dropped part is at least 0.5: exact for every double
+    (``floor(v + 0.5)`` is wrong for 0.49999999999999994, where ``v + 0.5`` rounds up to 1).
+    """
+    truncated = math.trunc(value)
+    return truncated + (int(math.copysign(1, value)) if abs(value - truncated) >= 0.5 else 0)
 
 
 def round_half_away_f32(value: np.ndarray) -> np.ndarray:
-    """``std::round`` applied to float32 values, vectorized (exact: no float64 detour changes a tie)."""
+    """``std::round``/``roundf`` of float32 values, vectorized and exact (result float32)."""
     value = np.asarray(value, dtype=np.float32)
-    return np.where(value >= 0, np.floor(value + np.float32(0.5)), -np.floor(-value + np.float32(0.5)))
+    truncated = np.trunc(value)
+    step = np.where(np.abs(value - truncated) >= np.float32(0.5), np.sign(value), np.float32(0.0))
+    return (truncated + step).astype(np.float32)
+
+
+def round_half_away_f64(value: np.ndarray) -> np.ndarray:
+    """``std::round`` of doubles, vectorized and exact (result float64)."""
+    value = np.asarray(value, dtype=np.float64)
+    truncated = np.trunc(value)
+    return truncated + np.where(np.abs(value - truncated) >= 0.5, np.sign(value), 0.0)
+
+
+def cast_to_int32(value: np.ndarray) -> np.ndarray:
+    """``static_cast<int32_t>`` of a float or double as x86-64 does it (cvttss2si/cvttsd2si).
+
+    In range it truncates; out of range or NaN it gives the "integer indefinite" INT32_MIN (UB in C++,
+    but what the official x86 wheels do). Result int64.
+    """
+    value = np.asarray(value, dtype=np.float64)
+    inside = (value > -2147483649.0) & (value < 2147483648.0)  # NaN compares false: outside
+    return np.where(inside, np.trunc(np.where(inside, value, 0.0)), INT32_MIN).astype(np.int64)
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:

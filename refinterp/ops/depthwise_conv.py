@@ -3,8 +3,8 @@
 Layout: input NHWC ``[N, H, W, C_in]``, filter ``[1, KH, KW, C_out]``, bias ``[C_out]``, output
 ``[N, OH, OW, C_out]`` with ``C_out = C_in * depth_multiplier``. Output channel ``oc = ic * dm + m`` reads input
 channel ``ic = oc // dm``. The depth multiplier is recomputed from the shapes, ``dm = C_out / C_in``
-(``ComputeDepthMultiplier``); the options field ``depth_multiplier`` is redundant and ignored, as the kernels
-ignore it.
+(``ComputeDepthMultiplier``) in LiteRT, which ignores the redundant options field ``depth_multiplier``. TFLM's
+kernel loops over the options field instead; profile "tflm" therefore refuses a model where the two differ.
 
 int8 rule (``reference_integer_ops::DepthwiseConvPerChannel``, LiteRT BUILTIN_REF and TFLM alike), for each
 output (b, oy, ox, oc)::
@@ -60,9 +60,10 @@ class DepthwiseConv2DParams:
 def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
     ctx.check_inputs(2, 3)
     x, w, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    if ctx.num_inputs == 3 and ctx.input(2) is None and ctx.profile == "litert-ref":
-        # LiteRT counts inputs: with 3 of them it fetches the bias with GetInputSafe, which refuses index -1.
-        raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; LiteRT rejects this")
+    if ctx.num_inputs == 3 and ctx.input(2) is None:
+        # Both runtimes count inputs: with 3 of them LiteRT fetches the bias with GetInputSafe, which refuses
+        # index -1, and TFLM dereferences it (a segmentation fault). Leaving the bias out means 2 inputs.
+        raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; TFLite rejects this")
     bias = ctx.input(2)
     ctx.check_dtype(x, ("int8", "float32"), "input")
     if y.type_name != x.type_name:
@@ -78,6 +79,12 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
     if channels_in == 0 or channels_out % channels_in:
         raise ctx.fail(f"filter channels {channels_out} are not a multiple of the input channels {channels_in}")
     depth_multiplier = channels_out // channels_in
+    options_multiplier = int(ctx.options.get("depth_multiplier", 0))
+    if ctx.profile == "tflm" and options_multiplier != depth_multiplier:
+        # TFLM's kernel loops over the options' depth_multiplier instead of recomputing it: with any other
+        # value it reads and writes outside the channels (no error status, garbage or memory corruption).
+        raise ctx.fail(f"options depth_multiplier {options_multiplier} != {channels_out} / {channels_in} "
+                       "(TFLM uses the options field and would index outside the tensors)")
     if bias is not None:
         bias_shape = ctx.shape(bias)
         if len(bias_shape) != 1 or bias_shape[0] != channels_out:

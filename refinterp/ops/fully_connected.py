@@ -27,8 +27,9 @@ The requantization is where the two profiles differ by design:
   product is float32: GetQuantizedConvolutionMultipler) and ``QuantizeMultiplier(f64(s_in) * f64(s_w[u]) /
   f64(s_out))`` per channel.
 
-Prepare (both runtimes): only NONE/RELU/RELU_N1_TO_1/RELU6 activations; per-tensor weights with a bias need
-``|f64(s_in)*f64(s_w) - f64(s_bias)| / f64(s_out) <= 0.02``.
+Prepare: LiteRT allows only the NONE/RELU/RELU_N1_TO_1/RELU6 activations, TFLM any (TANH and SIGN_BIT then
+clamp nothing); in both, per-tensor weights with a bias need ``|f64(s_in)*f64(s_w) - f64(s_bias)| / f64(s_out)
+<= 0.02``.
 
 float32 rule (``reference_ops::FullyConnected``): ``total`` starts at 0.0f and adds ``x[b, d] * w[u, d]`` in
 float32 for d = 0, 1, ...; then ``clamp(total + bias[u])``.
@@ -50,13 +51,13 @@ from refinterp.quant import (
     ACT_RELU_N1_TO_1,
     activation_range,
     activation_range_float,
+    cast_to_int32,
     mbqm_nb,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
+    round_half_away_f64,
     wrap_int32,
 )
-
-INT32_MIN = -(1 << 31)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
     ctx.check_dtype(x, ("int8", "float32"), "input")
     o = ctx.options
     activation = int(o.get("fused_activation_function", 0))
-    if activation not in (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6):
+    if activation not in (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6) and ctx.profile == "litert-ref":
+        # LiteRT's Prepare allows only the clipping activations; TFLM takes any and leaves TANH and SIGN_BIT
+        # unclamped (CalculateActivationRange has no case for them).
         raise ctx.fail(f"fused activation {activation} is not supported (only NONE, RELU, RELU_N1_TO_1, RELU6)")
     if int(o.get("weights_format", 0)) != 0:
         raise ctx.fail("shuffled weights (SHUFFLED4x16INT8) need uint8 input and int16 output")
@@ -154,22 +157,6 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
         act_min=act_min, act_max=act_max)
 
 
-def _round_half_away_f64(v: np.ndarray) -> np.ndarray:
-    """C ``round`` on doubles, exactly: truncate, then step away from zero when the dropped part is >= 0.5.
-
-    (``floor(v + 0.5)`` is wrong for 0.49999999999999994 and for odd values above 2**52.)
-    """
-    t = np.trunc(v)
-    return t + np.where(np.abs(v - t) >= 0.5, np.sign(v), 0.0)
-
-
-def _double_to_int32(v: np.ndarray) -> np.ndarray:
-    """``static_cast<int32_t>`` of a double on x86-64 (cvttsd2si): out-of-range values become INT32_MIN."""
-    v = np.asarray(v, dtype=np.float64)
-    inside = (v >= -2147483648.0) & (v <= 2147483647.0)
-    return np.where(inside, np.where(inside, v, 0.0).astype(np.int64), INT32_MIN)
-
-
 # ------------------------------------------------------------------------------------------------
 # Spec kernel: readable NumPy
 
@@ -185,7 +172,7 @@ def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
             acc = acc + bias.astype(np.int64)
         acc = wrap_int32(acc)  # the C++ accumulator is int32
         if p.float_requant:
-            scaled = _double_to_int32(_round_half_away_f64(acc.astype(np.float64) * p.effective_scale))
+            scaled = cast_to_int32(round_half_away_f64(acc.astype(np.float64) * p.effective_scale))
         else:
             scaled = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift)
         out = wrap_int32(scaled + p.output_zero_point)

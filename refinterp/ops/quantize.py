@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier, round_half_away_f32
+from refinterp.quant import (
+    DTYPE_RANGES,
+    cast_to_int32,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away_f32,
+)
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,7 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
 def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
     qmin, qmax = DTYPE_RANGES[p.output_dtype]
     if p.mode == "affine":
-        scaled = round_half_away_f32(x.astype(np.float32) / p.scale)
-        # static_cast<int32_t> of a value beyond int32 (or NaN) is cvttss2si's "integer indefinite" on x86
-        out_of_range = ~(np.abs(scaled) < np.float32(2.0**31))
-        value = np.where(out_of_range, np.int64(-(2**31)), scaled.astype(np.int64, copy=False)) + p.zero_point
+        value = cast_to_int32(round_half_away_f32(x.astype(np.float32) / p.scale)) + p.zero_point
         return np.clip(value, qmin, qmax).astype(p.output_dtype)
     value = multiply_by_quantized_multiplier(x.astype(np.int64) - p.input_zero_point, p.multiplier, p.shift)
     return np.clip(value + p.zero_point, qmin, qmax).astype(p.output_dtype)

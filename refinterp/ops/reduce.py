@@ -57,12 +57,15 @@ def _prepare_reduce(ctx: OpContext, is_mean: bool) -> ReduceParams:
         raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
     if axis_tensor.type_name != "int32":
         raise ctx.fail(f"axis tensor must be int32, got {axis_tensor.type_name}")
-    if axis_tensor.data is None:
-        raise ctx.unsupported("a non-constant axis tensor (dynamic output shape)")
+    axis_values = axis_tensor.data
+    if axis_values is None:
+        if math.prod(ctx.shape(axis_tensor)) != 0:
+            raise ctx.unsupported("a non-constant axis tensor (dynamic output shape)")
+        axis_values = np.zeros(0, dtype=np.int32)  # an empty axis list has no buffer to hold
     x_shape = ctx.shape(x)
     rank = len(x_shape)
     axes: list[int] = []
-    for value in np.asarray(axis_tensor.data).reshape(-1).tolist():
+    for value in np.asarray(axis_values).reshape(-1).tolist():
         if not -rank <= value < rank:
             raise ctx.fail(f"axis {value} is out of range for a rank-{rank} input")
         resolved = value + rank if value < 0 else value

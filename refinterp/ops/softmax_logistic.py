@@ -1,0 +1,367 @@
+"""SOFTMAX (int8 -> int8/int16, float32) and LOGISTIC (int8, float32), with gemmlowp's fixed point.
+
+SOFTMAX int8 (``reference_ops::Softmax``, LiteRT BUILTIN_REF and TFLM alike), per row of the last axis::
+
+    Prepare: real = min(f64(beta) * f64(s_in) * 2**26, 2**31 - 1)            (PreprocessSoftmaxScaling)
+             M, left_shift = QuantizeMultiplierGreaterThanOne(real)
+             diff_min = -floor((2**5 - 1) * 2**26 / 2**left_shift)          (CalculateInputRadius(5, ...))
+    Eval:    d = q - max(row); elements with d < diff_min output the type's minimum
+             e = exp_on_negative_values(Q5.26: MBQM(d, M, left_shift))        (Q0.31)
+             sum = Σ Rescale<12>(e) = Σ RDBPOT(e, 12)                          (Q12.19, int32 wrap)
+             h = clz(sum); r = one_over_one_plus_x_for_x_in_0_1((sum << h) - 2**31); bits = 12 - h
+             y = clamp(RDBPOT(SRDHM(r, e), bits + 31 - out_bits) + type_min)   (out_bits 8 or 16)
+
+Prepare checks: int8 output needs zp -128 and ``|s_out - 1/256| <= 0.001/256`` in LiteRT, exactly 1/256 in TFLM;
+an int16 output needs zp -32768 and ``s_out`` near 1/65536 in TFLM (LiteRT checks nothing there).
+``real`` must be > 1 (LiteRT aborts otherwise: ``beta * s_in < 2**-26``); refinterp refuses it. A row whose
+exps sum to 512 or more gives an output shift above 31, which aborts both runtimes (TFLITE_CHECK); refinterp
+raises an EvalError.
+
+LOGISTIC int8 differs by design between the runtimes (they agree on almost every input):
+
+* ``litert-ref``: a 256-entry table built at Prepare (``LUTPopulate<int8_t>``): for each q,
+  ``x = f32(s_in * (q - zp_in))``, ``t = f32(1 / (1 + expf(-x)))``,
+  ``entry = clamp(int(round_half_away(f32(t * f32(1 / s_out))) + zp_out))``; requires ``s_out == 1/256``.
+* ``tflm``: ``reference_integer_ops::Logistic``: ``M = round(frexp(f64(s_in) * 2**27).q * 2**31)``,
+  ``left_shift`` = the frexp exponent, ``radius = CalculateInputRadius(4, left_shift)``;
+  ``d = q - zp_in``; ``d <= -radius`` gives -128, ``d >= radius`` 127; otherwise
+  ``clamp(RDBPOT(gemmlowp::logistic(Q4.27: MBQM(d, M, left_shift)), 23) - 128)``; requires zp_out == -128.
+
+float32 (``reference_ops::Softmax`` / ``reference_ops::Logistic``), with ``expf`` = the C library's expf (numba
+calls it for ``math.exp`` on float32; NumPy's own float32 exp differs in the last bit):
+
+* SOFTMAX: ``e = expf((x - max) * beta)`` in float32, ``sum`` added in order, ``y = e / sum``.
+* LOGISTIC: ``x > 16.619047164916992 -> 1``, ``x < -9 -> expf(x)``, else ``1 / (1 + expf(-x))``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from refinterp.errors import EvalError
+from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.quant import (
+    INT32_MAX,
+    INT32_MIN,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away,
+    round_half_away_f32,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    wrap_int32,
+)
+
+SCALED_DIFF_INTEGER_BITS = 5  # softmax: exp's input is Q5.26
+ACCUMULATION_INTEGER_BITS = 12  # softmax: the sum of exps is Q12.19
+LOGISTIC_INPUT_INTEGER_BITS = 4  # TFLM logistic: input Q4.27
+
+
+# ------------------------------------------------------------------------------------------------
+# gemmlowp fixed point (fixedpoint/fixedpoint.h), vectorized over int64 arrays holding int32 raw values.
+# A FixedPoint<int32, I> value is raw / 2**(31 - I). Multiplication is SRDHM on the raw values (integer bits
+# add up), + and - wrap as int32, and constants are the header's raw int32 literals.
+
+_srdhm = saturating_rounding_doubling_high_mul
+
+
+def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT<exponent > 0>: a left shift that saturates to the int32 range."""
+    threshold = (1 << (31 - exponent)) - 1
+    x = np.asarray(x, dtype=np.int64)
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def _rescale(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int) -> np.ndarray:
+    """gemmlowp::Rescale: change the number of integer bits, saturating up or rounding (RDBPOT) down."""
+    exponent = src_integer_bits - dst_integer_bits
+    if exponent > 0:
+        return _saturating_shift_left(x, exponent)
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    return np.asarray(x, dtype=np.int64)
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
+    """exp(a) for a in [-1/4, 0): Taylor series around -1/8. Q0.31 in and out."""
+    constant_term = 1895147668  # exp(-1/8)
+    constant_1_over_3 = 715827883
+    x = wrap_int32(a + (1 << 28))  # a + 1/8
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    x4_over_24_plus_x3_over_6_plus_x2_over_2 = rounding_divide_by_pot(
+        wrap_int32(_srdhm(wrap_int32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    return wrap_int32(constant_term + _srdhm(constant_term, wrap_int32(x + x4_over_24_plus_x3_over_6_plus_x2_over_2)))
+
+
+# exp(-2**k) in Q0.31, for k = -2 .. 4 (GEMMLOWP_EXP_BARREL_SHIFTER)
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
+               (4, 242))
+
+
+def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp exp_on_negative_values: exp(a) for a <= 0 given as Q(integer_bits); the result is Q0.31."""
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a = np.asarray(a, dtype=np.int64)
+    a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        _rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = wrap_int32(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, _srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)  # exp(x < -32) = 0
+    return np.where(a == 0, INT32_MAX, result)  # One() of Q0.31
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0.31 in and out; three Newton-Raphson steps in Q2.29."""
+    a = np.asarray(a, dtype=np.int64)
+    total = a + INT32_MAX
+    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))  # RoundingHalfSum
+    x = wrap_int32(1515870810 + _srdhm(half_denominator, -1010580540))  # 48/17 - 32/17 * d, Q2.29
+    one_q2 = 1 << 29
+    for _ in range(3):
+        half_denominator_times_x = _srdhm(half_denominator, x)
+        one_minus_half_denominator_times_x = wrap_int32(one_q2 - half_denominator_times_x)
+        x = wrap_int32(x + _rescale(_srdhm(x, one_minus_half_denominator_times_x), 4, 2))
+    return _rescale(x, 1, 0)  # ExactMulByPot<-1> relabels Q2.29 as Q1.30, then Rescale<0>
+
+
+def logistic_fixed_point(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::logistic: 1 / (1 + exp(-a)), Q(integer_bits) in, Q0.31 out."""
+    a = np.asarray(a, dtype=np.int64)
+    positive = a > 0
+    abs_input = np.where(positive, a, wrap_int32(-a))
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_input),
+                                                                                 integer_bits))
+    result_if_negative = wrap_int32(INT32_MAX - result_if_positive)
+    return np.where(a == 0, 1 << 30, np.where(positive, result_if_positive, result_if_negative))
+
+
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
+    """CalculateInputRadius (quantization_util.cc), in double as there."""
+    max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1) * float(1 << (total_signed_bits - input_integer_bits))
+                          / float(1 << input_left_shift))
+    return int(math.floor(max_input_rescaled))
+
+
+# ------------------------------------------------------------------------------------------------
+# expf: the C library's, through numba (math.exp on a float32 compiles to a call of libm's expf)
+
+
+@numba.njit(cache=True)
+def _expf_nb(x):
+    out = np.empty_like(x)
+    flat_in = x.reshape(-1)
+    flat_out = out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = math.exp(flat_in[i])
+    return out
+
+
+def expf(x: np.ndarray) -> np.ndarray:
+    """C ``expf`` elementwise on float32 (bit-exact with what the C++ kernels call)."""
+    return _expf_nb(np.ascontiguousarray(x, dtype=np.float32))
+
+
+@functools.cache
+def _libm_expf():
+    """libm's expf through ctypes, for Prepare-time tables (256 calls)."""
+    name = ctypes.util.find_library("m")
+    if name is None:
+        return None
+    function = ctypes.CDLL(name).expf
+    function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
+    return function
+
+
+# ------------------------------------------------------------------------------------------------
+# SOFTMAX
+
+
+@dataclass(frozen=True)
+class SoftmaxParams:
+    quantized: bool
+    beta: np.float32
+    input_multiplier: int = 0
+    input_left_shift: int = 0
+    diff_min: int = 0
+    output_bits: int = 8
+    output_min: int = -128
+    output_max: int = 127
+
+
+def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
+    ctx.check_inputs(1, 1)
+    x, y = ctx.require_input(0), ctx.output(0)
+    ctx.check_dtype(x, ("int8", "float32"), "input")
+    if len(ctx.shape(x)) < 1:
+        raise ctx.fail("input must have at least one dimension")
+    beta = np.float32(ctx.options.get("beta", 1.0))
+    if x.type_name == "float32":
+        if y.type_name != "float32":
+            raise ctx.fail(f"float32 input with {y.type_name} output")
+        return SoftmaxParams(quantized=False, beta=beta)
+    if y.type_name not in ("int8", "int16"):
+        raise ctx.fail(f"int8 input needs an int8 or int16 output, got {y.type_name}")
+    input_scale, _ = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    tflm = ctx.profile == "tflm"
+    if y.type_name == "int8":
+        if output_zero_point != -128:
+            raise ctx.fail(f"int8 output zero point must be -128, got {output_zero_point}")
+        target = np.float32(1.0 / 256)
+        if tflm and np.float32(output_scale) != target:
+            raise ctx.fail(f"int8 output scale must be exactly 1/256 (TFLM), got {output_scale!r}")
+        # TF_LITE_ENSURE_NEAR in float32
+        if not tflm and abs(np.float32(output_scale) - target) > np.float32(0.001) * target:
+            raise ctx.fail(f"int8 output scale must be 1/256 (within 0.1%), got {output_scale!r}")
+        output_bits, output_min, output_max = 8, -128, 127
+    else:
+        if tflm:
+            target = np.float32(1.0 / 65536)
+            if output_zero_point != -32768:
+                raise ctx.fail(f"int16 output zero point must be -32768 (TFLM), got {output_zero_point}")
+            if abs(np.float32(output_scale) - target) > np.float32(0.001) * target:
+                raise ctx.fail(f"int16 output scale must be 1/65536 (TFLM), got {output_scale!r}")
+        output_bits, output_min, output_max = 16, -32768, 32767
+    # PreprocessSoftmaxScaling (double rounding build: cap at 2**31 - 1)
+    real = min(float(beta) * float(input_scale) * float(1 << (31 - SCALED_DIFF_INTEGER_BITS)), float((1 << 31) - 1))
+    if not real > 1.0:
+        raise ctx.fail(f"beta * input scale = {float(beta) * input_scale:g} is below 2**-26 "
+                       "(QuantizeMultiplierGreaterThanOne would abort in TFLite)")
+    multiplier, left_shift = quantize_multiplier(real)
+    diff_min = -calculate_input_radius(SCALED_DIFF_INTEGER_BITS, left_shift)
+    return SoftmaxParams(True, beta, multiplier, left_shift, diff_min, output_bits, output_min, output_max)
+
+
+def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
+    if not p.quantized:
+        return _softmax_float(p, x)
+    q = x.astype(np.int64)
+    diff = q - q.max(axis=-1, keepdims=True)
+    kept = diff >= p.diff_min
+    # MultiplyByQuantizedMultiplierGreaterThanOne: the left shift cannot overflow for kept differences
+    scaled_diff = multiply_by_quantized_multiplier(np.where(kept, diff, 0), p.input_multiplier, p.input_left_shift)
+    exps = exp_on_negative_values(scaled_diff, SCALED_DIFF_INTEGER_BITS)
+    rescaled = np.where(kept, _rescale(exps, 0, ACCUMULATION_INTEGER_BITS), 0)
+    sum_of_exps = wrap_int32(rescaled.sum(axis=-1, keepdims=True))  # int32 adds, wrapping
+    # GetReciprocal(sum, 12): normalize the sum to [1, 2) and take 1/x of the fraction
+    sum_as_uint32 = sum_of_exps & 0xFFFFFFFF
+    bit_length = np.vectorize(lambda v: int(v).bit_length(), otypes=[np.int64])(sum_as_uint32)
+    headroom_plus_one = 32 - bit_length  # CountLeadingZeros(uint32(sum)); the sum is never 0 (max's exp is 1)
+    shifted_sum_minus_one = wrap_int32(((sum_as_uint32 << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31))
+    shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one)
+    num_bits_over_unit = ACCUMULATION_INTEGER_BITS - headroom_plus_one
+    exponent = num_bits_over_unit + 31 - p.output_bits
+    if np.any(exponent > 31):
+        # TFLITE_CHECK(0 <= exponent && exponent <= 31) aborts both runtimes: a row whose exps sum to 512 or
+        # more (over 511 elements within a rounding of the maximum) has no int8 output shift.
+        raise EvalError("SOFTMAX: a row's sum of exponentials reaches 512, beyond the int8 kernel's range "
+                        "(TFLite aborts on this input)")
+    unsat = rounding_divide_by_pot(_srdhm(shifted_scale, exps), exponent)
+    y = np.clip(unsat + p.output_min, p.output_min, p.output_max)
+    return np.where(kept, y, p.output_min).astype(np.int8 if p.output_bits == 8 else np.int16)
+
+
+def _softmax_float(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    row_max = x.max(axis=-1, keepdims=True)  # the reference starts from lowest(); the maximum is the same
+    exps = expf((x - row_max) * p.beta)
+    total = np.zeros(x.shape[:-1] + (1,), dtype=np.float32)
+    for c in range(x.shape[-1]):
+        total += exps[..., c:c + 1]  # float32 adds in order
+    return (exps / total).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# LOGISTIC
+
+LOGISTIC_CUTOFF_UPPER = np.float32(16.619047164916992188)
+LOGISTIC_CUTOFF_LOWER = np.float32(-9.0)
+
+
+@dataclass(frozen=True)
+class LogisticParams:
+    quantized: bool
+    table: np.ndarray | None = None  # litert-ref: int8 [256], indexed by the input byte (uint8 view)
+    input_zero_point: int = 0
+    input_multiplier: int = 0  # tflm fixed point
+    input_left_shift: int = 0
+    input_range_radius: int = 0
+
+
+def logistic_table(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int
+                   ) -> np.ndarray:
+    """LUTPopulate<int8_t> with ``1.0f / (1.0f + std::exp(-x))``: entry [q & 0xFF] for each int8 q."""
+    values = np.arange(-128, 128, dtype=np.int64)
+    dequantized = np.float32(input_scale) * (values - input_zero_point).astype(np.float32)
+    libm_expf = _libm_expf()
+    if libm_expf is not None:
+        exps = np.array([libm_expf(float(-v)) for v in dequantized], dtype=np.float32)
+    else:
+        exps = expf(-dequantized)
+    transformed = np.float32(1.0) / (np.float32(1.0) + exps)
+    inverse_scale = np.float32(1.0) / np.float32(output_scale)
+    rescaled = round_half_away_f32(transformed * inverse_scale)
+    quantized = np.trunc(rescaled + np.float32(output_zero_point)).astype(np.int64)
+    table = np.empty(256, dtype=np.int8)
+    table[values & 0xFF] = np.clip(quantized, -128, 127)
+    return table
+
+
+def prepare_logistic(ctx: OpContext) -> LogisticParams:
+    ctx.check_inputs(1, 1)
+    x, y = ctx.require_input(0), ctx.output(0)
+    ctx.check_dtype(x, ("int8", "float32"), "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if x.type_name == "float32":
+        return LogisticParams(quantized=False)
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if ctx.profile == "tflm":
+        if output_zero_point != -128:
+            raise ctx.fail(f"int8 output zero point must be -128 (TFLM), got {output_zero_point}")
+        real = float(input_scale) * float(1 << (31 - LOGISTIC_INPUT_INTEGER_BITS))
+        q, left_shift = math.frexp(real)
+        multiplier = round_half_away(q * (1 << 31))
+        if multiplier == 1 << 31:  # static_cast<int32_t> of 2**31 on x86-64
+            multiplier = INT32_MIN
+        radius = calculate_input_radius(LOGISTIC_INPUT_INTEGER_BITS, left_shift)
+        return LogisticParams(True, input_zero_point=input_zero_point, input_multiplier=multiplier,
+                              input_left_shift=left_shift, input_range_radius=radius)
+    if np.float32(output_scale) != np.float32(1.0 / 256):
+        raise ctx.fail(f"int8 output scale must be exactly 1/256, got {output_scale!r}")
+    return LogisticParams(True, table=logistic_table(input_scale, input_zero_point, output_scale, output_zero_point))
+
+
+def logistic_spec(p: LogisticParams, x: np.ndarray) -> np.ndarray:
+    if not p.quantized:
+        x = x.astype(np.float32)
+        with np.errstate(over="ignore"):
+            middle = np.float32(1.0) / (np.float32(1.0) + expf(-x))
+        out = np.where(x > LOGISTIC_CUTOFF_UPPER, np.float32(1.0),
+                       np.where(x < LOGISTIC_CUTOFF_LOWER, expf(x), middle))
+        return out.astype(np.float32)
+    if p.table is not None:
+        return p.table[x.view(np.uint8)]
+    d = x.astype(np.int64) - p.input_zero_point
+    inside = (d > -p.input_range_radius) & (d < p.input_range_radius)
+    q4 = multiply_by_quantized_multiplier(np.where(inside, d, 0), p.input_multiplier, p.input_left_shift)
+    q0 = logistic_fixed_point(q4, LOGISTIC_INPUT_INTEGER_BITS)
+    y = np.clip(rounding_divide_by_pot(q0, 31 - 8) - 128, -128, 127)
+    return np.where(d <= -p.input_range_radius, -128, np.where(d >= p.input_range_radius, 127, y)).astype(np.int8)
