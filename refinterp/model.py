@@ -347,6 +347,11 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
                                        f"{list(shape)} of {type_name} needs {nbytes}")
             data = np.frombuffer(raw, dtype=dtype).reshape(shape)
         data.flags.writeable = False
+    elif buffer_index > 0 and nbytes == 0 and dtype is not None and not t.IsVariable():
+        # A zero-element constant (MEAN over an empty axis list) has a buffer with no bytes. Old converters
+        # also give activations empty buffers of their own, so only a tensor with no elements is a constant.
+        data = np.zeros(shape, dtype=dtype)
+        data.flags.writeable = False
     return Tensor(
         index=index, name=name, type_name=type_name, dtype=dtype, shape=tuple(shape),
         shape_signature=tuple(signature), quantization=quantization, buffer=buffer_index, data=data,

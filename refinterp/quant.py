@@ -109,15 +109,23 @@ def activation_range(activation: int, scale: float, zero_point: int, dtype: np.d
     return qmin, qmax
 
 
+FLOAT32_LOWEST = float(np.finfo(np.float32).min)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def activation_range_float(activation: int) -> tuple[float, float]:
-    """CalculateActivationRange<float>: the fused activation of a float op as a clamp."""
+    """CalculateActivationRange<float>: the fused activation of a float op as a clamp.
+
+    "No activation" is [lowest(), max()] of float32, not +-inf: TFLite's float kernels clamp an infinite
+    result to +-FLT_MAX (NaN passes, since std::min/std::max keep it).
+    """
     if activation == ACT_RELU:
-        return 0.0, math.inf
+        return 0.0, FLOAT32_MAX
     if activation == ACT_RELU6:
         return 0.0, 6.0
     if activation == ACT_RELU_N1_TO_1:
         return -1.0, 1.0
-    return -math.inf, math.inf
+    return FLOAT32_LOWEST, FLOAT32_MAX
 
 
 # ------------------------------------------------------------------------------------------------

@@ -37,18 +37,29 @@ class Rejected(Exception):
 
 
 def _run_litert_api(
-    runtime: str, make_interpreter: Any, inputs: Sequence[np.ndarray], errors: tuple
+    runtime: str,
+    make_interpreter: Any,
+    inputs: Sequence[np.ndarray],
+    errors: tuple[type[BaseException], ...],
+    load_errors: tuple[type[BaseException], ...] = (),
 ) -> list[np.ndarray]:
-    """Drive any interpreter with the tf.lite.Interpreter API; map errors to stages."""
-    stage = "load"
+    """Drive any interpreter with the tf.lite.Interpreter API; map its errors to stages.
+
+    ``errors`` count as a rejection at any stage, ``load_errors`` only while the
+    model is being loaded; anything else (e.g. a wrong input shape passed by
+    the caller) propagates.
+    """
     try:
         interpreter = make_interpreter()
-        stage = "prepare"
+    except errors + load_errors as error:
+        raise Rejected(runtime, "load", error) from error
+    stage = "prepare"
+    try:
         interpreter.allocate_tensors()
         input_details = interpreter.get_input_details()
-        if len(input_details) != len(inputs):
-            raise ValueError(f"model has {len(input_details)} inputs, {len(inputs)} given")
         stage = "invoke"
+        if len(input_details) != len(inputs):
+            raise TypeError(f"the model has {len(input_details)} inputs, {len(inputs)} given")
         for detail, value in zip(input_details, inputs, strict=True):
             interpreter.set_tensor(detail["index"], np.asarray(value, detail["dtype"]))
         interpreter.invoke()
@@ -68,24 +79,29 @@ def run_litert_ref(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarra
             experimental_preserve_all_tensors=True,
         )
 
-    # LiteRT reports Prepare/Eval failures as RuntimeError and a bad flatbuffer
-    # as ValueError.
-    return _run_litert_api("litert-ref", make, inputs, (RuntimeError, ValueError))
+    # LiteRT reports Prepare/Eval failures as RuntimeError and a flatbuffer it
+    # cannot load as ValueError.
+    return _run_litert_api("litert-ref", make, inputs, (RuntimeError,), load_errors=(ValueError,))
 
 
-def run_refinterp(model: bytes, inputs: Sequence[np.ndarray], kernels: str | None = None) -> list[np.ndarray]:
+def run_refinterp(
+    model: bytes, inputs: Sequence[np.ndarray], kernels: str | None = None, **interpreter_options: Any
+) -> list[np.ndarray]:
     """Outputs of refinterp; ``kernels="spec"`` selects the NumPy spec kernels.
 
-    Only :class:`refinterp.errors.RefinterpError` counts as a rejection: any
-    other exception is a refinterp bug and propagates.
+    Further keyword arguments go to ``refinterp.Interpreter`` (e.g.
+    ``profile="tflm"``). Only :class:`refinterp.errors.RefinterpError` counts as
+    a rejection: any other exception is a refinterp bug and propagates.
     """
     import refinterp
     from refinterp.errors import RefinterpError
 
+    options = dict(interpreter_options)
+    if kernels is not None:
+        options["kernels"] = kernels
+
     def make() -> Any:
-        if kernels is None:
-            return refinterp.Interpreter(model_content=model)
-        return refinterp.Interpreter(model_content=model, kernels=kernels)
+        return refinterp.Interpreter(model_content=model, **options)
 
     return _run_litert_api(f"refinterp[{kernels or 'default'}]", make, inputs, (RefinterpError,))
 

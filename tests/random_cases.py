@@ -177,21 +177,19 @@ def _conv_geometry(rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
+def raw_output_hw(params: dict[str, Any]) -> tuple[int, int]:
+    """(out_h, out_w) of a CONV_2D or MAX_POOL_2D case by TFLite's formula,
+    before any clamping: negative when a VALID window outgrows the input."""
+    kernel = params.get("kernel", params.get("filter"))
+    dilation = params.get("dilation", (1, 1))
+    return (
+        _out_size(params["padding"], params["height"], kernel[0], params["stride"][0], dilation[0]),
+        _out_size(params["padding"], params["width"], kernel[1], params["stride"][1], dilation[1]),
+    )
+
+
 def _conv_output_shape(geometry: dict[str, Any]) -> tuple[int, int, int, int]:
-    out_h = _out_size(
-        geometry["padding"],
-        geometry["height"],
-        geometry["kernel"][0],
-        geometry["stride"][0],
-        geometry["dilation"][0],
-    )
-    out_w = _out_size(
-        geometry["padding"],
-        geometry["width"],
-        geometry["kernel"][1],
-        geometry["stride"][1],
-        geometry["dilation"][1],
-    )
+    out_h, out_w = raw_output_hw(geometry)
     return (geometry["batch"], max(out_h, 0), max(out_w, 0), geometry["out_channels"])
 
 
@@ -273,31 +271,40 @@ def gen_conv2d_int8(rng: np.random.Generator):
 
     input_scale = _log_uniform(rng, 1e-3, 1e-1)
     input_zp = _zero_point(rng, "int8")
+    base_weight_scale = _log_uniform(rng, 1e-3, 1e-1)
     if per_channel:
-        weight_scales = [_log_uniform(rng, 1e-3, 1e-1) for _ in range(out_c)]
+        # Channel scales of one layer spread over a factor of ~16.
+        weight_scales = [_f32(base_weight_scale * 2.0 ** rng.uniform(-2, 2)) for _ in range(out_c)]
     else:
-        weight_scales = [_log_uniform(rng, 1e-3, 1e-1)] * out_c
+        weight_scales = [base_weight_scale] * out_c
     # Weights are symmetric in [-127, 127] in converter output; -128 is legal
     # too, so draw it now and then.
     low = -128 if rng.random() < 0.1 else -127
     weights = rng.integers(low, 128, size=(out_c, kernel_h, kernel_w, in_c))
     taps = kernel_h * kernel_w * in_c
 
-    # Output scale: put a typical accumulator (std of a sum of `taps` products
-    # of uniform int8 values ~ 74*74*sqrt(taps)) near a random fraction of the
-    # int8 range, so outputs spread out and sometimes saturate. 5% of cases
-    # use an effective multiplier above 1 (a left shift inside MBQM).
-    mean_weight_scale = float(np.mean(weight_scales))
+    # Output scale: put a typical accumulator near a random fraction of the
+    # int8 range, so outputs spread out and sometimes saturate. The typical
+    # accumulator is the std of a sum of `taps` products w * (x - zp_in) with
+    # uniform int8 w and x: 74 * sqrt(74^2 + zp_in^2) * sqrt(taps). 5% of
+    # cases use an effective multiplier above 1 (a left shift inside MBQM).
+    typical_accumulator = 74.0 * math.hypot(74.0, input_zp) * math.sqrt(taps)
+    mean_weight_scale = math.exp(float(np.mean(np.log(weight_scales))))
     if rng.random() < 0.05:
         output_scale = _f32(input_scale * min(weight_scales) * rng.uniform(0.2, 0.95))
         multiplier_mode = ">1"
     else:
-        typical = input_scale * mean_weight_scale * 74.0 * 74.0 * math.sqrt(taps)
-        output_scale = _f32(typical / 64.0 * 2.0 ** rng.uniform(-3, 3))
+        typical = input_scale * mean_weight_scale * typical_accumulator
+        output_scale = _f32(typical / 64.0 * 2.0 ** rng.uniform(-0.5, 3.5))
         multiplier_mode = "typical"
     output_zp = _zero_point(rng, "int8")
 
-    bias_magnitude = int(2 ** rng.integers(0, 21))
+    # Bias in accumulator units: mostly up to about a typical accumulator,
+    # now and then far larger (up to 2^24) to push whole channels to a bound.
+    if rng.random() < 0.1:
+        bias_magnitude = int(2 ** rng.integers(0, 25))
+    else:
+        bias_magnitude = int(typical_accumulator * 2.0 ** rng.uniform(-8, 0))
     bias = rng.integers(-bias_magnitude, bias_magnitude + 1, size=out_c)
     bias_scales = [_f32(input_scale * s) for s in weight_scales]
 
@@ -403,8 +410,7 @@ def _pool_geometry(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _pool_model(geometry: dict[str, Any], dtype: str, in_q: Any, out_q: Any) -> bytes:
-    out_h = _out_size(geometry["padding"], geometry["height"], geometry["filter"][0], geometry["stride"][0], 1)
-    out_w = _out_size(geometry["padding"], geometry["width"], geometry["filter"][1], geometry["stride"][1], 1)
+    out_h, out_w = raw_output_hw(geometry)
     input_shape = (geometry["batch"], geometry["height"], geometry["width"], geometry["channels"])
     output_shape = (geometry["batch"], max(out_h, 0), max(out_w, 0), geometry["channels"])
     return single_op_model(

@@ -105,7 +105,9 @@ def compute_output_size(padding: int, in_size: int, filter_size: int, stride: in
     if padding == PADDING_SAME:
         return (in_size + stride - 1) // stride
     if padding == PADDING_VALID:
-        return max(0, (in_size + stride - effective) // stride)
+        # C++ truncating division; negative when the filter is larger than the input
+        numerator = in_size + stride - effective
+        return numerator // stride if numerator >= 0 else -((-numerator) // stride)
     return 0
 
 
@@ -127,7 +129,12 @@ class Window2D:
 
 
 def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int, stride_h: int, stride_w: int,
-              dilation_h: int = 1, dilation_w: int = 1) -> Window2D:
+              dilation_h: int = 1, dilation_w: int = 1, pooling: bool = False) -> Window2D:
+    """Output size and padding; a negative VALID output size fails Prepare, except for pooling.
+
+    Pooling (pooling.cc) resizes its output to whatever ComputeOutSize gives; LiteRT then reports a negative
+    width as both spatial sizes 0, and a negative height as height 0 (measured with ai-edge-litert 2.3.0).
+    """
     padding = int(ctx.options.get("padding", PADDING_SAME))
     if padding not in (PADDING_SAME, PADDING_VALID):
         raise ctx.fail(f"unknown padding {padding}")
@@ -138,6 +145,10 @@ def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int
             raise ctx.fail(f"{name} is {value}, must be at least 1")
     out_h = compute_output_size(padding, in_h, filter_h, stride_h, dilation_h)
     out_w = compute_output_size(padding, in_w, filter_w, stride_w, dilation_w)
+    if min(out_h, out_w) < 0:
+        if not pooling:
+            raise ctx.fail(f"VALID padding gives an output of {out_h}x{out_w}: the filter is larger than the input")
+        out_h, out_w = (0, 0) if out_w < 0 else (0, out_w)
     return Window2D(out_h, out_w,
                     compute_padding(stride_h, dilation_h, in_h, filter_h, out_h),
                     compute_padding(stride_w, dilation_w, in_w, filter_w, out_w))

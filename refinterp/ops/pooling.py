@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.quant import DTYPE_RANGES, activation_range, activation_range_float
+from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX, activation_range, activation_range_float
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     o = ctx.options
     filter_h, filter_w = int(o.get("filter_height", 1)), int(o.get("filter_width", 1))
     stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    window = window_2d(ctx, shape[1], shape[2], filter_h, filter_w, stride_h, stride_w)
+    window = window_2d(ctx, shape[1], shape[2], filter_h, filter_w, stride_h, stride_w, pooling=True)
     activation = int(o.get("fused_activation_function", 0))
     if x.type_name == "float32":
         act_min, act_max = activation_range_float(activation)
@@ -52,11 +52,14 @@ def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
 
 
 def _lowest(dtype: np.dtype) -> float:
-    return -np.inf if dtype == np.float32 else DTYPE_RANGES[dtype][0]
+    """The running maximum's start: numeric_limits<T>::lowest() (-FLT_MAX for float, not -inf)."""
+    return FLOAT32_LOWEST if dtype == np.float32 else DTYPE_RANGES[dtype][0]
 
 
 def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     win = p.window
+    if win.out_h == 0 or win.out_w == 0:
+        return np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]), dtype=x.dtype)
     # Padding with the type's lowest value is the same as clipping the window to the image.
     pad_bottom = max(0, (win.out_h - 1) * p.stride_h + p.filter_h - win.pad_h - x.shape[1])
     pad_right = max(0, (win.out_w - 1) * p.stride_w + p.filter_w - win.pad_w - x.shape[2])
@@ -67,7 +70,8 @@ def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
         for kx in range(p.filter_w):
             tap = padded[:, ky:ky + (win.out_h - 1) * p.stride_h + 1:p.stride_h,
                          kx:kx + (win.out_w - 1) * p.stride_w + 1:p.stride_w, :]
-            out = np.maximum(out, tap)
+            # std::max(max, value) keeps the running maximum on ties (+0.0 before -0.0) and ignores NaN
+            out = np.where(tap > out, tap, out)
     return np.clip(out, p.act_min, p.act_max).astype(x.dtype)
 
 
@@ -102,7 +106,7 @@ def max_pool2d_fast(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     cast = x.dtype.type
     return _max_pool2d_nb(x, p.filter_h, p.filter_w, p.stride_h, p.stride_w, win.pad_h, win.pad_w, win.out_h,
                           win.out_w, cast(_lowest(p.dtype)), cast(max(p.act_min, _lowest(p.dtype))),
-                          cast(min(p.act_max, np.inf if p.dtype == np.float32 else DTYPE_RANGES[p.dtype][1])))
+                          cast(min(p.act_max, FLOAT32_MAX if p.dtype == np.float32 else DTYPE_RANGES[p.dtype][1])))
 
 
 # ------------------------------------------------------------------------------------------------
