@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -232,20 +233,27 @@ class LiteRTRuntime:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Silence file descriptor 2 (TFLM prints 'Failed to resize buffer' while we probe the arena size)."""
+def _native_stderr_captured() -> Iterator[list[str]]:
+    """Capture file descriptor 2 while TFLM runs: it prints why it failed there, not in the exception.
+
+    The list yielded receives the captured text when the block ends ("Failed to resize buffer" means the
+    arena was too small; "Didn't find op for builtin opcode" an operator TFLM lacks).
+    """
+    captured: list[str] = []
     try:
         saved = os.dup(2)
-    except OSError:  # no real stderr (embedded interpreter): nothing to silence
-        yield
+    except OSError:  # no real stderr (embedded interpreter): nothing to capture
+        yield captured
         return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", errors="replace"))
 
 
 class TFLMRuntime:
@@ -277,13 +285,16 @@ class TFLMRuntime:
         config = tflm.InterpreterConfig.kPreserveAllTensors
         last_error: BaseException | None = None
         while arena <= self.MAX_ARENA_BYTES:
+            native_messages: list[str] = []
             try:
-                with _native_stderr_silenced():
+                with _native_stderr_captured() as native_messages:
                     # The keyword really is spelled "intrepreter_config" in tflite-micro.
                     interpreter = tflm.Interpreter.from_file(model_path, arena_size=arena, intrepreter_config=config)
             except RuntimeError as exc:
-                last_error = exc
-                if self.arena_size:  # a size the caller chose: do not second-guess it
+                native = " ".join(" ".join(native_messages).split())
+                last_error = RuntimeError(f"{exc}: {native}" if native else str(exc))
+                # Grow the arena only when it was too small; any other failure (a missing operator) is final.
+                if self.arena_size or "Failed to resize buffer" not in native:
                     break
                 arena = int(arena * 1.5)
                 continue
@@ -291,8 +302,8 @@ class TFLMRuntime:
                 raise RefinterpError(f"tflm cannot load {model_path}: {_one_line(exc)}") from None
             self._arena_by_model[key] = arena
             return interpreter
-        raise RefinterpError(f"tflm could not allocate tensors for {model_path} with an arena of up to "
-                             f"{arena} bytes: {_one_line(last_error) if last_error else 'unknown error'}")
+        raise RefinterpError(f"tflm could not allocate tensors for {model_path} (arena {arena} bytes): "
+                             f"{_one_line(last_error) if last_error else 'unknown error'}")
 
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
         model = _load_model(model_path)

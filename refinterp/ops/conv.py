@@ -18,11 +18,13 @@ ky, kx, ic; then ``clamp(total + bias[oc])``. Summation order matters for floats
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.ops.conv_fast import plan_conv2d
 from refinterp.quant import (
     activation_range,
     activation_range_float,
@@ -49,6 +51,7 @@ class Conv2DParams:
     act_min: float = 0
     act_max: float = 0
     packed_weights: np.ndarray | None = None  # fast kernel layout [KH, KW, Cin_g, Cout], packed once
+    fast_plan: Any = None  # int8: conv_fast.ConvPlan (weights packed for the optimized kernels), made once
 
 
 def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray, output_scale: float,
@@ -77,6 +80,9 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     groups = channels_in // channels_in_group
     if channels_out % groups:
         raise ctx.fail(f"{channels_out} output channels do not split into {groups} groups")
+    if bias is None and ctx.profile == "litert-ref":
+        # conv.cc Prepare: TF_LITE_ENSURE(context, has_bias); TFLM (and the reference kernel) take no bias as 0
+        raise ctx.fail("has no bias: LiteRT's CONV_2D requires one (TFLM accepts it: profile 'tflm')")
     if bias is not None and ctx.shape(bias) != (channels_out,):
         raise ctx.fail(f"bias shape {list(ctx.shape(bias))} does not match {channels_out} output channels")
     o = ctx.options
@@ -109,10 +115,10 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 0")
     multipliers, shifts = per_channel_multipliers(input_scale, wq.scale, output_scale, channels_out)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
-    packed = _pack(w.data, np.int32) if w.is_constant else None
+    plan = plan_conv2d(w.data, groups, x_shape[1], x_shape[2], dilation_w) if w.is_constant else None
     return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multipliers,
-                        output_shift=shifts, act_min=act_min, act_max=act_max, packed_weights=packed)
+                        output_shift=shifts, act_min=act_min, act_max=act_max, fast_plan=plan)
 
 
 def _pack(weights: np.ndarray, dtype: type) -> np.ndarray:
@@ -143,6 +149,9 @@ def _tap(p: Conv2DParams, padded: np.ndarray, ky: int, kx: int) -> np.ndarray:
 
 def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     channels_out, filter_h, filter_w, channels_in_group = w.shape
+    if p.window.out_h == 0 or p.window.out_w == 0:
+        empty_shape = (x.shape[0], p.window.out_h, p.window.out_w, channels_out)
+        return np.zeros(empty_shape, np.int8 if p.quantized else np.float32)
     out_per_group = channels_out // p.groups
     if p.quantized:
         padded = _padded_input(p, x, filter_h, filter_w, p.input_zero_point).astype(np.int64) - p.input_zero_point

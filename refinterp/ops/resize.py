@@ -1,4 +1,6 @@
-"""RESIZE_NEAREST_NEIGHBOR (int8, uint8, int16, float32). Values are copied, not rescaled.
+"""RESIZE_NEAREST_NEIGHBOR (int8, uint8, int16, float32) and RESIZE_BILINEAR (below).
+
+RESIZE_NEAREST_NEIGHBOR: values are copied, not rescaled.
 
 Source index of output coordinate ``o`` (``reference_ops::ResizeNearestNeighbor``), float math in float32::
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from refinterp.errors import EvalError
 from refinterp.ops.common import OpContext
 from refinterp.quant import round_half_away_f32
 
@@ -62,3 +65,122 @@ def resize_nearest_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.
     rows = nearest_source_index(x.shape[1], out_h, p.align_corners, p.half_pixel_centers)
     cols = nearest_source_index(x.shape[2], out_w, p.align_corners, p.half_pixel_centers)
     return np.ascontiguousarray(x[:, rows][:, :, cols])
+
+
+# ------------------------------------------------------------------------------------------------
+# RESIZE_BILINEAR (resize_bilinear.cc; BUILTIN_REF and TFLM use the reference_ops functions below).
+#
+# int8 (``reference_ops::ResizeBilinearInteger``): 10-bit fixed point, no float at all. Per axis, with
+# C truncating division:
+#
+#     scale_10 = ((1 << 10) * in + out / 2) / out        align_corners and out > 1: (in-1) and (out-1)
+#     s  = o * scale_10 (+ scale_10 / 2 - (1 << 9) with half_pixel_centers)
+#     i0 = max(s / 1024, 0);  i1 = min((s + 1023) / 1024, in - 1);  w1 = s - 1024 * i0;  w0 = 1024 - w1
+#     acc = v[y0,x0]*wy0*wx0 + v[y1,x0]*wy1*wx0 + v[y0,x1]*wy0*wx1 + v[y1,x1]*wy1*wx1        (int64)
+#     y  = (acc + (acc > 0 ? 2**19 : -2**19)) / 2**20                  (round half away from zero)
+#
+# uint8 and float32 (``reference_ops::ResizeBilinear<T>``): float32 arithmetic, evaluated left to right:
+#
+#     scale = f32(in) / out   (align_corners and out > 1: f32(in - 1) / (out - 1))
+#     s  = f32(o) * scale   or   (f32(o) + 0.5f) * scale - 0.5f  with half_pixel_centers
+#     i0 = max((int)floor(s), 0);  i1 = min((int)ceil(s), in - 1);  d = s - i0
+#     y  = T(v00*(1-dy)*(1-dx) + v10*dy*(1-dx) + v01*(1-dy)*dx + v11*dy*dx + (0.5f for uint8, 0.0f for float))
+#
+# where the uint8 conversion truncates. No requantization: input and output parameters are assumed equal.
+
+
+@dataclass(frozen=True)
+class ResizeBilinearParams:
+    align_corners: bool
+    half_pixel_centers: bool
+    size: tuple[int, int] | None  # None: from a non-constant size input at eval
+
+
+def prepare_resize_bilinear(ctx: OpContext) -> ResizeBilinearParams:
+    ctx.check_inputs(2, 2)
+    x, size, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if len(ctx.shape(x)) != 4:
+        raise ctx.fail(f"input must be 4-D, got {list(ctx.shape(x))}")
+    if size.type_name != "int32" or ctx.shape(size) != (2,):
+        raise ctx.fail("size must be an int32 tensor of 2 elements")
+    o = ctx.options
+    align_corners, half_pixel_centers = bool(o.get("align_corners", False)), bool(o.get("half_pixel_centers", False))
+    if align_corners and half_pixel_centers:
+        raise ctx.fail("if half_pixel_centers is True, align_corners must be False")
+    fixed = None
+    if size.is_constant:
+        fixed = (int(size.data[0]), int(size.data[1]))
+        if min(fixed) < 1:
+            raise ctx.fail(f"output size {list(fixed)} must be positive")
+    return ResizeBilinearParams(align_corners, half_pixel_centers, fixed)
+
+
+def _c_div(a: np.ndarray | int, b: int) -> np.ndarray:
+    """C integer division (truncates toward zero), for int64 arrays."""
+    a = np.asarray(a, dtype=np.int64)
+    q = np.abs(a) // abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
+
+
+def _integer_axis(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool):
+    """ComputeInterpolationValuesInteger for every output coordinate: (i0, i1, w0, w1), weights in 1/1024."""
+    if align_corners and out_size > 1:
+        scale_10 = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
+    else:
+        scale_10 = ((1 << 10) * in_size + out_size // 2) // out_size
+    o = np.arange(out_size, dtype=np.int64)
+    scaled = o * scale_10 + (scale_10 // 2 - (1 << 9) if half_pixel_centers else 0)
+    lower = np.maximum(_c_div(scaled, 1 << 10), 0)
+    upper = np.minimum(_c_div(scaled + (1 << 10) - 1, 1 << 10), in_size - 1)
+    w1 = scaled - (1 << 10) * lower
+    return lower, upper, (1 << 10) - w1, w1
+
+
+def _float_axis(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool):
+    """ComputeInterpolationValues in float32: (i0, i1, d) with d = s - i0."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    o = np.arange(out_size, dtype=np.float32)
+    if half_pixel_centers:
+        scaled = (o + np.float32(0.5)) * scale - np.float32(0.5)
+    else:
+        scaled = o * scale
+    lower = np.maximum(np.floor(scaled).astype(np.int64), 0)
+    upper = np.minimum(np.ceil(scaled).astype(np.int64), in_size - 1)
+    return lower, upper, (scaled - lower.astype(np.float32)).astype(np.float32)
+
+
+def resize_bilinear_spec(p: ResizeBilinearParams, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+    out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
+    if min(out_h, out_w) < 1:
+        raise EvalError(f"RESIZE_BILINEAR output size {[out_h, out_w]} must be positive")
+    in_h, in_w = x.shape[1], x.shape[2]
+    if x.dtype == np.int8:
+        y0, y1, wy0, wy1 = _integer_axis(in_h, out_h, p.align_corners, p.half_pixel_centers)
+        x0, x1, wx0, wx1 = _integer_axis(in_w, out_w, p.align_corners, p.half_pixel_centers)
+        v = x.astype(np.int64)
+        wy0, wy1 = wy0[None, :, None, None], wy1[None, :, None, None]
+        wx0, wx1 = wx0[None, None, :, None], wx1[None, None, :, None]
+        acc = (v[:, y0][:, :, x0] * wy0 * wx0 + v[:, y1][:, :, x0] * wy1 * wx0
+               + v[:, y0][:, :, x1] * wy0 * wx1 + v[:, y1][:, :, x1] * wy1 * wx1)
+        rounded = _c_div(acc + np.where(acc > 0, 1 << 19, -(1 << 19)), 1 << 20)
+        return rounded.astype(np.int8)
+    y0, y1, dy = _float_axis(in_h, out_h, p.align_corners, p.half_pixel_centers)
+    x0, x1, dx = _float_axis(in_w, out_w, p.align_corners, p.half_pixel_centers)
+    v = x.astype(np.float32)
+    one = np.float32(1.0)
+    dy, dx = dy[None, :, None, None], dx[None, None, :, None]
+    # one float32 rounding per operation, in the C++ expression's order
+    total = v[:, y0][:, :, x0] * (one - dy) * (one - dx)
+    total = total + v[:, y1][:, :, x0] * dy * (one - dx)
+    total = total + v[:, y0][:, :, x1] * (one - dy) * dx
+    total = total + v[:, y1][:, :, x1] * dy * dx
+    if x.dtype == np.uint8:
+        total = total + np.float32(0.5)
+        return np.trunc(total).astype(np.int64).astype(np.uint8)  # static_cast<uint8_t>(float)
+    return (total + np.float32(0.0)).astype(np.float32)

@@ -1,4 +1,6 @@
-"""Data movement: RESHAPE and CONCATENATION. Values are copied, never rescaled (except uint8 concat).
+"""Data movement: RESHAPE, CONCATENATION, PAD/PADV2, TRANSPOSE, STRIDED_SLICE, SHAPE, PACK, TILE.
+
+Values are copied, never rescaled (except uint8 concat); each section below states its rule.
 
 RESHAPE (``reshape.cc``): the new shape comes from input 1 when it is a 1-D int32 tensor, otherwise from
 ``ReshapeOptions.new_shape`` (the legacy ``[0]`` there means a scalar); one ``-1`` is inferred.
@@ -18,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from refinterp.errors import EvalError
 from refinterp.ops.common import OpContext, per_tensor_qparams_or_identity
-from refinterp.quant import round_half_away_f32
+from refinterp.quant import DTYPE_RANGES, round_half_away_f32
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,6 @@ def prepare_reshape(ctx: OpContext) -> ReshapeParams:
 def reshape_spec(p: ReshapeParams, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
     output_shape = p.output_shape
     if output_shape is None:
-        from refinterp.errors import EvalError
-
         output_shape = _resolve_shape(tuple(int(v) for v in shape), x.size, EvalError)
     return np.array(x).reshape(output_shape)
 
@@ -126,3 +127,403 @@ def concatenation_spec(p: ConcatenationParams, *inputs: np.ndarray) -> np.ndarra
             x = np.clip(value, 0, 255).astype(np.uint8)
         parts.append(x)
     return np.concatenate(parts, axis=p.axis)
+
+
+# ------------------------------------------------------------------------------------------------
+# PAD, PADV2 (pad.cc): the paddings tensor is [rank, 2] (int32 or int64), every entry >= 0. The pad value
+# is, for quantized int8/uint8 without constant_values, the output zero point (which must fit the type);
+# otherwise the raw value of the one-element constant_values tensor (whose scale and zero point must equal
+# the output's when quantized), or 0. Values are copied, never rescaled.
+
+PAD_MAX_RANK = 5  # reference_ops::PadKernelMaxDimensionCount()
+PAD_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32")
+
+
+@dataclass(frozen=True)
+class PadParams:
+    paddings: tuple[tuple[int, int], ...] | None  # None: from a non-constant paddings input at eval
+    pad_value: int | float | None  # None: read the constant_values input at eval
+    dtype: np.dtype
+
+
+def _check_paddings(values: np.ndarray, rank: int, fail) -> tuple[tuple[int, int], ...]:
+    values = np.asarray(values)
+    if values.shape != (rank, 2):
+        raise fail(f"paddings shape {list(values.shape)} is not [{rank}, 2]")
+    if np.any(values < 0):
+        raise fail(f"paddings {values.tolist()} has a negative entry")
+    if np.any(values > np.iinfo(np.int32).max):
+        raise fail(f"paddings {values.tolist()} overflow int32")
+    return tuple((int(a), int(b)) for a, b in values)
+
+
+def prepare_pad(ctx: OpContext) -> PadParams:
+    ctx.check_inputs(2, 3)
+    x, paddings, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    constant_values = ctx.input(2)
+    ctx.check_dtype(x, PAD_TYPES, "input")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if paddings.type_name not in ("int32", "int64"):
+        raise ctx.unsupported(f"paddings of type {paddings.type_name} (supported: int32, int64)")
+    rank = len(ctx.shape(x))
+    if rank > PAD_MAX_RANK:
+        raise ctx.fail(f"input rank {rank} exceeds {PAD_MAX_RANK}")
+    padding_shape = ctx.shape(paddings)
+    if len(padding_shape) != 2 or padding_shape[1] != 2 or (rank and padding_shape[0] != rank):
+        raise ctx.fail(f"paddings shape {list(padding_shape)} is not [{rank}, 2]")
+    fixed = _check_paddings(paddings.data, rank, ctx.fail) if paddings.is_constant else None
+    quantized = x.type_name in ("int8", "uint8", "int16") and y.quantization is not None
+    pad_value: int | float | None
+    if constant_values is None:
+        if quantized:
+            zero_point = int(y.quantization.zero_point[0])
+            lo, hi = DTYPE_RANGES[y.dtype]
+            if not lo <= zero_point <= hi:
+                raise ctx.fail(f"output zero point {zero_point} outside the {y.type_name} range")
+            pad_value = zero_point
+        else:
+            pad_value = 0
+    else:
+        if constant_values.type_name != x.type_name:
+            raise ctx.fail(f"constant_values is {constant_values.type_name}, the input {x.type_name}")
+        if math.prod(ctx.shape(constant_values)) != 1:
+            raise ctx.fail(f"constant_values has shape {list(ctx.shape(constant_values))}, expected 1 element")
+        if quantized:
+            cq = constant_values.quantization
+            c_scale, c_zero_point = (float(cq.scale[0]), int(cq.zero_point[0])) if cq is not None else (0.0, 0)
+            if (np.float32(c_scale) != np.float32(y.quantization.scale[0])
+                    or c_zero_point != int(y.quantization.zero_point[0])):
+                raise ctx.fail("constant_values must have the output's scale and zero point")
+        pad_value = constant_values.data.reshape(-1)[0].item() if constant_values.is_constant else None
+    return PadParams(fixed, pad_value, y.dtype)
+
+
+def pad_spec(p: PadParams, x: np.ndarray, paddings: np.ndarray,
+             constant_values: np.ndarray | None = None) -> np.ndarray:
+    widths = p.paddings if p.paddings is not None else _check_paddings(paddings, x.ndim, EvalError)
+    value = p.pad_value if p.pad_value is not None else np.asarray(constant_values).reshape(-1)[0]
+    if x.ndim == 0:
+        return np.array(x, dtype=p.dtype)
+    return np.pad(x, widths, mode="constant", constant_values=np.array(value, dtype=p.dtype)).astype(p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# TRANSPOSE (transpose.cc): perm is a 1-D int32 permutation of [0, rank); negative entries count from the
+# end. Up to 8-D.
+
+TRANSPOSE_MAX_RANK = 8  # transpose.cc kTransposeMaxDimensions (ai-edge-litert 2.3.0 too)
+
+
+@dataclass(frozen=True)
+class TransposeParams:
+    perm: tuple[int, ...] | None  # None: from a non-constant perm input at eval
+
+
+def _check_perm(values: np.ndarray, rank: int, fail) -> tuple[int, ...]:
+    values = np.asarray(values).reshape(-1)
+    if values.size != rank:
+        raise fail(f"perm has {values.size} entries for a rank-{rank} input")
+    perm = []
+    for v in values.tolist():
+        if not -rank <= v < rank:
+            raise fail(f"perm {values.tolist()} is out of bounds for rank {rank}")
+        perm.append(v + rank if v < 0 else v)
+    if len(set(perm)) != rank:
+        raise fail(f"perm {values.tolist()} repeats an axis")
+    return tuple(perm)
+
+
+def prepare_transpose(ctx: OpContext) -> TransposeParams:
+    ctx.check_inputs(2, 2)
+    x, perm, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if x.dtype is None:
+        raise ctx.unsupported(f"input type {x.type_name}")
+    rank = len(ctx.shape(x))
+    if rank > TRANSPOSE_MAX_RANK:
+        raise ctx.fail(f"input rank {rank} exceeds {TRANSPOSE_MAX_RANK}")
+    if perm.type_name != "int32":
+        raise ctx.unsupported(f"perm of type {perm.type_name} (TFLite reads it as int32)")
+    if len(ctx.shape(perm)) != 1:
+        raise ctx.fail(f"perm must be 1-D, got shape {list(ctx.shape(perm))}")
+    return TransposeParams(_check_perm(perm.data, rank, ctx.fail) if perm.is_constant else None)
+
+
+def transpose_spec(p: TransposeParams, x: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    axes = p.perm if p.perm is not None else _check_perm(perm, x.ndim, EvalError)
+    return np.ascontiguousarray(np.transpose(x, axes))
+
+
+# ------------------------------------------------------------------------------------------------
+# STRIDED_SLICE (strided_slice.cc BuildStridedSliceParams + reference_ops::StridedSlice): the masks are
+# first folded into an "effective" input shape (new_axis adds a dim of 1, ellipsis expands to full
+# ranges), then per effective axis, for stride s and axis size n:
+#
+#     start = begin (+n if < 0), clamped to [0, n] (s > 0) or [-1, n-1] (s < 0); begin_mask: 0 or n-1
+#     stop  = end (+start with `offset`) (+n if < 0), clamped likewise; end_mask: n or -1
+#     shrink_axis: stop = start + 1 (the axis is dropped from the output)
+#
+# and the output takes the elements start, start+s, ... before stop along every axis.
+
+
+@dataclass(frozen=True)
+class StridedSliceParams:
+    begin_mask: int
+    end_mask: int
+    ellipsis_mask: int
+    new_axis_mask: int
+    shrink_axis_mask: int
+    offset: bool
+    begin: tuple[int, ...] | None  # None: non-constant, read at eval
+    end: tuple[int, ...] | None
+    strides: tuple[int, ...] | None
+
+
+def _bit(mask: int, i: int) -> bool:
+    return bool(mask & (1 << i))
+
+
+def _clamp_index(v: int, lo: int, hi: int) -> int:
+    return hi if hi < v else (lo if v < lo else v)
+
+
+def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begin: tuple[int, ...],
+                       end: tuple[int, ...], strides: tuple[int, ...], fail):
+    """(effective input shape, per-axis index ranges, output shape), as LiteRT computes them."""
+    input_dims = len(input_shape)
+    begin_count = len(begin)
+    num_add_axis = sum(1 for i in range(begin_count)
+                       if not _bit(p.ellipsis_mask, i) and _bit(p.new_axis_mask, i))
+    effective_dims = input_dims + num_add_axis
+    effective_ellipsis, effective_new_axis = 0, 0
+    ellipsis_start, expanded_ellipsis = effective_dims, 0
+    i = 0
+    while i < effective_dims:
+        if _bit(p.ellipsis_mask, i):
+            ellipsis_start = i
+            ellipsis_end = max(i + 1, min(i + 1 + num_add_axis + input_dims - begin_count, effective_dims))
+            expanded_ellipsis = ellipsis_end - ellipsis_start - 1
+            while i < ellipsis_end:
+                effective_ellipsis |= 1 << i
+                i += 1
+            continue
+        if _bit(p.new_axis_mask, i - expanded_ellipsis):
+            effective_new_axis |= 1 << i
+        i += 1
+    starts, stops, steps, shape, keep = [], [], [], [], []
+    added_ellipsis, added_axes = 0, 0
+    for i in range(effective_dims):
+        begin_masked = end_masked = shrink = False
+        if _bit(effective_ellipsis, i):
+            added_ellipsis = max(0, i - ellipsis_start)
+            start_index, stop_index, stride = 0, 0, 1
+            begin_masked = end_masked = True
+            size = input_shape[i - added_axes]
+        elif _bit(effective_new_axis, i):
+            start_index, stop_index, stride = 0, 1, 1
+            size = 1
+            added_axes += 1
+        elif i >= begin_count + expanded_ellipsis:
+            start_index, stop_index, stride = 0, 0, 1
+            begin_masked = end_masked = True
+            size = input_shape[i - added_axes]
+        else:
+            original = i - added_ellipsis
+            start_index, stop_index, stride = begin[original], end[original], strides[original]
+            begin_masked = _bit(p.begin_mask, original)
+            end_masked = _bit(p.end_mask, original)
+            shrink = _bit(p.shrink_axis_mask, original)
+            size = input_shape[i - added_axes]
+        if stride == 0:
+            raise fail("stride value has to be non-zero")
+        lo, hi = (0, size) if stride > 0 else (-1, size - 1)
+        start = start_index + size if start_index < 0 else start_index
+        start = _clamp_index(start, lo, hi)
+        if begin_masked:
+            start = 0 if stride > 0 else size - 1
+        if shrink:
+            if not 0 <= start < size:
+                raise fail(f"shrink_axis index {start_index} is out of range for an axis of {size}")
+            stop = start + 1
+        else:
+            stop = stop_index + start if p.offset else stop_index
+            stop = stop + size if stop < 0 else stop
+            stop = _clamp_index(stop, lo, hi)
+            if end_masked:
+                stop = size if stride > 0 else -1
+        starts.append(start)
+        stops.append(stop)
+        steps.append(stride)
+        shape.append(size)
+        count = len(range(start, stop, stride))
+        if not shrink:
+            if p.offset and _strided_count(stop_index, stride) != count:  # the size comes from `end` itself
+                    raise fail(f"offset slice of {stop_index} from {start_index} leaves the axis of {size} "
+                               "(LiteRT would not fill its output)")
+            keep.append(count)
+    ranges = [np.arange(s, e, k, dtype=np.int64) for s, e, k in zip(starts, stops, steps)]
+    return tuple(shape), ranges, tuple(keep)
+
+
+def _strided_count(extent: int, stride: int) -> int:
+    """ResizeOutputTensor: how many elements a span of ``extent`` (end - begin) holds at ``stride``."""
+    if (extent < 0) != (stride < 0):
+        return 0
+    if stride < 0:
+        return (extent + 1) // stride + 1  # both negative: the quotient is >= 0, floor == C truncation
+    return 0 if extent == 0 else (extent - 1) // stride + 1
+
+
+def _int_tuple(tensor) -> tuple[int, ...] | None:
+    return tuple(int(v) for v in tensor.data.reshape(-1)) if tensor.is_constant else None
+
+
+def prepare_strided_slice(ctx: OpContext) -> StridedSliceParams:
+    ctx.check_inputs(4, 4)
+    x, begin, end, strides, y = (ctx.require_input(0), ctx.require_input(1), ctx.require_input(2),
+                                 ctx.require_input(3), ctx.output(0))
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if x.dtype is None:
+        raise ctx.unsupported(f"input type {x.type_name}")
+    for role, t in (("begin", begin), ("end", end), ("strides", strides)):
+        if len(ctx.shape(t)) != 1:
+            raise ctx.fail(f"{role} must be 1-D, got shape {list(ctx.shape(t))}")
+        if t.type_name != "int32":
+            raise ctx.fail(f"{role} is {t.type_name}; TFLite supports int32 only")
+    count = ctx.shape(begin)[0]
+    if ctx.shape(end)[0] != count or ctx.shape(strides)[0] != count:
+        raise ctx.fail("begin, end and strides must have the same number of elements")
+    if count > 31:
+        raise ctx.fail("StridedSlice supports up to 31 indices")
+    o = ctx.options
+    p = StridedSliceParams(int(o.get("begin_mask", 0)), int(o.get("end_mask", 0)), int(o.get("ellipsis_mask", 0)),
+                           int(o.get("new_axis_mask", 0)), int(o.get("shrink_axis_mask", 0)),
+                           bool(o.get("offset", False)), _int_tuple(begin), _int_tuple(end), _int_tuple(strides))
+    if p.offset and (p.ellipsis_mask or p.new_axis_mask or count != len(ctx.shape(x))):
+        raise ctx.unsupported("offset=True with ellipsis/new_axis masks or fewer indices than the input rank")
+    if p.begin is not None and p.end is not None and p.strides is not None:
+        strided_slice_plan(p, ctx.shape(x), p.begin, p.end, p.strides, ctx.fail)  # validate now
+    return p
+
+
+def strided_slice_spec(p: StridedSliceParams, x: np.ndarray, begin: np.ndarray, end: np.ndarray,
+                       strides: np.ndarray) -> np.ndarray:
+    def indices(fixed: tuple[int, ...] | None, value: np.ndarray) -> tuple[int, ...]:
+        return fixed if fixed is not None else tuple(int(v) for v in np.reshape(value, -1))
+
+    shape, ranges, output_shape = strided_slice_plan(p, x.shape, indices(p.begin, begin), indices(p.end, end),
+                                                     indices(p.strides, strides), EvalError)
+    if not shape:  # a scalar input: LiteRT writes its one element
+        return np.array(x).reshape(output_shape)
+    selected = np.reshape(x, shape)[np.ix_(*ranges)]
+    return np.ascontiguousarray(selected).reshape(output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# SHAPE (shape.cc): the input's shape as a 1-D tensor of ShapeOptions.out_type (int32 or int64).
+
+SHAPE_OUT_TYPES = {2: np.dtype(np.int32), 4: np.dtype(np.int64)}  # TensorType INT32, INT64
+
+
+@dataclass(frozen=True)
+class ShapeParams:
+    dtype: np.dtype
+
+
+def prepare_shape(ctx: OpContext) -> ShapeParams:
+    ctx.check_inputs(1, 1)
+    out_type = int(ctx.options.get("out_type", -1))
+    dtype = SHAPE_OUT_TYPES.get(out_type)
+    if dtype is None:
+        raise ctx.fail(f"out_type {out_type} is not INT32 or INT64")
+    if ctx.output(0).dtype != dtype:
+        raise ctx.fail(f"output is {ctx.output(0).type_name} but out_type is {dtype}")
+    return ShapeParams(dtype)
+
+
+def shape_spec(p: ShapeParams, x: np.ndarray) -> np.ndarray:
+    return np.array(x.shape, dtype=p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# PACK (pack.cc): stack `values_count` same-shape, same-type inputs along a new `axis` (negative: counts
+# from the end of the output rank). Every input's scale and zero point must equal the output's.
+
+PACK_TYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "float32")
+
+
+@dataclass(frozen=True)
+class PackParams:
+    axis: int
+
+
+def prepare_pack(ctx: OpContext) -> PackParams:
+    values_count = int(ctx.options.get("values_count", 0))
+    if ctx.num_inputs != values_count or values_count < 1:
+        raise ctx.fail(f"has {ctx.num_inputs} inputs but values_count {values_count}")
+    inputs = [ctx.require_input(i) for i in range(values_count)]
+    y = ctx.output(0)
+    ctx.check_dtype(inputs[0], PACK_TYPES, "input")
+    rank = len(ctx.shape(inputs[0]))
+    axis = int(ctx.options.get("axis", 0))
+    if axis < 0:
+        axis += rank + 1
+    if not 0 <= axis <= rank:
+        raise ctx.fail(f"axis {ctx.options.get('axis', 0)} outside [-{rank + 1}, {rank}]")
+    for t in inputs[1:]:
+        if ctx.shape(t) != ctx.shape(inputs[0]) or t.type_name != inputs[0].type_name:
+            raise ctx.fail("inputs must have the same shape and type")
+    if y.type_name != inputs[0].type_name:
+        raise ctx.fail(f"input is {inputs[0].type_name} but output is {y.type_name}")
+    output_q = per_tensor_qparams_or_identity(y)
+    for t in inputs:
+        scale, zero_point = per_tensor_qparams_or_identity(t)
+        if zero_point != output_q[1] or np.float32(scale) != np.float32(output_q[0]):
+            raise ctx.fail(f"input {t.index} quantization differs from the output's (TFLite requires equal)")
+    return PackParams(axis)
+
+
+def pack_spec(p: PackParams, *inputs: np.ndarray) -> np.ndarray:
+    return np.stack(inputs, axis=p.axis)
+
+
+# ------------------------------------------------------------------------------------------------
+# TILE (tile.cc): repeat the input `multiples[i]` times along axis i; multiples is int32 or int64 with one
+# entry per input dimension.
+
+
+@dataclass(frozen=True)
+class TileParams:
+    multiples: tuple[int, ...] | None  # None: from a non-constant input at eval
+
+
+def _check_multiples(values: np.ndarray, rank: int, fail) -> tuple[int, ...]:
+    values = np.asarray(values).reshape(-1)
+    if values.size != rank:
+        raise fail(f"multiples has {values.size} entries for a rank-{rank} input")
+    if np.any(values < 0):
+        raise fail(f"multiples {values.tolist()} has a negative entry")
+    return tuple(int(v) for v in values)
+
+
+def prepare_tile(ctx: OpContext) -> TileParams:
+    ctx.check_inputs(2, 2)
+    x, multiples, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    if x.dtype is None:
+        raise ctx.unsupported(f"input type {x.type_name}")
+    if multiples.type_name not in ("int32", "int64"):
+        raise ctx.fail(f"multiples of type {multiples.type_name} (TFLite supports int32, int64)")
+    rank = len(ctx.shape(x))
+    return TileParams(_check_multiples(multiples.data, rank, ctx.fail) if multiples.is_constant else None)
+
+
+def tile_spec(p: TileParams, x: np.ndarray, multiples: np.ndarray) -> np.ndarray:
+    reps = p.multiples if p.multiples is not None else _check_multiples(multiples, x.ndim, EvalError)
+    if x.ndim == 0:
+        return np.array(x)
+    return np.tile(x, reps)

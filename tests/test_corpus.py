@@ -1,0 +1,120 @@
+"""refinterp on real third-party models (../shared/models), every tensor against the official runtimes.
+
+One test per model of MANIFEST.tsv, on one seeded input each (benchmarks/corpus_table.check_model, which
+also writes the table of docs/corpus.md):
+
+* models LiteRT runs: every tensor equal to LiteRT BUILTIN_REF's (profile litert-ref) and, where TFLite
+  Micro runs the model, to TFLM's (profile tflm);
+* person_detect, which LiteRT refuses (1-D biases with quantized_dimension 3): every tensor equal to TFLM's;
+* the SSD models, whose TILE version 3 neither reference runtime has: refinterp runs them whole, and each
+  operator run on the inputs LiteRT's optimized kernels computed must reproduce their output exactly when
+  it does not round (data movement, max pooling; the rounding ones are only counted);
+* models with operators outside issue 4 (LSTM, SVDF, int16 activations, hybrid float/int8 convolution):
+  refinterp must raise an UnsupportedOpError naming the operator and its index.
+
+Float tensors (DEQUANTIZE outputs, the float twins) are required bit-exact too: measured so on this corpus,
+because refinterp's float kernels sum in the reference kernels' order. Should a kernel change its order,
+these tests fail and docs/corpus.md (FLOAT_TOLERANCE) shows by how much.
+
+The seanet-int16 folder (127 single-op int16x8 models) is one grouped test: each model is refused naming its
+operator, or (int16 data movement) checked like the others.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO.parent / "shared" / "models"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from corpus_table import (  # noqa: E402
+    NON_ROUNDING_OPS,
+    ManifestEntry,
+    ModelReport,
+    check_model,
+    check_seanet,
+    read_manifest,
+)
+
+#: Models refinterp must refuse, and the operator it must name (everything else must run).
+EXPECTED_UNSUPPORTED = {
+    "tflite-micro/dtln.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "tflite-micro/micro_speech_lstm.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "tflite-micro/mnist_lstm_int8.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "tflite-micro/keyword_scrambled.tflite": "QUANTIZE",  # int16 input; SVDF follows
+    "mlcommons-tiny/kws_ref_model_float32.tflite": "CONV_2D",  # hybrid: float32 activations, int8 weights
+}
+#: Models no reference runtime runs (TILE v3): checked operator by operator against LiteRT's optimized kernels.
+PER_OP_ONLY = {
+    "stm32-model-zoo/object_detection__ssd_mobilenet_v1_025_192_int8.tflite",
+    "stm32-model-zoo/object_detection__ssd_mobilenet_v1_025_224_int8.tflite",
+    "stm32-model-zoo/object_detection__ssd_mobilenet_v1_025_256_int8.tflite",
+}
+#: Models LiteRT refuses but TFLM runs.
+TFLM_ONLY = {"tflite-micro/person_detect.tflite"}
+
+ENTRIES: list[ManifestEntry | None] = read_manifest(MODELS) if (MODELS / "MANIFEST.tsv").exists() else [None]
+
+
+def _require_corpus() -> None:
+    if not (MODELS / "MANIFEST.tsv").exists():
+        pytest.skip(f"{MODELS} is absent: the model corpus ../shared/models is not beside this checkout")
+
+
+def _describe(report: ModelReport) -> str:
+    return (f"{report.model}: {report.status}, oracle {report.oracle}, {report.tensors_compared} tensors, "
+            f"{report.mismatches} mismatches; " + "; ".join(report.notes[:5]))
+
+
+def assert_unsupported(report: ModelReport, expected_op: str | None = None) -> None:
+    assert report.unsupported_op is not None, (
+        f"{report.model}: expected an UnsupportedOpError naming the operator and its index, got "
+        f"{report.status!r} {report.unsupported_message!r}")
+    if expected_op is not None:
+        assert report.unsupported_op[1] == expected_op, _describe(report)
+
+
+def assert_exact(report: ModelReport) -> None:
+    assert report.unsupported_op is None, f"{report.model}: refused: {report.unsupported_message}"
+    assert report.mismatches == 0, _describe(report)
+    assert report.float_max_rel == 0, f"{report.model}: float tensors not bit-exact: {_describe(report)}"
+    # every operator's output was compared at least once
+    assert report.tensors_compared >= report.ops, _describe(report)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.file if e is not None else "corpus")
+def test_corpus_model(entry: ManifestEntry | None) -> None:
+    _require_corpus()
+    assert entry is not None
+    report = check_model(MODELS, entry)
+    if entry.file in EXPECTED_UNSUPPORTED:
+        assert_unsupported(report, EXPECTED_UNSUPPORTED[entry.file])
+        return
+    assert_exact(report)
+    if entry.file in PER_OP_ONLY:
+        assert report.oracle.startswith("litert (optimized)"), _describe(report)
+        assert not set(report.rounding_op_mismatches) & NON_ROUNDING_OPS
+    elif entry.file in TFLM_ONLY:
+        assert report.oracle == "tflm", _describe(report)
+    else:
+        assert report.oracle.startswith("litert-ref"), _describe(report)
+
+
+def test_seanet_int16_models() -> None:
+    """127 single-op int16x8 models: int16 activations are outside issue 4. Each is refused with an
+    UnsupportedOpError naming its operator (index 0), unless it only moves int16 values (PAD,
+    STRIDED_SLICE), in which case it must match LiteRT and TFLM exactly."""
+    _require_corpus()
+    reports = check_seanet(MODELS)
+    assert len(reports) == 127
+    for report in reports:
+        if report.status.startswith("unsupported"):
+            assert_unsupported(report)
+            assert report.unsupported_op[0] == 0, _describe(report)
+        else:  # only data movement may run on int16 activations
+            assert set(report.op_names) <= NON_ROUNDING_OPS, _describe(report)
+            assert_exact(report)

@@ -1,0 +1,51 @@
+"""`refinterp ops`: the table is generated from the registry, and README.md embeds the current one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from refinterp.cli import main
+from refinterp.ops.registry import REGISTRY
+from refinterp.ops.support import README_END, README_START, ops_markdown, readme_table, with_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_embeds_the_generated_table() -> None:
+    if not README.exists():
+        pytest.skip("README.md is absent")
+    embedded = readme_table(README.read_text(encoding="utf-8"))
+    assert embedded == ops_markdown(), (
+        "README.md's operator table is out of date: run `refinterp ops --markdown --update-readme README.md`")
+
+
+def test_table_has_one_row_per_registered_operator() -> None:
+    rows = [line for line in ops_markdown().splitlines()[2:]]
+    names = [row.split("|")[1].strip().strip("`") for row in rows]
+    assert names == sorted(REGISTRY)
+    fast = {name for name, row in REGISTRY.items() if row.fast is not None}
+    assert {n for n, row in zip(names, rows) if "numba" in row} == fast
+
+
+def test_update_and_check_readme(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{README_START}\nold table\n{README_END}\n\nafter\n", encoding="utf-8")
+    assert main(["ops", "--check-readme", str(readme)]) == 1
+    assert main(["ops", "--markdown", "--update-readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# title\n\n") and text.endswith("\n\nafter\n")
+    assert readme_table(text) == ops_markdown() and with_table(text) == text
+    assert main(["ops", "--check-readme", str(readme)]) == 0
+    capsys.readouterr()
+    assert main(["ops"]) == 0
+    assert "RESIZE_BILINEAR" in capsys.readouterr().out
+
+
+def test_readme_without_markers_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n", encoding="utf-8")
+    assert main(["ops", "--update-readme", str(readme)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ops-table:start" in err
