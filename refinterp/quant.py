@@ -50,7 +50,8 @@ def round_half_away_f32(value: np.ndarray) -> np.ndarray:
     """``std::round``/``roundf`` of float32 values, vectorized and exact (result float32)."""
     value = np.asarray(value, dtype=np.float32)
     truncated = np.trunc(value)
-    step = np.where(np.abs(value - truncated) >= np.float32(0.5), np.sign(value), np.float32(0.0))
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN: no step, and inf stays inf
+        step = np.where(np.abs(value - truncated) >= np.float32(0.5), np.sign(value), np.float32(0.0))
     return (truncated + step).astype(np.float32)
 
 
@@ -58,7 +59,8 @@ def round_half_away_f64(value: np.ndarray) -> np.ndarray:
     """``std::round`` of doubles, vectorized and exact (result float64)."""
     value = np.asarray(value, dtype=np.float64)
     truncated = np.trunc(value)
-    return truncated + np.where(np.abs(value - truncated) >= 0.5, np.sign(value), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN: no step, and inf stays inf
+        return truncated + np.where(np.abs(value - truncated) >= 0.5, np.sign(value), 0.0)
 
 
 def cast_to_int32(value: np.ndarray) -> np.ndarray:

@@ -109,3 +109,25 @@ def test_wrap_int32():
 ])
 def test_activation_range(activation, expected):
     assert activation_range(activation, 0.1, -10, np.int8) == expected
+
+
+@pytest.mark.parametrize("kernels", ["spec", "fast"])
+def test_quantize_of_nan_inf_huge_and_ties_matches_litert_and_tflm(kernels):
+    """float32 -> int8 QUANTIZE at the edges: x86's cvttss2si makes NaN, +-inf and huge values INT32_MIN."""
+    from oracle import run_litert_ref, run_tflm
+
+    import refinterp
+    from refinterp.modelbuilder import TensorSpec, single_op_model
+
+    x = np.array([[np.nan, np.inf, -np.inf, 1e30, -1e30, 2.5e9, -2.5e9, 0.5, -0.5, 1.5, 126.5]], np.float32)
+    model = single_op_model("QUANTIZE", [TensorSpec(x.shape, "float32")],
+                            [TensorSpec(x.shape, "int8", scale=1.0, zero_point=3)])
+    # hand: ties away from zero (0.5 -> 1, -0.5 -> -1, 1.5 -> 2, 126.5 -> 127), + zp 3, clamp at 127
+    expected = [[-128, -128, -128, -128, -128, -128, -128, 4, 2, 5, 127]]
+    assert run_litert_ref(model, [x])[0].tolist() == expected
+    assert run_tflm(model, [x])[0].tolist() == expected
+    interpreter = refinterp.Interpreter(model_content=model, kernels=kernels)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(0, x)
+    interpreter.invoke()
+    assert interpreter.get_tensor(1).tolist() == expected

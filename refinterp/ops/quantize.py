@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
@@ -105,3 +106,52 @@ def dequantize_spec(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
     if p.scale is None:
         return x.astype(np.float32)
     return (p.scale * (x.astype(np.int64) - p.zero_point)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# Fast kernels. An 8-bit input has only 256 values: evaluate the spec rule once on each and gather.
+# float32 -> int: numba, the same float32 division, C round and x86 cast as the spec, one element at a time.
+
+
+def _table_of_8bit_rule(rule, params, input_dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(input_dtype)
+    return rule(params, np.arange(info.min, info.max + 1, dtype=input_dtype))
+
+
+def _gather_8bit(table: np.ndarray, x: np.ndarray) -> np.ndarray:
+    offset = -np.iinfo(x.dtype).min  # int8: -128 -> index 0
+    return table[x.astype(np.int16) + offset] if offset else table[x]
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
+    flat_in = x.ravel()
+    flat_out = out.ravel()
+    for i in numba.prange(flat_in.size):
+        scaled = np.float32(flat_in[i]) / scale  # float32 / float32 stays float32, as in AffineQuantize
+        truncated = np.float32(np.trunc(scaled))
+        if abs(scaled - truncated) >= np.float32(0.5):  # std::round: ties away from zero
+            truncated += np.float32(1.0) if scaled > 0 else np.float32(-1.0)
+        if truncated > -2147483649.0 and truncated < 2147483648.0:
+            value = np.int64(truncated)
+        else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
+            value = np.int64(-2147483648)
+        flat_out[i] = min(max(value + zero_point, qmin), qmax)
+
+
+def quantize_fast(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
+    if p.mode == "requantize":
+        return _gather_8bit(_table_of_8bit_rule(quantize_spec, p, x.dtype), x)
+    if p.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
+        return quantize_spec(p, x)
+    qmin, qmax = DTYPE_RANGES[p.output_dtype]
+    out = np.empty(x.shape, dtype=p.output_dtype)
+    _affine_quantize_nb(np.ascontiguousarray(x, dtype=np.float32), np.float32(p.scale), int(p.zero_point), qmin,
+                        qmax, out)
+    return out
+
+
+def dequantize_fast(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
+    if p.scale is None or p.scale.ndim or x.dtype.itemsize != 1:
+        return dequantize_spec(p, x)  # float16, per-channel or int16: the spec kernel is already vectorized
+    return _gather_8bit(_table_of_8bit_rule(dequantize_spec, p, x.dtype), x)
