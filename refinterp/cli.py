@@ -7,6 +7,7 @@ one line ``refinterp: error: ...`` and exits 2; there is no traceback for those.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -24,14 +25,14 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise InputError(f"{self.prog}: {message}")
 
 
-def load_npy(path: str) -> np.ndarray:
-    """Read a .npy input; a missing or foreign file is a one-line InputError."""
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """Read a .npy array (inputs, golden files); a missing or foreign file is a one-line InputError."""
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+        raise InputError(f"{path}: not a readable .npy array ({' '.join(str(exc).split())})") from None
 
 
 def seeded_inputs(interpreter, seed: int) -> list[np.ndarray]:

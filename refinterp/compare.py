@@ -40,6 +40,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from refinterp.cli import load_npy
 from refinterp.errors import InputError, RefinterpError, UnsupportedOpError
 
 REPORT_FORMAT = "refinterp-compare/1"
@@ -75,15 +76,6 @@ class InputCase:
     files: list[str] | None = None  # where they were read from, if from files
 
 
-def _load_npy(path: str | os.PathLike) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({' '.join(str(exc).split())})") from None
-
-
 def _is_golden_dir(path: Path) -> bool:
     from refinterp.golden import MANIFEST_NAME
 
@@ -115,7 +107,7 @@ def cases_from_dir(directory: str | os.PathLike, input_count: int) -> list[Input
     if not files:
         raise InputError(f"--inputs {directory}: no .npy files")
     if input_count == 1:
-        return [InputCase(p.stem, [_load_npy(p)], [str(p)]) for p in files]
+        return [InputCase(p.stem, [load_npy(p)], [str(p)]) for p in files]
     grouped: dict[str, dict[int, Path]] = {}
     for path in files:
         match = re.fullmatch(r"(.+)_(\d+)", path.stem)
@@ -129,7 +121,7 @@ def cases_from_dir(directory: str | os.PathLike, input_count: int) -> list[Input
             raise InputError(f"--inputs {directory}: case {name!r} has files for inputs {sorted(by_position)}, "
                              f"the model needs {name}_0.npy ... {name}_{input_count - 1}.npy")
         paths = [by_position[k] for k in range(input_count)]
-        cases.append(InputCase(name, [_load_npy(p) for p in paths], [str(p) for p in paths]))
+        cases.append(InputCase(name, [load_npy(p) for p in paths], [str(p) for p in paths]))
     return cases
 
 
@@ -786,7 +778,7 @@ def compare_main(argv: Sequence[str]) -> int:
     cases: list[InputCase] | None = None
     input_source: dict[str, Any] | None = None
     if args.input:
-        cases = [InputCase("input", [_load_npy(p) for p in args.input], list(args.input))]
+        cases = [InputCase("input", [load_npy(p) for p in args.input], list(args.input))]
         input_source = {"source": "files"}
     elif args.inputs:
         cases = cases_from_dir(args.inputs, input_count)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from refinterp.cli import load_npy
 from refinterp.errors import InputError, RefinterpError
 
 GOLDEN_FORMAT = "refinterp-golden/1"
@@ -84,7 +85,7 @@ class GoldenCase:
 
     def inputs(self) -> list[np.ndarray]:
         if self._inputs is None:
-            self._inputs = [_load_npy(self.root / f) for f in self.input_files]
+            self._inputs = [load_npy(self.root / f) for f in self.input_files]
         return self._inputs
 
     def tensor_indices(self) -> list[int]:
@@ -163,13 +164,6 @@ class GoldenSet:
             if case.matches(inputs):
                 return case
         return None
-
-
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise RefinterpError(f"{path}: cannot read ({exc})") from None
 
 
 def load_golden(golden_dir: str | os.PathLike) -> GoldenSet:
@@ -439,7 +433,7 @@ def _parse_input_cases(specs: Sequence[str]) -> dict[str, list[np.ndarray]]:
         files = [f for f in spec.split(",") if f]
         if not files:
             raise InputError(f"--input {spec!r} names no file")
-        arrays = [_load_npy(Path(f)) for f in files]
+        arrays = [load_npy(Path(f)) for f in files]
         base = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(files[0]).stem) or "case"
         name, n = base, 1
         while name in cases:
