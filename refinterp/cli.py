@@ -152,6 +152,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "golden": (_lazy("refinterp.golden", "golden_main"), "make or check a directory of golden tensors"),
     "ops": (_lazy("refinterp.ops.support", "ops_main"), "print the supported-operator table"),
     "qerror": (_lazy("refinterp.qerror", "qerror_main"), "per-layer quantization error against float"),
+    "bench": (_lazy("refinterp.bench", "bench_main"), "time refinterp against the official runtimes"),
 }
 
 

@@ -234,6 +234,8 @@ class Interpreter:
 
     def invoke(self) -> None:
         prepared_ops = self._require_allocated()
+        # numba's thread count belongs to the calling thread, not to this interpreter: set it every time
+        numba.set_num_threads(self.num_threads)
         for index in self.subgraph.inputs:
             if self._values[index] is None:
                 tensor = self.subgraph.tensors[index]

@@ -127,9 +127,11 @@ def _prepared(model_bytes: bytes):
     model = parse_model(model_bytes)
     subgraph = model.subgraphs[0]
     op = subgraph.operators[0]
-    params = prepare_conv2d(OpContext(op, subgraph))
+    has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
+    # LiteRT's CONV_2D requires a bias, TFLM's does not: a bias-less case is prepared under the tflm profile
+    params = prepare_conv2d(OpContext(op, subgraph, profile="litert-ref" if has_bias else "tflm"))
     weights = subgraph.tensors[op.inputs[1]].data
-    bias = subgraph.tensors[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    bias = subgraph.tensors[op.inputs[2]].data if has_bias else None
     return params, weights, bias
 
 

@@ -17,10 +17,12 @@ Backends (``plan_conv2d`` picks one at prepare; ``REFINTERP_CONV_BACKEND=vnni|bl
     to uint8 (``x' = x + 128``, i.e. ``c = 128``) and copied once into a padded buffer whose border holds
     ``zp_in + 128``; the weights are packed at prepare into ``[channel block][K/4][16*cols][4]`` int8 panels.
     A micro-kernel written in LLVM IR (a numba ``@intrinsic``) keeps ``rows x cols`` vectors of 16 int32
-    accumulators in registers and walks K through a table of byte offsets (one entry per 4 input channels
-    of one tap), so no im2col matrix is built ("indirect GEMM", as XNNPACK does). ``vpdpbusd`` adds the
-    four 17-bit products exactly and wraps modulo 2^32 like the reference's int32 accumulator: exact for
-    every K. Used when numba compiles for the host CPU and the host has avx512f/bw/vnni.
+    accumulators in registers and walks K through a table of byte offsets (one entry per 4 bytes of a run:
+    a filter row's KW * Cin_g adjacent bytes when dilation_w is 1, else one tap's Cin_g bytes; runs are
+    padded to 4 bytes with zero weights), so no im2col matrix is built ("indirect GEMM", as XNNPACK does).
+    ``vpdpbusd`` sums each group of four products exactly (|sum| < 2^17) and adds it modulo 2^32, like the
+    reference's int32 accumulator: exact for every K. Used when numba compiles for the host CPU, the host
+    has avx512f/bw/vnni and a self-test against the spec passes (else: a warning and ``blas32``).
 ``blas32``
     Portable fallback: im2col in float32 (raw ``x``, so ``c = 0``; the border holds ``zp_in``), one float32
     GEMM per K-chunk. float32 holds every integer up to 2^24 exactly, so a chunk's sum is exact in any
@@ -29,7 +31,7 @@ Backends (``plan_conv2d`` picks one at prepare; ``REFINTERP_CONV_BACKEND=vnni|bl
     ``128 * sum_{k in chunk} |w[oc, k]| < 2^24`` (|x| <= 128). The chunk sums are then added in int64.
 ``blas64``
     float64 im2col and one float64 GEMM: exact while ``K * 128 * 128 < 2^53``, i.e. always in practice.
-    Half the speed of float32; kept for comparison (``python -m refinterp.bench --conv-backends``).
+    Half the speed of float32; kept for comparison (``python -m refinterp.bench --compare-conv``).
 
 Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp) runs in numba on int64,
 fused into the vnni kernel per tile, a separate parallel pass for the BLAS backends.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
@@ -206,7 +209,8 @@ def exact_float32_chunks(weights_2d: np.ndarray, max_abs_x: int = INT8_MAX_ABS) 
     """
     if weights_2d.shape[1] == 0:
         return ((0, 0),)
-    if int(np.abs(weights_2d).max(initial=0)) * max_abs_x >= FLOAT32_EXACT_LIMIT:
+    largest = max(abs(int(weights_2d.min())), abs(int(weights_2d.max())))  # np.abs(int8 -128) would stay -128
+    if largest * max_abs_x >= FLOAT32_EXACT_LIMIT:
         raise RefinterpError(f"a weight times {max_abs_x} reaches 2^24: the float32 backend cannot be exact")
     starts = _greedy_chunk_starts_nb(np.ascontiguousarray(weights_2d), max_abs_x, FLOAT32_EXACT_LIMIT)
     ends = [*starts[1:], weights_2d.shape[1]]
@@ -540,7 +544,6 @@ def _conv_blas(plan: ConvPlan, p, x: np.ndarray, bias64: np.ndarray) -> np.ndarr
     batches = x.shape[0]
     pixels = batches * win.out_h * win.out_w
     dtype = np.float32 if plan.backend == "blas32" else np.float64
-    set_blas_threads(numba.get_num_threads())
     # raw x (c = 0): the border holds zp_in, and the correction is zp_in * sum w
     rq = _Requant(p, bias64 - p.input_zero_point * plan.weight_sums)
     channels_out = plan.out_per_group * plan.groups
@@ -552,17 +555,53 @@ def _conv_blas(plan: ConvPlan, p, x: np.ndarray, bias64: np.ndarray) -> np.ndarr
         _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
                    p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
                    dtype(p.input_zero_point))
-        weights = plan.gemm_weights[g]
-        if len(plan.k_chunks) == 1:
-            acc = columns @ weights
-        else:  # each chunk's float32 sum is exact; add the chunks as integers
-            acc = np.zeros((pixels, plan.out_per_group), np.int64)
-            for k0, k1 in plan.k_chunks:
-                acc += (columns[:, k0:k1] @ weights[k0:k1]).astype(np.int64)
+        acc = _gemm_exact(columns, plan.gemm_weights[g], plan.k_chunks, numba.get_num_threads())
         outs = slice(g * plan.out_per_group, (g + 1) * plan.out_per_group)
         _requantize_matrix_nb(acc, rq.bias32[outs], rq.multipliers[outs], rq.left[outs], rq.right[outs],
                               p.output_zero_point, int(p.act_min), int(p.act_max), y2d, g * plan.out_per_group)
     return y
+
+
+def _gemm_exact(columns: np.ndarray, weights: np.ndarray, chunks: tuple[tuple[int, int], ...],
+                num_threads: int) -> np.ndarray:
+    """columns @ weights, one GEMM per K chunk (each exact), chunks added as int64; rows split over threads.
+
+    The BLAS library runs single-threaded and the rows are split over a pool of Python threads (BLAS
+    releases the GIL) instead: OpenBLAS's own workers busy-wait after each call and would then fight numba's
+    workers for the cores in the kernels around the GEMM.
+    """
+    pixels = columns.shape[0]
+    out = np.empty((pixels, weights.shape[1]), columns.dtype if len(chunks) == 1 else np.int64)
+
+    def rows(start: int, stop: int) -> None:
+        if len(chunks) == 1:
+            np.matmul(columns[start:stop], weights, out=out[start:stop])
+            return
+        out[start:stop] = 0
+        for k0, k1 in chunks:
+            out[start:stop] += (columns[start:stop, k0:k1] @ weights[k0:k1]).astype(np.int64)
+
+    # a thread per 16 M multiply-adds at most: below that, handing work to a pool thread costs more than it saves
+    parts = min(num_threads, max(1, pixels * columns.shape[1] * weights.shape[1] // (16 << 20)))
+    if parts == 1 or not set_blas_threads(1):
+        rows(0, pixels)
+        return out
+    bounds = np.linspace(0, pixels, parts + 1).astype(int)
+    pool = _thread_pool(parts)
+    futures = [pool.submit(rows, int(a), int(b)) for a, b in zip(bounds[1:-1], bounds[2:])]
+    rows(int(bounds[0]), int(bounds[1]))  # the calling thread takes the first part
+    for future in futures:
+        future.result()
+    return out
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(parts: int) -> ThreadPoolExecutor:
+    if parts not in _pools:
+        _pools[parts] = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="refinterp-gemm")
+    return _pools[parts]
 
 
 _blas_threads: list[int] = []  # the thread count last given to the BLAS library (empty: never set)
