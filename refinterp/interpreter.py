@@ -193,6 +193,16 @@ class Interpreter:
         stored.flags.writeable = False
         self._values[tensor.index] = stored
 
+    def resize_tensor_input(self, input_index: int, tensor_size: Sequence[int], strict: bool = False) -> None:
+        """LiteRT API. refinterp runs the shapes the model declares: resizing to them is a no-op, any other
+        shape is refused (shape propagation through the graph is not implemented)."""
+        tensor = self._tensor(input_index)
+        if input_index not in self.subgraph.inputs:
+            raise InputError(f"tensor {input_index} '{tensor.name}' is not an input of the model")
+        if tuple(int(d) for d in tensor_size) != tensor.shape:
+            raise UnsupportedOpError(f"resizing input {input_index} '{tensor.name}' from {list(tensor.shape)} to "
+                                     f"{[int(d) for d in tensor_size]}: refinterp runs the declared shapes only")
+
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
         """A copy of any tensor's current value: inputs, constants, intermediates, outputs."""
         tensor = self._tensor(tensor_index)

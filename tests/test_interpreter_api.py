@@ -101,3 +101,12 @@ def test_constant_data_are_read_only_views_not_copies():
     for tensor in weights:
         assert not tensor.data.flags.writeable
         assert np.shares_memory(tensor.data, np.frombuffer(content, dtype=np.uint8))
+
+
+def test_resize_tensor_input_to_the_declared_shape_only():
+    interpreter = refinterp.Interpreter(model_path=str(MODEL))
+    interpreter.resize_tensor_input(0, [1, 416, 416, 3])
+    with pytest.raises(refinterp.UnsupportedOpError, match="declared shapes only"):
+        interpreter.resize_tensor_input(0, [2, 416, 416, 3])
+    with pytest.raises(InputError, match="not an input"):
+        interpreter.resize_tensor_input(5, [1])
