@@ -879,17 +879,15 @@ def make_concat_mismatch_case(seed: int) -> Case:
     return Case("CONCATENATION", dtype, seed, params, model, inputs, tolerance)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def case_cli(make: Callable[[str, str, int], Case], description: str) -> None:
+    """Rebuild one case from the command line: print its parameters, optionally save model and inputs."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("op")
     parser.add_argument("dtype")
     parser.add_argument("seed", type=int)
     parser.add_argument("--save", type=Path, help="write <save>.tflite and <save>.npz")
     args = parser.parse_args()
-    if (args.op, args.dtype) == ("CONCATENATION", "int8-mismatched"):
-        case = make_concat_mismatch_case(args.seed)
-    else:
-        case = make_case(args.op, args.dtype, args.seed)
+    case = make(args.op, args.dtype, args.seed)
     print(case.describe())
     if args.save:
         args.save.with_suffix(".tflite").write_bytes(case.model)
@@ -897,5 +895,11 @@ def main() -> None:
         print(f"wrote {args.save.with_suffix('.tflite')} and {args.save.with_suffix('.npz')}")
 
 
+def _make_any_case(op: str, dtype: str, seed: int) -> Case:
+    if (op, dtype) == ("CONCATENATION", "int8-mismatched"):
+        return make_concat_mismatch_case(seed)
+    return make_case(op, dtype, seed)
+
+
 if __name__ == "__main__":
-    main()
+    case_cli(_make_any_case, __doc__.split("\n\n")[0])

@@ -12,15 +12,13 @@ Reproduce a case::
 
 from __future__ import annotations
 
-import argparse
 import math
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from random_cases import Case
+from random_cases import Case, case_cli
 
 from refinterp.modelbuilder import TensorSpec, single_op_model
 
@@ -509,20 +507,5 @@ def make_case(op: str, dtype: str, seed: int) -> Case:
     return Case(op, dtype, seed, params, model, inputs, tolerance)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("op")
-    parser.add_argument("dtype")
-    parser.add_argument("seed", type=int)
-    parser.add_argument("--save", type=Path, help="write <save>.tflite and <save>.npz")
-    args = parser.parse_args()
-    case = make_case(args.op, args.dtype, args.seed)
-    print(case.describe())
-    if args.save:
-        args.save.with_suffix(".tflite").write_bytes(case.model)
-        np.savez(args.save.with_suffix(".npz"), *case.inputs)
-        print(f"wrote {args.save.with_suffix('.tflite')} and {args.save.with_suffix('.npz')}")
-
-
 if __name__ == "__main__":
-    main()
+    case_cli(make_case, __doc__.split("\n\n")[0])
