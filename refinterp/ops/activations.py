@@ -41,8 +41,7 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     alpha = np.float32(ctx.options.get("alpha", 0.0))
     if x.type_name == "float32":
         return LeakyReluParams(alpha=alpha, quantized=False)
@@ -162,8 +161,7 @@ def prepare_relu(ctx: OpContext) -> ReluParams:
     x, y = ctx.require_input(0), ctx.output(0)
     op = ctx.op.name
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if x.type_name == "float32":
         return ReluParams(op, False, ctx.profile)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")

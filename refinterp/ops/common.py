@@ -78,6 +78,11 @@ class OpContext:
             expected = str(minimum) if maximum == minimum else f"{minimum} to {maximum}"
             raise self.fail(f"has {n} inputs, expected {expected}")
 
+    def check_same_type(self, x: Tensor, y: Tensor) -> None:
+        """Input and output of the same type: the kernels copy or compare values, they do not convert."""
+        if y.type_name != x.type_name:
+            raise self.fail(f"input is {x.type_name} but output is {y.type_name}")
+
     def check_dtype(self, tensor: Tensor, allowed: tuple[str, ...], role: str) -> None:
         if tensor.type_name not in allowed:
             raise self.unsupported(f"{role} type {tensor.type_name} (supported: {', '.join(allowed)})")

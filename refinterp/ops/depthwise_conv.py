@@ -66,8 +66,7 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; TFLite rejects this")
     bias = ctx.input(2)
     ctx.check_dtype(x, ("int8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ctx.fail(f"input and filter must be 4-D, got {list(x_shape)} and {list(w_shape)}")

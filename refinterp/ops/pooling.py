@@ -33,8 +33,7 @@ def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     shape = ctx.shape(x)
     if len(shape) != 4:
         raise ctx.fail(f"input must be 4-D, got {list(shape)}")

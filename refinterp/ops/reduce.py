@@ -53,8 +53,7 @@ def _prepare_reduce(ctx: OpContext, is_mean: bool) -> ReduceParams:
     ctx.check_inputs(2, 2)
     x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if axis_tensor.type_name != "int32":
         raise ctx.fail(f"axis tensor must be int32, got {axis_tensor.type_name}")
     axis_values = axis_tensor.data

@@ -29,10 +29,11 @@ class ResizeParams:
     size: tuple[int, int] | None  # None: from a non-constant size input at eval
 
 
-def prepare_resize_nearest(ctx: OpContext) -> ResizeParams:
+def _prepare_resize(ctx: OpContext, dtypes: tuple[str, ...]) -> ResizeParams:
+    """What both resizes check: a 4-D input, an int32 size of 2 elements (positive when constant), the flags."""
     ctx.check_inputs(2, 2)
     x, size = ctx.require_input(0), ctx.require_input(1)
-    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
+    ctx.check_dtype(x, dtypes, "input")
     if len(ctx.shape(x)) != 4:
         raise ctx.fail(f"input must be 4-D, got {list(ctx.shape(x))}")
     if size.type_name != "int32" or ctx.shape(size) != (2,):
@@ -44,6 +45,10 @@ def prepare_resize_nearest(ctx: OpContext) -> ResizeParams:
         if min(fixed) < 1:
             raise ctx.fail(f"output size {list(fixed)} must be positive")
     return ResizeParams(bool(o.get("align_corners", False)), bool(o.get("half_pixel_centers", False)), fixed)
+
+
+def prepare_resize_nearest(ctx: OpContext) -> ResizeParams:
+    return _prepare_resize(ctx, ("int8", "uint8", "int16", "float32"))
 
 
 def nearest_source_index(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> np.ndarray:
@@ -110,33 +115,12 @@ def resize_nearest_fast(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.
 # where the uint8 conversion truncates. No requantization: input and output parameters are assumed equal.
 
 
-@dataclass(frozen=True)
-class ResizeBilinearParams:
-    align_corners: bool
-    half_pixel_centers: bool
-    size: tuple[int, int] | None  # None: from a non-constant size input at eval
-
-
-def prepare_resize_bilinear(ctx: OpContext) -> ResizeBilinearParams:
-    ctx.check_inputs(2, 2)
-    x, size, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
-    if len(ctx.shape(x)) != 4:
-        raise ctx.fail(f"input must be 4-D, got {list(ctx.shape(x))}")
-    if size.type_name != "int32" or ctx.shape(size) != (2,):
-        raise ctx.fail("size must be an int32 tensor of 2 elements")
-    o = ctx.options
-    align_corners, half_pixel_centers = bool(o.get("align_corners", False)), bool(o.get("half_pixel_centers", False))
-    if align_corners and half_pixel_centers:
+def prepare_resize_bilinear(ctx: OpContext) -> ResizeParams:
+    params = _prepare_resize(ctx, ("int8", "uint8", "float32"))
+    ctx.check_same_type(ctx.require_input(0), ctx.output(0))
+    if params.align_corners and params.half_pixel_centers:
         raise ctx.fail("if half_pixel_centers is True, align_corners must be False")
-    fixed = None
-    if size.is_constant:
-        fixed = (int(size.data[0]), int(size.data[1]))
-        if min(fixed) < 1:
-            raise ctx.fail(f"output size {list(fixed)} must be positive")
-    return ResizeBilinearParams(align_corners, half_pixel_centers, fixed)
+    return params
 
 
 def _c_div(a: np.ndarray | int, b: int) -> np.ndarray:
@@ -176,7 +160,7 @@ def _float_axis(in_size: int, out_size: int, align_corners: bool, half_pixel_cen
     return lower, upper, (scaled - lower.astype(np.float32)).astype(np.float32)
 
 
-def resize_bilinear_spec(p: ResizeBilinearParams, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+def resize_bilinear_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.ndarray:
     out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
     if min(out_h, out_w) < 1:
         raise EvalError(f"RESIZE_BILINEAR output size {[out_h, out_w]} must be positive")

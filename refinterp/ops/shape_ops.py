@@ -162,8 +162,7 @@ def prepare_pad(ctx: OpContext) -> PadParams:
     x, paddings, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
     constant_values = ctx.input(2)
     ctx.check_dtype(x, PAD_TYPES, "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if paddings.type_name not in ("int32", "int64"):
         raise ctx.unsupported(f"paddings of type {paddings.type_name} (supported: int32, int64)")
     rank = len(ctx.shape(x))
@@ -237,8 +236,7 @@ def _check_perm(values: np.ndarray, rank: int, fail) -> tuple[int, ...]:
 def prepare_transpose(ctx: OpContext) -> TransposeParams:
     ctx.check_inputs(2, 2)
     x, perm, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if x.dtype is None:
         raise ctx.unsupported(f"input type {x.type_name}")
     rank = len(ctx.shape(x))
@@ -384,8 +382,7 @@ def prepare_strided_slice(ctx: OpContext) -> StridedSliceParams:
     ctx.check_inputs(4, 4)
     x, begin, end, strides, y = (ctx.require_input(0), ctx.require_input(1), ctx.require_input(2),
                                  ctx.require_input(3), ctx.output(0))
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if x.dtype is None:
         raise ctx.unsupported(f"input type {x.type_name}")
     for role, t in (("begin", begin), ("end", end), ("strides", strides)):
@@ -476,8 +473,7 @@ def prepare_pack(ctx: OpContext) -> PackParams:
     for t in inputs[1:]:
         if ctx.shape(t) != ctx.shape(inputs[0]) or t.type_name != inputs[0].type_name:
             raise ctx.fail("inputs must have the same shape and type")
-    if y.type_name != inputs[0].type_name:
-        raise ctx.fail(f"input is {inputs[0].type_name} but output is {y.type_name}")
+    ctx.check_same_type(inputs[0], y)
     output_q = per_tensor_qparams_or_identity(y)
     for t in inputs:
         scale, zero_point = per_tensor_qparams_or_identity(t)
@@ -512,8 +508,7 @@ def _check_multiples(values: np.ndarray, rank: int, fail) -> tuple[int, ...]:
 def prepare_tile(ctx: OpContext) -> TileParams:
     ctx.check_inputs(2, 2)
     x, multiples, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if x.dtype is None:
         raise ctx.unsupported(f"input type {x.type_name}")
     if multiples.type_name not in ("int32", "int64"):

@@ -327,8 +327,7 @@ def prepare_logistic(ctx: OpContext) -> LogisticParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.check_dtype(x, ("int8", "float32"), "input")
-    if y.type_name != x.type_name:
-        raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
+    ctx.check_same_type(x, y)
     if x.type_name == "float32":
         return LogisticParams(quantized=False)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
