@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, lookup_8bit, per_tensor_qparams
 from refinterp.quant import DTYPE_RANGES, mbqm_nb, multiply_by_quantized_multiplier, quantize_multiplier
 
 
@@ -35,6 +35,7 @@ class LeakyReluParams:
     alpha_shift: int = 0
     qmin: int = 0
     qmax: int = 0
+    table: np.ndarray | None = None  # fast kernel: the output for each of the 256 input values
 
 
 def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
@@ -52,8 +53,10 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     identity_multiplier, identity_shift = quantize_multiplier(float(identity_real))
     alpha_multiplier, alpha_shift = quantize_multiplier(float(alpha_real))
     qmin, qmax = DTYPE_RANGES[x.dtype]
+    table = _leaky_relu_table_nb(qmin, qmax, input_zero_point, output_zero_point, identity_multiplier,
+                                 identity_shift, alpha_multiplier, alpha_shift).astype(x.dtype)
     return LeakyReluParams(alpha, True, input_zero_point, output_zero_point, identity_multiplier, identity_shift,
-                           alpha_multiplier, alpha_shift, qmin, qmax)
+                           alpha_multiplier, alpha_shift, qmin, qmax, table)
 
 
 def _signed_mbqm(d: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
@@ -92,18 +95,7 @@ def _leaky_relu_table_nb(dtype_min, dtype_max, input_zero_point, output_zero_poi
 def leaky_relu_fast(p: LeakyReluParams, x: np.ndarray) -> np.ndarray:
     if not p.quantized:
         return leaky_relu_spec(p, x)
-    table = _leaky_relu_table_nb(p.qmin, p.qmax, p.input_zero_point, p.output_zero_point, p.identity_multiplier,
-                                 p.identity_shift, p.alpha_multiplier, p.alpha_shift).astype(x.dtype)
-    return _lookup_8bit_nb(table, np.ascontiguousarray(x).reshape(-1), p.qmin).reshape(x.shape)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _lookup_8bit_nb(table, x_flat, qmin):
-    # NumPy's fancy indexing (table[x - qmin]) is single-threaded and allocates an index array: this is ~10x faster
-    y = np.empty(x_flat.size, table.dtype)
-    for i in numba.prange(x_flat.size):
-        y[i] = table[np.int64(x_flat[i]) - qmin]
-    return y
+    return lookup_8bit(p.table, x)
 
 
 # ------------------------------------------------------------------------------------------------

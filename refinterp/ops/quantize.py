@@ -15,12 +15,12 @@ DEQUANTIZE (``reference_ops::Dequantize``): ``y = float32(f64(scale) * (q - zp))
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, lookup_8bit, per_tensor_qparams, table_of_8bit_rule
 from refinterp.quant import (
     DTYPE_RANGES,
     cast_to_int32,
@@ -39,6 +39,7 @@ class QuantizeParams:
     input_zero_point: int = 0
     multiplier: int = 0
     shift: int = 0
+    table: np.ndarray | None = None  # requantize fast kernel: the output for each of the 256 input values
 
 
 def _axis_shaped(values: np.ndarray, rank: int, axis: int, per_channel: bool) -> np.ndarray:
@@ -67,8 +68,9 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
-    return QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
-                          multiplier=multiplier, shift=shift)
+    params = QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
+                            multiplier=multiplier, shift=shift)
+    return replace(params, table=table_of_8bit_rule(quantize_spec, params, x.dtype))
 
 
 def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
@@ -84,6 +86,7 @@ def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
 class DequantizeParams:
     scale: np.ndarray | None  # float64, shaped to broadcast; None for float16 -> float32
     zero_point: np.ndarray | None
+    table: np.ndarray | None = None  # fast kernel, 8-bit per-tensor input: the value of each of the 256 inputs
 
 
 def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
@@ -97,9 +100,12 @@ def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
     if q is None:
         raise ctx.fail("input is not quantized")
     rank = len(ctx.shape(x))
-    return DequantizeParams(_axis_shaped(q.scale.astype(np.float64), rank, q.quantized_dimension, q.per_channel),
-                            _axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,
-                                         q.per_channel))
+    params = DequantizeParams(_axis_shaped(q.scale.astype(np.float64), rank, q.quantized_dimension, q.per_channel),
+                              _axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,
+                                           q.per_channel))
+    if q.per_channel or x.dtype.itemsize != 1:
+        return params  # per-channel or int16: the vectorized spec kernel serves as the fast one
+    return replace(params, table=table_of_8bit_rule(dequantize_spec, params, x.dtype))
 
 
 def dequantize_spec(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
@@ -109,18 +115,8 @@ def dequantize_spec(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------
-# Fast kernels. An 8-bit input has only 256 values: evaluate the spec rule once on each and gather.
-# float32 -> int: numba, the same float32 division, C round and x86 cast as the spec, one element at a time.
-
-
-def _table_of_8bit_rule(rule, params, input_dtype: np.dtype) -> np.ndarray:
-    info = np.iinfo(input_dtype)
-    return rule(params, np.arange(info.min, info.max + 1, dtype=input_dtype))
-
-
-def _gather_8bit(table: np.ndarray, x: np.ndarray) -> np.ndarray:
-    offset = -np.iinfo(x.dtype).min  # int8: -128 -> index 0
-    return table[x.astype(np.int16) + offset] if offset else table[x]
+# Fast kernels. An 8-bit input has only 256 values: prepare evaluated the spec rule once on each (``table``),
+# eval gathers. float32 -> int: numba, the same float32 division, C round and x86 cast as the spec.
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -141,7 +137,7 @@ def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
 
 def quantize_fast(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
     if p.mode == "requantize":
-        return _gather_8bit(_table_of_8bit_rule(quantize_spec, p, x.dtype), x)
+        return lookup_8bit(p.table, x)
     if p.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
         return quantize_spec(p, x)
     qmin, qmax = DTYPE_RANGES[p.output_dtype]
@@ -152,6 +148,6 @@ def quantize_fast(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
 
 
 def dequantize_fast(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
-    if p.scale is None or p.scale.ndim or x.dtype.itemsize != 1:
+    if p.table is None:
         return dequantize_spec(p, x)  # float16, per-channel or int16: the spec kernel is already vectorized
-    return _gather_8bit(_table_of_8bit_rule(dequantize_spec, p, x.dtype), x)
+    return lookup_8bit(p.table, x)
