@@ -227,7 +227,9 @@ def _decode_options_table(table: Any, class_name: str, reader: _Reader, where: s
             if getattr(options_obj, attr + "IsNone")():
                 value: Any = ()
             elif hasattr(cls, attr + "AsNumpy"):
-                value = reader.int_vector(options_obj, attr, where) if attr != "Values" else ()
+                # keep each element's own type: most option vectors are int32, Bucketize's boundaries float
+                reader.vector_length(options_obj, attr, where)
+                value = tuple(v.item() for v in getattr(options_obj, attr + "AsNumpy")())
             else:
                 value = ()
         else:
