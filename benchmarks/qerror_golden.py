@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from refinterp.qerror import QErrorReport, analyze  # noqa: E402
+from refinterp.tools.qerror import QErrorReport, analyze  # noqa: E402
 
 GOLDEN = ROOT / "golden"
 INT8_MODEL = GOLDEN / "yolov3_tiny_int8.tflite"

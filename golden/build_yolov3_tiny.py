@@ -31,7 +31,7 @@ Writes, under --out:
     yolov3_tiny_int8/inputs/random.npy   seeded uniform int8 (1,416,416,3)
     yolov3_tiny_int8/inputs/smooth.npy   smooth synthetic image, quantized with
                                          the int8 model's input scale/zero point
-With --make-golden it then runs refinterp.golden.make_golden on the int8 model
+With --make-golden it then runs refinterp.tools.golden.make_golden on the int8 model
 (litert-ref, confirmed with tflm) to fill yolov3_tiny_int8/ completely.
 """
 
@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--make-golden",
         action="store_true",
-        help="afterwards run refinterp.golden.make_golden into OUT/yolov3_tiny_int8 (litert-ref, confirmed by tflm)",
+        help="afterwards run refinterp.tools.golden.make_golden into OUT/yolov3_tiny_int8 "
+             "(litert-ref, confirmed by tflm)",
     )
     args = parser.parse_args(argv)
 
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.make_golden:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from refinterp.golden import make_golden
+        from refinterp.tools.golden import make_golden
 
         make_golden(
             str(out_dir / INT8_MODEL_NAME),

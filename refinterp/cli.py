@@ -6,56 +6,20 @@ one line ``refinterp: error: ...`` and exits 2; there is no traceback for those.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from refinterp.errors import InputError, RefinterpError
-
-EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors also exit 2 with one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
-
-
-def load_npy(path: str | os.PathLike) -> np.ndarray:
-    """Read a .npy array (inputs, golden files); a missing or foreign file is a one-line InputError."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array ({' '.join(str(exc).split())})") from None
-
-
-def seeded_inputs(interpreter, seed: int) -> list[np.ndarray]:
-    """Uniform random values over each input's dtype range (floats: standard normal), from ``seed``."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for detail in interpreter.get_input_details():
-        dtype = np.dtype(detail["dtype"])
-        shape = tuple(int(d) for d in detail["shape"])
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            values.append(rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype))
-        elif dtype == np.bool_:
-            values.append(rng.integers(0, 2, size=shape).astype(np.bool_))
-        else:
-            values.append(rng.standard_normal(shape).astype(dtype))
-    return values
+from refinterp.io import load_npy, model_input_specs, seeded_inputs
+from refinterp.tools.arguments import EXIT_ERROR, EXIT_OK, ArgumentParser
 
 
 def _cmd_run(argv: Sequence[str]) -> int:
     from refinterp.interpreter import Interpreter
 
-    parser = _ArgumentParser(prog="refinterp run", description="Run a .tflite model and save its outputs.")
+    parser = ArgumentParser(prog="refinterp run", description="Run a .tflite model and save its outputs.")
     parser.add_argument("model")
     parser.add_argument("--input", action="append", default=[], metavar="X.npy",
                         help="one .npy per model input, in order (default: seeded random inputs)")
@@ -76,7 +40,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
             raise InputError(f"the model has {len(details)} inputs, {len(args.input)} --input files were given")
         inputs = [load_npy(p) for p in args.input]
     else:
-        inputs = seeded_inputs(interpreter, args.seed)
+        inputs = seeded_inputs(model_input_specs(interpreter.model), args.seed)
         print(f"no --input given: using seeded random inputs (seed {args.seed})")
     for detail, value in zip(details, inputs):
         interpreter.set_tensor(detail["index"], value)
@@ -103,7 +67,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
 def _cmd_inspect(argv: Sequence[str]) -> int:
     from refinterp.model import load_model
 
-    parser = _ArgumentParser(prog="refinterp inspect", description="Ops, tensors and quantization of a model.")
+    parser = ArgumentParser(prog="refinterp inspect", description="Ops, tensors and quantization of a model.")
     parser.add_argument("model")
     parser.add_argument("--constants", action="store_true", help="list constant tensors too")
     args = parser.parse_args(argv)
@@ -148,11 +112,11 @@ def _lazy(module: str, function: str) -> Callable[[Sequence[str]], int]:
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "run": (_cmd_run, "run a model and print or save its outputs"),
     "inspect": (_cmd_inspect, "list a model's operators, tensors and quantization"),
-    "compare": (_lazy("refinterp.compare", "compare_main"), "compare runtimes layer by layer"),
-    "golden": (_lazy("refinterp.golden", "golden_main"), "make or check a directory of golden tensors"),
-    "ops": (_lazy("refinterp.ops.support", "ops_main"), "print the supported-operator table"),
-    "qerror": (_lazy("refinterp.qerror", "qerror_main"), "per-layer quantization error against float"),
-    "bench": (_lazy("refinterp.bench", "bench_main"), "time refinterp against the official runtimes"),
+    "compare": (_lazy("refinterp.tools.compare", "compare_main"), "compare runtimes layer by layer"),
+    "golden": (_lazy("refinterp.tools.golden", "golden_main"), "make or check a directory of golden tensors"),
+    "ops": (_lazy("refinterp.tools.ops_table", "ops_main"), "print the supported-operator table"),
+    "qerror": (_lazy("refinterp.tools.qerror", "qerror_main"), "per-layer quantization error against float"),
+    "bench": (_lazy("refinterp.tools.bench", "bench_main"), "time refinterp against the official runtimes"),
 }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from refinterp.errors import EvalError, InputError, RefinterpError, UnsupportedOpError
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
 from refinterp.ops.common import PROFILES, OpContext
-from refinterp.ops.registry import OpDef, lookup
+from refinterp.registry import OpDef, lookup
 
 KERNEL_CHOICES = ("fast", "spec")
 

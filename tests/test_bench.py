@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refinterp import bench
 from refinterp.errors import RuntimeUnavailableError
 from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools import bench
 
 
 @pytest.fixture()

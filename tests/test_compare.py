@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from refinterp import cli
-from refinterp.compare import (
+from refinterp.model import parse_model
+from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
+from refinterp.tools.compare import (
     CSV_COLUMNS,
     Isolator,
     Progress,
@@ -26,8 +28,6 @@ from refinterp.compare import (
     compare_tensors,
     difference,
 )
-from refinterp.model import parse_model
-from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "docs" / "compare.schema.json"
@@ -251,7 +251,7 @@ def test_optimized_runtimes_diverge_at_the_conv(against, local_ops, chain_path, 
 
 @needs_litert
 def test_golden_dir_adapter(chain_path, tmp_path, capsys, schema_validator):
-    from refinterp.golden import make_golden
+    from refinterp.tools.golden import make_golden
 
     golden = tmp_path / "golden"
     inputs = {"a": [np.load(write_input(tmp_path / "a.npy", 1))], "b": [np.load(write_input(tmp_path / "b.npy", 2))]}
@@ -439,7 +439,7 @@ class _DroppingRuntime:
 
 
 def test_missing_tensors_are_not_a_divergence(chain_path, monkeypatch, schema_validator):
-    from refinterp import compare as compare_module
+    from refinterp.tools import compare as compare_module
 
     real_runtime_for = compare_module._runtime_for
     monkeypatch.setattr(compare_module, "_runtime_for", lambda spec, profile: _DroppingRuntime()

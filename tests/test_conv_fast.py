@@ -17,9 +17,9 @@ from oracle import run_litert_ref
 
 from refinterp.model import parse_model
 from refinterp.modelbuilder import TensorSpec, single_op_model
-from refinterp.ops import conv_fast
 from refinterp.ops.common import OpContext
 from refinterp.ops.conv import conv2d_spec, prepare_conv2d
+from refinterp.ops.fast import conv as conv_fast
 
 BACKENDS = [pytest.param("vnni", marks=pytest.mark.skipif(not conv_fast.host_has_vnni(),
                                                           reason="this CPU (or numba's target) has no AVX-512 VNNI")),

@@ -15,14 +15,9 @@ import numpy as np
 import pytest
 
 from refinterp.errors import RefinterpError
-from refinterp.golden import (
-    GOLDEN_FORMAT,
-    golden_main,
-    load_golden,
-    save_npz_deterministic,
-    sha256_of_file,
-)
+from refinterp.io import GOLDEN_FORMAT, load_golden, save_npz_deterministic, sha256_of_file
 from refinterp.model import load_model
+from refinterp.tools.golden import golden_main
 
 GOLDEN_ROOT = Path(__file__).resolve().parent.parent / "golden"
 INT8_MODEL = GOLDEN_ROOT / "yolov3_tiny_int8.tflite"

@@ -28,7 +28,7 @@ from test_random_ops import check_agreement, run
 import refinterp
 from refinterp.errors import PrepareError, RefinterpError, UnsupportedOpError
 from refinterp.modelbuilder import OpSpec, TensorSpec, build_model, single_op_model
-from refinterp.ops.registry import REGISTRY
+from refinterp.registry import REGISTRY
 
 KINDS = sorted(GENERATORS)
 FAST_KINDS = [k for k in KINDS if REGISTRY[k[0]].fast is not None and k[1] in ("int8", "uint8")]

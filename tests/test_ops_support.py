@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from refinterp.cli import main
-from refinterp.ops.registry import REGISTRY
-from refinterp.ops.support import README_END, README_START, ops_markdown, readme_table, with_table
+from refinterp.registry import REGISTRY
+from refinterp.tools.ops_table import README_END, README_START, ops_markdown, readme_table, with_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

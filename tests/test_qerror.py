@@ -21,7 +21,7 @@ from refinterp.cli import main as cli_main
 from refinterp.errors import RuntimeUnavailableError
 from refinterp.model import Quantization, Tensor, load_model, parse_model
 from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
-from refinterp.qerror import (
+from refinterp.tools.qerror import (
     ErrorAccumulator,
     analyze,
     build_float_shadow,

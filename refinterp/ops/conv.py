@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.ops.conv_fast import plan_conv2d
+from refinterp.ops.fast.conv import plan_conv2d
 from refinterp.quant import (
     activation_range,
     activation_range_float,

@@ -14,7 +14,6 @@ from typing import Any
 from refinterp.ops import (
     activations,
     conv,
-    conv_fast,
     depthwise_conv,
     elementwise,
     fully_connected,
@@ -26,6 +25,7 @@ from refinterp.ops import (
     softmax_logistic,
 )
 from refinterp.ops.common import PROFILES
+from refinterp.ops.fast import conv as conv_fast
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from refinterp.errors import InputError
-from refinterp.ops.registry import REGISTRY, OpDef
+from refinterp.registry import REGISTRY, OpDef
 
 README_START = "<!-- ops-table:start -->"
 README_END = "<!-- ops-table:end -->"

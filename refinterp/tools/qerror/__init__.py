@@ -47,8 +47,10 @@ from typing import Any
 import numpy as np
 
 from refinterp.errors import InputError, RuntimeUnavailableError, UnsupportedOpError
+from refinterp.io import load_npy
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model
 from refinterp.quant import DTYPE_RANGES, round_half_away, round_half_away_f32
+from refinterp.tools.arguments import ArgumentParser
 
 #: Operators that only change the representation of a value; matching looks through them.
 QDQ_OPS = ("QUANTIZE", "DEQUANTIZE")
@@ -854,7 +856,7 @@ class QErrorReport:
         return buffer.getvalue()
 
     def to_html(self, png: bytes | None, plot_note: str = "") -> str:
-        from refinterp.report_html import render_report
+        from refinterp.tools.qerror.html import render_report
 
         columns, rows = self.table_rows()
         sqnr_column = columns.index("SQNR dB")
@@ -1197,8 +1199,6 @@ def _split_batch(value: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
 
 def cases_from_files(paths: Sequence[str], input_shapes: list[tuple[int, ...]]) -> list[list[np.ndarray]]:
     """``--input``: one .npy per model input (each may hold a stack of N cases)."""
-    from refinterp.cli import load_npy
-
     if len(paths) != len(input_shapes):
         raise InputError(f"the model has {len(input_shapes)} inputs, {len(paths)} --input files were given")
     per_input = [_split_batch(load_npy(p), shape) for p, shape in zip(paths, input_shapes)]
@@ -1215,8 +1215,6 @@ def cases_from_directory(directory: str, input_names: list[str],
     A golden DIR (with an ``inputs/`` folder) is accepted as well. A .npz names its arrays after the
     model's inputs or ``arr_0``, ``arr_1``... in input order.
     """
-    from refinterp.cli import load_npy
-
     root = Path(directory)
     if not root.is_dir():
         raise InputError(f"{directory}: not a directory")
@@ -1272,9 +1270,7 @@ def seeded_cases(subgraph: Subgraph, seed: int) -> list[list[np.ndarray]]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from refinterp.cli import _ArgumentParser
-
-    parser = _ArgumentParser(
+    parser = ArgumentParser(
         prog="refinterp qerror",
         description="Per-layer quantization error of an int8 model against its float twin (or, without one, "
                     "against a float shadow of itself: dequantized weights, no intermediate rounding).")
@@ -1383,8 +1379,3 @@ def _write_bytes(path: str, data: bytes) -> None:
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
-
-if __name__ == "__main__":
-    from refinterp.cli import main
-
-    sys.exit(main(["qerror", *sys.argv[1:]]))

@@ -1,4 +1,4 @@
-"""``python -m refinterp.bench``: refinterp's speed next to the official runtimes, on one model, in one run.
+"""``refinterp bench``: refinterp's speed next to the official runtimes, on one model, in one run.
 
 What it does, in order:
 
@@ -22,7 +22,6 @@ refinterp always keeps every tensor. A runtime that is not installed is reported
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -42,9 +41,15 @@ from typing import Any
 import numpy as np
 
 from refinterp.errors import InputError, RefinterpError, RuntimeUnavailableError
+from refinterp.interpreter import Interpreter
+from refinterp.io import load_golden, model_input_specs, seeded_inputs
+from refinterp.model import load_model
+from refinterp.ops.fast.conv import choose_backend
+from refinterp.runtimes import get_runtime
+from refinterp.runtimes.tflm import TFLMRuntime, import_tflm_runtime
+from refinterp.tools.arguments import EXIT_MISMATCH, EXIT_OK, ArgumentParser
 
 DEFAULT_MODEL = "golden/yolov3_tiny_int8.tflite"
-EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
 
 #: the contenders, in the order they are invoked in every round
 RUNTIMES = ("refinterp", "litert-ref", "litert", "xnnpack", "tflm")
@@ -108,8 +113,6 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": _versions(),
     }
-    from refinterp.ops.conv_fast import choose_backend
-
     try:
         info["conv_backend"] = choose_backend()
     except RefinterpError as exc:
@@ -141,22 +144,15 @@ def golden_dir_of(model_path: Path) -> Path | None:
 def bench_inputs(model_path: Path, seed: int) -> tuple[list[np.ndarray], str]:
     golden = golden_dir_of(model_path)
     if golden is not None:
-        from refinterp.golden import load_golden
-
         cases = load_golden(golden).cases
         case = next((c for c in cases if c.name == "random"), cases[0] if cases else None)
         if case is not None:
             return [np.asarray(a) for a in case.inputs()], f"golden case {golden.name}/{case.name}"
-    from refinterp.cli import seeded_inputs
-    from refinterp.interpreter import Interpreter
-
-    return seeded_inputs(Interpreter(model_path=str(model_path)), seed), f"seeded random (seed {seed})"
+    return seeded_inputs(model_input_specs(load_model(model_path)), seed), f"seeded random (seed {seed})"
 
 
 def verify_refinterp(model_path: Path, inputs: list[np.ndarray], num_threads: int) -> dict[str, Any]:
     """Every tensor of refinterp (fast kernels) against LiteRT BUILTIN_REF, else against the golden DIR."""
-    from refinterp.runtimes import get_runtime
-
     mine = get_runtime("refinterp", num_threads=num_threads).run(str(model_path), inputs)
     try:
         reference = get_runtime("litert-ref").run(str(model_path), inputs)
@@ -186,8 +182,6 @@ def verify_refinterp(model_path: Path, inputs: list[np.ndarray], num_threads: in
 
 
 def _refinterp_invoker(model_path: Path, inputs: list[np.ndarray], threads: int) -> tuple[Callable[[], None], Any]:
-    from refinterp.interpreter import Interpreter
-
     interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
     interpreter.allocate_tensors()
     for detail, value in zip(interpreter.get_input_details(), inputs):
@@ -214,10 +208,7 @@ def _litert_invoker(model_path: Path, inputs: list[np.ndarray], resolver: str,
 
 
 def _tflm_invoker(model_path: Path, inputs: list[np.ndarray]) -> Callable[[], None]:
-    from refinterp.model import load_model
-    from refinterp.runtimes import TFLMRuntime, _import_tflm_runtime
-
-    tflm = _import_tflm_runtime()
+    tflm = import_tflm_runtime()
     interpreter = TFLMRuntime()._interpreter(tflm, load_model(model_path), str(model_path))
     for position, value in enumerate(inputs):
         interpreter.set_input(value, position)
@@ -242,8 +233,6 @@ def _one_line(exc: BaseException) -> str:
 
 
 def tensor_bytes(model_path: Path) -> dict[str, int]:
-    from refinterp.model import load_model
-
     subgraph = load_model(model_path).subgraphs[0]
     activations = sum(t.nbytes for t in subgraph.tensors if not t.is_constant)
     weights = sum(t.nbytes for t in subgraph.tensors if t.is_constant)
@@ -252,8 +241,6 @@ def tensor_bytes(model_path: Path) -> dict[str, int]:
 
 def measure_peak_memory(model_path: Path, inputs: list[np.ndarray], threads: int) -> dict[str, Any]:
     """tracemalloc peak from Interpreter() to the end of the first invoke (kernels already compiled)."""
-    from refinterp.interpreter import Interpreter
-
     tracemalloc.start()
     try:
         interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
@@ -330,8 +317,8 @@ def compare_conv_strategies(model_path: Path, inputs: list[np.ndarray], threads:
     """
     import dataclasses
 
-    from refinterp.interpreter import Interpreter
-    from refinterp.ops import conv, conv_fast
+    from refinterp.ops import conv
+    from refinterp.ops.fast import conv as conv_fast
 
     rows = []
     saved = os.environ.get(conv_fast.BACKEND_ENV)
@@ -559,7 +546,7 @@ def _loads(values: Sequence[float]) -> str:
 
 
 def bench_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m refinterp.bench", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="refinterp bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"the .tflite model (default {DEFAULT_MODEL})")
     parser.add_argument("--runs", type=int, default=10, help="timed invokes of each runtime (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed invokes first (default 2)")
@@ -575,19 +562,15 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", metavar="PATH", help="write the results as a markdown table")
     args = parser.parse_args(argv)
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
-    try:
-        unknown = [r for r in runtimes if r not in RUNTIMES]
-        if unknown or "refinterp" not in runtimes:
-            raise InputError(f"--runtimes must include refinterp and name only {', '.join(RUNTIMES)}")
-        result = run_benchmark(Path(args.model), runs=args.runs, warmup=args.warmup, threads=args.threads,
-                               seed=args.seed, runtimes=runtimes, startup=args.startup, compare_conv=args.compare_conv,
-                               log=lambda m: print(m, file=sys.stderr))
-    except RefinterpError as exc:
-        print(f"refinterp.bench: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_ERROR
+    unknown = [r for r in runtimes if r not in RUNTIMES]
+    if unknown or "refinterp" not in runtimes:
+        raise InputError(f"--runtimes must include refinterp and name only {', '.join(RUNTIMES)}")
+    result = run_benchmark(Path(args.model), runs=args.runs, warmup=args.warmup, threads=args.threads,
+                           seed=args.seed, runtimes=runtimes, startup=args.startup, compare_conv=args.compare_conv,
+                           log=lambda m: print(m, file=sys.stderr))
     if result["refused"]:
         v = result["verification"]
-        print(f"refinterp.bench: refinterp differs from {v['against']} in tensors {v['differing_tensors'][:10]}: "
+        print(f"refinterp bench: refinterp differs from {v['against']} in tensors {v['differing_tensors'][:10]}: "
               "not reporting timings", file=sys.stderr)
         return EXIT_MISMATCH
     markdown = render_markdown(result)
@@ -600,10 +583,3 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
     print(markdown)
     return EXIT_OK
 
-
-def main() -> None:
-    sys.exit(bench_main())
-
-
-if __name__ == "__main__":
-    main()

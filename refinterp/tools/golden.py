@@ -8,212 +8,47 @@ Layout (format ``refinterp-golden/1``; documented in golden/README.md)::
     DIR/tensors/<case>.npz     key "t<tensor_index>" for every non-constant tensor of subgraph 0 the
                                runtime returned (zip-deflated .npy members, readable by np.load)
 
-:func:`make_golden` writes one, :func:`load_golden` reads one (lazily), :func:`check_golden` runs a
+:func:`make_golden` writes one, :func:`refinterp.io.load_golden` reads one (lazily), :func:`check_golden` runs a
 runtime on every case and compares every stored tensor with exact equality. :func:`golden_main` is the
 ``refinterp golden make|check`` command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import hashlib
 import json
 import os
 import re
-import sys
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from refinterp.cli import load_npy
-from refinterp.errors import InputError, RefinterpError
+from refinterp.errors import InputError, RefinterpError, RuntimeUnavailableError
+from refinterp.io import (
+    GOLDEN_FORMAT,
+    MANIFEST_NAME,
+    GoldenSet,
+    load_golden,
+    load_npy,
+    model_input_specs,
+    save_npz_deterministic,
+    seeded_inputs,
+    sha256_of_file,
+    tensor_key,
+)
+from refinterp.model import load_model
+from refinterp.runtimes import check_inputs, get_runtime
+from refinterp.tools.arguments import ArgumentParser
 
-GOLDEN_FORMAT = "refinterp-golden/1"
-MANIFEST_NAME = "manifest.json"
 DEFAULT_CONFIRM_WITH = ("tflm",)
 _CASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# A fixed timestamp for the .npz members, so that remaking a golden gives byte-identical files.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def sha256_of_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise RefinterpError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
-
-
-def tensor_key(tensor_index: int) -> str:
-    """The .npz key of a tensor index."""
-    return f"t{tensor_index}"
-
-
-def save_npz_deterministic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Like np.savez_compressed, but with fixed member timestamps (reproducible bytes)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for key, value in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading
-
-
-@dataclass
-class GoldenCase:
-    """One input set of a golden DIR; inputs and tensors load from disk on first use."""
-
-    name: str
-    input_files: list[str]  # relative to the golden DIR
-    tensors_file: str  # relative to the golden DIR
-    output_indices: list[int]
-    root: Path
-    _inputs: list[np.ndarray] | None = field(default=None, repr=False)
-    _tensors: dict[int, np.ndarray] | None = field(default=None, repr=False)
-
-    def inputs(self) -> list[np.ndarray]:
-        if self._inputs is None:
-            self._inputs = [load_npy(self.root / f) for f in self.input_files]
-        return self._inputs
-
-    def tensor_indices(self) -> list[int]:
-        """The stored tensor indices, without loading any data."""
-        path = self.root / self.tensors_file
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (OSError, zipfile.BadZipFile) as exc:
-            raise RefinterpError(f"{path}: cannot read ({exc})") from None
-        return sorted(int(n[1:-4]) for n in names if re.fullmatch(r"t\d+\.npy", n))
-
-    def tensors(self) -> dict[int, np.ndarray]:
-        if self._tensors is None:
-            path = self.root / self.tensors_file
-            try:
-                with np.load(path, allow_pickle=False) as stored:
-                    self._tensors = {int(key[1:]): stored[key] for key in stored.files if re.fullmatch(r"t\d+", key)}
-            except (OSError, ValueError, zipfile.BadZipFile) as exc:
-                raise RefinterpError(f"{path}: cannot read ({exc})") from None
-        return self._tensors
-
-    def outputs(self) -> list[np.ndarray]:
-        tensors = self.tensors()
-        return [tensors[i] for i in self.output_indices]
-
-    def matches(self, inputs: Sequence[np.ndarray]) -> bool:
-        stored = self.inputs()
-        if len(stored) != len(inputs):
-            return False
-        return all(a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
-                   for a, b in zip(stored, inputs, strict=True))
-
-
-@dataclass
-class GoldenSet:
-    """A golden DIR: its manifest and its cases."""
-
-    root: Path
-    manifest: dict[str, Any]
-    cases: list[GoldenCase]
-
-    @property
-    def model_path(self) -> Path:
-        return (self.root / self.manifest["model"]).resolve()
-
-    @property
-    def model_sha256(self) -> str:
-        return self.manifest["model_sha256"]
-
-    @property
-    def runtime(self) -> str:
-        return self.manifest["runtime"]
-
-    @property
-    def runtime_version(self) -> str:
-        return self.manifest.get("runtime_version", "")
-
-    @property
-    def confirmed_by(self) -> list[dict[str, Any]]:
-        return list(self.manifest.get("confirmed_by", []))
-
-    def case(self, name: str) -> GoldenCase:
-        for case in self.cases:
-            if case.name == name:
-                return case
-        raise RefinterpError(f"golden {self.root} has no case {name!r} (cases: {', '.join(self.case_names)})")
-
-    @property
-    def case_names(self) -> list[str]:
-        return [c.name for c in self.cases]
-
-    def find_case(self, inputs: Sequence[np.ndarray]) -> GoldenCase | None:
-        """The case whose stored inputs equal ``inputs`` exactly (dtype, shape, values), or None."""
-        for case in self.cases:
-            if case.matches(inputs):
-                return case
-        return None
-
-
-def load_golden(golden_dir: str | os.PathLike) -> GoldenSet:
-    """Read DIR/manifest.json; inputs and tensors are read when a case asks for them."""
-    root = Path(golden_dir)
-    manifest_path = root / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        raise RefinterpError(f"{root} is not a golden DIR: {manifest_path} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise RefinterpError(f"{manifest_path}: cannot read ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != GOLDEN_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise RefinterpError(f"{manifest_path}: format is {found!r}, expected {GOLDEN_FORMAT!r}")
-    for key in ("model", "model_sha256", "runtime", "cases"):
-        if key not in manifest:
-            raise RefinterpError(f"{manifest_path}: missing key {key!r}")
-    cases = []
-    for entry in manifest["cases"]:
-        try:
-            cases.append(GoldenCase(name=str(entry["name"]), input_files=list(entry["inputs"]),
-                                    tensors_file=str(entry["tensors"]),
-                                    output_indices=[int(i) for i in entry["output_indices"]], root=root))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RefinterpError(f"{manifest_path}: bad case entry {entry!r} ({exc})") from None
-    return GoldenSet(root=root, manifest=manifest, cases=cases)
 
 
 # --------------------------------------------------------------------------------------------------
 # Writing
-
-
-def default_inputs(model: Any, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """One case, "random": seeded uniform values over each input's dtype range (integers) or [-1, 1)."""
-    rng = np.random.default_rng(seed)
-    arrays = []
-    subgraph = model.subgraphs[0]
-    for tensor_index in subgraph.inputs:
-        tensor = subgraph.tensors[tensor_index]
-        if tensor.dtype is None:
-            raise InputError(f"input tensor {tensor_index} has type {tensor.type_name}: give inputs explicitly")
-        if np.issubdtype(tensor.dtype, np.integer):
-            info = np.iinfo(tensor.dtype)
-            arrays.append(rng.integers(info.min, info.max, size=tensor.shape, endpoint=True).astype(tensor.dtype))
-        elif tensor.dtype == np.bool_:
-            arrays.append(rng.integers(0, 2, size=tensor.shape).astype(np.bool_))
-        else:
-            arrays.append(rng.uniform(-1.0, 1.0, size=tensor.shape).astype(tensor.dtype))
-    return {"random": arrays}
 
 
 def _input_file_names(case: str, count: int) -> list[str]:
@@ -258,14 +93,11 @@ def make_golden(model_path: str | os.PathLike, out_dir: str | os.PathLike, runti
     tensor; the result (equal or not, which tensors differ) is recorded in ``confirmed_by``. A
     confirming runtime that is not installed is recorded as unavailable rather than failing the make.
     """
-    from refinterp.errors import RuntimeUnavailableError
-    from refinterp.model import load_model
-    from refinterp.runtimes import check_inputs, get_runtime
 
     model_path = Path(model_path)
     out_dir = Path(out_dir)
     model = load_model(model_path)
-    cases = dict(inputs) if inputs is not None else default_inputs(model)
+    cases = dict(inputs) if inputs is not None else {"random": seeded_inputs(model_input_specs(model), 0)}
     if not cases:
         raise InputError("no input cases given")
     for name, arrays in cases.items():
@@ -392,7 +224,6 @@ class GoldenReport:
 
 def check_golden(golden_dir: str | os.PathLike, runtime: str = "refinterp", **runtime_options: Any) -> GoldenReport:
     """Run ``runtime`` on every case and compare every stored tensor with exact equality."""
-    from refinterp.runtimes import get_runtime
 
     golden = load_golden(golden_dir)
     model_path = golden.model_path
@@ -443,8 +274,8 @@ def _parse_input_cases(specs: Sequence[str]) -> dict[str, list[np.ndarray]]:
     return cases
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="refinterp golden", description="make or check a golden DIR")
+def _build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="refinterp golden", description="make or check a golden DIR")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("make", help="run an official runtime and store every tensor")
     make.add_argument("model", help="the .tflite model")
@@ -464,33 +295,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def golden_main(argv: Sequence[str] | None = None) -> int:
     """``refinterp golden make|check``: 0 ok, 1 mismatch, 2 error."""
-    parser = _build_parser()
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
-        return int(exc.code) if isinstance(exc.code, int) else 2
-    try:
-        if args.command == "make":
-            confirm = [] if args.no_confirm else (args.confirm_with or list(DEFAULT_CONFIRM_WITH))
-            inputs = _parse_input_cases(args.input) if args.input else None
-            golden = make_golden(args.model, args.out, runtime=args.runtime, inputs=inputs, confirm_with=confirm)
-            print(f"wrote golden {args.out}: {golden.runtime} ({golden.runtime_version}), "
-                  f"cases {', '.join(golden.case_names)}")
-            status = 0
-            for entry in golden.confirmed_by:
-                if entry.get("equal") is None:
-                    print(f"  {entry['runtime']}: not confirmed ({entry.get('unavailable', '')})")
-                elif entry["equal"]:
-                    print(f"  {entry['runtime']} ({entry['version']}): equal on every tensor")
-                else:
-                    differing = {case: [p["tensor"] for p in problems]
-                                 for case, problems in entry.get("mismatches", {}).items()}
-                    print(f"  {entry['runtime']} ({entry['version']}): DIFFERS on tensors {differing}")
-                    status = 1
-            return status
-        report = check_golden(args.dir, runtime=args.runtime)
-        print(report.format())
-        return 0 if report.ok else 1
-    except RefinterpError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    args = _build_parser().parse_args(list(argv) if argv is not None else None)
+    if args.command == "make":
+        confirm = [] if args.no_confirm else (args.confirm_with or list(DEFAULT_CONFIRM_WITH))
+        inputs = _parse_input_cases(args.input) if args.input else None
+        golden = make_golden(args.model, args.out, runtime=args.runtime, inputs=inputs, confirm_with=confirm)
+        print(f"wrote golden {args.out}: {golden.runtime} ({golden.runtime_version}), "
+              f"cases {', '.join(golden.case_names)}")
+        status = 0
+        for entry in golden.confirmed_by:
+            if entry.get("equal") is None:
+                print(f"  {entry['runtime']}: not confirmed ({entry.get('unavailable', '')})")
+            elif entry["equal"]:
+                print(f"  {entry['runtime']} ({entry['version']}): equal on every tensor")
+            else:
+                differing = {case: [p["tensor"] for p in problems]
+                             for case, problems in entry.get("mismatches", {}).items()}
+                print(f"  {entry['runtime']} ({entry['version']}): DIFFERS on tensors {differing}")
+                status = 1
+        return status
+    report = check_golden(args.dir, runtime=args.runtime)
+    print(report.format())
+    return 0 if report.ok else 1

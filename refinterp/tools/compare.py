@@ -40,8 +40,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from refinterp.cli import load_npy
 from refinterp.errors import InputError, RefinterpError, UnsupportedOpError
+from refinterp.interpreter import Interpreter
+from refinterp.io import MANIFEST_NAME, load_golden, load_npy, model_input_specs, seeded_inputs, sha256_of_file
+from refinterp.model import load_model
+from refinterp.runtimes import RUNTIME_NAMES, LiteRTRuntime, TFLMRuntime, check_inputs, get_runtime
+from refinterp.runtimes.base import import_litert_interpreter, import_tflm_runtime
+from refinterp.tools.arguments import ArgumentParser
 
 REPORT_FORMAT = "refinterp-compare/1"
 EXIT_EQUAL, EXIT_DIVERGED, EXIT_ERROR = 0, 1, 2
@@ -77,15 +82,11 @@ class InputCase:
 
 
 def _is_golden_dir(path: Path) -> bool:
-    from refinterp.golden import MANIFEST_NAME
-
     return (path / MANIFEST_NAME).is_file()
 
 
 def golden_cases(golden_dir: str | os.PathLike) -> list[InputCase]:
     """The input cases stored in a golden DIR, in manifest order."""
-    from refinterp.golden import load_golden
-
     golden = load_golden(golden_dir)
     return [InputCase(case.name, case.inputs(), [str(golden.root / f) for f in case.input_files])
             for case in golden.cases]
@@ -126,16 +127,12 @@ def cases_from_dir(directory: str | os.PathLike, input_count: int) -> list[Input
 
 
 def seeded_cases(model: Any, seed: int) -> list[InputCase]:
-    """One case of seeded uniform random inputs over each input's range (refinterp.golden.default_inputs)."""
-    from refinterp.golden import default_inputs
-
-    return [InputCase(f"seed{seed}", default_inputs(model, seed)["random"])]
+    """One case of seeded uniform random inputs over each input's range (refinterp.io.seeded_inputs)."""
+    return [InputCase(f"seed{seed}", seeded_inputs(model_input_specs(model), seed))]
 
 
 def check_cases(model: Any, cases: Sequence[InputCase]) -> None:
     """Every case must have one array per model input with the declared dtype and shape."""
-    from refinterp.runtimes import check_inputs
-
     if not cases:
         raise InputError("no input cases")
     for case in cases:
@@ -237,8 +234,6 @@ class Isolator:
     """Runs single operators of the model with refinterp (``Interpreter.run_operator``)."""
 
     def __init__(self, model_path: str | os.PathLike, model: Any, profile: str):
-        from refinterp.interpreter import Interpreter
-
         self.model = model
         self.subgraph = model.subgraphs[0]
         self.interpreter: Any = None
@@ -462,22 +457,18 @@ class Progress:
 
 
 def _runtime_for(spec: str, profile: str) -> Any:
-    from refinterp.runtimes import get_runtime
-
     return get_runtime(spec, profile=profile) if spec == "refinterp" else get_runtime(spec)
 
 
 def _require_available(runtime: Any) -> str:
     """The runtime's version; raises RuntimeUnavailableError (one line naming the package) if it cannot run."""
-    from refinterp import runtimes
-
     version = runtime.version()
     # version() reads package metadata only; also import the module run() needs, so that a broken or
     # partial install fails here, before anything has run.
-    if isinstance(runtime, runtimes.LiteRTRuntime):
-        runtimes._import_litert_interpreter(runtime.name)
-    elif isinstance(runtime, runtimes.TFLMRuntime):
-        runtimes._import_tflm_runtime()
+    if isinstance(runtime, LiteRTRuntime):
+        import_litert_interpreter(runtime.name)
+    elif isinstance(runtime, TFLMRuntime):
+        import_tflm_runtime()
     return version
 
 
@@ -494,9 +485,6 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
     "location": str|None, "seed": int|None}. ``progress(done, total, label)`` is called before each phase
     of each case (label "<case>: <phase>") and once at the end.
     """
-    from refinterp.golden import sha256_of_file
-    from refinterp.model import load_model
-
     model = load_model(model_path)
     if profile is None:
         profile = "tflm" if reference == "tflm" else "litert-ref"
@@ -736,10 +724,7 @@ def _write_text(path: str, text: str, what: str) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from refinterp.cli import _ArgumentParser
-    from refinterp.runtimes import RUNTIME_NAMES
-
-    parser = _ArgumentParser(
+    parser = ArgumentParser(
         prog="refinterp compare",
         description="Compare another runtime's tensors with the reference, operator by operator, and find the "
                     "first divergence. Exit 0: every compared tensor equal; 1: a divergence; 2: an error.")
@@ -770,8 +755,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def compare_main(argv: Sequence[str]) -> int:
     """``refinterp compare``; returns the exit status (errors raise RefinterpError: the CLI prints one line)."""
-    from refinterp.model import load_model
-
     args = _build_parser().parse_args(list(argv))
     model = load_model(args.model)
     input_count = len(model.subgraphs[0].inputs)

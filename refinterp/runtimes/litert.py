@@ -1,0 +1,92 @@
+"""LiteRT (ai-edge-litert): ``litert-ref``, ``litert``, ``xnnpack`` and ``delegate:PATH``."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from refinterp.errors import RefinterpError, RuntimeUnavailableError
+from refinterp.model import load_model
+from refinterp.runtimes.base import (
+    LITERT_PACKAGE,
+    RunResult,
+    check_inputs,
+    import_litert_interpreter,
+    one_line,
+    outputs_of,
+    package_version,
+)
+
+
+class LiteRTRuntime:
+    """ai_edge_litert.interpreter.Interpreter with one op resolver and all tensors preserved."""
+
+    def __init__(self, name: str, resolver: str, *, num_threads: int | None = None,
+                 disable_delegate_node_fusion: bool = False, delegate_path: str | None = None,
+                 delegate_options: dict[str, Any] | None = None):
+        self.name = name
+        self.resolver = resolver  # an OpResolverType member name
+        self.num_threads = num_threads
+        self.disable_delegate_node_fusion = disable_delegate_node_fusion
+        self.delegate_path = delegate_path
+        self.delegate_options = delegate_options
+
+    def version(self) -> str:
+        version = f"{LITERT_PACKAGE} {package_version(LITERT_PACKAGE)}"
+        if self.delegate_path is not None:
+            version += f" + delegate {self.delegate_path}"
+        return version
+
+    def _make_interpreter(self, litert: Any, model_path: str) -> Any:
+        options: dict[str, Any] = {
+            "experimental_op_resolver_type": getattr(litert.OpResolverType, self.resolver),
+            # Without this the arena planner reuses activation buffers and intermediates read as garbage.
+            "experimental_preserve_all_tensors": True,
+        }
+        if self.num_threads is not None:
+            options["num_threads"] = self.num_threads
+        if self.disable_delegate_node_fusion:
+            # One delegate node per operator, so each delegated op writes its own output tensor.
+            options["experimental_disable_delegate_node_fusion"] = True
+        if self.delegate_path is not None:
+            try:
+                delegate = litert.load_delegate(self.delegate_path, self.delegate_options)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise RuntimeUnavailableError(
+                    f"cannot load delegate {self.delegate_path}: {one_line(exc)}") from None
+            options["experimental_delegates"] = [delegate]
+        with warnings.catch_warnings():
+            # LiteRT warns that preserve_all_tensors is for debugging: that is exactly our use.
+            warnings.simplefilter("ignore")
+            try:
+                interpreter = litert.Interpreter(model_path=str(model_path), **options)
+                interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise RefinterpError(f"{self.name} cannot load {model_path}: {one_line(exc)}") from None
+        return interpreter
+
+    def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
+        model = load_model(model_path)
+        arrays = check_inputs(model, inputs)
+        litert = import_litert_interpreter(self.name)
+        interpreter = self._make_interpreter(litert, model_path)
+        try:
+            for detail, value in zip(interpreter.get_input_details(), arrays, strict=True):
+                interpreter.set_tensor(detail["index"], value)
+            started = time.perf_counter()
+            interpreter.invoke()
+            invoke_seconds = time.perf_counter() - started
+        except (ValueError, RuntimeError) as exc:
+            raise RefinterpError(f"{self.name} failed to run {model_path}: {one_line(exc)}") from None
+        tensors: dict[int, np.ndarray] = {}
+        # Only the model's own tensors: LiteRT appends kernel temporaries (im2col, ...) after them.
+        for tensor_index in range(len(model.subgraphs[0].tensors)):
+            try:
+                value = interpreter.get_tensor(tensor_index)
+            except ValueError:  # no data: e.g. a tensor the delegate kept internal
+                continue
+            tensors[tensor_index] = np.array(value, copy=True)
+        return RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds)
