@@ -10,7 +10,7 @@ For each model of MANIFEST.tsv, on seeded inputs (one case per model, seed 0):
   whole model, and each of its operators is also run on the input tensors LiteRT's optimized kernels
   (BUILTIN_WITHOUT_DEFAULT_DELEGATES) produced (``Interpreter.run_operator``); operators that do not round
   (data movement, max pooling) must give exactly LiteRT's output there, the others are counted.
-* Operators outside issue 4 (LSTM, SVDF, int16 activations): refinterp must refuse the model with an
+* Operators or dtypes refinterp does not implement yet: refinterp must refuse the model with an
   UnsupportedOpError naming the operator and its index; the table says "unsupported: OP".
 
 Integer tensors must be equal. Float tensors are compared bit for bit and, where they differ, the largest
@@ -47,8 +47,6 @@ from refinterp.runtimes import get_runtime  # noqa: E402
 DEFAULT_MODELS = REPO.parent / "shared" / "models"
 DEFAULT_OUT = REPO / "docs" / "corpus.md"
 
-#: Operators of these models are outside issue 4: refinterp must refuse them, naming the operator.
-OUTSIDE_ISSUE_4_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF")
 #: Operators that copy or select values without arithmetic: exact on any kernel family.
 NON_ROUNDING_OPS = frozenset({"TILE", "PACK", "SHAPE", "STRIDED_SLICE", "RESHAPE", "CONCATENATION", "PAD", "PADV2",
                               "TRANSPOSE", "MAX_POOL_2D", "RESIZE_NEAREST_NEIGHBOR", "MINIMUM", "MAXIMUM"})
@@ -80,6 +78,7 @@ class ModelReport:
     notes: list[str] = field(default_factory=list)
     float_max_rel: float = 0.0  # largest relative difference of a float tensor (0: bit-exact)
     rounding_op_mismatches: Counter = field(default_factory=Counter)  # isolated ops vs optimized kernels
+    non_rounding_compared: int = 0  # isolated non-rounding ops compared exactly with the optimized kernels
     unsupported_op: tuple[int, str] | None = None  # (operator index, name) refinterp refused
     unsupported_message: str = ""
     seconds: float = 0.0
@@ -221,6 +220,7 @@ def _check_isolated_ops(path: Path, model: Model, inputs: list[np.ndarray], repo
             if want is None:
                 continue
             report.tensors_compared += 1
+            report.non_rounding_compared += op.name in NON_ROUNDING_OPS
             same = (have.shape == want.shape and have.dtype == want.dtype
                     and np.array_equal(_bytes(want), _bytes(have)))
             if same:
@@ -287,7 +287,7 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
 
 
 def check_seanet(models_dir: Path, use_tflm: bool = True) -> list[ModelReport]:
-    """The 127 single-op int16x8 models (int16 activations are outside issue 4): each is either refused with
+    """The 127 single-op int16x8 models (int16 arithmetic is not implemented yet): each is either refused with
     an UnsupportedOpError naming its operator, or (int16 data movement: PAD, STRIDED_SLICE) run and checked
     like any other model."""
     return [check_model(models_dir, ManifestEntry(f"seanet-int16/{path.name}", "int16->int16", "", "yes"),
@@ -325,7 +325,7 @@ def markdown(reports: list[ModelReport], seanet: list[ModelReport]) -> str:
         by_status = Counter(r.status for r in seanet)
         compared = sum(r.tensors_compared for r in seanet)
         lines += ["", f"seanet-int16/: {len(seanet)} single-op int16x8 models (int16 activations are outside "
-                  "issue 4): " + ", ".join(f"{status} x{n}" for status, n in sorted(by_status.items()))
+                  "not implemented yet): " + ", ".join(f"{status} x{n}" for status, n in sorted(by_status.items()))
                   + f"; the runnable ones (int16 data movement) compared {compared} tensors with litert-ref and "
                   f"tflm, {sum(r.mismatches for r in seanet)} mismatches."]
     return "\n".join(lines) + "\n"

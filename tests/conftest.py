@@ -1,3 +1,13 @@
+"""Shared test setup, and the rule that CI fails loudly instead of skipping.
+
+Locally a test may skip when something it needs is absent (../shared/models, an oracle runtime, an optional
+dependency), saying why. When the environment variable ``CI`` is set, that is not allowed: the session stops at
+once with one line naming what is missing, and any skip raised during the run becomes a failure. The only skips
+CI accepts are CPU-feature skips, whose reason starts with ``CPU_SKIP_PREFIX`` and names the CPU's features.
+"""
+
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -6,13 +16,70 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MODELS = ROOT.parent / "shared" / "models"
 GOLDEN_DIR = ROOT / "golden"
+IN_CI = bool(os.environ.get("CI"))
+#: the one kind of skip allowed in CI: the CPU lacks an instruction set a kernel backend needs
+CPU_SKIP_PREFIX = "cpu lacks"
+
+#: what the test suite needs under CI: (what, how to check, how to get it)
+CI_REQUIREMENTS = (
+    ("../shared/models (the real-model corpus)", lambda: (SHARED_MODELS / "MANIFEST.tsv").is_file(),
+     "clone with ../shared beside the project"),
+    ("golden/ (the committed golden model)", lambda: (GOLDEN_DIR / "yolov3_tiny_int8" / "manifest.json").is_file(),
+     "a complete checkout"),
+    ("ai-edge-litert (the LiteRT oracle)", lambda: importlib.util.find_spec("ai_edge_litert") is not None,
+     "pip install -e '.[test]'"),
+    ("tflite-micro (the TFLM oracle)", lambda: importlib.util.find_spec("tflite_micro") is not None,
+     "pip install -e '.[test]'"),
+    ("matplotlib (qerror plots)", lambda: importlib.util.find_spec("matplotlib") is not None,
+     "pip install -e '.[test]'"),
+    ("jsonschema (report schemas)", lambda: importlib.util.find_spec("jsonschema") is not None,
+     "pip install -e '.[test]'"),
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def missing_requirements() -> list[str]:
+    return [f"{what} is missing ({fix})" for what, present, fix in CI_REQUIREMENTS if not present()]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI:
+        missing = missing_requirements()
+        if missing:
+            pytest.exit("CI is set but " + "; ".join(missing), returncode=1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if not reason.removeprefix("Skipped: ").startswith(CPU_SKIP_PREFIX):
+            report.outcome = "failed"
+            report.longrepr = f"CI is set, so this skip is a failure: {reason}"
+    return report
+
+
 def shared_model(relative: str) -> Path:
-    """A model of ../shared/models by path; the test skips, saying why, when it is not there."""
+    """A model of ../shared/models by path; the test skips (a failure under CI) when it is not there."""
     path = SHARED_MODELS / relative
     if not path.exists():
         pytest.skip(f"{path} is absent: ../shared/models is not beside this checkout")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--rebuild", action="store_true",
+                     help="also rebuild YOLOv3-tiny with TensorFlow and check it (needs the build extra; minutes)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The TensorFlow rebuild is opt-in (the build extra is ~600 MB): deselected, not skipped, without --rebuild.
+    if config.getoption("--rebuild"):
+        return
+    kept = [item for item in items if "rebuild" not in item.keywords]
+    deselected = [item for item in items if "rebuild" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

@@ -1,7 +1,7 @@
 """The committed golden/ files are self-consistent. No runtime needed: only numpy and refinterp.model.
 
-Also covers refinterp.golden's own machinery that needs no runtime: the deterministic .npz writer,
-load_golden's errors, and the golden_main argument handling.
+Also covers the golden machinery that needs no runtime (refinterp.io, refinterp.tools.golden): the deterministic
+.npz writer, load_golden's errors, and the `refinterp golden` argument handling.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from refinterp.cli import main as cli_main
 from refinterp.errors import RefinterpError
 from refinterp.io import GOLDEN_FORMAT, load_golden, save_npz_deterministic, sha256_of_file
 from refinterp.model import load_model
-from refinterp.tools.golden import golden_main
 
 GOLDEN_ROOT = Path(__file__).resolve().parent.parent / "golden"
 INT8_MODEL = GOLDEN_ROOT / "yolov3_tiny_int8.tflite"
@@ -64,11 +64,11 @@ def test_manifest_sha256_matches_the_model(golden) -> None:
     assert sha256_of_file(INT8_MODEL) == golden.model_sha256
 
 
-def test_tflm_confirmed_every_tensor(golden) -> None:
+def test_manifest_names_its_confirming_runtime(golden) -> None:
+    # What the manifest records is only a record; tests/test_golden.py checks the stored tensors live against
+    # LiteRT BUILTIN_REF and TFLM.
     (tflm,) = [c for c in golden.confirmed_by if c["runtime"] == "tflm"]
-    assert tflm["equal"] is True
     assert tflm["version"].startswith("tflite-micro ")
-    assert "mismatches" not in tflm
 
 
 def test_int8_model_ops_and_io(int8_model) -> None:
@@ -196,7 +196,7 @@ def test_find_case_matches_exact_inputs_only(golden) -> None:
 
 
 def test_golden_main_usage_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert golden_main([]) == 2  # a subcommand is required
-    assert golden_main(["check", str(tmp_path)]) == 2  # not a golden DIR
+    assert cli_main(["golden"]) == 2  # a subcommand is required
+    assert cli_main(["golden", "check", str(tmp_path)]) == 2  # not a golden DIR
     assert "not a golden DIR" in capsys.readouterr().err
-    assert golden_main(["make", str(tmp_path / "absent.tflite"), "--out", str(tmp_path / "g")]) == 2
+    assert cli_main(["golden", "make", str(tmp_path / "absent.tflite"), "--out", str(tmp_path / "g")]) == 2

@@ -1,13 +1,12 @@
 """Any YOLOv3-tiny int8 built the same way, with another seed and other calibration data, is bit-exact.
 
-Rebuilding needs TensorFlow, the `build` extra, which running and testing refinterp never need: without
-it this test is skipped and says so. The expected tensors come from LiteRT BUILTIN_REF (confirmed by TFLM)
-through `build_yolov3_tiny.py --make-golden`; refinterp is then checked against them with `golden check`.
+Rebuilding needs TensorFlow, the `build` extra (pip install -e '.[build]'), which running and testing refinterp
+never need, and takes minutes: the test runs only with `python -m pytest --rebuild` (deselected otherwise). The expected tensors come from LiteRT
+BUILTIN_REF (confirmed by TFLM) through `build_yolov3_tiny.py --make-golden`; refinterp is then checked against them with `golden check`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
@@ -16,8 +15,7 @@ from conftest import ROOT
 
 from refinterp.cli import main
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
-                                reason="tensorflow (pip install -e '.[build]') is not installed: cannot rebuild")
+pytestmark = pytest.mark.rebuild
 
 
 def test_yolov3_tiny_built_with_another_seed_is_bit_exact_on_every_tensor(tmp_path):
