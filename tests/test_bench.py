@@ -1,4 +1,4 @@
-"""python -m refinterp.bench on a small model: the gate, missing runtimes, the written reports."""
+"""refinterp bench on a small model: the gate, missing runtimes, the written reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from refinterp.errors import RuntimeUnavailableError
 from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.cli import main as cli_main
 from refinterp.tools import bench
 
 
@@ -33,7 +34,7 @@ def small_model(tmp_path: Path) -> Path:
 
 def test_bench_writes_json_and_markdown(small_model: Path, tmp_path: Path) -> None:
     json_path, md_path = tmp_path / "r.json", tmp_path / "r.md"
-    status = bench.bench_main(["--model", str(small_model), "--runs", "2", "--warmup", "1",
+    status = cli_main(["bench", "--model", str(small_model), "--runs", "2", "--warmup", "1",
                                "--runtimes", "refinterp,litert-ref,litert", "--json", str(json_path),
                                "--markdown", str(md_path), "--threads", "1"])
     assert status == 0
@@ -70,10 +71,10 @@ def test_refuses_to_report_when_refinterp_differs(small_model: Path, monkeypatch
         return verdict
 
     monkeypatch.setattr(bench, "verify_refinterp", tampered)
-    assert bench.bench_main(["--model", str(small_model), "--runs", "1", "--runtimes", "refinterp"]) == 1
+    assert cli_main(["bench", "--model", str(small_model), "--runs", "1", "--runtimes", "refinterp"]) == 1
     assert "not reporting timings" in capsys.readouterr().err
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
-    assert bench.bench_main(["--model", str(tmp_path / "missing.tflite")]) == 2
-    assert bench.bench_main(["--runtimes", "litert"]) == 2  # refinterp must be one of them
+    assert cli_main(["bench", "--model", str(tmp_path / "missing.tflite")]) == 2
+    assert cli_main(["bench", "--runtimes", "litert"]) == 2  # refinterp must be one of them
