@@ -22,7 +22,6 @@ INT32_MAX = (1 << 31) - 1
 
 # ActivationFunctionType values of the schema.
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = 0, 1, 2, 3, 4, 5
-ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 
 DTYPE_RANGES = {
     np.dtype(np.int8): (-128, 127),

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from refinterp.cli import main as cli_main
 from refinterp.errors import RuntimeUnavailableError
 from refinterp.modelbuilder import TensorSpec, single_op_model
-from refinterp.cli import main as cli_main
 from refinterp.tools import bench
 
 

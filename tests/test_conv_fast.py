@@ -1,4 +1,4 @@
-"""The optimized CONV_2D kernels (refinterp/ops/conv_fast.py) against the spec kernel and LiteRT BUILTIN_REF.
+"""The optimized CONV_2D kernels (refinterp/ops/fast/conv.py) against the spec kernel and LiteRT BUILTIN_REF.
 
 Every backend this machine can run (vnni needs AVX-512 VNNI; blas32 and blas64 run anywhere) must give the
 spec's int8 output bit for bit on convolutions chosen to hit each code path: 1x1, strides, dilation, groups,
@@ -138,7 +138,7 @@ def _prepared(model_bytes: bytes):
 def _run_fast(backend: str, params, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     plan = conv_fast.plan_conv2d(weights, params.groups, x.shape[1], x.shape[2], params.dilation_w, backend=backend)
     assert plan.backend == backend
-    return conv_fast.conv2d_fast(dataclasses.replace(params, fast_plan=plan), x, weights, bias)
+    return conv_fast.conv2d_fast(conv_fast.ConvFastParams(params, plan=plan), x, weights, bias)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -227,5 +227,18 @@ def test_non_constant_weights_are_planned_at_run_time() -> None:
     model, x = _case_model(case)
     params, weights, bias = _prepared(model)
     expected = conv2d_spec(params, x, weights, bias)
-    got = conv_fast.conv2d_fast(dataclasses.replace(params, fast_plan=None), x, weights, bias)
+    got = conv_fast.conv2d_fast(conv_fast.ConvFastParams(params), x, weights, bias)
     assert np.array_equal(got, expected)
+
+
+def test_fast_prepare_wraps_the_spec_prepare() -> None:
+    """The registry's fast_prepare: the spec's params untouched, plus the plan for the host's backend."""
+    model, x = _case_model(CASES[0])
+    subgraph = parse_model(model).subgraphs[0]
+    ctx = OpContext(subgraph.operators[0], subgraph)
+    fast = conv_fast.prepare_conv2d_fast(ctx)
+    spec = prepare_conv2d(ctx)
+    assert fast.spec.window == spec.window and np.array_equal(fast.spec.output_multiplier, spec.output_multiplier)
+    assert fast.plan is not None and fast.plan.backend == conv_fast.choose_backend()
+    params, weights, bias = _prepared(model)
+    assert np.array_equal(conv_fast.conv2d_fast(fast, x, weights, bias), conv2d_spec(spec, x, weights, bias))

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, lookup_8bit, per_tensor_qparams
-from refinterp.quant import DTYPE_RANGES, mbqm_nb, multiply_by_quantized_multiplier, quantize_multiplier
+from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class LeakyReluParams:
     alpha_shift: int = 0
     qmin: int = 0
     qmax: int = 0
-    table: np.ndarray | None = None  # fast kernel: the output for each of the 256 input values
 
 
 def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
@@ -53,10 +51,8 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     identity_multiplier, identity_shift = quantize_multiplier(float(identity_real))
     alpha_multiplier, alpha_shift = quantize_multiplier(float(alpha_real))
     qmin, qmax = DTYPE_RANGES[x.dtype]
-    table = _leaky_relu_table_nb(qmin, qmax, input_zero_point, output_zero_point, identity_multiplier,
-                                 identity_shift, alpha_multiplier, alpha_shift).astype(x.dtype)
     return LeakyReluParams(alpha, True, input_zero_point, output_zero_point, identity_multiplier, identity_shift,
-                           alpha_multiplier, alpha_shift, qmin, qmax, table)
+                           alpha_multiplier, alpha_shift, qmin, qmax)
 
 
 def _signed_mbqm(d: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
@@ -72,30 +68,6 @@ def leaky_relu_spec(p: LeakyReluParams, x: np.ndarray) -> np.ndarray:
     y = p.output_zero_point + np.where(d >= 0, _signed_mbqm(d, p.identity_multiplier, p.identity_shift),
                                        _signed_mbqm(d, p.alpha_multiplier, p.alpha_shift))
     return np.clip(y, p.qmin, p.qmax).astype(x.dtype)
-
-
-@numba.njit(cache=True, nogil=True)
-def _leaky_relu_table_nb(dtype_min, dtype_max, input_zero_point, output_zero_point, identity_multiplier,
-                         identity_shift, alpha_multiplier, alpha_shift):
-    # An 8-bit input has 256 values: evaluate the rule once per value and look the rest up.
-    table = np.empty(256, dtype=np.int64)
-    for i in range(256):
-        q = dtype_min + i
-        d = q - input_zero_point
-        if d >= 0:
-            v = mbqm_nb(d, identity_multiplier, identity_shift)
-        elif alpha_multiplier < 0:
-            v = -mbqm_nb(d, -alpha_multiplier, alpha_shift)
-        else:
-            v = mbqm_nb(d, alpha_multiplier, alpha_shift)
-        table[i] = min(max(v + output_zero_point, dtype_min), dtype_max)
-    return table
-
-
-def leaky_relu_fast(p: LeakyReluParams, x: np.ndarray) -> np.ndarray:
-    if not p.quantized:
-        return leaky_relu_spec(p, x)
-    return lookup_8bit(p.table, x)
 
 
 # ------------------------------------------------------------------------------------------------

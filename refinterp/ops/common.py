@@ -3,26 +3,27 @@
 An operator is three functions (see ``registry.py``):
 
 * ``prepare(ctx) -> params``: validates the operator like TFLite's Prepare does, raises ``ctx.fail(...)``
-  for what the official runtimes reject, and precomputes everything that does not depend on the
-  activations (multipliers, clamps, padding, packed weights) into an immutable params object.
+  for what the official runtimes reject, and precomputes everything the rule needs that does not depend on
+  the activations (multipliers, clamps, padding) into an immutable params object.
 * ``spec(params, *inputs) -> output | tuple of outputs``: the readable NumPy kernel, the teaching path.
-* ``fast(params, *inputs)``: the numba kernel, optional; tests hold it equal to ``spec``.
+* ``fast(params, *inputs)``: the numba kernel in ``refinterp/ops/fast/``, optional; tests hold it equal to
+  ``spec``. When it needs more than ``prepare`` makes (packed weights, a lookup table), its own
+  ``fast_prepare(ctx)`` calls ``prepare`` and returns those params extended; the spec never sees that data.
 
 Inputs arrive as NumPy arrays in the operator's input order (``None`` for an absent optional input).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 
 from refinterp.errors import PrepareError, UnsupportedOpError
 from refinterp.model import Operator, Subgraph, Tensor
+from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX
 
 PADDING_SAME, PADDING_VALID = 0, 1
 PROFILES = ("litert-ref", "tflm")
@@ -160,14 +161,14 @@ def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int
                     compute_padding(stride_w, dilation_w, in_w, filter_w, out_w))
 
 
-def dtype_of(tensor: Tensor) -> np.dtype:
-    if tensor.dtype is None:
-        raise UnsupportedOpError(f"tensor {tensor.index} '{tensor.name}' has type {tensor.type_name}")
-    return tensor.dtype
+def type_lowest(dtype: np.dtype) -> float | int:
+    """``std::numeric_limits<T>::lowest()``: where a running maximum starts (-FLT_MAX for float, not -inf)."""
+    return FLOAT32_LOWEST if dtype == np.float32 else DTYPE_RANGES[np.dtype(dtype)][0]
 
 
-def num_elements(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)
+def type_highest(dtype: np.dtype) -> float | int:
+    """``std::numeric_limits<T>::max()``."""
+    return FLOAT32_MAX if dtype == np.float32 else DTYPE_RANGES[np.dtype(dtype)][1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -179,18 +180,3 @@ def table_of_8bit_rule(rule: Any, params: Any, input_dtype: np.dtype) -> np.ndar
     """``rule(params, q)`` for every value q of the 8-bit ``input_dtype``, lowest first."""
     info = np.iinfo(input_dtype)
     return rule(params, np.arange(info.min, info.max + 1, dtype=input_dtype))
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _lookup_8bit_nb(table, x_flat, lowest):
-    # NumPy's fancy indexing (table[x - lowest]) is single-threaded and allocates an index array: ~10x slower
-    y = np.empty(x_flat.size, table.dtype)
-    for i in numba.prange(x_flat.size):
-        y[i] = table[np.int64(x_flat[i]) - lowest]
-    return y
-
-
-def lookup_8bit(table: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``table[x - lowest]`` for an int8/uint8 array ``x`` and a 256-entry table from table_of_8bit_rule."""
-    lowest = int(np.iinfo(x.dtype).min)
-    return _lookup_8bit_nb(table, np.ascontiguousarray(x).reshape(-1), lowest).reshape(x.shape)

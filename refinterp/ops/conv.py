@@ -13,22 +13,20 @@ as padding with zp_in), and ``M[oc], shift[oc] = QuantizeMultiplier(f64(s_in) * 
 
 float32 rule (``reference_ops::Conv``): ``total`` starts at 0.0f and adds ``x * w`` in float32 in the order
 ky, kx, ic; then ``clamp(total + bias[oc])``. Summation order matters for floats, so both kernels keep it.
+
+The fast kernels (exact int8 VNNI / BLAS backends, numba float32) are in ``refinterp/ops/fast/conv.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.ops.fast.conv import plan_conv2d
 from refinterp.quant import (
     activation_range,
     activation_range_float,
-    mbqm_nb,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     wrap_int32,
@@ -50,8 +48,6 @@ class Conv2DParams:
     output_shift: np.ndarray | None = None  # int64 [Cout], positive = left shift
     act_min: float = 0
     act_max: float = 0
-    packed_weights: np.ndarray | None = None  # fast kernel layout [KH, KW, Cin_g, Cout], packed once
-    fast_plan: Any = None  # int8: conv_fast.ConvPlan (weights packed for the optimized kernels), made once
 
 
 def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray, output_scale: float,
@@ -97,8 +93,7 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         if w.type_name != "float32" or y.type_name != "float32":
             raise ctx.unsupported(f"float32 input with {w.type_name} filter and {y.type_name} output (hybrid)")
         lo, hi = activation_range_float(activation)
-        packed = _pack(w.data, np.float32) if w.is_constant else None
-        return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi, packed_weights=packed)
+        return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi)
 
     if w.type_name != "int8" or y.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter and {y.type_name} output")
@@ -115,15 +110,9 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 0")
     multipliers, shifts = per_channel_multipliers(input_scale, wq.scale, output_scale, channels_out)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
-    plan = plan_conv2d(w.data, groups, x_shape[1], x_shape[2], dilation_w) if w.is_constant else None
     return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multipliers,
-                        output_shift=shifts, act_min=act_min, act_max=act_max, fast_plan=plan)
-
-
-def _pack(weights: np.ndarray, dtype: type) -> np.ndarray:
-    """[Cout, KH, KW, Cin_g] -> contiguous [KH, KW, Cin_g, Cout]: the fast kernels' inner loop runs over Cout."""
-    return np.ascontiguousarray(np.transpose(weights, (1, 2, 3, 0)).astype(dtype))
+                        output_shift=shifts, act_min=act_min, act_max=act_max)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,89 +171,3 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
     if bias is not None:
         total = total + bias.astype(np.float32)
     return np.clip(total, np.float32(p.act_min), np.float32(p.act_max)).astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fast kernel: numba, rows in parallel, inner loop over output channels (vectorizes)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _conv2d_int8_nb(x, w_packed, bias, groups, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
-                    out_h, out_w, input_zero_point, multipliers, shifts, output_zero_point, act_min, act_max):
-    batches, in_h, in_w, _ = x.shape
-    filter_h, filter_w, channels_in_group, channels_out = w_packed.shape
-    out_per_group = channels_out // groups
-    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.int8)
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        acc = np.empty(channels_out, dtype=np.int32)
-        for ox in range(out_w):
-            for oc in range(channels_out):
-                acc[oc] = bias[oc]
-            for ky in range(filter_h):
-                iy = oy * stride_h - pad_h + ky * dilation_h
-                if iy < 0 or iy >= in_h:
-                    continue
-                for kx in range(filter_w):
-                    ix = ox * stride_w - pad_w + kx * dilation_w
-                    if ix < 0 or ix >= in_w:
-                        continue
-                    for g in range(groups):
-                        for ic in range(channels_in_group):
-                            xv = np.int32(x[b, iy, ix, g * channels_in_group + ic]) - input_zero_point
-                            for oc in range(g * out_per_group, (g + 1) * out_per_group):
-                                acc[oc] += xv * w_packed[ky, kx, ic, oc]
-            for oc in range(channels_out):
-                v = mbqm_nb(acc[oc], multipliers[oc], shifts[oc]) + output_zero_point
-                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
-    return y
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _conv2d_float_nb(x, w_packed, bias, groups, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
-                     out_h, out_w, act_min, act_max):
-    batches, in_h, in_w, _ = x.shape
-    filter_h, filter_w, channels_in_group, channels_out = w_packed.shape
-    out_per_group = channels_out // groups
-    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.float32)
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        total = np.empty(channels_out, dtype=np.float32)
-        for ox in range(out_w):
-            total[:] = 0.0
-            for ky in range(filter_h):
-                iy = oy * stride_h - pad_h + ky * dilation_h
-                if iy < 0 or iy >= in_h:
-                    continue
-                for kx in range(filter_w):
-                    ix = ox * stride_w - pad_w + kx * dilation_w
-                    if ix < 0 or ix >= in_w:
-                        continue
-                    for g in range(groups):
-                        for ic in range(channels_in_group):
-                            xv = x[b, iy, ix, g * channels_in_group + ic]
-                            for oc in range(g * out_per_group, (g + 1) * out_per_group):
-                                total[oc] += xv * w_packed[ky, kx, ic, oc]
-            for oc in range(channels_out):
-                v = total[oc] + bias[oc]
-                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
-    return y
-
-
-def conv2d_fast(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    win = p.window
-    channels_out = w.shape[0]
-    if p.quantized:
-        packed = p.packed_weights if p.packed_weights is not None else _pack(w, np.int32)
-        bias32 = bias.astype(np.int32) if bias is not None else np.zeros(channels_out, np.int32)
-        return _conv2d_int8_nb(x, packed, bias32, p.groups, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w,
-                               win.pad_h, win.pad_w, win.out_h, win.out_w, np.int32(p.input_zero_point),
-                               p.output_multiplier, p.output_shift, p.output_zero_point, int(p.act_min),
-                               int(p.act_max))
-    packed = p.packed_weights if p.packed_weights is not None else _pack(w, np.float32)
-    bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)
-    return _conv2d_float_nb(np.ascontiguousarray(x, dtype=np.float32), packed, bias32, p.groups, p.stride_h,
-                            p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
-                            np.float32(p.act_min), np.float32(p.act_max))

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
@@ -51,7 +50,6 @@ from refinterp.quant import (
     ACT_RELU_N1_TO_1,
     DTYPE_RANGES,
     activation_range,
-    mbqm_nb,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     wrap_int32,
@@ -265,49 +263,3 @@ def binary_spec(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
             value = x1 * x2
     lo, hi = np.array(p.act_min, p.dtype), np.array(p.act_max, p.dtype)
     return _clamp(value, lo, hi).astype(p.dtype)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fast kernel: numba, one pass over the (broadcast, flattened) inputs
-
-
-@numba.njit(cache=True, nogil=True)
-def _add_sub_8bit_nb(x1, x2, out, subtract, input1_offset, input2_offset, left_shift, input1_multiplier,
-                     input1_shift, input2_multiplier, input2_shift, output_multiplier, output_shift,
-                     output_offset, act_min, act_max):
-    for i in range(out.size):
-        scaled1 = mbqm_nb((np.int64(x1[i]) + input1_offset) << left_shift, input1_multiplier, input1_shift)
-        scaled2 = mbqm_nb((np.int64(x2[i]) + input2_offset) << left_shift, input2_multiplier, input2_shift)
-        total = scaled1 - scaled2 if subtract else scaled1 + scaled2
-        total = ((total + 2147483648) & 0xFFFFFFFF) - 2147483648
-        v = mbqm_nb(total, output_multiplier, output_shift) + output_offset
-        out[i] = min(max(v, act_min), act_max)
-
-
-@numba.njit(cache=True, nogil=True)
-def _mul_8bit_nb(x1, x2, out, input1_offset, input2_offset, output_multiplier, output_shift, output_offset,
-                 act_min, act_max):
-    for i in range(out.size):
-        product = (np.int64(x1[i]) + input1_offset) * (np.int64(x2[i]) + input2_offset)
-        v = mbqm_nb(product, output_multiplier, output_shift) + output_offset
-        out[i] = min(max(v, act_min), act_max)
-
-
-def _flat(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
-
-
-def binary_fast(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-    if p.kind != "quantized":
-        return binary_spec(p, x1, x2)
-    shape = np.broadcast_shapes(x1.shape, x2.shape)
-    flat1, flat2 = _flat(x1, shape), _flat(x2, shape)
-    out = np.empty(flat1.size, dtype=p.dtype)
-    if p.op == "MUL":
-        _mul_8bit_nb(flat1, flat2, out, p.input1_offset, p.input2_offset, p.output_multiplier, p.output_shift,
-                     p.output_offset, int(p.act_min), int(p.act_max))
-    else:
-        _add_sub_8bit_nb(flat1, flat2, out, p.op == "SUB", p.input1_offset, p.input2_offset, ADD_LEFT_SHIFT,
-                         p.input1_multiplier, p.input1_shift, p.input2_multiplier, p.input2_shift,
-                         p.output_multiplier, p.output_shift, p.output_offset, int(p.act_min), int(p.act_max))
-    return out.reshape(shape)

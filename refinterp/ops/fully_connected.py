@@ -40,7 +40,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
@@ -52,7 +51,6 @@ from refinterp.quant import (
     activation_range,
     activation_range_float,
     cast_to_int32,
-    mbqm_nb,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     round_half_away_f64,
@@ -187,67 +185,3 @@ def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
         total = total + bias.astype(np.float32).reshape(-1)
     out = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
     return out.astype(np.float32).reshape(p.output_shape)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fast kernel: numba, rows x units in parallel
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _fc_int8_nb(x, w, bias, input_zero_point, weight_zero_point, float_requant, effective_scale, multipliers,
-                shifts, output_zero_point, act_min, act_max):
-    rows, depth = x.shape
-    units = w.shape[0]
-    y = np.empty((rows, units), dtype=np.int8)
-    for job in numba.prange(rows * units):
-        b = job // units
-        u = job % units
-        acc = np.int64(bias[u])
-        for d in range(depth):
-            acc += (np.int64(w[u, d]) - weight_zero_point) * (np.int64(x[b, d]) - input_zero_point)
-        acc = ((acc + 2147483648) & 0xFFFFFFFF) - 2147483648  # the C++ accumulator is int32
-        if float_requant:
-            v = np.float64(acc) * effective_scale[u]
-            t = math.trunc(v)
-            if abs(v - t) >= 0.5:
-                t += 1.0 if v > 0 else -1.0
-            if t >= -2147483648.0 and t <= 2147483647.0:
-                scaled = np.int64(t)
-            else:
-                scaled = np.int64(-2147483648)
-        else:
-            scaled = mbqm_nb(acc, multipliers[u], shifts[u])
-        out = ((scaled + output_zero_point + 2147483648) & 0xFFFFFFFF) - 2147483648
-        y[b, u] = min(max(out, act_min), act_max)
-    return y
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _fc_float_nb(x, w, bias, act_min, act_max):
-    rows, depth = x.shape
-    units = w.shape[0]
-    y = np.empty((rows, units), dtype=np.float32)
-    for job in numba.prange(rows * units):
-        b = job // units
-        u = job % units
-        total = np.float32(0.0)
-        for d in range(depth):
-            total += x[b, d] * w[u, d]
-        v = total + bias[u]
-        y[b, u] = min(max(v, act_min), act_max)
-    return y
-
-
-def fully_connected_fast(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
-                         bias: np.ndarray | None = None) -> np.ndarray:
-    rows = np.ascontiguousarray(x.reshape(-1, p.depth))
-    if p.quantized:
-        bias32 = bias.astype(np.int32).reshape(-1) if bias is not None else np.zeros(p.units, np.int32)
-        y = _fc_int8_nb(rows, np.ascontiguousarray(w), bias32, np.int32(p.input_zero_point),
-                        np.int32(p.weight_zero_point), p.float_requant, p.effective_scale, p.output_multiplier,
-                        p.output_shift, p.output_zero_point, int(p.act_min), int(p.act_max))
-        return y.reshape(p.output_shape)
-    bias32 = bias.astype(np.float32).reshape(-1) if bias is not None else np.zeros(p.units, np.float32)
-    y = _fc_float_nb(rows.astype(np.float32), np.ascontiguousarray(w, dtype=np.float32), bias32,
-                     np.float32(p.act_min), np.float32(p.act_max))
-    return y.reshape(p.output_shape)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX, activation_range, activation_range_float
+from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, type_lowest, window_2d
+from refinterp.quant import activation_range, activation_range_float
 
 
 @dataclass(frozen=True)
@@ -50,21 +49,17 @@ def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     return Pool2DParams(filter_h, filter_w, stride_h, stride_w, window, act_min, act_max, x.dtype)
 
 
-def _lowest(dtype: np.dtype) -> float:
-    """The running maximum's start: numeric_limits<T>::lowest() (-FLT_MAX for float, not -inf)."""
-    return FLOAT32_LOWEST if dtype == np.float32 else DTYPE_RANGES[dtype][0]
-
-
 def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     win = p.window
     if win.out_h == 0 or win.out_w == 0:
         return np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]), dtype=x.dtype)
-    # Padding with the type's lowest value is the same as clipping the window to the image.
+    # Padding with the type's lowest value (where the running maximum starts) is the same as clipping the
+    # window to the image.
     pad_bottom = max(0, (win.out_h - 1) * p.stride_h + p.filter_h - win.pad_h - x.shape[1])
     pad_right = max(0, (win.out_w - 1) * p.stride_w + p.filter_w - win.pad_w - x.shape[2])
     padded = np.pad(x, ((0, 0), (win.pad_h, pad_bottom), (win.pad_w, pad_right), (0, 0)),
-                    constant_values=_lowest(p.dtype))
-    out = np.full((x.shape[0], win.out_h, win.out_w, x.shape[3]), _lowest(p.dtype), dtype=x.dtype)
+                    constant_values=type_lowest(p.dtype))
+    out = np.full((x.shape[0], win.out_h, win.out_w, x.shape[3]), type_lowest(p.dtype), dtype=x.dtype)
     for ky in range(p.filter_h):
         for kx in range(p.filter_w):
             tap = padded[:, ky:ky + (win.out_h - 1) * p.stride_h + 1:p.stride_h,
@@ -72,40 +67,6 @@ def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
             # std::max(max, value) keeps the running maximum on ties (+0.0 before -0.0) and ignores NaN
             out = np.where(tap > out, tap, out)
     return np.clip(out, p.act_min, p.act_max).astype(x.dtype)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _max_pool2d_nb(x, filter_h, filter_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w, lowest, act_min,
-                   act_max):
-    batches, in_h, in_w, depth = x.shape
-    y = np.empty((batches, out_h, out_w, depth), dtype=x.dtype)
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        y0 = oy * stride_h - pad_h
-        fy0, fy1 = max(0, -y0), min(filter_h, in_h - y0)
-        best = np.empty(depth, dtype=x.dtype)
-        for ox in range(out_w):
-            x0 = ox * stride_w - pad_w
-            fx0, fx1 = max(0, -x0), min(filter_w, in_w - x0)
-            best[:] = lowest
-            for fy in range(fy0, fy1):
-                for fx in range(fx0, fx1):
-                    for c in range(depth):
-                        v = x[b, y0 + fy, x0 + fx, c]
-                        if v > best[c]:
-                            best[c] = v
-            for c in range(depth):
-                y[b, oy, ox, c] = min(max(best[c], act_min), act_max)
-    return y
-
-
-def max_pool2d_fast(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
-    win = p.window
-    cast = x.dtype.type
-    return _max_pool2d_nb(x, p.filter_h, p.filter_w, p.stride_h, p.stride_w, win.pad_h, win.pad_w, win.out_h,
-                          win.out_w, cast(_lowest(p.dtype)), cast(max(p.act_min, _lowest(p.dtype))),
-                          cast(min(p.act_max, FLOAT32_MAX if p.dtype == np.float32 else DTYPE_RANGES[p.dtype][1])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -152,67 +113,3 @@ def average_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     # C division truncates toward zero; NumPy's // floors
     average = np.sign(numerator) * (np.abs(numerator) // count)
     return np.clip(average, p.act_min, p.act_max).astype(x.dtype)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _average_pool2d_int_nb(x, filter_h, filter_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w, act_min,
-                           act_max):
-    batches, in_h, in_w, depth = x.shape
-    y = np.empty((batches, out_h, out_w, depth), dtype=x.dtype)
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        y0 = oy * stride_h - pad_h
-        fy0, fy1 = max(0, -y0), min(filter_h, in_h - y0)
-        total = np.empty(depth, dtype=np.int32)
-        for ox in range(out_w):
-            x0 = ox * stride_w - pad_w
-            fx0, fx1 = max(0, -x0), min(filter_w, in_w - x0)
-            count = (fy1 - fy0) * (fx1 - fx0)
-            total[:] = 0
-            for fy in range(fy0, fy1):
-                for fx in range(fx0, fx1):
-                    for c in range(depth):
-                        total[c] += x[b, y0 + fy, x0 + fx, c]
-            for c in range(depth):
-                s = np.int64(total[c])
-                if s > 0:
-                    v = (s + count // 2) // count
-                else:
-                    v = -((-(s - count // 2)) // count)  # truncating division of a value <= 0
-                y[b, oy, ox, c] = min(max(v, act_min), act_max)
-    return y
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _average_pool2d_float_nb(x, filter_h, filter_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w, act_min,
-                             act_max):
-    batches, in_h, in_w, depth = x.shape
-    y = np.empty((batches, out_h, out_w, depth), dtype=np.float32)
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        y0 = oy * stride_h - pad_h
-        fy0, fy1 = max(0, -y0), min(filter_h, in_h - y0)
-        total = np.empty(depth, dtype=np.float32)
-        for ox in range(out_w):
-            x0 = ox * stride_w - pad_w
-            fx0, fx1 = max(0, -x0), min(filter_w, in_w - x0)
-            count = np.float32((fy1 - fy0) * (fx1 - fx0))
-            total[:] = 0.0
-            for fy in range(fy0, fy1):
-                for fx in range(fx0, fx1):
-                    for c in range(depth):
-                        total[c] += x[b, y0 + fy, x0 + fx, c]
-            for c in range(depth):
-                y[b, oy, ox, c] = min(max(total[c] / count, act_min), act_max)
-    return y
-
-
-def average_pool2d_fast(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
-    win = p.window
-    args = (p.filter_h, p.filter_w, p.stride_h, p.stride_w, win.pad_h, win.pad_w, win.out_h, win.out_w)
-    if p.dtype == np.float32:
-        return _average_pool2d_float_nb(np.ascontiguousarray(x), *args, np.float32(p.act_min),
-                                        np.float32(p.act_max))
-    return _average_pool2d_int_nb(np.ascontiguousarray(x), *args, int(p.act_min), int(p.act_max))

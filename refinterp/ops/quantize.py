@@ -15,12 +15,11 @@ DEQUANTIZE (``reference_ops::Dequantize``): ``y = float32(f64(scale) * (q - zp))
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, lookup_8bit, per_tensor_qparams, table_of_8bit_rule
+from refinterp.ops.common import OpContext, per_tensor_qparams
 from refinterp.quant import (
     DTYPE_RANGES,
     cast_to_int32,
@@ -39,7 +38,6 @@ class QuantizeParams:
     input_zero_point: int = 0
     multiplier: int = 0
     shift: int = 0
-    table: np.ndarray | None = None  # requantize fast kernel: the output for each of the 256 input values
 
 
 def _axis_shaped(values: np.ndarray, rank: int, axis: int, per_channel: bool) -> np.ndarray:
@@ -68,9 +66,8 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
-    params = QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
-                            multiplier=multiplier, shift=shift)
-    return replace(params, table=table_of_8bit_rule(quantize_spec, params, x.dtype))
+    return QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
+                          multiplier=multiplier, shift=shift)
 
 
 def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
@@ -86,7 +83,6 @@ def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
 class DequantizeParams:
     scale: np.ndarray | None  # float64, shaped to broadcast; None for float16 -> float32
     zero_point: np.ndarray | None
-    table: np.ndarray | None = None  # fast kernel, 8-bit per-tensor input: the value of each of the 256 inputs
 
 
 def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
@@ -100,54 +96,12 @@ def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
     if q is None:
         raise ctx.fail("input is not quantized")
     rank = len(ctx.shape(x))
-    params = DequantizeParams(_axis_shaped(q.scale.astype(np.float64), rank, q.quantized_dimension, q.per_channel),
-                              _axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,
-                                           q.per_channel))
-    if q.per_channel or x.dtype.itemsize != 1:
-        return params  # per-channel or int16: the vectorized spec kernel serves as the fast one
-    return replace(params, table=table_of_8bit_rule(dequantize_spec, params, x.dtype))
+    return DequantizeParams(_axis_shaped(q.scale.astype(np.float64), rank, q.quantized_dimension, q.per_channel),
+                            _axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,
+                                         q.per_channel))
 
 
 def dequantize_spec(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
     if p.scale is None:
         return x.astype(np.float32)
     return (p.scale * (x.astype(np.int64) - p.zero_point)).astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fast kernels. An 8-bit input has only 256 values: prepare evaluated the spec rule once on each (``table``),
-# eval gathers. float32 -> int: numba, the same float32 division, C round and x86 cast as the spec.
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
-    flat_in = x.ravel()
-    flat_out = out.ravel()
-    for i in numba.prange(flat_in.size):
-        scaled = np.float32(flat_in[i]) / scale  # float32 / float32 stays float32, as in AffineQuantize
-        truncated = np.float32(np.trunc(scaled))
-        if abs(scaled - truncated) >= np.float32(0.5):  # std::round: ties away from zero
-            truncated += np.float32(1.0) if scaled > 0 else np.float32(-1.0)
-        if truncated > -2147483649.0 and truncated < 2147483648.0:
-            value = np.int64(truncated)
-        else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
-            value = np.int64(-2147483648)
-        flat_out[i] = min(max(value + zero_point, qmin), qmax)
-
-
-def quantize_fast(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
-    if p.mode == "requantize":
-        return lookup_8bit(p.table, x)
-    if p.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
-        return quantize_spec(p, x)
-    qmin, qmax = DTYPE_RANGES[p.output_dtype]
-    out = np.empty(x.shape, dtype=p.output_dtype)
-    _affine_quantize_nb(np.ascontiguousarray(x, dtype=np.float32), np.float32(p.scale), int(p.zero_point), qmin,
-                        qmax, out)
-    return out
-
-
-def dequantize_fast(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
-    if p.table is None:
-        return dequantize_spec(p, x)  # float16, per-channel or int16: the spec kernel is already vectorized
-    return lookup_8bit(p.table, x)

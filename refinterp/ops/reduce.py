@@ -27,11 +27,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.quant import DTYPE_RANGES, mbqm_nb, multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+from refinterp.ops.common import OpContext, per_tensor_qparams, type_lowest
+from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def prepare_reduce_max(ctx: OpContext) -> ReduceParams:
     return _prepare_reduce(ctx, is_mean=False)
 
 
-def _rows(p: ReduceParams, x: np.ndarray) -> np.ndarray:
+def reduction_rows(p: ReduceParams, x: np.ndarray) -> np.ndarray:
     """The input as [outputs, N]: kept axes first, reduced axes last, each group in its original order.
 
     Row r holds the reduced elements of output element r in the input's row-major order.
@@ -128,7 +127,7 @@ def mean_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) ->
     if x.size == 0:
         fill = np.nan if not p.quantized else 0
         return np.full(p.output_shape, fill, dtype=x.dtype)
-    rows = _rows(p, x)
+    rows = reduction_rows(p, x)
     if p.quantized:
         total = wrap_int32(rows.astype(np.int64).sum(axis=1))  # the C++ temp_sum is int32
         shifted = wrap_int32(total - p.input_zero_point * p.reduced_count)
@@ -140,76 +139,11 @@ def mean_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) ->
     return (total / np.float32(p.reduced_count)).astype(np.float32).reshape(p.output_shape)
 
 
-def _lowest(dtype: np.dtype):
-    return np.finfo(np.float32).min if dtype == np.float32 else DTYPE_RANGES[dtype][0]
-
-
 def reduce_max_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
     if x.size == 0:
-        return np.full(p.output_shape, _lowest(x.dtype), dtype=x.dtype)
-    rows = _rows(p, x)
-    current = np.full(rows.shape[0], _lowest(x.dtype), dtype=x.dtype)
+        return np.full(p.output_shape, type_lowest(x.dtype), dtype=x.dtype)
+    rows = reduction_rows(p, x)
+    current = np.full(rows.shape[0], type_lowest(x.dtype), dtype=x.dtype)
     for i in range(p.reduced_count):
         current = np.where(rows[:, i] > current, rows[:, i], current)  # the reducer: (in > current) ? in : current
     return current.reshape(p.output_shape)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fast kernels: numba over the [outputs, N] view
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _mean_int_nb(rows, input_zero_point, multiplier, shift, output_zero_point, qmin, qmax, out):
-    outputs, count = rows.shape
-    for r in numba.prange(outputs):
-        total = np.int64(0)
-        for i in range(count):
-            total += rows[r, i]
-        shifted = total - np.int64(input_zero_point) * count
-        shifted = ((shifted + 2147483648) & 0xFFFFFFFF) - 2147483648
-        v = mbqm_nb(shifted, multiplier, shift) + output_zero_point
-        out[r] = min(max(v, qmin), qmax)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _mean_float_nb(rows, out):
-    outputs, count = rows.shape
-    for r in numba.prange(outputs):
-        total = np.float32(0.0)
-        for i in range(count):
-            total += rows[r, i]
-        out[r] = total / np.float32(count)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _max_nb(rows, lowest, out):
-    outputs, count = rows.shape
-    for r in numba.prange(outputs):
-        current = lowest
-        for i in range(count):
-            v = rows[r, i]
-            if v > current:
-                current = v
-        out[r] = current
-
-
-def mean_fast(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
-    if x.size == 0:
-        return mean_spec(p, x)
-    rows = _rows(p, x)
-    out = np.empty(rows.shape[0], dtype=x.dtype)
-    if p.quantized:
-        _mean_int_nb(rows, p.input_zero_point, p.output_multiplier, p.output_shift, p.output_zero_point, p.qmin,
-                     p.qmax, out)
-    else:
-        _mean_float_nb(rows, out)
-    return out.reshape(p.output_shape)
-
-
-def reduce_max_fast(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
-    if x.size == 0:
-        return reduce_max_spec(p, x)
-    rows = _rows(p, x)
-    out = np.empty(rows.shape[0], dtype=x.dtype)
-    _max_nb(rows, x.dtype.type(_lowest(x.dtype)), out)
-    return out.reshape(p.output_shape)

@@ -27,8 +27,8 @@ LOGISTIC int8 differs by design between the runtimes (they agree on almost every
   ``d = q - zp_in``; ``d <= -radius`` gives -128, ``d >= radius`` 127; otherwise
   ``clamp(RDBPOT(gemmlowp::logistic(Q4.27: MBQM(d, M, left_shift)), 23) - 128)``; requires zp_out == -128.
 
-float32 (``reference_ops::Softmax`` / ``reference_ops::Logistic``), with ``expf`` = the C library's expf (numba
-calls it for ``math.exp`` on float32; NumPy's own float32 exp differs in the last bit):
+float32 (``reference_ops::Softmax`` / ``reference_ops::Logistic``), with ``expf`` = the C library's expf (called
+through ctypes here, one element at a time; NumPy's own float32 exp differs in the last bit):
 
 * SOFTMAX: ``e = expf((x - max) * beta)`` in float32, ``sum`` added in order, ``y = e / sum``.
 * LOGISTIC: ``x > 16.619047164916992 -> 1``, ``x < -9 -> expf(x)``, else ``1 / (1 + expf(-x))``.
@@ -40,9 +40,9 @@ import ctypes
 import ctypes.util
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from refinterp.errors import EvalError
@@ -159,33 +159,23 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
 
 
 # ------------------------------------------------------------------------------------------------
-# expf: the C library's, through numba (math.exp on a float32 compiles to a call of libm's expf)
-
-
-@numba.njit(cache=True)
-def _expf_nb(x):
-    out = np.empty_like(x)
-    flat_in = x.reshape(-1)
-    flat_out = out.reshape(-1)
-    for i in range(flat_in.size):
-        flat_out[i] = math.exp(flat_in[i])
-    return out
-
-
-def expf(x: np.ndarray) -> np.ndarray:
-    """C ``expf`` elementwise on float32 (bit-exact with what the C++ kernels call)."""
-    return _expf_nb(np.ascontiguousarray(x, dtype=np.float32))
+# expf: the C library's (the fast kernels call the same function through numba: math.exp on a float32)
 
 
 @functools.cache
 def _libm_expf():
-    """libm's expf through ctypes, for Prepare-time tables (256 calls)."""
+    """libm's ``float expf(float)`` through ctypes."""
     name = ctypes.util.find_library("m")
-    if name is None:
-        return None
-    function = ctypes.CDLL(name).expf
+    library = ctypes.CDLL(name) if name is not None else ctypes.CDLL(None)  # None: the process's own symbols
+    function = library.expf
     function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
     return function
+
+
+def expf(x: np.ndarray) -> np.ndarray:
+    """C ``expf`` elementwise on float32 (bit-exact with what the C++ kernels call)."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.array(np.frompyfunc(_libm_expf(), 1, 1)(x), dtype=np.float32).reshape(x.shape)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -250,7 +240,7 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
 
 def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
     if not p.quantized:
-        return _softmax_float(p, x)
+        return softmax_float(p, x)
     q = x.astype(np.int64)
     diff = q - q.max(axis=-1, keepdims=True)
     kept = diff >= p.diff_min
@@ -277,10 +267,11 @@ def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
     return np.where(kept, y, p.output_min).astype(np.int8 if p.output_bits == 8 else np.int16)
 
 
-def _softmax_float(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
+def softmax_float(p: SoftmaxParams, x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf) -> np.ndarray:
+    """float32 SOFTMAX; ``exp`` is C's expf, elementwise (the fast kernel passes numba's call of it)."""
     x = x.astype(np.float32)
     row_max = x.max(axis=-1, keepdims=True)  # the reference starts from lowest(); the maximum is the same
-    exps = expf((x - row_max) * p.beta)
+    exps = exp((x - row_max) * p.beta)
     total = np.zeros(x.shape[:-1] + (1,), dtype=np.float32)
     for c in range(x.shape[-1]):
         total += exps[..., c:c + 1]  # float32 adds in order
@@ -309,11 +300,7 @@ def logistic_table(input_scale: float, input_zero_point: int, output_scale: floa
     """LUTPopulate<int8_t> with ``1.0f / (1.0f + std::exp(-x))``: entry [q & 0xFF] for each int8 q."""
     values = np.arange(-128, 128, dtype=np.int64)
     dequantized = np.float32(input_scale) * (values - input_zero_point).astype(np.float32)
-    libm_expf = _libm_expf()
-    if libm_expf is not None:
-        exps = np.array([libm_expf(float(-v)) for v in dequantized], dtype=np.float32)
-    else:
-        exps = expf(-dequantized)
+    exps = expf(-dequantized)
     transformed = np.float32(1.0) / (np.float32(1.0) + exps)
     inverse_scale = np.float32(1.0) / np.float32(output_scale)
     rescaled = round_half_away_f32(transformed * inverse_scale)
@@ -348,14 +335,18 @@ def prepare_logistic(ctx: OpContext) -> LogisticParams:
     return LogisticParams(True, table=logistic_table(input_scale, input_zero_point, output_scale, output_zero_point))
 
 
+def logistic_float(x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf) -> np.ndarray:
+    """float32 LOGISTIC; ``exp`` is C's expf, elementwise (the fast kernel passes numba's call of it)."""
+    x = x.astype(np.float32)
+    with np.errstate(over="ignore"):
+        middle = np.float32(1.0) / (np.float32(1.0) + exp(-x))
+    out = np.where(x > LOGISTIC_CUTOFF_UPPER, np.float32(1.0), np.where(x < LOGISTIC_CUTOFF_LOWER, exp(x), middle))
+    return out.astype(np.float32)
+
+
 def logistic_spec(p: LogisticParams, x: np.ndarray) -> np.ndarray:
     if not p.quantized:
-        x = x.astype(np.float32)
-        with np.errstate(over="ignore"):
-            middle = np.float32(1.0) / (np.float32(1.0) + expf(-x))
-        out = np.where(x > LOGISTIC_CUTOFF_UPPER, np.float32(1.0),
-                       np.where(x < LOGISTIC_CUTOFF_LOWER, expf(x), middle))
-        return out.astype(np.float32)
+        return logistic_float(x)
     if p.table is not None:
         return p.table[x.view(np.uint8)]
     d = x.astype(np.int64) - p.input_zero_point

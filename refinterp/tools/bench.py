@@ -44,7 +44,7 @@ from refinterp.errors import InputError, RefinterpError, RuntimeUnavailableError
 from refinterp.interpreter import Interpreter
 from refinterp.io import load_golden, model_input_specs, seeded_inputs
 from refinterp.model import load_model
-from refinterp.ops.fast.conv import choose_backend
+from refinterp.ops.fast.conv import BACKEND_ENV, choose_backend, host_has_vnni
 from refinterp.runtimes import get_runtime
 from refinterp.runtimes.tflm import TFLMRuntime, import_tflm_runtime
 from refinterp.tools.arguments import EXIT_MISMATCH, EXIT_OK, ArgumentParser
@@ -305,40 +305,24 @@ def measure_startup(model_path: Path, inputs: list[np.ndarray], threads: int) ->
 # The exact conv strategies against each other (--compare-conv)
 
 
-CONV_STRATEGIES = ("vnni", "blas32", "blas64", "numba-simple")
+CONV_STRATEGIES = ("vnni", "blas32", "blas64")
 
 
 def compare_conv_strategies(model_path: Path, inputs: list[np.ndarray], threads: int, runs: int,
                             expected: dict[int, np.ndarray]) -> list[dict[str, Any]]:
-    """refinterp with each CONV_2D strategy: every tensor checked against ``expected``, then timed.
-
-    ``numba-simple`` is conv.py's plain numba kernel (int32 multiply-adds, rows in parallel); the others are
-    conv_fast backends (see its docstring).
-    """
-    import dataclasses
-
-    from refinterp.ops import conv
-    from refinterp.ops.fast import conv as conv_fast
-
+    """refinterp with each CONV_2D backend (ops/fast/conv.py): all tensors checked against ``expected``, timed."""
     rows = []
-    saved = os.environ.get(conv_fast.BACKEND_ENV)
+    saved = os.environ.get(BACKEND_ENV)
     try:
         for strategy in CONV_STRATEGIES:
             row: dict[str, Any] = {"strategy": strategy}
             rows.append(row)
-            if strategy == "vnni" and not conv_fast.host_has_vnni():
+            if strategy == "vnni" and not host_has_vnni():
                 row["status"] = "not available on this CPU"
                 continue
-            os.environ[conv_fast.BACKEND_ENV] = "vnni" if strategy == "numba-simple" else strategy
+            os.environ[BACKEND_ENV] = strategy
             interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
             interpreter.allocate_tensors()
-            if strategy == "numba-simple":  # swap the kernel in, with its weights packed once as it expects
-                for prepared in interpreter._prepared or []:
-                    if prepared.op.name == "CONV_2D" and prepared.params.quantized:
-                        weights = interpreter.subgraph.tensors[prepared.op.inputs[1]].data
-                        prepared.params = dataclasses.replace(prepared.params,
-                                                              packed_weights=conv._pack(weights, np.int32))
-                        prepared.kernel = conv.conv2d_fast
             for detail, value in zip(interpreter.get_input_details(), inputs):
                 interpreter.set_tensor(detail["index"], value)
             interpreter.invoke()
@@ -355,9 +339,9 @@ def compare_conv_strategies(model_path: Path, inputs: list[np.ndarray], threads:
                        conv_median_ms=statistics.median(convs) * 1e3)
     finally:
         if saved is None:
-            os.environ.pop(conv_fast.BACKEND_ENV, None)
+            os.environ.pop(BACKEND_ENV, None)
         else:
-            os.environ[conv_fast.BACKEND_ENV] = saved
+            os.environ[BACKEND_ENV] = saved
     return rows
 
 
@@ -556,7 +540,7 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma-separated subset of {','.join(RUNTIMES)}")
     parser.add_argument("--startup", action="store_true", help="also time cold and warm start-up (fresh processes)")
     parser.add_argument("--compare-conv", action="store_true",
-                        help="also time refinterp with each exact CONV_2D strategy (vnni, blas32, blas64, numba)")
+                        help="also time refinterp with each exact CONV_2D strategy (vnni, blas32, blas64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random input when there is no golden")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write the results as a markdown table")

@@ -1,4 +1,4 @@
-"""CONV_2D int8: the optimized kernels, kept apart from the spec (``conv.py``) as onnx keeps its optimized ops.
+"""CONV_2D fast kernels, kept apart from the spec (``refinterp/ops/conv.py``) as onnx keeps its optimized ops.
 
 Every backend computes exactly the integer rule written in ``conv.py``'s docstring; what differs is how the
 sum ``acc = sum w * (x - zp_in)`` is formed. Two facts make that freedom safe:
@@ -10,7 +10,8 @@ sum ``acc = sum w * (x - zp_in)`` is formed. Two facts make that freedom safe:
   second term only depends on the weights, so it is folded into an ``int64`` bias at run time:
   ``bias_eff[oc] = bias[oc] - (c + zp_in) * sum_k w[oc, k]``.
 
-Backends (``plan_conv2d`` picks one at prepare; ``REFINTERP_CONV_BACKEND=vnni|blas32|blas64`` forces one):
+int8 backends (``prepare_conv2d_fast`` calls the spec prepare, then ``plan_conv2d``, which picks one and packs
+the weights for it; ``REFINTERP_CONV_BACKEND=vnni|blas32|blas64`` forces one):
 
 ``vnni``
     x86 AVX-512 VNNI ``vpdpbusd``: 64 products uint8 x int8 -> int32 per instruction. The input is shifted
@@ -31,10 +32,13 @@ Backends (``plan_conv2d`` picks one at prepare; ``REFINTERP_CONV_BACKEND=vnni|bl
     ``128 * sum_{k in chunk} |w[oc, k]| < 2^24`` (|x| <= 128). The chunk sums are then added in int64.
 ``blas64``
     float64 im2col and one float64 GEMM: exact while ``K * 128 * 128 < 2^53``, i.e. always in practice.
-    Half the speed of float32; kept for comparison (``python -m refinterp.bench --compare-conv``).
+    Half the speed of float32; kept for comparison (``refinterp bench --compare-conv``).
 
 Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp) runs in numba on int64,
 fused into the vnni kernel per tile, a separate parallel pass for the BLAS backends.
+
+float32: a numba loop with the spec's summation order (ky, kx, ic, one float32 multiply and add each), output
+rows in parallel, over weights packed at prepare as ``[KH, KW, Cin_g, Cout]`` (the inner loop runs over Cout).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from refinterp.errors import RefinterpError
+from refinterp.ops.common import OpContext, Window2D
+from refinterp.ops.conv import Conv2DParams, conv2d_spec, prepare_conv2d
 
 BACKENDS = ("vnni", "blas32", "blas64")
 BACKEND_ENV = "REFINTERP_CONV_BACKEND"
@@ -130,9 +136,6 @@ def _vnni_works() -> bool:
 
 def _vnni_self_test() -> str | None:
     """Run the vnni kernel on small convolutions (every tile shape) against the spec; a reason if it fails."""
-    from refinterp.ops.common import Window2D
-    from refinterp.ops.conv import Conv2DParams, conv2d_spec
-
     rng = np.random.default_rng(20261124)
     x = rng.integers(-128, 128, (2, 5, 7, 6), dtype=np.int8)
     for channels in (16, 32, 64):  # VNNI_TILES: 1, 2 and 4 blocks of 16 channels
@@ -353,7 +356,7 @@ def _requantize_nb(acc, bias32, multiplier, left, right, output_zero_point, act_
 class _Requant:
     """Per-channel requantization operands of one conv call, in the form ``_requantize_nb`` takes."""
 
-    def __init__(self, p, bias_eff: np.ndarray):
+    def __init__(self, p: Conv2DParams, bias_eff: np.ndarray):
         self.bias32 = ((bias_eff + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
         self.multipliers = np.ascontiguousarray(p.output_multiplier, dtype=np.int64)
         self.left = np.maximum(p.output_shift, 0).astype(np.int64)
@@ -474,7 +477,7 @@ def _tap_offsets(plan: ConvPlan, padded_w: int, dilation_h: int) -> np.ndarray:
     return np.ascontiguousarray(offsets.reshape(-1), dtype=np.int64)
 
 
-def _conv_vnni(plan: ConvPlan, p, x: np.ndarray, bias64: np.ndarray) -> np.ndarray:
+def _conv_vnni(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias64: np.ndarray) -> np.ndarray:
     win = p.window
     batches = x.shape[0]
     need_h = (win.out_h - 1) * p.stride_h + (plan.filter_h - 1) * p.dilation_h + 1
@@ -539,7 +542,7 @@ def _requantize_matrix_nb(acc, bias32, multipliers, left, right, output_zero_poi
                                                         right[oc], output_zero_point, act_min, act_max)
 
 
-def _conv_blas(plan: ConvPlan, p, x: np.ndarray, bias64: np.ndarray) -> np.ndarray:
+def _conv_blas(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias64: np.ndarray) -> np.ndarray:
     win = p.window
     batches = x.shape[0]
     pixels = batches * win.out_h * win.out_w
@@ -621,22 +624,91 @@ def set_blas_threads(num_threads: int) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-# Entry point (the registry's CONV_2D ``fast``)
+# float32: the spec's order of operations in numba
 
 
-def conv2d_fast(p, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """CONV_2D fast kernel: int8 through the plan made at prepare; float32 through conv.py's numba kernel."""
-    if not p.quantized:
-        from refinterp.ops.conv import conv2d_fast as float_conv2d
+def _pack_float(weights: np.ndarray) -> np.ndarray:
+    """[Cout, KH, KW, Cin_g] -> contiguous float32 [KH, KW, Cin_g, Cout]: the inner loop runs over Cout."""
+    return np.ascontiguousarray(np.transpose(weights, (1, 2, 3, 0)).astype(np.float32))
 
-        return float_conv2d(p, x, w, bias)
-    plan = p.fast_plan
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _conv2d_float_nb(x, w_packed, bias, groups, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
+                     out_h, out_w, act_min, act_max):
+    batches, in_h, in_w, _ = x.shape
+    filter_h, filter_w, channels_in_group, channels_out = w_packed.shape
+    out_per_group = channels_out // groups
+    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.float32)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        total = np.empty(channels_out, dtype=np.float32)
+        for ox in range(out_w):
+            total[:] = 0.0
+            for ky in range(filter_h):
+                iy = oy * stride_h - pad_h + ky * dilation_h
+                if iy < 0 or iy >= in_h:
+                    continue
+                for kx in range(filter_w):
+                    ix = ox * stride_w - pad_w + kx * dilation_w
+                    if ix < 0 or ix >= in_w:
+                        continue
+                    for g in range(groups):
+                        for ic in range(channels_in_group):
+                            xv = x[b, iy, ix, g * channels_in_group + ic]
+                            for oc in range(g * out_per_group, (g + 1) * out_per_group):
+                                total[oc] += xv * w_packed[ky, kx, ic, oc]
+            for oc in range(channels_out):
+                v = total[oc] + bias[oc]
+                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
+    return y
+
+
+def _conv_float(p: Conv2DParams, packed: np.ndarray, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    win = p.window
+    channels_out = packed.shape[3]
+    bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)
+    return _conv2d_float_nb(np.ascontiguousarray(x, dtype=np.float32), packed, bias32, p.groups, p.stride_h,
+                            p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
+                            np.float32(p.act_min), np.float32(p.act_max))
+
+
+# ------------------------------------------------------------------------------------------------
+# Prepare and entry point (the registry's CONV_2D ``fast_prepare`` and ``fast``)
+
+
+@dataclass(frozen=True)
+class ConvFastParams:
+    """The spec's params plus what only the fast kernels read, made once at prepare from constant weights."""
+
+    spec: Conv2DParams
+    plan: ConvPlan | None = None  # int8: the weights packed for the chosen backend
+    packed_weights: np.ndarray | None = None  # float32: [KH, KW, Cin_g, Cout]
+
+
+def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
+    spec = prepare_conv2d(ctx)
+    w = ctx.require_input(1)
+    if not w.is_constant:  # packed at run time, from the weights the kernel is given
+        return ConvFastParams(spec)
+    if not spec.quantized:
+        return ConvFastParams(spec, packed_weights=_pack_float(w.data))
+    x_shape = ctx.shape(ctx.require_input(0))
+    return ConvFastParams(spec, plan=plan_conv2d(w.data, spec.groups, x_shape[1], x_shape[2], spec.dilation_w))
+
+
+def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """CONV_2D fast kernel: int8 through the plan made at prepare; float32 through the numba loop."""
+    spec = p.spec
+    if not spec.quantized:
+        return _conv_float(spec, p.packed_weights if p.packed_weights is not None else _pack_float(w), x, bias)
+    plan = p.plan
     if plan is None or (plan.in_h, plan.in_w) != x.shape[1:3]:  # non-constant weights, or a resized input
-        plan = plan_conv2d(w, p.groups, x.shape[1], x.shape[2], p.dilation_w,
+        plan = plan_conv2d(w, spec.groups, x.shape[1], x.shape[2], spec.dilation_w,
                            backend=plan.backend if plan is not None else None)
     channels_out = w.shape[0]
     bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
     x = np.ascontiguousarray(x)
     if plan.backend == "vnni":
-        return _conv_vnni(plan, p, x, bias64)
-    return _conv_blas(plan, p, x, bias64)
+        return _conv_vnni(plan, spec, x, bias64)
+    return _conv_blas(plan, spec, x, bias64)

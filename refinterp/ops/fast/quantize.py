@@ -1,0 +1,68 @@
+"""QUANTIZE and DEQUANTIZE fast kernels (the rules: ``refinterp/ops/quantize.py``).
+
+An 8-bit input has only 256 values: the fast prepare evaluates the spec rule once on each (requantize,
+per-tensor 8-bit dequantize) and eval gathers. float32 -> int8/uint8: numba, with the spec's float32
+division, C ``round`` and x86 cast.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from refinterp.ops.common import OpContext, table_of_8bit_rule
+from refinterp.ops.fast.common import TableParams, lookup_8bit
+from refinterp.ops.quantize import dequantize_spec, prepare_dequantize, prepare_quantize, quantize_spec
+from refinterp.quant import DTYPE_RANGES
+
+
+def prepare_quantize_fast(ctx: OpContext) -> TableParams:
+    """The spec params, plus (int -> int requantization) the spec's output for each of the 256 input values."""
+    spec = prepare_quantize(ctx)
+    if spec.mode != "requantize":
+        return TableParams(spec)
+    return TableParams(spec, table_of_8bit_rule(quantize_spec, spec, ctx.require_input(0).dtype))
+
+
+def prepare_dequantize_fast(ctx: OpContext) -> TableParams:
+    """The spec params, plus (per-tensor int8/uint8 input) the spec's output for each of the 256 values."""
+    spec = prepare_dequantize(ctx)
+    x = ctx.require_input(0)
+    if spec.scale is None or spec.scale.ndim != 0 or x.dtype.itemsize != 1:
+        return TableParams(spec)  # float16, per-channel or int16: the vectorized spec kernel serves
+    return TableParams(spec, table_of_8bit_rule(dequantize_spec, spec, x.dtype))
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
+    flat_in = x.ravel()
+    flat_out = out.ravel()
+    for i in numba.prange(flat_in.size):
+        scaled = np.float32(flat_in[i]) / scale  # float32 / float32 stays float32, as in AffineQuantize
+        truncated = np.float32(np.trunc(scaled))
+        if abs(scaled - truncated) >= np.float32(0.5):  # std::round: ties away from zero
+            truncated += np.float32(1.0) if scaled > 0 else np.float32(-1.0)
+        if truncated > -2147483649.0 and truncated < 2147483648.0:
+            value = np.int64(truncated)
+        else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
+            value = np.int64(-2147483648)
+        flat_out[i] = min(max(value + zero_point, qmin), qmax)
+
+
+def quantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
+    spec = p.spec
+    if p.table is not None:  # requantize
+        return lookup_8bit(p.table, x)
+    if spec.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
+        return quantize_spec(spec, x)
+    qmin, qmax = DTYPE_RANGES[spec.output_dtype]
+    out = np.empty(x.shape, dtype=spec.output_dtype)
+    _affine_quantize_nb(np.ascontiguousarray(x, dtype=np.float32), np.float32(spec.scale), int(spec.zero_point),
+                        qmin, qmax, out)
+    return out
+
+
+def dequantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
+    if p.table is None:
+        return dequantize_spec(p.spec, x)  # float16, per-channel or int16: the spec kernel is already vectorized
+    return lookup_8bit(p.table, x)
