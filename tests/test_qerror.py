@@ -7,30 +7,39 @@ declared tolerance, because refinterp's float32 kernels round every step to floa
 
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
+import importlib.util
 import json
 import math
 import sys
+from html import escape as html_escape
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, shared_model
+from conftest import GOLDEN_DIR, ROOT, shared_model
 
+import refinterp.tools.qerror as qerror_package
 from refinterp.cli import main as cli_main
 from refinterp.errors import RuntimeUnavailableError
+from refinterp.io import model_input_specs, seeded_inputs
 from refinterp.model import Quantization, Tensor, load_model, parse_model
 from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
 from refinterp.tools.qerror import (
+    MATPLOTLIB_MISSING,
     ErrorAccumulator,
     analyze,
     build_float_shadow,
+    build_parser,
     layer_metrics,
     litert_available,
     match_tensors,
+    plot_figure,
+    plot_png,
     quantize_like,
     range_bounds,
-    seeded_cases,
 )
 
 DEBUGGER_COLUMNS = ["op_name", "tensor_idx", "num_elements", "stddev", "mean_error", "max_abs_error",
@@ -430,7 +439,8 @@ def test_real_pair(int8_name, float_name):
     renamed, _ = match_tensors(int8_sg, _renamed(float_sg))
     assert {o: renamed[o].float_index for o in outputs} == {o: matches[o].float_index for o in outputs}
     try:
-        report = analyze(str(int8_path), str(float_path), seeded_cases(int8_sg, 0), isolate=True)
+        report = analyze(str(int8_path), str(float_path), [seeded_inputs(model_input_specs(load_model(int8_path)), 0)],
+                         isolate=True)
     except RuntimeUnavailableError as exc:  # a float op only LiteRT has, and LiteRT absent
         pytest.skip(str(exc))
     assert not report.unmatched_ops()
@@ -484,15 +494,133 @@ def test_cli_float_shadow_and_seed(chain_files, capsys):
     assert {layer["match"] for layer in document["layers"]} == {"shadow"}
 
 
-def test_cli_without_matplotlib(chain_files, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+def _hide_matplotlib(monkeypatch) -> None:
+    """Make every `import matplotlib...` fail, as on a machine without it."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_cli_without_matplotlib_writes_everything_else(chain_files, monkeypatch, capsys):
+    _hide_matplotlib(monkeypatch)
     d = chain_files
-    assert cli_main(["qerror", str(d / "q.tflite"), "--quiet", "--plot", str(d / "p.png")]) == 2
-    assert "pip install 'refinterp[plot]'" in capsys.readouterr().err
-    # the HTML report is still written, with a note instead of the plot
-    assert cli_main(["qerror", str(d / "q.tflite"), "--quiet", "--html", str(d / "p.html")]) == 0
+    argv = ["qerror", str(d / "q.tflite"), "--float", str(d / "f.tflite"), "--input", str(d / "x.npy"), "--quiet",
+            "--plot", str(d / "p.png"), "--html", str(d / "p.html"), "--csv", str(d / "p.csv"),
+            "--json", str(d / "p.json")]
+    assert cli_main(argv) == 2  # the plot was asked for and could not be written
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "p.png" in err[0] and "matplotlib is not installed" in err[0] and "pip install 'refinterp[plot]'" in err[0]
+    assert not (d / "p.png").exists()
+    # everything else is written: the CSV, the JSON, and the HTML report with a note where the plot would be
+    assert "wrote" in captured.out and "p.html (without the plot)" in captured.out
+    assert len(list(csv.DictReader(open(d / "p.csv", newline="")))) == 5
+    assert len(json.loads((d / "p.json").read_text())["layers"]) == 5
     html = (d / "p.html").read_text()
-    assert "no plot in this report" in html and "base64" not in html
+    assert f"no plot in this report: {html_escape(MATPLOTLIB_MISSING)}" in html
+    assert "base64" not in html and "<table>" in html
+
+
+def test_cli_html_without_matplotlib_is_complete_but_says_so(chain_files, monkeypatch, capsys):
+    _hide_matplotlib(monkeypatch)
+    d = chain_files
+    assert cli_main(["qerror", str(d / "q.tflite"), "--quiet", "--html", str(d / "p.html")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no plot" in err[0] and "pip install 'refinterp[plot]'" in err[0]
+    assert "no plot in this report" in (d / "p.html").read_text()
+
+
+def test_plot_without_matplotlib_is_a_one_line_error(chain_files, monkeypatch):
+    report = analyze(str(chain_files / "q.tflite"), None, [[np.zeros((1, 8, 8, 3), np.float32)]])
+    _hide_matplotlib(monkeypatch)
+    with pytest.raises(RuntimeUnavailableError, match=r"pip install 'refinterp\[plot\]'"):
+        plot_png(report)
+
+
+def test_cli_unwritable_output_does_not_stop_the_others(chain_files, capsys):
+    d = chain_files
+    (d / "taken").mkdir()  # a directory where the CSV should go: it cannot be written
+    argv = ["qerror", str(d / "q.tflite"), "--quiet", "--csv", str(d / "taken"), "--json", str(d / "r.json")]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "taken: cannot write" in err[0]
+    assert json.loads((d / "r.json").read_text())["layers"]
+
+
+def test_plot_log_axis_has_labelled_major_ticks_only(chain_files):
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    report = analyze(str(chain_files / "q.tflite"), str(chain_files / "f.tflite"),
+                     [[np.random.default_rng(4).uniform(-2, 2, (1, 8, 8, 3)).astype(np.float32)]], isolate=True)
+    figure = plot_figure(report)
+    FigureCanvasAgg(figure).draw()
+    ax_sqnr, ax_lsb = figure.axes
+    assert ax_lsb.get_yscale() == "log"
+    low, high = ax_lsb.get_ylim()
+    # No minor tick has a label (the old plot labelled 2, 3, ... 9 between decades, one on top of another).
+    minor = [v for v in ax_lsb.yaxis.get_minorticklocs() if low <= v <= high]
+    assert minor and all(ax_lsb.yaxis.get_minor_formatter()(v) == "" for v in minor)
+    # The labelled major ticks are at least one label height apart on screen.
+    formatter = ax_lsb.yaxis.get_major_formatter()
+    major = [v for v in ax_lsb.yaxis.get_majorticklocs() if low <= v <= high]
+    labels = [formatter(v) for v in major]
+    assert len(major) >= 2 and all(labels), labels
+    pixels = [ax_lsb.transData.transform((0, v))[1] for v in major]
+    label_height = figure.dpi * ax_lsb.yaxis.get_ticklabels()[0].get_fontsize() / 72
+    assert min(np.diff(pixels)) >= label_height, (labels, pixels)
+    # Readable at its default size: at most 13 inches wide, every operator labelled.
+    assert figure.get_size_inches()[0] <= 13
+    assert [t.get_text() for t in ax_lsb.get_xticklabels()] == ["0 quantize", "1 conv", "2 maxpool", "3 conv",
+                                                                 "4 dequantize"]
+
+
+def test_plot_png_is_deterministic(chain_files):
+    pytest.importorskip("matplotlib")
+    report = analyze(str(chain_files / "q.tflite"), None, [[np.zeros((1, 8, 8, 3), np.float32)]], isolate=True)
+    first = plot_png(report)
+    assert first[:8] == b"\x89PNG\r\n\x1a\n" and plot_png(report) == first
+    assert b"matplotlib version" not in first  # no Software metadata
+
+
+def test_help_gives_every_option_a_one_line_description(monkeypatch, capsys):
+    parser = build_parser()
+    for action in parser._actions:
+        assert action.help and "\n" not in action.help, action.option_strings
+    # In an 80-column terminal each description is one line of `--help` (argparse leaves it 54 columns).
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli_main(["qerror", "--help"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    for action in parser._actions:
+        assert any(line.endswith(action.help) for line in lines), action.help
+
+
+def test_package_imports_no_cli_and_only_optional_imports_in_functions():
+    """No module of the package imports refinterp.cli; function-level imports are for matplotlib only."""
+    for path in sorted(Path(qerror_package.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        top_level = set(id(node) for node in tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n == "refinterp.cli" or n.startswith("refinterp.cli.") for n in names), path.name
+            if id(node) not in top_level:
+                assert all(n.split(".")[0] == "matplotlib" for n in names), (path.name, names)
+
+
+def test_doc_example_is_current():
+    """benchmarks/qerror_doc.py --check: docs/qerror.md's tables and the CSV are what the code gives now."""
+    shared_model("mlcommons-tiny/vww_96_int8.tflite")
+    shared_model("mlcommons-tiny/vww_96_float.tflite")
+    spec = importlib.util.spec_from_file_location("qerror_doc", ROOT / "benchmarks" / "qerror_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0
 
 
 @pytest.mark.parametrize("args", [

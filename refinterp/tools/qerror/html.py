@@ -1,4 +1,4 @@
-"""Self-contained HTML reports: one file with the header, a table, an inlined PNG and notes.
+"""The report as one self-contained HTML file: the header, the plot, the table (SQNR cells coloured), the notes.
 
 No external CSS, scripts or images: the plot is embedded as a base64 ``data:`` URI, so the file can be
 mailed or attached to a CI run and opened anywhere. Every piece of text is HTML-escaped.
@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Sequence
+from pathlib import Path
+
+from refinterp.tools.qerror.analysis import QErrorReport
+from refinterp.tools.qerror.text import header_lines, summary_lines, table_rows
+
+HTML_LEGEND = (
+    "e = dequantized int8 value - float reference value, pooled over all elements of all cases. "
+    "RMSE and max|e| in real units; LSB = RMSE / scale (ideal rounding alone gives 0.29); mean e = bias; "
+    "SQNR = 10 log10(sum ref^2 / sum e^2); cos = cosine similarity; sat% = values at the integer type's "
+    "limits that are not an activation bound; clip% = values at the activation's bound (e.g. fused-ReLU "
+    "floor). own SQNR / own LSB: the same layer fed the quantized float-reference inputs (--isolate); "
+    "own% = isolated MSE / accumulated MSE. SQNR cells: red below 10 dB, orange 10-20, yellow 20-30, "
+    "green 30 and above."
+)
 
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }
@@ -71,3 +86,35 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def report_html(report: QErrorReport, png: bytes | None, plot_note: str = "") -> str:
+    """The report's HTML page; ``png`` is the plot (None: none, and ``plot_note`` says why)."""
+    columns, rows = table_rows(report)
+    sqnr_column = columns.index("SQNR dB")
+    cell_styles = [{sqnr_column: sqnr_style(row.metrics()["sqnr_db"])} for row in report.rows]
+    return render_report(
+        title=f"refinterp qerror: {Path(report.int8_model).name}",
+        header_lines=header_lines(report),
+        columns=columns,
+        rows=rows,
+        cell_styles=cell_styles,
+        png=png,
+        notes=summary_lines(report) + report.notes + ([plot_note] if plot_note else []),
+        legend=HTML_LEGEND,
+    )
+
+
+def sqnr_style(sqnr: float | None) -> str:
+    """The background of an SQNR cell: red below 10 dB, orange below 20, yellow below 30, green above."""
+    if sqnr is None:
+        return ""
+    if sqnr == math.inf:
+        return "background:#e8f5e9"
+    if sqnr < 10:
+        return "background:#ffcdd2"
+    if sqnr < 20:
+        return "background:#ffe0b2"
+    if sqnr < 30:
+        return "background:#fff9c4"
+    return "background:#e8f5e9"
