@@ -3,6 +3,7 @@
 from refinterp.errors import (
     EvalError,
     InputError,
+    KernelError,
     ModelFormatError,
     PrepareError,
     RefinterpError,
@@ -15,6 +16,6 @@ from refinterp.model import Model, load_model, parse_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "EvalError", "InputError", "Interpreter", "Model", "ModelFormatError", "PrepareError", "RefinterpError",
-    "RuntimeUnavailableError", "SignatureRunner", "UnsupportedOpError", "load_model", "parse_model",
+    "EvalError", "InputError", "Interpreter", "KernelError", "Model", "ModelFormatError", "PrepareError",
+    "RefinterpError", "RuntimeUnavailableError", "SignatureRunner", "UnsupportedOpError", "load_model", "parse_model",
 ]

@@ -10,18 +10,29 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numba
 import numpy as np
 
-from refinterp.errors import EvalError, InputError, RefinterpError, UnsupportedOpError
+from refinterp.errors import EvalError, InputError, KernelError, RefinterpError, UnsupportedOpError
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
 from refinterp.ops.common import PROFILES, OpContext
 from refinterp.registry import OpDef, lookup
 
 KERNEL_CHOICES = ("fast", "spec")
+#: LiteRT's keyword arguments that refinterp accepts and ignores (it has one resolver, its own, no delegates,
+#: and always keeps every tensor); ``experimental_delegates`` is also accepted, with a warning
+LITERT_IGNORED_OPTIONS = frozenset({
+    "experimental_op_resolver_type", "experimental_preserve_all_tensors", "experimental_disable_delegate_clustering",
+    "experimental_default_delegate_latest_features", "experimental_compress_quantization_zero_points",
+    "experimental_disable_delegate_node_fusion", "experimental_force_delegate_node_profiling",
+})
+#: ``progress(stage, position, total, operator)``: called before each operator is prepared ("prepare") or run
+#: ("invoke"); position counts from 0
+ProgressCallback = Callable[[str, int, int, Operator], None]
 
 
 class _PreparedOp:
@@ -37,11 +48,11 @@ def tensor_details(tensor: Tensor, shape: Sequence[int] | None = None) -> dict[s
     if q is None:
         quantization: tuple[float, int] = (0.0, 0)
         parameters = {"scales": np.zeros(0, np.float32), "zero_points": np.zeros(0, np.int32),
-                      "quantized_dimension": 0}
+                      "quantized_dimension": 0, "block_size": 0}
     else:
         quantization = (float(q.scale[0]), int(q.zero_point[0])) if not q.per_channel else (0.0, 0)
         parameters = {"scales": q.scale.astype(np.float32), "zero_points": q.zero_point.astype(np.int32),
-                      "quantized_dimension": q.quantized_dimension}
+                      "quantized_dimension": q.quantized_dimension, "block_size": 0}
     return {
         "name": tensor.name,
         "index": tensor.index,
@@ -60,24 +71,31 @@ class Interpreter:
     Args:
         model_path: path of a .tflite file.
         model_content: the model's bytes (instead of a path).
-        num_threads: threads for the fast kernels; default all cores (LiteRT's default is also "all").
+        experimental_delegates: LiteRT's delegates; ignored with a warning (refinterp runs its own kernels;
+            check a delegate with ``refinterp compare --against delegate:PATH.so``).
+        num_threads: threads for the fast kernels, an int >= 1 (LiteRT raises ValueError otherwise, and so
+            does refinterp); default all the cores numba sees.
         profile: whose rules to follow where the official runtimes differ by design: "litert-ref"
             (LiteRT's reference kernels, the default) or "tflm" (TFLite Micro).
         kernels: "fast" (numba, the default) or "spec" (the readable NumPy kernels).
+        progress: optional :data:`ProgressCallback`, called before each operator is prepared and run (the
+            ``refinterp run`` progress line); it may also be set later as the ``progress`` attribute.
 
-    LiteRT's ``experimental_*`` keyword arguments are accepted and ignored: refinterp has one resolver (its
-    own), no delegates, and always preserves every tensor.
+    The positional order is LiteRT's. LiteRT's other ``experimental_*`` keyword arguments are accepted and
+    ignored: refinterp has one resolver (its own), no delegates, and always preserves every tensor.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
-                 num_threads: int | None = None, *, profile: str = "litert-ref", kernels: str = "fast",
-                 subgraph_index: int = 0, **litert_options: Any):
-        unknown = set(litert_options) - {"experimental_op_resolver_type", "experimental_preserve_all_tensors",
-                                         "experimental_delegates", "experimental_disable_delegate_clustering",
-                                         "experimental_disable_delegate_node_fusion",
-                                         "experimental_default_delegate_latest_features"}
+                 experimental_delegates: Sequence[Any] | None = None, num_threads: int | None = None, *,
+                 profile: str = "litert-ref", kernels: str = "fast", subgraph_index: int = 0,
+                 progress: ProgressCallback | None = None, **litert_options: Any):
+        unknown = set(litert_options) - LITERT_IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"Interpreter() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        if experimental_delegates:
+            warnings.warn("refinterp.Interpreter ignores experimental_delegates: it always runs its own kernels "
+                          "(to check a delegate: refinterp compare MODEL --against delegate:PATH.so)",
+                          UserWarning, stacklevel=2)
         if (model_path is None) == (model_content is None):
             raise InputError("give exactly one of model_path and model_content")
         if profile not in PROFILES:
@@ -91,6 +109,7 @@ class Interpreter:
         self.profile = profile
         self.kernels = kernels
         self.num_threads = self._set_threads(num_threads)
+        self.progress: ProgressCallback | None = progress
         self._prepared: list[_PreparedOp] | None = None
         self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
         #: seconds spent in each operator during the last invoke(), by operator index
@@ -99,8 +118,12 @@ class Interpreter:
     @staticmethod
     def _set_threads(num_threads: int | None) -> int:
         available = numba.config.NUMBA_NUM_THREADS
-        if num_threads is None or num_threads <= 0:  # LiteRT: -1 (or None) means "let the runtime decide"
+        if num_threads is None:
             num_threads = available
+        elif not isinstance(num_threads, int):  # LiteRT's own checks and messages (interpreter.py, 2.3.0)
+            raise InputError(f"type of num_threads should be int, got {type(num_threads).__name__}")
+        elif num_threads < 1:
+            raise InputError(f"num_threads should >= 1, got {num_threads}")
         num_threads = min(int(num_threads), available)
         numba.set_num_threads(num_threads)
         return num_threads
@@ -112,15 +135,18 @@ class Interpreter:
         if self._prepared is not None:
             return
         prepared = []
-        for op in self.subgraph.operators:
+        operators = self.subgraph.operators
+        for step, op in enumerate(operators):
+            if self.progress is not None:
+                self.progress("prepare", step, len(operators), op)
             opdef = lookup(op.name)
             if opdef is None:
                 raise UnsupportedOpError(f"operator {op.index}: {op.name} (version {op.version}) is not supported "
                                          f"by refinterp (see `refinterp ops`)")
             if self.profile not in opdef.profiles:
                 raise UnsupportedOpError(f"operator {op.index}: {op.name} has no {self.profile} profile")
-            params = opdef.prepare(OpContext(op, self.subgraph, self.profile))
-            kernel = opdef.fast if (self.kernels == "fast" and opdef.fast is not None) else opdef.spec
+            params = opdef.prepare_for(self.kernels)(OpContext(op, self.subgraph, self.profile))
+            kernel = opdef.kernel_for(self.kernels)
             prepared.append(_PreparedOp(op, opdef, params, kernel))
         self._prepared = prepared
 
@@ -148,34 +174,68 @@ class Interpreter:
     def get_output_details(self) -> list[dict[str, Any]]:
         return [self._details(i) for i in self.subgraph.outputs]
 
-    def get_tensor_details(self) -> list[dict[str, Any]]:
-        return [self._details(i) for i in range(len(self.subgraph.tensors))]
+    def _subgraph(self, subgraph_index: int) -> Subgraph:
+        count = len(self.model.subgraphs)
+        if not isinstance(subgraph_index, (int, np.integer)) or not 0 <= int(subgraph_index) < count:
+            raise InputError(f"subgraph_index is out of range: {subgraph_index} for the model, "
+                             f"which has {count} subgraphs")
+        return self.model.subgraphs[int(subgraph_index)]
+
+    def _get_tensor_details(self, tensor_index: int, subgraph_index: int = 0) -> dict[str, Any]:
+        """LiteRT's (private) one-tensor details; the running subgraph's tensors show their current shape."""
+        subgraph = self._subgraph(subgraph_index)
+        if subgraph is self.subgraph:
+            return self._details(self._tensor(tensor_index).index)
+        if not isinstance(tensor_index, (int, np.integer)) or not 0 <= int(tensor_index) < len(subgraph.tensors):
+            raise InputError(f"tensor index {tensor_index} out of range (subgraph {subgraph.index} has "
+                             f"{len(subgraph.tensors)})")
+        return tensor_details(subgraph.tensors[int(tensor_index)])
+
+    def get_tensor_details(self, subgraph_index: int = 0) -> list[dict[str, Any]]:
+        subgraph = self._subgraph(subgraph_index)
+        return [self._get_tensor_details(i, subgraph.index) for i in range(len(subgraph.tensors))]
+
+    def num_subgraphs(self) -> int:
+        return len(self.model.subgraphs)
+
+    def _get_op_details(self, op_index: int) -> dict[str, Any]:
+        """LiteRT's (experimental) operator dict: index, op_name, inputs, outputs, operand_types, result_types."""
+        operators = self.subgraph.operators
+        if not isinstance(op_index, (int, np.integer)) or not 0 <= int(op_index) < len(operators):
+            raise InputError(f"operator index {op_index} out of range (the subgraph has {len(operators)})")
+        op = operators[int(op_index)]
+
+        def dtypes(indices: Sequence[int]) -> list[Any]:
+            return [self._details(i)["dtype"] for i in indices if i != -1]
+
+        name = op.custom_code if op.custom_code is not None else op.name  # LiteRT names a custom op by its code
+        return {"index": int(op_index), "op_name": name, "inputs": np.array(op.inputs, dtype=np.int32),
+                "outputs": np.array(op.outputs, dtype=np.int32), "operand_types": dtypes(op.inputs),
+                "result_types": dtypes(op.outputs)}
+
+    def _get_ops_details(self) -> list[dict[str, Any]]:
+        """LiteRT's (experimental) list of operator dicts, in execution order."""
+        return [self._get_op_details(i) for i in range(len(self.subgraph.operators))]
 
     def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
         return {s.key: {"inputs": list(s.inputs), "outputs": list(s.outputs)} for s in self.model.signature_defs}
 
     def get_signature_runner(self, signature_key: str | None = None) -> SignatureRunner:
         signatures = self.model.signature_defs
-        if not signatures:
-            raise InputError("the model has no signature defs")
         if signature_key is None:
-            if len(signatures) > 1:
-                raise InputError("the model has several signatures; name one: "
-                                 + ", ".join(s.key for s in signatures))
-            signature = signatures[0]
-        else:
-            matches = [s for s in signatures if s.key == signature_key]
-            if not matches:
-                raise InputError(f"no signature {signature_key!r}; the model has "
-                                 + ", ".join(s.key for s in signatures))
-            signature = matches[0]
-        if signature.subgraph_index != self.subgraph.index:
-            runner_interpreter = Interpreter(model_content=self.model._buffer, num_threads=self.num_threads,
-                                             profile=self.profile, kernels=self.kernels,
-                                             subgraph_index=signature.subgraph_index)
-        else:
-            runner_interpreter = self
-        return SignatureRunner(runner_interpreter, signature.inputs, signature.outputs)
+            if len(signatures) != 1:
+                raise InputError(f"SignatureDef signature_key is None and model has {len(signatures)} Signatures. "
+                                 f"None is only allowed when the model has 1 SignatureDef"
+                                 + (f" (it has {', '.join(s.key for s in signatures)})" if signatures else ""))
+            signature_key = signatures[0].key
+        return SignatureRunner(interpreter=self, signature_key=signature_key)
+
+    def _for_subgraph(self, subgraph_index: int) -> Interpreter:
+        """This interpreter when it runs that subgraph, else a new one on the same model and options."""
+        if subgraph_index == self.subgraph.index:
+            return self
+        return Interpreter(model_content=self.model._buffer, num_threads=self.num_threads, profile=self.profile,
+                           kernels=self.kernels, subgraph_index=subgraph_index, progress=self.progress)
 
     # -------------------------------------------------------------------------------- values
 
@@ -203,6 +263,31 @@ class Interpreter:
             raise UnsupportedOpError(f"resizing input {input_index} '{tensor.name}' from {list(tensor.shape)} to "
                                      f"{[int(d) for d in tensor_size]}: refinterp runs the declared shapes only")
 
+    def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
+        """LiteRT API: a function that returns a NumPy view (no copy) of the tensor's current value.
+
+        As with LiteRT, an input's view is writable: fill it in place (``interpreter.tensor(i)().fill(3)``),
+        then ``invoke()``. invoke() runs on a snapshot of the inputs, so call the function again for a fresh
+        view after each invoke (LiteRT forbids holding the array across invoke). Every other tensor's view is
+        read-only: refinterp never writes a kernel's output or a constant in place.
+        """
+        index = self._tensor(tensor_index).index
+        return lambda: self._tensor_view(index)
+
+    def _tensor_view(self, index: int) -> np.ndarray:
+        tensor = self.subgraph.tensors[index]
+        value = self._values[index]
+        if index in self.subgraph.inputs and not tensor.is_constant and tensor.dtype is not None:
+            if value is None:  # LiteRT's buffer exists once allocated; its contents are unspecified
+                value = np.zeros(tensor.shape, dtype=tensor.dtype)
+            elif not value.flags.writeable:
+                value = np.array(value, copy=True)
+            self._values[index] = value
+            return value
+        if value is None:
+            raise InputError(f"tensor {index} '{tensor.name}' has no value yet: set the inputs and invoke()")
+        return value
+
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
         """A copy of any tensor's current value: inputs, constants, intermediates, outputs."""
         tensor = self._tensor(tensor_index)
@@ -223,8 +308,9 @@ class Interpreter:
             result = prepared.kernel(prepared.params, *inputs)
         except RefinterpError:
             raise
-        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee
-            raise EvalError(f"operator {op.index} ({op.name}) failed: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
+            raise KernelError(f"operator {op.index} ({op.name}) kernel crashed: {type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:200]}") from exc
         outputs = list(result) if isinstance(result, (tuple, list)) else [result]
         if len(outputs) != len(op.outputs):
             raise EvalError(f"operator {op.index} ({op.name}) produced {len(outputs)} outputs, "
@@ -247,11 +333,18 @@ class Interpreter:
         # numba's thread count belongs to the calling thread, not to this interpreter: set it every time
         numba.set_num_threads(self.num_threads)
         for index in self.subgraph.inputs:
-            if self._values[index] is None:
+            value = self._values[index]
+            if value is None:
                 tensor = self.subgraph.tensors[index]
                 raise InputError(f"input tensor {index} '{tensor.name}' was not set (set_tensor before invoke)")
+            if value.flags.writeable:  # filled in place through tensor(): run on a snapshot no one can change
+                value = np.array(value, copy=True)
+                value.flags.writeable = False
+                self._values[index] = value
         op_seconds = []
-        for prepared in prepared_ops:
+        for step, prepared in enumerate(prepared_ops):
+            if self.progress is not None:
+                self.progress("invoke", step, len(prepared_ops), prepared.op)
             started = time.perf_counter()
             inputs = [self._values[i] if i >= 0 else None for i in prepared.op.inputs]
             for position, (tensor_index, value) in enumerate(zip(prepared.op.inputs, inputs)):
@@ -276,12 +369,26 @@ class Interpreter:
 
 
 class SignatureRunner:
-    """LiteRT's SignatureRunner: call with the signature's input names, get a dict by output name."""
+    """LiteRT's SignatureRunner: call with the signature's input names, get a dict by output name.
 
-    def __init__(self, interpreter: Interpreter, inputs: Any, outputs: Any):
-        self._interpreter = interpreter
-        self._inputs = dict(inputs)
-        self._outputs = dict(outputs)
+    ``SignatureRunner(interpreter, signature_key)`` as in LiteRT (usually through
+    ``Interpreter.get_signature_runner``). ``allocate_tensors()`` and ``invoke(**inputs)`` follow LiteRT's
+    C++ SignatureRunner (AllocateTensors, Invoke); ``invoke(**inputs)`` is the same as calling the runner.
+    """
+
+    def __init__(self, interpreter: Interpreter | None = None, signature_key: str | None = None):
+        if not interpreter:
+            raise InputError("None interpreter provided.")
+        if not signature_key:
+            raise InputError("None signature_key provided.")
+        signature = next((s for s in interpreter.model.signature_defs if s.key == signature_key), None)
+        if signature is None:
+            keys = ", ".join(s.key for s in interpreter.model.signature_defs) or "none"
+            raise InputError(f'Invalid signature_key provided: "{signature_key}" (the model has: {keys})')
+        self._signature_key = signature_key
+        self._interpreter = interpreter._for_subgraph(signature.subgraph_index)
+        self._inputs = dict(signature.inputs)
+        self._outputs = dict(signature.outputs)
 
     def get_input_details(self) -> dict[str, dict[str, Any]]:
         return {name: self._interpreter._details(i) for name, i in self._inputs.items()}
@@ -289,14 +396,20 @@ class SignatureRunner:
     def get_output_details(self) -> dict[str, dict[str, Any]]:
         return {name: self._interpreter._details(i) for name, i in self._outputs.items()}
 
-    def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
+    def allocate_tensors(self) -> None:
+        self._interpreter.allocate_tensors()
+
+    def invoke(self, **inputs: Any) -> dict[str, np.ndarray]:
         missing = set(self._inputs) - set(inputs)
         extra = set(inputs) - set(self._inputs)
         if missing or extra:
-            raise InputError(f"signature inputs are {sorted(self._inputs)}; missing {sorted(missing)}, "
-                             f"unexpected {sorted(extra)}")
+            raise InputError(f"signature {self._signature_key!r} inputs are {sorted(self._inputs)}; "
+                             f"missing {sorted(missing)}, unexpected {sorted(extra)}")
         self._interpreter.allocate_tensors()
         for name, value in inputs.items():
             self._interpreter.set_tensor(self._inputs[name], value)
         self._interpreter.invoke()
         return {name: self._interpreter.get_tensor(i) for name, i in self._outputs.items()}
+
+    def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
+        return self.invoke(**inputs)

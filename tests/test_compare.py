@@ -21,12 +21,16 @@ from refinterp.model import parse_model
 from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
 from refinterp.tools.compare import (
     CSV_COLUMNS,
+    TERMINAL_WIDTH,
     Isolator,
     Progress,
     aggregate_rows,
     compare,
     compare_tensors,
     difference,
+    format_report,
+    format_table,
+    short_op_type,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,6 +404,66 @@ def test_progress_only_on_long_runs(monkeypatch):
     progress.last_log -= 60
     progress.update(3)
     assert log.getvalue() == "compare: 3/4 input cases done, 60 s\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# The terminal table: 100 columns, the tensor index always visible
+
+
+def _table_row(op_index: int, op_type: str, tensor_index: int, name: str, reference: np.ndarray,
+               against: np.ndarray | None, isolation: dict | None = None) -> dict:
+    row = {"op_index": op_index, "op_type": op_type, "output_position": 0, "tensor_index": tensor_index,
+           "tensor_name": name, "shape": list(reference.shape), "dtype": str(reference.dtype), "isolation": isolation}
+    row.update(difference(reference, against))
+    return row
+
+
+def test_table_fits_100_columns_and_keeps_the_tensor_index():
+    a = np.arange(-60, 60, dtype=np.int8).reshape(1, 2, 3, 20)
+    f = np.linspace(-1, 1, 120, dtype=np.float32).reshape(1, 2, 3, 20)
+    local = {"class": "local", "inputs_differ": False, "local_mismatches": 1234567, "local_max_abs_diff": 3,
+             "reason": None, "diverging_cases": 3}
+    rows = [
+        _table_row(0, "DEPTHWISE_CONV_2D", 1234, "model/" + "block_" * 20 + "conv/BiasAdd", a, a + np.int8(1), local),
+        _table_row(1, "RESIZE_NEAREST_NEIGHBOR", 7, "float/out", f, f * np.float32(1.5), None),
+        _table_row(2, "A_VERY_LONG_CUSTOM_OPERATOR", 8, "kept/inside/the/delegate", a, None, None),
+        _table_row(3, "ADD", 9, "bad", a, a.reshape(2, 60), None),
+        _table_row(4, "RESHAPE", 10, "same", a, a.copy(), None),
+    ]
+    for row in rows:
+        row["diverging_cases"] = 2
+    for show_cases in (False, True):
+        lines = format_table(rows, first_op=0, show_cases=show_cases).splitlines()
+        assert max(len(line) for line in lines) <= TERMINAL_WIDTH == 100
+        body = lines[1:1 + len(rows)]
+        for line, row in zip(body, rows, strict=True):
+            assert f" {row['tensor_index']} " in line  # the index is never cut away
+        assert body[0].startswith(">") and "DW_CONV_2D" in body[0]
+        assert "asAdd " in body[0]  # the end of the name, cut from the left
+        assert "local 1234567 max 3" in body[0] and " 120 " in body[0]  # 120 elements differ, all +1
+        assert "rel " in body[1] and "RESIZE_NN" in body[1]
+        assert "missing" in body[2] and "in against" in body[2] and "A_VERY_LONG~" in body[2]
+        assert "incompat." in body[3] and lines[-1].startswith("  tensor 9: reference int8")
+        assert "equal" in body[4]
+    assert short_op_type("CONV_2D") == "CONV_2D"
+
+
+def test_report_text_fits_100_columns(chain_path):
+    report = compare(chain_path, "refinterp", "refinterp")
+    for row in report["cases"][0]["tensors"]:
+        row["tensor_name"] = "yolov3_tiny_1/" * 8 + row["tensor_name"]
+    row = report["cases"][0]["tensors"][0]
+    row.update(status="differs", mismatches=5, max_abs_diff=2, histogram={"-2": 1, "-1": 2, "+1": 2, "+2": 0,
+                                                                          "beyond": 0})
+    report["first_divergence"].update(op_index=0, op_type="CONV_2D", tensor_index=row["tensor_index"],
+                                      tensor_name=row["tensor_name"], mismatches=5, max_abs_diff=2)
+    report["equal"] = False
+    report["summary"]["differing_tensors"] = 1
+    report["isolate"], report["local_ops"] = True, [0] * 30
+    text = format_report(report)
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+    assert f"first divergence: op 0 CONV_2D (tensor {row['tensor_index']} '..." in text
+    assert text.count("0 CONV_2D") >= 30  # the local ops, wrapped between items
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,14 +1,24 @@
-"""`refinterp ops`: the table is generated from the registry, and README.md embeds the current one."""
+"""`refinterp ops`: the table is generated from the registry, README.md embeds the current one, the terminal view
+fits 100 columns, and --json gives the same rows to tools."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+import refinterp
 from refinterp.cli import main
 from refinterp.registry import REGISTRY
-from refinterp.tools.ops_table import README_END, README_START, ops_markdown, readme_table, with_table
+from refinterp.tools.ops_table import (
+    README_END,
+    README_START,
+    TERMINAL_WIDTH,
+    ops_markdown,
+    readme_table,
+    with_table,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -49,3 +59,36 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path: Path, capsys: pyte
     assert main(["ops", "--update-readme", str(readme)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ops-table:start" in err
+
+
+def test_terminal_table_fits_100_columns_and_lists_every_operator(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ops"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= TERMINAL_WIDTH == 100
+    blocks: dict[str, str] = {}  # operator -> its line and the wrapped lines under it
+    for line in lines[1:]:
+        if not line or line.startswith("profiles:"):
+            break
+        if not line.startswith(" "):
+            name = line.split()[0]
+            blocks[name] = ""
+        blocks[name] += " " + line
+    assert list(blocks) == sorted(REGISTRY)
+    for name, row in REGISTRY.items():  # every dtype shows, wrapped or not
+        for dtype in row.dtypes:
+            assert f" {dtype}," in blocks[name] + "," or f" {dtype} " in blocks[name], (name, dtype)
+
+
+def test_json_for_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ops", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "refinterp-ops/1" and data["refinterp_version"] == refinterp.__version__
+    assert [op["op"] for op in data["ops"]] == sorted(REGISTRY)
+    for op in data["ops"]:
+        assert set(op) == {"op", "dtypes", "profiles", "kernels", "notes"}
+        row = REGISTRY[op["op"]]
+        assert op["dtypes"] == list(row.dtypes) and op["profiles"] == list(row.profiles)
+        assert op["notes"] == row.notes
+        assert op["kernels"] == (["spec", "numba"] if row.fast is not None else ["spec"])
+    assert main(["ops", "--json", "--markdown"]) == 2  # one or the other

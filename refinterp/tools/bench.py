@@ -530,20 +530,28 @@ def _loads(values: Sequence[float]) -> str:
 
 
 def bench_main(argv: Sequence[str] | None = None) -> int:
-    parser = ArgumentParser(prog="refinterp bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"the .tflite model (default {DEFAULT_MODEL})")
-    parser.add_argument("--runs", type=int, default=10, help="timed invokes of each runtime (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed invokes first (default 2)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser = ArgumentParser(
+        prog="refinterp bench",
+        description="Time refinterp next to the official runtimes on one model, in one run, after checking that "
+                    "every tensor of refinterp equals LiteRT BUILTIN_REF (else no timings, exit 1). Prints a "
+                    "markdown table.")
+    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="PATH",
+                        help=f"the .tflite model (default {DEFAULT_MODEL})")
+    parser.add_argument("--runs", type=int, default=10, metavar="N", help="timed invokes of each runtime (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, metavar="N",
+                        help="untimed invokes of each runtime first (default 2)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for refinterp, LiteRT optimized and XNNPACK (default: all cores)")
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES),
-                        help=f"comma-separated subset of {','.join(RUNTIMES)}")
-    parser.add_argument("--startup", action="store_true", help="also time cold and warm start-up (fresh processes)")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES), metavar="LIST",
+                        help=f"comma-separated subset of {','.join(RUNTIMES)} (default: all; refinterp is required)")
+    parser.add_argument("--startup", action="store_true",
+                        help="also time cold and warm start-up (fresh processes, an empty numba cache)")
     parser.add_argument("--compare-conv", action="store_true",
                         help="also time refinterp with each exact CONV_2D strategy (vnni, blas32, blas64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random input when there is no golden")
-    parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="write the results as a markdown table")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of the random input when the model has no golden DIR (default 0)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the markdown table to a file")
     args = parser.parse_args(argv)
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     unknown = [r for r in runtimes if r not in RUNTIMES]

@@ -66,6 +66,14 @@ CSV_COLUMNS = (
 PROGRESS_AFTER_SECONDS = 2.0
 #: without a terminal, progress is one plain line at most this often
 PROGRESS_LOG_INTERVAL_SECONDS = 10.0
+#: the text report fits this many columns (the tensor index always shows; names are cut from the left)
+TERMINAL_WIDTH = 100
+OP_TYPE_WIDTH = 12
+OP_TYPE_ABBREVIATIONS = {
+    "DEPTHWISE_CONV_2D": "DW_CONV_2D", "RESIZE_NEAREST_NEIGHBOR": "RESIZE_NN", "RESIZE_BILINEAR": "RESIZE_BILIN",
+    "FULLY_CONNECTED": "FULLY_CONN", "AVERAGE_POOL_2D": "AVG_POOL_2D", "CONCATENATION": "CONCAT",
+    "STRIDED_SLICE": "STRIDED_SLC", "TRANSPOSE_CONV": "TRANSP_CONV", "RELU_N1_TO_1": "RELU_N1_TO_1",
+}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -563,7 +571,16 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
 
 
 def _short(name: str, width: int) -> str:
-    return name if len(name) <= width else "..." + name[-(width - 3):]
+    """``name`` cut to ``width`` characters keeping its end (tensor names differ at the end)."""
+    if len(name) <= width:
+        return name
+    return "..." + name[-(width - 3):] if width > 3 else name[-width:]
+
+
+def short_op_type(op_type: str, width: int = OP_TYPE_WIDTH) -> str:
+    """An operator type in at most ``width`` characters: a usual abbreviation, else cut with '~'."""
+    short = OP_TYPE_ABBREVIATIONS.get(op_type, op_type)
+    return short if len(short) <= width else short[:width - 1] + "~"
 
 
 def _number(value: Any) -> str:
@@ -578,68 +595,131 @@ def _isolation_text(isolation: dict[str, Any] | None) -> str:
     if isolation is None:
         return ""
     if isolation["class"] == "local":
-        return f"local {isolation['local_mismatches']} (max {_number(isolation['local_max_abs_diff'])})"
+        text = f"local {isolation['local_mismatches']}"
+        maximum = isolation["local_max_abs_diff"]
+        return text if maximum in (None, 1) else f"{text} max {_number(maximum)}"
     return isolation["class"]
 
 
-def format_table(rows: Sequence[dict[str, Any]], first_op: int | None, show_cases: bool = False) -> str:
-    """The human-readable table: one line per operator output tensor, the first divergence marked '>'."""
-    header = (f"  {'op':>3}  {'type':<24} {'tensor':<34} {'shape':<16} {'differ/total':>22} {'max':>6}"
-              f" {'-2':>6} {'-1':>7} {'+1':>7} {'+2':>6} {'beyond':>6}")
-    if show_cases:
-        header += f" {'cases':>5}"
-    if any(r.get("isolation") for r in rows):
-        header += "  isolate"
-    lines = [header]
-    for row in rows:
-        mark = ">" if row["op_index"] == first_op else " "
-        tensor = _short(f"{row['tensor_index']} {row['tensor_name']}", 34)
-        shape = "x".join(str(d) for d in row["shape"]) or "scalar"
-        status = row["status"]
-        if status.startswith("missing"):
-            counts = "missing in " + ("reference" if status == "missing_reference" else "against")
-        elif status == "incompatible":
-            counts = "incompatible"
-        else:
-            share = 100.0 * row["mismatches"] / row["elements"] if row["elements"] else 0.0
-            counts = f"{row['mismatches']}/{row['elements']} ({share:.2f}%)" if row["mismatches"] else "equal"
-        line = f"{mark} {row['op_index']:>3}  {row['op_type']:<24} {tensor:<34} {shape:<16} {counts:>22}"
-        line += f" {_number(row['max_abs_diff']) if row['mismatches'] else '':>6}"
+def _table_cells(row: dict[str, Any]) -> dict[str, str]:
+    """The text of one row's cells, by column (see :func:`format_table`)."""
+    status = row["status"]
+    cells = {"differ": "", "share": "", "max": "", "minus": "", "plus": "", "wide": ""}
+    if status.startswith("missing"):
+        cells.update(differ="missing", wide="in " + ("reference" if status == "missing_reference" else "against"))
+    elif status == "incompatible":
+        cells.update(differ="incompat.", wide="see below")
+    elif not row["mismatches"]:
+        cells["differ"] = "equal"
+    else:
+        share = 100.0 * row["mismatches"] / row["elements"] if row["elements"] else 0.0
+        cells.update(differ=str(row["mismatches"]), share=f"{share:.2f}", max=_number(row["max_abs_diff"]))
         histogram = row.get("histogram")
-        if histogram is not None and row["mismatches"]:
-            line += (f" {histogram['-2']:>6} {histogram['-1']:>7} {histogram['+1']:>7} {histogram['+2']:>6}"
-                     f" {histogram['beyond']:>6}")
-        elif row.get("max_rel_diff") is not None and row["mismatches"]:
-            line += f" {'rel ' + _number(row['max_rel_diff']):>36}"
+        if histogram is not None:
+            cells.update(minus=str(histogram["-1"]), plus=str(histogram["+1"]))
+        elif row.get("max_rel_diff") is not None:
+            cells["wide"] = "rel " + _number(row["max_rel_diff"])
+    return cells
+
+
+def format_table(rows: Sequence[dict[str, Any]], first_op: int | None, show_cases: bool = False,
+                 width: int = TERMINAL_WIDTH) -> str:
+    """The human-readable table, at most ``width`` columns: one line per operator output tensor.
+
+    Columns: '>' marks the first divergence; op index; op type (abbreviated); tensor index and name (the
+    name cut from the left to the room left); shape; elements that differ, their share in %, the largest
+    difference (LSB for integers); how many are -1 and +1 LSB (the rest are 2 or more: see max); with several
+    cases, in how many the tensor differs; with --isolate, the class (and the local mismatches). Float
+    tensors show their largest relative difference in place of the -1/+1 counts. The JSON and CSV reports
+    keep every figure (the full histogram, the full names).
+    """
+    isolate = any(r.get("isolation") for r in rows)
+    body = []
+    for row in rows:
+        cells = _table_cells(row)
+        cells.update(mark=">" if row["op_index"] == first_op else " ", op=str(row["op_index"]),
+                     type=short_op_type(row["op_type"]), index=str(row["tensor_index"]),
+                     name=row["tensor_name"], shape=_short("x".join(str(d) for d in row["shape"]) or "scalar", 14),
+                     cases=str(row.get("diverging_cases", 0)), isolate=_isolation_text(row.get("isolation")))
+        body.append(cells)
+    header = {"mark": " ", "op": "op", "type": "type", "index": "tensor", "name": "", "shape": "shape",
+              "differ": "differ", "share": "%", "max": "max", "minus": "-1", "plus": "+1", "wide": "",
+              "cases": "cases", "isolate": "isolate"}
+
+    def column(key: str) -> int:
+        return max(len(cells[key]) for cells in [header, *body])
+
+    counts = column("minus") + 1 + column("plus")
+    wide = max(counts, max((len(c["wide"]) for c in body), default=0))
+    minus_width = column("minus") + (wide - counts)
+    widths = {key: column(key) for key in ("op", "type", "shape", "differ", "share", "max", "cases", "isolate")}
+    index_width = max(len(c["index"]) for c in body) if body else 0
+    fixed = (1 + 1 + widths["op"] + 2 + widths["type"] + 1 + 1 + widths["shape"] + 1
+             + widths["differ"] + 1 + widths["share"] + 1 + widths["max"] + 1 + wide
+             + (1 + widths["cases"] if show_cases else 0) + (2 + widths["isolate"] if isolate else 0))
+    longest = max((len(c["name"]) for c in body), default=0)
+    # the tensor column: the index, then as much of the name as fits (none when fewer than 8 characters would)
+    name_width = min(longest, width - fixed - index_width - 1)
+    name_width = name_width if name_width >= 8 else 0
+    tensor_width = max(index_width + (1 + name_width if name_width else 0), len("tensor"))
+
+    def line(cells: dict[str, str], is_header: bool = False) -> str:
+        if is_header:
+            tensor = "tensor".ljust(tensor_width)
+            histogram = ("-1".rjust(minus_width) + " " + "+1".rjust(column("plus"))).rjust(wide)
         else:
-            line += " " * 37
+            tensor = cells["index"].rjust(index_width)
+            if name_width:
+                tensor += " " + _short(cells["name"], name_width)
+            tensor = tensor.ljust(tensor_width)
+            histogram = (cells["wide"].rjust(wide) if cells["wide"] else
+                         cells["minus"].rjust(minus_width) + " " + cells["plus"].rjust(column("plus")))
+        text = (f"{cells['mark']} {cells['op']:>{widths['op']}}  {cells['type']:<{widths['type']}} {tensor} "
+                f"{cells['shape']:<{widths['shape']}} {cells['differ']:>{widths['differ']}} "
+                f"{cells['share']:>{widths['share']}} {cells['max']:>{widths['max']}} {histogram}")
         if show_cases:
-            line += f" {row.get('diverging_cases', 0):>5}"
-        if row.get("isolation"):
-            line += "  " + _isolation_text(row["isolation"])
-        lines.append(line.rstrip())
-    if any(r["status"] == "incompatible" for r in rows):
-        lines += [f"  tensor {r['tensor_index']}: {r['detail']}" for r in rows if r["status"] == "incompatible"]
+            text += f" {cells['cases']:>{widths['cases']}}"
+        if isolate:
+            text += f"  {cells['isolate']}"
+        return text.rstrip()
+
+    lines = [line(header, is_header=True), *(line(cells) for cells in body)]
+    lines += [f"  tensor {r['tensor_index']}: {r['detail']}" for r in rows if r["status"] == "incompatible"]
     return "\n".join(lines)
 
 
-def _divergence_text(first: dict[str, Any], report: dict[str, Any]) -> str:
+def _divergence_text(first: dict[str, Any], report: dict[str, Any], prefix: str = "",
+                     width: int = TERMINAL_WIDTH) -> str:
     if first["op_index"] is None:
-        return "no divergence"
-    text = (f"first divergence: op {first['op_index']} {first['op_type']} (tensor {first['tensor_index']} "
-            f"'{_short(first['tensor_name'], 60)}')")
+        return prefix + "no divergence"
+    head = f"{prefix}first divergence: op {first['op_index']} {first['op_type']} (tensor {first['tensor_index']} '"
+    tail = "')"
     if first["mismatches"] is not None:
-        text += f", {first['mismatches']} elements differ, max {_number(first['max_abs_diff'])}"
+        tail += f", {first['mismatches']} differ, max {_number(first['max_abs_diff'])}"
         dtype = next((r["dtype"] for r in report["aggregate"]["tensors"]
                       if r["tensor_index"] == first["tensor_index"]), "")
-        text += "" if dtype.startswith("float") else " LSB"
+        tail += "" if dtype.startswith("float") else " LSB"
     if first["isolation"]:
-        text += f" [{first['isolation']}]"
-    return text
+        tail += f" [{first['isolation']}]"
+    return head + _short(first["tensor_name"], max(8, width - len(head) - len(tail))) + tail
+
+
+def _wrapped_items(head: str, items: Sequence[str], width: int = TERMINAL_WIDTH, indent: str = "  ") -> str:
+    """``head`` then the comma-separated items, wrapped between items at ``width`` columns."""
+    lines, line = [], head
+    for number, item in enumerate(items):
+        piece = item + ("," if number < len(items) - 1 else "")
+        if line.strip() and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = indent + piece
+        else:
+            line += ("" if line.endswith(" ") or not line else " ") + piece
+    return "\n".join([*lines, line])
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The text the command prints."""
+    """The text the command prints (the table and every line at most :data:`TERMINAL_WIDTH` columns, but
+    for a long model path)."""
     def runtime_line(side: str) -> str:
         spec, version = report[side]["spec"], report[side]["version"]
         profile = f", profile {report['profile']}" if spec == "refinterp" else ""
@@ -661,10 +741,11 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(format_table(cases[0]["tensors"], first["op_index"]))
     else:
         for case in cases:
-            lines.append(f"case {case['name']}: "
-                         + ("equal" if case["equal"] else _divergence_text(case["first_divergence"], report)))
-        lines += ["", f"aggregate over {len(cases)} cases (counts summed, maxima over cases; 'cases' = "
-                      f"cases where the tensor differs):",
+            prefix = f"case {case['name']}: "
+            lines.append(prefix + "equal" if case["equal"] else
+                         _divergence_text(case["first_divergence"], report, prefix))
+        lines += ["", f"aggregate over {len(cases)} cases (counts summed, maxima over cases; 'cases': in how "
+                      f"many it differs):",
                   format_table(report["aggregate"]["tensors"], first["op_index"], show_cases=True)]
     lines.append("")
     summary = report["summary"]
@@ -672,8 +753,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{summary['missing_tensors']} tensor(s) missing from one runtime were not compared")
     if report["isolate"]:
         local = report["local_ops"]
-        lines.append("ops that round differently (local): "
-                     + (", ".join(f"{i} {_op_type(report, i)}" for i in local) if local else "none"))
+        lines.append(_wrapped_items("ops that round differently (local): ",
+                                    [f"{i} {_op_type(report, i)}" for i in local] or ["none"]))
     if report["equal"]:
         lines.append(f"EQUAL: all {summary['tensors'] - summary['missing_tensors']} compared tensors are "
                      f"identical ({report['against']['spec']} vs {report['reference']['spec']})")

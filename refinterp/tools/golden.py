@@ -275,21 +275,29 @@ def _parse_input_cases(specs: Sequence[str]) -> dict[str, list[np.ndarray]]:
 
 
 def _build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="refinterp golden", description="make or check a golden DIR")
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("make", help="run an official runtime and store every tensor")
+    parser = ArgumentParser(prog="refinterp golden", description="Make or check a golden DIR: a model's inputs "
+                            "and every tensor an official runtime computes from them, with a manifest.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{make,check}",
+                                     help="what to do (each has its own --help)")
+    make = commands.add_parser("make", help="run an official runtime and store every tensor",
+                               description="Run an official runtime on the model and store every tensor in a "
+                                           "golden DIR (confirmed by other runtimes where given).")
     make.add_argument("model", help="the .tflite model")
-    make.add_argument("--out", required=True, help="the golden DIR to write")
-    make.add_argument("--runtime", default="litert-ref", help="the runtime whose tensors are stored (litert-ref)")
+    make.add_argument("--out", required=True, metavar="DIR", help="the golden DIR to write")
+    make.add_argument("--runtime", default="litert-ref", metavar="RUNTIME",
+                      help="the runtime whose tensors are stored (default litert-ref)")
     make.add_argument("--input", action="append", default=[], metavar="X.npy[,Y.npy...]",
                       help="one case per --input (comma-separate the files of a multi-input model); "
                            "default: one seeded random case")
     make.add_argument("--confirm-with", action="append", default=None, metavar="RUNTIME",
                       help="runtime(s) that must agree, recorded in the manifest (default: tflm)")
     make.add_argument("--no-confirm", action="store_true", help="confirm with no other runtime")
-    check = commands.add_parser("check", help="run a runtime on every case and compare every tensor exactly")
-    check.add_argument("dir", help="the golden DIR")
-    check.add_argument("--runtime", default="refinterp", help="the runtime to check (refinterp)")
+    check = commands.add_parser("check", help="run a runtime on every case and compare every tensor exactly",
+                                description="Run a runtime on every case of a golden DIR and compare every "
+                                            "tensor exactly. Exit 0: all equal; 1: a difference; 2: an error.")
+    check.add_argument("dir", metavar="DIR", help="the golden DIR")
+    check.add_argument("--runtime", default="refinterp", metavar="RUNTIME",
+                       help="the runtime to check (default refinterp)")
     return parser
 
 
