@@ -15,19 +15,39 @@ import tflite
 PINNED_VERSION = "2.18.0"
 # Accessors refinterp/model.py calls, by table.
 REQUIRED = {
-    "Model": ["Version", "OperatorCodes", "Subgraphs", "Buffers", "Description", "Metadata", "SignatureDefs"],
-    "Buffer": ["DataAsNumpy", "DataLength", "Offset", "Size"],
-    "SubGraph": ["Tensors", "Operators", "InputsAsNumpy", "OutputsAsNumpy", "Name"],
+    "Model": ["Version", "OperatorCodes", "OperatorCodesLength", "Subgraphs", "SubgraphsLength", "Buffers",
+              "BuffersIsNone", "BuffersLength", "Description", "Metadata", "MetadataLength", "SignatureDefs",
+              "SignatureDefsLength"],
+    "Buffer": ["DataIsNone", "DataLength", "Offset", "Size"],
+    "SubGraph": ["Tensors", "TensorsIsNone", "TensorsLength", "Operators", "OperatorsLength", "InputsAsNumpy",
+                 "OutputsAsNumpy", "Name"],
     "Tensor": ["ShapeAsNumpy", "ShapeSignatureAsNumpy", "Type", "Buffer", "Name", "Quantization", "IsVariable",
                "Sparsity"],
     "Operator": ["OpcodeIndex", "InputsAsNumpy", "OutputsAsNumpy", "BuiltinOptionsType", "BuiltinOptions",
                  "BuiltinOptions2Type", "BuiltinOptions2", "IntermediatesAsNumpy"],
-    "OperatorCode": ["BuiltinCode", "DeprecatedBuiltinCode", "CustomCode", "Version"],
-    "QuantizationParameters": ["ScaleAsNumpy", "ZeroPointAsNumpy", "QuantizedDimension", "MinAsNumpy", "MaxAsNumpy"],
-    "SignatureDef": ["SignatureKey", "SubgraphIndex", "Inputs", "Outputs"],
+    "OperatorCode": ["DeprecatedBuiltinCode", "CustomCode", "Version"],
+    "QuantizationParameters": ["ScaleAsNumpy", "ZeroPointAsNumpy", "QuantizedDimension", "MinAsNumpy", "MaxAsNumpy",
+                               "DetailsType"],
+    "SparsityParameters": ["TraversalOrderIsNone", "DimMetadataIsNone", "DimMetadata", "DimMetadataLength"],
+    "DimensionMetadata": ["Format", "ArraySegmentsType", "ArraySegments", "ArrayIndicesType", "ArrayIndices"],
+    "Int32Vector": ["ValuesIsNone"],
+    "Uint16Vector": ["ValuesIsNone"],
+    "Uint8Vector": ["ValuesIsNone"],
+    "SignatureDef": ["SignatureKey", "SubgraphIndex", "Inputs", "InputsLength", "Outputs", "OutputsLength"],
     "TensorMap": ["Name", "TensorIndex"],
     "Metadata": ["Name", "Buffer"],
 }
+
+
+def required_option_accessors() -> dict[str, list[str]]:
+    """The options accessors refinterp.model reads as LiteRT's ParseOpData does (refinterp.model.LITERT_OPTIONS)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from refinterp.model import LITERT_OPTIONS
+
+    accessors: dict[str, list[str]] = {}
+    for table, fields in LITERT_OPTIONS.values():
+        accessors.setdefault(table, []).extend(accessor for _, accessor, _, _ in fields)
+    return accessors
 
 
 def enum_table(module) -> dict[str, int]:
@@ -39,7 +59,7 @@ def check_installed() -> list[str]:
     version = importlib.metadata.version("tflite")
     if version != PINNED_VERSION:
         problems.append(f"tflite {version} is installed, refinterp pins {PINNED_VERSION}")
-    for table, accessors in REQUIRED.items():
+    for table, accessors in {**REQUIRED, **required_option_accessors()}.items():
         cls = getattr(tflite, table, None)
         if cls is None:
             problems.append(f"table {table} is missing")

@@ -70,6 +70,8 @@ def test_out_of_range_axis_on_1d_per_channel_tensor_is_accepted_like_tflm():
     model = refinterp.load_model(path)
     biases = [t for t in model.main.tensors if t.quantization and len(t.shape) == 1 and t.quantization.per_channel]
     assert biases and all(t.quantization.quantized_dimension == 0 for t in biases)
+    # recorded for an interpreter that follows LiteRT, whose ParseQuantization refuses the file
+    assert model.litert_refusals and all("quantized_dimension 3" in reason for reason in model.litert_refusals)
 
 
 def test_per_channel_scale_count_must_match_the_axis():
