@@ -100,8 +100,9 @@ DTYPES: dict[str, tuple[int, np.dtype]] = {
     "bool": (TensorType.BOOL, np.dtype("?")),
 }
 
-# Builtin operator -> name of its options table in the BuiltinOptions union
-# (None: the operator has no options). One table, like Vela's tflite_mapping.
+# Builtin operator -> name of its options table in the BuiltinOptions union (None: the operator has no
+# options), where the schema's naming convention does not give it (conventional_options_table). One table,
+# like Vela's tflite_mapping.
 OP_OPTIONS: dict[str, str | None] = {
     "ABS": None,
     "ADD": "AddOptions",
@@ -330,13 +331,16 @@ def _options_fields(table: str) -> dict[str, _OptionField]:
     return fields
 
 
+def conventional_options_table(op: str) -> str | None:
+    """The schema's naming convention for the operators OP_OPTIONS does not list: FLOOR_DIV -> FloorDivOptions
+    when the BuiltinOptions union has such a table, else None (the operator has no options)."""
+    name = "".join(part.capitalize() for part in op.split("_")) + "Options"
+    return name if hasattr(BuiltinOptions, name) else None
+
+
 def _encode_options(builder: flatbuffers.Builder, op: str, options: dict[str, Any]) -> tuple[int, int]:
     """Write the options table of ``op``; returns (BuiltinOptions type, table offset)."""
-    if op not in OP_OPTIONS:
-        raise ValueError(
-            f"operator {op!r} is not in modelbuilder.OP_OPTIONS; add it there (with its options table name, or None)"
-        )
-    table = OP_OPTIONS[op]
+    table = OP_OPTIONS[op] if op in OP_OPTIONS else conventional_options_table(op)
     values = {**OP_OPTION_DEFAULTS.get(op, {}), **options}
     if table is None:
         if options:
