@@ -1,0 +1,263 @@
+"""The child side of the fuzzer: one long-lived process per runtime, each running one mutant at a time.
+
+A worker is started by the campaign (``multiprocessing`` forkserver context, so the parent's state, threads
+and numba thread pools never leak into it), limits its own address space (``RLIMIT_AS``), sends its stderr to a
+file the parent reads after a crash, and then answers jobs from its pipe:
+
+* role ``"refinterp"``: ``refinterp.Interpreter(model_content=...)``, ``allocate_tensors``, seeded inputs,
+  ``invoke``, outputs; optionally with line coverage of the ``refinterp`` package (tools excluded);
+* role ``"litert"``: the same on ``ai_edge_litert`` with ``OpResolverType.BUILTIN_REF``.
+
+The result is a plain dict: ``status`` ("ok", "refused", "traceback", "oom", "skipped"), ``stage`` ("load",
+"prepare", "inputs", "invoke", "outputs"), the exception's type and message, and a summary of each output.
+A crash (signal) or hang is not reported by the worker: the parent sees the pipe close or the deadline pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+import refinterp
+from refinterp.errors import KernelError, RefinterpError
+from refinterp.interpreter import Interpreter
+from refinterp.io import seeded_inputs
+
+try:  # imported here so that the forkserver preloads it; the campaign refuses to start without it
+    from ai_edge_litert.interpreter import Interpreter as LiteRTInterpreter
+    from ai_edge_litert.interpreter import OpResolverType
+except ImportError:  # pragma: no cover - reported by the campaign
+    LiteRTInterpreter = None
+    OpResolverType = None
+
+#: inputs larger than this in total are not generated (the harness would be the one allocating)
+MAX_INPUT_BYTES = 64 << 20
+#: outputs up to this size travel back whole (for the comparison's detail); larger ones as digests
+MAX_OUTPUT_BYTES = 4 << 20
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(refinterp.__file__)) + os.sep
+_TOOLS_DIR = os.path.join(_PACKAGE_DIR, "tools") + os.sep
+#: lines this worker has already reported: each job sends only the new ones
+_REPORTED_LINES: set[tuple[str, int]] = set()
+
+
+class LineCoverage:
+    """Lines of the refinterp package (tools excluded) executed while active, as "relative/path.py:line"."""
+
+    def __init__(self) -> None:
+        self.lines: set[tuple[str, int]] = set()
+
+    def _global(self, frame: Any, event: str, arg: Any) -> Any:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_PACKAGE_DIR) and not filename.startswith(_TOOLS_DIR):
+            return self._local
+        return None
+
+    def _local(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.lines.add((frame.f_code.co_filename, frame.f_lineno))
+        return self._local
+
+    def __enter__(self) -> LineCoverage:
+        sys.settrace(self._global)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.settrace(None)
+
+
+def _memory_kib(field: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> None:
+    try:  # Linux: writing 5 resets VmHWM, the peak resident set size
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def summarize_outputs(outputs: list[np.ndarray]) -> list[dict[str, Any]]:
+    summaries = []
+    for value in outputs:
+        value = np.ascontiguousarray(value)
+        summaries.append({
+            "dtype": str(value.dtype), "shape": [int(d) for d in value.shape],
+            "sha256": hashlib.sha256(value.tobytes()).hexdigest(),
+            "array": value if value.nbytes <= MAX_OUTPUT_BYTES else None,
+        })
+    return summaries
+
+
+def _input_arrays(details: list[dict[str, Any]], seed: int) -> list[np.ndarray] | None:
+    specs = [(tuple(int(d) for d in detail["shape"]), detail["dtype"]) for detail in details]
+    total = 0
+    for shape, dtype in specs:
+        itemsize = np.dtype(dtype).itemsize if dtype is not None else 1
+        total += int(np.prod(shape, dtype=np.float64)) * itemsize
+    if total > MAX_INPUT_BYTES:
+        return None
+    return seeded_inputs(specs, seed)
+
+
+def _run_hook(hook: str | None) -> None:
+    """Test hooks: make the child misbehave on purpose, to test the parent's classification."""
+    if hook == "abort":
+        os.abort()
+    elif hook == "sleep":
+        time.sleep(3600)
+    elif hook == "memory":
+        np.ones(1 << 40, np.uint8)  # a MemoryError under RLIMIT_AS
+    elif hook == "raise":
+        raise ZeroDivisionError("test hook")
+
+
+def _innermost_refinterp_frame(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if frame.filename.startswith(_PACKAGE_DIR) and not frame.filename.startswith(_TOOLS_DIR):
+            return f"{os.path.relpath(frame.filename, os.path.dirname(_PACKAGE_DIR[:-1]))}:{frame.lineno} {frame.name}"
+    return frames[-1].name if frames else "?"
+
+
+def run_refinterp(job: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"status": "ok", "stage": "load"}
+    coverage = LineCoverage() if job.get("coverage") else None
+    started = time.perf_counter()
+    rss_before = _memory_kib("VmRSS")
+    _reset_peak()
+    try:
+        if coverage is not None:
+            coverage.__enter__()
+        _run_hook(job.get("hook"))
+        interpreter = Interpreter(model_content=job["content"], num_threads=1)
+        result["stage"] = "prepare"
+        interpreter.allocate_tensors()
+        result["stage"] = "inputs"
+        details = interpreter.get_input_details()
+        inputs = _input_arrays(details, job["input_seed"])
+        if inputs is None:
+            result.update(status="skipped", message="inputs larger than the harness generates")
+            return result
+        for detail, value in zip(details, inputs):
+            interpreter.set_tensor(detail["index"], value)
+        result["stage"] = "invoke"
+        interpreter.invoke()
+        result["stage"] = "outputs"
+        result["outputs"] = summarize_outputs([interpreter.get_tensor(d["index"])
+                                               for d in interpreter.get_output_details()])
+    except RefinterpError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, MemoryError):
+            result.update(status="oom", error=type(cause).__name__, message=str(exc))
+        else:
+            result.update(status="refused", error=type(exc).__name__, message=str(exc),
+                          kernel_error=isinstance(exc, KernelError),
+                          cause=type(cause).__name__ if cause is not None else None)
+    except MemoryError as exc:
+        result.update(status="oom", error=type(exc).__name__, message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - anything that is not a RefinterpError is the finding
+        result.update(status="traceback", error=type(exc).__name__, message=str(exc),
+                      where=_innermost_refinterp_frame(exc),
+                      traceback="".join(traceback.format_exception(exc))[-4000:])
+    finally:
+        if coverage is not None:
+            coverage.__exit__()
+            new_lines = coverage.lines - _REPORTED_LINES
+            _REPORTED_LINES.update(new_lines)
+            result["coverage"] = new_lines
+        result["seconds"] = time.perf_counter() - started
+        result["peak_growth_bytes"] = max(0, _memory_kib("VmHWM") - rss_before) * 1024
+    return result
+
+
+def run_litert(job: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"status": "ok", "stage": "load"}
+    started = time.perf_counter()
+    try:
+        content = job["content"]
+        try:
+            interpreter = LiteRTInterpreter(model_content=content,
+                                            experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+        except ValueError as exc:
+            # A few operators (CEIL, ROUND, ELU) are only in LiteRT's builtin resolver: refinterp follows that
+            # resolver's kernels for them, so the fuzzer does too (without its default XNNPACK delegate).
+            if "Didn't find op for builtin opcode" not in str(exc):
+                raise
+            interpreter = LiteRTInterpreter(
+                model_content=content, num_threads=1,
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            result["resolver"] = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
+        result["stage"] = "prepare"
+        interpreter.allocate_tensors()
+        result["stage"] = "inputs"
+        details = interpreter.get_input_details()
+        inputs = _input_arrays(details, job["input_seed"])
+        if inputs is None:
+            result.update(status="skipped", message="inputs larger than the harness generates")
+            return result
+        for detail, value in zip(details, inputs):
+            interpreter.set_tensor(detail["index"], value)
+        result["stage"] = "invoke"
+        interpreter.invoke()
+        result["stage"] = "outputs"
+        result["outputs"] = summarize_outputs([interpreter.get_tensor(d["index"])
+                                               for d in interpreter.get_output_details()])
+    except MemoryError as exc:
+        result.update(status="oom", error=type(exc).__name__, message=str(exc))
+    except UnicodeDecodeError as exc:  # the Python wrapper cannot decode a tensor name: not the runtime's refusal
+        result.update(status="unreadable", error=type(exc).__name__, message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - LiteRT reports refusals as ValueError/RuntimeError
+        result.update(status="refused", error=type(exc).__name__, message=str(exc))
+    finally:
+        result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def _setup(settings: dict[str, Any]) -> None:
+    memory = int(settings.get("memory_bytes") or 0)
+    if memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # crashes are expected: no core files
+    stderr_path = settings.get("stderr_path")
+    if stderr_path:
+        fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        os.dup2(fd, 2)
+        os.close(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def worker_main(conn: Any, role: str, settings: dict[str, Any]) -> None:
+    """The worker loop: receive a job dict, answer with a result dict; ``None`` ends the loop."""
+    _setup(settings)
+    run = run_refinterp if role == "refinterp" else run_litert
+    conn.send({"ready": True, "pid": os.getpid()})
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            os.ftruncate(2, 0)  # stderr of this job only, for the crash report
+        except OSError:
+            pass
+        conn.send(run(job))
