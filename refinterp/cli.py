@@ -6,7 +6,6 @@ one line ``refinterp: error: ...`` and exits 2; there is no traceback for those.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +23,8 @@ PROGRESS_LOG_AFTER_SECONDS = 3.0
 PROGRESS_LOG_INTERVAL_SECONDS = 5.0
 #: what a cold numba cache costs refinterp's first run on a 2-core machine (docs/performance.md: 9.4 s)
 COLD_COMPILE_SECONDS = 10
-CONV_BACKEND_ENV = "REFINTERP_CONV_BACKEND"  # documented in refinterp/ops/fast/conv.py
-CONV_BACKEND_WORDS = {"vnni": "the AVX-512 VNNI micro-kernel", "blas32": "the exact float32 BLAS GEMM",
+CONV_BACKEND_WORDS = {"vnni": "the AVX-512 VNNI micro-kernel", "avxvnni": "the AVX-VNNI micro-kernel",
+                      "avx2": "the exact AVX2 int16 micro-kernel", "blas32": "the exact float32 BLAS GEMM",
                       "blas64": "the float64 BLAS GEMM"}
 
 
@@ -74,28 +73,11 @@ def _cache_serves(dispatcher: Any) -> bool:
 
 
 def conv_backend_choice() -> tuple[str, str]:
-    """The int8 CONV_2D backend ``refinterp.ops.fast.conv.choose_backend()`` picks, and what it is and why."""
+    """The int8 CONV_2D backend ``refinterp.ops.fast.conv.explain_backend()`` picks, what it is and why."""
     from refinterp.ops.fast import conv as conv_fast
 
-    backend = conv_fast.choose_backend()
-    has_vnni = conv_fast.host_has_vnni()
-    try:
-        from llvmlite import binding
-
-        features = binding.get_host_cpu_features()
-        cpu = f"{binding.get_host_cpu_name()} CPU"
-    except Exception:  # noqa: BLE001 - only for the explanation
-        features, cpu = {}, "this CPU"
-    wanted = ("avx512f", "avx512bw", "avx512vnni")
-    present = [f for f in wanted if features.get(f, False)]
-    what = CONV_BACKEND_WORDS.get(backend, backend)
-    if backend != ("vnni" if has_vnni else "blas32"):
-        return backend, f"{what} (set by {CONV_BACKEND_ENV}={os.environ.get(CONV_BACKEND_ENV, '')})"
-    if backend == "vnni":
-        return backend, f"{what} (the {cpu} has {', '.join(present)})"
-    if len(present) == len(wanted):
-        return backend, f"{what} (numba targets a generic CPU or the vnni self-test failed)"
-    return backend, f"{what} (the {cpu} lacks {', '.join(f for f in wanted if f not in present)})"
+    backend, reason = conv_fast.explain_backend()
+    return backend, f"{CONV_BACKEND_WORDS.get(backend, f'the {backend} micro-kernel')} ({reason})"
 
 
 def kernel_choice_lines(model: Any, kernels: str, num_threads: int | None, threads_used: int) -> list[str]:
@@ -375,6 +357,7 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "ops": (_lazy("refinterp.tools.ops_table", "ops_main"), "print the supported-operator table"),
     "qerror": (_lazy("refinterp.tools.qerror", "qerror_main"), "per-layer quantization error against float"),
     "bench": (_lazy("refinterp.tools.bench", "bench_main"), "time refinterp against the official runtimes"),
+    "fuzz": (_lazy("refinterp.tools.fuzz", "fuzz_main"), "fuzz refinterp against LiteRT with mutated models"),
 }
 
 

@@ -3,24 +3,53 @@
 The loop is plain on purpose: operators run in the order the file lists them (TFLite's execution order),
 each one reads its input tensors' values and writes its outputs' values. Every intermediate value is kept,
 so ``get_tensor`` works for any tensor index after ``invoke`` with no option needed.
+
+Memory safety comes from a shape plan, as in TFLite (``AllocateTensors`` runs every Prepare, which resizes
+the outputs; a tensor whose shape depends on values is resized again at ``Invoke``):
+
+* ``allocate_tensors`` prepares the operators in order on the planned shapes. Each prepare may say its
+  outputs' shapes (``OpContext.set_output_shape``; else ``params.output_shape``); a said shape must equal the
+  model's declared one (whatever its shape signature says) and fit the memory limits before anything runs.
+  An output not said keeps its declared shape; one that depends on input values (a non-constant shape, size,
+  paddings...) gets its shape from the op's shape function at invoke, before its kernel.
+* ``invoke`` checks, before each kernel, that every input array has exactly the shape and dtype its prepare
+  planned (so no kernel indexes out of bounds), and after it, that each output has the planned shape (the
+  declared one; for a value-dependent output, the shape signature's pattern, -1 matching any size). When a
+  value-dependent output differs from its declared shape, the operators that read it are prepared again on
+  the new shape (checked against their signatures and the limits), as TFLite does for dynamic tensors.
+* Limits: no tensor may exceed ``max_tensor_bytes`` and all the tensors kept (inputs, intermediates, outputs;
+  constants are views into the file) together ``max_total_bytes``; sizes are checked before the kernel that
+  would allocate them. Defaults: :data:`DEFAULT_MAX_TENSOR_BYTES` and :func:`default_max_total_bytes`; the
+  environment variables :data:`MAX_TENSOR_BYTES_ENV` and :data:`MAX_TOTAL_BYTES_ENV` override them.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numba
 import numpy as np
 
-from refinterp.errors import EvalError, InputError, KernelError, RefinterpError, UnsupportedOpError
+from refinterp.errors import (
+    EvalError,
+    InputError,
+    KernelError,
+    ModelFormatError,
+    PrepareError,
+    RefinterpError,
+    UnsupportedOpError,
+    shown,
+)
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
-from refinterp.ops.common import PROFILES, OpContext
-from refinterp.registry import OpDef, lookup
+from refinterp.ops.common import PROFILES, OpContext, ShapeFunction
+from refinterp.registry import OP_VERSIONS, OpDef, lookup
 
 KERNEL_CHOICES = ("fast", "spec")
 #: LiteRT's keyword arguments that refinterp accepts and ignores (it has one resolver, its own, no delegates,
@@ -35,11 +64,188 @@ LITERT_IGNORED_OPTIONS = frozenset({
 ProgressCallback = Callable[[str, int, int, Operator], None]
 
 
-class _PreparedOp:
-    __slots__ = ("op", "opdef", "params", "kernel")
+#: One tensor may not hold more than this many bytes unless raised (Interpreter(max_tensor_bytes=...)).
+DEFAULT_MAX_TENSOR_BYTES = 2 << 30
+#: The most bytes all kept tensors may hold by default: 8 GiB, or half the physical memory when less.
+DEFAULT_MAX_TOTAL_BYTES_CAP = 8 << 30
+MAX_TENSOR_BYTES_ENV = "REFINTERP_MAX_TENSOR_BYTES"
+MAX_TOTAL_BYTES_ENV = "REFINTERP_MAX_TOTAL_BYTES"
+_HOW_TO_RAISE = {  # short: a message is one line of at most 300 characters (docs/robustness.md)
+    "max_tensor_bytes": f"max_tensor_bytes=, --max-tensor-bytes or {MAX_TENSOR_BYTES_ENV}",
+    "max_total_bytes": f"max_total_bytes=, --max-total-bytes or {MAX_TOTAL_BYTES_ENV}",
+}
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+               "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
+               "tib": 1 << 40}
 
-    def __init__(self, op: Operator, opdef: OpDef, params: Any, kernel: Any):
+
+def default_max_total_bytes() -> int:
+    """8 GiB, or half the machine's physical memory when that is less."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return DEFAULT_MAX_TOTAL_BYTES_CAP
+    return min(DEFAULT_MAX_TOTAL_BYTES_CAP, max(physical // 2, 1 << 30))
+
+
+def parse_byte_size(value: int | str, what: str) -> int:
+    """A positive size in bytes: an int, or text such as ``4294967296``, ``512MiB``, ``4G`` (units of 1024)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        size = int(value)
+    elif isinstance(value, str) and (match := re.fullmatch(r"\s*(\d{1,30}(?:\.\d{1,9})?)\s*([a-zA-Z]*)\s*", value)) \
+            and match.group(2).lower() in _BYTE_UNITS:
+        number, unit = match.group(1), _BYTE_UNITS[match.group(2).lower()]
+        size = int(number) * unit if "." not in number else int(float(number) * unit)  # no float for long digits
+    else:
+        raise InputError(f"{what}: {shown(value)} is not a size in bytes (examples: 4294967296, 512MiB, 4GiB)")
+    if size < 1:
+        raise InputError(f"{what}: {shown(value)} must be at least 1 byte")
+    return size
+
+
+def format_bytes(size: int) -> str:
+    """``6.0 GiB``; an absurd size as a power of two (a shape read from a file can hold any number)."""
+    if size >= 1 << 60:
+        return f"about 2^{size.bit_length() - 1} bytes"
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def _limit(value: int | str | None, env: str, default: int, what: str) -> int:
+    if value is not None:
+        return parse_byte_size(value, what)
+    if os.environ.get(env):
+        return parse_byte_size(os.environ[env], env)
+    return default
+
+
+def tensor_bytes(tensor: Tensor, shape: Sequence[int]) -> int:
+    """Bytes of ``tensor`` at ``shape`` (one byte per element for types NumPy cannot hold)."""
+    return math.prod(shape) * (tensor.dtype.itemsize if tensor.dtype is not None else 1)
+
+
+def matches_signature(shape: Sequence[int], tensor: Tensor) -> bool:
+    """``shape`` fits the tensor's shape signature: same rank, equal where the signature is not -1."""
+    signature = tensor.shape_signature if len(tensor.shape_signature) == len(tensor.shape) else tensor.shape
+    return len(shape) == len(signature) and all(s < 0 or s == d for s, d in zip(signature, shape))
+
+
+def _same_shape(shape: Sequence[int], declared: Sequence[int]) -> bool:
+    """Equal shapes; two shapes without elements count as equal (LiteRT allocates nothing for either)."""
+    return tuple(shape) == tuple(declared) or (math.prod(shape) == 0 and math.prod(declared) == 0)
+
+
+def _params_output_shape(params: Any) -> tuple[int, ...] | None:
+    """The ``output_shape`` most prepares compute into their params (or their fast params' ``spec``)."""
+    for candidate in (params, getattr(params, "spec", None)):
+        shape = getattr(candidate, "output_shape", None)
+        if isinstance(shape, tuple) and all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
+            return tuple(int(d) for d in shape)
+    return None
+
+
+def _version_ranges(versions: Sequence[int]) -> str:
+    if not versions:
+        return "none"
+    runs: list[list[int]] = []
+    for v in sorted(versions):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def check_litert_operator_codes(model: Model) -> None:
+    """Refuse the model as LiteRT's InterpreterBuilder does: every builtin operator code of the file, used or
+    not, needs a kernel at its version (``GetRegistrationFromOpCode``); unresolved custom codes are left to
+    Prepare. A version LiteRT knows but refinterp does not implement is refused only when an operator uses it."""
+    for position, (_, name, version) in enumerate(model.operator_codes):
+        if name.startswith("CUSTOM:"):
+            continue
+        opdef = lookup(name)
+        versions = set(OP_VERSIONS.get(name, ())) | set(opdef.versions if opdef is not None else ())
+        if version not in versions:
+            known = f"versions {_version_ranges(sorted(versions))}" if versions else "no kernel at all"
+            raise ModelFormatError(f"operator code {position}: {name} version {version}: LiteRT's reference "
+                                   f"resolver has {known}, and refuses the model at load")
+
+
+def _op_name(op: Operator) -> str:
+    return shown(op.name, 40) if op.custom_code is not None else op.name
+
+
+def _name(tensor: Tensor) -> str:
+    """A tensor's name for a message: quoted, escaped, short (messages are one line of at most 300 characters)."""
+    return shown(tensor.name, 32)
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return shown(list(shape), 48)
+
+
+def _where(op: Operator) -> str:
+    return f"operator {op.index} ({_op_name(op)})"
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line, printable, at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else " " for c in " ".join(str(exc).split()))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _located(exc: RefinterpError, op: Operator) -> RefinterpError:
+    """The error, its message starting with the operator that raised it (kernels raise without one)."""
+    if str(exc).startswith("operator "):
+        return exc
+    return type(exc)(f"{_where(op)}: {exc}")
+
+
+class _PreparedOp:
+    """An operator prepared on given input shapes, with what its prepare said about its outputs' shapes."""
+
+    __slots__ = ("op", "opdef", "params", "kernel", "input_shapes", "output_plan")
+
+    def __init__(self, op: Operator, opdef: OpDef, params: Any, kernel: Any,
+                 input_shapes: tuple[tuple[int, ...] | None, ...],
+                 output_plan: tuple[tuple[int, ...] | ShapeFunction | None, ...]):
         self.op, self.opdef, self.params, self.kernel = op, opdef, params, kernel
+        #: the shape of each input (None: absent) the operator was prepared for: invoke insists on exactly these
+        self.input_shapes = input_shapes
+        #: per output: the shape prepare said, a function of the input values, or None (not said)
+        self.output_plan = output_plan
+
+
+class _Budget:
+    """Bytes held by the tensors an invoke keeps (non-constant), checked against both limits."""
+
+    def __init__(self, interpreter: Interpreter, sizes: dict[int, int] | None = None):
+        self.interpreter = interpreter
+        self.sizes: dict[int, int] = dict(sizes or {})
+        self.total = sum(self.sizes.values())
+
+    def copy(self) -> _Budget:
+        return _Budget(self.interpreter, self.sizes)
+
+    def claim(self, where: str, role: str, tensor: Tensor, shape: Sequence[int], error: type[RefinterpError]) -> None:
+        """Record ``tensor`` at ``shape``; raise ``error`` when it would pass a limit (nothing is allocated yet)."""
+        if tensor.is_constant:
+            return
+        limits = self.interpreter
+        nbytes = tensor_bytes(tensor, shape)
+        what = (f"{where}: {role} tensor {tensor.index} {_name(tensor)} of shape "
+                f"{_shape(shape)} {tensor.type_name} needs {format_bytes(nbytes)}")
+        if nbytes > limits.max_tensor_bytes:
+            raise error(f"{what}, over the limit of {format_bytes(limits.max_tensor_bytes)} for one tensor "
+                        f"(raise it: {_HOW_TO_RAISE['max_tensor_bytes']})")
+        total = self.total - self.sizes.get(tensor.index, 0) + nbytes
+        if total > limits.max_total_bytes:
+            raise error(f"{what}, bringing the tensors kept to {format_bytes(total)}, over the limit of "
+                        f"{format_bytes(limits.max_total_bytes)} (raise it: {_HOW_TO_RAISE['max_total_bytes']})")
+        self.sizes[tensor.index] = nbytes
+        self.total = total
 
 
 def tensor_details(tensor: Tensor, shape: Sequence[int] | None = None) -> dict[str, Any]:
@@ -80,6 +286,14 @@ class Interpreter:
         kernels: "fast" (numba, the default) or "spec" (the readable NumPy kernels).
         progress: optional :data:`ProgressCallback`, called before each operator is prepared and run (the
             ``refinterp run`` progress line); it may also be set later as the ``progress`` attribute.
+        max_tensor_bytes: the most bytes one tensor may hold (an int, or text such as "4GiB"); default the
+            environment variable ``REFINTERP_MAX_TENSOR_BYTES``, else :data:`DEFAULT_MAX_TENSOR_BYTES` (2 GiB).
+        max_total_bytes: the most bytes all the tensors kept may hold together; default
+            ``REFINTERP_MAX_TOTAL_BYTES``, else :func:`default_max_total_bytes` (8 GiB or half the memory).
+
+    Under profile "litert-ref" the model is refused at load as LiteRT refuses it: any reason the parser
+    recorded in ``Model.litert_refusals``, and any builtin operator code (used or not) at a version LiteRT's
+    reference resolver has no kernel for.
 
     The positional order is LiteRT's. LiteRT's other ``experimental_*`` keyword arguments are accepted and
     ignored: refinterp has one resolver (its own), no delegates, and always preserves every tensor.
@@ -88,7 +302,8 @@ class Interpreter:
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_delegates: Sequence[Any] | None = None, num_threads: int | None = None, *,
                  profile: str = "litert-ref", kernels: str = "fast", subgraph_index: int = 0,
-                 progress: ProgressCallback | None = None, **litert_options: Any):
+                 progress: ProgressCallback | None = None, max_tensor_bytes: int | str | None = None,
+                 max_total_bytes: int | str | None = None, **litert_options: Any):
         unknown = set(litert_options) - LITERT_IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"Interpreter() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -102,7 +317,15 @@ class Interpreter:
             raise InputError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
         if kernels not in KERNEL_CHOICES:
             raise InputError(f"kernels {kernels!r} is not one of {', '.join(KERNEL_CHOICES)}")
+        self.max_tensor_bytes = _limit(max_tensor_bytes, MAX_TENSOR_BYTES_ENV, DEFAULT_MAX_TENSOR_BYTES,
+                                       "max_tensor_bytes")
+        self.max_total_bytes = _limit(max_total_bytes, MAX_TOTAL_BYTES_ENV, default_max_total_bytes(),
+                                      "max_total_bytes")
         self.model: Model = load_model(model_path) if model_path is not None else parse_model(model_content)
+        if profile == "litert-ref":
+            if self.model.litert_refusals:
+                raise ModelFormatError(self.model.litert_refusals[0])
+            check_litert_operator_codes(self.model)
         if not 0 <= subgraph_index < len(self.model.subgraphs):
             raise InputError(f"subgraph {subgraph_index} does not exist (the model has {len(self.model.subgraphs)})")
         self.subgraph: Subgraph = self.model.subgraphs[subgraph_index]
@@ -111,6 +334,9 @@ class Interpreter:
         self.num_threads = self._set_threads(num_threads)
         self.progress: ProgressCallback | None = progress
         self._prepared: list[_PreparedOp] | None = None
+        #: after allocate_tensors: every tensor's planned shape, and the bytes the kept tensors will hold
+        self._planned_shapes: dict[int, tuple[int, ...]] = {}
+        self._planned_budget: _Budget | None = None
         self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
         #: seconds spent in each operator during the last invoke(), by operator index
         self.op_seconds: list[float] = []
@@ -131,24 +357,61 @@ class Interpreter:
     # -------------------------------------------------------------------------------- preparation
 
     def allocate_tensors(self) -> None:
-        """Prepare every operator (validate, precompute multipliers, pack weights) once."""
+        """Prepare every operator (validate, precompute multipliers, pack weights) once, planning every
+        tensor's shape and checking it against the model and the memory limits (see the module docstring)."""
         if self._prepared is not None:
             return
+        tensors = self.subgraph.tensors
+        shapes = {t.index: t.shape for t in tensors}
+        budget = _Budget(self)
+        for index in self.subgraph.inputs:
+            budget.claim("model input", "input", tensors[index], tensors[index].shape, PrepareError)
         prepared = []
         operators = self.subgraph.operators
         for step, op in enumerate(operators):
             if self.progress is not None:
                 self.progress("prepare", step, len(operators), op)
-            opdef = lookup(op.name)
-            if opdef is None:
-                raise UnsupportedOpError(f"operator {op.index}: {op.name} (version {op.version}) is not supported "
-                                         f"by refinterp (see `refinterp ops`)")
-            if self.profile not in opdef.profiles:
-                raise UnsupportedOpError(f"operator {op.index}: {op.name} has no {self.profile} profile")
-            params = opdef.prepare_for(self.kernels)(OpContext(op, self.subgraph, self.profile))
-            kernel = opdef.kernel_for(self.kernels)
-            prepared.append(_PreparedOp(op, opdef, params, kernel))
+            prepared_op = self._prepare_operator(op, shapes)
+            for position, (index, said) in enumerate(zip(op.outputs, prepared_op.output_plan)):
+                if index < 0:
+                    continue
+                tensor = tensors[index]
+                shape = tensor.shape  # not said, or known at invoke only: the declared shape until then
+                if isinstance(said, tuple):
+                    if not _same_shape(said, tensor.shape):
+                        raise PrepareError(f"{_where(op)}: output {position} (tensor {index} {_name(tensor)}) "
+                                           f"gets shape {_shape(said)} from its inputs, the model declares "
+                                           f"{_shape(tensor.shape)}")
+                    shape = said
+                budget.claim(_where(op), "output", tensor, shape, PrepareError)
+                shapes[index] = shape
+            prepared.append(prepared_op)
+        self._planned_shapes = shapes
+        self._planned_budget = budget
         self._prepared = prepared
+
+    def _prepare_operator(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
+        """Run the operator's prepare on the current shapes; what it says about its outputs is checked by the
+        caller."""
+        opdef = lookup(op.name)
+        if opdef is None:
+            raise UnsupportedOpError(f"operator {op.index}: {_op_name(op)} (version {op.version}) is not "
+                                     f"supported by refinterp (see `refinterp ops`)")
+        if self.profile not in opdef.profiles:
+            raise UnsupportedOpError(f"operator {op.index}: {op.name} has no {self.profile} profile")
+        if self.profile == "litert-ref" and op.version not in opdef.versions:  # TFLM ignores versions
+            raise UnsupportedOpError(f"operator {op.index}: {op.name} version {op.version} is not supported by "
+                                     f"refinterp (it runs versions {_version_ranges(opdef.versions)})")
+        ctx = OpContext(op, self.subgraph, self.profile, shapes=MappingProxyType(shapes))
+        params = opdef.prepare_for(self.kernels)(ctx)
+        plan: list[tuple[int, ...] | ShapeFunction | None] = []
+        for position in range(len(op.outputs)):
+            said = ctx.output_shapes.get(position)
+            if said is None and len(op.outputs) == 1:
+                said = _params_output_shape(params)
+            plan.append(said)
+        input_shapes = tuple(shapes[i] if i >= 0 else None for i in op.inputs)
+        return _PreparedOp(op, opdef, params, opdef.kernel_for(self.kernels), input_shapes, tuple(plan))
 
     def _require_allocated(self) -> list[_PreparedOp]:
         if self._prepared is None:
@@ -164,6 +427,8 @@ class Interpreter:
         return self.subgraph.tensors[int(index)]
 
     def _details(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self.subgraph.tensors):  # LiteRT allows -1 among the subgraph outputs
+            raise InputError(f"tensor index {index} out of range (the subgraph has {len(self.subgraph.tensors)})")
         value = self._values[index]
         tensor = self.subgraph.tensors[index]
         return tensor_details(tensor, value.shape if value is not None else None)
@@ -235,20 +500,21 @@ class Interpreter:
         if subgraph_index == self.subgraph.index:
             return self
         return Interpreter(model_content=self.model._buffer, num_threads=self.num_threads, profile=self.profile,
-                           kernels=self.kernels, subgraph_index=subgraph_index, progress=self.progress)
+                           kernels=self.kernels, subgraph_index=subgraph_index, progress=self.progress,
+                           max_tensor_bytes=self.max_tensor_bytes, max_total_bytes=self.max_total_bytes)
 
     # -------------------------------------------------------------------------------- values
 
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         tensor = self._tensor(tensor_index)
         if tensor.is_constant:
-            raise InputError(f"tensor {tensor.index} '{tensor.name}' is a constant of the model")
+            raise InputError(f"tensor {tensor.index} {_name(tensor)} is a constant of the model")
         value = np.asarray(value)
         if tensor.dtype is None or value.dtype != tensor.dtype:
-            raise InputError(f"tensor {tensor.index} '{tensor.name}' expects {tensor.type_name}, got {value.dtype}")
+            raise InputError(f"tensor {tensor.index} {_name(tensor)} expects {tensor.type_name}, got {value.dtype}")
         if value.shape != tensor.shape:
-            raise InputError(f"tensor {tensor.index} '{tensor.name}' expects shape {list(tensor.shape)}, "
-                             f"got {list(value.shape)}")
+            raise InputError(f"tensor {tensor.index} {_name(tensor)} expects shape {_shape(tensor.shape)}, "
+                             f"got {_shape(value.shape)}")
         stored = np.array(value, copy=True)
         stored.flags.writeable = False
         self._values[tensor.index] = stored
@@ -258,10 +524,11 @@ class Interpreter:
         shape is refused (shape propagation through the graph is not implemented)."""
         tensor = self._tensor(input_index)
         if input_index not in self.subgraph.inputs:
-            raise InputError(f"tensor {input_index} '{tensor.name}' is not an input of the model")
+            raise InputError(f"tensor {input_index} {_name(tensor)} is not an input of the model")
         if tuple(int(d) for d in tensor_size) != tensor.shape:
-            raise UnsupportedOpError(f"resizing input {input_index} '{tensor.name}' from {list(tensor.shape)} to "
-                                     f"{[int(d) for d in tensor_size]}: refinterp runs the declared shapes only")
+            raise UnsupportedOpError(f"resizing input {input_index} {_name(tensor)} from {_shape(tensor.shape)} "
+                                     f"to {_shape([int(d) for d in tensor_size])}: refinterp runs the declared "
+                                     "shapes only")
 
     def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
         """LiteRT API: a function that returns a NumPy view (no copy) of the tensor's current value.
@@ -285,7 +552,7 @@ class Interpreter:
             self._values[index] = value
             return value
         if value is None:
-            raise InputError(f"tensor {index} '{tensor.name}' has no value yet: set the inputs and invoke()")
+            raise InputError(f"tensor {index} {_name(tensor)} has no value yet: set the inputs and invoke()")
         return value
 
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
@@ -293,7 +560,7 @@ class Interpreter:
         tensor = self._tensor(tensor_index)
         value = self._values[tensor.index]
         if value is None:
-            raise InputError(f"tensor {tensor.index} '{tensor.name}' has no value yet: set the inputs and invoke()")
+            raise InputError(f"tensor {tensor.index} {_name(tensor)} has no value yet: set the inputs and invoke()")
         return np.array(value, copy=True)
 
     def tensor_values(self) -> dict[int, np.ndarray]:
@@ -302,30 +569,106 @@ class Interpreter:
 
     # -------------------------------------------------------------------------------- running
 
-    def _run_operator(self, prepared: _PreparedOp, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+    def _replan(self, prepared: _PreparedOp, shapes: dict[int, tuple[int, ...]], budget: _Budget) -> _PreparedOp:
+        """The operator prepared again because an input's shape changed (a value-dependent output upstream),
+        as TFLite prepares the nodes after a dynamic tensor again; its outputs now need only fit their shape
+        signatures."""
+        op = prepared.op
+        try:
+            prepared = self._prepare_operator(op, shapes)
+        except PrepareError as exc:
+            raise EvalError(f"{exc} (prepared again for shapes computed at invoke)") from None
+        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
+            if index >= 0 and isinstance(said, tuple):
+                self._check_signature(op, position, self.subgraph.tensors[index], said, "gets")
+                budget.claim(_where(op), "output", self.subgraph.tensors[index], said, EvalError)
+        return prepared
+
+    def _check_signature(self, op: Operator, position: int, tensor: Tensor, shape: tuple[int, ...],
+                         verb: str) -> None:
+        if not matches_signature(shape, tensor):
+            raise EvalError(f"{_where(op)}: output {position} (tensor {tensor.index} {_name(tensor)}) {verb} "
+                            f"shape {_shape(shape)}, which does not fit its shape signature "
+                            f"{_shape(tensor.shape_signature)}")
+
+    def _check_inputs(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
+                      error: type[RefinterpError]) -> None:
+        """Every input array exactly as prepare planned it: present, its shape, its dtype (the kernels, numba
+        ones included, index their inputs by the planned shapes)."""
+        op = prepared.op
+        if len(inputs) != len(op.inputs):
+            raise error(f"{_where(op)}: {len(inputs)} input values for {len(op.inputs)} inputs")
+        for position, (index, value, planned) in enumerate(zip(op.inputs, inputs, prepared.input_shapes)):
+            if index < 0:
+                continue
+            tensor = self.subgraph.tensors[index]
+            if value is None:
+                raise error(f"{_where(op)}: input {position} (tensor {index}) has no value")
+            if not isinstance(value, np.ndarray) or value.dtype != tensor.dtype or value.shape != planned:
+                got = (f"{value.dtype} {_shape(value.shape)}" if isinstance(value, np.ndarray)
+                       else type(value).__name__)
+                raise error(f"{_where(op)}: input {position} (tensor {index} {_name(tensor)}) is {got}, "
+                            f"prepared for {tensor.type_name} {_shape(planned)}")
+
+    def _expected_shapes(self, prepared: _PreparedOp, inputs: list[np.ndarray | None], replanned: bool,
+                         shapes: dict[int, tuple[int, ...]], budget: _Budget) -> list[tuple[int, ...] | None]:
+        """Each output's shape before its kernel runs (None: known only from the kernel's result). A shape
+        that depends on input values is computed here and checked against the signature and the limits, so a
+        huge or malformed one is refused before anything is allocated."""
+        op = prepared.op
+        expected: list[tuple[int, ...] | None] = []
+        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
+            if callable(said):
+                try:
+                    shape = tuple(said(inputs))
+                except RefinterpError as exc:
+                    raise _located(exc, op) from None
+                except Exception as exc:  # a shape rule that did not foresee a value: a bug, never a refusal
+                    raise KernelError(f"{_where(op)} output shape rule crashed: {type(exc).__name__}: "
+                                      f"{_one_line(exc)}") from exc
+                if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
+                    raise KernelError(f"{_where(op)}: output shape rule gave {_shape(shape)}")
+                shape = tuple(int(d) for d in shape)
+                if index >= 0:
+                    tensor = self.subgraph.tensors[index]
+                    self._check_signature(op, position, tensor, shape, "would get")
+                    budget.claim(_where(op), "output", tensor, shape, EvalError)
+                expected.append(shape)
+            elif isinstance(said, tuple):
+                expected.append(said)
+            elif replanned or index < 0:
+                expected.append(None)
+            else:
+                expected.append(shapes[index])  # the declared shape: the kernel must produce exactly that
+        return expected
+
+    def _run_kernel(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
+                    expected: list[tuple[int, ...] | None]) -> list[np.ndarray]:
         op = prepared.op
         try:
             result = prepared.kernel(prepared.params, *inputs)
-        except RefinterpError:
-            raise
+        except RefinterpError as exc:
+            raise _located(exc, op) from None
         except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
-            raise KernelError(f"operator {op.index} ({op.name}) kernel crashed: {type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:200]}") from exc
-        outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+            raise KernelError(f"{_where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
+        outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
         if len(outputs) != len(op.outputs):
-            raise EvalError(f"operator {op.index} ({op.name}) produced {len(outputs)} outputs, "
-                            f"the model declares {len(op.outputs)}")
-        for value, index in zip(outputs, op.outputs):
+            raise KernelError(f"{_where(op)} produced {len(outputs)} outputs, the model declares "
+                              f"{len(op.outputs)}")
+        for position, (value, index, shape) in enumerate(zip(outputs, op.outputs, expected)):
+            if index < 0:
+                continue
             tensor = self.subgraph.tensors[index]
             if value.dtype != tensor.dtype:
-                raise EvalError(f"operator {op.index} ({op.name}) produced {value.dtype} for tensor {index}, "
-                                f"the model declares {tensor.type_name}")
-            # TFLite resizes outputs to what Prepare computes; refinterp insists on the declared shape of a
-            # static tensor (a difference means a refinterp bug or a broken file) unless both are empty.
-            static = all(d >= 0 for d in tensor.shape_signature)
-            if static and value.shape != tensor.shape and (value.size or math.prod(tensor.shape)):
-                raise EvalError(f"operator {op.index} ({op.name}) produced shape {list(value.shape)} for tensor "
-                                f"{index} '{tensor.name}', the model declares {list(tensor.shape)}")
+                raise KernelError(f"{_where(op)} produced {value.dtype} for tensor {index}, the model declares "
+                                  f"{tensor.type_name}")
+            if shape is None:
+                self._check_signature(op, position, tensor, value.shape, "produced")
+            elif not _same_shape(value.shape, shape):
+                # TFLite resizes outputs to what Prepare computes; refinterp checks what the kernel made against
+                # the plan: a difference means a broken file (an op that does not say its shape) or a bug
+                raise EvalError(f"{_where(op)} produced shape {_shape(value.shape)} for tensor {index} "
+                                f"{_name(tensor)}, the model declares {_shape(shape)}")
         return outputs
 
     def invoke(self) -> None:
@@ -336,33 +679,49 @@ class Interpreter:
             value = self._values[index]
             if value is None:
                 tensor = self.subgraph.tensors[index]
-                raise InputError(f"input tensor {index} '{tensor.name}' was not set (set_tensor before invoke)")
+                raise InputError(f"input tensor {index} {_name(tensor)} was not set (set_tensor before invoke)")
             if value.flags.writeable:  # filled in place through tensor(): run on a snapshot no one can change
                 value = np.array(value, copy=True)
                 value.flags.writeable = False
                 self._values[index] = value
+        shapes = dict(self._planned_shapes)
+        assert self._planned_budget is not None
+        budget = self._planned_budget.copy()
         op_seconds = []
         for step, prepared in enumerate(prepared_ops):
+            op = prepared.op
             if self.progress is not None:
-                self.progress("invoke", step, len(prepared_ops), prepared.op)
+                self.progress("invoke", step, len(prepared_ops), op)
             started = time.perf_counter()
-            inputs = [self._values[i] if i >= 0 else None for i in prepared.op.inputs]
-            for position, (tensor_index, value) in enumerate(zip(prepared.op.inputs, inputs)):
-                if tensor_index >= 0 and value is None:
-                    raise EvalError(f"operator {prepared.op.index} ({prepared.op.name}): input {position} "
-                                    f"(tensor {tensor_index}) has no value")
-            for index, value in zip(prepared.op.outputs, self._run_operator(prepared, inputs)):
+            replanned = any(i >= 0 and shapes[i] != planned for i, planned in zip(op.inputs, prepared.input_shapes))
+            if replanned:
+                prepared = self._replan(prepared, shapes, budget)
+            inputs = [self._values[i] if i >= 0 else None for i in op.inputs]
+            self._check_inputs(prepared, inputs, EvalError)
+            expected = self._expected_shapes(prepared, inputs, replanned, shapes, budget)
+            for index, value in zip(op.outputs, self._run_kernel(prepared, inputs, expected)):
+                if index < 0:
+                    continue
+                if value.shape != shapes[index]:
+                    budget.claim(_where(op), "output", self.subgraph.tensors[index], value.shape, EvalError)
+                    shapes[index] = value.shape
                 value.flags.writeable = False
                 self._values[index] = value
             op_seconds.append(time.perf_counter() - started)
         self.op_seconds = op_seconds
 
     def run_operator(self, op_index: int, inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-        """Run one operator on given input values (compare --isolate): nothing stored."""
+        """Run one operator on given input values (compare --isolate): nothing stored. The values must have
+        the shapes and dtypes the operator was prepared for."""
         prepared_ops = self._require_allocated()
         if not 0 <= op_index < len(prepared_ops):
             raise InputError(f"operator index {op_index} out of range (the subgraph has {len(prepared_ops)})")
-        return self._run_operator(prepared_ops[op_index], list(inputs))
+        prepared = prepared_ops[op_index]
+        values = list(inputs)
+        self._check_inputs(prepared, values, InputError)
+        assert self._planned_budget is not None
+        expected = self._expected_shapes(prepared, values, False, self._planned_shapes, self._planned_budget.copy())
+        return self._run_kernel(prepared, values, expected)
 
     def reset_all_variables(self) -> None:
         """LiteRT API: refinterp keeps no variable state between invokes."""

@@ -15,19 +15,28 @@ from typing import Any
 
 from refinterp.ops import (
     activations,
+    arg_minmax,
+    binary_math,
+    cast,
     conv,
     depthwise_conv,
     elementwise,
     fully_connected,
+    indexing,
+    logical,
     pooling,
     quantize,
+    rearrange,
     reduce,
     resize,
     shape_ops,
     softmax_logistic,
+    unary_math,
 )
 from refinterp.ops.common import PROFILES
 from refinterp.ops.fast import activations as activations_fast
+from refinterp.ops.fast import arg_minmax as arg_minmax_fast
+from refinterp.ops.fast import binary_math as binary_math_fast
 from refinterp.ops.fast import conv as conv_fast
 from refinterp.ops.fast import depthwise_conv as depthwise_conv_fast
 from refinterp.ops.fast import elementwise as elementwise_fast
@@ -37,6 +46,63 @@ from refinterp.ops.fast import quantize as quantize_fast
 from refinterp.ops.fast import reduce as reduce_fast
 from refinterp.ops.fast import resize as resize_fast
 from refinterp.ops.fast import softmax_logistic as softmax_logistic_fast
+from refinterp.ops.fast import unary_math as unary_math_fast
+
+#: The operator versions LiteRT 2.3.0's reference resolver registers, as (min, max) for every builtin it has
+#: (``register_ref.cc``: ``AddBuiltin(BuiltinOperator_X, Register_X_REF(), min, max)``; measured with
+#: ai-edge-litert 2.3.0 by loading a file whose operator code table lists the code at versions 0..20, unused).
+#: LiteRT resolves every entry of a file's operator code table when it loads the file, used or not, and refuses
+#: the file for a builtin code or version it has no kernel for; refinterp does the same under "litert-ref".
+LITERT_REF_VERSIONS: dict[str, tuple[int, int]] = {
+    "ADD": (1, 5), "AVERAGE_POOL_2D": (1, 3), "CONCATENATION": (1, 7), "CONV_2D": (1, 8), "DEPTHWISE_CONV_2D": (1, 6),
+    "DEPTH_TO_SPACE": (1, 1), "DEQUANTIZE": (1, 9), "EMBEDDING_LOOKUP": (1, 5), "FLOOR": (1, 1),
+    "FULLY_CONNECTED": (1, 14), "HASHTABLE_LOOKUP": (1, 1), "L2_NORMALIZATION": (1, 2), "L2_POOL_2D": (1, 1),
+    "LOCAL_RESPONSE_NORMALIZATION": (1, 1), "LOGISTIC": (1, 3), "LSH_PROJECTION": (1, 1), "LSTM": (1, 4),
+    "MAX_POOL_2D": (1, 3), "MUL": (1, 7), "RELU": (1, 3), "RELU_N1_TO_1": (1, 1), "RELU6": (1, 3), "RESHAPE": (1, 1),
+    "RESIZE_BILINEAR": (1, 4), "RNN": (1, 3), "SOFTMAX": (1, 3), "SPACE_TO_DEPTH": (1, 2), "SVDF": (1, 4),
+    "TANH": (1, 3), "SKIP_GRAM": (1, 1), "EMBEDDING_LOOKUP_SPARSE": (1, 1), "PAD": (1, 6),
+    "UNIDIRECTIONAL_SEQUENCE_RNN": (1, 3), "GATHER": (1, 8), "BATCH_TO_SPACE_ND": (1, 4), "SPACE_TO_BATCH_ND": (1, 4),
+    "TRANSPOSE": (1, 8), "MEAN": (1, 3), "SUB": (1, 5), "DIV": (1, 2), "SQUEEZE": (1, 1),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (1, 3), "STRIDED_SLICE": (1, 4), "BIDIRECTIONAL_SEQUENCE_RNN": (1, 3),
+    "EXP": (1, 2), "TOPK_V2": (1, 3), "SPLIT": (1, 5), "LOG_SOFTMAX": (1, 2), "BIDIRECTIONAL_SEQUENCE_LSTM": (1, 3),
+    "CAST": (1, 9), "PRELU": (1, 1), "MAXIMUM": (1, 4), "ARG_MAX": (1, 2), "MINIMUM": (1, 4), "LESS": (1, 3),
+    "NEG": (1, 1), "PADV2": (1, 6), "GREATER": (1, 2), "GREATER_EQUAL": (1, 3), "LESS_EQUAL": (1, 2),
+    "SELECT": (1, 4), "SLICE": (1, 8), "SIN": (1, 1), "TRANSPOSE_CONV": (1, 5), "SPARSE_TO_DENSE": (1, 3),
+    "TILE": (1, 2), "EXPAND_DIMS": (1, 1), "EQUAL": (1, 5), "NOT_EQUAL": (1, 4), "LOG": (1, 2), "SUM": (1, 2),
+    "SQRT": (1, 2), "RSQRT": (1, 3), "SHAPE": (1, 1), "POW": (1, 1), "ARG_MIN": (1, 2), "FAKE_QUANT": (1, 2),
+    "REDUCE_PROD": (1, 2), "REDUCE_MAX": (1, 3), "PACK": (1, 5), "LOGICAL_OR": (1, 1), "ONE_HOT": (1, 1),
+    "LOGICAL_AND": (1, 1), "LOGICAL_NOT": (1, 1), "UNPACK": (1, 6), "REDUCE_MIN": (1, 3), "FLOOR_DIV": (1, 3),
+    "REDUCE_ANY": (1, 1), "SQUARE": (1, 1), "ZEROS_LIKE": (1, 1), "FILL": (1, 5), "FLOOR_MOD": (1, 2),
+    "RANGE": (1, 1), "RESIZE_NEAREST_NEIGHBOR": (1, 4), "LEAKY_RELU": (1, 2), "SQUARED_DIFFERENCE": (1, 2),
+    "MIRROR_PAD": (1, 3), "ABS": (1, 3), "SPLIT_V": (1, 3), "UNIQUE": (1, 1), "REVERSE_V2": (1, 4), "ADD_N": (1, 1),
+    "GATHER_ND": (1, 6), "COS": (1, 1), "WHERE": (1, 2), "RANK": (1, 1), "REVERSE_SEQUENCE": (1, 1),
+    "MATRIX_DIAG": (1, 1), "QUANTIZE": (1, 6), "MATRIX_SET_DIAG": (1, 1), "HARD_SWISH": (1, 1), "IF": (1, 1),
+    "WHILE": (1, 1), "NON_MAX_SUPPRESSION_V4": (1, 1), "NON_MAX_SUPPRESSION_V5": (1, 1), "SCATTER_ND": (1, 1),
+    "SELECT_V2": (1, 2), "DENSIFY": (1, 1), "BATCH_MATMUL": (1, 4), "CUMSUM": (1, 1), "CALL_ONCE": (1, 1),
+    "BROADCAST_TO": (2, 4), "RFFT2D": (1, 1), "CONV_3D": (1, 1), "IMAG": (1, 1), "REAL": (1, 1),
+    "COMPLEX_ABS": (1, 1), "REDUCE_ALL": (1, 1), "CONV_3D_TRANSPOSE": (1, 1), "VAR_HANDLE": (1, 1),
+    "READ_VARIABLE": (1, 1), "ASSIGN_VARIABLE": (1, 1), "BROADCAST_ARGS": (1, 1), "RANDOM_STANDARD_NORMAL": (1, 1),
+    "BUCKETIZE": (1, 1), "RANDOM_UNIFORM": (1, 1), "MULTINOMIAL": (1, 1), "GELU": (1, 2),
+    "DYNAMIC_UPDATE_SLICE": (1, 6), "RELU_0_TO_1": (1, 1), "UNSORTED_SEGMENT_PROD": (1, 1),
+    "UNSORTED_SEGMENT_MAX": (1, 1), "UNSORTED_SEGMENT_SUM": (1, 1), "ATAN2": (1, 1), "UNSORTED_SEGMENT_MIN": (1, 1),
+    "SIGN": (1, 2), "BITCAST": (1, 1), "BITWISE_XOR": (1, 1), "RIGHT_SHIFT": (1, 1), "STABLEHLO_ADD": (1, 1),
+    "STABLEHLO_MULTIPLY": (1, 1), "STABLEHLO_MAXIMUM": (1, 1), "STABLEHLO_MINIMUM": (1, 1),
+    "STABLEHLO_SCATTER": (1, 1), "STABLEHLO_PAD": (1, 1), "STABLEHLO_REDUCE_WINDOW": (1, 1),
+    "STABLEHLO_GATHER": (1, 1), "DILATE": (1, 1), "STABLEHLO_RNG_BIT_GENERATOR": (1, 1), "REDUCE_WINDOW": (1, 1),
+    "STABLEHLO_COMPOSITE": (1, 1),
+}
+#: Versions refinterp runs beyond the reference resolver's: those LiteRT's default (BUILTIN) resolver registers
+#: for operators whose rule does not depend on the version (data movement) or that only that resolver has.
+LITERT_BUILTIN_EXTRA_VERSIONS: dict[str, tuple[int, int]] = {
+    "TILE": (1, 3),  # the SSD MobileNet models of ../shared use TILE v3 (int8 data: the same copy)
+    "DEPTH_TO_SPACE": (1, 2),  # EDSR uses v2 (int8 data: the same copy)
+    "CEIL": (1, 1), "ROUND": (1, 1), "ELU": (1, 1),  # not in the reference resolver at all
+}
+#: The versions an operator row accepts when it does not list its own (``OpDef.versions``).
+OP_VERSIONS: dict[str, tuple[int, ...]] = {
+    name: tuple(range(low, high + 1))
+    for name, (low, high) in {**LITERT_REF_VERSIONS, **LITERT_BUILTIN_EXTRA_VERSIONS}.items()
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +116,12 @@ class OpDef:
     notes: str = ""
     #: prepare for the fast kernel (wraps ``prepare``); None: the fast kernel takes ``prepare``'s params
     fast_prepare: Callable[..., Any] | None = None
+    #: the operator versions refinterp runs under "litert-ref" (TFLM ignores versions); None: ``OP_VERSIONS``
+    versions: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.versions is None:
+            object.__setattr__(self, "versions", OP_VERSIONS.get(self.name, ()))
 
     def prepare_for(self, kernels: str) -> Callable[..., Any]:
         """The prepare function whose params the chosen kernel set ("fast" or "spec") reads."""
@@ -62,30 +134,56 @@ class OpDef:
 
 
 _TABLE = (
-    OpDef("CONV_2D", conv.prepare_conv2d, conv.conv2d_spec, conv_fast.conv2d_fast, ("int8", "float32"),
-          notes="per-channel and per-tensor int8 weights, groups, dilation",
+    OpDef("CONV_2D", conv.prepare_conv2d, conv.conv2d_spec, conv_fast.conv2d_fast,
+          ("int8", "uint8", "float32", "hybrid"),
+          notes="per-channel and per-tensor int8 weights, groups, dilation; uint8: filter zp, per-tensor; "
+                "hybrid: float32 with int8/uint8 weights (litert-ref only)",
           fast_prepare=conv_fast.prepare_conv2d_fast),
     OpDef("MAX_POOL_2D", pooling.prepare_pool2d, pooling.max_pool2d_spec, pooling_fast.max_pool2d_fast,
           ("int8", "uint8", "float32")),
     OpDef("DEPTHWISE_CONV_2D", depthwise_conv.prepare_depthwise_conv2d, depthwise_conv.depthwise_conv2d_spec,
-          depthwise_conv_fast.depthwise_conv2d_fast, ("int8", "float32"),
-          notes="per-channel (dim 3) and per-tensor int8 weights; depth multiplier from the shapes; dilation"),
+          depthwise_conv_fast.depthwise_conv2d_fast, ("int8", "uint8", "float32", "hybrid"),
+          notes="per-channel (dim 3) and per-tensor int8 weights; depth multiplier from the shapes; dilation; "
+                "uint8: filter zp; hybrid: float32 with int8 weights (litert-ref only)"),
     OpDef("FULLY_CONNECTED", fully_connected.prepare_fully_connected, fully_connected.fully_connected_spec,
-          fully_connected_fast.fully_connected_fast, ("int8", "float32"),
-          notes="requant: f64 round half away (litert-ref), MBQM (tflm); per-tensor weight zp subtracted"),
+          fully_connected_fast.fully_connected_fast, ("int8", "uint8->uint8", "uint8->int16", "float32", "hybrid"),
+          notes="requant: f64 round half away (litert-ref), MBQM (tflm); per-tensor weight zp subtracted; "
+                "hybrid: float32 with int8/uint8 weights, asymmetric_quantize_inputs (litert-ref only)"),
     OpDef("AVERAGE_POOL_2D", pooling.prepare_pool2d, pooling.average_pool2d_spec,
           pooling_fast.average_pool2d_fast, ("int8", "uint8", "float32"),
           notes="padding not counted; half-away integer division"),
+    OpDef("L2_POOL_2D", pooling.prepare_pool2d, pooling.l2_pool2d_spec, pooling_fast.l2_pool2d_fast, ("float32",),
+          notes="sqrtf of the mean square over the in-image cells"),
     OpDef("MEAN", reduce.prepare_mean, reduce.mean_spec, reduce_fast.mean_fast, ("int8", "uint8", "float32"),
           notes="QuantizedMeanOrSum (1/N folded into the multiplier), any axes"),
     OpDef("REDUCE_MAX", reduce.prepare_reduce_max, reduce.reduce_max_spec, reduce_fast.reduce_max_fast,
-          ("int8", "uint8", "float32"), notes="input and output quantization must be equal"),
+          ("int8", "uint8", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
+    OpDef("REDUCE_MIN", reduce.prepare_reduce, reduce.reduce_min_spec, reduce_fast.reduce_min_fast,
+          ("int8", "uint8", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
+    OpDef("SUM", reduce.prepare_reduce, reduce.sum_spec, reduce_fast.sum_fast,
+          ("int8", "uint8", "int32", "int64", "float32"),
+          notes="8-bit: int32 sum requantized by s_in/s_out; litert-ref reads int8 bytes as uint8"),
+    OpDef("REDUCE_PROD", reduce.prepare_reduce, reduce.reduce_prod_spec, reduce_fast.reduce_prod_fast,
+          ("int8", "int32", "int64", "float32"), notes="int8: each multiplication rescaled (int64 MBQM)"),
+    OpDef("CUMSUM", reduce.prepare_cumsum, reduce.cumsum_spec, reduce_fast.cumsum_fast,
+          ("int32", "int64", "float32"), notes="exclusive, reverse"),
     OpDef("SOFTMAX", softmax_logistic.prepare_softmax, softmax_logistic.softmax_spec,
           softmax_logistic_fast.softmax_fast,
-          ("int8->int8", "int8->int16", "float32"), notes="gemmlowp fixed point; float uses libm expf"),
+          ("int8->int8", "int8->int16", "uint8->uint8", "uint8->int16", "float32"),
+          notes="gemmlowp fixed point; float uses libm expf; uint8 litert-ref only"),
     OpDef("LOGISTIC", softmax_logistic.prepare_logistic, softmax_logistic.logistic_spec,
           softmax_logistic_fast.logistic_fast,
-          ("int8", "float32"), notes="int8: float LUT (litert-ref), gemmlowp fixed point (tflm)"),
+          ("int8", "uint8", "float32"),
+          notes="int8: float LUT (litert-ref), gemmlowp fixed point (tflm); uint8 LUT (litert-ref only)"),
+    OpDef("TANH", softmax_logistic.prepare_tanh, softmax_logistic.tanh_spec, softmax_logistic_fast.tanh_fast,
+          ("int8", "uint8", "float32"),
+          notes="8-bit: tanhf LUT (litert-ref), gemmlowp fixed point (tflm, int8); float uses libm tanhf"),
+    OpDef("ARG_MAX", arg_minmax.prepare_arg_max, arg_minmax.arg_min_max_spec, arg_minmax_fast.arg_min_max_fast,
+          ("float32", "uint8", "int8", "int32", "bool"),
+          notes="output int32/int64; axis int32/int64, constant or computed; ties take the first index"),
+    OpDef("ARG_MIN", arg_minmax.prepare_arg_min, arg_minmax.arg_min_max_spec, arg_minmax_fast.arg_min_max_fast,
+          ("float32", "uint8", "int8", "int32", "bool"),
+          notes="output int32/int64; axis int32/int64, constant or computed; ties take the first index"),
     OpDef("LEAKY_RELU", activations.prepare_leaky_relu, activations.leaky_relu_spec,
           activations_fast.leaky_relu_fast, ("int8", "uint8", "float32"),
           fast_prepare=activations_fast.prepare_leaky_relu_fast),
@@ -132,6 +230,142 @@ _TABLE = (
           notes="any version (the SSD models use TILE v3)"),
     OpDef("RESIZE_BILINEAR", resize.prepare_resize_bilinear, resize.resize_bilinear_spec, None,
           ("int8", "uint8", "float32"), notes="int8: 10-bit integer rule; uint8/float32: float32 rule"),
+    # data movement II (refinterp/ops/rearrange.py, cast.py): raw values, never rescaled
+    OpDef("SPLIT", rearrange.prepare_split, rearrange.split_spec, None, rearrange.SPLIT_TYPES,
+          notes="axis input (constant or not); equal parts"),
+    OpDef("SPLIT_V", rearrange.prepare_split_v, rearrange.split_v_spec, None, rearrange.SPLIT_TYPES,
+          notes="size_splits int32/int64, one -1 allowed"),
+    OpDef("UNPACK", rearrange.prepare_unpack, rearrange.unpack_spec, None,
+          ("int8", "uint8", "int16", "int32", "float32", "bool"), notes="outputs keep the input's quantization"),
+    OpDef("SQUEEZE", rearrange.prepare_squeeze, rearrange.squeeze_spec, None, ("any",), notes="up to 8-D"),
+    OpDef("EXPAND_DIMS", rearrange.prepare_expand_dims, rearrange.expand_dims_spec, None, ("any",),
+          notes="axis int32/int64, constant or not; output quantization must equal the input's"),
+    OpDef("SLICE", rearrange.prepare_slice, rearrange.slice_spec, None, ("any",),
+          notes="begin/size int32 or int64, size -1; result must match a static output shape"),
+    OpDef("REVERSE_V2", rearrange.prepare_reverse_v2, rearrange.reverse_v2_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"), notes="contiguous axes, up to 8-D"),
+    OpDef("DEPTH_TO_SPACE", rearrange.prepare_depth_to_space, rearrange.depth_to_space_spec, None,
+          rearrange.DEPTH_SPACE_TYPES, notes="NHWC; any version"),
+    OpDef("SPACE_TO_DEPTH", rearrange.prepare_space_to_depth, rearrange.space_to_depth_spec, None,
+          rearrange.DEPTH_SPACE_TYPES, notes="NHWC"),
+    OpDef("BATCH_TO_SPACE_ND", rearrange.prepare_batch_to_space_nd, rearrange.batch_to_space_nd_spec, None,
+          ("any",), notes="3-D or 4-D; block and crops int32"),
+    OpDef("SPACE_TO_BATCH_ND", rearrange.prepare_space_to_batch_nd, rearrange.space_to_batch_nd_spec, None,
+          ("any",), notes="3-D or 4-D; pads with the zero point's byte (8/16-bit) or 0"),
+    OpDef("MIRROR_PAD", rearrange.prepare_mirror_pad, rearrange.mirror_pad_spec, None, ("any",),
+          notes="REFLECT and SYMMETRIC; paddings int32/int64"),
+    OpDef("BROADCAST_TO", rearrange.prepare_broadcast_to, rearrange.broadcast_to_spec, None, ("any",),
+          notes="shape int32/int64, constant or not"),
+    OpDef("BROADCAST_ARGS", rearrange.prepare_broadcast_args, rearrange.broadcast_args_spec, None,
+          ("int32", "int64")),
+    OpDef("FILL", rearrange.prepare_fill, rearrange.fill_spec, None, ("any",),
+          notes="dims int32/int64, constant or not; the value's quantization"),
+    OpDef("ZEROS_LIKE", rearrange.prepare_zeros_like, rearrange.zeros_like_spec, None, rearrange.ZEROS_LIKE_TYPES),
+    OpDef("CAST", cast.prepare_cast, cast.cast_spec, None, cast.CAST_TYPES,
+          notes="from the listed type to any of them; float to int saturates (NaN: max); quantization ignored"),
+    # indexing (refinterp/ops/indexing.py): an index out of range fails at invoke
+    OpDef("GATHER", indexing.prepare_gather, indexing.gather_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
+          notes="axis, batch_dims; int16/int32/int64 positions; constant inputs folded at prepare"),
+    OpDef("GATHER_ND", indexing.prepare_gather_nd, indexing.gather_nd_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"), notes="int16/int32/int64 indices"),
+    OpDef("EMBEDDING_LOOKUP", indexing.prepare_embedding_lookup, indexing.embedding_lookup_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool", "int8->float32", "uint8->float32"),
+          notes="hybrid int8/uint8 table -> float32 (per-tensor or per-row scale)"),
+    OpDef("SCATTER_ND", indexing.prepare_scatter_nd, indexing.scatter_nd_spec, None, indexing.SCATTER_TYPES,
+          notes="duplicates accumulate in index order"),
+    OpDef("TOPK_V2", indexing.prepare_topk_v2, indexing.topk_v2_spec, None, indexing.TOPK_TYPES,
+          notes="ties: smaller index first; int32 or int16 indices; NaN refused"),
+    OpDef("ONE_HOT", indexing.prepare_one_hot, indexing.one_hot_spec, None, indexing.ONE_HOT_TYPES),
+    # comparisons, logical, select (refinterp/ops/logical.py)
+    OpDef("EQUAL", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
+          notes="int8/uint8 (and quantized int16) compare rescaled values"),
+    OpDef("NOT_EQUAL", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
+          notes="int8/uint8/int16 compare rescaled values (unquantized int16 refused)"),
+    OpDef("LESS", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="int8/uint8 compare rescaled values"),
+    OpDef("LESS_EQUAL", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="int8/uint8 compare rescaled values"),
+    OpDef("GREATER", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="int8/uint8 compare rescaled values"),
+    OpDef("GREATER_EQUAL", logical.prepare_comparison, logical.comparison_spec, None,
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="int8/uint8 compare rescaled values"),
+    OpDef("LOGICAL_AND", logical.prepare_logical_binary, logical.logical_binary_spec, None, ("bool",)),
+    OpDef("LOGICAL_OR", logical.prepare_logical_binary, logical.logical_binary_spec, None, ("bool",)),
+    OpDef("LOGICAL_NOT", logical.prepare_logical_not, logical.logical_not_spec, None, ("bool",)),
+    OpDef("SELECT", logical.prepare_select, logical.select_spec, None, ("any",),
+          notes="scalar, row (1-D) or same-shape condition; raw values"),
+    OpDef("SELECT_V2", logical.prepare_select, logical.select_spec, None, ("any",),
+          notes="broadcasting up to 8-D; raw values"),
+    # unary math (refinterp/ops/unary_math.py)
+    OpDef("ABS", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "int32", "float32"), notes="int8 requantizes when the scales differ",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("NEG", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "int32", "int64", "float32"), notes="raw values (no requantization), wrapping",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("SQRT", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "float32"), notes="int8: LUT; inputs below the zero point fail at invoke",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("RSQRT", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "float32"), notes="int8: fixed-point inverse sqrt; inputs below the zero point fail at invoke",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("EXP", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "float32"), notes="int8: LUTPopulate with expf; float: libm expf",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("LOG", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
+          ("int8", "float32"), notes="int8: LUTPopulate with logf; float: libm logf",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("SIN", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          notes="libm sinf", fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("COS", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          notes="libm cosf", fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("SQUARE", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("FLOOR", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("CEIL", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          notes="not in LiteRT's reference resolver (rule of its builtin resolver and TFLM)",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("ROUND", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("float32",),
+          notes="half to even; not in LiteRT's reference resolver (rule of its builtin resolver and TFLM)",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("ELU", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast, ("int8", "float32"),
+          notes="expm1f; int8 LUT; not in LiteRT's reference resolver (rule of its builtin resolver and TFLM)",
+          fast_prepare=unary_math_fast.prepare_unary_fast),
+    OpDef("HARD_SWISH", unary_math.prepare_hard_swish, unary_math.hard_swish_spec, unary_math_fast.hard_swish_fast,
+          ("int8", "uint8", "float32"), notes="8-bit: 16-bit fixed point of reference_ops::HardSwish",
+          fast_prepare=unary_math_fast.prepare_hard_swish_fast),
+    OpDef("PRELU", unary_math.prepare_prelu, unary_math.prelu_spec, unary_math_fast.prelu_fast,
+          ("int8", "uint8", "float32"), notes="alpha broadcast to the input's shape; two multipliers"),
+    OpDef("L2_NORMALIZATION", unary_math.prepare_l2_normalization, unary_math.l2_normalization_spec,
+          unary_math_fast.l2_normalization_fast, ("int8", "uint8", "float32"),
+          notes="last axis; 8-bit output (1/128, 0 or 128)"),
+    OpDef("LOG_SOFTMAX", unary_math.prepare_log_softmax, unary_math.log_softmax_spec,
+          unary_math_fast.log_softmax_fast, ("int8", "float32"),
+          notes="int8: gemmlowp fixed point (output 16/256, 127); float: libm expf/logf"),
+    # binary math (refinterp/ops/binary_math.py)
+    OpDef("DIV", binary_math.prepare_binary_math, binary_math.binary_math_spec, binary_math_fast.binary_math_fast,
+          ("int8", "uint8", "int32", "float32"), notes="8-bit: GetReciprocal fixed point; divisor = zp fails at invoke",
+          fast_prepare=binary_math_fast.prepare_binary_math_fast),
+    OpDef("FLOOR_DIV", binary_math.prepare_binary_math, binary_math.binary_math_spec,
+          binary_math_fast.binary_math_fast, ("int8", "int32", "float32"),
+          notes="raw values; floor of the double quotient; divisor 0 fails at invoke",
+          fast_prepare=binary_math_fast.prepare_binary_math_fast),
+    OpDef("FLOOR_MOD", binary_math.prepare_binary_math, binary_math.binary_math_spec,
+          binary_math_fast.binary_math_fast, ("int8", "int32", "int64", "float32"),
+          notes="raw values; integer divisor 0 fails at invoke",
+          fast_prepare=binary_math_fast.prepare_binary_math_fast),
+    OpDef("SQUARED_DIFFERENCE", binary_math.prepare_binary_math, binary_math.binary_math_spec,
+          binary_math_fast.binary_math_fast, ("int8", "int32", "float32"), notes="int8: 7-bit left shift rule",
+          fast_prepare=binary_math_fast.prepare_binary_math_fast),
+    OpDef("POW", binary_math.prepare_binary_math, binary_math.binary_math_spec, binary_math_fast.binary_math_fast,
+          ("int32", "float32"), notes="libm powf; int32 via double pow, negative exponents fail at invoke",
+          fast_prepare=binary_math_fast.prepare_binary_math_fast),
+    OpDef("ADD_N", binary_math.prepare_add_n, binary_math.add_n_spec, binary_math_fast.add_n_fast,
+          ("int32", "float32"), notes="equal shapes; summed from the first input"),
 )
 
 REGISTRY: dict[str, OpDef] = {row.name: row for row in _TABLE}

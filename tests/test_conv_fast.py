@@ -1,29 +1,41 @@
 """The optimized CONV_2D kernels (refinterp/ops/fast/conv.py) against the spec kernel and LiteRT BUILTIN_REF.
 
-Every backend this machine can run (vnni needs AVX-512 VNNI; blas32 and blas64 run anywhere) must give the
-spec's int8 output bit for bit on convolutions chosen to hit each code path: 1x1, strides, dilation, groups,
-channel counts that are not multiples of 4 or 16, a K so large that the float32 backend must split it,
-per-tensor weights, batches, and the most extreme values (-128/127 everywhere, int32 accumulator wrap).
-A few of them are also checked against LiteRT's reference kernels (expected values from the oracle).
+Every int8 backend runs every case, forced with REFINTERP_CONV_BACKEND as a user would force it: vnni (AVX-512
+VNNI), avxvnni (256-bit vpdpbusd: AVX-VNNI, or AVX-512 VNNI + VL), avx2 (portable int16 IR: vpmaddwd on AVX2),
+blas32 and blas64 (any CPU). A backend whose CPU features are missing is skipped with a "cpu lacks ..." reason
+(the one skip CI accepts). The cases hit each code path: 1x1, strides, dilation, groups, channel counts that are
+not multiples of 4, 8 or 16, a K so large that the float32 backend must split it, per-tensor weights, batches,
+and the most extreme values (-128/127 everywhere, int32 accumulator wrap). They, and a seeded set of random
+convolutions, are also checked against LiteRT's reference kernels (expected values from the oracle).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+import numba
 import numpy as np
 import pytest
+from conftest import CPU_SKIP_PREFIX
 from oracle import run_litert_ref
 
+from refinterp.interpreter import Interpreter
 from refinterp.model import parse_model
 from refinterp.modelbuilder import TensorSpec, single_op_model
 from refinterp.ops.common import OpContext
 from refinterp.ops.conv import conv2d_spec, prepare_conv2d
 from refinterp.ops.fast import conv as conv_fast
+from refinterp.ops.fast import depthwise_conv as depthwise_fast
 
-BACKENDS = [pytest.param("vnni", marks=pytest.mark.skipif(not conv_fast.host_has_vnni(),
-                                                          reason="this CPU (or numba's target) has no AVX-512 VNNI")),
-            "blas32", "blas64"]
+
+def _backend_param(backend: str):
+    missing = conv_fast.missing_cpu_features(backend)
+    return pytest.param(backend, marks=pytest.mark.skipif(
+        bool(missing), reason=f"{CPU_SKIP_PREFIX} {', '.join(missing)} (the {backend} conv backend needs them)"))
+
+
+BACKENDS = [_backend_param(b) for b in conv_fast.BACKENDS]
 
 
 @dataclasses.dataclass
@@ -135,19 +147,24 @@ def _prepared(model_bytes: bytes):
     return params, weights, bias
 
 
-def _run_fast(backend: str, params, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    plan = conv_fast.plan_conv2d(weights, params.groups, x.shape[1], x.shape[2], params.dilation_w, backend=backend)
+def _run_fast(backend: str, params, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
+              monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """The fast kernel with ``backend`` forced through REFINTERP_CONV_BACKEND (self-test included)."""
+    monkeypatch.setenv(conv_fast.BACKEND_ENV, backend)
+    plan = conv_fast.plan_conv2d(weights, params.groups, x.shape[1], x.shape[2], params.dilation_w)
     assert plan.backend == backend
     return conv_fast.conv2d_fast(conv_fast.ConvFastParams(params, plan=plan), x, weights, bias)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_fast_equals_spec(case: ConvCase, backend: str) -> None:
+def test_fast_equals_spec(case: ConvCase, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every thread numba has on every case (the LiteRT cases run small convolutions on one thread)."""
+    monkeypatch.setattr(conv_fast, "MACS_PER_THREAD", 1)
     model, x = _case_model(case)
     params, weights, bias = _prepared(model)
     expected = conv2d_spec(params, x, weights, bias)
-    got = _run_fast(backend, params, x, weights, bias)
+    got = _run_fast(backend, params, x, weights, bias, monkeypatch)
     assert got.dtype == np.int8 and got.shape == expected.shape
     mismatches = np.flatnonzero(got != expected)
     assert mismatches.size == 0, f"{mismatches.size} of {got.size} outputs differ, first at {mismatches[:5]}"
@@ -170,19 +187,69 @@ def test_cases_reach_what_they_claim() -> None:
     assert true_sum > 2**31 - 1
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in
-                                  ("stride2_odd", "dilation2", "groups3_odd_channels", "per_tensor_weights",
-                                   "huge_k_forces_split", "worst_min", "worst_max", "batch3", "channels_255")],
-                         ids=lambda c: c.name)
-def test_fast_matches_litert_reference(case: ConvCase) -> None:
+def _random_cases(count: int, seed: int) -> list[ConvCase]:
+    """Seeded random convolutions: groups, more than 5 output channels, any filter, stride, dilation and padding,
+    zero points often at -128 or 127, and a bias near INT32_MAX in some (their int32 accumulators wrap)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        groups = int(rng.choice([1, 1, 2, 3, 4]))
+        channels_in_group = int(rng.integers(1, 14))
+        channels_out = groups * int(rng.integers(6 // groups + 1, 40 // groups + 2))
+        kernel = tuple(int(k) for k in rng.integers(1, 6, 2))
+        stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+        dilation = tuple(int(d) for d in rng.integers(1, 4, 2))
+        size = tuple((kernel[j] - 1) * dilation[j] + 1 + int(rng.integers(0, 10)) for j in range(2))
+        zero_points = [int(rng.choice([-128, 127, int(rng.integers(-128, 128))])) for _ in range(2)]
+        cases.append(ConvCase(
+            f"random{i}_g{groups}_{kernel[0]}x{kernel[1]}", (int(rng.choice([1, 1, 2])), *size, groups *
+                                                             channels_in_group),
+            (channels_out, *kernel, channels_in_group), stride=stride, dilation=dilation,
+            padding=str(rng.choice(["SAME", "VALID"])), per_channel=bool(rng.random() < 0.7),
+            input_zero_point=zero_points[0], output_zero_point=zero_points[1],
+            activation=str(rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"], p=[0.5, 0.3, 0.1, 0.1])),
+            values=str(rng.choice(["random", "min", "max"], p=[0.8, 0.1, 0.1])),
+            bias=str(rng.choice(["random", "wrap"], p=[0.75, 0.25]))))
+    return cases
+
+
+RANDOM_CASES = _random_cases(20, seed=13)
+LITERT_CASES = [c for c in CASES if c.name in
+                ("stride2_odd", "dilation2", "groups3_odd_channels", "per_tensor_weights", "huge_k_forces_split",
+                 "worst_min", "worst_max", "zero_point_extremes", "int32_wrap", "batch3", "channels_255")]
+LITERT_CASES += RANDOM_CASES
+
+
+@functools.cache
+def _litert_case(name: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The case's model, input and LiteRT BUILTIN_REF's output (computed once for all backends)."""
+    case = next(c for c in LITERT_CASES if c.name == name)
     model, x = _case_model(case, seed=1)
     (expected,) = run_litert_ref(model, [x])
+    return model, x, expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", LITERT_CASES, ids=lambda c: c.name)
+def test_fast_matches_litert_reference(case: ConvCase, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, x, expected = _litert_case(case.name)
     params, weights, bias = _prepared(model)
-    for backend in ("vnni", "blas32", "blas64"):
-        if backend == "vnni" and not conv_fast.host_has_vnni():
-            continue
-        got = _run_fast(backend, params, x, weights, bias)
-        assert np.array_equal(got, expected), f"{backend}: {np.count_nonzero(got != expected)} outputs differ"
+    got = _run_fast(backend, params, x, weights, bias, monkeypatch)
+    assert got.shape == expected.shape
+    assert np.array_equal(got, expected), f"{np.count_nonzero(got != expected)} of {got.size} outputs differ"
+
+
+def test_random_cases_cover_what_they_claim() -> None:
+    """The random set has groups, wrapping accumulators, extreme zero points, and outputs that are not all clamped."""
+    assert {c.filter_shape[0] > 5 for c in RANDOM_CASES} == {True}
+    assert sum(c.input_shape[3] != c.filter_shape[3] for c in RANDOM_CASES) >= 4  # grouped
+    assert sum(c.bias == "wrap" for c in RANDOM_CASES) >= 3
+    assert sum(c.input_zero_point in (-128, 127) for c in RANDOM_CASES) >= 4
+    assert sum(c.output_zero_point in (-128, 127) for c in RANDOM_CASES) >= 4
+    typical = [c for c in RANDOM_CASES if c.values == "random" and c.bias == "random"]
+    assert len(typical) >= len(RANDOM_CASES) // 2
+    varied = sum(np.unique(_litert_case(c.name)[2]).size > 10 for c in typical)
+    assert varied >= len(typical) * 3 // 4
 
 
 def test_float32_chunks_keep_every_partial_sum_exact() -> None:
@@ -214,12 +281,58 @@ def test_float32_without_split_would_be_inexact() -> None:
 
 def test_backend_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(conv_fast.BACKEND_ENV, "blas64")
-    assert conv_fast.choose_backend() == "blas64"
+    backend, why = conv_fast.explain_backend()
+    assert backend == "blas64" and why.startswith(f"forced by {conv_fast.BACKEND_ENV}=blas64 (")
     monkeypatch.setenv(conv_fast.BACKEND_ENV, "auto")
-    assert conv_fast.choose_backend() == ("vnni" if conv_fast.host_has_vnni() else "blas32")
+    assert conv_fast.choose_backend() == next(b for b in conv_fast.BACKENDS if not conv_fast.missing_cpu_features(b))
     monkeypatch.setenv(conv_fast.BACKEND_ENV, "gpu")
     with pytest.raises(conv_fast.RefinterpError, match="REFINTERP_CONV_BACKEND"):
         conv_fast.choose_backend()
+
+
+def test_explanation_names_the_cpu_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(conv_fast.BACKEND_ENV, raising=False)
+    backend, why = conv_fast.explain_backend()
+    assert backend == conv_fast.choose_backend()
+    if backend in conv_fast.MICROKERNEL_BACKENDS:
+        assert any(all(f in why for f in wanted) for wanted in conv_fast.MICROKERNEL_ISAS[backend].features)
+
+
+NO_AVX512 = "-avx512f,-avx512bw,-avx512vl,-avx512vnni,-avxvnni"
+
+
+@pytest.mark.parametrize("features, expected, passed_over", [
+    (f"+avx2,+fma,{NO_AVX512}", "avx2", "not vnni: cpu lacks avx512f, avx512bw, avx512vnni"),
+    (f"-avx2,{NO_AVX512}", "blas32", "not avx2: cpu lacks avx2"),
+])
+def test_choice_follows_the_cpu_features(features: str, expected: str, passed_over: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an AVX2-only CPU and an older one get: NUMBA_CPU_FEATURES narrows what numba (and the choice) targets."""
+    monkeypatch.delenv(conv_fast.BACKEND_ENV, raising=False)
+    conv_fast.choose_backend()  # numba's target is set up with the host's features before they are narrowed
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
+    backend, why = conv_fast.explain_backend()
+    assert backend == expected and passed_over in why and "NUMBA_CPU_FEATURES" in why
+    monkeypatch.setenv(conv_fast.BACKEND_ENV, "vnni")
+    with pytest.raises(conv_fast.RefinterpError, match="REFINTERP_CONV_BACKEND=vnni but cpu lacks avx512"):
+        conv_fast.choose_backend()
+
+
+def test_a_failed_self_test_falls_back_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(conv_fast.BACKEND_ENV, raising=False)
+    best = conv_fast.choose_backend()
+    real_self_test = conv_fast._self_test
+    monkeypatch.setattr(conv_fast, "_self_test", lambda b: "simulated failure" if b == best else real_self_test(b))
+    conv_fast._self_test_failure.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=f"the {best} conv backend is not usable"):
+            backend, why = conv_fast.explain_backend()
+        assert backend != best and f"not {best}: its self-test failed: simulated failure" in why
+        monkeypatch.setenv(conv_fast.BACKEND_ENV, best)
+        with pytest.raises(conv_fast.RefinterpError, match=f"={best} but its self-test failed"):
+            conv_fast.choose_backend()
+    finally:
+        conv_fast._self_test_failure.cache_clear()
 
 
 def test_non_constant_weights_are_planned_at_run_time() -> None:
@@ -242,3 +355,57 @@ def test_fast_prepare_wraps_the_spec_prepare() -> None:
     assert fast.plan is not None and fast.plan.backend == conv_fast.choose_backend()
     params, weights, bias = _prepared(model)
     assert np.array_equal(conv_fast.conv2d_fast(fast, x, weights, bias), conv2d_spec(spec, x, weights, bias))
+
+
+# ------------------------------------------------------------------------------------------------
+# DEPTHWISE_CONV_2D int8 (refinterp/ops/fast/depthwise_conv.py): the row kernel and its vector requantization,
+# on channel counts the operator-case generator rarely draws (many lanes, a partial last vector)
+
+
+def _depthwise_case(seed: int) -> tuple[bytes, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    channels_in = int(rng.choice([1, 3, 8, 20, 33, 96]))
+    depth_multiplier = int(rng.choice([1, 1, 1, 2, 3]))
+    channels_out = channels_in * depth_multiplier
+    kernel = tuple(int(k) for k in rng.integers(1, 6, 2))
+    stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+    dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
+    size = tuple((kernel[j] - 1) * dilation[j] + 1 + int(rng.integers(0, 12)) for j in range(2))
+    input_shape = (int(rng.choice([1, 2])), *size, channels_in)
+    padding = str(rng.choice(["SAME", "VALID"]))
+    zp_in, zp_out = (int(rng.choice([-128, 127, int(rng.integers(-128, 128))])) for _ in range(2))
+    weights = rng.integers(-127, 128, (1, *kernel, channels_out)).astype(np.int8)
+    scales = [float(s) for s in rng.uniform(0.5, 2.0, channels_out) * 1e-2]
+    input_scale = 0.02
+    output_scale = input_scale * 1e-2 * 128 * 60 * np.sqrt(kernel[0] * kernel[1]) / 30
+    bias = rng.integers(-3000, 3000, channels_out).astype(np.int32)
+    if seed % 4 == 3:  # the int32 sum wraps past INT32_MAX
+        bias[:] = 2**31 - 1000
+    out_h, out_w = (_out_size(padding, input_shape[i + 1], kernel[i], stride[i], dilation[i]) for i in range(2))
+    model = single_op_model(
+        "DEPTHWISE_CONV_2D",
+        inputs=[TensorSpec(input_shape, "int8", scale=input_scale, zero_point=zp_in),
+                TensorSpec(weights.shape, "int8", scale=scales, zero_point=[0] * channels_out, quantized_dimension=3,
+                           data=weights),
+                TensorSpec((channels_out,), "int32", scale=[input_scale * s for s in scales],
+                           zero_point=[0] * channels_out, data=bias)],
+        outputs=[TensorSpec((input_shape[0], out_h, out_w, channels_out), "int8", scale=float(output_scale),
+                            zero_point=zp_out)],
+        options={"padding": padding, "stride_h": stride[0], "stride_w": stride[1], "dilation_h_factor": dilation[0],
+                 "dilation_w_factor": dilation[1], "depth_multiplier": depth_multiplier,
+                 "fused_activation_function": str(rng.choice(["NONE", "RELU", "RELU6"]))})
+    return model, rng.integers(-128, 128, input_shape).astype(np.int8)
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_fast_matches_litert_reference(seed: int, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, x = _depthwise_case(seed)
+    (expected,) = run_litert_ref(model, [x])
+    interpreter = Interpreter(model_content=model, num_threads=min(threads, numba.config.NUMBA_NUM_THREADS))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    monkeypatch.setattr(depthwise_fast, "MACS_PER_THREAD", 1)  # every case on every thread asked for
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert np.array_equal(got, expected), f"{np.count_nonzero(got != expected)} of {got.size} outputs differ"

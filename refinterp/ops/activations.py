@@ -39,6 +39,7 @@ class LeakyReluParams:
 def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
+    ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     ctx.check_same_type(x, y)
     alpha = np.float32(ctx.options.get("alpha", 0.0))
@@ -123,6 +124,7 @@ def _relu_bound(bound: float, scale: float, zero_point: int) -> int:
 def prepare_relu(ctx: OpContext) -> ReluParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
+    ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     op = ctx.op.name
     ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     ctx.check_same_type(x, y)

@@ -4,7 +4,10 @@ An operator is three functions (see ``registry.py``):
 
 * ``prepare(ctx) -> params``: validates the operator like TFLite's Prepare does, raises ``ctx.fail(...)``
   for what the official runtimes reject, and precomputes everything the rule needs that does not depend on
-  the activations (multipliers, clamps, padding) into an immutable params object.
+  the activations (multipliers, clamps, padding) into an immutable params object. It reads shapes with
+  ``ctx.shape(tensor)`` (the planned shapes, which differ from the declared ones after a value-dependent
+  output) and says what shape each output will have with ``ctx.set_output_shape`` (TFLite's ResizeTensor),
+  so that the interpreter checks it against the model and the memory limits before any kernel allocates it.
 * ``spec(params, *inputs) -> output | tuple of outputs``: the readable NumPy kernel, the teaching path.
 * ``fast(params, *inputs)``: the numba kernel in ``refinterp/ops/fast/``, optional; tests hold it equal to
   ``spec``. When it needs more than ``prepare`` makes (packed weights, a lookup table), its own
@@ -15,8 +18,8 @@ Inputs arrive as NumPy arrays in the operator's input order (``None`` for an abs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,10 @@ from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX
 PADDING_SAME, PADDING_VALID = 0, 1
 PROFILES = ("litert-ref", "tflm")
 
+#: An output shape that depends on input values (a non-constant shape, size or paddings input): called with
+#: the operator's input arrays (``None`` for an absent one) before its kernel runs; raises EvalError on bad values.
+ShapeFunction = Callable[[Sequence[Any]], tuple[int, ...]]
+
 
 @dataclass(frozen=True)
 class OpContext:
@@ -37,6 +44,9 @@ class OpContext:
     subgraph: Subgraph
     profile: str = "litert-ref"
     shapes: Mapping[int, tuple[int, ...]] | None = None  # current (resized) shapes, when not declared
+    #: what prepare said about its outputs' shapes (``set_output_shape``), by output position
+    output_shapes: dict[int, tuple[int, ...] | ShapeFunction] = field(default_factory=dict, compare=False,
+                                                                      repr=False)
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -67,6 +77,13 @@ class OpContext:
         if self.shapes is not None and tensor.index in self.shapes:
             return self.shapes[tensor.index]
         return tensor.shape
+
+    def set_output_shape(self, i: int, shape: Sequence[int] | ShapeFunction) -> None:
+        """Say the shape output ``i`` will have, as TFLite's Prepare resizes it: a sequence of ints, or a
+        :data:`ShapeFunction` of the input arrays when it depends on input values (evaluated at invoke before
+        the kernel). The interpreter checks it against the model's shape and the memory limits before any
+        kernel runs; an output not set here keeps the declared shape (checked after its kernel)."""
+        self.output_shapes[i] = shape if callable(shape) else tuple(int(d) for d in shape)
 
     def fail(self, reason: str) -> PrepareError:
         return PrepareError(f"operator {self.op.index} ({self.op.name}): {reason}")

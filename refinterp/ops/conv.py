@@ -1,4 +1,4 @@
-"""CONV_2D: int8 (per-channel or per-tensor weights) and float32.
+"""CONV_2D: int8 (per-channel or per-tensor weights), uint8, hybrid (float32 with int8/uint8 weights), float32.
 
 int8 rule (``reference_integer_ops::ConvPerChannel``, TFLite and TFLM alike), for each output
 (b, oy, ox, oc) in group g::
@@ -14,7 +14,26 @@ as padding with zp_in), and ``M[oc], shift[oc] = QuantizeMultiplier(f64(s_in) * 
 float32 rule (``reference_ops::Conv``): ``total`` starts at 0.0f and adds ``x * w`` in float32 in the order
 ky, kx, ic; then ``clamp(total + bias[oc])``. Summation order matters for floats, so both kernels keep it.
 
-The fast kernels (exact int8 VNNI / BLAS backends, numba float32) are in ``refinterp/ops/fast/conv.py``.
+uint8 rule (``reference_ops::Conv`` for uint8, LiteRT only; legacy TF1 quantization-aware models): the int8
+rule with the filter zero point subtracted, ``acc = sum (w - zp_w) * (x - zp_in) + bias``, and one per-tensor
+``M, shift = QuantizeMultiplier(f64(f32(s_in * s_w)) / f64(s_out))`` (``GetQuantizedConvolutionMultipler``: the
+product is float32; Prepare also needs ``|f64(s_in)*f64(s_w) - f64(s_bias)| / s_out <= 0.02``). Per-channel
+scales with a uint8 input fail Prepare.
+
+Hybrid rules (float32 input and output, int8 weights; uint8 weights read as int8; LiteRT only; the quantization
+and dot-product rules are in ``refinterp/ops/hybrid.py``):
+
+* per-tensor weights, or per-channel scales all equal (``conv.cc`` EvalHybrid -> ``optimized_ops::HybridConv``
+  even under BUILTIN_REF): each batch image is quantized symmetrically, ``S_b = f32(scale_b * s_w[0])``; the
+  im2col rows (padding 0) times the weights give ``acc``, exactly when ``Cout % 4 == 0`` (the int8 GEMM of
+  cpu_backend_gemm) and with the SSE sign trick otherwise (``SseMatrixBatchVectorMultiplyAccumulateImpl``);
+  ``y = clamp(f32(f32(f32(acc) * S_b) + bias[oc]))``.
+* per-channel scales that differ, int8 weights (``EvalHybridPerChannel`` -> ``reference_ops::HybridConvPerChannel``):
+  each batch image is quantized asymmetrically (scale_b, zp_b); ``acc = sum w * (q - zp_b)`` over the in-image
+  taps, exact in int32; ``y = clamp(f32(f32(f32(acc) * s_w[oc]) * scale_b) + bias[oc])``.
+
+The fast kernels (exact int8 VNNI / BLAS backends, numba float32) are in ``refinterp/ops/fast/conv.py``; the
+uint8 and hybrid ones in ``refinterp/ops/fast/conv_uint8_hybrid.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_dot
 from refinterp.quant import (
     activation_range,
     activation_range_float,
@@ -31,6 +51,10 @@ from refinterp.quant import (
     quantize_multiplier,
     wrap_int32,
 )
+
+#: Conv2DParams.kind values: which rule of the module docstring runs
+KIND_FLOAT32, KIND_INT8, KIND_UINT8 = "float32", "int8", "uint8"
+KIND_HYBRID, KIND_HYBRID_PER_CHANNEL = "hybrid", "hybrid_per_channel"
 
 
 @dataclass(frozen=True)
@@ -41,13 +65,25 @@ class Conv2DParams:
     dilation_w: int
     window: Window2D
     groups: int
-    quantized: bool
+    quantized: bool  # an integer kernel (int8, uint8); False for float32 and hybrid
     input_zero_point: int = 0
     output_zero_point: int = 0
     output_multiplier: np.ndarray | None = None  # int64 [Cout], Q31
     output_shift: np.ndarray | None = None  # int64 [Cout], positive = left shift
     act_min: float = 0
     act_max: float = 0
+    kind: str = ""  # one of KIND_*; "" = int8 when quantized, else float32 (params built before the field)
+    filter_zero_point: int = 0  # uint8: subtracted from every weight
+    filter_scales: np.ndarray | None = None  # hybrid: float32 [Cout] (per-tensor: every entry s_w[0])
+    exact_dot: bool = True  # hybrid per-tensor: the int8 GEMM (Cout % 4 == 0) or the SSE sign trick
+
+    @property
+    def rule(self) -> str:
+        return self.kind or (KIND_INT8 if self.quantized else KIND_FLOAT32)
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return {KIND_INT8: np.dtype(np.int8), KIND_UINT8: np.dtype(np.uint8)}.get(self.rule, np.dtype(np.float32))
 
 
 def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray, output_scale: float,
@@ -62,10 +98,35 @@ def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray, outpu
     return multipliers, shifts
 
 
+def legacy_uint8_multiplier(ctx: OpContext, input_scale: float, filter_scale: float, output_scale: float,
+                            bias_scale: float | None) -> tuple[int, int]:
+    """GetQuantizedConvolutionMultipler (kernel_util.cc) for uint8 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED.
+
+    With a bias, ``|f64(s_in) * f64(s_w) - f64(s_bias)| / f64(s_out) <= 0.02`` (an unquantized bias has scale 0);
+    the multiplier itself uses the float32 product: ``QuantizeMultiplier(f64(f32(s_in * s_w)) / f64(s_out))``.
+    """
+    if bias_scale is not None:
+        difference = abs(float(input_scale) * float(filter_scale) - float(bias_scale))
+        if not difference / float(output_scale) <= 0.02:
+            raise ctx.fail(f"bias scale {bias_scale:g} does not match input scale x filter scale "
+                           f"{float(input_scale) * float(filter_scale):g} (TFLite allows 2% of the output scale)")
+    product = float(np.float32(input_scale) * np.float32(filter_scale))
+    if not product >= 0:
+        raise ctx.fail("input scale x filter scale is negative")
+    return quantize_multiplier(product / float(output_scale))
+
+
+def bias_scale_of(bias) -> float | None:
+    """``bias->params.scale`` for the uint8 bias check (0 for an unquantized bias), None without a bias."""
+    if bias is None:
+        return None
+    return float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
+
+
 def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     ctx.check_inputs(2, 3)
     x, w, bias, y = ctx.require_input(0), ctx.require_input(1), ctx.input(2), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ctx.fail(f"input and filter must be 4-D, got {list(x_shape)} and {list(w_shape)}")
@@ -90,10 +151,19 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
                   window=window, groups=groups)
 
     if x.type_name == "float32":
-        if w.type_name != "float32" or y.type_name != "float32":
-            raise ctx.unsupported(f"float32 input with {w.type_name} filter and {y.type_name} output (hybrid)")
+        if y.type_name != "float32":
+            raise ctx.fail(f"float32 input with {y.type_name} output (TFLite requires the same type)")
+        if w.type_name in ("int8", "uint8"):
+            return _prepare_hybrid(ctx, w, bias, common, activation, groups, channels_out)
+        if w.type_name != "float32":
+            raise ctx.unsupported(f"float32 input with {w.type_name} filter")
+        if bias is not None and bias.type_name != "float32":
+            raise ctx.fail(f"float32 convolution with {bias.type_name} bias")
         lo, hi = activation_range_float(activation)
-        return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi)
+        return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi, kind=KIND_FLOAT32)
+
+    if x.type_name == "uint8":
+        return _prepare_uint8(ctx, x, w, bias, y, common, activation, channels_out)
 
     if w.type_name != "int8" or y.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter and {y.type_name} output")
@@ -112,7 +182,68 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multipliers,
-                        output_shift=shifts, act_min=act_min, act_max=act_max)
+                        output_shift=shifts, act_min=act_min, act_max=act_max, kind=KIND_INT8)
+
+
+def _prepare_uint8(ctx: OpContext, x, w, bias, y, common: dict, activation: int, channels_out: int) -> Conv2DParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail("uint8 input: TFLM's CONV_2D has no uint8 kernel")
+    if y.type_name != "uint8":
+        raise ctx.fail(f"uint8 input with {y.type_name} output (TFLite requires the same type)")
+    if w.type_name != "uint8":
+        raise ctx.unsupported(f"uint8 input with {w.type_name} filter (the uint8 kernel would read it as uint8)")
+    if bias is not None:
+        if bias.type_name != "int32":
+            raise ctx.fail(f"uint8 convolution with {bias.type_name} bias (TFLite requires int32)")
+        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("uint8 filter is not quantized")
+    if wq.scale.size not in (1, channels_out):
+        raise ctx.fail(f"filter has {wq.scale.size} scales, expected 1 or {channels_out}")
+    if wq.scale.size > 1:
+        # PopulateConvolutionQuantizationParams: per-channel quantization needs an int8/int16 input
+        raise ctx.fail("per-channel filter scales need an int8 input (uint8 is per-tensor only)")
+    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
+                                                bias_scale_of(bias))
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
+    return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
+                        output_zero_point=output_zero_point,
+                        output_multiplier=np.full(channels_out, multiplier, np.int64),
+                        output_shift=np.full(channels_out, shift, np.int64), act_min=act_min, act_max=act_max,
+                        kind=KIND_UINT8, filter_zero_point=int(wq.zero_point[0]))
+
+
+def _prepare_hybrid(ctx: OpContext, w, bias, common: dict, activation: int, groups: int,
+                    channels_out: int) -> Conv2DParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail(f"float32 input with {w.type_name} filter: TFLM does not run hybrid models")
+    if bias is not None and bias.type_name != "float32":
+        raise ctx.fail(f"hybrid convolution with {bias.type_name} bias (TFLite requires float32)")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.unsupported(f"{w.type_name} filter without quantization scales")
+    scales = np.asarray(wq.scale, dtype=np.float32)
+    # conv.cc Prepare: per-channel only for int8 weights whose scales differ; otherwise scale[0] for all
+    per_channel = w.type_name == "int8" and scales.size > 1 and bool(np.any(scales[1:] != scales[0]))
+    lo, hi = activation_range_float(activation)
+    if per_channel:
+        if scales.size != ctx.shape(w)[wq.quantized_dimension]:
+            raise ctx.fail(f"{scales.size} filter scales for dimension {wq.quantized_dimension} of size "
+                           f"{ctx.shape(w)[wq.quantized_dimension]}")
+        if wq.quantized_dimension != 0:
+            raise ctx.unsupported("per-channel hybrid filter scales on a dimension other than 0 (LiteRT indexes "
+                                  "them by output channel and would read outside the scales)")
+        return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi, kind=KIND_HYBRID_PER_CHANNEL,
+                            filter_scales=scales)
+    if groups != 1:
+        raise ctx.unsupported("grouped hybrid convolution (LiteRT's HybridConv ignores the groups)")
+    return Conv2DParams(**common, quantized=False, act_min=lo, act_max=hi, kind=KIND_HYBRID,
+                        filter_scales=np.full(channels_out, scales[0], np.float32),
+                        exact_dot=channels_out % 4 == 0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,28 +267,49 @@ def _tap(p: Conv2DParams, padded: np.ndarray, ky: int, kx: int) -> np.ndarray:
                   x0:x0 + (p.window.out_w - 1) * p.stride_w + 1:p.stride_w, :]
 
 
+def _integer_sums(p: Conv2DParams, shifted: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum over taps and input channels of w * shifted`` (int64, exact) for every output, group by group.
+
+    ``shifted`` is the padded input minus its zero point (padding then contributes 0), ``w`` int64 weights.
+    """
+    channels_out, filter_h, filter_w, channels_in_group = w.shape
+    out_per_group = channels_out // p.groups
+    acc = np.zeros((shifted.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.int64)
+    for g in range(p.groups):
+        ins = slice(g * channels_in_group, (g + 1) * channels_in_group)
+        outs = slice(g * out_per_group, (g + 1) * out_per_group)
+        for ky in range(filter_h):
+            for kx in range(filter_w):
+                # integer sums are exact in any order: one matmul per tap
+                acc[..., outs] += _tap(p, shifted, ky, kx)[..., ins] @ w[outs, ky, kx, :].T
+    return acc
+
+
+def im2col(p: Conv2DParams, padded: np.ndarray, filter_h: int, filter_w: int) -> np.ndarray:
+    """[N, out_h, out_w, KH*KW*C]: each output's receptive field in the filter's (ky, kx, c) order (groups 1)."""
+    taps = [_tap(p, padded, ky, kx) for ky in range(filter_h) for kx in range(filter_w)]
+    return np.concatenate(taps, axis=3) if taps else padded[:, :0, :0, :]
+
+
 def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     channels_out, filter_h, filter_w, channels_in_group = w.shape
     if p.window.out_h == 0 or p.window.out_w == 0:
-        empty_shape = (x.shape[0], p.window.out_h, p.window.out_w, channels_out)
-        return np.zeros(empty_shape, np.int8 if p.quantized else np.float32)
-    out_per_group = channels_out // p.groups
-    if p.quantized:
-        padded = _padded_input(p, x, filter_h, filter_w, p.input_zero_point).astype(np.int64) - p.input_zero_point
-        acc = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.int64)
-        for g in range(p.groups):
-            ins = slice(g * channels_in_group, (g + 1) * channels_in_group)
-            outs = slice(g * out_per_group, (g + 1) * out_per_group)
-            for ky in range(filter_h):
-                for kx in range(filter_w):
-                    # integer sums are exact in any order: one matmul per tap
-                    acc[..., outs] += _tap(p, padded, ky, kx)[..., ins] @ w[outs, ky, kx, :].astype(np.int64).T
+        return np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), p.output_dtype)
+    rule = p.rule
+    if rule in (KIND_INT8, KIND_UINT8):
+        shifted = _padded_input(p, x, filter_h, filter_w, p.input_zero_point).astype(np.int64) - p.input_zero_point
+        acc = _integer_sums(p, shifted, w.astype(np.int64) - p.filter_zero_point)
         if bias is not None:
             acc += bias.astype(np.int64)
         acc = wrap_int32(acc)  # the C++ accumulator is int32
         y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
-        return np.clip(y, p.act_min, p.act_max).astype(np.int8)
+        return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
+    if rule == KIND_HYBRID:
+        return _conv2d_hybrid(p, x, w, bias)
+    if rule == KIND_HYBRID_PER_CHANNEL:
+        return _conv2d_hybrid_per_channel(p, x, w, bias)
 
+    out_per_group = channels_out // p.groups
     padded = _padded_input(p, x, filter_h, filter_w, 0.0)
     total = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.float32)
     for g in range(p.groups):
@@ -170,4 +322,46 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
                     total[..., outs] += tap[..., g * channels_in_group + ic, None] * w[outs, ky, kx, ic]
     if bias is not None:
         total = total + bias.astype(np.float32)
-    return np.clip(total, np.float32(p.act_min), np.float32(p.act_max)).astype(np.float32)
+    return clamp_float(total, p.act_min, p.act_max)
+
+
+def clamp_float(values: np.ndarray, act_min: float, act_max: float) -> np.ndarray:
+    """ActivationFunctionWithMinMax: ``min(max(v, lo), hi)`` in float32 (NaN passes)."""
+    return np.clip(values, np.float32(act_min), np.float32(act_max)).astype(np.float32)
+
+
+def _conv2d_hybrid(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Per-tensor hybrid (optimized_ops::HybridConv): symmetric per-image quantization, int8 GEMM, float rescale."""
+    channels_out, filter_h, filter_w, _ = w.shape
+    batches = x.shape[0]
+    q, input_scales, _ = quantize_rows(x.reshape(batches, -1), asymmetric=False)
+    combined = (input_scales * p.filter_scales[0]).astype(np.float32)  # scaling_factors[b] *= filter scale
+    columns = im2col(p, _padded_input(p, q.reshape(x.shape), filter_h, filter_w, 0), filter_h, filter_w)
+    rows = columns.reshape(-1, columns.shape[3])
+    weights = hybrid_weights(w).reshape(channels_out, -1)
+    acc = wrap_int32(rows @ weights.astype(np.int64).T) if p.exact_dot else sse_dot(weights, rows)
+    acc = acc.reshape(batches, p.window.out_h, p.window.out_w, channels_out)
+    scaled = (acc.astype(np.float32) * combined[:, None, None, None]).astype(np.float32)
+    if bias is not None:
+        scaled = (scaled + bias.astype(np.float32)).astype(np.float32)
+    return clamp_float(scaled, p.act_min, p.act_max)
+
+
+def _conv2d_hybrid_per_channel(p: Conv2DParams, x: np.ndarray, w: np.ndarray,
+                               bias: np.ndarray | None) -> np.ndarray:
+    """reference_ops::HybridConvPerChannel: asymmetric per-image quantization, exact int32 sums, float rescale."""
+    channels_out, filter_h, filter_w, _ = w.shape
+    batches = x.shape[0]
+    q, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
+    weights = hybrid_weights(w).astype(np.int64)
+    out = np.empty((batches, p.window.out_h, p.window.out_w, channels_out), np.float32)
+    for b in range(batches):
+        image = q[b].reshape(1, *x.shape[1:])
+        shifted = _padded_input(p, image, filter_h, filter_w, int(zero_points[b])) - zero_points[b]
+        acc = wrap_int32(_integer_sums(p, shifted, weights))[0]
+        # acc * per_channel_scale[oc] * scaling_factors[b], left to right in float32
+        scaled = ((acc.astype(np.float32) * p.filter_scales).astype(np.float32) * input_scales[b]).astype(np.float32)
+        if bias is not None:
+            scaled = (scaled + bias.astype(np.float32)).astype(np.float32)
+        out[b] = scaled
+    return clamp_float(out, p.act_min, p.act_max)

@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D: int8 (per-channel or per-tensor weights) and float32.
+"""DEPTHWISE_CONV_2D: int8 (per-channel or per-tensor weights), uint8, hybrid (float32 with int8 weights), float32.
 
 Layout: input NHWC ``[N, H, W, C_in]``, filter ``[1, KH, KW, C_out]``, bias ``[C_out]``, output
 ``[N, OH, OW, C_out]`` with ``C_out = C_in * depth_multiplier``. Output channel ``oc = ic * dm + m`` reads input
@@ -20,6 +20,18 @@ kernel passes ``weights_offset = 0``: a filter zero point is ignored, never subt
 
 float32 rule (``reference_ops::DepthwiseConv``): ``total`` starts at 0.0f and adds ``x * w`` in float32 over the
 in-image taps in the order ky, kx; then ``clamp(total + bias[oc])`` (bias 0.0f when absent).
+
+uint8 rule (``reference_ops::DepthwiseConv`` for uint8, ``depthwiseconv_uint8.h``, LiteRT only): the int8 rule
+with the filter zero point subtracted, ``acc = sum (w - zp_w) * (x - zp_in) + bias``, requantized with one
+per-tensor ``M, shift = QuantizeMultiplier(f64(f32(s_in * s_w)) / f64(s_out))`` (GetQuantizedConvolutionMultipler,
+as CONV_2D's uint8 rule; per-channel scales fail Prepare).
+
+hybrid rule (float32 input and output, int8 weights; ``EvalHybridPerChannel`` ->
+``reference_integer_ops::DepthwiseConvHybridPerChannel``, LiteRT only): each batch image is quantized
+asymmetrically (``refinterp/ops/hybrid.py``: scale_b, zp_b); ``acc = sum w * (q - zp_b)`` over the in-image taps
+(int32); ``y = clamp(f32(f32(acc) * f32(s_w[oc] * scale_b)) + bias[oc])``. The filter scales are indexed by
+output channel: LiteRT requires as many as the filter's quantized dimension has entries, refinterp also needs
+one per output channel (fewer would be read past their end).
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.ops.conv import per_channel_multipliers
+from refinterp.ops.conv import bias_scale_of, clamp_float, legacy_uint8_multiplier, per_channel_multipliers
+from refinterp.ops.hybrid import quantize_rows
 from refinterp.quant import (
     activation_range,
     activation_range_float,
@@ -53,6 +66,17 @@ class DepthwiseConv2DParams:
     output_shift: np.ndarray | None = None  # int64 [C_out], positive = left shift
     act_min: float = 0
     act_max: float = 0
+    kind: str = ""  # "float32", "int8", "uint8" or "hybrid"; "" = int8 when quantized, else float32
+    filter_zero_point: int = 0  # uint8: subtracted from every weight
+    filter_scales: np.ndarray | None = None  # hybrid: float32 [C_out]
+
+    @property
+    def rule(self) -> str:
+        return self.kind or ("int8" if self.quantized else "float32")
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8)}.get(self.rule, np.dtype(np.float32))
 
 
 def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
@@ -63,7 +87,7 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         # index -1, and TFLM dereferences it (a segmentation fault). Leaving the bias out means 2 inputs.
         raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; TFLite rejects this")
     bias = ctx.input(2)
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     ctx.check_same_type(x, y)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
@@ -97,12 +121,19 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
                   window=window, depth_multiplier=depth_multiplier)
 
     if x.type_name == "float32":
-        if w.type_name != "float32":
-            raise ctx.unsupported(f"float32 input with {w.type_name} filter (hybrid)")
         if bias is not None and bias.type_name != "float32":
             raise ctx.fail(f"float32 depthwise convolution with {bias.type_name} bias")
         lo, hi = activation_range_float(activation)
-        return DepthwiseConv2DParams(**common, quantized=False, act_min=lo, act_max=hi)
+        if w.type_name == "int8":
+            return _prepare_hybrid(ctx, w, channels_out, common, lo, hi)
+        if w.type_name == "int4":
+            raise ctx.unsupported("float32 input with an int4 filter")
+        if w.type_name != "float32":
+            raise ctx.fail(f"float32 input with {w.type_name} filter (LiteRT takes float32 or int8 weights)")
+        return DepthwiseConv2DParams(**common, quantized=False, act_min=lo, act_max=hi, kind="float32")
+
+    if x.type_name == "uint8":
+        return _prepare_uint8(ctx, x, w, bias, y, channels_out, common, activation)
 
     if w.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter")
@@ -123,7 +154,55 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                                  output_zero_point=output_zero_point, output_multiplier=multipliers,
-                                 output_shift=shifts, act_min=act_min, act_max=act_max)
+                                 output_shift=shifts, act_min=act_min, act_max=act_max, kind="int8")
+
+
+def _prepare_uint8(ctx: OpContext, x, w, bias, y, channels_out: int, common: dict,
+                   activation: int) -> DepthwiseConv2DParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail("uint8 input: TFLM's DEPTHWISE_CONV_2D has no uint8 kernel")
+    if w.type_name != "uint8":
+        raise ctx.fail(f"uint8 input with {w.type_name} filter (TFLite requires the same type)")
+    if bias is not None:
+        if bias.type_name != "int32":
+            raise ctx.fail(f"uint8 depthwise convolution with {bias.type_name} bias (TFLite requires int32)")
+        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("uint8 filter is not quantized")
+    if wq.scale.size not in (1, channels_out):
+        raise ctx.fail(f"filter has {wq.scale.size} scales, expected 1 or {channels_out}")
+    if wq.scale.size > 1:
+        raise ctx.fail("per-channel filter scales need an int8 input (uint8 is per-tensor only)")
+    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
+                                                bias_scale_of(bias))
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
+    return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
+                                 output_zero_point=output_zero_point,
+                                 output_multiplier=np.full(channels_out, multiplier, np.int64),
+                                 output_shift=np.full(channels_out, shift, np.int64), act_min=act_min,
+                                 act_max=act_max, kind="uint8", filter_zero_point=int(wq.zero_point[0]))
+
+
+def _prepare_hybrid(ctx: OpContext, w, channels_out: int, common: dict, lo: float, hi: float
+                    ) -> DepthwiseConv2DParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail("float32 input with int8 filter: TFLM does not run hybrid models")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("int8 filter of a hybrid depthwise convolution is not quantized")
+    dimension_size = ctx.shape(w)[wq.quantized_dimension]
+    if wq.scale.size != dimension_size:
+        raise ctx.fail(f"{wq.scale.size} filter scales for dimension {wq.quantized_dimension} of size "
+                       f"{dimension_size}")
+    if wq.scale.size != channels_out:
+        raise ctx.unsupported(f"{wq.scale.size} filter scales for {channels_out} output channels (LiteRT's hybrid "
+                              "kernel reads one per output channel, past the end of these)")
+    return DepthwiseConv2DParams(**common, quantized=False, act_min=lo, act_max=hi, kind="hybrid",
+                                 filter_scales=np.asarray(wq.scale, dtype=np.float32))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -150,21 +229,30 @@ def _taps(p: DepthwiseConv2DParams, x: np.ndarray, filter_h: int, filter_w: int,
                                  x0:x0 + (win.out_w - 1) * p.stride_w + 1:p.stride_w, :]
 
 
+def _integer_sums(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray, input_zero_point: int) -> np.ndarray:
+    """int64 ``sum over in-image taps of w * (x - zp_in)`` per output (padding reads zp_in: contributes 0)."""
+    _, filter_h, filter_w, channels_out = w.shape
+    acc = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.int64)
+    for ky, kx, pixels in _taps(p, x, filter_h, filter_w, input_zero_point):
+        # output channel oc reads input channel oc // dm: repeat each input channel dm times
+        shifted = np.repeat(pixels.astype(np.int64) - input_zero_point, p.depth_multiplier, axis=3)
+        acc += shifted * w[0, ky, kx, :]
+    return acc
+
+
 def depthwise_conv2d_spec(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray,
                           bias: np.ndarray | None = None) -> np.ndarray:
     _, filter_h, filter_w, channels_out = w.shape
     out_shape = (x.shape[0], p.window.out_h, p.window.out_w, channels_out)
     if p.quantized:
-        acc = np.zeros(out_shape, dtype=np.int64)
-        for ky, kx, pixels in _taps(p, x, filter_h, filter_w, p.input_zero_point):
-            # output channel oc reads input channel oc // dm: repeat each input channel dm times
-            shifted = np.repeat(pixels.astype(np.int64) - p.input_zero_point, p.depth_multiplier, axis=3)
-            acc += shifted * w[0, ky, kx, :].astype(np.int64)
+        acc = _integer_sums(p, x, w.astype(np.int64) - p.filter_zero_point, p.input_zero_point)
         if bias is not None:
             acc += bias.astype(np.int64)
         acc = wrap_int32(acc)  # the C++ accumulator is int32; integer sums wrap the same in any order
         y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
-        return np.clip(y, p.act_min, p.act_max).astype(np.int8)
+        return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
+    if p.rule == "hybrid":
+        return _depthwise_hybrid(p, x, w, bias)
 
     total = np.zeros(out_shape, dtype=np.float32)
     for ky, kx, pixels in _taps(p, x.astype(np.float32), filter_h, filter_w, 0.0):
@@ -173,3 +261,19 @@ def depthwise_conv2d_spec(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray
     if bias is not None:
         total = total + bias.astype(np.float32)
     return np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max)).astype(np.float32)
+
+
+def _depthwise_hybrid(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """DepthwiseConvHybridPerChannel: asymmetric per-image quantization, int32 sums, float32 rescale."""
+    batches = x.shape[0]
+    q, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
+    weights = w.astype(np.int64)
+    out = np.empty((batches, p.window.out_h, p.window.out_w, w.shape[3]), np.float32)
+    for b in range(batches):
+        acc = wrap_int32(_integer_sums(p, q[b].reshape(1, *x.shape[1:]), weights, int(zero_points[b])))[0]
+        # acc_float *= per_channel_scale[oc] * scaling_factors[b]: the scale product first, in float32
+        scaled = (acc.astype(np.float32) * (p.filter_scales * input_scales[b]).astype(np.float32)).astype(np.float32)
+        if bias is not None:
+            scaled = (scaled + bias.astype(np.float32)).astype(np.float32)
+        out[b] = scaled
+    return clamp_float(out, p.act_min, p.act_max)

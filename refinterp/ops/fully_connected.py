@@ -1,4 +1,4 @@
-"""FULLY_CONNECTED: int8 (per-tensor or per-channel weights) and float32.
+"""FULLY_CONNECTED: int8 (per-tensor or per-channel weights), uint8, hybrid (float32 with int8/uint8 weights), float32.
 
 Layout: weights ``[units, depth]``; the input is read as ``[numel / depth, depth]`` rows; bias ``[units]``
 (optional: absent as a missing third input or as index -1). The output is ``[rows, units]``, or with
@@ -33,6 +33,27 @@ clamp nothing); in both, per-tensor weights with a bias need ``|f64(s_in)*f64(s_
 
 float32 rule (``reference_ops::FullyConnected``): ``total`` starts at 0.0f and adds ``x[b, d] * w[u, d]`` in
 float32 for d = 0, 1, ...; then ``clamp(total + bias[u])``.
+
+uint8 rule (``reference_ops::FullyConnected`` for uint8, LiteRT only; uint8 input and weights, uint8 or int16
+output): the int8 per-tensor accumulation with the weight zero point subtracted, and the same float requant::
+
+    y = clamp(int32(round(f64(acc) * (f64(s_in) * f64(s_w) / f64(s_out)))) + zp_out, act_min, act_max)
+
+(the int16 output clamps to ``[act_min - zp_out, act_max - zp_out]`` before adding ``zp_out``; its bias is
+required: the kernel starts the sum from it). Per-channel scales fail Prepare; the 2% bias-scale check holds.
+
+hybrid rule (float32 input and output, int8 weights, uint8 weights read as int8; ``EvalHybridDense``, LiteRT
+only; the quantization and dot-product rules are in ``refinterp/ops/hybrid.py``), per row b of the input:
+
+* an input of all zeros (NeonIsZeroVector over the whole tensor) outputs the bias (or 0), then the activation;
+* otherwise the row is quantized, symmetrically or (``asymmetric_quantize_inputs``) asymmetrically: q_b,
+  scale_b, zp_b; per-tensor weights fold ``scale_b = f32(scale_b * s_w[0])``;
+* ``dot = sse_dot(w[u], q_b) - zp_b * row_sum[u]`` in int32 (SSE sign trick, int16 row-sum lanes);
+* ``y = f32(bias[u] + f32(f32(dot) * row_scale))`` with ``row_scale = f32(s_w[u] * scale_b)`` per channel,
+  ``scale_b`` per tensor; then the activation (``ApplyActivationToVector``): RELU ``max(0, y)``, RELU_N1_TO_1
+  ``max(-1, min(y, 1))``, RELU6 ``max(0, min(y, 6))`` with std::max/min (so -0.0 and NaN become +0.0 under
+  RELU), SIGN_BIT ``signbit(y) ? 1 : 0``, none for NONE (an infinity stays). Any activation passes LiteRT's
+  Prepare for a hybrid model; TANH goes through Eigen's tanh, which refinterp does not have.
 """
 
 from __future__ import annotations
@@ -43,11 +64,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.conv import bias_scale_of, legacy_uint8_multiplier
+from refinterp.ops.hybrid import hybrid_weights, is_zero_vector, quantize_rows, sse_dot, sse_row_sums
 from refinterp.quant import (
     ACT_NONE,
     ACT_RELU,
     ACT_RELU6,
     ACT_RELU_N1_TO_1,
+    ACT_SIGN_BIT,
     activation_range,
     activation_range_float,
     cast_to_int32,
@@ -73,19 +97,35 @@ class FullyConnectedParams:
     output_shift: np.ndarray | None = None  # int64 [units]
     act_min: float = 0
     act_max: float = 0
+    kind: str = ""  # "float32", "int8", "uint8", "hybrid"; "" = int8 when quantized, else float32
+    output_dtype: np.dtype = np.dtype(np.int8)  # the integer kernels' output type (int8, uint8, int16)
+    filter_scales: np.ndarray | None = None  # hybrid per-channel: float32 [units]; per-tensor: [s_w[0]]
+    asymmetric: bool = False  # hybrid: asymmetric_quantize_inputs
+    activation: int = 0  # hybrid: the fused activation, applied by ApplyActivationToVector
+
+    @property
+    def rule(self) -> str:
+        return self.kind or ("int8" if self.quantized else "float32")
+
+
+HYBRID_ACTIVATIONS = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_SIGN_BIT)
 
 
 def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
     ctx.check_inputs(2, 3)
     x, w, bias, y = ctx.require_input(0), ctx.require_input(1), ctx.input(2), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     o = ctx.options
     activation = int(o.get("fused_activation_function", 0))
-    if activation not in (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6) and ctx.profile == "litert-ref":
-        # LiteRT's Prepare allows only the clipping activations; TFLM takes any and leaves TANH and SIGN_BIT
-        # unclamped (CalculateActivationRange has no case for them).
+    hybrid = x.type_name == "float32" and w.type_name in ("int8", "uint8", "int4", "int2")
+    if (activation not in (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6) and ctx.profile == "litert-ref"
+            and not hybrid):
+        # LiteRT's Prepare allows only the clipping activations (any for a hybrid model); TFLM takes any and
+        # leaves TANH and SIGN_BIT unclamped (CalculateActivationRange has no case for them).
         raise ctx.fail(f"fused activation {activation} is not supported (only NONE, RELU, RELU_N1_TO_1, RELU6)")
     if int(o.get("weights_format", 0)) != 0:
+        if x.type_name == "uint8" and w.type_name == "uint8" and y.type_name == "int16":
+            raise ctx.unsupported("shuffled weights (SHUFFLED4x16INT8)")
         raise ctx.fail("shuffled weights (SHUFFLED4x16INT8) need uint8 input and int16 output")
     if len(ctx.op.outputs) != 1:
         raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 1")
@@ -107,9 +147,13 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
     if bias is not None and math.prod(ctx.shape(bias)) != units:
         raise ctx.fail(f"bias has {math.prod(ctx.shape(bias))} elements, expected {units}")
 
+    if hybrid:
+        return _prepare_hybrid(ctx, w, bias, y, depth, units, output_shape, activation)
+    if x.type_name == "uint8":
+        return _prepare_uint8(ctx, x, w, bias, y, depth, units, output_shape, activation)
     if x.type_name == "float32":
         if w.type_name != "float32" or y.type_name != "float32":
-            raise ctx.unsupported(f"float32 input with {w.type_name} weights and {y.type_name} output (hybrid)")
+            raise ctx.unsupported(f"float32 input with {w.type_name} weights and {y.type_name} output")
         if bias is not None and bias.type_name != "float32":
             raise ctx.fail(f"float32 fully connected with {bias.type_name} bias")
         lo, hi = activation_range_float(activation)
@@ -152,7 +196,69 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
         output_zero_point=output_zero_point, effective_scale=effective,
         output_multiplier=np.array([m for m, _ in multipliers], dtype=np.int64),
         output_shift=np.array([s for _, s in multipliers], dtype=np.int64),
-        act_min=act_min, act_max=act_max)
+        act_min=act_min, act_max=act_max, kind="int8")
+
+
+def _prepare_uint8(ctx: OpContext, x, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
+                   activation: int) -> FullyConnectedParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail("uint8 input: TFLM's FULLY_CONNECTED has no uint8 kernel")
+    if y.type_name not in ("uint8", "int16"):
+        raise ctx.unsupported(f"uint8 input with {y.type_name} output (LiteRT would read the input as int8)")
+    if w.type_name != "uint8":
+        raise ctx.unsupported(f"uint8 input with {w.type_name} weights (the uint8 kernel reads them as uint8)")
+    if bias is not None and bias.type_name not in ("int32", "int64"):
+        raise ctx.fail(f"uint8 fully connected with {bias.type_name} bias (TFLite requires int32)")
+    if bias is not None and bias.type_name != "int32":
+        raise ctx.unsupported("uint8 fully connected with an int64 bias (LiteRT would read it as int32)")
+    if y.type_name == "int16" and bias is None:
+        raise ctx.unsupported("uint8 input with int16 output and no bias (LiteRT's kernel reads the bias anyway)")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("uint8 weights are not quantized")
+    if wq.scale.size > 1:
+        raise ctx.fail("per-channel weight scales need an int8 or int16 input")
+    weight_scale = float(wq.scale[0])
+    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, weight_scale, output_scale, bias_scale_of(bias))
+    output_dtype = np.dtype(np.uint8) if y.type_name == "uint8" else np.dtype(np.int16)
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, output_dtype)
+    effective = np.full(units, float(input_scale) * weight_scale / float(output_scale), dtype=np.float64)
+    return FullyConnectedParams(
+        depth, units, output_shape, quantized=True, float_requant=True, input_zero_point=input_zero_point,
+        weight_zero_point=int(wq.zero_point[0]), output_zero_point=output_zero_point, effective_scale=effective,
+        output_multiplier=np.full(units, multiplier, np.int64), output_shift=np.full(units, shift, np.int64),
+        act_min=act_min, act_max=act_max, kind="uint8", output_dtype=output_dtype)
+
+
+def _prepare_hybrid(ctx: OpContext, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
+                    activation: int) -> FullyConnectedParams:
+    if ctx.profile == "tflm":
+        raise ctx.fail(f"float32 input with {w.type_name} weights: TFLM does not run hybrid models")
+    if w.type_name not in ("int8", "uint8"):
+        raise ctx.unsupported(f"hybrid fully connected with {w.type_name} weights")
+    if y.type_name != "float32":
+        raise ctx.fail(f"hybrid fully connected with {y.type_name} output (TFLite requires float32)")
+    if bias is not None and bias.type_name != "float32":
+        raise ctx.fail(f"hybrid fully connected with {bias.type_name} bias (TFLite requires float32)")
+    if activation not in HYBRID_ACTIVATIONS:
+        raise ctx.unsupported(f"hybrid fused activation {activation} (LiteRT applies it with Eigen's tanh/logistic)")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.unsupported(f"hybrid fully connected with unquantized {w.type_name} weights")
+    scales = np.asarray(wq.scale, dtype=np.float32)
+    if scales.size > 1:  # VerifyPerChannelQuantization: more than one scale is per-channel
+        if scales.size != ctx.shape(w)[wq.quantized_dimension]:
+            raise ctx.fail(f"{scales.size} weight scales for dimension {wq.quantized_dimension} of size "
+                           f"{ctx.shape(w)[wq.quantized_dimension]}")
+        if wq.quantized_dimension != 0:
+            raise ctx.unsupported("per-channel hybrid weight scales on dimension 1 (LiteRT indexes them by unit)")
+    lo, hi = activation_range_float(activation) if activation != ACT_SIGN_BIT else (0.0, 0.0)
+    return FullyConnectedParams(depth, units, output_shape, quantized=False, act_min=lo, act_max=hi, kind="hybrid",
+                                output_dtype=np.dtype(np.float32), filter_scales=scales,
+                                asymmetric=bool(ctx.options.get("asymmetric_quantize_inputs", False)),
+                                activation=activation)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -162,6 +268,10 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
 def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
                          bias: np.ndarray | None = None) -> np.ndarray:
     rows = x.reshape(-1, p.depth)
+    if p.rule == "hybrid":
+        return fully_connected_hybrid(p, rows, w, bias, hybrid_dot(p, w)).reshape(p.output_shape)
+    if p.rule == "uint8":
+        return _fully_connected_uint8(p, rows, w, bias).reshape(p.output_shape)
     if p.quantized:
         xs = rows.astype(np.int64) - p.input_zero_point
         ws = w.astype(np.int64) - p.weight_zero_point
@@ -185,3 +295,69 @@ def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
         total = total + bias.astype(np.float32).reshape(-1)
     out = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
     return out.astype(np.float32).reshape(p.output_shape)
+
+
+def _fully_connected_uint8(p: FullyConnectedParams, rows: np.ndarray, w: np.ndarray,
+                           bias: np.ndarray | None) -> np.ndarray:
+    """reference_ops::FullyConnected for uint8 (float requant; uint8 or int16 output)."""
+    acc = (rows.astype(np.int64) - p.input_zero_point) @ (w.astype(np.int64) - p.weight_zero_point).T
+    return requantize_uint8(p, acc, bias)
+
+
+def requantize_uint8(p: FullyConnectedParams, acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The uint8 rule after the sums: bias, int32 wrap, float requant, output offset and clamp."""
+    if bias is not None:
+        acc = acc + bias.astype(np.int64).reshape(-1)
+    acc = wrap_int32(acc)
+    scaled = cast_to_int32(round_half_away_f64(acc.astype(np.float64) * p.effective_scale))
+    if p.output_dtype == np.uint8:
+        return np.clip(wrap_int32(scaled + p.output_zero_point), p.act_min, p.act_max).astype(np.uint8)
+    # the int16 variant clamps before adding the output offset
+    clamped = np.clip(scaled, p.act_min - p.output_zero_point, p.act_max - p.output_zero_point)
+    return wrap_int32(clamped + p.output_zero_point).astype(np.int16)
+
+
+def hybrid_dot(p: FullyConnectedParams, w: np.ndarray):
+    """The dot-product function of the hybrid rule: ``q [rows, depth] -> int32 [rows, units]`` (sse_dot)."""
+    weights = hybrid_weights(w).reshape(p.units, p.depth)
+    return lambda q: sse_dot(weights, q)
+
+
+def fully_connected_hybrid(p: FullyConnectedParams, rows: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+                           dot) -> np.ndarray:
+    """EvalHybridDense (see the module docstring); ``dot(q)`` gives the int32 sums (spec: sse_dot)."""
+    rows = rows.astype(np.float32)
+    out = np.zeros((rows.shape[0], p.units), np.float32)
+    if bias is not None:
+        out[:] = bias.astype(np.float32).reshape(-1)
+    if not is_zero_vector(rows):
+        q, input_scales, zero_points = quantize_rows(rows, p.asymmetric)
+        if p.filter_scales.size > 1:  # per_channel_scale[row] * batch_scaling_factor
+            row_scale = (p.filter_scales[None, :] * input_scales[:, None]).astype(np.float32)
+        else:  # scaling_factors[b] *= filter->params.scale
+            row_scale = (input_scales * p.filter_scales[0]).astype(np.float32)[:, None]
+        sums = dot(q)
+        if p.asymmetric:
+            row_sums = sse_row_sums(hybrid_weights(w).reshape(p.units, p.depth))
+            sums = wrap_int32(sums - wrap_int32(zero_points[:, None] * row_sums[None, :]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (out + (sums.astype(np.float32) * row_scale).astype(np.float32)).astype(np.float32)
+    return apply_activation_to_vector(out, p.activation)
+
+
+def apply_activation_to_vector(v: np.ndarray, activation: int) -> np.ndarray:
+    """tensor_utils::ApplyActivationToVector with std::max/std::min: ``max(a, b) = a < b ? b : a``."""
+    v = np.asarray(v, dtype=np.float32)
+    zero, one, six = np.float32(0.0), np.float32(1.0), np.float32(6.0)
+    with np.errstate(invalid="ignore"):
+        if activation == ACT_RELU:
+            return np.where(zero < v, v, zero).astype(np.float32)
+        if activation == ACT_RELU6:
+            low = np.where(six < v, six, v)
+            return np.where(zero < low, low, zero).astype(np.float32)
+        if activation == ACT_RELU_N1_TO_1:
+            low = np.where(one < v, one, v)
+            return np.where(-one < low, low, -one).astype(np.float32)
+        if activation == ACT_SIGN_BIT:
+            return np.signbit(v).astype(np.float32)
+    return v

@@ -1,4 +1,4 @@
-"""MAX_POOL_2D (int8, uint8, float32); the pooling family.
+"""MAX_POOL_2D, AVERAGE_POOL_2D (int8, uint8, float32) and L2_POOL_2D (float32): the pooling family.
 
 MAX_POOL_2D rule (``reference_integer_ops::MaxPool`` / ``reference_ops::MaxPool``): the window of output
 (oy, ox) starts at ``oy*stride_h - pad_h`` and is clipped to the image; the output is the maximum of the
@@ -31,7 +31,7 @@ class Pool2DParams:
 def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("float32",) if ctx.op.name == "L2_POOL_2D" else ("int8", "uint8", "float32"), "input")
     ctx.check_same_type(x, y)
     shape = ctx.shape(x)
     if len(shape) != 4:
@@ -113,3 +113,19 @@ def average_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     # C division truncates toward zero; NumPy's // floors
     average = np.sign(numerator) * (np.abs(numerator) // count)
     return np.clip(average, p.act_min, p.act_max).astype(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# L2_POOL_2D (float32; ``reference_ops::L2Pool``): the window clipped to the image as above;
+# ``sum_squares`` starts at 0.0f and adds ``v * v`` in the order fy, fx; ``count`` is the number of in-image
+# cells; the output is ``clamp(sqrtf(sum_squares / (float)count))``.
+
+
+def l2_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        squares = (x * x).astype(np.float32)
+        total, count = _clipped_window_sum(p, squares, np.float32)
+        result = np.sqrt(total / count.astype(np.float32)).astype(np.float32)
+    lo, hi = np.float32(p.act_min), np.float32(p.act_max)
+    result = np.where(result < lo, lo, result)  # std::min(std::max(v, lo), hi): NaN passes
+    return np.where(hi < result, hi, result).astype(np.float32)

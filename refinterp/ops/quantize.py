@@ -51,6 +51,7 @@ def _axis_shaped(values: np.ndarray, rank: int, axis: int, per_channel: bool) ->
 def prepare_quantize(ctx: OpContext) -> QuantizeParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
+    ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     ctx.check_dtype(y, ("int8", "uint8"), "output")
     ctx.check_dtype(x, ("float32", "int8", "uint8"), "input")
     q = y.quantization
@@ -88,6 +89,7 @@ class DequantizeParams:
 def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
+    ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     ctx.check_dtype(x, ("int8", "uint8", "int16", "float16"), "input")
     ctx.check_dtype(y, ("float32",), "output")
     if x.type_name == "float16":

@@ -1,4 +1,4 @@
-"""MEAN and REDUCE_MAX: int8, uint8 and float32, any axes, keep_dims or not.
+"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD (any axes, keep_dims or not) and CUMSUM.
 
 Axes come from the constant int32 input 1: each in [-rank, rank), negative values count from the end,
 duplicates are ignored (``ResolveAxis``). The output keeps the reduced dimensions as 1 with ``keep_dims``,
@@ -20,6 +20,34 @@ REDUCE_MAX: the maximum, starting from the type's lowest value (``numeric_limits
 running value only when ``in > current`` (so of -0.0 and +0.0 the first one seen is kept). Quantized values are
 copied, not rescaled: LiteRT requires the input and output scale and zero point to be equal.
 An input with no elements gives 0 for int8 MEAN, NaN for float MEAN, ``lowest`` for REDUCE_MAX.
+
+REDUCE_MIN: the same with ``highest`` and ``in < current``.
+
+SUM (``reduce.cc`` EvalSum -> ``reference_ops::QuantizedMeanOrSum`` with compute_sum) int8/uint8, equal input
+and output quantization included (measured: no raw-sum shortcut)::
+
+    M, shift = QuantizeMultiplier(f64(s_in) / f64(s_out))                        (Prepare)
+    S  = int32 sum of the stored bytes as uint8 over the reduced elements (int8 too: see ``sum_spec``)
+    y  = clamp(MultiplyByQuantizedMultiplier(int32(S - zp_in * N), M, shift) + zp_out, 0, 255)
+
+float32, int32/int64: ``0`` plus the reduced elements in row-major order, in the type
+(wrapping). SUM, REDUCE_MAX, REDUCE_MIN and REDUCE_PROD that reduce every axis (``ReduceAllDims``) start from
+the first element instead of the initial value (so a float SUM of one -0.0 is -0.0, and a NaN first element
+survives REDUCE_MAX/REDUCE_MIN).
+
+REDUCE_PROD int8 (``reference_ops::QuantizedReduceProd``): each multiplication is rescaled so that the product
+stays in int32::
+
+    M, shift = QuantizeMultiplier(f64(s_in) / pow(f64(s_out), 1.0 / N))           (Prepare; N = in / out size)
+    p = q_0 - zp_in;  p = MBQM64(int64(p) * (q_i - zp_in), M, shift) for i = 1 .. N-1
+    y = clamp(MBQM64(p, M, shift) + zp_out)
+
+where MBQM64 is the int64 overload of MultiplyByQuantizedMultiplier (one rounding:
+``(x * ((M + 2**15) >> 16) + 2**(14 - shift)) >> (15 - shift)``). float32/int32/int64: the product in
+row-major order starting from the first element (1 for an empty reduction); integers wrap.
+
+CUMSUM (``cumsum.cc``, ``reference_ops::CumSum``) float32/int32/int64: along one axis (constant int32 input
+1), a running sum in the type (``exclusive``: the sum before the element; ``reverse``: from the end).
 """
 
 from __future__ import annotations
@@ -29,12 +57,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams, type_lowest
+from refinterp.ops.common import OpContext, per_tensor_qparams
 from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+
+REDUCE_TYPES = {
+    "MEAN": ("int8", "uint8", "float32"),
+    "REDUCE_MAX": ("int8", "uint8", "int32", "int64", "float32"),
+    "REDUCE_MIN": ("int8", "uint8", "int32", "int64", "float32"),
+    "SUM": ("int8", "uint8", "int32", "int64", "float32"),
+    "REDUCE_PROD": ("int8", "int32", "int64", "float32"),
+}
+# dtypes TFLite Micro's kernels take (profile "tflm"; measured with the pinned tflite-micro; no REDUCE_PROD)
+TFLM_TYPES = {
+    "MEAN": ("int8", "uint8", "float32"), "REDUCE_MAX": ("int8", "float32"), "REDUCE_MIN": ("int8", "float32"),
+    "SUM": ("int8", "float32"), "REDUCE_PROD": (), "CUMSUM": ("float32",),
+}
+REDUCE_PROD_MAX_SHIFT = 14  # MBQM64 rounds with 1 << (14 - shift): a larger shift is undefined in C++
+
+
+def type_lowest(dtype: np.dtype) -> float | int:
+    """``std::numeric_limits<T>::lowest()``: where a running maximum starts (-FLT_MAX for float, not -inf)."""
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype).min) if dtype.kind == "f" else int(np.iinfo(dtype).min)
+
+
+def type_highest(dtype: np.dtype) -> float | int:
+    """``std::numeric_limits<T>::max()``: where a running minimum starts."""
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype).max) if dtype.kind == "f" else int(np.iinfo(dtype).max)
 
 
 @dataclass(frozen=True)
 class ReduceParams:
+    op: str
     axes: tuple[int, ...]  # resolved: sorted, unique, non-negative
     keep_dims: bool
     output_shape: tuple[int, ...]
@@ -42,16 +97,22 @@ class ReduceParams:
     quantized: bool
     input_zero_point: int = 0
     output_zero_point: int = 0
-    output_multiplier: int = 0  # MEAN: M' (already divided by N)
+    output_multiplier: int = 0  # MEAN: M' (already divided by N); SUM: M; REDUCE_PROD: M per multiplication
     output_shift: int = 0  # MEAN: shift'
     qmin: int = 0
     qmax: int = 0
+    reduces_all: bool = False  # every axis reduced: LiteRT's ReduceAllDims starts from the first element
+    bytes_as_uint8: bool = False  # SUM int8 under litert-ref: the bytes read as uint8 (see sum_spec)
 
 
-def _prepare_reduce(ctx: OpContext, is_mean: bool) -> ReduceParams:
+def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
     ctx.check_inputs(2, 2)
     x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    if x.type_name == "int16":
+        raise ctx.unsupported(f"{op} on int16 (refinterp's int16 kernels are not written yet)")
+    ctx.check_dtype(x, REDUCE_TYPES[op], "input")
+    if ctx.profile == "tflm" and x.type_name not in TFLM_TYPES[op]:
+        raise ctx.unsupported(f"{op} on {x.type_name} under profile tflm (TFLite Micro has no such kernel)")
     ctx.check_same_type(x, y)
     if axis_tensor.type_name != "int32":
         raise ctx.fail(f"axis tensor must be int32, got {axis_tensor.type_name}")
@@ -76,22 +137,39 @@ def _prepare_reduce(ctx: OpContext, is_mean: bool) -> ReduceParams:
     else:
         output_shape = tuple(n for d, n in enumerate(x_shape) if d not in axes)
     reduced_count = math.prod(x_shape[d] for d in axes)
-    common = dict(axes=tuple(axes), keep_dims=keep_dims, output_shape=output_shape, reduced_count=reduced_count)
-    if x.type_name == "float32":
+    common = dict(op=op, axes=tuple(axes), keep_dims=keep_dims, output_shape=output_shape,
+                  reduced_count=reduced_count, reduces_all=len(axes) == rank)
+    if x.type_name not in ("int8", "uint8"):
         return ReduceParams(**common, quantized=False)
 
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     qmin, qmax = DTYPE_RANGES[x.dtype]
-    if not is_mean:
+    if op in ("REDUCE_MAX", "REDUCE_MIN"):
         # EvalType: TF_LITE_ENSURE_EQ on the float scale and on the zero point (TFLM checks the same).
         if np.float32(input_scale) != np.float32(output_scale) or input_zero_point != output_zero_point:
-            raise ctx.fail("input and output quantization must be equal for REDUCE_MAX")
+            raise ctx.fail(f"input and output quantization must be equal for {op}")
         return ReduceParams(**common, quantized=True, input_zero_point=input_zero_point,
                             output_zero_point=output_zero_point, qmin=qmin, qmax=qmax)
+    if op == "REDUCE_PROD":
+        multiplier, shift = 0, 0
+        input_size = math.prod(x_shape)
+        output_size = math.prod(output_shape)
+        if input_size == 0:
+            raise ctx.unsupported("quantized REDUCE_PROD of an empty input: LiteRT leaves the output unwritten "
+                                  "(its values are whatever the buffer held)")
+        if output_size != 0:
+            scaling = float(input_scale) / math.pow(float(output_scale), 1.0 / (input_size // output_size))
+            multiplier, shift = quantize_multiplier(scaling)
+            if shift > REDUCE_PROD_MAX_SHIFT:
+                raise ctx.unsupported(f"scaling {scaling:g} needs a left shift of {shift}: LiteRT's int64 "
+                                      f"MultiplyByQuantizedMultiplier then shifts by a negative amount")
+        return ReduceParams(**common, quantized=True, input_zero_point=input_zero_point,
+                            output_zero_point=output_zero_point, output_multiplier=multiplier, output_shift=shift,
+                            qmin=qmin, qmax=qmax)
 
     multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
-    if reduced_count > 0:
+    if op == "MEAN" and reduced_count > 0:
         # Fold 1/N into the multiplier (QuantizedMeanOrSum): as many bits as N has, within MBQM's range.
         # QuantizeMultiplier never returns shift < -31, so k >= 0; the quotient is < 2**31 since 2**k <= N.
         k = min(reduced_count.bit_length() - 1, 32, 31 + shift)
@@ -99,15 +177,20 @@ def _prepare_reduce(ctx: OpContext, is_mean: bool) -> ReduceParams:
         shift -= k
     return ReduceParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multiplier, output_shift=shift,
-                        qmin=qmin, qmax=qmax)
+                        qmin=qmin, qmax=qmax, bytes_as_uint8=op == "SUM" and ctx.profile != "tflm")
 
 
 def prepare_mean(ctx: OpContext) -> ReduceParams:
-    return _prepare_reduce(ctx, is_mean=True)
+    return _prepare_reduce(ctx, "MEAN")
 
 
 def prepare_reduce_max(ctx: OpContext) -> ReduceParams:
-    return _prepare_reduce(ctx, is_mean=False)
+    return _prepare_reduce(ctx, "REDUCE_MAX")
+
+
+def prepare_reduce(ctx: OpContext) -> ReduceParams:
+    """SUM, REDUCE_MIN, REDUCE_PROD (and MEAN, REDUCE_MAX): the operator's own name picks the rule."""
+    return _prepare_reduce(ctx, ctx.op.name)
 
 
 def reduction_rows(p: ReduceParams, x: np.ndarray) -> np.ndarray:
@@ -117,6 +200,14 @@ def reduction_rows(p: ReduceParams, x: np.ndarray) -> np.ndarray:
     """
     kept = [d for d in range(x.ndim) if d not in p.axes]
     return np.ascontiguousarray(np.transpose(x, kept + list(p.axes))).reshape(-1, p.reduced_count)
+
+
+def _reduce_start(p: ReduceParams, rows: np.ndarray, init: float | int) -> tuple[np.ndarray, int]:
+    """Where EvalType's reducer starts: ``init`` for each output (ReduceGeneric), or, when every axis is
+    reduced (ReduceAllDims), the first element itself (so a NaN first element stays)."""
+    if p.reduces_all:
+        return rows[:, 0].copy(), 1
+    return np.full(rows.shape[0], init, dtype=rows.dtype), 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,7 +234,123 @@ def reduce_max_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = No
     if x.size == 0:
         return np.full(p.output_shape, type_lowest(x.dtype), dtype=x.dtype)
     rows = reduction_rows(p, x)
-    current = np.full(rows.shape[0], type_lowest(x.dtype), dtype=x.dtype)
-    for i in range(p.reduced_count):
+    current, start = _reduce_start(p, rows, type_lowest(x.dtype))
+    for i in range(start, p.reduced_count):
         current = np.where(rows[:, i] > current, rows[:, i], current)  # the reducer: (in > current) ? in : current
     return current.reshape(p.output_shape)
+
+
+def reduce_min_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    if x.size == 0:
+        return np.full(p.output_shape, type_highest(x.dtype), dtype=x.dtype)
+    rows = reduction_rows(p, x)
+    current, start = _reduce_start(p, rows, type_highest(x.dtype))
+    for i in range(start, p.reduced_count):
+        current = np.where(rows[:, i] < current, rows[:, i], current)  # (in < current) ? in : current
+    return current.reshape(p.output_shape)
+
+
+def sum_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    """SUM. 8-bit: the uint8 QuantizedMeanOrSum, also for int8
+    under litert-ref (LiteRT's reference EvalSum reads int8 tensors as uint8: measured with ai-edge-litert 2.3.0,
+    the ``GetTensorData<uint8_t>`` of reduce.cc), so int8 values count as ``q & 0xFF`` and the result is clamped
+    to [0, 255] and stored back as int8 bytes; TFLM (profile "tflm") reads them as int8, always requantizes and
+    clamps to [-128, 127]. float32/int32/int64: the values are added in the type (wrapping)."""
+    if x.size == 0:
+        return np.zeros(p.output_shape, dtype=x.dtype)
+    if p.quantized:
+        data, qmin, qmax = (x.view(np.uint8), 0, 255) if p.bytes_as_uint8 else (x, p.qmin, p.qmax)
+        rows = reduction_rows(p, data)
+        total = wrap_int32(rows.astype(np.int64).sum(axis=1))  # the C++ temp_sum is int32
+        shifted = wrap_int32(total - p.input_zero_point * p.reduced_count)
+        y = multiply_by_quantized_multiplier(shifted, p.output_multiplier, p.output_shift) + p.output_zero_point
+        return np.clip(y, qmin, qmax).astype(data.dtype).view(x.dtype).reshape(p.output_shape)
+    rows = reduction_rows(p, x)
+    total, start = _reduce_start(p, rows, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(start, p.reduced_count):
+            # the reducer ``in + current``, which x86 computes as current + in: of two NaNs, the running
+            # value's payload is kept (measured with ai-edge-litert 2.3.0)
+            total = (total + rows[:, i]).astype(x.dtype)
+    return total.reshape(p.output_shape)
+
+
+def multiply_by_quantized_multiplier_64(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int64_t x, ...) (common.h): a Q15 multiplier and one rounding shift."""
+    reduced_multiplier = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+    total_shift = 15 - shift
+    result = (np.asarray(x, dtype=np.int64) * reduced_multiplier + (1 << (total_shift - 1))) >> total_shift
+    return wrap_int32(result)
+
+
+def reduce_prod_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    if x.size == 0 or p.reduced_count == 0:
+        if p.quantized:  # refused at prepare (LiteRT leaves the output unwritten); kept total
+            return np.zeros(p.output_shape, dtype=x.dtype)
+        return np.ones(p.output_shape, dtype=x.dtype)
+    rows = reduction_rows(p, x)
+    if p.quantized:
+        product = rows[:, 0].astype(np.int64) - p.input_zero_point
+        for i in range(1, p.reduced_count):
+            product = multiply_by_quantized_multiplier_64(product * (rows[:, i].astype(np.int64) - p.input_zero_point),
+                                                          p.output_multiplier, p.output_shift)
+        y = multiply_by_quantized_multiplier_64(product, p.output_multiplier, p.output_shift) + p.output_zero_point
+        return np.clip(y, p.qmin, p.qmax).astype(x.dtype).reshape(p.output_shape)
+    product = rows[:, 0].copy()  # 1 * x0 == x0 exactly, as the generic reducer starts
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(1, p.reduced_count):
+            product = product * rows[:, i]  # in order; integers wrap
+    return product.astype(x.dtype).reshape(p.output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# CUMSUM
+
+
+@dataclass(frozen=True)
+class CumsumParams:
+    axis: int
+    exclusive: bool
+    reverse: bool
+
+
+def prepare_cumsum(ctx: OpContext) -> CumsumParams:
+    ctx.check_inputs(2, 2)
+    x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if x.type_name == "int16":
+        raise ctx.unsupported("CUMSUM on int16 (LiteRT has no int16 kernel either)")
+    ctx.check_dtype(x, ("int32", "int64", "float32"), "input")
+    if ctx.profile == "tflm" and x.type_name not in TFLM_TYPES["CUMSUM"]:
+        raise ctx.unsupported(f"CUMSUM on {x.type_name} under profile tflm (TFLite Micro has no such kernel)")
+    ctx.check_same_type(x, y)
+    if axis_tensor.type_name != "int32":
+        raise ctx.fail(f"axis tensor must be int32, got {axis_tensor.type_name}")
+    if axis_tensor.data is None:
+        raise ctx.unsupported("a non-constant axis tensor")
+    if axis_tensor.data.size != 1:
+        raise ctx.fail(f"axis must be a scalar, got {axis_tensor.data.size} values")
+    rank = len(ctx.shape(x))
+    axis = int(axis_tensor.data.reshape(-1)[0])
+    if not -rank <= axis < rank:
+        raise ctx.fail(f"axis {axis} is out of range for a rank-{rank} input")
+    return CumsumParams(axis + rank if axis < 0 else axis, bool(ctx.options.get("exclusive", False)),
+                        bool(ctx.options.get("reverse", False)))
+
+
+def cumsum_spec(p: CumsumParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    moved = np.moveaxis(x, p.axis, -1)
+    if p.reverse:
+        moved = moved[..., ::-1]
+    out = np.empty(moved.shape, dtype=x.dtype)
+    running = np.zeros(moved.shape[:-1], dtype=x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(moved.shape[-1]):
+            if p.exclusive:
+                out[..., i] = running
+                running = running + moved[..., i]
+            else:
+                running = running + moved[..., i]
+                out[..., i] = running
+    if p.reverse:
+        out = out[..., ::-1]
+    return np.ascontiguousarray(np.moveaxis(out, -1, p.axis))

@@ -28,8 +28,17 @@ class ResizeParams:
     size: tuple[int, int] | None  # None: from a non-constant size input at eval
 
 
+def _output_size(size: np.ndarray, fail) -> tuple[int, int]:
+    height, width = (int(v) for v in np.reshape(size, -1))
+    if min(height, width) < 1:
+        raise fail(f"output size {[height, width]} must be positive")
+    return height, width
+
+
 def _prepare_resize(ctx: OpContext, dtypes: tuple[str, ...]) -> ResizeParams:
-    """What both resizes check: a 4-D input, an int32 size of 2 elements (positive when constant), the flags."""
+    """What both resizes check: a 4-D input, an int32 size of 2 elements (positive), the flags; the output
+    shape [batch, height, width, channels] is said before the kernel runs (a size input that is not constant is
+    read at invoke), so a resize to 2**31-1 is refused by the memory limits, not allocated."""
     ctx.check_inputs(2, 2)
     x, size = ctx.require_input(0), ctx.require_input(1)
     ctx.check_dtype(x, dtypes, "input")
@@ -38,11 +47,13 @@ def _prepare_resize(ctx: OpContext, dtypes: tuple[str, ...]) -> ResizeParams:
     if size.type_name != "int32" or ctx.shape(size) != (2,):
         raise ctx.fail("size must be an int32 tensor of 2 elements")
     o = ctx.options
+    batch, _, _, channels = ctx.shape(x)
     fixed = None
     if size.is_constant:
-        fixed = (int(size.data[0]), int(size.data[1]))
-        if min(fixed) < 1:
-            raise ctx.fail(f"output size {list(fixed)} must be positive")
+        fixed = _output_size(size.data, ctx.fail)
+        ctx.set_output_shape(0, (batch, *fixed, channels))
+    else:
+        ctx.set_output_shape(0, lambda inputs: (batch, *_output_size(inputs[1], EvalError), channels))
     return ResizeParams(bool(o.get("align_corners", False)), bool(o.get("half_pixel_centers", False)), fixed)
 
 

@@ -1,13 +1,18 @@
 """Data movement: RESHAPE, CONCATENATION, PAD/PADV2, TRANSPOSE, STRIDED_SLICE, SHAPE, PACK, TILE.
 
-Values are copied, never rescaled (except uint8 concat); each section below states its rule.
+Values are copied, never rescaled (except uint8 concat); each section below states its rule. Every prepare
+says its output shape (``ctx.set_output_shape``), as a function of the input values when it depends on them
+(a non-constant shape, paddings, multiples, perm, begin/end/strides), so the interpreter checks it against the
+model and the memory limits before the kernel allocates it (PAD of 2**31-1, TILE by huge multiples).
 
 RESHAPE (``reshape.cc``): the new shape comes from input 1 when it is a 1-D int32 tensor, otherwise from
 ``ReshapeOptions.new_shape`` (the legacy ``[0]`` there means a scalar); one ``-1`` is inferred.
 
-CONCATENATION (``concatenation.cc``): ``axis`` may be negative (``axis + rank``). For int8 and int16 every
-input's scale and zero point must equal the output's (Prepare fails otherwise, in LiteRT and TFLM). For
-uint8, inputs whose parameters differ are rescaled per element (``ConcatenationWithScaling``)::
+CONCATENATION (``concatenation.cc``): ``axis`` may be negative (``axis + rank``). For int8 every input's scale
+and zero point must equal the output's (Prepare fails otherwise, in LiteRT and TFLM); for int16 every zero
+point, the inputs' and the output's, must be 0 and the scales may differ (the values are copied unchanged,
+measured with ai-edge-litert 2.3.0). For uint8, inputs whose parameters differ are rescaled per element
+(``ConcatenationWithScaling``)::
 
     scale = f32(s_i * f32(1 / s_out));  bias = f32(-zp_i * scale)
     y = clamp(round_half_away(f32(q * scale + bias)) + zp_out, 0, 255)
@@ -51,9 +56,11 @@ def prepare_reshape(ctx: OpContext) -> ReshapeParams:
     ctx.check_inputs(1, 2)
     x, shape_tensor = ctx.require_input(0), ctx.input(1)
     count = math.prod(ctx.shape(x))
-    if shape_tensor is not None and len(shape_tensor.shape) == 1 and shape_tensor.type_name == "int32":
-        if not shape_tensor.is_constant:
-            return ReshapeParams(None, None)  # dynamic: resolved at eval
+    if shape_tensor is not None and len(ctx.shape(shape_tensor)) == 1 and shape_tensor.type_name == "int32":
+        if not shape_tensor.is_constant:  # dynamic: resolved at eval, from the shape input's values
+            ctx.set_output_shape(0, lambda inputs: _resolve_shape(tuple(int(v) for v in inputs[1]), count,
+                                                                  EvalError))
+            return ReshapeParams(None, None)
         spec = tuple(int(v) for v in shape_tensor.data)
     else:
         spec = tuple(int(v) for v in ctx.options.get("new_shape", ()))
@@ -61,7 +68,9 @@ def prepare_reshape(ctx: OpContext) -> ReshapeParams:
             spec = ()  # legacy: new_shape [0] means a scalar
         if not spec and ctx.options.get("new_shape", None) is None and shape_tensor is None:
             spec = ctx.output(0).shape
-    return ReshapeParams(_resolve_shape(spec, count, ctx.fail), spec)
+    output_shape = _resolve_shape(spec, count, ctx.fail)
+    ctx.set_output_shape(0, output_shape)
+    return ReshapeParams(output_shape, spec)
 
 
 def reshape_spec(p: ReshapeParams, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
@@ -99,15 +108,23 @@ def prepare_concatenation(ctx: OpContext) -> ConcatenationParams:
         if len(shape) != rank or any(a != b for d, (a, b) in enumerate(zip(shape, ctx.shape(inputs[0])))
                                      if d != axis):
             raise ctx.fail(f"input shapes {[list(ctx.shape(i)) for i in inputs]} differ off axis {axis}")
+    if rank:
+        output_shape = list(ctx.shape(inputs[0]))
+        output_shape[axis] = sum(ctx.shape(t)[axis] for t in inputs)
+        ctx.set_output_shape(0, output_shape)
     output_scale, output_zero_point = per_tensor_qparams_or_identity(y)
     rescale: list[tuple[np.float32, np.float32] | None] = []
     for t in inputs:
         scale, zero_point = per_tensor_qparams_or_identity(t)
         same = np.float32(scale) == np.float32(output_scale) and zero_point == output_zero_point
-        if y.type_name in ("int8", "int16") and not same:
-            # concatenation.cc Prepare: TF_LITE_ENSURE_EQ on scale and zero point for int8/int16
+        if y.type_name == "int8" and not same:
+            # concatenation.cc Prepare: TF_LITE_ENSURE_EQ on scale and zero point for int8
             raise ctx.fail(f"input {t.index} has scale {scale:g} zero point {zero_point}, the output "
-                           f"{output_scale:g}/{output_zero_point}; TFLite requires them equal for {y.type_name}")
+                           f"{output_scale:g}/{output_zero_point}; TFLite requires them equal for int8")
+        if y.type_name == "int16" and (zero_point != 0 or output_zero_point != 0):
+            # concatenation.cc Prepare: TF_LITE_ENSURE_EQ(t->params.zero_point, 0), and the output's
+            raise ctx.fail(f"int16 zero points must be 0 (input {t.index}: {zero_point}, output: "
+                           f"{output_zero_point})")
         if y.type_name == "uint8" and not same:
             inverse_output_scale = np.float32(1.0) / np.float32(output_scale)
             input_scale = np.float32(scale) * inverse_output_scale
@@ -157,6 +174,11 @@ def _check_paddings(values: np.ndarray, rank: int, fail) -> tuple[tuple[int, int
     return tuple((int(a), int(b)) for a, b in values)
 
 
+def _padded_shape(shape: tuple[int, ...], paddings: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """The output shape: each dimension plus its two paddings (a scalar input stays a scalar)."""
+    return tuple(d + before + after for d, (before, after) in zip(shape, paddings)) if shape else ()
+
+
 def prepare_pad(ctx: OpContext) -> PadParams:
     ctx.check_inputs(2, 3)
     x, paddings, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
@@ -171,7 +193,13 @@ def prepare_pad(ctx: OpContext) -> PadParams:
     padding_shape = ctx.shape(paddings)
     if len(padding_shape) != 2 or padding_shape[1] != 2 or (rank and padding_shape[0] != rank):
         raise ctx.fail(f"paddings shape {list(padding_shape)} is not [{rank}, 2]")
-    fixed = _check_paddings(paddings.data, rank, ctx.fail) if paddings.is_constant else None
+    x_shape = ctx.shape(x)
+    if paddings.is_constant:
+        fixed = _check_paddings(paddings.data, rank, ctx.fail)
+        ctx.set_output_shape(0, _padded_shape(x_shape, fixed))
+    else:
+        fixed = None
+        ctx.set_output_shape(0, lambda inputs: _padded_shape(x_shape, _check_paddings(inputs[1], rank, EvalError)))
     quantized = x.type_name in ("int8", "uint8", "int16") and y.quantization is not None
     pad_value: int | float | None
     if constant_values is None:
@@ -246,7 +274,13 @@ def prepare_transpose(ctx: OpContext) -> TransposeParams:
         raise ctx.unsupported(f"perm of type {perm.type_name} (TFLite reads it as int32)")
     if len(ctx.shape(perm)) != 1:
         raise ctx.fail(f"perm must be 1-D, got shape {list(ctx.shape(perm))}")
-    return TransposeParams(_check_perm(perm.data, rank, ctx.fail) if perm.is_constant else None)
+    x_shape = ctx.shape(x)
+    if perm.is_constant:
+        fixed = _check_perm(perm.data, rank, ctx.fail)
+        ctx.set_output_shape(0, tuple(x_shape[a] for a in fixed))
+        return TransposeParams(fixed)
+    ctx.set_output_shape(0, lambda inputs: tuple(x_shape[a] for a in _check_perm(inputs[1], rank, EvalError)))
+    return TransposeParams(None)
 
 
 def transpose_spec(p: TransposeParams, x: np.ndarray, perm: np.ndarray) -> np.ndarray:
@@ -401,8 +435,16 @@ def prepare_strided_slice(ctx: OpContext) -> StridedSliceParams:
                            bool(o.get("offset", False)), _int_tuple(begin), _int_tuple(end), _int_tuple(strides))
     if p.offset and (p.ellipsis_mask or p.new_axis_mask or count != len(ctx.shape(x))):
         raise ctx.unsupported("offset=True with ellipsis/new_axis masks or fewer indices than the input rank")
+    x_shape = ctx.shape(x)
     if p.begin is not None and p.end is not None and p.strides is not None:
-        strided_slice_plan(p, ctx.shape(x), p.begin, p.end, p.strides, ctx.fail)  # validate now
+        ctx.set_output_shape(0, strided_slice_plan(p, x_shape, p.begin, p.end, p.strides, ctx.fail)[2])
+    else:
+        def output_shape(inputs) -> tuple[int, ...]:
+            def indices(fixed: tuple[int, ...] | None, value: np.ndarray) -> tuple[int, ...]:
+                return fixed if fixed is not None else tuple(int(v) for v in np.reshape(value, -1))
+            return strided_slice_plan(p, x_shape, indices(p.begin, inputs[1]), indices(p.end, inputs[2]),
+                                      indices(p.strides, inputs[3]), EvalError)[2]
+        ctx.set_output_shape(0, output_shape)
     return p
 
 
@@ -438,6 +480,7 @@ def prepare_shape(ctx: OpContext) -> ShapeParams:
         raise ctx.fail(f"out_type {out_type} is not INT32 or INT64")
     if ctx.output(0).dtype != dtype:
         raise ctx.fail(f"output is {ctx.output(0).type_name} but out_type is {dtype}")
+    ctx.set_output_shape(0, (len(ctx.shape(ctx.require_input(0))),))
     return ShapeParams(dtype)
 
 
@@ -464,6 +507,8 @@ def prepare_pack(ctx: OpContext) -> PackParams:
     inputs = [ctx.require_input(i) for i in range(values_count)]
     y = ctx.output(0)
     ctx.check_dtype(inputs[0], PACK_TYPES, "input")
+    if ctx.profile == "litert-ref" and inputs[0].type_name == "uint16":
+        raise ctx.unsupported("input type uint16: LiteRT's PACK has no uint16 kernel (uint32 it has)")
     rank = len(ctx.shape(inputs[0]))
     axis = int(ctx.options.get("axis", 0))
     if axis < 0:
@@ -479,6 +524,8 @@ def prepare_pack(ctx: OpContext) -> PackParams:
         scale, zero_point = per_tensor_qparams_or_identity(t)
         if zero_point != output_q[1] or np.float32(scale) != np.float32(output_q[0]):
             raise ctx.fail(f"input {t.index} quantization differs from the output's (TFLite requires equal)")
+    shape = ctx.shape(inputs[0])
+    ctx.set_output_shape(0, (*shape[:axis], values_count, *shape[axis:]))
     return PackParams(axis)
 
 
@@ -505,6 +552,10 @@ def _check_multiples(values: np.ndarray, rank: int, fail) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def _tiled_shape(shape: tuple[int, ...], multiples: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d * m for d, m in zip(shape, multiples))
+
+
 def prepare_tile(ctx: OpContext) -> TileParams:
     ctx.check_inputs(2, 2)
     x, multiples, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
@@ -513,8 +564,14 @@ def prepare_tile(ctx: OpContext) -> TileParams:
         raise ctx.unsupported(f"input type {x.type_name}")
     if multiples.type_name not in ("int32", "int64"):
         raise ctx.fail(f"multiples of type {multiples.type_name} (TFLite supports int32, int64)")
-    rank = len(ctx.shape(x))
-    return TileParams(_check_multiples(multiples.data, rank, ctx.fail) if multiples.is_constant else None)
+    x_shape = ctx.shape(x)
+    rank = len(x_shape)
+    if multiples.is_constant:
+        fixed = _check_multiples(multiples.data, rank, ctx.fail)
+        ctx.set_output_shape(0, _tiled_shape(x_shape, fixed))
+        return TileParams(fixed)
+    ctx.set_output_shape(0, lambda inputs: _tiled_shape(x_shape, _check_multiples(inputs[1], rank, EvalError)))
+    return TileParams(None)
 
 
 def tile_spec(p: TileParams, x: np.ndarray, multiples: np.ndarray) -> np.ndarray:

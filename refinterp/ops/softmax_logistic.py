@@ -1,4 +1,4 @@
-"""SOFTMAX (int8 -> int8/int16, float32) and LOGISTIC (int8, float32), with gemmlowp's fixed point.
+"""SOFTMAX (int8/uint8 -> same/int16, float32), LOGISTIC and TANH (int8, uint8, float32), gemmlowp fixed point.
 
 SOFTMAX int8 (``reference_ops::Softmax``, LiteRT BUILTIN_REF and TFLM alike), per row of the last axis::
 
@@ -10,6 +10,10 @@ SOFTMAX int8 (``reference_ops::Softmax``, LiteRT BUILTIN_REF and TFLM alike), pe
              sum = Σ Rescale<12>(e) = Σ RDBPOT(e, 12)                          (Q12.19, int32 wrap)
              h = clz(sum); r = one_over_one_plus_x_for_x_in_0_1((sum << h) - 2**31); bits = 12 - h
              y = clamp(RDBPOT(SRDHM(r, e), bits + 31 - out_bits) + type_min)   (out_bits 8 or 16)
+
+SOFTMAX uint8 (LiteRT only, ``reference_ops::Softmax<uint8_t, uint8_t|int16_t>``): the same rule with the output
+type's minimum as offset (0 for uint8, -32768 for int16); LiteRT's Prepare checks neither the output scale nor
+its zero point there.
 
 Prepare checks: int8 output needs zp -128 and ``|s_out - 1/256| <= 0.001/256`` in LiteRT, exactly 1/256 in TFLM;
 an int16 output needs zp -32768 and ``s_out`` near 1/65536 in TFLM (LiteRT checks nothing there).
@@ -27,11 +31,26 @@ LOGISTIC int8 differs by design between the runtimes (they agree on almost every
   ``d = q - zp_in``; ``d <= -radius`` gives -128, ``d >= radius`` 127; otherwise
   ``clamp(RDBPOT(gemmlowp::logistic(Q4.27: MBQM(d, M, left_shift)), 23) - 128)``; requires zp_out == -128.
 
-float32 (``reference_ops::Softmax`` / ``reference_ops::Logistic``), with ``expf`` = the C library's expf (called
-through ctypes here, one element at a time; NumPy's own float32 exp differs in the last bit):
+LOGISTIC uint8 (LiteRT only): the same table, ``LUTPopulate<uint8_t>``, indexed by the input value; output scale
+exactly 1/256.
+
+TANH int8 and uint8:
+
+* ``litert-ref``: a 256-entry table (``LUTPopulate``, TanhPrepare) of ``tanhf``: for each q,
+  ``x = f32(s_in * (q - zp_in))``, ``entry = clamp(int(round_half_away(f32(tanhf(x) * f32(1 / s_out))) + zp_out))``.
+  No constraint on the output scale or zero point.
+* ``tflm`` (int8 only; ``reference_integer_ops::Tanh``): ``M = int32(round(frexp(f64(s_in) * 2**27).q * 2**31))``,
+  ``left_shift`` = the frexp exponent, ``radius = CalculateInputRadius(4, left_shift)``; ``d = q - zp_in``;
+  ``d <= -radius`` gives -128, ``d >= radius`` 127; otherwise
+  ``clamp(RDBPOT(gemmlowp::tanh(Q4.27: MBQM(d, M, left_shift)), 24), -128, 127)`` (the output zero point is
+  ignored: the kernel assumes 0 and scale 1/128).
+
+float32 (``reference_ops::Softmax`` / ``Logistic`` / ``Tanh``), with ``expf`` and ``tanhf`` = the C library's
+(called through ctypes here, one element at a time; NumPy's own float32 functions differ in the last bit):
 
 * SOFTMAX: ``e = expf((x - max) * beta)`` in float32, ``sum`` added in order, ``y = e / sum``.
 * LOGISTIC: ``x > 16.619047164916992 -> 1``, ``x < -9 -> expf(x)``, else ``1 / (1 + expf(-x))``.
+* TANH: ``tanhf(x)``.
 """
 
 from __future__ import annotations
@@ -62,6 +81,7 @@ from refinterp.quant import (
 SCALED_DIFF_INTEGER_BITS = 5  # softmax: exp's input is Q5.26
 ACCUMULATION_INTEGER_BITS = 12  # softmax: the sum of exps is Q12.19
 LOGISTIC_INPUT_INTEGER_BITS = 4  # TFLM logistic: input Q4.27
+INT8 = np.dtype(np.int8)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,8 +146,8 @@ def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
     return np.where(a == 0, INT32_MAX, result)  # One() of Q0.31
 
 
-def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
-    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0.31 in and out; three Newton-Raphson steps in Q2.29."""
+def _reciprocal_of_half_denominator(a: np.ndarray) -> np.ndarray:
+    """gemmlowp's Newton-Raphson: 1 / d for d = RoundingHalfSum(a, One()) = (1 + a) / 2, Q0.31 in, Q2.29 out."""
     a = np.asarray(a, dtype=np.int64)
     total = a + INT32_MAX
     half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))  # RoundingHalfSum
@@ -137,7 +157,28 @@ def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
         half_denominator_times_x = _srdhm(half_denominator, x)
         one_minus_half_denominator_times_x = wrap_int32(one_q2 - half_denominator_times_x)
         x = wrap_int32(x + _rescale(_srdhm(x, one_minus_half_denominator_times_x), 4, 2))
-    return _rescale(x, 1, 0)  # ExactMulByPot<-1> relabels Q2.29 as Q1.30, then Rescale<0>
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0.31 in and out; three Newton-Raphson steps in Q2.29."""
+    # ExactMulByPot<-1> relabels the Q2.29 reciprocal 2/(1+a) as Q1.30, then Rescale<0>
+    return _rescale(_reciprocal_of_half_denominator(a), 1, 0)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp: (1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out: Rescale<0>(2/(1+a) - 1) from Q2.29."""
+    return _rescale(wrap_int32(_reciprocal_of_half_denominator(a) - (1 << 29)), 2, 0)
+
+
+def tanh_fixed_point(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::tanh: Q(integer_bits) in, Q0.31 out; -tanh(x) = (1 - exp(2x)) / (1 + exp(2x)) for x < 0."""
+    a = np.asarray(a, dtype=np.int64)
+    negative = a < 0
+    abs_a = np.where(negative, wrap_int32(-a), a)
+    # neg_tanh_on_negative_values(-|a|): ExactMulByPot<1> reads the same raw value with one more integer bit
+    result = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_a), integer_bits + 1))
+    return np.where(a == 0, 0, np.where(negative, wrap_int32(-result), result))
 
 
 def logistic_fixed_point(a: np.ndarray, integer_bits: int) -> np.ndarray:
@@ -159,23 +200,55 @@ def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total
 
 
 # ------------------------------------------------------------------------------------------------
-# expf: the C library's (the fast kernels call the same function through numba: math.exp on a float32)
+# expf, tanhf: the C library's (the fast kernels call the same functions through numba: math.exp / math.tanh
+# on a float32)
 
 
 @functools.cache
-def _libm_expf():
-    """libm's ``float expf(float)`` through ctypes."""
-    name = ctypes.util.find_library("m")
-    library = ctypes.CDLL(name) if name is not None else ctypes.CDLL(None)  # None: the process's own symbols
-    function = library.expf
+def _libm_function(name: str):
+    """libm's ``float name(float)`` through ctypes."""
+    library_name = ctypes.util.find_library("m")
+    library = ctypes.CDLL(library_name) if library_name is not None else ctypes.CDLL(None)  # None: own symbols
+    function = getattr(library, name)
     function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
     return function
 
 
+def _libm_elementwise(name: str, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    with np.errstate(all="ignore"):  # NaN in, NaN out: no warning
+        return np.array(np.frompyfunc(_libm_function(name), 1, 1)(x), dtype=np.float32).reshape(x.shape)
+
+
 def expf(x: np.ndarray) -> np.ndarray:
     """C ``expf`` elementwise on float32 (bit-exact with what the C++ kernels call)."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.array(np.frompyfunc(_libm_expf(), 1, 1)(x), dtype=np.float32).reshape(x.shape)
+    return _libm_elementwise("expf", x)
+
+
+def tanhf(x: np.ndarray) -> np.ndarray:
+    """C ``tanhf`` elementwise on float32 (``std::tanh(float)`` in the C++ kernels)."""
+    return _libm_elementwise("tanhf", x)
+
+
+def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: float, input_zero_point: int,
+                 output_scale: float, output_zero_point: int, dtype: np.dtype) -> np.ndarray:
+    """LUTPopulate<int8_t / uint8_t> (lut.h) in float32: the entry for each value q of ``dtype``, at ``q & 0xFF``.
+
+    ``entry = clamp(round_half_away(f32(transform(f32(s_in * (q - zp_in))) * f32(1 / s_out))) + zp_out)``, the
+    clamp saturating (an infinite value gives the type's limit, a NaN its minimum; measured with ai-edge-litert
+    2.3.0 on EXP).
+    """
+    info = np.iinfo(dtype)
+    values = np.arange(info.min, info.max + 1, dtype=np.int64)
+    dequantized = np.float32(input_scale) * (values - input_zero_point).astype(np.float32)
+    with np.errstate(all="ignore"):
+        transformed = transform(dequantized).astype(np.float32)
+        inverse_scale = np.float32(1.0) / np.float32(output_scale)
+        rescaled = round_half_away_f32(transformed * inverse_scale)
+        quantized = (rescaled + np.float32(output_zero_point)).astype(np.float32)
+    table = np.empty(256, dtype=dtype)
+    table[values & 0xFF] = np.clip(np.nan_to_num(quantized, nan=float(info.min)), info.min, info.max)
+    return table
 
 
 # ------------------------------------------------------------------------------------------------
@@ -192,12 +265,13 @@ class SoftmaxParams:
     output_bits: int = 8
     output_min: int = -128
     output_max: int = 127
+    output_dtype: np.dtype = np.dtype(np.int8)
 
 
 def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     if len(ctx.shape(x)) < 1:
         raise ctx.fail("input must have at least one dimension")
     beta = np.float32(ctx.options.get("beta", 1.0))
@@ -205,12 +279,18 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
         if y.type_name != "float32":
             raise ctx.fail(f"float32 input with {y.type_name} output")
         return SoftmaxParams(quantized=False, beta=beta)
-    if y.type_name not in ("int8", "int16"):
-        raise ctx.fail(f"int8 input needs an int8 or int16 output, got {y.type_name}")
+    tflm = ctx.profile == "tflm"
+    if x.type_name == "uint8" and tflm:
+        raise ctx.fail("uint8 input: TFLM's SOFTMAX has no uint8 kernel")
+    if y.type_name not in (x.type_name, "int16"):
+        raise ctx.fail(f"{x.type_name} input needs a {x.type_name} or int16 output, got {y.type_name}")
     input_scale, _ = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    tflm = ctx.profile == "tflm"
-    if y.type_name == "int8":
+    if y.type_name == "uint8":
+        output_bits, output_min, output_max = 8, 0, 255  # no Prepare check on the uint8 output's parameters
+    elif y.type_name == "int16" and x.type_name == "uint8":
+        output_bits, output_min, output_max = 16, -32768, 32767
+    elif y.type_name == "int8":
         if output_zero_point != -128:
             raise ctx.fail(f"int8 output zero point must be -128, got {output_zero_point}")
         target = np.float32(1.0 / 256)
@@ -235,7 +315,8 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
                        "(QuantizeMultiplierGreaterThanOne would abort in TFLite)")
     multiplier, left_shift = quantize_multiplier(real)
     diff_min = -calculate_input_radius(SCALED_DIFF_INTEGER_BITS, left_shift)
-    return SoftmaxParams(True, beta, multiplier, left_shift, diff_min, output_bits, output_min, output_max)
+    return SoftmaxParams(True, beta, multiplier, left_shift, diff_min, output_bits, output_min, output_max,
+                         np.dtype(y.type_name))
 
 
 def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
@@ -264,7 +345,7 @@ def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
                         "(TFLite aborts on this input)")
     unsat = rounding_divide_by_pot(_srdhm(shifted_scale, exps), exponent)
     y = np.clip(unsat + p.output_min, p.output_min, p.output_max)
-    return np.where(kept, y, p.output_min).astype(np.int8 if p.output_bits == 8 else np.int16)
+    return np.where(kept, y, p.output_min).astype(p.output_dtype)
 
 
 def softmax_float(p: SoftmaxParams, x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf) -> np.ndarray:
@@ -288,35 +369,33 @@ LOGISTIC_CUTOFF_LOWER = np.float32(-9.0)
 @dataclass(frozen=True)
 class LogisticParams:
     quantized: bool
-    table: np.ndarray | None = None  # litert-ref: int8 [256], indexed by the input byte (uint8 view)
+    table: np.ndarray | None = None  # litert-ref: int8/uint8 [256], indexed by the input byte (uint8 view)
     input_zero_point: int = 0
     input_multiplier: int = 0  # tflm fixed point
     input_left_shift: int = 0
     input_range_radius: int = 0
 
 
-def logistic_table(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int
-                   ) -> np.ndarray:
-    """LUTPopulate<int8_t> with ``1.0f / (1.0f + std::exp(-x))``: entry [q & 0xFF] for each int8 q."""
-    values = np.arange(-128, 128, dtype=np.int64)
-    dequantized = np.float32(input_scale) * (values - input_zero_point).astype(np.float32)
-    exps = expf(-dequantized)
-    transformed = np.float32(1.0) / (np.float32(1.0) + exps)
-    inverse_scale = np.float32(1.0) / np.float32(output_scale)
-    rescaled = round_half_away_f32(transformed * inverse_scale)
-    quantized = np.trunc(rescaled + np.float32(output_zero_point)).astype(np.int64)
-    table = np.empty(256, dtype=np.int8)
-    table[values & 0xFF] = np.clip(quantized, -128, 127)
-    return table
+def _sigmoid_f32(x: np.ndarray) -> np.ndarray:
+    """``1.0f / (1.0f + std::exp(-value))`` (the LUTPopulate lambda of SigmoidPrepare)."""
+    return (np.float32(1.0) / (np.float32(1.0) + expf(-x))).astype(np.float32)
+
+
+def logistic_table(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int,
+                   dtype: np.dtype = INT8) -> np.ndarray:
+    """LUTPopulate<int8_t|uint8_t> with ``1.0f / (1.0f + std::exp(-x))``: entry [q & 0xFF] for each q."""
+    return lut_populate(_sigmoid_f32, input_scale, input_zero_point, output_scale, output_zero_point, dtype)
 
 
 def prepare_logistic(ctx: OpContext) -> LogisticParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     ctx.check_same_type(x, y)
     if x.type_name == "float32":
         return LogisticParams(quantized=False)
+    if x.type_name == "uint8" and ctx.profile == "tflm":
+        raise ctx.fail("uint8 input: TFLM's LOGISTIC has no uint8 kernel")
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     if ctx.profile == "tflm":
@@ -324,6 +403,8 @@ def prepare_logistic(ctx: OpContext) -> LogisticParams:
             raise ctx.fail(f"int8 output zero point must be -128 (TFLM), got {output_zero_point}")
         real = float(input_scale) * float(1 << (31 - LOGISTIC_INPUT_INTEGER_BITS))
         q, left_shift = math.frexp(real)
+        if left_shift < 0:  # CalculateInputRadius shifts 1 by it: undefined in C++
+            raise ctx.fail(f"input scale {input_scale:g} is below 2**-28 (TFLM's fixed point is undefined there)")
         multiplier = round_half_away(q * (1 << 31))
         if multiplier == 1 << 31:  # static_cast<int32_t> of 2**31 on x86-64
             multiplier = INT32_MIN
@@ -331,8 +412,9 @@ def prepare_logistic(ctx: OpContext) -> LogisticParams:
         return LogisticParams(True, input_zero_point=input_zero_point, input_multiplier=multiplier,
                               input_left_shift=left_shift, input_range_radius=radius)
     if np.float32(output_scale) != np.float32(1.0 / 256):
-        raise ctx.fail(f"int8 output scale must be exactly 1/256, got {output_scale!r}")
-    return LogisticParams(True, table=logistic_table(input_scale, input_zero_point, output_scale, output_zero_point))
+        raise ctx.fail(f"{y.type_name} output scale must be exactly 1/256, got {output_scale!r}")
+    return LogisticParams(True, table=logistic_table(input_scale, input_zero_point, output_scale, output_zero_point,
+                                                     np.dtype(x.type_name)))
 
 
 def logistic_float(x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf) -> np.ndarray:
@@ -354,4 +436,71 @@ def logistic_spec(p: LogisticParams, x: np.ndarray) -> np.ndarray:
     q4 = multiply_by_quantized_multiplier(np.where(inside, d, 0), p.input_multiplier, p.input_left_shift)
     q0 = logistic_fixed_point(q4, LOGISTIC_INPUT_INTEGER_BITS)
     y = np.clip(rounding_divide_by_pot(q0, 31 - 8) - 128, -128, 127)
+    return np.where(d <= -p.input_range_radius, -128, np.where(d >= p.input_range_radius, 127, y)).astype(np.int8)
+
+
+# ------------------------------------------------------------------------------------------------
+# TANH
+
+TANH_INPUT_INTEGER_BITS = 4  # TFLM int8 tanh: input Q4.27
+TANH_OUTPUT_SCALE_BITS = 7  # TFLM int8 tanh: the output is Q0.7 (scale 1/128, zero point 0)
+
+
+@dataclass(frozen=True)
+class TanhParams:
+    quantized: bool
+    table: np.ndarray | None = None  # litert-ref: int8/uint8 [256], indexed by the input byte (uint8 view)
+    input_zero_point: int = 0
+    input_multiplier: int = 0  # tflm fixed point
+    input_left_shift: int = 0
+    input_range_radius: int = 0
+
+
+def tanh_table(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int,
+               dtype: np.dtype) -> np.ndarray:
+    """LUTPopulate<int8_t|uint8_t> with ``std::tanh(value)`` (tanhf): entry [q & 0xFF] for each q."""
+    return lut_populate(tanhf, input_scale, input_zero_point, output_scale, output_zero_point, dtype)
+
+
+def prepare_tanh(ctx: OpContext) -> TanhParams:
+    ctx.check_inputs(1, 1)
+    x, y = ctx.require_input(0), ctx.output(0)
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_same_type(x, y)
+    if x.type_name == "float32":
+        return TanhParams(quantized=False)
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if ctx.profile == "tflm":
+        if x.type_name == "uint8":
+            raise ctx.fail("uint8 input: TFLM's TANH has no uint8 kernel")
+        real = float(input_scale) * float(1 << (31 - TANH_INPUT_INTEGER_BITS))
+        q, left_shift = math.frexp(real)
+        if left_shift < 0:  # CalculateInputRadius shifts 1 by it: undefined in C++
+            raise ctx.fail(f"input scale {input_scale:g} is below 2**-28 (TFLM's fixed point is undefined there)")
+        multiplier = round_half_away(q * (1 << 31))
+        if multiplier == 1 << 31:  # static_cast<int32_t> of 2**31 on x86-64
+            multiplier = INT32_MIN
+        radius = calculate_input_radius(TANH_INPUT_INTEGER_BITS, left_shift)
+        return TanhParams(True, input_zero_point=input_zero_point, input_multiplier=multiplier,
+                          input_left_shift=left_shift, input_range_radius=radius)
+    return TanhParams(True, table=tanh_table(input_scale, input_zero_point, output_scale, output_zero_point,
+                                             np.dtype(x.type_name)))
+
+
+def tanh_float(x: np.ndarray, tanh: Callable[[np.ndarray], np.ndarray] = tanhf) -> np.ndarray:
+    """float32 TANH (``reference_ops::Tanh``): ``std::tanh`` of each float, i.e. C's tanhf."""
+    return tanh(np.asarray(x, dtype=np.float32)).astype(np.float32)
+
+
+def tanh_spec(p: TanhParams, x: np.ndarray) -> np.ndarray:
+    if not p.quantized:
+        return tanh_float(x)
+    if p.table is not None:
+        return p.table[x.view(np.uint8)]
+    d = x.astype(np.int64) - p.input_zero_point
+    inside = (d > -p.input_range_radius) & (d < p.input_range_radius)
+    q4 = multiply_by_quantized_multiplier(np.where(inside, d, 0), p.input_multiplier, p.input_left_shift)
+    q0 = tanh_fixed_point(q4, TANH_INPUT_INTEGER_BITS)
+    y = np.clip(rounding_divide_by_pot(q0, 31 - TANH_OUTPUT_SCALE_BITS), -128, 127)
     return np.where(d <= -p.input_range_radius, -128, np.where(d >= p.input_range_radius, 127, y)).astype(np.int8)

@@ -44,7 +44,7 @@ from refinterp.errors import InputError, RefinterpError, RuntimeUnavailableError
 from refinterp.interpreter import Interpreter
 from refinterp.io import load_golden, model_input_specs, seeded_inputs
 from refinterp.model import load_model
-from refinterp.ops.fast.conv import BACKEND_ENV, choose_backend, host_has_vnni
+from refinterp.ops.fast.conv import BACKEND_ENV, backend_unavailable, choose_backend
 from refinterp.runtimes import get_runtime
 from refinterp.runtimes.tflm import TFLMRuntime, import_tflm_runtime
 from refinterp.tools.arguments import EXIT_MISMATCH, EXIT_OK, ArgumentParser
@@ -305,7 +305,7 @@ def measure_startup(model_path: Path, inputs: list[np.ndarray], threads: int) ->
 # The exact conv strategies against each other (--compare-conv)
 
 
-CONV_STRATEGIES = ("vnni", "blas32", "blas64")
+CONV_STRATEGIES = ("vnni", "avxvnni", "avx2", "blas32", "blas64")
 
 
 def compare_conv_strategies(model_path: Path, inputs: list[np.ndarray], threads: int, runs: int,
@@ -317,8 +317,9 @@ def compare_conv_strategies(model_path: Path, inputs: list[np.ndarray], threads:
         for strategy in CONV_STRATEGIES:
             row: dict[str, Any] = {"strategy": strategy}
             rows.append(row)
-            if strategy == "vnni" and not host_has_vnni():
-                row["status"] = "not available on this CPU"
+            unavailable = backend_unavailable(strategy)
+            if unavailable is not None:
+                row["status"] = f"not available: {unavailable}"
                 continue
             os.environ[BACKEND_ENV] = strategy
             interpreter = Interpreter(model_path=str(model_path), num_threads=threads)

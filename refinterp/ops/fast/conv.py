@@ -10,20 +10,39 @@ sum ``acc = sum w * (x - zp_in)`` is formed. Two facts make that freedom safe:
   second term only depends on the weights, so it is folded into an ``int64`` bias at run time:
   ``bias_eff[oc] = bias[oc] - (c + zp_in) * sum_k w[oc, k]``.
 
-int8 backends (``prepare_conv2d_fast`` calls the spec prepare, then ``plan_conv2d``, which picks one and packs
-the weights for it; ``REFINTERP_CONV_BACKEND=vnni|blas32|blas64`` forces one):
+int8 backends (``prepare_conv2d_fast`` calls the spec prepare, then ``plan_conv2d``, which packs the weights for
+the backend ``choose_backend`` picks: the first of ``vnni > avxvnni > avx2 > blas32 > blas64`` whose CPU features
+numba's target and the host both have and whose self-test passes; ``explain_backend`` says which and why;
+``REFINTERP_CONV_BACKEND=vnni|avxvnni|avx2|blas32|blas64`` forces one, an error if it cannot run here).
+
+The three micro-kernel backends share one design ("indirect GEMM", as XNNPACK does; no im2col matrix): the
+group's input is copied once into a padded buffer, the weights are packed at prepare into panels
+``[channel block][K step][lanes*cols][step]``, and a micro-kernel written in LLVM IR (a numba ``@intrinsic``)
+keeps ``rows x cols`` vectors of int32 accumulators in registers while it walks K through a table of byte
+offsets: one 4-byte broadcast per K step and row, from a run of adjacent input elements (a filter row's
+KW * Cin_g elements when dilation_w is 1, else one tap's Cin_g), runs padded to whole steps with zero weights.
 
 ``vnni``
-    x86 AVX-512 VNNI ``vpdpbusd``: 64 products uint8 x int8 -> int32 per instruction. The input is shifted
-    to uint8 (``x' = x + 128``, i.e. ``c = 128``) and copied once into a padded buffer whose border holds
-    ``zp_in + 128``; the weights are packed at prepare into ``[channel block][K/4][16*cols][4]`` int8 panels.
-    A micro-kernel written in LLVM IR (a numba ``@intrinsic``) keeps ``rows x cols`` vectors of 16 int32
-    accumulators in registers and walks K through a table of byte offsets (one entry per 4 bytes of a run:
-    a filter row's KW * Cin_g adjacent bytes when dilation_w is 1, else one tap's Cin_g bytes; runs are
-    padded to 4 bytes with zero weights), so no im2col matrix is built ("indirect GEMM", as XNNPACK does).
-    ``vpdpbusd`` sums each group of four products exactly (|sum| < 2^17) and adds it modulo 2^32, like the
-    reference's int32 accumulator: exact for every K. Used when numba compiles for the host CPU, the host
-    has avx512f/bw/vnni and a self-test against the spec passes (else: a warning and ``blas32``).
+    x86 AVX-512 VNNI ``vpdpbusd`` (512-bit): 64 products uint8 x int8 per instruction, 16 lanes. The input is
+    shifted to uint8 (``x' = x + 128``, ``c = 128``; the border holds ``zp_in + 128``). ``vpdpbusd`` sums each
+    lane's four products exactly (|sum| <= 4 * 255 * 128 < 2^17) and adds the sum to the lane modulo 2^32,
+    like the reference's int32 accumulator: exact for every K.
+``avxvnni``
+    The same with 256-bit ``vpdpbusd`` (8 lanes): AVX-VNNI (Intel Alder Lake and later cores without
+    AVX-512), or AVX-512 VNNI with AVX-512 VL, where it is encoded as EVEX.
+``avx2``
+    Any x86-64 CPU with AVX2 (and, slower, any CPU LLVM targets). The input is widened to int16 (``c = 0``: the
+    raw ``x``, the border holds ``zp_in``), the weights are packed as int16, and each K step covers 2 input
+    channels: per lane ``acc += x0 * w0 + x1 * w1``. The products of int8 values are exact in int32
+    (|x * w| <= 128 * 128 = 2^14) and so is the pair's sum (<= 2^15, far from the int16 x int16 corner case
+    ``2 * (-2^15)^2 = 2^31`` that ``vpmaddwd`` wraps); the pair's sum is added to the lane modulo 2^32, like
+    the reference's accumulator: exact for every K. The kernel is portable LLVM vector IR (``sext``, ``mul``,
+    an even/odd ``shufflevector`` and ``add`` on ``<16 x i16>``); LLVM selects ``vpmaddwd`` + ``vpaddd`` for it
+    on AVX2 (checked in the assembly for ``-mcpu=haswell`` and ``znver3``), ``vpdpwssd`` where AVX-512 VNNI or
+    AVX-VNNI exists (``znver4``), SSE2 ``pmaddwd`` on a generic x86-64, and NEON ``smull`` + ``uzp`` + ``add``
+    for aarch64 (assembly only: choose_backend picks avx2 only on CPUs with AVX2). ``vpmaddubsw`` (uint8 x int8 ->
+    int16, twice the products per instruction) is not used: a pair's sum reaches 2 * 255 * 128 = 65280 and
+    saturates int16, so it is exact only for weights with ``|w0| + |w1| <= 128`` in every pair.
 ``blas32``
     Portable fallback: im2col in float32 (raw ``x``, so ``c = 0``; the border holds ``zp_in``), one float32
     GEMM per K-chunk. float32 holds every integer up to 2^24 exactly, so a chunk's sum is exact in any
@@ -34,8 +53,13 @@ the weights for it; ``REFINTERP_CONV_BACKEND=vnni|blas32|blas64`` forces one):
     float64 im2col and one float64 GEMM: exact while ``K * 128 * 128 < 2^53``, i.e. always in practice.
     Half the speed of float32; kept for comparison (``refinterp bench --compare-conv``).
 
-Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp) runs in numba on int64,
-fused into the vnni kernel per tile, a separate parallel pass for the BLAS backends.
+Self-tests: the first time a process asks for a backend (``backend_unavailable``), it runs small convolutions
+(every tile shape, a strided dilated grouped one, one at the extreme values) against the spec; a failure is a
+RuntimeWarning and the next backend is used (or, when forced, a RefinterpError).
+
+Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp) is fused into the
+micro-kernel backends per tile, 8 channels at a time in portable vector IR on int32 lanes
+(``requantize_lanes``), and a separate parallel numba pass on int64 for the BLAS backends.
 
 float32: a numba loop with the spec's summation order (ky, kx, ic, one float32 multiply and add each), output
 rows in parallel, over weights packed at prepare as ``[KH, KW, Cin_g, Cout]`` (the inner loop runs over Cout).
@@ -46,7 +70,7 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numba
@@ -57,21 +81,51 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from refinterp.errors import RefinterpError
-from refinterp.ops.common import OpContext, Window2D
+from refinterp.ops.common import OpContext, Window2D, compute_padding
 from refinterp.ops.conv import Conv2DParams, conv2d_spec, prepare_conv2d
+from refinterp.ops.fast import conv_uint8_hybrid
 
-BACKENDS = ("vnni", "blas32", "blas64")
+#: every int8 backend, in choose_backend's order of preference (blas64 only if blas32 fails its self-test)
+BACKENDS = ("vnni", "avxvnni", "avx2", "blas32", "blas64")
+#: the backends that run an integer micro-kernel written in LLVM IR (the others: im2col + a BLAS GEMM)
+MICROKERNEL_BACKENDS = ("vnni", "avxvnni", "avx2")
 BACKEND_ENV = "REFINTERP_CONV_BACKEND"
 
 #: float32 represents every integer of magnitude <= 2^24 exactly; partial sums must stay strictly below
 FLOAT32_EXACT_LIMIT = 1 << 24
 #: the largest |x| of an int8 activation
 INT8_MAX_ABS = 128
-#: VNNI tiles: (rows of output pixels, vectors of 16 output channels) per micro-kernel call. rows * cols
-#: accumulators + cols weight vectors + 1 broadcast must fit in the 32 zmm registers.
-VNNI_TILES = ((8, 1), (8, 2), (6, 4))
 #: the per-thread int32 tile of one super block of rows stays within this many bytes (L2-resident)
 TILE_BYTES = 1 << 18
+#: a convolution gets one more thread per this many multiply-adds: below it, waking a worker (or waiting for
+#: one that the OS has descheduled on a busy machine) costs more than the thread saves
+MACS_PER_THREAD = 1 << 21
+
+
+@dataclass(frozen=True)
+class MicroKernelIsa:
+    """The shape of one micro-kernel backend's arithmetic."""
+
+    lanes: int  # int32 accumulators per vector register
+    step: int  # input elements per K step: one 4-byte broadcast (4 uint8 for vpdpbusd, 2 int16 for vpmaddwd)
+    input_dtype: type  # the padded input's element type: uint8 (x + 128) or int16 (x)
+    weight_dtype: type  # the packed weights' element type: int8 or int16
+    tiles: tuple[tuple[int, int], ...]  # (rows of output pixels, vectors of `lanes` channels) per call
+    #: CPU features the instructions need, in numba's target and in the host: any one of these sets
+    features: tuple[tuple[str, ...], ...]
+
+
+#: Tiles: rows * cols accumulators + cols weight vectors + a broadcast (+ a product for avx2) must fit in the
+#: registers: 32 zmm for vnni, 16 ymm for the 256-bit backends.
+MICROKERNEL_ISAS = {
+    "vnni": MicroKernelIsa(16, 4, np.uint8, np.int8, ((8, 1), (8, 2), (6, 4)),
+                           (("avx512f", "avx512bw", "avx512vnni"),)),
+    "avxvnni": MicroKernelIsa(8, 4, np.uint8, np.int8, ((8, 1), (6, 2), (4, 3)),
+                              (("avxvnni",), ("avx512vnni", "avx512vl"))),
+    # avx2 is portable LLVM IR: it builds for any CPU (SSE2 pmaddwd without AVX2); the feature decides the choice
+    # (4, 3) would need 12 accumulators + 3 weights + a broadcast + a product: 17 ymm, and LLVM spills
+    "avx2": MicroKernelIsa(8, 2, np.int16, np.int16, ((8, 1), (6, 2)), (("avx2",),)),
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -90,81 +144,186 @@ class ConvPlan:
     in_w: int
     #: sum of the weights of every output channel (int64 [Cout]): the zero-point correction's factor
     weight_sums: np.ndarray
-    # vnni
+    # micro-kernel backends (vnni, avxvnni, avx2)
     rows: int = 0
     cols: int = 0
-    variant: int = 0
+    variant: int = 0  # index of (rows, cols) in the backend's tiles
     dilation_w: int = 1
-    segments: int = 0  # contiguous runs of input bytes per receptive field: KH (dilation_w 1) or KH * KW
-    segment_bytes: int = 0  # bytes of one run: KW * Cin_g (dilation_w 1) or Cin_g
-    segment_padded: int = 0  # segment_bytes rounded up to 4: the extra bytes meet zero weights
-    out_padded: int = 0  # output channels per group, padded to a multiple of 16 * cols
-    k_groups: int = 0  # K / 4 after padding: the micro-kernel's trip count
-    panels: tuple[np.ndarray, ...] = ()  # per group: int8 [out_padded/(16 cols) * k_groups * 64 * cols]
+    segments: int = 0  # contiguous runs of input elements per receptive field: KH (dilation_w 1) or KH * KW
+    segment_length: int = 0  # elements of one run: KW * Cin_g (dilation_w 1) or Cin_g
+    segment_padded: int = 0  # segment_length rounded up to whole K steps: the extra elements meet zero weights
+    out_padded: int = 0  # output channels per group, padded to a multiple of lanes * cols
+    k_groups: int = 0  # K steps after padding: the micro-kernel's trip count
+    panels: tuple[np.ndarray, ...] = ()  # per group: [out_padded/(lanes cols), k_groups, lanes cols, step], flat
+    #: the last call's derived data (_MicroKernelCall): the same op runs with the same params and bias each time
+    last_call: list = field(default_factory=list, compare=False, repr=False)
     # blas
     gemm_weights: tuple[np.ndarray, ...] = ()  # per group: float [K, out_per_group]
     k_chunks: tuple[tuple[int, int], ...] = ()  # blas32: [k0, k1) ranges, the same for every group
 
 
-def host_has_vnni() -> bool:
-    """Whether the vnni micro-kernel can run: numba compiles for this CPU and it has AVX-512 VNNI."""
-    return _vnni_works()
+# ------------------------------------------------------------------------------------------------
+# Backend choice: CPU features, the environment variable, and a self-test at first use
+
+
+def _feature_map(text: str) -> dict[str, bool]:
+    return {item[1:]: item[0] == "+" for item in text.split(",") if len(item) > 1 and item[0] in "+-"}
 
 
 @cache
-def _vnni_works() -> bool:
-    if numba.config.DISABLE_JIT or numba.config.CPU_NAME not in (None, "host"):
-        return False  # a portable (generic CPU) build may run on a machine without the instructions
+def _host_cpu() -> tuple[str, dict[str, bool]]:
+    """The host CPU's LLVM name and features (empty when llvmlite cannot tell)."""
     try:
         from llvmlite import binding
 
-        features = binding.get_host_cpu_features()
-    except Exception:  # noqa: BLE001 - any failure to ask means "don't use it"
-        return False
-    if not all(features.get(name, False) for name in ("avx512f", "avx512bw", "avx512vnni")):
-        return False
-    try:  # the CPU has the instructions: check that this LLVM compiles the micro-kernels and they are exact
-        failure = _vnni_self_test()
-    except Exception as exc:  # noqa: BLE001 - e.g. an LLVM whose vpdpbusd intrinsic has another signature
-        failure = f"{type(exc).__name__}: {exc}"
-    if failure:
-        warnings.warn(f"refinterp: the AVX-512 VNNI conv kernel is not usable ({failure}); using blas32",
-                      RuntimeWarning, stacklevel=2)
-        return False
-    return True
+        return binding.get_host_cpu_name(), dict(binding.get_host_cpu_features())
+    except Exception:  # noqa: BLE001 - any failure to ask means "no features"
+        return "unknown", {}
 
 
-def _vnni_self_test() -> str | None:
-    """Run the vnni kernel on small convolutions (every tile shape) against the spec; a reason if it fails."""
+def _target_features() -> dict[str, bool]:
+    """The features numba compiles for: NUMBA_CPU_FEATURES when set, else the host's (numba's own rule)."""
+    if numba.config.CPU_FEATURES is not None:
+        return _feature_map(numba.config.CPU_FEATURES)
+    return _host_cpu()[1]
+
+
+def missing_cpu_features(backend: str) -> tuple[str, ...]:
+    """The CPU features the micro-kernel ``backend`` needs that the host or numba's target lacks (() = none).
+
+    Of the backend's alternative feature sets, the one that misses fewest; () for the BLAS backends.
+    """
+    if backend not in MICROKERNEL_BACKENDS:
+        return ()
+    host, target = _host_cpu()[1], _target_features()
+    gaps = [tuple(f for f in wanted if not (host.get(f) and target.get(f)))
+            for wanted in MICROKERNEL_ISAS[backend].features]
+    return min(gaps, key=len)
+
+
+def backend_unavailable(backend: str) -> str | None:
+    """Why the int8 ``backend`` cannot be used here (a CPU feature, no JIT, its self-test), or None if it can.
+
+    Runs (and caches for the process) the backend's self-test the first time it is asked about a backend
+    whose requirements are met: that compiles the backend's kernels, or loads them from numba's cache.
+    """
+    if backend not in BACKENDS:
+        raise RefinterpError(f"unknown conv backend {backend!r} (one of {', '.join(BACKENDS)})")
+    if backend in MICROKERNEL_BACKENDS:
+        if numba.config.DISABLE_JIT:
+            return "numba's JIT is disabled (NUMBA_DISABLE_JIT)"
+        missing = missing_cpu_features(backend) if backend != "avx2" else ()  # avx2's IR is portable
+        if missing:
+            return _lacks(missing)
+    failure = _self_test_failure(backend)
+    return f"its self-test failed: {failure}" if failure else None
+
+
+def _lacks(missing: tuple[str, ...]) -> str:
+    return f"cpu lacks {', '.join(missing)}" + ("" if numba.config.CPU_FEATURES is None else " (in NUMBA_CPU_FEATURES)")
+
+
+def host_has_vnni() -> bool:
+    """Whether the vnni micro-kernel runs here: numba compiles for AVX-512 VNNI and the self-test passes."""
+    return backend_unavailable("vnni") is None
+
+
+@cache
+def _self_test_failure(backend: str) -> str | None:
+    try:
+        failure = _self_test(backend)
+    except Exception as exc:  # noqa: BLE001 - e.g. an LLVM whose intrinsic has another signature
+        failure = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    if failure and (backend not in MICROKERNEL_BACKENDS or not missing_cpu_features(backend)):
+        warnings.warn(f"refinterp: the {backend} conv backend is not usable ({failure})", RuntimeWarning,
+                      stacklevel=3)
+    return failure
+
+
+def _self_test(backend: str) -> str | None:
+    """Run ``backend`` on small convolutions against the spec: a reason if any output differs, else None.
+
+    One convolution per tile shape (the channel count picks it), a strided, dilated, grouped one (per-tap runs,
+    two panels), and one at the extremes: every ``x - zp_in`` is -255 and every weight -128.
+    """
     rng = np.random.default_rng(20261124)
-    x = rng.integers(-128, 128, (2, 5, 7, 6), dtype=np.int8)
-    for channels in (16, 32, 64):  # VNNI_TILES: 1, 2 and 4 blocks of 16 channels
-        w = rng.integers(-128, 128, (channels, 3, 3, 6), dtype=np.int8)
+    isa = MICROKERNEL_ISAS.get(backend)
+    tiles = isa.tiles if isa is not None else ((1, 1),)
+    lanes = isa.lanes if isa is not None else 8
+    # (input shape, output channels, groups, stride, dilation, zp_in, output shift)
+    cases = [((2, 5, 7, 6), lanes * cols, 1, 1, 1, -3, -12) for _, cols in tiles]
+    cases += [((1, 9, 8, 10), 2 * lanes + 2, 2, 2, 2, 100, -12), ((1, 4, 4, 200), 3, 1, 1, 1, 127, -20)]
+    for shape, channels, groups, stride, dilation, zp_in, shift in cases:
+        extreme = zp_in == 127
+        x = np.full(shape, -128, np.int8) if extreme else rng.integers(-128, 128, shape, dtype=np.int8)
+        w_shape = (channels, 3, 3, shape[3] // groups)
+        w = np.full(w_shape, -128, np.int8) if extreme else rng.integers(-128, 128, w_shape, dtype=np.int8)
         bias = rng.integers(-(1 << 20), 1 << 20, channels).astype(np.int32)
-        params = Conv2DParams(stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, window=Window2D(5, 7, 1, 1),
-                              groups=1, quantized=True, input_zero_point=-3, output_zero_point=2,
-                              output_multiplier=np.full(channels, 1 << 30, np.int64),
-                              output_shift=np.full(channels, -10, np.int64), act_min=-128, act_max=127)
-        plan = plan_conv2d(w, 1, 5, 7, backend="vnni")
-        if not np.array_equal(_conv_vnni(plan, params, x, bias.astype(np.int64)), conv2d_spec(params, x, w, bias)):
-            return f"wrong results with {channels} output channels"
+        out_h, out_w = (-(-shape[i] // stride) for i in (1, 2))
+        window = Window2D(out_h, out_w, compute_padding(stride, dilation, shape[1], 3, out_h),
+                          compute_padding(stride, dilation, shape[2], 3, out_w))
+        params = Conv2DParams(stride_h=stride, stride_w=stride, dilation_h=dilation, dilation_w=dilation,
+                              window=window, groups=groups, quantized=True, input_zero_point=zp_in,
+                              output_zero_point=2, output_multiplier=np.full(channels, 1 << 30, np.int64),
+                              output_shift=np.full(channels, shift, np.int64), act_min=-128, act_max=127)
+        plan = plan_conv2d(w, groups, shape[1], shape[2], dilation, backend=backend)
+        expected = conv2d_spec(params, x, w, bias)
+        if not np.array_equal(_run_plan(plan, params, x, bias), expected):
+            return f"wrong results on a 3x3 convolution with {channels} output channels"
     return None
 
 
-def choose_backend() -> str:
+def _requested_backend() -> str | None:
     forced = os.environ.get(BACKEND_ENV, "").strip().lower()
-    if forced and forced != "auto":
-        if forced not in BACKENDS:
-            raise RefinterpError(f"{BACKEND_ENV}={forced!r} is not one of auto, {', '.join(BACKENDS)}")
-        if forced == "vnni" and not host_has_vnni():
-            raise RefinterpError(f"{BACKEND_ENV}=vnni but this CPU (or numba's target) has no AVX-512 VNNI")
-        return forced
-    return "vnni" if host_has_vnni() else "blas32"
+    if not forced or forced == "auto":
+        return None
+    if forced not in BACKENDS:
+        raise RefinterpError(f"{BACKEND_ENV}={forced!r} is not one of auto, {', '.join(BACKENDS)}")
+    return forced
+
+
+def explain_backend() -> tuple[str, str]:
+    """The int8 CONV_2D backend that ``plan_conv2d`` uses by default, and one line saying why.
+
+    ``REFINTERP_CONV_BACKEND`` (``BACKEND_ENV``) forces one (a RefinterpError if it cannot run here);
+    otherwise the first of ``BACKENDS`` that this CPU has the instructions for and that passes its self-test
+    (avx2 is chosen only when the CPU has AVX2, though its portable code would run anywhere).
+    """
+    forced = _requested_backend()
+    cpu = _host_cpu()[0]
+    target = "" if numba.config.CPU_NAME in (None, "host") else f", numba targets {numba.config.CPU_NAME}"
+    if forced is not None:
+        why = backend_unavailable(forced)
+        if why is not None:
+            raise RefinterpError(f"{BACKEND_ENV}={forced} but {why}")
+        return forced, f"forced by {BACKEND_ENV}={forced} ({cpu} CPU{target})"
+    passed_over = []
+    for backend in BACKENDS:
+        # avx2 would run anywhere, but is chosen only on a CPU with AVX2
+        why = _lacks(missing_cpu_features(backend)) if backend == "avx2" and missing_cpu_features(backend) else \
+            backend_unavailable(backend)
+        if why is None:
+            if backend in MICROKERNEL_BACKENDS:
+                wanted = next(w for w in MICROKERNEL_ISAS[backend].features
+                              if all(_host_cpu()[1].get(f) and _target_features().get(f) for f in w))
+                reason = f"the {cpu} CPU has {', '.join(wanted)}{target}"
+            else:
+                reason = f"the {cpu} CPU{target}"
+            if passed_over:
+                reason += "; " + "; ".join(passed_over)
+            return backend, reason
+        passed_over.append(f"not {backend}: {why}")
+    raise RefinterpError("no exact int8 CONV_2D backend works here: " + "; ".join(passed_over))
+
+
+def choose_backend() -> str:
+    """The int8 CONV_2D backend used by default here (see :func:`explain_backend`)."""
+    return explain_backend()[0]
 
 
 def plan_conv2d(weights: np.ndarray, groups: int, in_h: int, in_w: int, dilation_w: int = 1,
                 backend: str | None = None) -> ConvPlan:
-    """Pack int8 weights ``[Cout, KH, KW, Cin_g]`` for ``backend`` (default: the best this host runs)."""
+    """Pack int8 weights ``[Cout, KH, KW, Cin_g]`` for ``backend`` (default: :func:`choose_backend`'s)."""
     backend = backend or choose_backend()
     if backend not in BACKENDS:
         raise RefinterpError(f"unknown conv backend {backend!r}")
@@ -174,26 +333,29 @@ def plan_conv2d(weights: np.ndarray, groups: int, in_h: int, in_w: int, dilation
     weight_sums = w.reshape(channels_out, -1).sum(axis=1, dtype=np.int64)  # no int64 copy of the weights
     common = dict(groups=groups, filter_h=filter_h, filter_w=filter_w, channels_in_group=channels_in_group,
                   out_per_group=out_per_group, in_h=in_h, in_w=in_w, weight_sums=weight_sums, dilation_w=dilation_w)
-    if backend == "vnni":
-        n16 = -(-out_per_group // 16) * 16
-        # the widest tile whose channel block divides the channels (padded to 16): no extra padding
-        variant = max((i for i, (_, c) in enumerate(VNNI_TILES) if n16 % (16 * c) == 0), key=lambda i: VNNI_TILES[i][1])
-        rows, cols = VNNI_TILES[variant]
-        # With dilation_w 1 the KW taps of one filter row read KW * Cin_g adjacent input bytes (NHWC): one run.
-        segments, segment_bytes = (filter_h, filter_w * channels_in_group) if dilation_w == 1 else \
+    if backend in MICROKERNEL_BACKENDS:
+        isa = MICROKERNEL_ISAS[backend]
+        padded = -(-out_per_group // isa.lanes) * isa.lanes
+        # the widest tile whose channel block divides the channels (padded to lanes): no extra padding
+        variant = max((i for i, (_, c) in enumerate(isa.tiles) if padded % (isa.lanes * c) == 0),
+                      key=lambda i: isa.tiles[i][1])
+        rows, cols = isa.tiles[variant]
+        block = isa.lanes * cols
+        # With dilation_w 1 the KW taps of one filter row read KW * Cin_g adjacent input elements (NHWC): one run.
+        segments, segment_length = (filter_h, filter_w * channels_in_group) if dilation_w == 1 else \
             (filter_h * filter_w, channels_in_group)
-        segment_padded = -(-segment_bytes // 4) * 4
-        k_groups = segments * segment_padded // 4
+        segment_padded = -(-segment_length // isa.step) * isa.step
+        k_groups = segments * segment_padded // isa.step
         panels = []
         for g in range(groups):
-            wg = np.zeros((n16, segments, segment_padded), np.int8)
-            wg[:out_per_group, :, :segment_bytes] = w[g * out_per_group:(g + 1) * out_per_group].reshape(
-                out_per_group, segments, segment_bytes)
-            # [n16, K] -> [block, K/4, 16*cols, 4]: one 64-byte vector per (k group, 16 channels)
-            t = wg.reshape(n16 // (16 * cols), 16 * cols, k_groups, 4).transpose(0, 2, 1, 3)
+            wg = np.zeros((padded, segments, segment_padded), isa.weight_dtype)  # int8 -> int16 sign-extends
+            wg[:out_per_group, :, :segment_length] = w[g * out_per_group:(g + 1) * out_per_group].reshape(
+                out_per_group, segments, segment_length)
+            # [padded, K] -> [block, K steps, lanes*cols, step]: one vector per (K step, lanes channels)
+            t = wg.reshape(padded // block, block, k_groups, isa.step).transpose(0, 2, 1, 3)
             panels.append(np.ascontiguousarray(t).reshape(-1))
-        return ConvPlan("vnni", **common, rows=rows, cols=cols, variant=variant, segments=segments,
-                        segment_bytes=segment_bytes, segment_padded=segment_padded, out_padded=n16,
+        return ConvPlan(backend, **common, rows=rows, cols=cols, variant=variant, segments=segments,
+                        segment_length=segment_length, segment_padded=segment_padded, out_padded=padded,
                         k_groups=k_groups, panels=tuple(panels))
     dtype = np.float32 if backend == "blas32" else np.float64
     gemm_weights = tuple(
@@ -240,17 +402,27 @@ def _greedy_chunk_starts_nb(weights_2d, max_abs_x, limit):
 
 
 # ------------------------------------------------------------------------------------------------
-# The VNNI micro-kernel, in LLVM IR
+# The micro-kernels, in LLVM IR
 
 
-def _make_vnni_microkernel(rows: int, cols: int):
-    """An intrinsic computing a ``rows x (16*cols)`` int32 tile with ``vpdpbusd``.
+def _make_microkernel(backend: str, rows: int, cols: int):
+    """An intrinsic computing a ``rows x (lanes*cols)`` int32 tile of ``backend`` (vnni, avxvnni or avx2).
 
-    Arguments: ``xp`` (uint8 padded input, flat), ``bases``/``bases_off`` (byte offset of each of the rows'
-    pixels in xp), ``taps`` (byte offset, relative to a pixel, of each group of 4 input bytes; length k),
-    ``panel``/``panel_off`` (the packed weights of one block of 16*cols channels), ``tile``/``tile_off``/
-    ``ldc`` (where the int32 sums go), ``k`` (trip count).
+    Arguments: ``xp`` (the padded input, flat), ``bases``/``bases_off`` (byte offset of each of the rows'
+    pixels in xp), ``taps`` (byte offset, relative to a pixel, of each K step's 4 input bytes; length k),
+    ``panel``/``panel_off`` (the packed weights of one block of lanes*cols channels; offset in bytes),
+    ``tile``/``tile_off``/``ldc`` (where the int32 sums go, in int32 elements), ``k`` (trip count).
+
+    Each K step loads ``cols`` weight vectors and, for each row, broadcasts the pixel's 4 input bytes to every
+    lane; then per (row, col): vnni/avxvnni ``acc = vpdpbusd(acc, bytes, weights)`` (the 512- or 256-bit
+    intrinsic); avx2, in portable IR, ``acc += even + odd`` of ``sext(int16 pair) * sext(int16 weights)``
+    as <2*lanes x i32>: LLVM selects ``vpmaddwd`` + ``vpaddd`` for it (``vpdpwssd`` where VNNI exists,
+    SSE2 ``pmaddwd`` without AVX2; on aarch64 NEON ``smull`` + ``uzp1``/``uzp2`` + ``add``, seen in the
+    assembly for neoverse-n1 but never run on ARM hardware, where choose_backend does not pick it).
     """
+    isa = MICROKERNEL_ISAS[backend]
+    lanes = isa.lanes
+    vector_bytes = 4 * lanes  # one weight vector: lanes channels x one K step (4 bytes each)
 
     @intrinsic
     def microkernel(typingctx, xp, bases, bases_off, taps, panel, panel_off, tile, tile_off, ldc, k):
@@ -263,10 +435,29 @@ def _make_vnni_microkernel(rows: int, cols: int):
             intp_t = context.get_value_type(types.intp)
             bases_off_v, panel_off_v, tile_off_v, ldc_v, k_v = (
                 context.cast(builder, args[i], argtypes[i], types.intp) for i in (2, 5, 7, 8, 9))
-            i8, i32 = ir.IntType(8), ir.IntType(32)
-            v16 = ir.VectorType(i32, 16)
-            vpdpbusd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
-                                                      "llvm.x86.avx512.vpdpbusd.512")
+            i8, i16, i32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
+            vacc = ir.VectorType(i32, lanes)
+            if backend == "avx2":
+                vweights = ir.VectorType(i16, 2 * lanes)
+                wide = ir.VectorType(i32, 2 * lanes)
+                even = ir.Constant(ir.VectorType(i32, lanes), [2 * i for i in range(lanes)])
+                odd = ir.Constant(ir.VectorType(i32, lanes), [2 * i + 1 for i in range(lanes)])
+
+                def step(acc, broadcast, weights):
+                    # |int8 * int8| <= 2^14 and a pair's sum <= 2^15: exact in i32 (nsw); acc wraps (no flag)
+                    products = builder.mul(builder.sext(builder.bitcast(broadcast, vweights), wide),
+                                           builder.sext(weights, wide), flags=("nsw",))
+                    pairs = builder.add(builder.shuffle_vector(products, ir.Constant(wide, ir.Undefined), even),
+                                        builder.shuffle_vector(products, ir.Constant(wide, ir.Undefined), odd),
+                                        flags=("nsw",))
+                    return builder.add(acc, pairs)
+            else:
+                vweights = vacc
+                name = "llvm.x86.avx512.vpdpbusd.512" if lanes == 16 else "llvm.x86.avx512.vpdpbusd.256"
+                vpdpbusd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vacc, [vacc] * 3), name)
+
+                def step(acc, broadcast, weights):
+                    return builder.call(vpdpbusd, [acc, broadcast, weights])
 
             def const(value):
                 return ir.Constant(intp_t, value)
@@ -276,33 +467,33 @@ def _make_vnni_microkernel(rows: int, cols: int):
             tile_ptr = builder.gep(tile_a.data, [tile_off_v])
             row_bases = [builder.load(builder.gep(bases_a.data, [builder.add(bases_off_v, const(r))]))
                          for r in range(rows)]
-            zero = ir.Constant(v16, None)
+            zero = ir.Constant(vacc, None)
             entry = builder.block
-            loop = builder.append_basic_block("vnni.loop")
-            done = builder.append_basic_block("vnni.done")
+            loop = builder.append_basic_block("microkernel.loop")
+            done = builder.append_basic_block("microkernel.done")
             builder.cbranch(builder.icmp_signed(">", k_v, const(0)), loop, done)
 
             builder.position_at_end(loop)
             kk = builder.phi(intp_t)
             kk.add_incoming(const(0), entry)
-            acc = [[builder.phi(v16) for _ in range(cols)] for _ in range(rows)]
+            acc = [[builder.phi(vacc) for _ in range(cols)] for _ in range(rows)]
             for row in acc:
                 for phi in row:
                     phi.add_incoming(zero, entry)
             weights = []
             for c in range(cols):
-                offset = builder.add(builder.mul(kk, const(64 * cols)), const(64 * c))
-                weights.append(builder.load(builder.bitcast(builder.gep(panel_ptr, [offset]), v16.as_pointer()),
-                                            align=1))
+                offset = builder.add(builder.mul(kk, const(vector_bytes * cols)), const(vector_bytes * c))
+                weights.append(builder.load(builder.bitcast(builder.gep(panel_ptr, [offset]),
+                                                            vweights.as_pointer()), align=1))
             tap = builder.load(builder.gep(taps_a.data, [kk]))
             updated = []
             for r in range(rows):
                 address = builder.gep(xp_ptr, [builder.add(row_bases[r], tap)])
                 four_bytes = builder.load(builder.bitcast(address, i32.as_pointer()), align=1)
                 broadcast = builder.shuffle_vector(
-                    builder.insert_element(ir.Constant(v16, ir.Undefined), four_bytes, ir.Constant(i32, 0)),
-                    ir.Constant(v16, ir.Undefined), ir.Constant(v16, None))
-                updated.append([builder.call(vpdpbusd, [acc[r][c], broadcast, weights[c]]) for c in range(cols)])
+                    builder.insert_element(ir.Constant(vacc, ir.Undefined), four_bytes, ir.Constant(i32, 0)),
+                    ir.Constant(vacc, ir.Undefined), ir.Constant(vacc, None))
+                updated.append([step(acc[r][c], broadcast, weights[c]) for c in range(cols)])
             k_next = builder.add(kk, const(1))
             body_end = builder.block
             kk.add_incoming(k_next, body_end)
@@ -312,13 +503,13 @@ def _make_vnni_microkernel(rows: int, cols: int):
             builder.cbranch(builder.icmp_signed("<", k_next, k_v), loop, done)
 
             builder.position_at_end(done)
-            finals = [[builder.phi(v16) for _ in range(cols)] for _ in range(rows)]  # phis first in a block
+            finals = [[builder.phi(vacc) for _ in range(cols)] for _ in range(rows)]  # phis first in a block
             for r in range(rows):
                 for c in range(cols):
                     finals[r][c].add_incoming(zero, entry)
                     finals[r][c].add_incoming(updated[r][c], body_end)
-                    offset = builder.add(builder.mul(const(r), ldc_v), const(16 * c))
-                    builder.store(finals[r][c], builder.bitcast(builder.gep(tile_ptr, [offset]), v16.as_pointer()),
+                    offset = builder.add(builder.mul(const(r), ldc_v), const(lanes * c))
+                    builder.store(finals[r][c], builder.bitcast(builder.gep(tile_ptr, [offset]), vacc.as_pointer()),
                                   align=4)
             return context.get_dummy_value()
 
@@ -327,9 +518,9 @@ def _make_vnni_microkernel(rows: int, cols: int):
     return microkernel
 
 
-_vnni_8x1 = _make_vnni_microkernel(*VNNI_TILES[0])
-_vnni_8x2 = _make_vnni_microkernel(*VNNI_TILES[1])
-_vnni_6x4 = _make_vnni_microkernel(*VNNI_TILES[2])
+_vnni_8x1, _vnni_8x2, _vnni_6x4 = (_make_microkernel("vnni", *t) for t in MICROKERNEL_ISAS["vnni"].tiles)
+_avxvnni_8x1, _avxvnni_6x2, _avxvnni_4x3 = (_make_microkernel("avxvnni", *t) for t in MICROKERNEL_ISAS["avxvnni"].tiles)
+_avx2_8x1, _avx2_6x2 = (_make_microkernel("avx2", *t) for t in MICROKERNEL_ISAS["avx2"].tiles)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -396,36 +587,175 @@ def _pad_shift_u8_nb(x, group_start, channels, pad_top, pad_left, padded_h, padd
     return xp
 
 
+#: int32 lanes of the vector requantization (one ymm; numba's LLVM splits or widens it as the CPU needs)
+REQUANT_LANES = 8
+
+
+@intrinsic
+def requantize_lanes(typingctx, tile, tile_off, bias32, multipliers, left, right, channel_off, out, out_off,
+                      output_zero_point, act_min, act_max):
+    """``out[out_off + i] = requantize(tile[tile_off + i])`` for REQUANT_LANES channels, in portable vector IR.
+
+    The int32 operands (``bias32``, ``multipliers``, ``left = max(shift, 0)``, ``right = max(-shift, 0)``) are
+    read at ``channel_off``. The rule is ``_requantize_nb``'s, on int32 lanes with one 32x32->64 multiply:
+
+    * ``v = (acc + bias) << left`` in int32, wrapping (the int32 accumulator; ``x * 2^left``);
+    * SRDHM: ``(v*M + nudge) / 2^31`` with C truncation, nudge ``2^30`` or ``1 - 2^30`` by the product's sign,
+      equals ``floor((v*M + 2^30) / 2^31)`` for both signs (for a negative product the truncation of
+      ``(p + 1 - 2^30) / 2^31`` is its ceiling, ``floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)``); the quotient fits
+      in int32 (M < 2^31), so the low 32 bits of a logical shift right by 31 are it (AVX2 has no 64-bit
+      arithmetic shift);
+    * RDBPOT by ``right``, ties away from zero; ``+ zp_out``; clamp; int8.
+    """
+    sig = types.void(tile, tile_off, bias32, multipliers, left, right, channel_off, out, out_off, output_zero_point,
+                     act_min, act_max)
+
+    def codegen(context, builder, signature, args):
+        argtypes = signature.args
+        tile_a, bias_a, mult_a, left_a, right_a, out_a = (
+            context.make_array(argtypes[i])(context, builder, args[i]) for i in (0, 2, 3, 4, 5, 7))
+        tile_off_v, channel_off_v, out_off_v = (context.cast(builder, args[i], argtypes[i], types.intp)
+                                               for i in (1, 6, 8))
+        zp_v, lo_v, hi_v = (context.cast(builder, args[i], argtypes[i], types.int32) for i in (9, 10, 11))
+        n = REQUANT_LANES
+        i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+        v32, v64, v8 = ir.VectorType(i32, n), ir.VectorType(i64, n), ir.VectorType(i8, n)
+
+        def load(array, offset):
+            return builder.load(builder.bitcast(builder.gep(array.data, [offset]), v32.as_pointer()), align=4)
+
+        def splat(vector_type, value):
+            return ir.Constant(vector_type, [value] * n)
+
+        def broadcast(scalar):
+            return builder.shuffle_vector(builder.insert_element(ir.Constant(v32, ir.Undefined), scalar,
+                                                                 ir.Constant(i32, 0)),
+                                          ir.Constant(v32, ir.Undefined), ir.Constant(v32, None))
+
+        v = builder.add(load(tile_a, tile_off_v), load(bias_a, channel_off_v))
+        v = builder.shl(v, load(left_a, channel_off_v))
+        product = builder.mul(builder.sext(v, v64), builder.sext(load(mult_a, channel_off_v), v64), flags=("nsw",))
+        high = builder.trunc(builder.lshr(builder.add(product, splat(v64, 1 << 30)), splat(v64, 31)), v32)
+        right = load(right_a, channel_off_v)
+        mask = builder.sub(builder.shl(splat(v32, 1), right), splat(v32, 1))
+        threshold = builder.add(builder.ashr(mask, splat(v32, 1)),
+                                builder.zext(builder.icmp_signed("<", high, splat(v32, 0)), v32))
+        rounded = builder.add(builder.ashr(high, right),
+                              builder.zext(builder.icmp_signed(">", builder.and_(high, mask), threshold), v32))
+        result = builder.add(rounded, broadcast(zp_v))
+        lo, hi = broadcast(lo_v), broadcast(hi_v)
+        result = builder.select(builder.icmp_signed("<", result, lo), lo, result)
+        result = builder.select(builder.icmp_signed(">", result, hi), hi, result)
+        destination = builder.gep(builder.bitcast(out_a.data, i8.as_pointer()), [out_off_v])
+        builder.store(builder.trunc(result, v8), builder.bitcast(destination, v8.as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _requant_lanes_operands(p: Conv2DParams, bias_eff: np.ndarray, groups: int, out_padded: int):
+    """bias32, multipliers, left, right as int32 [groups, out_padded] (padding: zeros) for requantize_lanes."""
+    per_group = len(bias_eff) // groups
+    operands = np.zeros((4, groups, out_padded), np.int32)
+    for row, values in enumerate((((bias_eff + (1 << 31)) & 0xFFFFFFFF) - (1 << 31), p.output_multiplier,
+                                  np.maximum(p.output_shift, 0), np.maximum(-p.output_shift, 0))):
+        operands[row, :, :per_group] = np.asarray(values, np.int64).reshape(groups, per_group)
+    return operands
+
+
 @numba.njit(cache=True, nogil=True)
 def _requantize_tile_nb(tile, count, out_padded, y2d, start, channel_start, channels, bias32, multipliers, left,
                         right, output_zero_point, act_min, act_max):
-    # its own function (not inlined into the parallel loop), so that LLVM vectorizes the loop over channels
-    # unsigned indices: numba then drops its negative-index handling, which would block LLVM's vectorizer
+    """y2d[start + r, channel_start + oc] from the int32 tile rows r < count (row stride out_padded)."""
     y_flat = y2d.reshape(-1)
-    row_length = np.uint64(y2d.shape[1])
+    row_length = y2d.shape[1]
+    full = channels // REQUANT_LANES * REQUANT_LANES
+    spare = np.empty(REQUANT_LANES, np.int8)
     for r in range(count):
-        out_base = np.uint64(start + r) * row_length + np.uint64(channel_start)
-        tile_base = np.uint64(r) * np.uint64(out_padded)
-        for oc in range(channels):
-            c = np.uint64(oc)
-            y_flat[out_base + c] = _requantize_nb(tile[tile_base + c], bias32[c], multipliers[c], left[c], right[c],
-                                                  output_zero_point, act_min, act_max)
+        out_base = (start + r) * row_length + channel_start
+        tile_base = r * out_padded
+        for oc in range(0, full, REQUANT_LANES):
+            requantize_lanes(tile, tile_base + oc, bias32, multipliers, left, right, oc, y_flat, out_base + oc,
+                              output_zero_point, act_min, act_max)
+        if full < channels:  # the last lanes go through a spare vector: only `channels` outputs are stored
+            requantize_lanes(tile, tile_base + full, bias32, multipliers, left, right, full, spare, 0,
+                              output_zero_point, act_min, act_max)
+            for oc in range(channels - full):
+                y_flat[np.uint64(out_base + full + oc)] = spare[np.uint64(oc)]
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _pad_widen_i16_nb(x, group_start, channels, pad_top, pad_left, padded_h, padded_w, fill):
+    """Flat int16 [B, padded_h, padded_w, channels] of one group's channels (x itself), border = fill.
+
+    2 elements of slack at the end: a micro-kernel's last 4-byte read may pass the last run by one element
+    (which meets a zero weight).
+    """
+    batches, in_h, in_w, depth = x.shape
+    row_length = padded_w * channels
+    xp = np.empty(batches * padded_h * row_length + 2, np.int16)
+    xp[batches * padded_h * row_length:] = fill
+    source = x.reshape(batches, in_h, in_w * depth)
+    for row in numba.prange(batches * padded_h):
+        b = row // padded_h
+        iy = row - b * padded_h - pad_top
+        target = xp[row * row_length:(row + 1) * row_length]
+        if iy < 0 or iy >= in_h:
+            target[:] = fill
+            continue
+        target[:pad_left * channels] = fill
+        target[(pad_left + in_w) * channels:] = fill
+        interior = target[pad_left * channels:(pad_left + in_w) * channels]
+        line = source[b, iy]
+        if channels == depth:
+            for i in range(in_w * depth):
+                interior[i] = line[i]
+        else:
+            for ix in range(in_w):
+                for c in range(channels):
+                    interior[ix * channels + c] = line[ix * depth + group_start + c]
+    return xp
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, image_length, row_length, stride_h, stride_w,
+                    in_channels, element_bytes):
+    """bases[r] = byte offset in the padded input of output pixel start + r's receptive field (r < count)."""
+    b = start // (out_h * out_w)  # walk (b, oy, ox) from the block's first pixel: no division per pixel
+    oy = (start - b * out_h * out_w) // out_w
+    ox = start - b * out_h * out_w - oy * out_w
+    for r in range(count):
+        bases[r] = (b * image_length + oy * stride_h * row_length + ox * stride_w * in_channels) * element_bytes
+        ox += 1
+        if ox == out_w:
+            ox = 0
+            oy += 1
+            if oy == out_h:
+                oy = 0
+                b += 1
+    for r in range(count, padded_count):
+        bases[r] = bases[count - 1]  # rows past the end re-read the last pixel; never stored
+
+
+# One driver per backend, each calling only its own micro-kernels: compiling a vpdpbusd intrinsic for a CPU
+# without it would abort LLVM, so the AVX2 driver must not contain them. Threads take equal contiguous ranges
+# of output pixels and walk them in super blocks of tile_rows pixels (an int32 tile within TILE_BYTES);
+# channel blocks outside, pixel blocks inside, so one weight panel serves the whole super block.
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _conv_vnni_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups, out_h,
                   out_w, stride_h, stride_w, bias32, multipliers, left, right, output_zero_point, act_min, act_max, y,
                   channel_start, channels, tile_rows, nthreads):
-    """y[b, oy, ox, channel_start + oc] for one group; xp is the group's padded uint8 input, flat."""
+    """y[b, oy, ox, channel_start + oc] for one group; xp is the group's padded uint8 input (x + 128), flat."""
+    lanes = 16
     batches = y.shape[0]
     y2d = y.reshape(batches * out_h * out_w, y.shape[3])
     pixels = batches * out_h * out_w
-    image_bytes = padded_h * padded_w * in_channels
-    row_bytes = padded_w * in_channels
     blocks = (pixels + rows - 1) // rows
     per_thread = ((blocks + nthreads - 1) // nthreads) * rows
-    n_blocks = out_padded // (16 * cols)
-    panel_stride = k_groups * 64 * cols
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
     for t in numba.prange(nthreads):
         first = t * per_thread
         last = min(pixels, first + per_thread)
@@ -434,73 +764,187 @@ def _conv_vnni_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, row
         for start in range(first, last, tile_rows):
             count = min(tile_rows, last - start)
             padded_count = ((count + rows - 1) // rows) * rows
-            b = start // (out_h * out_w)  # walk (b, oy, ox) from the block's first pixel: no division per pixel
-            oy = (start - b * out_h * out_w) // out_w
-            ox = start - b * out_h * out_w - oy * out_w
-            for r in range(count):
-                bases[r] = b * image_bytes + oy * stride_h * row_bytes + ox * stride_w * in_channels
-                ox += 1
-                if ox == out_w:
-                    ox = 0
-                    oy += 1
-                    if oy == out_h:
-                        oy = 0
-                        b += 1
-            for r in range(count, padded_count):
-                bases[r] = bases[count - 1]  # rows past the end re-read the last pixel; never stored
-            # channel blocks outside, pixel blocks inside: one weight panel serves the whole super block
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 1)
             for nb in range(n_blocks):
                 for r0 in range(0, padded_count, rows):
-                    tile_off = r0 * out_padded + nb * 16 * cols
+                    tile_off = r0 * out_padded + nb * lanes * cols
                     if variant == 0:
-                        _vnni_8x1(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
-                                  k_groups)
+                        _vnni_8x1(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded, k_groups)
                     elif variant == 1:
-                        _vnni_8x2(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
-                                  k_groups)
+                        _vnni_8x2(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded, k_groups)
                     else:
-                        _vnni_6x4(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
-                                  k_groups)
+                        _vnni_6x4(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded, k_groups)
             _requantize_tile_nb(tile, count, out_padded, y2d, start, channel_start, channels, bias32, multipliers,
                                 left, right, output_zero_point, act_min, act_max)
 
 
-def _tap_offsets(plan: ConvPlan, padded_w: int, dilation_h: int) -> np.ndarray:
-    """Byte offset of each 4-byte group of the receptive field, relative to the pixel, in K order."""
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _conv_avxvnni_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups,
+                     out_h, out_w, stride_h, stride_w, bias32, multipliers, left, right, output_zero_point, act_min,
+                     act_max, y, channel_start, channels, tile_rows, nthreads):
+    """_conv_vnni_nb with 256-bit vpdpbusd (8 lanes)."""
+    lanes = 8
+    batches = y.shape[0]
+    y2d = y.reshape(batches * out_h * out_w, y.shape[3])
+    pixels = batches * out_h * out_w
+    blocks = (pixels + rows - 1) // rows
+    per_thread = ((blocks + nthreads - 1) // nthreads) * rows
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
+    for t in numba.prange(nthreads):
+        first = t * per_thread
+        last = min(pixels, first + per_thread)
+        tile = np.empty(tile_rows * out_padded, np.int32)
+        bases = np.empty(tile_rows, np.int64)
+        for start in range(first, last, tile_rows):
+            count = min(tile_rows, last - start)
+            padded_count = ((count + rows - 1) // rows) * rows
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 1)
+            for nb in range(n_blocks):
+                for r0 in range(0, padded_count, rows):
+                    tile_off = r0 * out_padded + nb * lanes * cols
+                    if variant == 0:
+                        _avxvnni_8x1(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
+                                     k_groups)
+                    elif variant == 1:
+                        _avxvnni_6x2(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
+                                     k_groups)
+                    else:
+                        _avxvnni_4x3(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded,
+                                     k_groups)
+            _requantize_tile_nb(tile, count, out_padded, y2d, start, channel_start, channels, bias32, multipliers,
+                                left, right, output_zero_point, act_min, act_max)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _conv_avx2_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups, out_h,
+                  out_w, stride_h, stride_w, bias32, multipliers, left, right, output_zero_point, act_min, act_max, y,
+                  channel_start, channels, tile_rows, nthreads):
+    """_conv_vnni_nb with the int16 (vpmaddwd) micro-kernels: xp is the group's padded int16 input (x), flat."""
+    lanes = 8
+    batches = y.shape[0]
+    y2d = y.reshape(batches * out_h * out_w, y.shape[3])
+    pixels = batches * out_h * out_w
+    blocks = (pixels + rows - 1) // rows
+    per_thread = ((blocks + nthreads - 1) // nthreads) * rows
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
+    for t in numba.prange(nthreads):
+        first = t * per_thread
+        last = min(pixels, first + per_thread)
+        tile = np.empty(tile_rows * out_padded, np.int32)
+        bases = np.empty(tile_rows, np.int64)
+        for start in range(first, last, tile_rows):
+            count = min(tile_rows, last - start)
+            padded_count = ((count + rows - 1) // rows) * rows
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 2)
+            for nb in range(n_blocks):
+                for r0 in range(0, padded_count, rows):
+                    tile_off = r0 * out_padded + nb * lanes * cols
+                    if variant == 0:
+                        _avx2_8x1(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded, k_groups)
+                    else:
+                        _avx2_6x2(xp, bases, r0, taps, panel, nb * panel_stride, tile, tile_off, out_padded, k_groups)
+            _requantize_tile_nb(tile, count, out_padded, y2d, start, channel_start, channels, bias32, multipliers,
+                                left, right, output_zero_point, act_min, act_max)
+
+
+_MICROKERNEL_DRIVERS = {"vnni": _conv_vnni_nb, "avxvnni": _conv_avxvnni_nb, "avx2": _conv_avx2_nb}
+
+
+def _tap_offsets(plan: ConvPlan, padded_w: int, dilation_h: int, element_bytes: int) -> np.ndarray:
+    """Byte offset of each K step's 4 input bytes, relative to the pixel, in K order."""
     channels = plan.channels_in_group
     if plan.dilation_w == 1:  # one run per filter row
         run_starts = np.arange(plan.filter_h) * dilation_h * padded_w * channels
     else:  # one run per tap
         ky, kx = np.meshgrid(np.arange(plan.filter_h), np.arange(plan.filter_w), indexing="ij")
         run_starts = ((ky * dilation_h * padded_w + kx * plan.dilation_w) * channels).reshape(-1)
-    offsets = run_starts[:, None] + 4 * np.arange(plan.segment_padded // 4)[None, :]
+    step = MICROKERNEL_ISAS[plan.backend].step
+    offsets = run_starts[:, None] * element_bytes + 4 * np.arange(plan.segment_padded // step)[None, :]
     return np.ascontiguousarray(offsets.reshape(-1), dtype=np.int64)
 
 
-def _conv_vnni(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias64: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class _MicroKernelCall:
+    """What a micro-kernel convolution needs besides x, made at its first call and kept in the plan."""
+
+    params: Conv2DParams  # the params, bias and input shape it was made for (checked by identity)
+    bias: np.ndarray | None
+    input_shape: tuple[int, ...]
+    padded_h: int
+    padded_w: int
+    taps: np.ndarray
+    tile_rows: int
+    operands: np.ndarray  # int32 [4, groups, out_padded]: bias32, multipliers, left, right
+    fill: np.uint8 | np.int16  # the padded input's border element: zp_in + c
+    max_threads: int  # one thread per MACS_PER_THREAD multiply-adds
+
+
+def _microkernel_call(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias: np.ndarray | None) -> _MicroKernelCall:
+    last = plan.last_call
+    if last and last[0].params is p and last[0].bias is bias and last[0].input_shape == x.shape:
+        return last[0]
+    isa = MICROKERNEL_ISAS[plan.backend]
     win = p.window
-    batches = x.shape[0]
     need_h = (win.out_h - 1) * p.stride_h + (plan.filter_h - 1) * p.dilation_h + 1
     need_w = (win.out_w - 1) * p.stride_w + (plan.filter_w - 1) * p.dilation_w + 1
     padded_h = max(need_h, win.pad_h + x.shape[1])
     padded_w = max(need_w, win.pad_w + x.shape[2])
-    fill = np.uint8(p.input_zero_point + 128)  # a border pixel contributes w * (zp_in - zp_in) = 0
-    rq = _Requant(p, bias64 - (128 + p.input_zero_point) * plan.weight_sums)
+    shift = 128 if isa.input_dtype == np.uint8 else 0  # the c of the module docstring
     channels_out = plan.out_per_group * plan.groups
-    y = np.empty((batches, win.out_h, win.out_w, channels_out), np.int8)
-    taps = _tap_offsets(plan, padded_w, p.dilation_h)
+    bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
+    operands = _requant_lanes_operands(p, bias64 - (shift + p.input_zero_point) * plan.weight_sums, plan.groups,
+                                       plan.out_padded)
+    # a border element holds zp_in + c: it contributes w * (zp_in - zp_in) = 0, as a skipped tap does
+    fill = np.uint8(p.input_zero_point + 128) if shift else np.int16(p.input_zero_point)
+    taps = _tap_offsets(plan, padded_w, p.dilation_h, np.dtype(isa.input_dtype).itemsize)
     tile_rows = max(plan.rows, (TILE_BYTES // (4 * plan.out_padded)) // plan.rows * plan.rows)
-    nthreads = numba.get_num_threads()  # asked here: numba.get_num_threads() inside a kernel blocks caching
-    for g in range(plan.groups):
-        xp = _pad_shift_u8_nb(x, g * plan.channels_in_group, plan.channels_in_group, win.pad_h, win.pad_w, padded_h,
-                              padded_w, fill)
-        outs = slice(g * plan.out_per_group, (g + 1) * plan.out_per_group)
-        _conv_vnni_nb(xp, padded_h, padded_w, plan.channels_in_group, taps, plan.panels[g], plan.variant,
-                      plan.rows, plan.cols, plan.out_padded, plan.k_groups, win.out_h, win.out_w, p.stride_h,
-                      p.stride_w, rq.bias32[outs], rq.multipliers[outs], rq.left[outs], rq.right[outs],
-                      p.output_zero_point, int(p.act_min), int(p.act_max), y, g * plan.out_per_group,
-                      plan.out_per_group, tile_rows, nthreads)
+    macs = x.shape[0] * win.out_h * win.out_w * channels_out * plan.filter_h * plan.filter_w * plan.channels_in_group
+    call = _MicroKernelCall(p, bias, x.shape, padded_h, padded_w, taps, tile_rows, operands, fill,
+                            max(1, macs // MACS_PER_THREAD))
+    plan.last_call[:] = [call]
+    return call
+
+
+def _conv_microkernel(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    call = _microkernel_call(plan, p, x, bias)
+    win = p.window
+    y = np.empty((x.shape[0], win.out_h, win.out_w, plan.out_per_group * plan.groups), np.int8)
+    driver = _MICROKERNEL_DRIVERS[plan.backend]
+    bias32, multipliers, left, right = call.operands
+    all_threads = numba.get_num_threads()
+    threads = min(all_threads, call.max_threads)
+    if threads != all_threads:  # numba's parallel regions then run on the calling thread alone: no wake-up
+        numba.set_num_threads(threads)
+    try:
+        for g in range(plan.groups):
+            start = g * plan.channels_in_group
+            if call.fill.dtype == np.uint8:
+                xp = _pad_shift_u8_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, call.padded_h,
+                                      call.padded_w, call.fill)
+            else:
+                xp = _pad_widen_i16_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, call.padded_h,
+                                       call.padded_w, call.fill)
+            driver(xp, call.padded_h, call.padded_w, plan.channels_in_group, call.taps, plan.panels[g], plan.variant,
+                   plan.rows, plan.cols, plan.out_padded, plan.k_groups, win.out_h, win.out_w, p.stride_h,
+                   p.stride_w, bias32[g], multipliers[g], left[g], right[g], p.output_zero_point, int(p.act_min),
+                   int(p.act_max), y, g * plan.out_per_group, plan.out_per_group, call.tile_rows, threads)
+    finally:
+        if threads != all_threads:
+            numba.set_num_threads(all_threads)
     return y
+
+
+def _run_plan(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The int8 convolution of a C-contiguous ``x`` through ``plan``'s backend."""
+    if plan.backend in MICROKERNEL_BACKENDS:
+        return _conv_microkernel(plan, p, x, bias)
+    channels_out = plan.out_per_group * plan.groups
+    return _conv_blas(plan, p, x, bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -584,9 +1028,12 @@ def _gemm_exact(columns: np.ndarray, weights: np.ndarray, chunks: tuple[tuple[in
         for k0, k1 in chunks:
             out[start:stop] += (columns[start:stop, k0:k1] @ weights[k0:k1]).astype(np.int64)
 
+    # BLAS single-threaded first, also for a GEMM that stays on this thread: a BLAS call with its own default
+    # thread count would leave OpenBLAS's workers spinning next to numba's (3 busy threads on 2 cores)
+    single_blas = set_blas_threads(1)
     # a thread per 16 M multiply-adds at most: below that, handing work to a pool thread costs more than it saves
     parts = min(num_threads, max(1, pixels * columns.shape[1] * weights.shape[1] // (16 << 20)))
-    if parts == 1 or not set_blas_threads(1):
+    if parts == 1 or not single_blas:
         rows(0, pixels)
         return out
     bounds = np.linspace(0, pixels, parts + 1).astype(int)
@@ -684,10 +1131,13 @@ class ConvFastParams:
     spec: Conv2DParams
     plan: ConvPlan | None = None  # int8: the weights packed for the chosen backend
     packed_weights: np.ndarray | None = None  # float32: [KH, KW, Cin_g, Cout]
+    uint8_hybrid_plan: conv_uint8_hybrid.ConvUint8HybridPlan | None = None  # uint8 / hybrid (conv_uint8_hybrid.py)
 
 
 def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
     spec = prepare_conv2d(ctx)
+    if spec.rule in conv_uint8_hybrid.KINDS:  # uint8 and hybrid: their own kernels
+        return ConvFastParams(spec, uint8_hybrid_plan=conv_uint8_hybrid.prepare_plan(ctx, spec))
     w = ctx.require_input(1)
     if not w.is_constant:  # packed at run time, from the weights the kernel is given
         return ConvFastParams(spec)
@@ -700,15 +1150,12 @@ def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
 def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """CONV_2D fast kernel: int8 through the plan made at prepare; float32 through the numba loop."""
     spec = p.spec
+    if spec.rule in conv_uint8_hybrid.KINDS:
+        return conv_uint8_hybrid.conv2d_uint8_hybrid_fast(spec, p.uint8_hybrid_plan, x, w, bias)
     if not spec.quantized:
         return _conv_float(spec, p.packed_weights if p.packed_weights is not None else _pack_float(w), x, bias)
     plan = p.plan
     if plan is None or (plan.in_h, plan.in_w) != x.shape[1:3]:  # non-constant weights, or a resized input
         plan = plan_conv2d(w, spec.groups, x.shape[1], x.shape[2], spec.dilation_w,
                            backend=plan.backend if plan is not None else None)
-    channels_out = w.shape[0]
-    bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
-    x = np.ascontiguousarray(x)
-    if plan.backend == "vnni":
-        return _conv_vnni(plan, spec, x, bias64)
-    return _conv_blas(plan, spec, x, bias64)
+    return _run_plan(plan, spec, np.ascontiguousarray(x), bias)

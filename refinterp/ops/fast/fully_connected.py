@@ -3,6 +3,11 @@
 numba, rows x units in parallel. int8: an int64 sum wrapped to int32 once (integer sums wrap the same in any
 order), then the profile's requantization (C ``round`` of the double product, or MBQM); float32: the spec's
 order of float32 operations (d = 0, 1, ...).
+
+uint8 and hybrid: the integer sums come from a float64 GEMM (every product and partial sum is an integer below
+``depth * 255 * 255 < 2**53``: exact in any summation order), wrapped to int32; the hybrid SSE sign trick
+(``refinterp/ops/hybrid.py``) is a second GEMM over the weights of -128, only when there are any. The rest is
+the spec's own vectorized code (requantization, input quantization, float32 rescale, activation).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import math
 import numba
 import numpy as np
 
-from refinterp.ops.fully_connected import FullyConnectedParams
-from refinterp.quant import mbqm_nb
+from refinterp.ops.fast.conv_uint8_hybrid import single_thread_blas
+from refinterp.ops.fully_connected import FullyConnectedParams, fully_connected_hybrid, requantize_uint8
+from refinterp.ops.hybrid import DOT_BLOCK, hybrid_weights
+from refinterp.quant import mbqm_nb, wrap_int32
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -61,9 +68,39 @@ def _fc_float_nb(x, w, bias, act_min, act_max):
     return y
 
 
+def _exact_int_gemm(a: np.ndarray, b_t: np.ndarray) -> np.ndarray:
+    """``a @ b_t`` of integer-valued float64 matrices (exact, see the module docstring), as int64."""
+    single_thread_blas()  # see conv_uint8_hybrid.py
+    return (a @ b_t).astype(np.int64)
+
+
+def _hybrid_dot(p: FullyConnectedParams, w: np.ndarray):
+    """sse_dot through float64 GEMMs: ``q [rows, depth] -> int32 [rows, units]``."""
+    weights = hybrid_weights(w).reshape(p.units, p.depth)
+    weights_t = np.ascontiguousarray(weights.T, dtype=np.float64)
+    k16 = p.depth & ~(DOT_BLOCK - 1)
+    minus128 = weights[:, :k16] == -128
+    mask_t = np.ascontiguousarray(minus128.T, dtype=np.float64) if minus128.any() else None
+
+    def dot(q: np.ndarray) -> np.ndarray:
+        qf = q.astype(np.float64)
+        acc = _exact_int_gemm(qf, weights_t)
+        if mask_t is not None:  # -128 * |q| instead of 128 * |q| where q < 0
+            acc += 256 * _exact_int_gemm(np.minimum(qf[:, :k16], 0.0), mask_t)
+        return wrap_int32(acc)
+
+    return dot
+
+
 def fully_connected_fast(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
                          bias: np.ndarray | None = None) -> np.ndarray:
     rows = np.ascontiguousarray(x.reshape(-1, p.depth))
+    if p.rule == "hybrid":
+        return fully_connected_hybrid(p, rows, w, bias, _hybrid_dot(p, w)).reshape(p.output_shape)
+    if p.rule == "uint8":
+        acc = _exact_int_gemm(rows.astype(np.float64) - p.input_zero_point,
+                              np.ascontiguousarray(w.T, dtype=np.float64) - p.weight_zero_point)
+        return requantize_uint8(p, acc, bias).reshape(p.output_shape)
     if p.quantized:
         bias32 = bias.astype(np.int32).reshape(-1) if bias is not None else np.zeros(p.units, np.int32)
         y = _fc_int8_nb(rows, np.ascontiguousarray(w), bias32, np.int32(p.input_zero_point),

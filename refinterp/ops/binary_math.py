@@ -1,0 +1,427 @@
+"""Binary math: DIV, FLOOR_DIV, FLOOR_MOD, SQUARED_DIFFERENCE, POW (NumPy broadcasting), ADD_N (equal shapes).
+
+DIV (``div.cc``, ``reference_ops::Div`` / ``BroadcastDivSlow``):
+
+* float32: ``a / b`` in float32, then ``min(max(v, act_min), act_max)`` with the float activation range
+  (no activation: [lowest, max], so a division by zero gives +-FLT_MAX; NaN passes).
+* int32: every divisor must be non-zero (else Eval fails); C's truncating ``a / b``, then the integer
+  activation range. INT32_MIN / -1 traps in C: refinterp refuses it at invoke.
+* int8/uint8 (``DivElementwise``): every divisor must differ from its zero point (else Eval fails)::
+
+      M, shift = QuantizeMultiplier(f32(s1 / f32(s2 * s_out)))                         (Prepare, float32)
+      a = q1 - zp1;  b = q2 - zp2;  if b < 0: a, b = -a, -b
+      r, recip_shift = GetReciprocal(b, 31)       (1/b in Q0.31 and its exponent, see ``reciprocal``)
+      h = CountLeadingSignBits(a)
+      y = clamp(zp_out + RDBPOT(SRDHM(SRDHM(a << h, r), M), -(shift - recip_shift - h)), act_min, act_max)
+
+FLOOR_DIV (``floor_div.cc``): every divisor must be non-zero, float32 included (else Eval fails);
+``floor(f64(a) / f64(b))`` converted back to the type (int32 INT_MIN / -1 gives INT_MIN; int8 -128 / -1 is
+refused, see ``_check_traps``). Raw values, no quantization, for int8 too.
+
+FLOOR_MOD (``floor_mod.cc``): integer divisors must be non-zero (else Eval fails); ``m = a % b`` (C) or
+``fmodf(a, b)``; ``m != 0 and (b < 0) != (m < 0) ? m + b : m``. Raw values for int8. INT_MIN % -1 traps
+in C (int32, int64): refinterp refuses it at invoke.
+
+SQUARED_DIFFERENCE (``squared_difference.cc``): float32 and int32 ``(a - b) * (a - b)`` (int32 wraps); int8::
+
+    twice = 2 * f32(max(s1, s2));  left_shift = 7
+    M1, sh1 = QMSmallerThanOne(s1 / twice);  M2, sh2 = QMSmallerThanOne(s2 / twice)
+    Mo, sho = QMSmallerThanOne(twice**2 / (2**14 * s_out))              (each must be < 1, else LiteRT aborts)
+    d = MBQM((q1 - zp1) << 7, M1, sh1) - MBQM((q2 - zp2) << 7, M2, sh2)
+    y = clamp(MBQM(d * d, Mo, sho) + zp_out, -128, 127)
+
+POW (``pow.cc``): float32 ``powf(a, b)`` (C library); int32: every exponent must be >= 0 (else Eval fails),
+``int32(pow(f64(a), f64(b)))`` with x86's conversion (out of range gives INT32_MIN). When the shapes differ
+and the exponent is one element within 1e-5 of an integer n >= 1, ``optimized_ops::BroadcastPow4D`` computes
+a**n by repeated squaring instead (float32 products clamped to +-FLT_MAX, int32 products wrapping; see
+``integer_pow``).
+
+ADD_N (``add_n.cc``): float32 and int32, at least 2 inputs of one shape, summed in input order starting from
+the first input (so -0.0 + -0.0 stays -0.0), each float32 sum clamped to [lowest, max] (an infinite partial
+sum becomes +-FLT_MAX; NaN passes): measured with ai-edge-litert 2.3.0. int32 wraps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from refinterp.errors import EvalError
+from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.softmax_logistic import one_over_one_plus_x_for_x_in_0_1
+from refinterp.ops.unary_math import count_leading_zeros_u32
+from refinterp.quant import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    DTYPE_RANGES,
+    activation_range,
+    activation_range_float,
+    cast_to_int32,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away_f32,
+    saturating_rounding_doubling_high_mul,
+    wrap_int32,
+)
+
+BINARY_TYPES = {
+    "DIV": ("int8", "uint8", "int32", "float32"),
+    "FLOOR_DIV": ("int8", "int32", "float32"),
+    "FLOOR_MOD": ("int8", "int32", "int64", "float32"),
+    "SQUARED_DIFFERENCE": ("int8", "int32", "float32"),
+    "POW": ("int32", "float32"),
+}
+# dtypes TFLite Micro's kernels take (profile "tflm"; measured with the pinned tflite-micro; no POW there)
+TFLM_TYPES = {
+    "DIV": ("int8", "int32", "float32"), "FLOOR_DIV": ("float32",), "FLOOR_MOD": ("float32",),
+    "SQUARED_DIFFERENCE": ("int8", "int32", "float32"), "POW": (), "ADD_N": ("float32",),
+}
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7
+DIV_MAX_OUTPUT_SHIFT = 23  # above it DivElementwise right-shifts by a negative amount for some inputs
+
+
+@dataclass(frozen=True)
+class BinaryMathParams:
+    op: str
+    kind: str  # "float", "int" (raw integers) or "quantized"
+    dtype: np.dtype
+    output_shape: tuple[int, ...]
+    act_min: float | int = 0
+    act_max: float | int = 0
+    input1_zero_point: int = 0
+    input2_zero_point: int = 0
+    output_zero_point: int = 0
+    input1_multiplier: int = 0
+    input1_shift: int = 0
+    input2_multiplier: int = 0
+    input2_shift: int = 0
+    output_multiplier: int = 0
+    output_shift: int = 0
+
+
+def _integer_activation_range(activation: int, dtype: np.dtype) -> tuple[int, int]:
+    """CalculateActivationRange<int32>: the float activation's literals in the integer type."""
+    info = np.iinfo(dtype)
+    if activation == ACT_RELU:
+        return 0, int(info.max)
+    if activation == ACT_RELU6:
+        return 0, 6
+    if activation == ACT_RELU_N1_TO_1:
+        return -1, 1
+    return int(info.min), int(info.max)
+
+
+def _smaller_than_one(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp: TFLITE_CHECKs 0 < real < 1 (LiteRT aborts otherwise)."""
+    if not 0.0 < real < 1.0:
+        raise ctx.fail(f"{what} multiplier {real!r} is outside (0, 1) (LiteRT aborts in "
+                       f"QuantizeMultiplierSmallerThanOneExp)")
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ctx.fail(f"{what} multiplier {real!r} rounds up to 1.0 (LiteRT aborts: shift > 0)")
+    return multiplier, shift
+
+
+def prepare_binary_math(ctx: OpContext) -> BinaryMathParams:
+    op = ctx.op.name
+    ctx.check_inputs(2, 2)
+    x1, x2, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if x1.type_name == "int16":
+        raise ctx.unsupported(f"{op} on int16 (refinterp's int16 kernels are not written yet)")
+    ctx.check_dtype(x1, BINARY_TYPES[op], "input")
+    if ctx.profile == "tflm" and x1.type_name not in TFLM_TYPES[op]:
+        raise ctx.unsupported(f"{op} on {x1.type_name} under profile tflm (TFLite Micro has no such kernel)")
+    if x2.type_name != x1.type_name:
+        raise ctx.fail(f"inputs are {x1.type_name} and {x2.type_name}; TFLite requires the same type")
+    if y.type_name != x1.type_name:
+        raise ctx.unsupported(f"{x1.type_name} inputs with a {y.type_name} output")
+    shape1, shape2 = ctx.shape(x1), ctx.shape(x2)
+    try:
+        shape = tuple(int(d) for d in np.broadcast_shapes(shape1, shape2))
+    except ValueError:
+        raise ctx.fail(f"input shapes {list(shape1)} and {list(shape2)} do not broadcast") from None
+    activation = int(ctx.options.get("fused_activation_function", ACT_NONE)) if op == "DIV" else ACT_NONE
+    if x1.type_name == "float32":
+        lo, hi = activation_range_float(activation)
+        return BinaryMathParams(op, "float", x1.dtype, shape, np.float32(lo), np.float32(hi))
+    quantized = x1.type_name in ("int8", "uint8") and op in ("DIV", "SQUARED_DIFFERENCE")
+    if not quantized:
+        lo, hi = _integer_activation_range(activation, x1.dtype)
+        return BinaryMathParams(op, "int", x1.dtype, shape, lo, hi)
+    scale1, zero_point1 = per_tensor_qparams(ctx, x1, "input 1")
+    scale2, zero_point2 = per_tensor_qparams(ctx, x2, "input 2")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    common = dict(input1_zero_point=zero_point1, input2_zero_point=zero_point2,
+                  output_zero_point=output_zero_point)
+    if op == "DIV":
+        act_min, act_max = activation_range(activation, output_scale, output_zero_point, x1.dtype)
+        real = np.float32(scale1) / np.float32(np.float32(scale2) * np.float32(output_scale))
+        multiplier, shift = quantize_multiplier(float(real))
+        if shift > DIV_MAX_OUTPUT_SHIFT:
+            raise ctx.unsupported(f"multiplier s1 / (s2 * s_out) = {float(real):g} is 2**23 or more: LiteRT's "
+                                  f"kernel then shifts by a negative amount (undefined behaviour)")
+        return BinaryMathParams(op, "quantized", x1.dtype, shape, act_min, act_max, output_multiplier=multiplier,
+                                output_shift=shift, **common)
+    qmin, qmax = DTYPE_RANGES[x1.dtype]
+    for role, zp in (("input 1", zero_point1), ("input 2", zero_point2), ("output", output_zero_point)):
+        if not qmin <= zp <= qmax:
+            raise ctx.fail(f"{role} zero point {zp} outside the {x1.type_name} range")
+    twice_max_input_scale = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
+    m1, sh1 = _smaller_than_one(ctx, float(scale1) / twice_max_input_scale, "input 1")
+    m2, sh2 = _smaller_than_one(ctx, float(scale2) / twice_max_input_scale, "input 2")
+    real_output = twice_max_input_scale * twice_max_input_scale / (
+        float(1 << (2 * SQUARED_DIFFERENCE_LEFT_SHIFT)) * float(output_scale))
+    mo, sho = _smaller_than_one(ctx, real_output, "output")
+    return BinaryMathParams(op, "quantized", x1.dtype, shape, qmin, qmax, input1_multiplier=m1, input1_shift=sh1,
+                            input2_multiplier=m2, input2_shift=sh2, output_multiplier=mo, output_shift=sho,
+                            **common)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spec kernels
+
+
+def count_leading_sign_bits(x: np.ndarray) -> np.ndarray:
+    """CountLeadingSignBits(int32): redundant sign bits; 31 for 0 and -1."""
+    x = np.asarray(x, dtype=np.int64)
+    return count_leading_zeros_u32(np.where(x >= 0, x, ~x)) - 1
+
+
+def reciprocal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GetReciprocal(x, 31): (1/x as Q0.31 of the normalized x, num_bits_over_unit) for x >= 1."""
+    headroom_plus_one = count_leading_zeros_u32(x)
+    shifted_minus_one = wrap_int32(((np.asarray(x, dtype=np.int64) << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31))
+    return one_over_one_plus_x_for_x_in_0_1(shifted_minus_one), 31 - headroom_plus_one
+
+
+def _clamp(v: np.ndarray, lo, hi) -> np.ndarray:
+    """``std::min(std::max(v, lo), hi)`` exactly (NaN passes)."""
+    v = np.where(v < lo, lo, v)
+    return np.where(hi < v, hi, v)
+
+
+def _check_divisors(p: BinaryMathParams, x2: np.ndarray) -> None:
+    if p.kind == "float" and p.op != "FLOOR_DIV":
+        return
+    zero = p.input2_zero_point if p.kind == "quantized" else 0
+    if p.op in ("DIV", "FLOOR_DIV", "FLOOR_MOD") and np.any(x2 == zero):
+        raise EvalError(f"{p.op}: division by zero (a divisor equals {zero}); LiteRT fails at invoke")
+    if p.op == "POW" and np.any(x2 < 0):
+        raise EvalError("POW: a negative exponent for an int32 base; LiteRT fails at invoke")
+
+
+def _check_traps(p: BinaryMathParams, x1: np.ndarray, x2: np.ndarray) -> None:
+    """INT_MIN / -1 and INT_MIN % -1 trap on x86 (SIGFPE): LiteRT would crash. FLOOR_DIV int8 -128 / -1 gives
+    128.0, whose conversion back to int8 is undefined in C++: LiteRT returns -128 from its scalar loop and
+    127 from its vectorized one (measured), depending on the tensor's length; refinterp refuses it."""
+    if p.kind != "int":
+        return
+    if (p.op in ("DIV", "FLOOR_MOD") and p.dtype in (np.int32, np.int64)) or (p.op == "FLOOR_DIV" and
+                                                                              p.dtype == np.int8):
+        if np.any((x1 == np.iinfo(p.dtype).min) & (x2 == -1)):
+            what = "traps" if p.op != "FLOOR_DIV" else "has no defined int8 result"
+            raise EvalError(f"{p.op}: {np.iinfo(p.dtype).min} by -1 overflows (the C++ kernel {what})")
+
+
+def rounding_divide_by_pot_x86(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT on int32 as x86 runs it for any exponent >= 0.
+
+    DivElementwise reaches exponents above 31 (tiny multipliers): C++ leaves them undefined, x86 computes
+    ``mask = int32((1ll << (e & 63)) - 1)`` and ``x >> (e & 31)`` (measured: matches ai-edge-litert 2.3.0).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    exponent = np.asarray(exponent, dtype=np.int64)
+    mask = wrap_int32((np.int64(1) << (exponent & 63)) - 1)
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return wrap_int32((x >> (exponent & 31)) + (remainder > threshold))
+
+
+def div_8bit_rule(p: BinaryMathParams, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """DivElementwise on divisors that passed the zero check."""
+    a = q1.astype(np.int64) - p.input1_zero_point
+    b = q2.astype(np.int64) - p.input2_zero_point
+    negative = b < 0
+    a, b = np.where(negative, -a, a), np.where(negative, -b, b)
+    b = np.where(b == 0, 1, b)  # refused before; keeps the table of every pair defined
+    inverse, recip_shift = reciprocal(b)
+    headroom = count_leading_sign_bits(a)
+    unscaled = saturating_rounding_doubling_high_mul(wrap_int32(a << headroom), inverse)
+    total_shift = p.output_shift - recip_shift - headroom
+    scaled = rounding_divide_by_pot_x86(saturating_rounding_doubling_high_mul(unscaled, p.output_multiplier),
+                                        -total_shift)
+    return np.clip(p.output_zero_point + scaled, p.act_min, p.act_max).astype(p.dtype)
+
+
+def squared_difference_8bit_rule(p: BinaryMathParams, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    scaled1 = multiply_by_quantized_multiplier((q1.astype(np.int64) - p.input1_zero_point)
+                                               << SQUARED_DIFFERENCE_LEFT_SHIFT, p.input1_multiplier, p.input1_shift)
+    scaled2 = multiply_by_quantized_multiplier((q2.astype(np.int64) - p.input2_zero_point)
+                                               << SQUARED_DIFFERENCE_LEFT_SHIFT, p.input2_multiplier, p.input2_shift)
+    diff = scaled1 - scaled2
+    raw = multiply_by_quantized_multiplier(wrap_int32(diff * diff), p.output_multiplier, p.output_shift)
+    return np.clip(raw + p.output_zero_point, -128, 127).astype(p.dtype)
+
+
+def binary_8bit_rule(p: BinaryMathParams, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """The 8-bit rule of one element pair (inputs already broadcast), checks done."""
+    if p.op == "DIV":
+        return div_8bit_rule(p, q1, q2)
+    if p.op == "SQUARED_DIFFERENCE":
+        return squared_difference_8bit_rule(p, q1, q2)
+    return integer_rule(p, q1, q2)
+
+
+@functools.cache
+def _libm_powf():
+    name = ctypes.util.find_library("m")
+    library = ctypes.CDLL(name) if name is not None else ctypes.CDLL(None)
+    function = library.powf
+    function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
+    return function
+
+
+def powf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """C ``powf`` elementwise (bit-exact with the C++ kernel's ``std::pow(float, float)``)."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float32), np.asarray(b, np.float32))
+    if a.size == 0:
+        return np.empty(a.shape, np.float32)
+    return np.array(np.frompyfunc(_libm_powf(), 2, 1)(a, b), dtype=np.float32).reshape(a.shape)
+
+
+POW_INTEGER_EXPONENT_EPSILON = np.float32(1e-5)
+
+
+def pow_scalar_integer_exponent(p: BinaryMathParams, x1: np.ndarray, x2: np.ndarray) -> int | None:
+    """The exponent n when BroadcastPow4D takes its integer path: the shapes differ, the exponent tensor has one
+    element, and it is within 1e-5 of an integer n >= 1 (measured with ai-edge-litert 2.3.0)."""
+    if p.op != "POW" or x1.shape == x2.shape or x2.size != 1:
+        return None
+    e = x2.reshape(-1)[0]
+    if p.kind == "int":
+        return int(e) if e >= 1 else None
+    if not np.isfinite(e):
+        return None
+    n = int(round_half_away_f32(e))
+    return n if n >= 1 and abs(np.float32(e - np.float32(n))) < POW_INTEGER_EXPONENT_EPSILON else None
+
+
+def integer_pow(p: BinaryMathParams, a: np.ndarray, n: int) -> np.ndarray:
+    """a**n by squaring from the highest bit down; float32 products clamped to [lowest, max] (an infinite
+    product becomes +-FLT_MAX), int32 products wrapping (measured with ai-edge-litert 2.3.0)."""
+    finfo = np.finfo(np.float32)
+
+    def multiply(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        if p.kind == "int":
+            return wrap_int32(u.astype(np.int64) * v)
+        with np.errstate(all="ignore"):
+            return _clamp((u * v).astype(np.float32), finfo.min, finfo.max)
+
+    result = a.copy()
+    for bit in bin(n)[3:]:
+        result = multiply(result, result)
+        if bit == "1":
+            result = multiply(result, a)
+    return result.astype(p.dtype)
+
+
+def float_rule(p: BinaryMathParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        if p.op == "DIV":
+            return _clamp(a / b, p.act_min, p.act_max).astype(np.float32)
+        if p.op == "FLOOR_DIV":
+            return np.floor(a.astype(np.float64) / b.astype(np.float64)).astype(np.float32)
+        if p.op == "FLOOR_MOD":
+            m = np.fmod(a, b)
+            return np.where((m != 0) & ((b < 0) != (m < 0)), m + b, m).astype(np.float32)
+        if p.op == "SQUARED_DIFFERENCE":
+            d = a - b
+            return (d * d).astype(np.float32)
+        return powf(a, b)
+
+
+def integer_rule(p: BinaryMathParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Raw integers; divisors and traps already checked."""
+    safe_b = np.where(b == 0, 1, b).astype(np.int64) if p.op in ("DIV", "FLOOR_DIV", "FLOOR_MOD") else b
+    if p.op == "DIV":
+        a64 = a.astype(np.int64)
+        quotient = np.sign(a64) * np.sign(safe_b) * (np.abs(a64) // np.abs(safe_b))  # C truncation
+        return np.clip(quotient, p.act_min, p.act_max).astype(p.dtype)
+    if p.op == "FLOOR_DIV":
+        quotient = np.floor(a.astype(np.float64) / safe_b.astype(np.float64))
+        return cast_to_int32(quotient).astype(p.dtype)  # x86 conversion to int32, then C's narrowing (wraps)
+    if p.op == "FLOOR_MOD":
+        a64, b64 = a.astype(np.int64), np.asarray(safe_b, np.int64)
+        m = np.fmod(a64, b64)  # C's % (sign of the dividend)
+        return np.where((m != 0) & ((b64 < 0) != (m < 0)), m + b64, m).astype(p.dtype)
+    if p.op == "SQUARED_DIFFERENCE":
+        d = wrap_int32(a.astype(np.int64) - b)
+        return wrap_int32(d * d).astype(np.int32)
+    # POW int32: std::pow(int, int) is pow(double, double), then the conversion to int32
+    return cast_to_int32(np.power(a.astype(np.float64), b.astype(np.float64))).astype(np.int32)
+
+
+def check_binary_inputs(p: BinaryMathParams, x1: np.ndarray, x2: np.ndarray) -> None:
+    """What LiteRT checks at Eval (divisors, exponents), and the C traps refinterp refuses."""
+    _check_divisors(p, x2)
+    _check_traps(p, *np.broadcast_arrays(x1, x2))
+
+
+def binary_math_spec(p: BinaryMathParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    check_binary_inputs(p, x1, x2)
+    exponent = pow_scalar_integer_exponent(p, x1, x2)
+    if exponent is not None:
+        return integer_pow(p, np.broadcast_to(x1, p.output_shape), exponent)
+    a, b = np.broadcast_arrays(x1, x2)
+    if p.kind == "float":
+        return float_rule(p, a, b).reshape(p.output_shape)
+    if p.kind == "int":
+        return integer_rule(p, a, b).reshape(p.output_shape)
+    return binary_8bit_rule(p, a, b).reshape(p.output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# ADD_N
+
+
+@dataclass(frozen=True)
+class AddNParams:
+    dtype: np.dtype
+    count: int
+
+
+def prepare_add_n(ctx: OpContext) -> AddNParams:
+    if ctx.num_inputs < 2:
+        raise ctx.fail(f"has {ctx.num_inputs} inputs, ADD_N needs at least 2")
+    inputs = [ctx.require_input(i) for i in range(ctx.num_inputs)]
+    y = ctx.output(0)
+    first = inputs[0]
+    if first.type_name == "int16":
+        raise ctx.unsupported("ADD_N on int16 (LiteRT has no int16 kernel either)")
+    ctx.check_dtype(first, ("int32", "float32"), "input")
+    if ctx.profile == "tflm" and first.type_name not in TFLM_TYPES["ADD_N"]:
+        raise ctx.unsupported(f"ADD_N on {first.type_name} under profile tflm (TFLite Micro has no such kernel)")
+    for i, tensor in enumerate(inputs[1:], start=1):
+        if tensor.type_name != first.type_name:
+            raise ctx.fail(f"input {i} is {tensor.type_name}, input 0 is {first.type_name}")
+        if ctx.shape(tensor) != ctx.shape(first):
+            raise ctx.fail(f"input {i} has shape {list(ctx.shape(tensor))}, input 0 {list(ctx.shape(first))}")
+    ctx.check_same_type(first, y)
+    return AddNParams(first.dtype, len(inputs))
+
+
+def add_n_spec(p: AddNParams, *xs: np.ndarray) -> np.ndarray:
+    total = xs[0].copy()
+    finfo = np.finfo(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for x in xs[1:]:
+            total = (total + x).astype(p.dtype)  # in input order; int32 wraps
+            if p.dtype == np.float32:
+                total = _clamp(total, finfo.min, finfo.max)
+    return total.astype(p.dtype)

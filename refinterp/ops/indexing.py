@@ -1,0 +1,429 @@
+"""Indexing: GATHER, GATHER_ND, EMBEDDING_LOOKUP, SCATTER_ND, TOPK_V2, ONE_HOT.
+
+Index values are data: an index out of range is an EvalError at invoke, where LiteRT's Eval fails (and at
+prepare where LiteRT evaluates the operator in Prepare: GATHER and BROADCAST_ARGS-style constant folding).
+Where LiteRT reads outside a tensor or leaves an output unwritten instead of failing, refinterp refuses the
+model with the reason (each section says where). Values are moved raw: no scale or zero point is checked or
+applied, except EMBEDDING_LOOKUP's hybrid form (int8 table, float32 output), which dequantizes.
+Sources: ``tflite/kernels/{gather,gather_nd,embedding_lookup,scatter_nd,topk_v2,one_hot}.cc`` and
+``reference_ops.h`` (GatherNd, ScatterNd), LiteRT 2.3.0 (checks measured).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from refinterp.errors import EvalError, RefinterpError
+from refinterp.model import Tensor
+from refinterp.ops.common import OpContext, per_tensor_qparams_or_identity
+
+Fail = Callable[[str], RefinterpError]
+
+INDEX_TYPES = ("int16", "int32", "int64")
+GATHER_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32", "float16", "bool")
+SCATTER_TYPES = ("int8", "uint8", "int32", "int64", "float32", "bool")
+TOPK_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32")
+ONE_HOT_TYPES = ("int8", "uint8", "int32", "int64", "float32", "bool")
+
+
+def _require_output_type(ctx: OpContext, output: Tensor, type_name: str) -> None:
+    if output.type_name != type_name:
+        raise ctx.unsupported(f"output {output.index} is declared {output.type_name}; LiteRT makes it "
+                              f"{type_name} (refinterp runs the declared types only)")
+
+
+# ------------------------------------------------------------------------------------------------
+# GATHER (gather.cc, reference/gather.h): along `axis` (negative counts from the end), with `batch_dims`
+# leading dimensions shared by input and positions (negative counts from the positions' rank):
+#
+#     out[b..., o..., i..., n...] = x[b..., o..., positions[b..., i...], n...]
+#     shape: x.shape[:axis] + positions.shape[batch_dims:] + x.shape[axis + 1:]
+#
+# Positions are int16, int32 or int64. A negative position fails (LiteRT checks them all first); one at or
+# beyond the axis size fails when the gather loop reaches it, i.e. unless the batch or outer size is 0.
+# When both inputs are constants LiteRT gathers at Prepare, and so does refinterp.
+
+
+@dataclass(frozen=True)
+class GatherParams:
+    axis: int
+    batch_dims: int
+    folded: np.ndarray | None = None  # both inputs constant: the result, computed at prepare
+
+
+def gather_values(p: GatherParams, x: np.ndarray, positions: np.ndarray, fail: Fail) -> np.ndarray:
+    positions = np.asarray(positions)
+    batch_size = math.prod(x.shape[:p.batch_dims])
+    outer_size = math.prod(x.shape[p.batch_dims:p.axis])
+    axis_size = x.shape[p.axis]
+    inner_size = math.prod(x.shape[p.axis + 1:])
+    coord_size = math.prod(positions.shape[p.batch_dims:])
+    output_shape = x.shape[:p.axis] + positions.shape[p.batch_dims:] + x.shape[p.axis + 1:]
+    if positions.size and positions.min() < 0:
+        raise fail(f"gather index {int(positions.min())} is negative")
+    if batch_size * outer_size and positions.size and positions.max() >= axis_size:
+        raise fail(f"gather index {int(positions.max())} is out of bounds for an axis of size {axis_size}")
+    x4 = x.reshape(batch_size, outer_size, axis_size, inner_size)
+    coords = positions.reshape(batch_size, coord_size).astype(np.int64)
+    gathered = x4[np.arange(batch_size)[:, None, None], np.arange(outer_size)[None, :, None], coords[:, None, :]]
+    return np.ascontiguousarray(gathered).reshape(output_shape)
+
+
+def prepare_gather(ctx: OpContext) -> GatherParams:
+    ctx.check_inputs(2, 2)
+    x, positions, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if positions.type_name not in INDEX_TYPES:
+        raise ctx.fail(f"positions of type {positions.type_name} (LiteRT takes {', '.join(INDEX_TYPES)})")
+    if x.type_name not in GATHER_TYPES:
+        raise ctx.fail(f"input type {x.type_name} (LiteRT's GATHER takes {', '.join(GATHER_TYPES)})")
+    _require_output_type(ctx, y, x.type_name)
+    x_shape, p_shape = ctx.shape(x), ctx.shape(positions)
+    axis = int(ctx.options.get("axis", 0))
+    axis = axis + len(x_shape) if axis < 0 else axis
+    if not 0 <= axis < len(x_shape):
+        raise ctx.fail(f"axis {ctx.options.get('axis', 0)} is outside a rank-{len(x_shape)} input")
+    batch_dims = int(ctx.options.get("batch_dims", 0))
+    batch_dims = batch_dims + len(p_shape) if batch_dims < 0 else batch_dims
+    if not (batch_dims <= axis and 0 <= batch_dims < len(x_shape) and batch_dims <= len(p_shape)):
+        raise ctx.fail(f"batch_dims {ctx.options.get('batch_dims', 0)} is invalid for axis {axis}, input rank "
+                       f"{len(x_shape)} and positions rank {len(p_shape)}")
+    if x_shape[:batch_dims] != p_shape[:batch_dims]:
+        raise ctx.fail(f"the first {batch_dims} dimensions of {list(x_shape)} and {list(p_shape)} differ")
+    params = GatherParams(axis, batch_dims)
+    ctx.set_output_shape(0, x_shape[:axis] + p_shape[batch_dims:] + x_shape[axis + 1:])
+    if x.is_constant and positions.is_constant:
+        folded = gather_values(params, np.asarray(x.data), np.asarray(positions.data), ctx.fail)
+        return GatherParams(axis, batch_dims, folded)
+    return params
+
+
+def gather_spec(p: GatherParams, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    if p.folded is not None:
+        return p.folded.copy()
+    return gather_values(p, x, positions, EvalError)
+
+
+# ------------------------------------------------------------------------------------------------
+# GATHER_ND (gather_nd.cc, reference_ops::GatherNd): indices [..., nd] (int16/int32/int64, nd <= params'
+# rank) pick slices params[i_0, ..., i_nd-1, ...]: output shape indices.shape[:-1] + params.shape[nd:].
+# Fails at invoke on: a negative index (all are checked first), a coordinate outside its dimension,
+# non-empty indices into empty params. nd == 0 (every slice is all of params) runs only when the
+# zero-byte indices tensor is a constant of the model: as a model input or intermediate its data pointer is
+# null and GatherNd returns an error (measured with LiteRT 2.3.0); refinterp follows both.
+
+
+@dataclass(frozen=True)
+class GatherNdParams:
+    nd: int
+    constant_indices: bool
+
+
+def prepare_gather_nd(ctx: OpContext) -> GatherNdParams:
+    ctx.check_inputs(2, 2)
+    params, indices, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if params.type_name not in GATHER_TYPES:
+        raise ctx.fail(f"params type {params.type_name} (LiteRT's GATHER_ND takes {', '.join(GATHER_TYPES)})")
+    if indices.type_name not in INDEX_TYPES:
+        raise ctx.fail(f"indices of type {indices.type_name} (LiteRT takes {', '.join(INDEX_TYPES)})")
+    p_shape, i_shape = ctx.shape(params), ctx.shape(indices)
+    if len(p_shape) < 1:
+        raise ctx.fail("params must be at least a vector")
+    if len(i_shape) < 1:
+        raise ctx.fail("indices must be at least a vector")
+    nd = i_shape[-1]
+    if not 0 <= nd <= len(p_shape):
+        raise ctx.fail(f"the innermost index dimension {nd} must be in [0, {len(p_shape)}]")
+    _require_output_type(ctx, y, params.type_name)
+    ctx.set_output_shape(0, i_shape[:-1] + p_shape[nd:])
+    return GatherNdParams(nd, indices.is_constant)
+
+
+def gather_nd_spec(p: GatherNdParams, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    output_shape = indices.shape[:-1] + params.shape[p.nd:]
+    if params.size == 0 and indices.size != 0:
+        raise EvalError("gather_nd from empty params")
+    if indices.size and indices.min() < 0:
+        raise EvalError(f"gather_nd index {int(indices.min())} is negative")
+    n_slices = math.prod(indices.shape[:-1])
+    if n_slices == 0:
+        return np.zeros(output_shape, dtype=params.dtype)
+    if p.nd == 0:
+        if not p.constant_indices:
+            raise EvalError("gather_nd with empty index vectors from a non-constant tensor (LiteRT's data "
+                            "pointer is null there: it fails)")
+        return np.ascontiguousarray(np.broadcast_to(params, output_shape))
+    coords = indices.reshape(n_slices, p.nd).astype(np.int64)
+    limits = np.array(params.shape[:p.nd], dtype=np.int64)
+    if np.any(coords >= limits):
+        bad = coords[np.any(coords >= limits, axis=1)][0]
+        raise EvalError(f"gather_nd index {bad.tolist()} is out of bounds for params of shape {list(params.shape)}")
+    return np.ascontiguousarray(params[tuple(coords.T)]).reshape(output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# EMBEDDING_LOOKUP (embedding_lookup.cc): rows of the table (input 1, rank >= 2) picked by the 1-D int32
+# lookup (input 0); output [len(lookup)] + table.shape[1:]. An index outside [0, rows) fails at invoke.
+#
+# * same type in and out: the rows' raw values;
+# * hybrid: an int8 (or uint8) table and a float32 output: out = f32(f32(int8(q)) * scale), with the
+#   per-tensor scale or, quantized along dimension 0, the row's own scale; the zero point must be 0. LiteRT
+#   reads a uint8 table through an int8 pointer, so uint8 values above 127 count as q - 256 (reproduced).
+#
+# Refused: other type pairs (LiteRT copies raw bytes of one type into the other) and an empty table with a
+# non-empty lookup (LiteRT returns without writing the output).
+
+
+@dataclass(frozen=True)
+class EmbeddingParams:
+    hybrid: bool
+    scales: np.ndarray | None  # hybrid: float32 scale per row (per-tensor: one value for every row)
+
+
+def prepare_embedding_lookup(ctx: OpContext) -> EmbeddingParams:
+    ctx.check_inputs(2, 2)
+    lookup, value, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if len(ctx.shape(lookup)) != 1 or lookup.type_name != "int32":
+        raise ctx.fail(f"lookup must be a 1-D int32 tensor, got {lookup.type_name}{list(ctx.shape(lookup))}")
+    v_shape = ctx.shape(value)
+    if len(v_shape) < 2:
+        raise ctx.fail(f"value must be at least 2-D, got shape {list(v_shape)}")
+    ctx.set_output_shape(0, (ctx.shape(lookup)[0],) + v_shape[1:])
+    q = value.quantization
+    hybrid = value.type_name != y.type_name and y.type_name in ("float32", "float16")
+    if q is not None:
+        if value.type_name in ("int8", "uint8") and y.type_name == "float32" and int(q.zero_point[0]) != 0:
+            raise ctx.fail("a hybrid lookup (int8 table, float output) needs zero point 0")
+        if q.per_channel:
+            if value.type_name not in ("int8", "uint8") or y.type_name not in ("float32", "float16"):
+                raise ctx.fail("per-row scales are for a hybrid lookup only (int8/uint8 table, float output)")
+            if q.quantized_dimension != 0 or q.scale.size != v_shape[0] or q.zero_point.size not in (1, v_shape[0]):
+                raise ctx.fail("per-row quantization must be along dimension 0 with one scale per row")
+    if not hybrid:
+        if value.dtype is None or value.type_name != y.type_name:
+            raise ctx.unsupported(f"table {value.type_name}, output {y.type_name}: LiteRT copies raw bytes "
+                                  "between different types")
+        return EmbeddingParams(False, None)
+    if value.type_name not in ("int8", "uint8") or y.type_name != "float32":
+        raise ctx.unsupported(f"hybrid lookup of a {value.type_name} table into {y.type_name} (refinterp has "
+                              "int8/uint8 into float32)")
+    if q is not None and q.per_channel:
+        scales = q.scale.astype(np.float32)
+    else:
+        scales = np.full(v_shape[0], np.float32(per_tensor_qparams_or_identity(value)[0]), np.float32)
+    return EmbeddingParams(True, scales)
+
+
+def embedding_lookup_spec(p: EmbeddingParams, lookup: np.ndarray, value: np.ndarray) -> np.ndarray:
+    rows = value.shape[0]
+    if rows == 0 and lookup.size:
+        raise EvalError("lookup into an empty table (LiteRT leaves the output unwritten)")
+    if lookup.size and (lookup.min() < 0 or lookup.max() >= rows):
+        bad = lookup[(lookup < 0) | (lookup >= rows)][0]
+        raise EvalError(f"embedding lookup index {int(bad)} is out of bounds [0, {rows - 1}]")
+    picked = value[lookup.astype(np.int64)]
+    if not p.hybrid:
+        return np.ascontiguousarray(picked)
+    as_int8 = picked.view(np.int8) if picked.dtype == np.uint8 else picked
+    scale = p.scales[lookup.astype(np.int64)].reshape((-1,) + (1,) * (value.ndim - 1))
+    return (as_int8.astype(np.float32) * scale).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# SCATTER_ND (scatter_nd.cc, reference_ops::ScatterNd): a zero tensor of `shape` (int32, as the indices)
+# into which each update slice is *added* at its index: duplicates accumulate, in index order (float32 adds
+# round one at a time; integers wrap; bool is OR). Shapes: indices [..., nd], updates indices.shape[:-1] +
+# shape[nd:]. An index outside the output fails at invoke.
+
+
+@dataclass(frozen=True)
+class ScatterNdParams:
+    shape: tuple[int, ...] | None  # None: from a non-constant shape input at eval
+
+
+def _scatter_shape(indices_shape: tuple[int, ...], updates_shape: tuple[int, ...], shape_shape: tuple[int, ...],
+                   shape_values: tuple[int, ...], fail: Fail) -> tuple[int, ...]:
+    if len(indices_shape) < 1 or len(updates_shape) < 1 or len(shape_shape) != 1:
+        raise fail(f"indices {list(indices_shape)}, updates {list(updates_shape)} and shape {list(shape_shape)} "
+                   "must be at least 1-D (shape exactly 1-D)")
+    outer = len(indices_shape) - 1
+    if indices_shape[:outer] != updates_shape[:outer]:
+        raise fail(f"indices {list(indices_shape)} and updates {list(updates_shape)} differ in the outer dimensions")
+    nd = indices_shape[outer]
+    if len(updates_shape) - outer != shape_shape[0] - nd or \
+            tuple(updates_shape[outer:]) != tuple(shape_values[nd:nd + len(updates_shape) - outer]):
+        raise fail(f"updates {list(updates_shape)} do not fit slices of shape {list(shape_values)} at depth {nd}")
+    if any(d < 0 for d in shape_values):
+        raise fail(f"shape {list(shape_values)} has a negative dimension")
+    return shape_values
+
+
+def prepare_scatter_nd(ctx: OpContext) -> ScatterNdParams:
+    ctx.check_inputs(3, 3)
+    indices, updates, shape, y = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2), ctx.output(0)
+    if updates.type_name not in SCATTER_TYPES:
+        raise ctx.fail(f"updates of type {updates.type_name} (LiteRT's SCATTER_ND takes {', '.join(SCATTER_TYPES)})")
+    if indices.type_name != shape.type_name:
+        raise ctx.fail(f"indices are {indices.type_name} but shape is {shape.type_name}")
+    if indices.type_name != "int32":
+        raise ctx.fail(f"indices of type {indices.type_name} (LiteRT takes int32)")
+    _require_output_type(ctx, y, updates.type_name)
+    if not shape.is_constant:
+        ctx.set_output_shape(0, lambda inputs: _scatter_shape(inputs[0].shape, inputs[1].shape, inputs[2].shape,
+                                                              tuple(int(v) for v in inputs[2].reshape(-1)),
+                                                              EvalError))
+        return ScatterNdParams(None)
+    values = tuple(int(v) for v in np.asarray(shape.data).reshape(-1))
+    output_shape = _scatter_shape(ctx.shape(indices), ctx.shape(updates), ctx.shape(shape), values, ctx.fail)
+    ctx.set_output_shape(0, output_shape)
+    return ScatterNdParams(output_shape)
+
+
+def scatter_nd_spec(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    output_shape = p.shape
+    if output_shape is None:
+        output_shape = _scatter_shape(indices.shape, updates.shape, np.shape(shape),
+                                      tuple(int(v) for v in np.reshape(shape, -1)), EvalError)
+    nd = indices.shape[-1]
+    n_slices = math.prod(indices.shape[:-1])
+    coords = indices.reshape(n_slices, nd).astype(np.int64)
+    limits = np.array(output_shape[:nd], dtype=np.int64)
+    bad = np.any((coords < 0) | (coords >= limits), axis=1)
+    if bad.any():
+        raise EvalError(f"scatter_nd index {coords[bad][0].tolist()} is out of bounds for shape {list(output_shape)}")
+    slices = math.prod(output_shape[:nd])
+    slice_size = math.prod(output_shape[nd:])
+    out = np.zeros((slices, slice_size), dtype=updates.dtype)
+    if n_slices:
+        rows = np.ravel_multi_index(tuple(coords.T), output_shape[:nd]) if nd else np.zeros(n_slices, np.int64)
+        slabs = updates.reshape(n_slices, slice_size)
+        if out.dtype == np.bool_:
+            np.logical_or.at(out, rows, slabs)
+        else:
+            with np.errstate(over="ignore"):
+                np.add.at(out, rows, slabs)  # in index order, in the output type (float32 rounding, int wrap)
+    return out.reshape(output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# TOPK_V2 (topk_v2.cc): the k largest values of each last-dimension row, sorted by value descending, ties
+# by the smaller index (TopContainer's comparator orders the elements totally). k (one int32 or int16
+# value) <= the row size; k <= 0 gives empty rows. Outputs: values (the input type) and indices (int32 or
+# int16). A NaN breaks the comparator's order, and LiteRT's heap then decides where it lands: refinterp
+# refuses a float row holding a NaN (EvalError).
+
+
+@dataclass(frozen=True)
+class TopKParams:
+    k: int | None  # None: from a non-constant input at eval
+    index_dtype: np.dtype
+
+
+def _top_k_value(values: tuple[int, ...], row: int, fail: Fail) -> int:
+    k = values[0]
+    if k > row:
+        raise fail(f"k {k} is larger than the last dimension {row}")
+    return max(k, 0)
+
+
+def prepare_topk_v2(ctx: OpContext) -> TopKParams:
+    ctx.check_inputs(2, 2)
+    if len(ctx.op.outputs) != 2:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 2")
+    x, k, values, indices = ctx.require_input(0), ctx.require_input(1), ctx.output(0), ctx.output(1)
+    ctx.check_same_type(x, values)
+    if x.type_name not in TOPK_TYPES:
+        raise ctx.fail(f"type {x.type_name} (LiteRT's TOPK_V2 takes {', '.join(TOPK_TYPES)})")
+    if indices.type_name not in ("int32", "int16"):
+        raise ctx.fail(f"index output of type {indices.type_name} (LiteRT takes int32, int16)")
+    if k.type_name not in ("int32", "int16"):
+        raise ctx.fail(f"k of type {k.type_name} (LiteRT takes int32, int16)")
+    if math.prod(ctx.shape(k)) != 1:
+        raise ctx.fail(f"k has {math.prod(ctx.shape(k))} elements, expected 1")
+    shape = ctx.shape(x)
+    if len(shape) < 1:
+        raise ctx.fail("the input must have at least one dimension")
+    fixed = None
+    if k.is_constant:
+        fixed = _top_k_value(tuple(int(v) for v in np.asarray(k.data).reshape(-1)), shape[-1], ctx.fail)
+        for i in (0, 1):
+            ctx.set_output_shape(i, shape[:-1] + (fixed,))
+    else:
+        for i in (0, 1):
+            ctx.set_output_shape(i, lambda inputs: inputs[0].shape[:-1] + (_top_k_value(
+                tuple(int(v) for v in inputs[1].reshape(-1)), inputs[0].shape[-1], EvalError),))
+    return TopKParams(fixed, indices.dtype)
+
+
+def topk_v2_spec(p: TopKParams, x: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    count = p.k if p.k is not None else _top_k_value(tuple(int(v) for v in np.reshape(k, -1)), x.shape[-1],
+                                                     EvalError)
+    if x.dtype.kind == "f" and count and np.isnan(x).any():
+        raise EvalError("TOPK_V2 input holds a NaN: LiteRT's order for it is not reproducible")
+    position = np.broadcast_to(np.arange(x.shape[-1]), x.shape)
+    # lexsort: last key first; ascending value then descending index, reversed: value down, index up
+    order = np.lexsort((-position, x), axis=-1)[..., ::-1][..., :count]
+    top = np.take_along_axis(x, order, axis=-1)
+    return np.ascontiguousarray(top), np.ascontiguousarray(order).astype(p.index_dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# ONE_HOT (one_hot.cc): out[..., j, ...] = on_value if int32(indices[...]) == j else off_value, the new axis
+# of size depth at `axis` (-1: last). indices int32 or int64 (an int64 index is truncated to int32 first, as
+# LiteRT's static_cast<int>); depth, on_value, off_value one element each; LiteRT reads depth as int32.
+
+
+@dataclass(frozen=True)
+class OneHotParams:
+    axis: int
+    depth: int | None  # None: from a non-constant input at eval
+
+
+def _one_hot_depth(value: int, fail: Fail) -> int:
+    if value < 0:
+        raise fail(f"depth {value} is negative")
+    return value
+
+
+def prepare_one_hot(ctx: OpContext) -> OneHotParams:
+    ctx.check_inputs(4, 4)
+    indices, depth, on, off, y = (ctx.require_input(0), ctx.require_input(1), ctx.require_input(2),
+                                  ctx.require_input(3), ctx.output(0))
+    if on.type_name not in ONE_HOT_TYPES:
+        raise ctx.fail(f"on_value type {on.type_name} (LiteRT's ONE_HOT computes {', '.join(ONE_HOT_TYPES)})")
+    _require_output_type(ctx, y, on.type_name)
+    if indices.type_name not in ("int32", "int64"):
+        raise ctx.fail(f"indices of type {indices.type_name} (LiteRT takes int32, int64)")
+    rank = len(ctx.shape(indices))
+    axis = int(ctx.options.get("axis", -1))
+    axis = rank if axis == -1 else axis
+    if not 0 <= axis <= rank:
+        raise ctx.fail(f"axis {ctx.options.get('axis', -1)} is outside [0, {rank}] (or -1)")
+    for role, t in (("depth", depth), ("on_value", on), ("off_value", off)):
+        if math.prod(ctx.shape(t)) != 1:
+            raise ctx.fail(f"{role} has {math.prod(ctx.shape(t))} elements, expected 1")
+    if off.type_name != on.type_name:
+        raise ctx.fail(f"on_value is {on.type_name} but off_value is {off.type_name}")
+    if depth.type_name not in ("int32", "int64"):
+        raise ctx.unsupported(f"depth of type {depth.type_name} (LiteRT reads it as int32)")
+    fixed = None
+    shape = ctx.shape(indices)
+    if depth.is_constant:
+        fixed = _one_hot_depth(int(np.asarray(depth.data).reshape(-1)[0]), ctx.fail)
+        ctx.set_output_shape(0, shape[:axis] + (fixed,) + shape[axis:])
+    else:
+        ctx.set_output_shape(0, lambda inputs: shape[:axis] + (
+            _one_hot_depth(int(inputs[1].reshape(-1)[0]), EvalError),) + shape[axis:])
+    return OneHotParams(axis, fixed)
+
+
+def one_hot_spec(p: OneHotParams, indices: np.ndarray, depth: np.ndarray, on_value: np.ndarray,
+                 off_value: np.ndarray) -> np.ndarray:
+    size = p.depth if p.depth is not None else _one_hot_depth(int(np.reshape(depth, -1)[0]), EvalError)
+    index32 = indices.astype(np.int64).astype(np.int32)  # static_cast<int>: the low 32 bits
+    classes = np.arange(size, dtype=np.int32).reshape((size,) + (1,) * (indices.ndim - p.axis))
+    hot = np.expand_dims(index32, p.axis) == classes
+    return np.where(hot, np.reshape(on_value, -1)[0], np.reshape(off_value, -1)[0]).astype(on_value.dtype)
