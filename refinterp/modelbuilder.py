@@ -171,6 +171,7 @@ OP_OPTIONS: dict[str, str | None] = {
     "SUM": "ReducerOptions",
     "TANH": None,
     "TILE": "TileOptions",
+    "TOPK_V2": "TopKV2Options",
     "TRANSPOSE": "TransposeOptions",
     "TRANSPOSE_CONV": "TransposeConvOptions",
     "UNPACK": "UnpackOptions",

@@ -43,6 +43,13 @@ def missing_requirements() -> list[str]:
     return [f"{what} is missing ({fix})" for what, present, fix in CI_REQUIREMENTS if not present()]
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The exploration seed of the random single-operator cases (REFINTERP_RANDOM_SEED=N repeats it)."""
+    from opcase_table import announce_exploration_seed
+
+    return announce_exploration_seed()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if IN_CI:
         missing = missing_requirements()

@@ -42,15 +42,19 @@ def _run_litert_api(
     inputs: Sequence[np.ndarray],
     errors: tuple[type[BaseException], ...],
     load_errors: tuple[type[BaseException], ...] = (),
+    bugs: tuple[type[BaseException], ...] = (),
 ) -> list[np.ndarray]:
     """Drive any interpreter with the tf.lite.Interpreter API; map its errors to stages.
 
     ``errors`` count as a rejection at any stage, ``load_errors`` only while the
-    model is being loaded; anything else (e.g. a wrong input shape passed by
-    the caller) propagates.
+    model is being loaded, except ``bugs`` (subclasses of them that mean the
+    runtime crashed); those and anything else (e.g. a wrong input shape passed
+    by the caller) propagate.
     """
     try:
         interpreter = make_interpreter()
+    except bugs:
+        raise
     except errors + load_errors as error:
         raise Rejected(runtime, "load", error) from error
     stage = "prepare"
@@ -64,18 +68,30 @@ def _run_litert_api(
             interpreter.set_tensor(detail["index"], np.asarray(value, detail["dtype"]))
         interpreter.invoke()
         return [np.array(interpreter.get_tensor(detail["index"])) for detail in interpreter.get_output_details()]
+    except bugs:
+        raise
     except errors as error:
         raise Rejected(runtime, stage, error) from error
 
 
-def run_litert_ref(model: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Outputs of LiteRT's reference kernels (BUILTIN_REF: no delegate, no ruy)."""
+#: Builtin operators LiteRT 2.3.0's BUILTIN_REF resolver does not register (it refuses their models at load):
+#: their oracle is LiteRT's builtin resolver (BUILTIN_WITHOUT_DEFAULT_DELEGATES), whose kernel for them is the
+#: only one LiteRT has.
+NOT_IN_BUILTIN_REF = frozenset({"CEIL", "ROUND", "ELU"})
+
+
+def run_litert_ref(model: bytes, inputs: Sequence[np.ndarray], op: str | None = None) -> list[np.ndarray]:
+    """Outputs of LiteRT's reference kernels (BUILTIN_REF: no delegate, no ruy); for an operator ``op`` of
+    NOT_IN_BUILTIN_REF, LiteRT's builtin kernels."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if op in NOT_IN_BUILTIN_REF
+                else OpResolverType.BUILTIN_REF)
 
     def make() -> Any:
         return Interpreter(
             model_content=model,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+            experimental_op_resolver_type=resolver,
             experimental_preserve_all_tensors=True,
         )
 
@@ -91,10 +107,11 @@ def run_refinterp(
 
     Further keyword arguments go to ``refinterp.Interpreter`` (e.g.
     ``profile="tflm"``). Only :class:`refinterp.errors.RefinterpError` counts as
-    a rejection: any other exception is a refinterp bug and propagates.
+    a rejection, and not its :class:`refinterp.errors.KernelError` (a kernel
+    crashed): that and any other exception is a refinterp bug and propagates.
     """
     import refinterp
-    from refinterp.errors import RefinterpError
+    from refinterp.errors import KernelError, RefinterpError
 
     options = dict(interpreter_options)
     if kernels is not None:
@@ -103,7 +120,8 @@ def run_refinterp(
     def make() -> Any:
         return refinterp.Interpreter(model_content=model, **options)
 
-    return _run_litert_api(f"refinterp[{kernels or 'default'}]", make, inputs, (RefinterpError,))
+    label = ",".join(filter(None, (interpreter_options.get("profile"), kernels))) or "default"
+    return _run_litert_api(f"refinterp[{label}]", make, inputs, (RefinterpError,), bugs=(KernelError,))
 
 
 def tflm_available() -> bool:
@@ -113,6 +131,18 @@ def tflm_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def require_tflm() -> None:
+    """Skip the calling test when tflite-micro is missing; under CI (env CI set) fail it instead."""
+    import pytest
+
+    if tflm_available():
+        return
+    reason = "tflite-micro is not installed (pip install -e '.[test]')"
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 def run_tflm(model: bytes, inputs: Sequence[np.ndarray], arena_size: int | None = None) -> list[np.ndarray]:
