@@ -1,8 +1,9 @@
 """Any YOLOv3-tiny int8 built the same way, with another seed and other calibration data, is bit-exact.
 
 Rebuilding needs TensorFlow, the `build` extra (pip install -e '.[build]'), which running and testing refinterp
-never need, and takes minutes: the test runs only with `python -m pytest --rebuild` (deselected otherwise). The expected tensors come from LiteRT
-BUILTIN_REF (confirmed by TFLM) through `build_yolov3_tiny.py --make-golden`; refinterp is then checked against them with `golden check`.
+never need, and takes minutes: the test runs only with `python -m pytest --rebuild` (deselected otherwise).
+The expected tensors come from LiteRT BUILTIN_REF (confirmed by TFLM) through `build_yolov3_tiny.py
+--make-golden`; refinterp is then checked against them with `golden check`.
 """
 
 from __future__ import annotations
