@@ -225,7 +225,7 @@ _TABLE = (
           notes="begin/end/ellipsis/new_axis/shrink_axis masks, offset"),
     OpDef("SHAPE", shape_ops.prepare_shape, shape_ops.shape_spec, None, ("any",), notes="out_type int32 or int64"),
     OpDef("PACK", shape_ops.prepare_pack, shape_ops.pack_spec, None,
-          ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "float32")),
+          ("int8", "uint8", "int16", "int32", "uint32", "int64", "float32")),
     OpDef("TILE", shape_ops.prepare_tile, shape_ops.tile_spec, None, ("any",),
           notes="any version (the SSD models use TILE v3)"),
     OpDef("RESIZE_BILINEAR", resize.prepare_resize_bilinear, resize.resize_bilinear_spec, None,

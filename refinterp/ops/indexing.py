@@ -211,6 +211,8 @@ def prepare_embedding_lookup(ctx: OpContext) -> EmbeddingParams:
         raise ctx.unsupported(f"hybrid lookup of a {value.type_name} table into {y.type_name} (refinterp has "
                               "int8/uint8 into float32)")
     if q is not None and q.per_channel:
+        if ctx.profile == "tflm":  # TFLM's hybrid lookup has no per-row scales (its values differ: measured)
+            raise ctx.unsupported("a hybrid lookup with per-row scales under profile tflm")
         scales = q.scale.astype(np.float32)
     else:
         scales = np.full(v_shape[0], np.float32(per_tensor_qparams_or_identity(value)[0]), np.float32)

@@ -18,6 +18,7 @@ above as long as |h| < 2**(32 - shift) over the whole input type; beyond that it
 whether the compiler vectorized the loop, and refinterp refuses the model (UnsupportedOpError). A scale of
 0 (an unquantized int8/uint8 input), exactly 1, negative, infinite or NaN makes LiteRT abort the process
 (TFLITE_CHECK in QuantizeMultiplierSmallerThanOneExp/GreaterThanOne); refinterp refuses it (PrepareError).
+TFLM (profile "tflm") takes the SmallerThanOne path for every scale and so aborts on any scale >= 1: refused.
 GREATER(a, b) is LESS(b, a), as in LiteRT. NOT_EQUAL on unquantized int16 is refused: LiteRT leaves the
 output unwritten.
 
@@ -94,6 +95,9 @@ def _comparison_rescale(ctx: OpContext, t: Tensor) -> ComparisonRescale:
     if not math.isfinite(scale) or scale <= 0.0 or scale == 1.0:
         raise ctx.fail(f"tensor {t.index} has scale {scale:g}: LiteRT's QuantizeMultiplier aborts on a scale "
                        "that is not finite, positive and different from 1")
+    if ctx.profile == "tflm" and scale >= 1.0:
+        raise ctx.fail(f"tensor {t.index} has scale {scale:g}: TFLM's comparison Prepare calls "
+                       "QuantizeMultiplierSmallerThanOneExp, which aborts on a scale of 1 or more")
     multiplier, shift = quantize_multiplier(scale)
     if shift > 0:
         low, high = _TYPE_RANGES[t.type_name]

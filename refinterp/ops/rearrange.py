@@ -74,8 +74,9 @@ def _ints(value: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in np.asarray(value).reshape(-1))
 
 
-def _first_int32(ctx: OpContext, tensor: Tensor, role: str) -> None:
-    """LiteRT reads ``GetTensorData<int>(tensor)[0]``: an int32 (or the low word of an int64) element."""
+def _check_axis_tensor(ctx: OpContext, tensor: Tensor, role: str) -> None:
+    """An axis tensor LiteRT reads as ``GetTensorData<int>(tensor)[0]``: int32, or int64 (whose low word is the
+    value for any axis in int32 range); not empty."""
     if tensor.type_name not in SHAPE_TYPES:
         raise ctx.unsupported(f"{role} of type {tensor.type_name} (LiteRT reads it as int32)")
     if math.prod(ctx.shape(tensor)) < 1:
@@ -116,7 +117,7 @@ def prepare_split(ctx: OpContext) -> SplitParams:
         raise ctx.fail(f"input type {x.type_name} (LiteRT's SPLIT takes {', '.join(SPLIT_TYPES)})")
     for i in range(num_splits):
         _require_output_type(ctx, ctx.output(i), x.type_name)
-    _first_int32(ctx, axis_tensor, "axis")
+    _check_axis_tensor(ctx, axis_tensor, "axis")
     shape = ctx.shape(x)
     axis = None
     if axis_tensor.is_constant:
@@ -189,7 +190,7 @@ def prepare_split_v(ctx: OpContext) -> SplitVParams:
         raise ctx.fail(f"size_splits has shape {list(ctx.shape(size_splits))}, expected [{num_splits}]")
     if size_splits.type_name not in SHAPE_TYPES:
         raise ctx.fail(f"size_splits of type {size_splits.type_name} (LiteRT takes int32, int64)")
-    _first_int32(ctx, axis_tensor, "axis")
+    _check_axis_tensor(ctx, axis_tensor, "axis")
     shape = ctx.shape(x)
     if size_splits.is_constant and axis_tensor.is_constant:
         sizes, axis = _split_v_plan(_constant_ints(size_splits), _constant_ints(axis_tensor)[0], shape, ctx.fail)
@@ -223,7 +224,7 @@ def split_v_spec(p: SplitVParams, x: np.ndarray, size_splits: np.ndarray,
 # ------------------------------------------------------------------------------------------------
 # UNPACK (unpack.cc): `num` outputs, the slices of the input along `axis` (negative: counts from the end);
 # num must equal that axis' size and the input must not be empty. Each output's type, scale and zero point
-# must equal the input's.
+# must equal the input's (TFLM, profile "tflm", does not check the scale and zero point).
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,8 @@ def prepare_unpack(ctx: OpContext) -> UnpackParams:
         raise ctx.fail(f"num {num} differs from the size {shape[axis]} of axis {axis}")
     for i in range(num):
         ctx.check_same_type(x, ctx.output(i))
-        _require_same_qparams(ctx, x, ctx.output(i))
+        if ctx.profile != "tflm":  # TFLM does not check it: it copies the raw values
+            _require_same_qparams(ctx, x, ctx.output(i))
         ctx.set_output_shape(i, shape[:axis] + shape[axis + 1:])
     return UnpackParams(axis)
 
@@ -571,6 +573,9 @@ def _prepare_space_batch(ctx: OpContext, role: str) -> tuple[Tensor, Tensor, Ten
     for name, t in (("block_shape", block), (role, pads)):
         if t.type_name != "int32":
             raise ctx.unsupported(f"{name} of type {t.type_name} (LiteRT reads it as int32)")
+        if ctx.profile == "tflm" and not t.is_constant:
+            # TFLM keeps the declared output shape and computes garbage from non-constant ones (measured)
+            raise ctx.unsupported(f"a non-constant {name} under profile tflm")
     return x, block, pads, y
 
 
@@ -692,7 +697,8 @@ def space_to_batch_nd_spec(p: SpaceBatchParams, x: np.ndarray, block_shape: np.n
 # ------------------------------------------------------------------------------------------------
 # MIRROR_PAD (mirror_pad.cc): pad every dimension by reflection. paddings is [rank, 2] (int32 or int64),
 # every entry >= 0 and at most dim - 1 (REFLECT: the edge is not repeated) or dim (SYMMETRIC: it is).
-# int8/uint8/int16: the input's and output's scale and zero point must be equal (int16: zero point 0).
+# int8/uint8/int16: the input's and output's scale and zero point must be equal (int16: zero point 0);
+# TFLM (profile "tflm") checks neither and copies the raw values.
 
 MIRROR_REFLECT, MIRROR_SYMMETRIC = 0, 1
 
@@ -725,9 +731,9 @@ def prepare_mirror_pad(ctx: OpContext) -> MirrorPadParams:
         raise ctx.fail(f"paddings has shape {list(ctx.shape(paddings))}, expected [{rank}, 2]")
     if paddings.type_name not in SHAPE_TYPES:
         raise ctx.unsupported(f"paddings of type {paddings.type_name} (LiteRT takes int32, int64)")
-    if x.type_name in ("int8", "uint8", "int16"):
+    if x.type_name in ("int8", "uint8", "int16") and ctx.profile != "tflm":  # TFLM checks neither
         _require_same_qparams(ctx, x, y)
-    _int16_zero_point_zero(ctx, x, y)
+        _int16_zero_point_zero(ctx, x, y)
     mode = int(ctx.options.get("mode", MIRROR_REFLECT))
     if mode not in (MIRROR_REFLECT, MIRROR_SYMMETRIC):
         raise ctx.unsupported(f"mirror pad mode {mode}")

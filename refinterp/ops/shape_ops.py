@@ -6,7 +6,10 @@ says its output shape (``ctx.set_output_shape``), as a function of the input val
 model and the memory limits before the kernel allocates it (PAD of 2**31-1, TILE by huge multiples).
 
 RESHAPE (``reshape.cc``): the new shape comes from input 1 when it is a 1-D int32 tensor, otherwise from
-``ReshapeOptions.new_shape`` (the legacy ``[0]`` there means a scalar); one ``-1`` is inferred.
+``ReshapeOptions.new_shape`` (the legacy ``[0]`` there means a scalar); one ``-1`` is inferred. LiteRT copies
+the input's bytes without looking at the types: an output of another type of the same size gets the input's
+bits reinterpreted (int8 -> uint8, float32 -> int32), which refinterp reproduces under "litert-ref"; types of
+different sizes (LiteRT would copy past or short of the output) and, under "tflm", any type change are refused.
 
 CONCATENATION (``concatenation.cc``): ``axis`` may be negative (``axis + rank``). For int8 every input's scale
 and zero point must equal the output's (Prepare fails otherwise, in LiteRT and TFLM); for int16 every zero
@@ -34,6 +37,7 @@ from refinterp.quant import DTYPE_RANGES, round_half_away_f32
 class ReshapeParams:
     output_shape: tuple[int, ...] | None  # None: computed at eval from a non-constant shape input
     new_shape_spec: tuple[int, ...] | None
+    output_dtype: np.dtype | None = None  # the output's type when it differs from the input's (same size)
 
 
 def _resolve_shape(new_shape: tuple[int, ...], count: int, fail) -> tuple[int, ...]:
@@ -54,13 +58,20 @@ def _resolve_shape(new_shape: tuple[int, ...], count: int, fail) -> tuple[int, .
 
 def prepare_reshape(ctx: OpContext) -> ReshapeParams:
     ctx.check_inputs(1, 2)
-    x, shape_tensor = ctx.require_input(0), ctx.input(1)
+    x, shape_tensor, y = ctx.require_input(0), ctx.input(1), ctx.output(0)
     count = math.prod(ctx.shape(x))
+    output_dtype = None
+    if y.type_name != x.type_name:
+        if x.dtype is None or y.dtype is None or x.dtype.itemsize != y.dtype.itemsize or ctx.profile != "litert-ref":
+            raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}"
+                           + (" (LiteRT would copy the input's bytes into an output of another size)"
+                              if ctx.profile == "litert-ref" else ""))
+        output_dtype = y.dtype
     if shape_tensor is not None and len(ctx.shape(shape_tensor)) == 1 and shape_tensor.type_name == "int32":
         if not shape_tensor.is_constant:  # dynamic: resolved at eval, from the shape input's values
             ctx.set_output_shape(0, lambda inputs: _resolve_shape(tuple(int(v) for v in inputs[1]), count,
                                                                   EvalError))
-            return ReshapeParams(None, None)
+            return ReshapeParams(None, None, output_dtype)
         spec = tuple(int(v) for v in shape_tensor.data)
     else:
         spec = tuple(int(v) for v in ctx.options.get("new_shape", ()))
@@ -70,14 +81,15 @@ def prepare_reshape(ctx: OpContext) -> ReshapeParams:
             spec = ctx.output(0).shape
     output_shape = _resolve_shape(spec, count, ctx.fail)
     ctx.set_output_shape(0, output_shape)
-    return ReshapeParams(output_shape, spec)
+    return ReshapeParams(output_shape, spec, output_dtype)
 
 
 def reshape_spec(p: ReshapeParams, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
     output_shape = p.output_shape
     if output_shape is None:
         output_shape = _resolve_shape(tuple(int(v) for v in shape), x.size, EvalError)
-    return np.array(x).reshape(output_shape)
+    y = np.array(x).reshape(output_shape)
+    return y.view(p.output_dtype) if p.output_dtype is not None else y
 
 
 @dataclass(frozen=True)
@@ -492,7 +504,7 @@ def shape_spec(p: ShapeParams, x: np.ndarray) -> np.ndarray:
 # PACK (pack.cc): stack `values_count` same-shape, same-type inputs along a new `axis` (negative: counts
 # from the end of the output rank). Every input's scale and zero point must equal the output's.
 
-PACK_TYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "float32")
+PACK_TYPES = ("int8", "uint8", "int16", "int32", "uint32", "int64", "float32")
 
 
 @dataclass(frozen=True)
@@ -507,8 +519,6 @@ def prepare_pack(ctx: OpContext) -> PackParams:
     inputs = [ctx.require_input(i) for i in range(values_count)]
     y = ctx.output(0)
     ctx.check_dtype(inputs[0], PACK_TYPES, "input")
-    if ctx.profile == "litert-ref" and inputs[0].type_name == "uint16":
-        raise ctx.unsupported("input type uint16: LiteRT's PACK has no uint16 kernel (uint32 it has)")
     rank = len(ctx.shape(inputs[0]))
     axis = int(ctx.options.get("axis", 0))
     if axis < 0:
