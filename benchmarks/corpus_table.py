@@ -91,9 +91,14 @@ def read_manifest(models_dir: Path) -> list[ManifestEntry]:
                 for row in csv.DictReader(f, delimiter="\t")]
 
 
-def seeded_inputs(model: Model, seed: int = 0) -> list[np.ndarray]:
-    """One random value per model input: integers over their full range; a float input that feeds a
-    QUANTIZE is drawn over that QUANTIZE's representable range, other floats are standard normal."""
+#: Integer inputs that are indices, not values: the range the model can take (a wider draw makes every runtime
+#: fail with "index out of bounds"). lyra/quantizer: codebook indices into its 16-entry tables.
+INDEX_INPUT_RANGES = {"lyra/quantizer.tflite": (0, 15)}
+
+
+def seeded_inputs(model: Model, seed: int = 0, index_range: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """One random value per model input: integers over their full range (or ``index_range``); a float input
+    that feeds a QUANTIZE is drawn over that QUANTIZE's representable range, other floats are standard normal."""
     rng = np.random.default_rng(seed)
     sg = model.subgraphs[0]
     consumers = {i: op for op in reversed(sg.operators) for i in op.inputs}
@@ -106,6 +111,8 @@ def seeded_inputs(model: Model, seed: int = 0) -> list[np.ndarray]:
             info = np.iinfo(t.dtype)
             low, high = (max(info.min, -(2**15)), min(info.max, 2**15 - 1)) if t.dtype.itemsize > 2 else (
                 info.min, info.max)
+            if index_range is not None:
+                low, high = index_range
             values.append(rng.integers(low, high + 1, size=t.shape).astype(t.dtype))
             continue
         consumer = consumers.get(index)
@@ -122,7 +129,7 @@ def seeded_inputs(model: Model, seed: int = 0) -> list[np.ndarray]:
 
 def _unsupported_op(model: Model, message: str) -> tuple[int, str] | None:
     """(index, name) of the operator an UnsupportedOpError message names, if it names one correctly."""
-    found = re.match(r"operator (\d+)[: (]+([A-Z0-9_]+)", message)
+    found = re.match(r"operator (\d+)[: (']+((?:CUSTOM:)?[A-Za-z0-9_]+)", message)
     if not found:
         return None
     index, name = int(found.group(1)), found.group(2)
@@ -239,7 +246,7 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
     model = load_model(path)
     ops = model.subgraphs[0].operators
     report = ModelReport(entry.file, len(ops), oracle="", status="", op_names=tuple(op.name for op in ops))
-    inputs = seeded_inputs(model, seed)
+    inputs = seeded_inputs(model, seed, INDEX_INPUT_RANGES.get(entry.file))
     try:
         Interpreter(model_path=str(path)).allocate_tensors()
     except UnsupportedOpError as exc:

@@ -46,39 +46,23 @@ EXPECTED_UNSUPPORTED = {
     "tflite-micro/micro_speech_lstm.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
     "tflite-micro/mnist_lstm_int8.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
     "tflite-micro/keyword_scrambled.tflite": "QUANTIZE",  # int16 input; SVDF follows
-    "mlcommons-tiny/kws_ref_model_float32.tflite": "CONV_2D",  # hybrid: float32 activations, int8 weights
     # Added to ../shared for the coverage and 16-bit/recurrent issues: each names the first operator (or dtype)
     # refinterp lacks today; an entry goes when its model runs.
-    "tflite-micro/keyword_scrambled_8bit.tflite": "QUANTIZE",
+    "tflite-micro/keyword_scrambled_8bit.tflite": "QUANTIZE",  # int16 input; SVDF follows
     "tflite-micro/mnist_lstm_float.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
-    "tflite-micro/dp_net.tflite": "PRELU",
+    "tflite-micro/dp_net.tflite": "TRANSPOSE_CONV",
     "lyra/lyragan.tflite": "CALL_ONCE",
-    "lyra/quantizer.tflite": "NOT_EQUAL",
-    "mlcommons-mobile/deeplabv3_mnv2_ade20k_uint8.tflite": "CONV_2D",
-    "mlcommons-mobile/deeplabv3_mnv2_ade20k_int8.tflite": "ARG_MAX",
-    "mlcommons-mobile/edsr_f32b5_full_qint8.tflite": "DEPTH_TO_SPACE",
-    "mlcommons-mobile/edsr_f32b5_fp32.tflite": "DEPTH_TO_SPACE",
-    "qengineering-ssd/coco_ssd_mobilenet_v1_uint8_detect.tflite": "CONV_2D",
-    "mlkit/automl_labeler_uint8.tflite": "CONV_2D",
-    "mlkit/object_labeler_uint8.tflite": "CONV_2D",
+    "qengineering-ssd/coco_ssd_mobilenet_v1_uint8_detect.tflite": "CUSTOM:TFLite_Detection_PostProcess",
     "spokestack/wakeword_encode.tflite": "WHILE",
-    "spokestack/wakeword_detect.tflite": "TANH",
-    "pinto-model-zoo/meet_segm_lite_v681_opt.tflite": "HARD_SWISH",
-    "pinto-tflite-unet/unet_person_quantized_08.tflite": "CONV_2D",
-    "mediapipe/face_landmark.tflite": "PRELU",
+    "pinto-tflite-unet/unet_person_quantized_08.tflite": "TRANSPOSE_CONV",
+    "mediapipe/face_detection_full_range_sparse.tflite": "DENSIFY",  # sparse float16 weights
     "deepfilternet-tf/dfnet2_stateful_int16x8.tflite": "CALL_ONCE",
     "deepfilternet-tf/dfnet2_stateful_int8.tflite": "CALL_ONCE",
     "deepfilternet-tf/dfnet2_stateful_dynamic.tflite": "CALL_ONCE",
     "secda-tflite/dcgan_gen.tflite": "TRANSPOSE_CONV",
-    "infineon-deepcraft/deeplabv3_mobilenetv3_int8.tflite": "HARD_SWISH",
-    "infineon-deepcraft/mobilefacenet_int8.tflite": "ABS",
-    "nxp-eiq/fastestdet_shufflenetv2_int8.tflite": "GATHER",
-    "xmos-ai-tools/denoise_16x8.tflite": "QUANTIZE",
-    "xmos-ai-tools/denoise_float32.tflite": "UNPACK",
-    "arm-ml-examples/basic_lstm_quantized_small.tflite": "FILL",
-    "cartoonizer/whitebox_cartoon_gan_int8.tflite": "DIV",
-    "ambiq-har/har_conv1d_int8.tflite": "EXPAND_DIMS",
-    "mediapipe/face_detection_full_range_sparse.tflite": "DENSIFY",  # sparse float16 weights
+    "infineon-deepcraft/deeplabv3_mobilenetv3_int8.tflite": "TRANSPOSE_CONV",
+    "xmos-ai-tools/denoise_16x8.tflite": "QUANTIZE",  # int16 output
+    "xmos-ai-tools/denoise_float32.tflite": "TRANSPOSE_CONV",
 }
 #: Models no reference runtime runs (TILE v3): checked operator by operator against LiteRT's optimized kernels.
 PER_OP_ONLY = {
@@ -86,8 +70,9 @@ PER_OP_ONLY = {
     "stm32-model-zoo/object_detection__ssd_mobilenet_v1_025_224_int8.tflite",
     "stm32-model-zoo/object_detection__ssd_mobilenet_v1_025_256_int8.tflite",
 }
-#: Models LiteRT refuses but TFLM runs.
-TFLM_ONLY = {"tflite-micro/person_detect.tflite"}
+#: Models LiteRT refuses but TFLM runs (person_detect: 1-D biases with quantized_dimension 3; edsr qint8:
+#: LiteRT's reference resolver has no DEPTH_TO_SPACE version 2).
+TFLM_ONLY = {"tflite-micro/person_detect.tflite", "mlcommons-mobile/edsr_f32b5_full_qint8.tflite"}
 
 ENTRIES: list[ManifestEntry | None] = read_manifest(MODELS) if (MODELS / "MANIFEST.tsv").exists() else [None]
 
