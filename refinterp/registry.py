@@ -31,6 +31,7 @@ from refinterp.ops import (
     resize,
     shape_ops,
     softmax_logistic,
+    transpose_conv,
     unary_math,
 )
 from refinterp.ops.common import PROFILES
@@ -46,6 +47,7 @@ from refinterp.ops.fast import quantize as quantize_fast
 from refinterp.ops.fast import reduce as reduce_fast
 from refinterp.ops.fast import resize as resize_fast
 from refinterp.ops.fast import softmax_logistic as softmax_logistic_fast
+from refinterp.ops.fast import transpose_conv as transpose_conv_fast
 from refinterp.ops.fast import unary_math as unary_math_fast
 
 #: The operator versions LiteRT 2.3.0's reference resolver registers, as (min, max) for every builtin it has
@@ -139,6 +141,10 @@ _TABLE = (
           notes="per-channel and per-tensor int8 weights, groups, dilation; uint8: filter zp, per-tensor; "
                 "hybrid: float32 with int8/uint8 weights (litert-ref only)",
           fast_prepare=conv_fast.prepare_conv2d_fast),
+    OpDef("TRANSPOSE_CONV", transpose_conv.prepare_transpose_conv, transpose_conv.transpose_conv_spec,
+          transpose_conv_fast.transpose_conv_fast, ("int8", "uint8", "float32"),
+          notes="scatter order kept for float32; per-channel or per-tensor int8 weights; output shape constant "
+                "or computed (tflm: the declared shape); uint8 litert-ref only; int16x8 refused"),
     OpDef("MAX_POOL_2D", pooling.prepare_pool2d, pooling.max_pool2d_spec, pooling_fast.max_pool2d_fast,
           ("int8", "uint8", "float32")),
     OpDef("DEPTHWISE_CONV_2D", depthwise_conv.prepare_depthwise_conv2d, depthwise_conv.depthwise_conv2d_spec,

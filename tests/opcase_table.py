@@ -26,6 +26,7 @@ import numpy as np
 import opcases
 import opcases_math
 import opcases_movement
+import opcases_transpose_conv
 import opcases_uint8_hybrid
 from opcases import ANY_DTYPES, FLOAT_DTYPES, Case, Generator
 
@@ -37,13 +38,14 @@ SOURCES: dict[str, dict[tuple[str, str], Generator]] = {
     "opcases_math": opcases_math.MATH_GENERATORS,
     "opcases_movement": opcases_movement.GENERATORS,
     "opcases_uint8_hybrid": opcases_uint8_hybrid.GENERATORS,
+    "opcases_transpose_conv": opcases_transpose_conv.GENERATORS,
 }
 GENERATORS: dict[tuple[str, str], Generator] = {kind: g for table in SOURCES.values() for kind, g in table.items()}
 # Kinds defined by more than one module (there must be none).
 DUPLICATES = sorted(k for k, n in Counter(k for table in SOURCES.values() for k in table).items() if n > 1)
 # The kinds also compared against TFLite Micro (profile "tflm").
 TFLM_KINDS = (opcases.TFLM_KINDS | opcases_math.MATH_TFLM_KINDS | opcases_movement.TFLM_KINDS
-              | opcases_uint8_hybrid.TFLM_KINDS)
+              | opcases_uint8_hybrid.TFLM_KINDS | opcases_transpose_conv.TFLM_KINDS)
 
 
 def is_float_kind(kind: tuple[str, str]) -> bool:

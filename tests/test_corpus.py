@@ -50,19 +50,14 @@ EXPECTED_UNSUPPORTED = {
     # refinterp lacks today; an entry goes when its model runs.
     "tflite-micro/keyword_scrambled_8bit.tflite": "QUANTIZE",  # int16 input; SVDF follows
     "tflite-micro/mnist_lstm_float.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM",
-    "tflite-micro/dp_net.tflite": "TRANSPOSE_CONV",
     "lyra/lyragan.tflite": "CALL_ONCE",
     "qengineering-ssd/coco_ssd_mobilenet_v1_uint8_detect.tflite": "CUSTOM:TFLite_Detection_PostProcess",
     "spokestack/wakeword_encode.tflite": "WHILE",
-    "pinto-tflite-unet/unet_person_quantized_08.tflite": "TRANSPOSE_CONV",
     "mediapipe/face_detection_full_range_sparse.tflite": "DENSIFY",  # sparse float16 weights
     "deepfilternet-tf/dfnet2_stateful_int16x8.tflite": "CALL_ONCE",
     "deepfilternet-tf/dfnet2_stateful_int8.tflite": "CALL_ONCE",
     "deepfilternet-tf/dfnet2_stateful_dynamic.tflite": "CALL_ONCE",
-    "secda-tflite/dcgan_gen.tflite": "TRANSPOSE_CONV",
-    "infineon-deepcraft/deeplabv3_mobilenetv3_int8.tflite": "TRANSPOSE_CONV",
     "xmos-ai-tools/denoise_16x8.tflite": "QUANTIZE",  # int16 output
-    "xmos-ai-tools/denoise_float32.tflite": "TRANSPOSE_CONV",
 }
 #: Models no reference runtime runs (TILE v3): checked operator by operator against LiteRT's optimized kernels.
 PER_OP_ONLY = {

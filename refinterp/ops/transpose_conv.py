@@ -1,0 +1,290 @@
+"""TRANSPOSE_CONV: int8 (per-channel or per-tensor int8 weights), uint8 (LiteRT only) and float32.
+
+Inputs: 0 the output shape (int32 ``[4]``, constant or computed), 1 the weights ``[Cout, KH, KW, Cin]`` (OHWI),
+2 the data ``[N, H, W, Cin]``, 3 the bias ``[Cout]`` (optional). int16 activations with int8 weights (the 16x8
+kernel) are not supported.
+
+The reference kernels (``tensorflow/lite/kernels/internal/reference/transpose_conv.h`` and
+``reference/integer_ops/transpose_conv.h``, run by ``kernels/transpose_conv.cc`` under BUILTIN_REF and by TFLM's
+``micro/kernels/transpose_conv.cc``) *scatter*: every input pixel (b, iy, ix) and input channel ic adds its
+product with each tap (ky, kx) to the output pixel
+
+    oy = iy * stride_h - pad_h + ky,   ox = ix * stride_w - pad_w + kx
+
+(products that land outside the output are dropped), looping ``b, iy, ix, ic, ky, kx, oc``. The padding is
+``ComputePaddingHeightWidth`` (padding.h) applied with the *output* size in the role of the input size and a
+dilation of 1: ``out' = ComputeOutSize(padding, out, K, stride)`` (SAME: ``ceil(out / stride)``; VALID:
+``(out + stride - K) / stride``, truncated), ``pad = max(0, (out' - 1) * stride + K - out) // 2``; the odd
+pixel of the total (the offset) is ignored by the reference kernels.
+
+float32 rule: the output starts at 0.0f and each product ``f32(x * w)`` is added in float32 in the scatter order,
+so for one output element the products arrive in the order of (iy, ix) ascending, then ic ascending. Then
+``y = clamp(f32(y + bias[oc]))`` with the fused activation's range.
+
+int8 rule (``reference_integer_ops::TransposeConv``): an int32 scratch buffer (it wraps) accumulates
+``(x - zp_in) * w``; then ``acc = int32(acc + bias[oc])``,
+``y = clamp(MultiplyByQuantizedMultiplier(acc, M[oc], shift[oc]) + zp_out, act_min, act_max)`` with
+``M[oc], shift[oc] = QuantizeMultiplier(f64(s_in) * f64(s_w[oc]) / f64(s_out))``
+(``PopulateConvolutionQuantizationParams``; a per-tensor weight scale serves every channel). The int8 kernel
+never reads the weights' zero point.
+
+uint8 rule (``reference_ops::TransposeConv`` for uint8, LiteRT only): ``acc = sum (x - zp_in) * (w - zp_w)``,
+then the same with one per-tensor ``M, shift`` from ``GetQuantizedConvolutionMultipler`` (the float32 product
+``s_in * s_w``, and the 2% bias-scale check; see ``conv.legacy_uint8_multiplier``).
+
+Output shape: LiteRT takes it from input 0 (at Prepare when constant, else at Eval); TFLM ignores input 0 and
+keeps the output tensor's declared shape. The reference kernels take the batch from the data and the depth from
+the weights (a mismatch with the output shape is a debug-only check there): refinterp refuses one.
+
+The fast kernels are in ``refinterp/ops/fast/transpose_conv.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from refinterp.errors import EvalError
+from refinterp.ops.common import (
+    PADDING_SAME,
+    PADDING_VALID,
+    OpContext,
+    compute_output_size,
+    compute_padding,
+    per_tensor_qparams,
+)
+from refinterp.ops.conv import bias_scale_of, clamp_float, legacy_uint8_multiplier, per_channel_multipliers
+from refinterp.quant import activation_range, activation_range_float, multiply_by_quantized_multiplier, wrap_int32
+
+KIND_FLOAT32, KIND_INT8, KIND_UINT8 = "float32", "int8", "uint8"
+
+#: Largest output refinterp allocates for a computed output shape (elements); larger values are refused.
+MAX_OUTPUT_ELEMENTS = 1 << 28
+
+
+@dataclass(frozen=True)
+class TransposeConvParams:
+    kind: str  # KIND_*
+    padding: int  # PADDING_SAME or PADDING_VALID
+    stride_h: int
+    stride_w: int
+    channels_out: int
+    #: the output shape when known at prepare (a constant input 0, or TFLM's declared shape); None: from input 0
+    output_shape: tuple[int, int, int, int] | None
+    input_zero_point: int = 0
+    filter_zero_point: int = 0  # uint8 only (the int8 kernel ignores the weights' zero point)
+    output_zero_point: int = 0
+    output_multiplier: np.ndarray | None = None  # int64 [Cout], Q31
+    output_shift: np.ndarray | None = None  # int64 [Cout], positive = left shift
+    act_min: float = 0
+    act_max: float = 0
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype({KIND_INT8: np.int8, KIND_UINT8: np.uint8}.get(self.kind, np.float32))
+
+
+def transpose_conv_padding(padding: int, out_size: int, filter_size: int, stride: int) -> int:
+    """ComputePaddingHeightWidth as transpose_conv.cc calls it: the output size plays the input size."""
+    return compute_padding(stride, 1, out_size, filter_size,
+                           compute_output_size(padding, out_size, filter_size, stride))
+
+
+def output_shape_of(p: TransposeConvParams, shape_values: np.ndarray | None, batches: int) -> tuple[int, ...]:
+    """The output shape: the one prepare knew, else input 0's values, checked (EvalError) as at Prepare."""
+    if p.output_shape is not None:
+        return p.output_shape
+    return _checked_shape(_ints(shape_values), batches, p.channels_out, EvalError, "output shape input")
+
+
+def _ints(values: np.ndarray | Sequence[int] | None) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.asarray(values).reshape(-1))
+
+
+def check_input_size(p: TransposeConvParams, out_hw: tuple[int, int], filter_hw: tuple[int, int],
+                     in_hw: tuple[int, int], error) -> None:
+    """transpose_conv.cc (Prepare for a constant output shape, else Eval): the input size ComputeOutSize
+    gives for the output size must be the data's (``computed_input_height != SizeOfDimension(input, 1)``)."""
+    computed = tuple(compute_output_size(p.padding, size, k, s)
+                     for size, k, s in zip(out_hw, filter_hw, (p.stride_h, p.stride_w)))
+    if computed != tuple(in_hw):
+        raise error(f"an output of {out_hw[0]}x{out_hw[1]} comes from a {computed[0]}x{computed[1]} input with "
+                    f"this filter, stride and padding, not from the data's {in_hw[0]}x{in_hw[1]}")
+
+
+def _checked_shape(shape: tuple[int, ...], batches: int, channels_out: int, error, what: str) -> tuple[int, ...]:
+    if len(shape) != 4:
+        raise error(f"{what} has {len(shape)} values {list(shape)}, expected 4 (NHWC)")
+    if min(shape) < 0:
+        raise error(f"{what} {list(shape)} has a negative dimension")
+    if shape[0] != batches or shape[3] != channels_out:
+        # MatchingDim is a debug-only check in the reference kernels: LiteRT would index the output with the
+        # data's batch count and the weights' depth (reading and writing outside it)
+        raise error(f"{what} {list(shape)} does not match the data's batch {batches} and the weights' "
+                    f"{channels_out} output channels")
+    if int(np.prod(shape, dtype=np.int64)) > MAX_OUTPUT_ELEMENTS:
+        raise error(f"{what} {list(shape)} has more than {MAX_OUTPUT_ELEMENTS} elements")
+    return shape
+
+
+def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
+    ctx.check_inputs(3, 4)
+    if len(ctx.op.outputs) != 1:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 1")
+    shape_tensor, w, x, y = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2), ctx.output(0)
+    bias = ctx.input(3)
+    if x.type_name == "int16":
+        raise ctx.unsupported("int16 data (the 16x8 TRANSPOSE_CONV kernel) is not supported by refinterp")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    if len(ctx.shape(shape_tensor)) != 1:
+        raise ctx.fail(f"output shape input must be 1-D, got shape {list(ctx.shape(shape_tensor))}")
+    x_shape, w_shape = ctx.shape(x), ctx.shape(w)
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ctx.fail(f"data and weights must be 4-D, got {list(x_shape)} and {list(w_shape)}")
+    if x.type_name == "float32" and w.type_name in ("int8", "uint8"):
+        # LiteRT 2.3.0 runs it (a hybrid kernel, measured); refinterp does not have that rule
+        raise ctx.unsupported(f"float32 data with {w.type_name} weights (hybrid TRANSPOSE_CONV)")
+    if w.type_name != x.type_name:
+        raise ctx.fail(f"{x.type_name} data with {w.type_name} weights (TFLite requires the same type)")
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"{x.type_name} data with {y.type_name} output (TFLite requires the same type)")
+    channels_out, filter_h, filter_w, channels_in = w_shape
+    if x_shape[3] != channels_in:
+        raise ctx.fail(f"data depth {x_shape[3]} differs from the weights' input depth {channels_in}")
+    if bias is not None:
+        wanted = "float32" if x.type_name == "float32" else "int32"
+        if bias.type_name != wanted:
+            raise ctx.fail(f"{x.type_name} data with {bias.type_name} bias (TFLite requires {wanted})")
+        if x.type_name == "int8" and bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+        if int(np.prod(ctx.shape(bias))) != channels_out:
+            raise ctx.fail(f"bias has {int(np.prod(ctx.shape(bias)))} elements, expected {channels_out}")
+
+    o = ctx.options
+    padding = int(o.get("padding", PADDING_SAME))
+    if padding not in (PADDING_SAME, PADDING_VALID):
+        raise ctx.unsupported(f"padding {padding} (neither SAME nor VALID)")
+    stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    if stride_h < 1 or stride_w < 1:
+        raise ctx.unsupported(f"strides {stride_h}x{stride_w} (TFLite divides by them)")
+    if filter_h < 1 or filter_w < 1:
+        raise ctx.unsupported(f"empty {filter_h}x{filter_w} filter")
+    activation = int(o.get("fused_activation_function", 0))
+
+    output_shape: tuple[int, ...] | None
+    if ctx.profile == "tflm":
+        output_shape = _checked_shape(ctx.shape(y), x_shape[0], channels_out, ctx.fail, "output")
+    else:
+        if shape_tensor.type_name != "int32":
+            raise ctx.fail(f"output shape input is {shape_tensor.type_name}, not int32")
+        if shape_tensor.is_constant:
+            output_shape = _checked_shape(_ints(shape_tensor.data), x_shape[0], channels_out, ctx.fail,
+                                          "output shape input")
+        else:
+            output_shape = None
+    if output_shape is not None and ctx.profile != "tflm":
+        sizes = dict(out_hw=output_shape[1:3], filter_hw=(filter_h, filter_w), in_hw=x_shape[1:3])
+        check_input_size(TransposeConvParams(KIND_FLOAT32, padding, stride_h, stride_w, channels_out, None),
+                         error=ctx.fail, **sizes)
+    if output_shape is not None:
+        ctx.set_output_shape(0, output_shape)
+    else:
+        pending = TransposeConvParams(KIND_FLOAT32, padding, stride_h, stride_w, channels_out, None)
+
+        def computed_shape(inputs: Sequence[np.ndarray | None]) -> tuple[int, ...]:
+            shape = _checked_shape(_ints(inputs[0]), x_shape[0], channels_out, EvalError, "output shape input")
+            check_input_size(pending, shape[1:3], (filter_h, filter_w), x_shape[1:3], EvalError)
+            return shape
+
+        ctx.set_output_shape(0, computed_shape)
+    common = dict(padding=padding, stride_h=stride_h, stride_w=stride_w, channels_out=channels_out,
+                  output_shape=output_shape)
+
+    if x.type_name == "float32":
+        lo, hi = activation_range_float(activation)
+        return TransposeConvParams(kind=KIND_FLOAT32, act_min=lo, act_max=hi, **common)
+
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None or wq.scale.size == 0:
+        raise ctx.fail(f"{w.type_name} weights are not quantized")
+    if x.type_name == "uint8":
+        if ctx.profile == "tflm":
+            raise ctx.fail("uint8 data: TFLM's TRANSPOSE_CONV has no uint8 kernel")
+        if wq.scale.size > 1:
+            raise ctx.fail("per-channel weight scales need int8 data (uint8 is per-tensor only)")
+        multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
+                                                    bias_scale_of(bias))
+        act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
+        return TransposeConvParams(kind=KIND_UINT8, input_zero_point=input_zero_point,
+                                   filter_zero_point=int(wq.zero_point[0]), output_zero_point=output_zero_point,
+                                   output_multiplier=np.full(channels_out, multiplier, np.int64),
+                                   output_shift=np.full(channels_out, shift, np.int64),
+                                   act_min=act_min, act_max=act_max, **common)
+    if wq.scale.size > 1:
+        # PopulateConvolutionQuantizationParams: as many scales as the quantized dimension has entries; the
+        # kernel reads them by output channel (dimension 0)
+        if wq.quantized_dimension != 0 or wq.scale.size != channels_out:
+            raise ctx.fail(f"per-channel weights must have {channels_out} scales on dimension 0, got "
+                           f"{wq.scale.size} on dimension {wq.quantized_dimension}")
+    multipliers, shifts = per_channel_multipliers(input_scale, wq.scale if wq.scale.size > 1 else wq.scale[:1],
+                                                  output_scale, channels_out)
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
+    return TransposeConvParams(kind=KIND_INT8, input_zero_point=input_zero_point,
+                               output_zero_point=output_zero_point, output_multiplier=multipliers,
+                               output_shift=shifts, act_min=act_min, act_max=act_max, **common)
+
+
+# ------------------------------------------------------------------------------------------------
+# Spec kernel: the reference's scatter loop, one input pixel at a time
+
+
+def transpose_conv_spec(p: TransposeConvParams, shape_values: np.ndarray | None, w: np.ndarray, x: np.ndarray,
+                        bias: np.ndarray | None = None) -> np.ndarray:
+    batches, in_h, in_w, channels_in = x.shape
+    channels_out, filter_h, filter_w, _ = w.shape
+    shape = output_shape_of(p, shape_values, batches)
+    out_h, out_w = shape[1], shape[2]
+    if p.output_shape is None:
+        check_input_size(p, (out_h, out_w), (filter_h, filter_w), (in_h, in_w), EvalError)
+    pad_h = transpose_conv_padding(p.padding, out_h, filter_h, p.stride_h)
+    pad_w = transpose_conv_padding(p.padding, out_w, filter_w, p.stride_w)
+    quantized = p.kind in (KIND_INT8, KIND_UINT8)
+    # the weights as [KH, KW, Cout, Cin]: one input channel's taps for every output channel
+    taps = np.transpose(w, (1, 2, 0, 3))
+    if quantized:
+        values = x.astype(np.int64) - p.input_zero_point
+        taps = taps.astype(np.int64) - (p.filter_zero_point if p.kind == KIND_UINT8 else 0)
+        total = np.zeros(shape, np.int64)  # the int32 scratch buffer, reduced modulo 2**32 below
+    else:
+        values = x
+        total = np.zeros(shape, np.float32)
+    for iy in range(in_h):
+        for ix in range(in_w):
+            # the output window this input pixel reaches, cut to the output (products outside are dropped)
+            oy0, ox0 = iy * p.stride_h - pad_h, ix * p.stride_w - pad_w
+            ky_lo, ky_hi = max(0, -oy0), min(filter_h, out_h - oy0)
+            kx_lo, kx_hi = max(0, -ox0), min(filter_w, out_w - ox0)
+            if ky_lo >= ky_hi or kx_lo >= kx_hi:
+                continue
+            window = total[:, oy0 + ky_lo:oy0 + ky_hi, ox0 + kx_lo:ox0 + kx_hi, :]
+            reach = taps[ky_lo:ky_hi, kx_lo:kx_hi]  # [ky, kx, Cout, Cin]
+            if quantized:
+                # integer sums are exact in any order: all input channels at once
+                window += np.einsum("bc,yxoc->byxo", values[:, iy, ix, :], reach)
+            else:
+                for ic in range(channels_in):
+                    # one float32 product and one float32 add per output element, channel after channel
+                    window += values[:, iy, ix, ic, None, None, None] * reach[None, :, :, :, ic]
+    if not quantized:
+        if bias is not None:
+            total = total + bias.astype(np.float32)
+        return clamp_float(total, p.act_min, p.act_max)
+    if bias is not None:
+        total += bias.astype(np.int64)
+    acc = wrap_int32(total)
+    y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
+    return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
