@@ -247,8 +247,10 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
     ops = model.subgraphs[0].operators
     report = ModelReport(entry.file, len(ops), oracle="", status="", op_names=tuple(op.name for op in ops))
     inputs = seeded_inputs(model, seed, INDEX_INPUT_RANGES.get(entry.file))
+    litert_runs = entry.runs_in_litert.startswith("yes")  # "yes (a note)" is a yes too
     try:
-        Interpreter(model_path=str(path)).allocate_tensors()
+        # the profile of the runtime that will judge: LiteRT's refusals (person_detect) are refinterp's under it
+        Interpreter(model_path=str(path), profile="litert-ref" if litert_runs else "tflm").allocate_tensors()
     except UnsupportedOpError as exc:
         report.oracle = "-"
         report.unsupported_message = str(exc)
@@ -258,7 +260,6 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
         report.notes.append(str(exc).split(": ", 1)[-1])
         report.seconds = time.perf_counter() - started
         return report
-    litert_runs = entry.runs_in_litert == "yes"
     oracles = []
     if litert_runs:
         try:
