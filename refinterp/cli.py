@@ -224,10 +224,17 @@ def _cmd_run(argv: Sequence[str]) -> int:
     parser.add_argument("--num-threads", type=int, default=None, metavar="N",
                         help="threads for the numba kernels (default: every core numba sees)")
     parser.add_argument("--no-progress", action="store_true", help="never show the progress line on stderr")
+    parser.add_argument("--max-tensor-bytes", metavar="SIZE",
+                        help="refuse a tensor larger than this (bytes, or 512MiB, 4GiB; default 2GiB or "
+                             "$REFINTERP_MAX_TENSOR_BYTES)")
+    parser.add_argument("--max-total-bytes", metavar="SIZE",
+                        help="refuse a run whose kept tensors exceed this (default 8GiB or half the memory, or "
+                             "$REFINTERP_MAX_TOTAL_BYTES)")
     args = parser.parse_args(argv)
 
     interpreter = Interpreter(model_path=args.model, num_threads=args.num_threads, profile=args.profile,
-                              kernels=args.kernels)
+                              kernels=args.kernels, max_tensor_bytes=args.max_tensor_bytes,
+                              max_total_bytes=args.max_total_bytes)
     output = _output_path(args.output) if args.output else None
     _announce_compilation(interpreter.model, args.kernels, sys.stderr)
     for line in kernel_choice_lines(interpreter.model, args.kernels, args.num_threads, interpreter.num_threads):

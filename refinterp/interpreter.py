@@ -653,15 +653,15 @@ class Interpreter:
             raise KernelError(f"{_where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
         outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
         if len(outputs) != len(op.outputs):
-            raise KernelError(f"{_where(op)} produced {len(outputs)} outputs, the model declares "
-                              f"{len(op.outputs)}")
+            # a file that gives the operator more or fewer outputs than it has (LiteRT's Prepare refuses it)
+            raise EvalError(f"{_where(op)} produced {len(outputs)} outputs, the model declares {len(op.outputs)}")
         for position, (value, index, shape) in enumerate(zip(outputs, op.outputs, expected)):
             if index < 0:
                 continue
             tensor = self.subgraph.tensors[index]
             if value.dtype != tensor.dtype:
-                raise KernelError(f"{_where(op)} produced {value.dtype} for tensor {index}, the model declares "
-                                  f"{tensor.type_name}")
+                raise EvalError(f"{_where(op)} produced {value.dtype} for tensor {index}, the model declares "
+                                f"{tensor.type_name}")
             if shape is None:
                 self._check_signature(op, position, tensor, value.shape, "produced")
             elif not _same_shape(value.shape, shape):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier
+from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
+from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,10 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     identity_real = np.float32(input_scale) / np.float32(output_scale)
     alpha_real = (np.float32(input_scale) * alpha) / np.float32(output_scale)
-    identity_multiplier, identity_shift = quantize_multiplier(float(identity_real))
-    alpha_multiplier, alpha_shift = quantize_multiplier(float(alpha_real))
+    identity_multiplier, identity_shift = checked_quantize_multiplier(ctx, float(identity_real),
+                                                                      "input scale / output scale")
+    alpha_multiplier, alpha_shift = checked_quantize_multiplier(ctx, float(alpha_real),
+                                                                "input scale * alpha / output scale")
     qmin, qmax = DTYPE_RANGES[x.dtype]
     return LeakyReluParams(alpha, True, input_zero_point, output_zero_point, identity_multiplier, identity_shift,
                            alpha_multiplier, alpha_shift, qmin, qmax)
@@ -141,9 +143,11 @@ def prepare_relu(ctx: OpContext) -> ReluParams:
             six = min(max(_relu_bound(6.0, input_scale, input_zero_point), qmin), qmax)  # FloatToQuantizedType
             return ReluParams(op, True, ctx.profile, input_zero_point, output_zero_point, requantize=False,
                               act_min=input_zero_point, act_max=six)
-        multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+        multiplier, shift = checked_quantize_multiplier(ctx, float(input_scale) / float(output_scale),
+                                                        "input scale / output scale")
     else:
-        multiplier, shift = quantize_multiplier(float(np.float32(input_scale) / np.float32(output_scale)))
+        multiplier, shift = checked_quantize_multiplier(ctx, float(np.float32(input_scale) / np.float32(output_scale)),
+                                                        "input scale / output scale")
     act_min = max(qmin, _relu_bound(lower, output_scale, output_zero_point))
     act_max = qmax if upper is None else min(qmax, _relu_bound(upper, output_scale, output_zero_point))
     return ReluParams(op, True, ctx.profile, input_zero_point, output_zero_point, multiplier, shift,

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from refinterp.errors import PrepareError, UnsupportedOpError
+from refinterp.errors import PrepareError, UnsupportedOpError, shown
 from refinterp.model import Operator, Subgraph, Tensor
-from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX
+from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX, quantize_multiplier
 
 PADDING_SAME, PADDING_VALID = 0, 1
+MAX_PADDING = 32767  # the largest padding of a 2-D window LiteRT accepts (int16)
 PROFILES = ("litert-ref", "tflm")
 
 #: An output shape that depends on input values (a non-constant shape, size or paddings input): called with
@@ -107,18 +108,46 @@ class OpContext:
             raise self.unsupported(f"{role} type {tensor.type_name} (supported: {', '.join(allowed)})")
 
 
+#: The largest left shift TFLite's ``MultiplyByQuantizedMultiplier`` computes with defined behaviour: it forms
+#: ``x * (1 << shift)`` in int32, so a real multiplier of 2**30 or more (shift 31 and up) is undefined there.
+MAX_MULTIPLIER_SHIFT = 30
+
+
+def checked_quantize_multiplier(ctx: OpContext, real_multiplier: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplier for a ratio of scales, refusing one TFLite cannot apply with defined results: not
+    finite, or 2**30 and more (a left shift past 30 bits). LiteRT runs such a file into undefined behaviour
+    (measured: results that no rule reproduces); no real model has such a ratio."""
+    if not np.isfinite(real_multiplier):
+        raise ctx.fail(f"{what} {real_multiplier} is not finite")
+    multiplier, shift = quantize_multiplier(float(real_multiplier))
+    if shift > MAX_MULTIPLIER_SHIFT:
+        raise ctx.fail(f"{what} {real_multiplier:.6g} is 2**30 or more: TFLite's int32 arithmetic would shift by "
+                       f"{shift} bits (undefined)")
+    return multiplier, shift
+
+
 def per_tensor_qparams(ctx: OpContext, tensor: Tensor, role: str) -> tuple[float, int]:
-    """The per-tensor (scale, zero_point) a kernel reads: TFLite's ``tensor->params`` = scale[0], zp[0]."""
+    """The per-tensor (scale, zero_point) a kernel reads: TFLite's ``tensor->params``.
+
+    LiteRT fills ``params`` only for a tensor with exactly one scale and zero point (``GetLegacyQuantization``):
+    a kernel reading it from a per-channel tensor sees scale 0 and zero point 0, and divides by that scale.
+    refinterp refuses such a tensor where a kernel needs one scale.
+    """
     q = tensor.quantization
     if q is None:
-        raise ctx.fail(f"{role} tensor {tensor.index} '{tensor.name}' is {tensor.type_name} but not quantized")
+        raise ctx.fail(f"{role} tensor {tensor.index} {shown(tensor.name, 32)} is {tensor.type_name} but not "
+                       "quantized")
+    if q.scale.size != 1:
+        raise ctx.fail(f"{role} tensor {tensor.index} {shown(tensor.name, 32)} has {q.scale.size} scales where "
+                       "the kernel reads one (LiteRT would read scale 0 and zero point 0)")
     return float(q.scale[0]), int(q.zero_point[0])
 
 
 def per_tensor_qparams_or_identity(tensor: Tensor) -> tuple[float, int]:
-    """(scale, zero_point), or (0.0, 0) for an unquantized tensor (LiteRT's quantization tuple)."""
+    """(scale, zero_point) as TFLite's ``tensor->params`` holds them: (0.0, 0) for an unquantized tensor and
+    for one with several scales (``GetLegacyQuantization``)."""
     q = tensor.quantization
-    if q is None:
+    if q is None or q.scale.size != 1:
         return 0.0, 0
     return float(q.scale[0]), int(q.zero_point[0])
 
@@ -157,10 +186,13 @@ def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int
     """Output size and padding; a negative VALID output size fails Prepare, except for pooling.
 
     Pooling (pooling.cc) resizes its output to whatever ComputeOutSize gives; LiteRT then reports a negative
-    width as both spatial sizes 0, and a negative height as height 0 (measured with ai-edge-litert 2.3.0).
+    width as both spatial sizes 0, and a negative height as height 0 (measured with ai-edge-litert 2.3.0). An
+    unknown padding (``PADDING_UNKNOWN``: absent options, or a value LiteRT does not know) makes ComputeOutSize
+    return 0: LiteRT's pooling gets an empty output, its convolutions refuse it (their Prepare fails in 2.3.0);
+    under "tflm" refinterp refuses it everywhere.
     """
     padding = int(ctx.options.get("padding", PADDING_SAME))
-    if padding not in (PADDING_SAME, PADDING_VALID):
+    if padding not in (PADDING_SAME, PADDING_VALID) and not (pooling and ctx.profile == "litert-ref"):
         raise ctx.fail(f"unknown padding {padding}")
     for name, value in (("stride_h", stride_h), ("stride_w", stride_w),
                         ("dilation_h", dilation_h), ("dilation_w", dilation_w),
@@ -173,9 +205,13 @@ def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int
         if not pooling:
             raise ctx.fail(f"VALID padding gives an output of {out_h}x{out_w}: the filter is larger than the input")
         out_h, out_w = (0, 0) if out_w < 0 else (0, out_w)
-    return Window2D(out_h, out_w,
-                    compute_padding(stride_h, dilation_h, in_h, filter_h, out_h),
-                    compute_padding(stride_w, dilation_w, in_w, filter_w, out_w))
+    pad_h = compute_padding(stride_h, dilation_h, in_h, filter_h, out_h)
+    pad_w = compute_padding(stride_w, dilation_w, in_w, filter_w, out_w)
+    if max(pad_h, pad_w) > MAX_PADDING:
+        # measured with ai-edge-litert 2.3.0: Prepare fails ("failed to prepare", no message) for CONV_2D,
+        # DEPTHWISE_CONV_2D and the pooling operators from a padding of 32768 on; TFLM keeps paddings in int16
+        raise ctx.fail(f"padding {max(pad_h, pad_w)} exceeds {MAX_PADDING} (TFLite keeps paddings in int16)")
+    return Window2D(out_h, out_w, pad_h, pad_w)
 
 
 def type_lowest(dtype: np.dtype) -> float | int:

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.quant import (
     DTYPE_RANGES,
     cast_to_int32,
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     round_half_away_f32,
 )
 
@@ -66,7 +65,8 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
                                                       q.per_channel))
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    multiplier, shift = checked_quantize_multiplier(ctx, float(input_scale) / float(output_scale),
+                                                    "input scale / output scale")
     return QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
                           multiplier=multiplier, shift=shift)
 

@@ -47,7 +47,10 @@ def _prepare_resize(ctx: OpContext, dtypes: tuple[str, ...]) -> ResizeParams:
     if size.type_name != "int32" or ctx.shape(size) != (2,):
         raise ctx.fail("size must be an int32 tensor of 2 elements")
     o = ctx.options
-    batch, _, _, channels = ctx.shape(x)
+    batch, in_h, in_w, channels = ctx.shape(x)
+    if min(in_h, in_w) == 0 and batch * channels:
+        # every output pixel reads input pixels that do not exist (LiteRT 2.3.0 crashes with SIGSEGV)
+        raise ctx.fail(f"input {list(ctx.shape(x))} has no pixels to resize from")
     fixed = None
     if size.is_constant:
         fixed = _output_size(size.data, ctx.fail)

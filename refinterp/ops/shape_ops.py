@@ -212,15 +212,16 @@ def prepare_pad(ctx: OpContext) -> PadParams:
     else:
         fixed = None
         ctx.set_output_shape(0, lambda inputs: _padded_shape(x_shape, _check_paddings(inputs[1], rank, EvalError)))
+    # the kernel reads the output's (and constant_values') tensor->params: (0, 0) when unquantized or per-channel
     quantized = x.type_name in ("int8", "uint8", "int16") and y.quantization is not None
+    output_scale, output_zero_point = per_tensor_qparams_or_identity(y)
     pad_value: int | float | None
     if constant_values is None:
         if quantized:
-            zero_point = int(y.quantization.zero_point[0])
             lo, hi = DTYPE_RANGES[y.dtype]
-            if not lo <= zero_point <= hi:
-                raise ctx.fail(f"output zero point {zero_point} outside the {y.type_name} range")
-            pad_value = zero_point
+            if not lo <= output_zero_point <= hi:
+                raise ctx.fail(f"output zero point {output_zero_point} outside the {y.type_name} range")
+            pad_value = output_zero_point
         else:
             pad_value = 0
     else:
@@ -229,10 +230,8 @@ def prepare_pad(ctx: OpContext) -> PadParams:
         if math.prod(ctx.shape(constant_values)) != 1:
             raise ctx.fail(f"constant_values has shape {list(ctx.shape(constant_values))}, expected 1 element")
         if quantized:
-            cq = constant_values.quantization
-            c_scale, c_zero_point = (float(cq.scale[0]), int(cq.zero_point[0])) if cq is not None else (0.0, 0)
-            if (np.float32(c_scale) != np.float32(y.quantization.scale[0])
-                    or c_zero_point != int(y.quantization.zero_point[0])):
+            c_scale, c_zero_point = per_tensor_qparams_or_identity(constant_values)
+            if np.float32(c_scale) != np.float32(output_scale) or c_zero_point != output_zero_point:
                 raise ctx.fail("constant_values must have the output's scale and zero point")
         pad_value = constant_values.data.reshape(-1)[0].item() if constant_values.is_constant else None
     return PadParams(fixed, pad_value, y.dtype)
