@@ -111,15 +111,17 @@ def output_difference(expected: Sequence[np.ndarray], got: Sequence[np.ndarray])
         have = np.asarray(have)
         if have.dtype != want.dtype or have.shape != want.shape:
             return f"output {position}: got {have.dtype}{list(have.shape)}, expected {want.dtype}{list(want.shape)}"
+        flat_want, flat_have = want.reshape(-1), have.reshape(-1)  # 0-d outputs too
         if want.dtype.kind == "f":
             bits = np.dtype(f"u{want.dtype.itemsize}")
-            differs = np.ascontiguousarray(want).view(bits) != np.ascontiguousarray(have).view(bits)
+            differs = np.ascontiguousarray(flat_want).view(bits) != np.ascontiguousarray(flat_have).view(bits)
         else:
-            differs = want != have
+            differs = flat_want != flat_have
         if differs.any():
-            where = tuple(int(i) for i in np.argwhere(differs)[0])
+            first = int(np.argmax(differs))
+            where = tuple(int(i) for i in np.unravel_index(first, want.shape)) if want.shape else ()
             return (f"output {position}: {int(differs.sum())} of {differs.size} elements differ; first at {where}: "
-                    f"expected {want[where]!r}, got {have[where]!r}")
+                    f"expected {flat_want[first]!r}, got {flat_have[first]!r}")
     return None
 
 

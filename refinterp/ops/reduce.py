@@ -138,7 +138,9 @@ def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
         output_shape = tuple(n for d, n in enumerate(x_shape) if d not in axes)
     reduced_count = math.prod(x_shape[d] for d in axes)
     common = dict(op=op, axes=tuple(axes), keep_dims=keep_dims, output_shape=output_shape,
-                  reduced_count=reduced_count, reduces_all=len(axes) == rank)
+                  # LiteRT's ReduceAllDims shortcut; TFLM always starts from the initial value (a SUM of -0.0
+                  # is +0.0 there)
+                  reduced_count=reduced_count, reduces_all=len(axes) == rank and ctx.profile != "tflm")
     if x.type_name not in ("int8", "uint8"):
         return ReduceParams(**common, quantized=False)
 
