@@ -132,6 +132,30 @@ def conv2d(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     )
 
 
+def transpose_conv(rng: np.random.Generator, dtype: str = "int8") -> bytes:
+    """TRANSPOSE_CONV: output_shape (constant), OHWI weights, the data, a bias; SAME or VALID, stride 1 or 2."""
+    batch, in_h, in_w = int(rng.integers(1, 3)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    in_c, out_c = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    stride = int(rng.integers(1, 3))
+    padding = "SAME" if rng.random() < 0.5 else "VALID"
+    out_h, out_w = ((in_h * stride, in_w * stride) if padding == "SAME"
+                    else ((in_h - 1) * stride + kh, (in_w - 1) * stride + kw))
+    in_q, out_q = _q(rng, dtype), _q(rng, dtype)
+    w_scales = [_scale(rng, 1e-3, 1e-2) for _ in range(out_c)]
+    weights = TensorSpec((out_c, kh, kw, in_c), "int8", w_scales, [0] * out_c,
+                         data=rng.integers(-127, 128, (out_c, kh, kw, in_c)))
+    bias = TensorSpec((out_c,), "int32", [_f32(in_q[0] * s) for s in w_scales], [0] * out_c,
+                      data=rng.integers(-1000, 1000, out_c))
+    output_shape = TensorSpec((4,), "int32", data=np.array([batch, out_h, out_w, out_c], np.int32))
+    return single_op_model(
+        "TRANSPOSE_CONV",
+        [output_shape, weights, _act(rng, dtype, (batch, in_h, in_w, in_c), in_q), bias],
+        [_act(rng, dtype, (batch, out_h, out_w, out_c), out_q)],
+        {"padding": padding, "stride_h": stride, "stride_w": stride},
+    )
+
+
 def depthwise_conv2d(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     g = _window(rng)
     in_c, multiplier = int(rng.integers(1, 5)), int(rng.integers(1, 3))
@@ -788,6 +812,7 @@ def small_chain(rng: np.random.Generator, dtype: str = "int8") -> bytes:
 SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     "CONV_2D": (conv2d, ("int8",)),
     "DEPTHWISE_CONV_2D": (depthwise_conv2d, ("int8",)),
+    "TRANSPOSE_CONV": (transpose_conv, ("int8",)),
     "FULLY_CONNECTED": (fully_connected, ("int8",)),
     "MAX_POOL_2D": (_pool("MAX_POOL_2D"), ("int8", "float32")),
     "AVERAGE_POOL_2D": (_pool("AVERAGE_POOL_2D"), ("int8", "uint8")),
