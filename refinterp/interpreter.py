@@ -403,7 +403,10 @@ class Interpreter:
             raise UnsupportedOpError(f"operator {op.index}: {op.name} version {op.version} is not supported by "
                                      f"refinterp (it runs versions {_version_ranges(opdef.versions)})")
         ctx = OpContext(op, self.subgraph, self.profile, shapes=MappingProxyType(shapes))
-        params = opdef.prepare_for(self.kernels)(ctx)
+        try:
+            params = opdef.prepare_for(self.kernels)(ctx)
+        except RefinterpError as exc:  # helpers below the ops (quant.py) raise without naming the operator
+            raise _located(exc, op) from None
         plan: list[tuple[int, ...] | ShapeFunction | None] = []
         for position in range(len(op.outputs)):
             said = ctx.output_shapes.get(position)

@@ -17,6 +17,8 @@ import math
 import numba
 import numpy as np
 
+from refinterp.errors import PrepareError
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -80,6 +82,9 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     """
     if real_multiplier == 0.0:
         return 0, 0
+    if not math.isfinite(real_multiplier):
+        # frexp of an infinity or NaN is unspecified in C++, and TfLiteRound of it cast to int64 undefined
+        raise PrepareError(f"a scale ratio of {real_multiplier} has no fixed-point multiplier")
     q, shift = math.frexp(real_multiplier)
     q_fixed = round_half_away(q * (1 << 31))  # exact in double: q has 53 bits, times a power of two
     if q_fixed == (1 << 31):
@@ -93,13 +98,21 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
 def activation_range(activation: int, scale: float, zero_point: int, dtype: np.dtype) -> tuple[int, int]:
     """CalculateActivationRangeQuantized (kernel_util.cc): the fused activation as an integer clamp.
 
-    ``Q(f) = zero_point + round(f32(f / scale))``; TANH and SIGN_BIT are not handled there and leave the
-    full range.
+    ``Q(f) = zero_point + (int32)round(f32(f / scale))``; TANH and SIGN_BIT are not handled there and leave
+    the full range. LiteRT's ``Quantize`` fails Prepare unless ``INT32_MIN <= round(f / scale) <= f32(INT32_MAX)``
+    (a NaN or infinite quotient from a tiny or zero scale fails it; refinterp raises PrepareError); 2**31 itself
+    passes and the x86 cast makes it INT32_MIN, and ``zero_point +`` wraps in int32 as on x86.
     """
     qmin, qmax = DTYPE_RANGES[np.dtype(dtype)]
 
     def quantize(f: float) -> int:
-        return zero_point + round_half_away(float(np.float32(f) / np.float32(scale)))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            rounded = round_half_away_f32(np.float32(f) / np.float32(scale))
+        if not -2147483648.0 <= float(rounded) <= 2147483648.0:
+            raise PrepareError(f"the fused activation's bound {f:g} / output scale {scale:g} is {float(rounded):g}, "
+                               "outside int32 (LiteRT's Quantize fails Prepare)")
+        total = zero_point + int(cast_to_int32(rounded))
+        return ((total + 2**31) & 0xFFFFFFFF) - 2**31
 
     if activation == ACT_RELU:
         return max(qmin, quantize(0.0)), qmax

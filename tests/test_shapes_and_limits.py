@@ -160,12 +160,13 @@ def test_batch_minus_one_signatures_run_like_litert(kernels):
 @pytest.mark.parametrize("kernels", KERNELS)
 def test_depthwise_never_sees_more_channels_than_declared(kernels):
     """The heap overflow of issue 10: 16 channels reach a depthwise convolution prepared for 8. The CONV_2D
-    result is checked against the declared [1, 4, 4, 8] although its signature is [-1, 4, 4, 8], before the
-    depthwise kernel runs (LiteRT resizes the tensor to 16 channels and refuses at the depthwise Prepare)."""
+    output shape CONV_2D says at allocate is checked against the declared [1, 4, 4, 8] although its signature is
+    [-1, 4, 4, 8], before any kernel runs (LiteRT resizes the tensor to 16 channels and refuses at the depthwise
+    Prepare)."""
     content = conv_then_depthwise(16, 8)
     assert litert_verdict(content, [X8]) == "prepare"
-    refuse(content, [X8], EvalError, "operator 0 (CONV_2D) produced shape [1, 4, 4, 16] for tensor 3 't'",
-           kernels=kernels)
+    refuse(content, [X8], PrepareError, "operator 0 (CONV_2D): output 0 (tensor 3 't') gets shape [1, 4, 4, 16] from "
+           "its inputs, the model declares [1, 4, 4, 8]", kernels=kernels)
 
 
 def test_an_output_prepare_computes_is_checked_at_allocate():
@@ -500,8 +501,8 @@ def test_pooling_with_an_unknown_padding_has_an_empty_output_like_litert(op, ker
     refuse(content, [x], PrepareError, "unknown padding -1", profile="tflm", kernels=kernels)
     declared = single_op_model(op, [TensorSpec((1, 4, 4, 2), "int8", **Q)], [TensorSpec((1, 4, 4, 2), "int8", **Q)],
                                options)
-    refuse(declared, [x], EvalError, "produced shape [1, 0, 0, 2] for tensor 1 'output_0', the model declares "
-           "[1, 4, 4, 2]", kernels=kernels)
+    refuse(declared, [x], PrepareError, "output 0 (tensor 1 'output_0') gets shape [1, 0, 0, 2] from its inputs, the "
+           "model declares [1, 4, 4, 2]", kernels=kernels)
 
 
 @pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D"])
@@ -529,3 +530,81 @@ def test_paddings_beyond_int16_are_refused_like_litert(op):
     refuse(model(65537), [x], PrepareError, "padding 32768 exceeds 32767")
     if not op.endswith("POOL_2D"):
         refuse(model(3, dilation=1 << 24), [x], PrepareError, "exceeds 32767")
+
+
+# ------------------------------------------------------------------------------------------------ op modules (fuzzing)
+
+
+def fill_model(dims, output_shape) -> bytes:
+    values = np.array(dims, np.int32) if dims is not None else None
+    return single_op_model("FILL", [TensorSpec((2,), "int32", data=values),
+                                    TensorSpec((), "int8", **Q, data=np.array(3, np.int8))],
+                           [TensorSpec(output_shape, "int8", **Q)])
+
+
+def test_fill_of_non_constant_huge_dims_is_refused_before_allocating():
+    huge = np.array([BIG, BIG], np.int32)
+    refuse(fill_model(None, (2, 2)), [huge], EvalError, "would get shape [2147483647, 2147483647], which does not "
+           "fit its shape signature [2, 2]")
+    dynamic = with_signatures(fill_model(None, (2, 2)), {2: (-1, -1)})
+    refuse(dynamic, [huge], EvalError, "operator 0 (FILL): output tensor 2 'output_0' of shape")
+    ordinary = [np.array([2, 3], np.int32)]
+    (expected,) = litert_verdict(dynamic, ordinary)
+    (got,) = run(dynamic, ordinary)
+    assert got.shape == expected.shape == (2, 3) and np.array_equal(got, expected)
+
+
+def int8_conv(x_shape=(1, 2, 2, 1), bias_zero_point: int = 0, output_scale: float = 0.1, activation: str = "NONE",
+              output_shape=(1, 2, 2, 1), filter_depth: int = 1) -> bytes:
+    weights = TensorSpec((1, 1, 1, filter_depth), "int8", scale=[0.05], zero_point=[0], quantized_dimension=0,
+                         data=np.ones((1, 1, 1, filter_depth), np.int8))
+    bias_spec = TensorSpec((1,), "int32", scale=[0.005], zero_point=[bias_zero_point], data=np.full(1, 7, np.int32))
+    return single_op_model("CONV_2D", [TensorSpec(x_shape, "int8", **Q), weights, bias_spec],
+                           [TensorSpec(output_shape, "int8", scale=output_scale, zero_point=0)],
+                           {**SAME_1, "fused_activation_function": activation})
+
+
+X1 = np.arange(4, dtype=np.int8).reshape(1, 2, 2, 1)
+
+
+def test_conv_int8_bias_zero_point_must_be_0_like_litert():
+    assert litert_verdict(int8_conv(bias_zero_point=3), [X1]) == "prepare"
+    refuse(int8_conv(bias_zero_point=3), [X1], PrepareError, "operator 0 (CONV_2D): bias zero point must be 0")
+    (expected,) = litert_verdict(int8_conv(), [X1])
+    assert np.array_equal(run(int8_conv(), [X1])[0], expected)
+
+
+def test_conv_with_no_input_channels_is_refused_not_divided_by_zero():
+    """groups = input depth / filter depth is 0: LiteRT's Prepare computes ``Cout % groups`` (SIGFPE)."""
+    refuse(int8_conv(x_shape=(1, 2, 2, 0)), [np.zeros((1, 2, 2, 0), np.int8)], PrepareError,
+           "input depth 0 makes 0 groups of filter depth 1")
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_conv_output_shape_is_planned_at_allocate(kernels):
+    refuse(int8_conv(output_shape=(1, 2, 2, 5)), [X1], PrepareError,
+           "output 0 (tensor 3 'output_0') gets shape [1, 2, 2, 1] from its inputs, the model declares [1, 2, 2, 5]",
+           kernels=kernels)
+
+
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+def test_activation_bound_outside_int32_fails_prepare_like_litert(op):
+    """CalculateActivationRangeQuantized: 6 / 1e-38 is infinite in float32 and LiteRT's Quantize fails; pooling.cc
+    ignores that status (measured: LiteRT runs, clamping with bounds it never set), so refinterp refuses."""
+    options = {**SAME_1, "filter_width": 1, "filter_height": 1, "fused_activation_function": "RELU6"}
+    content = single_op_model(op, [TensorSpec((1, 2, 2, 1), "int8", **Q)],
+                              [TensorSpec((1, 2, 2, 1), "int8", scale=1e-38, zero_point=0)], options)
+    refuse(content, [X1], PrepareError, "the fused activation's bound 6 / output scale 1e-38 is inf")
+
+
+def test_conv_scale_ratio_of_2_to_the_30_or_more_is_refused():
+    refuse(int8_conv(output_scale=1e-38, activation="RELU6"), [X1], PrepareError,
+           "operator 0 (CONV_2D): input scale x filter scale[0] / output scale 5e+35 is 2**30 or more")
+
+
+def test_prelu_scale_ratio_of_2_to_the_30_or_more_is_refused():
+    content = single_op_model("PRELU", [TensorSpec((1, 4), "int8", **Q),
+                                        TensorSpec((4,), "int8", scale=0.5, zero_point=0, data=np.ones(4, np.int8))],
+                              [TensorSpec((1, 4), "int8", scale=1e-36, zero_point=0)])
+    refuse(content, [np.arange(4, dtype=np.int8).reshape(1, 4)], PrepareError,
+           "operator 0 (PRELU): input scale / output scale")

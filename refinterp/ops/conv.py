@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.ops.common import OpContext, Window2D, checked_quantize_multiplier, per_tensor_qparams, window_2d
 from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_dot
 from refinterp.quant import (
     activation_range,
@@ -86,15 +86,17 @@ class Conv2DParams:
         return {KIND_INT8: np.dtype(np.int8), KIND_UINT8: np.dtype(np.uint8)}.get(self.rule, np.dtype(np.float32))
 
 
-def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray, output_scale: float,
+def per_channel_multipliers(ctx: OpContext, input_scale: float, filter_scales: np.ndarray, output_scale: float,
                             channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """PopulateConvolutionQuantizationParams: one (multiplier, shift) per output channel, in double."""
+    """PopulateConvolutionQuantizationParams: one (multiplier, shift) per output channel, in double; a ratio
+    TFLite cannot apply with defined results (not finite, 2**30 or more) fails Prepare."""
     scales = np.broadcast_to(np.asarray(filter_scales, dtype=np.float32), (channels,))
     multipliers = np.empty(channels, dtype=np.int64)
     shifts = np.empty(channels, dtype=np.int64)
     for c in range(channels):
         effective_scale = float(input_scale) * float(scales[c]) / float(output_scale)
-        multipliers[c], shifts[c] = quantize_multiplier(effective_scale)
+        multipliers[c], shifts[c] = checked_quantize_multiplier(ctx, effective_scale,
+                                                                f"input scale x filter scale[{c}] / output scale")
     return multipliers, shifts
 
 
@@ -135,6 +137,9 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     if channels_in_group == 0 or channels_in % channels_in_group:
         raise ctx.fail(f"input depth {channels_in} is not a multiple of the filter depth {channels_in_group}")
     groups = channels_in // channels_in_group
+    if groups == 0:
+        # conv.cc computes filter->dims->data[0] % groups: a division by zero there (SIGFPE)
+        raise ctx.fail(f"input depth {channels_in} makes 0 groups of filter depth {channels_in_group}")
     if channels_out % groups:
         raise ctx.fail(f"{channels_out} output channels do not split into {groups} groups")
     if bias is None and ctx.profile == "litert-ref":
@@ -146,6 +151,7 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dilation_h, dilation_w = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
     window = window_2d(ctx, x_shape[1], x_shape[2], filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w)
+    ctx.set_output_shape(0, (x_shape[0], window.out_h, window.out_w, channels_out))  # conv.cc ResizeTensor
     activation = int(o.get("fused_activation_function", 0))
     common = dict(stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h, dilation_w=dilation_w,
                   window=window, groups=groups)
@@ -169,6 +175,8 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         raise ctx.unsupported(f"int8 input with {w.type_name} filter and {y.type_name} output")
     if bias is not None and bias.type_name != "int32":
         raise ctx.unsupported(f"int8 convolution with {bias.type_name} bias (TFLite requires int32)")
+    if bias is not None and bias.quantization is not None and np.any(bias.quantization.zero_point != 0):
+        raise ctx.fail("bias zero point must be 0")  # conv.cc Prepare: TF_LITE_ENSURE_EQ(bias zero_point, 0)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     wq = w.quantization
@@ -178,7 +186,7 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         raise ctx.fail("int8 filter zero points must be 0")  # PopulateConvolutionQuantizationParams
     if wq.per_channel and (wq.quantized_dimension != 0 or wq.scale.size != channels_out):
         raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 0")
-    multipliers, shifts = per_channel_multipliers(input_scale, wq.scale, output_scale, channels_out)
+    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale, output_scale, channels_out)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multipliers,

@@ -116,6 +116,7 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
     if stride_h > 0xFFFF or stride_w > 0xFFFF:
         raise ctx.fail(f"stride ({stride_h}, {stride_w}) exceeds 65535")
     window = window_2d(ctx, x_shape[1], x_shape[2], filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w)
+    ctx.set_output_shape(0, (x_shape[0], window.out_h, window.out_w, channels_out))  # depthwise_conv.cc
     activation = int(o.get("fused_activation_function", 0))
     common = dict(stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h, dilation_w=dilation_w,
                   window=window, depth_multiplier=depth_multiplier)
@@ -149,7 +150,7 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         raise ctx.fail("int8 filter is not quantized")
     if wq.per_channel and (wq.scale.size != channels_out or w_shape[wq.quantized_dimension] != channels_out):
         raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 3")
-    multipliers, shifts = per_channel_multipliers(input_scale, wq.scale if wq.per_channel else wq.scale[:1],
+    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.per_channel else wq.scale[:1],
                                                   output_scale, channels_out)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,

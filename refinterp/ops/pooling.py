@@ -40,6 +40,7 @@ def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     filter_h, filter_w = int(o.get("filter_height", 1)), int(o.get("filter_width", 1))
     stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     window = window_2d(ctx, shape[1], shape[2], filter_h, filter_w, stride_h, stride_w, pooling=True)
+    ctx.set_output_shape(0, (shape[0], window.out_h, window.out_w, shape[3]))  # pooling.cc ResizeTensor
     activation = int(o.get("fused_activation_function", 0))
     if x.type_name == "float32":
         act_min, act_max = activation_range_float(activation)

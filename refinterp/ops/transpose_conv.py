@@ -230,7 +230,7 @@ def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
         if wq.quantized_dimension != 0 or wq.scale.size != channels_out:
             raise ctx.fail(f"per-channel weights must have {channels_out} scales on dimension 0, got "
                            f"{wq.scale.size} on dimension {wq.quantized_dimension}")
-    multipliers, shifts = per_channel_multipliers(input_scale, wq.scale if wq.scale.size > 1 else wq.scale[:1],
+    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.scale.size > 1 else wq.scale[:1],
                                                   output_scale, channels_out)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return TransposeConvParams(kind=KIND_INT8, input_zero_point=input_zero_point,

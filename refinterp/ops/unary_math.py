@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.ops.softmax_logistic import (
     calculate_input_radius,
     exp_on_negative_values,
@@ -408,11 +408,13 @@ def prepare_hard_swish(ctx: OpContext) -> HardSwishParams:
     # HardSwishPrepare, in float32
     hires_input_scale = np.float32(np.float32(1.0 / 128.0) * np.float32(input_scale))
     reluish_scale = np.float32(3.0 / 32768.0)
-    output_multiplier, output_exponent = quantize_multiplier(float(hires_input_scale / np.float32(output_scale)))
+    output_multiplier, output_exponent = checked_quantize_multiplier(
+        ctx, float(hires_input_scale / np.float32(output_scale)), "input scale / 128 / output scale")
     if output_exponent > 0:
         raise ctx.fail(f"output multiplier {float(hires_input_scale / np.float32(output_scale))!r} is 1 or more "
                        f"(the output scale is below input scale / 128): HardSwishPrepare requires exponent <= 0")
-    reluish_multiplier, reluish_exponent = quantize_multiplier(float(hires_input_scale / reluish_scale))
+    reluish_multiplier, reluish_exponent = checked_quantize_multiplier(
+        ctx, float(hires_input_scale / reluish_scale), "input scale / 128 / (3 / 32768)")
     return HardSwishParams(True, x.dtype, input_zero_point, output_zero_point,
                            down_scale_int32_to_int16_multiplier(output_multiplier), output_exponent,
                            down_scale_int32_to_int16_multiplier(reluish_multiplier), reluish_exponent)
@@ -542,8 +544,9 @@ def prepare_prelu(ctx: OpContext) -> PreluParams:
     alpha_scale, alpha_zero_point = per_tensor_qparams(ctx, alpha, "alpha")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     s_in, s_alpha, s_out = np.float32(input_scale), np.float32(alpha_scale), np.float32(output_scale)
-    multiplier_1, shift_1 = quantize_multiplier(float(s_in / s_out))
-    multiplier_2, shift_2 = quantize_multiplier(float(np.float32(s_in * s_alpha) / s_out))
+    multiplier_1, shift_1 = checked_quantize_multiplier(ctx, float(s_in / s_out), "input scale / output scale")
+    multiplier_2, shift_2 = checked_quantize_multiplier(ctx, float(np.float32(s_in * s_alpha) / s_out),
+                                                        "input scale x alpha scale / output scale")
     return PreluParams(True, x.dtype, shape, input_zero_point, alpha_zero_point, output_zero_point,
                        multiplier_1, shift_1, multiplier_2, shift_2)
 
