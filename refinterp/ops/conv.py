@@ -39,6 +39,7 @@ uint8 and hybrid ones in ``refinterp/ops/fast/conv_uint8_hybrid.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -116,6 +117,34 @@ def legacy_uint8_multiplier(ctx: OpContext, input_scale: float, filter_scale: fl
     if not product >= 0:
         raise ctx.fail("input scale x filter scale is negative")
     return quantize_multiplier(product / float(output_scale))
+
+def uint8_requantization(ctx: OpContext, x, w, bias, y, channels_out: int, activation: int,
+                         what: str) -> dict[str, Any]:
+    """The legacy uint8 rule's parameters, shared by CONV_2D and DEPTHWISE_CONV_2D (their Prepare and
+    PopulateConvolutionQuantizationParams): an int32 bias with zero point 0, a per-tensor uint8 filter whose zero
+    point the kernel subtracts, and one multiplier for every output channel."""
+    if bias is not None:
+        if bias.type_name != "int32":
+            raise ctx.fail(f"uint8 {what} with {bias.type_name} bias (TFLite requires int32)")
+        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("uint8 filter is not quantized")
+    if wq.scale.size not in (1, channels_out):
+        raise ctx.fail(f"filter has {wq.scale.size} scales, expected 1 or {channels_out}")
+    if wq.scale.size > 1:
+        # PopulateConvolutionQuantizationParams: per-channel quantization needs an int8/int16 input
+        raise ctx.fail("per-channel filter scales need an int8 input (uint8 is per-tensor only)")
+    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
+                                                bias_scale_of(bias))
+    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
+    return dict(quantized=True, input_zero_point=input_zero_point, output_zero_point=output_zero_point,
+                output_multiplier=np.full(channels_out, multiplier, np.int64),
+                output_shift=np.full(channels_out, shift, np.int64), act_min=act_min, act_max=act_max,
+                filter_zero_point=int(wq.zero_point[0]))
 
 
 def bias_scale_of(bias) -> float | None:
@@ -200,29 +229,8 @@ def _prepare_uint8(ctx: OpContext, x, w, bias, y, common: dict, activation: int,
         raise ctx.fail(f"uint8 input with {y.type_name} output (TFLite requires the same type)")
     if w.type_name != "uint8":
         raise ctx.unsupported(f"uint8 input with {w.type_name} filter (the uint8 kernel would read it as uint8)")
-    if bias is not None:
-        if bias.type_name != "int32":
-            raise ctx.fail(f"uint8 convolution with {bias.type_name} bias (TFLite requires int32)")
-        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
-            raise ctx.fail("bias zero point must be 0")
-    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
-    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    wq = w.quantization
-    if wq is None:
-        raise ctx.fail("uint8 filter is not quantized")
-    if wq.scale.size not in (1, channels_out):
-        raise ctx.fail(f"filter has {wq.scale.size} scales, expected 1 or {channels_out}")
-    if wq.scale.size > 1:
-        # PopulateConvolutionQuantizationParams: per-channel quantization needs an int8/int16 input
-        raise ctx.fail("per-channel filter scales need an int8 input (uint8 is per-tensor only)")
-    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
-                                                bias_scale_of(bias))
-    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
-    return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
-                        output_zero_point=output_zero_point,
-                        output_multiplier=np.full(channels_out, multiplier, np.int64),
-                        output_shift=np.full(channels_out, shift, np.int64), act_min=act_min, act_max=act_max,
-                        kind=KIND_UINT8, filter_zero_point=int(wq.zero_point[0]))
+    return Conv2DParams(**common, **uint8_requantization(ctx, x, w, bias, y, channels_out, activation, "convolution"),
+                        kind=KIND_UINT8)
 
 
 def _prepare_hybrid(ctx: OpContext, w, bias, common: dict, activation: int, groups: int,

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.ops.conv import bias_scale_of, clamp_float, legacy_uint8_multiplier, per_channel_multipliers
+from refinterp.ops.conv import clamp_float, per_channel_multipliers, uint8_requantization
 from refinterp.ops.hybrid import quantize_rows
 from refinterp.quant import (
     activation_range,
@@ -164,28 +164,8 @@ def _prepare_uint8(ctx: OpContext, x, w, bias, y, channels_out: int, common: dic
         raise ctx.fail("uint8 input: TFLM's DEPTHWISE_CONV_2D has no uint8 kernel")
     if w.type_name != "uint8":
         raise ctx.fail(f"uint8 input with {w.type_name} filter (TFLite requires the same type)")
-    if bias is not None:
-        if bias.type_name != "int32":
-            raise ctx.fail(f"uint8 depthwise convolution with {bias.type_name} bias (TFLite requires int32)")
-        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
-            raise ctx.fail("bias zero point must be 0")
-    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
-    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    wq = w.quantization
-    if wq is None:
-        raise ctx.fail("uint8 filter is not quantized")
-    if wq.scale.size not in (1, channels_out):
-        raise ctx.fail(f"filter has {wq.scale.size} scales, expected 1 or {channels_out}")
-    if wq.scale.size > 1:
-        raise ctx.fail("per-channel filter scales need an int8 input (uint8 is per-tensor only)")
-    multiplier, shift = legacy_uint8_multiplier(ctx, input_scale, float(wq.scale[0]), output_scale,
-                                                bias_scale_of(bias))
-    act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.uint8)
-    return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
-                                 output_zero_point=output_zero_point,
-                                 output_multiplier=np.full(channels_out, multiplier, np.int64),
-                                 output_shift=np.full(channels_out, shift, np.int64), act_min=act_min,
-                                 act_max=act_max, kind="uint8", filter_zero_point=int(wq.zero_point[0]))
+    return DepthwiseConv2DParams(**common, **uint8_requantization(ctx, x, w, bias, y, channels_out, activation,
+                                                                  "depthwise convolution"), kind="uint8")
 
 
 def _prepare_hybrid(ctx: OpContext, w, channels_out: int, common: dict, lo: float, hi: float
