@@ -22,11 +22,13 @@ One model (``--model``, default the golden YOLOv3-tiny), in order:
    cores, load average, versions).
 
 Many models (``--models DIR_OR_FILE ...``; directories are searched recursively for ``*.tflite``): steps 1,
-2, 3 and 5 for each model, one after the other. A model refinterp refuses is reported as unsupported with
-the operator; one that no exact oracle runs is reported as not verified; one whose tensors differ is
-reported as a mismatch (and the exit status is 1); none of these is timed. The table gives each timed
-model's medians, the ratio of each runtime's median to refinterp's, and the geometric mean of each ratio over
-the timed models.
+2, 3 and 5 for each model, one after the other, each in a fresh process (``--in-process``: all in this one),
+so that a runtime that crashes on one model (LiteRT does on some models with resource variables) is
+reported for that model and the run goes on. A model refinterp refuses is reported as unsupported with
+the operator (before any oracle runs it); one that no exact oracle runs is reported as not verified; one
+whose tensors differ is reported as a mismatch (and the exit status is 1); none of these is timed. The table
+gives each timed model's medians, the ratio of each runtime's median to refinterp's, and the geometric mean
+of each ratio over the timed models.
 
 LiteRT runs in its normal mode (no preserve-all-tensors, so its arenas are reused); TFLM with
 kPreserveAllTensors (refinterp's TFLM adapter; it only changes where tensors live). refinterp always keeps
@@ -481,6 +483,48 @@ def measure_processes(model_path: Path, inputs: list[np.ndarray], threads: int, 
 
 
 # --------------------------------------------------------------------------------------------------
+# The other processes: how busy they keep the machine
+
+
+#: the share of all cores the other processes may keep busy for the machine to count as quiet (--wait-idle)
+IDLE_THRESHOLD = 0.15
+#: how long the other processes' CPU use is sampled
+IDLE_SAMPLE_S = 1.0
+
+
+def others_cpu_busy(seconds: float | None = None) -> float | None:
+    """The share of all cores' time spent busy over ``seconds`` while this process sleeps: what the other
+    processes use (None where /proc/stat cannot be read). Unlike the load average, this does not count the
+    benchmark's own work of the last minute."""
+    def read() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    try:
+        total_before, idle_before = read()
+        time.sleep(IDLE_SAMPLE_S if seconds is None else seconds)
+        total_after, idle_after = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total_after - total_before
+    return (total - (idle_after - idle_before)) / total if total > 0 else None
+
+
+def wait_until_idle(max_wait_s: float, log: Callable[[str], None]) -> dict[str, Any]:
+    """Measure the other processes' CPU use; while it is above IDLE_THRESHOLD, wait (up to ``max_wait_s``)."""
+    started = time.monotonic()
+    while True:
+        busy = others_cpu_busy()
+        waited = time.monotonic() - started
+        if busy is None or busy <= IDLE_THRESHOLD or waited >= max_wait_s:
+            if busy is not None and busy > IDLE_THRESHOLD and max_wait_s > 0:
+                log(f"  other processes keep {busy:.0%} of the cores busy after {waited:.0f} s: timing anyway")
+            return {"others_cpu_busy": busy, "waited_s": waited, "load_average": os.getloadavg()}
+        log(f"  other processes keep {busy:.0%} of the cores busy: waiting ...")
+        time.sleep(min(20.0, max(0.0, max_wait_s - waited)))
+
+
+# --------------------------------------------------------------------------------------------------
 # The exact conv strategies against each other (--compare-conv)
 
 
@@ -653,7 +697,7 @@ def _now() -> str:
 def run_benchmark(model_path: Path, runs: int = 10, warmup: int = 2, threads: int | None = None,
                   seed: int = 0, runtimes: Sequence[str] = RUNTIMES, startup: bool = False,
                   compare_conv: bool = False, rounds: int = 5, processes: int = 0, budget_s: float | None = None,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
+                  wait_idle_s: float = 0.0, log: Callable[[str], None] = print) -> dict[str, Any]:
     if not model_path.is_file():
         raise InputError(f"{model_path}: no such model file")
     _check_counts(runs, warmup, rounds, processes)
@@ -685,6 +729,7 @@ def run_benchmark(model_path: Path, runs: int = 10, warmup: int = 2, threads: in
         log("start-up: cold (new empty numba cache directory) and warm, in fresh processes ...")
         startup_result = measure_startup(model_path, inputs, threads, profile)
 
+    machine_state = wait_until_idle(wait_idle_s, log)
     timed = time_runtimes(model_path, inputs, threads, runtimes, runs, warmup, rounds, profile, budget_s, log)
     process_result = None
     if processes:
@@ -707,6 +752,7 @@ def run_benchmark(model_path: Path, runs: int = 10, warmup: int = 2, threads: in
         "load_average_after": os.getloadavg(),
         "verification": verification,
         "refused": False,
+        "before_timing": machine_state,
         **timed,
         "refinterp_processes": process_result,
         "memory": memory,
@@ -746,7 +792,7 @@ def find_models(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def bench_model(model_path: Path, runs: int, warmup: int, threads: int, seed: int, runtimes: Sequence[str],
-                rounds: int, processes: int = 0, budget_s: float | None = None,
+                rounds: int, processes: int = 0, budget_s: float | None = None, wait_idle_s: float = 0.0,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """One model of ``--models``: refused / not verified / mismatch (not timed), or timed."""
     entry: dict[str, Any] = {"model": str(model_path), "status": ""}
@@ -755,12 +801,16 @@ def bench_model(model_path: Path, runs: int, warmup: int, threads: int, seed: in
         model = load_model(model_path)
         entry["ops"] = len(model.subgraphs[0].operators)
         inputs, entry["input"] = bench_inputs(model_path, seed)
-        # the oracle decides refinterp's profile (tflm where LiteRT refuses the model), so it runs first
+        # an operator refinterp lacks ends here, before any oracle runs (LiteRT crashes reading some tensors of
+        # models with resource variables); a file LiteRT refuses at load may still be TFLM's (person_detect)
+        with contextlib.suppress(ModelFormatError):
+            Interpreter(model_path=str(model_path), num_threads=threads).allocate_tensors()
+        # the oracle decides refinterp's profile (tflm where LiteRT refuses the model)
         verification = verify_refinterp(model_path, inputs, threads)
         verification.pop("reference_tensors", None)
         entry["verification"] = verification
         if verification["against"] is None:
-            # no oracle runs it: say first whether refinterp would (unsupported beats "not verified")
+            # no oracle runs it: say first whether refinterp refuses it too ("refused" beats "not verified")
             Interpreter(model_path=str(model_path), num_threads=threads).allocate_tensors()
             entry.update(status="not verified", detail=verification["reason"])
             return entry
@@ -770,6 +820,7 @@ def bench_model(model_path: Path, runs: int, warmup: int, threads: int, seed: in
             return entry
         profile = verification["profile"]
         entry["memory"] = measure_peak_memory(model_path, inputs, threads, profile)
+        entry["before_timing"] = wait_until_idle(wait_idle_s, log)
         entry.update(time_runtimes(model_path, inputs, threads, runtimes, runs, warmup, rounds, profile, budget_s,
                                    log))
         if processes:
@@ -809,9 +860,51 @@ def geometric_means(entries: Sequence[dict[str, Any]], runtimes: Sequence[str]) 
     return out
 
 
+_CHILD_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from refinterp.tools.bench import bench_model
+arguments = json.loads(sys.argv[1])
+stage = open(arguments.pop("stage_path"), "a", buffering=1)
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+    stage.write(message.strip() + "\n")
+out = arguments.pop("out_path")
+entry = bench_model(Path(arguments.pop("model")), log=log, **arguments)
+Path(out).write_text(json.dumps(entry))
+"""
+
+
+def bench_model_in_child(model_path: Path, log: Callable[[str], None] = print, timeout_s: float | None = None,
+                         **arguments: Any) -> dict[str, Any]:
+    """:func:`bench_model` in a fresh process: a runtime that crashes (LiteRT on some models with resource
+    variables) or hangs ends that process, not the run; the entry then says what it was doing."""
+    with tempfile.TemporaryDirectory(prefix="refinterp-bench-") as tmp:
+        out_path, stage_path = os.path.join(tmp, "entry.json"), os.path.join(tmp, "stage.txt")
+        payload = json.dumps({"model": str(model_path), "out_path": out_path, "stage_path": stage_path, **arguments})
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD_SCRIPT, payload], stdout=subprocess.DEVNULL,
+                                  stderr=None, timeout=timeout_s, check=False)
+            failure = None if proc.returncode == 0 else (
+                f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}")
+        except subprocess.TimeoutExpired:
+            failure = f"no result after {timeout_s:.0f} s"
+        if failure is None and os.path.isfile(out_path):
+            return json.loads(Path(out_path).read_text())
+        stages = Path(stage_path).read_text().splitlines() if os.path.isfile(stage_path) else []
+        doing = f" while: {stages[-1]}" if stages else ""
+        log(f"  the process benchmarking it ended with {failure}")
+        return {"model": str(model_path), "status": "error", "seconds": time.perf_counter() - started,
+                "detail": f"the process benchmarking it ended with {failure or 'no result'} (a runtime crashed)"
+                          f"{doing}"}
+
+
 def run_models_benchmark(paths: Sequence[str | Path], runs: int = 10, warmup: int = 2, threads: int | None = None,
                          seed: int = 0, runtimes: Sequence[str] = RUNTIMES, rounds: int = 5, processes: int = 0,
-                         budget_s: float | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+                         budget_s: float | None = None, isolate: bool = False, wait_idle_s: float = 0.0,
+                         log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every model in turn (:func:`bench_model`); with ``isolate``, each in a fresh process."""
     models = find_models(paths)
     _check_counts(runs, warmup, rounds, processes)
     threads = threads or os.cpu_count() or 1
@@ -820,7 +913,14 @@ def run_models_benchmark(paths: Sequence[str | Path], runs: int = 10, warmup: in
     entries = []
     for position, model_path in enumerate(models, 1):
         log(f"[{position}/{len(models)}] {model_path}")
-        entry = bench_model(model_path, runs, warmup, threads, seed, runtimes, rounds, processes, budget_s, log)
+        arguments = dict(runs=runs, warmup=warmup, threads=threads, seed=seed, runtimes=list(runtimes),
+                         rounds=rounds, processes=processes, budget_s=budget_s, wait_idle_s=wait_idle_s)
+        if isolate:
+            # at most a budget per runtime for the timing, the gate and the probes, then it is taken as a hang
+            timeout = max(600.0, 4 * len(runtimes) * (budget_s or 60.0)) + wait_idle_s
+            entry = bench_model_in_child(model_path, log=log, timeout_s=timeout, **arguments)
+        else:
+            entry = bench_model(model_path, log=log, **arguments)
         log(f"  {_entry_line(entry)}")
         entries.append(entry)
     timed = [e for e in entries if e["status"] == "timed"]
@@ -833,6 +933,8 @@ def run_models_benchmark(paths: Sequence[str | Path], runs: int = 10, warmup: in
         "threads": threads,
         "seed": seed,
         "time_budget_s": budget_s,
+        "isolated": isolate,
+        "wait_idle_s": wait_idle_s,
         "runtimes_asked": list(runtimes),
         "machine": machine,
         "load_average_before": load_before,
@@ -882,8 +984,11 @@ def _machine_lines(result: dict[str, Any]) -> list[str]:
     ]
     if shown_env:
         lines.append("Environment: " + ", ".join(f"`{k}={v}`" for k, v in shown_env.items()) + ".")
+    state = result.get("before_timing")
     lines.append(f"Load average (1, 5, 15 min) before: {_loads(result['load_average_before'])}, "
-                 f"after: {_loads(result['load_average_after'])}.")
+                 f"after: {_loads(result['load_average_after'])}"
+                 + (f"; other processes kept {_busy(state)} of the cores busy just before timing" if _busy(state)
+                    else "") + ".")
     return lines
 
 
@@ -891,6 +996,11 @@ def _ms(value: float) -> str:
     """Milliseconds with three significant digits or more (sub-millisecond models stay readable)."""
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}" if value >= 1 \
         else f"{value:.3f}"
+
+
+def _busy(state: dict[str, Any] | None) -> str:
+    busy = (state or {}).get("others_cpu_busy")
+    return "" if busy is None else f"{busy:.0%}"
 
 
 def _spread(value: float | None) -> str:
@@ -991,16 +1101,20 @@ def render_models_markdown(result: dict[str, Any]) -> str:
              + (f" A runtime slower than {result['time_budget_s']:g} s / {result['runs']} per invoke is invoked "
                 f"{result['time_budget_s']:g} s / (its first invoke's time) times, at least once ([N runs])."
                 if result.get("time_budget_s") else ""),
-             f"Models: {len(entries)}{f' under {root}' if root else ''}; timed: {len(timed)}.",
+             f"Models: {len(entries)}{f' under {root}' if root else ''}; timed: {len(timed)}"
+             + ("; each model benchmarked in a fresh process." if result.get("isolated") else "."),
              "",
              "Median invoke ms (min-max), and the run-to-run spread of refinterp (largest over smallest median of "
              f"{result.get('rounds', 1)} rounds of consecutive turns"
              + ("; and between fresh processes running refinterp alone" if any(e.get("refinterp_processes")
-                                                                              for e in timed) else "") + "):",
+                                                                              for e in timed) else "")
+             + "); others' CPU: the share of the cores other processes kept busy just before the model was timed"
+             + (f" (waiting up to {result['wait_idle_s'] / 60:g} min for at most {IDLE_THRESHOLD:.0%})"
+                if result.get("wait_idle_s") else "") + ":",
              "",
              "| model | ops | oracle | " + " | ".join(SHORT_LABELS[r] for r in runtimes)
-             + " | refinterp spread | peak MiB / budget |",
-             "|---|---:|---|" + "---:|" * len(runtimes) + "---:|---:|"]
+             + " | refinterp spread | peak MiB / budget | others' CPU |",
+             "|---|---:|---|" + "---:|" * len(runtimes) + "---:|---:|---:|"]
     for entry in timed:
         rows = {r["name"]: r for r in entry["runtimes"]}
         cells = []
@@ -1019,7 +1133,8 @@ def render_models_markdown(result: dict[str, Any]) -> str:
         memory = entry["memory"]
         oracle = SHORT_LABELS.get("litert-ref" if entry["verification"]["profile"] == "litert-ref" else "tflm")
         lines.append(f"| {_model_name(entry, root)} | {entry['ops']} | {oracle} | " + " | ".join(cells)
-                     + f" | {spread} | {memory['peak_bytes'] / 2**20:.1f} / {memory['budget_bytes'] / 2**20:.1f} |")
+                     + f" | {spread} | {memory['peak_bytes'] / 2**20:.1f} / {memory['budget_bytes'] / 2**20:.1f} | "
+                     f"{_busy(entry.get('before_timing'))} |")
     lines += ["", "Speed-up of refinterp: each runtime's median over refinterp's (above 1: refinterp is faster):", "",
               "| model | " + " | ".join(f"{SHORT_LABELS[r]} / refinterp" for r in others) + " |",
               "|---|" + "---:|" * len(others)]
@@ -1094,6 +1209,12 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-budget", type=float, default=60.0, metavar="SECONDS",
                         help="per runtime and model: a runtime slower than SECONDS / runs per invoke gets fewer "
                              "invokes, at least one (default 60; 0: no limit)")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="MINUTES",
+                        help="before timing (each model), wait up to MINUTES while other processes keep more than "
+                             f"{IDLE_THRESHOLD:.0%} of the cores busy (default 0: measure it, do not wait)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --models: benchmark every model in this process (default: each in a fresh "
+                             "process, so that a runtime that crashes on one model does not end the run)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for refinterp, LiteRT optimized and XNNPACK (default: all cores)")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), metavar="LIST",
@@ -1114,8 +1235,8 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
         raise InputError(f"--runtimes must include refinterp and name only {', '.join(RUNTIMES)}")
     if args.threads is not None and args.threads < 1:
         raise InputError("--threads must be at least 1")
-    if args.time_budget < 0:
-        raise InputError("--time-budget must be at least 0")
+    if args.time_budget < 0 or args.wait_idle < 0:
+        raise InputError("--time-budget and --wait-idle must be at least 0")
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     if args.models is not None:
         if args.model is not None or args.startup or args.compare_conv:
@@ -1123,13 +1244,14 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
                              "(those measure one model)")
         result = run_models_benchmark(args.models, runs=args.runs, warmup=args.warmup, threads=args.threads,
                                       seed=args.seed, runtimes=runtimes, rounds=args.rounds,
-                                      processes=args.processes, budget_s=args.time_budget or None, log=log)
+                                      processes=args.processes, budget_s=args.time_budget or None,
+                                      isolate=not args.in_process, wait_idle_s=args.wait_idle * 60, log=log)
         status = EXIT_MISMATCH if any(e["status"] == "mismatch" for e in result["models"]) else EXIT_OK
     else:
         result = run_benchmark(Path(args.model or DEFAULT_MODEL), runs=args.runs, warmup=args.warmup,
                                threads=args.threads, seed=args.seed, runtimes=runtimes, startup=args.startup,
                                compare_conv=args.compare_conv, rounds=args.rounds, processes=args.processes,
-                               budget_s=args.time_budget or None, log=log)
+                               budget_s=args.time_budget or None, wait_idle_s=args.wait_idle * 60, log=log)
         if result["refused"]:
             v = result["verification"]
             print(f"refinterp bench: refinterp differs from {v['against']} in tensors {v['differing_tensors'][:10]}: "
