@@ -308,7 +308,9 @@ def pow_scalar_integer_exponent(p: BinaryMathParams, x1: np.ndarray, x2: np.ndar
         return int(e) if e >= 1 else None
     if not np.isfinite(e):
         return None
-    n = int(round_half_away_f32(e))
+    rounded = float(round_half_away_f32(e))
+    # static_cast<int>(std::round(exponent)) on x86: out of int32 range gives INT32_MIN (so powf is used)
+    n = int(rounded) if -(2.0**31) <= rounded < 2.0**31 else -(2**31)
     return n if n >= 1 and abs(np.float32(e - np.float32(n))) < POW_INTEGER_EXPONENT_EPSILON else None
 
 

@@ -1211,7 +1211,7 @@ def bench_main(argv: Sequence[str] | None = None) -> int:
                              "invokes, at least one (default 60; 0: no limit)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="MINUTES",
                         help="before timing (each model), wait up to MINUTES while other processes keep more than "
-                             f"{IDLE_THRESHOLD:.0%} of the cores busy (default 0: measure it, do not wait)")
+                             f"{IDLE_THRESHOLD * 100:.0f}%% of the cores busy (default 0: measure it, do not wait)")
     parser.add_argument("--in-process", action="store_true",
                         help="with --models: benchmark every model in this process (default: each in a fresh "
                              "process, so that a runtime that crashes on one model does not end the run)")
