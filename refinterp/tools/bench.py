@@ -716,6 +716,8 @@ def run_benchmark(model_path: Path, runs: int = 10, warmup: int = 2, threads: in
     log(f"  equal: {verification['tensors_compared']} tensors against {verification['against']}")
     conv_strategies = None
     reference_tensors = verification.pop("reference_tensors", {})
+    if compare_conv or startup:  # timings too: the machine should be as quiet for them as for the main one
+        wait_until_idle(wait_idle_s, log)
     if compare_conv:
         log("comparing the exact CONV_2D strategies ...")
         conv_strategies = compare_conv_strategies(model_path, inputs, threads, max(3, runs // 2), reference_tensors,
