@@ -48,7 +48,7 @@ from refinterp.errors import (
     shown,
 )
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
-from refinterp.ops.common import PROFILES, OpContext, ShapeFunction
+from refinterp.ops.common import PROFILES, KernelResult, OpContext, ShapeFunction
 from refinterp.registry import OP_VERSIONS, OpDef, lookup
 
 KERNEL_CHOICES = ("fast", "spec")
@@ -386,9 +386,13 @@ class Interpreter:
                 budget.claim(_where(op), "output", tensor, shape, PrepareError)
                 shapes[index] = shape
             prepared.append(prepared_op)
+        for tensor in tensors:
+            if tensor.is_variable and tensor.dtype is not None:
+                budget.claim("variable tensors", "variable", tensor, tensor.shape, PrepareError)
         self._planned_shapes = shapes
         self._planned_budget = budget
         self._prepared = prepared
+        self.reset_all_variables()  # as LiteRT's Subgraph::AllocateTensors does
 
     def _prepare_operator(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
         """Run the operator's prepare on the current shapes; what it says about its outputs is checked by the
@@ -646,7 +650,9 @@ class Interpreter:
         return expected
 
     def _run_kernel(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
-                    expected: list[tuple[int, ...] | None]) -> list[np.ndarray]:
+                    expected: list[tuple[int, ...] | None]) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """The kernel's outputs, checked against the plan, and the new values of the variable tensors it
+        writes (by tensor index)."""
         op = prepared.op
         try:
             result = prepared.kernel(prepared.params, *inputs)
@@ -654,6 +660,19 @@ class Interpreter:
             raise _located(exc, op) from None
         except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
             raise KernelError(f"{_where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
+        updates: dict[int, np.ndarray] = {}
+        if isinstance(result, KernelResult):
+            for position, value in result.variable_updates.items():
+                index = op.inputs[position] if 0 <= position < len(op.inputs) else -1
+                before = inputs[position] if index >= 0 else None
+                if index < 0 or before is None or not self.subgraph.tensors[index].is_variable:
+                    raise KernelError(f"{_where(op)} wrote input {position}, which is not a variable tensor")
+                value = np.asarray(value)
+                if value.dtype != before.dtype or value.shape != before.shape:
+                    raise KernelError(f"{_where(op)} wrote variable input {position} as {value.dtype} "
+                                      f"{_shape(value.shape)}, it is {before.dtype} {_shape(before.shape)}")
+                updates[index] = value
+            result = result.outputs
         outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
         if len(outputs) != len(op.outputs):
             # a file that gives the operator more or fewer outputs than it has (LiteRT's Prepare refuses it)
@@ -672,7 +691,7 @@ class Interpreter:
                 # the plan: a difference means a broken file (an op that does not say its shape) or a bug
                 raise EvalError(f"{_where(op)} produced shape {_shape(value.shape)} for tensor {index} "
                                 f"{_name(tensor)}, the model declares {_shape(shape)}")
-        return outputs
+        return outputs, updates
 
     def invoke(self) -> None:
         prepared_ops = self._require_allocated()
@@ -702,12 +721,16 @@ class Interpreter:
             inputs = [self._values[i] if i >= 0 else None for i in op.inputs]
             self._check_inputs(prepared, inputs, EvalError)
             expected = self._expected_shapes(prepared, inputs, replanned, shapes, budget)
-            for index, value in zip(op.outputs, self._run_kernel(prepared, inputs, expected)):
+            outputs, variable_updates = self._run_kernel(prepared, inputs, expected)
+            for index, value in zip(op.outputs, outputs):
                 if index < 0:
                     continue
                 if value.shape != shapes[index]:
                     budget.claim(_where(op), "output", self.subgraph.tensors[index], value.shape, EvalError)
                     shapes[index] = value.shape
+                value.flags.writeable = False
+                self._values[index] = value
+            for index, value in variable_updates.items():  # LiteRT's kernel wrote its state input in place
                 value.flags.writeable = False
                 self._values[index] = value
             op_seconds.append(time.perf_counter() - started)
@@ -724,10 +747,21 @@ class Interpreter:
         self._check_inputs(prepared, values, InputError)
         assert self._planned_budget is not None
         expected = self._expected_shapes(prepared, values, False, self._planned_shapes, self._planned_budget.copy())
-        return self._run_kernel(prepared, values, expected)
+        return self._run_kernel(prepared, values, expected)[0]
 
     def reset_all_variables(self) -> None:
-        """LiteRT API: refinterp keeps no variable state between invokes."""
+        """LiteRT API: every variable tensor (the state of LSTM, RNN and SVDF) back to its initial value:
+        the zero point for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor: a variable's buffer
+        data is not used)."""
+        for tensor in self.subgraph.tensors:
+            if tensor.is_variable and tensor.dtype is not None:
+                fill = 0
+                if tensor.type_name == "int8" and tensor.quantization is not None:
+                    fill = int(tensor.quantization.zero_point[0])
+                # memset with the zero point's low byte, as LiteRT does
+                value = np.full(tensor.nbytes, fill & 0xFF, np.uint8).view(tensor.dtype).reshape(tensor.shape)
+                value.flags.writeable = False
+                self._values[tensor.index] = value
 
 
 class SignatureRunner:

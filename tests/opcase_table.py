@@ -1,9 +1,9 @@
 """The one table of random single-operator cases: (operator, dtype kind) -> generator(rng) -> Case.
 
 It joins the generators of tests/opcases.py (the core operators, with the Case type and the drawing helpers)
-and of the modules that add further operators with the same helpers (tests/opcases_math.py,
-tests/opcases_movement.py, tests/opcases_uint8_hybrid.py). Each kind has exactly one generator
-(tests/test_op_cases.py checks it). :func:`make_case` turns a kind and a seed into the same Case on any machine.
+and of the modules that add further operators with the same helpers (tests/opcases_*.py, listed in
+MODULE_NAMES). Each kind has exactly one generator (tests/test_op_cases.py checks it). :func:`make_case`
+turns a kind and a seed into the same Case on any machine.
 
 Rebuild a case from the command line (its parameters are printed; ``--save`` writes the model and inputs)::
 
@@ -15,37 +15,42 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import os
 import secrets
 import zlib
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import opcases
-import opcases_math
-import opcases_movement
-import opcases_transpose_conv
-import opcases_uint8_hybrid
 from opcases import ANY_DTYPES, FLOAT_DTYPES, Case, Generator
 
 from refinterp.registry import REGISTRY
 
+#: The generator modules (tests/<name>.py). Each defines GENERATORS {(op, kind): generator} and TFLM_KINDS
+#: (the kinds also compared against TFLite Micro); tests/opcases_math.py names them MATH_GENERATORS and
+#: MATH_TFLM_KINDS.
+MODULE_NAMES = ("opcases", "opcases_math", "opcases_movement", "opcases_uint8_hybrid", "opcases_transpose_conv",
+                "opcases_int16_conv", "opcases_int16_elementwise", "opcases_int16_activations",
+                "opcases_batch_matmul", "opcases_detection", "opcases_recurrent")
+MODULES = {name: importlib.import_module(name) for name in MODULE_NAMES}
+
+
+def _table_of(module: Any, suffix: str) -> Any:
+    return getattr(module, suffix) if hasattr(module, suffix) else getattr(module, f"MATH_{suffix}")
+
+
 # Every generator table, by the module that defines it.
 SOURCES: dict[str, dict[tuple[str, str], Generator]] = {
-    "opcases": opcases.GENERATORS,
-    "opcases_math": opcases_math.MATH_GENERATORS,
-    "opcases_movement": opcases_movement.GENERATORS,
-    "opcases_uint8_hybrid": opcases_uint8_hybrid.GENERATORS,
-    "opcases_transpose_conv": opcases_transpose_conv.GENERATORS,
-}
+    name: _table_of(module, "GENERATORS") for name, module in MODULES.items()}
 GENERATORS: dict[tuple[str, str], Generator] = {kind: g for table in SOURCES.values() for kind, g in table.items()}
 # Kinds defined by more than one module (there must be none).
 DUPLICATES = sorted(k for k, n in Counter(k for table in SOURCES.values() for k in table).items() if n > 1)
 # The kinds also compared against TFLite Micro (profile "tflm").
-TFLM_KINDS = (opcases.TFLM_KINDS | opcases_math.MATH_TFLM_KINDS | opcases_movement.TFLM_KINDS
-              | opcases_uint8_hybrid.TFLM_KINDS | opcases_transpose_conv.TFLM_KINDS)
+TFLM_KINDS: frozenset[tuple[str, str]] = frozenset().union(
+    *(_table_of(module, "TFLM_KINDS") for module in MODULES.values()))
 
 
 def is_float_kind(kind: tuple[str, str]) -> bool:

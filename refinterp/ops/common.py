@@ -14,6 +14,8 @@ An operator is three functions (see ``registry.py``):
   ``fast_prepare(ctx)`` calls ``prepare`` and returns those params extended; the spec never sees that data.
 
 Inputs arrive as NumPy arrays in the operator's input order (``None`` for an absent optional input).
+A stateful kernel (LSTM, RNN, SVDF: LiteRT's kernels write their state inputs, variable tensors, in place)
+returns a :class:`KernelResult` naming the new value of each variable input it writes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ PROFILES = ("litert-ref", "tflm")
 #: An output shape that depends on input values (a non-constant shape, size or paddings input): called with
 #: the operator's input arrays (``None`` for an absent one) before its kernel runs; raises EvalError on bad values.
 ShapeFunction = Callable[[Sequence[Any]], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class KernelResult:
+    """A kernel's outputs plus the new values of variable tensors among its inputs.
+
+    LiteRT's stateful kernels (LSTM, RNN, SVDF) overwrite their state inputs, which the file marks
+    ``is_variable``, in place; refinterp's kernels never write an input: they return the new state here and the
+    interpreter stores it as that tensor's value, so it carries to the next ``invoke()`` as LiteRT's does."""
+
+    outputs: tuple[np.ndarray, ...]
+    #: input position -> the variable tensor's new value (same dtype and shape as before)
+    variable_updates: Mapping[int, np.ndarray]
 
 
 @dataclass(frozen=True)
