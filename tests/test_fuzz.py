@@ -1,8 +1,10 @@
 """The fuzzer (refinterp/tools/fuzz): its classification on hand-made cases, then a bounded run.
 
-The bounded run prints its counts by class; it does not yet assert "no failure" (the failures it finds are
-being fixed; see docs/robustness.md). Its seed is REFINTERP_FUZZ_SEED when set, else today's date, and is
-printed, so a run can be repeated: ``refinterp fuzz --seed SEED --mutants N --no-shared --no-golden``.
+The bounded run prints its counts by class and fails on any mutant of a failure class (a traceback, crash,
+hang, out-of-memory, kernel error, bad message, a disagreement with LiteRT, or a file LiteRT refuses that
+refinterp runs); the failing mutants are saved under the test's temporary directory and named in the message.
+Its seed is REFINTERP_FUZZ_SEED when set, else today's date, and is printed, so a run can be repeated:
+``refinterp fuzz --seed SEED --mutants N --no-shared --no-golden``.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def test_bad_arguments_are_one_line_errors():
 
 
 def test_bounded_run(tmp_path, capsys):
-    """N mutants of the project's own seed models; prints the counts (failures are not asserted yet)."""
+    """N mutants of the project's own seed models: no failure of any class."""
     config = FuzzConfig(mutants=BOUNDED_MUTANTS, seconds=BOUNDED_SECONDS, seed=SEED, out_dir=tmp_path / "out",
                         shared_dir=None, golden=False, progress=False)
     report = Campaign(config).run()
@@ -150,4 +152,7 @@ def test_bounded_run(tmp_path, capsys):
     assert sum(report.counts.values()) == report.mutants
     assert report.baselines.get("agree", 0) == sum(report.baselines.values()), report.baseline_problems
     assert report.failures == sum(report.counts.get(k, 0) for k in FAILURE_CLASSES)
-    # TODO(issue 10): assert report.failures == 0 once the interpreter's checks land.
+    assert report.failures == 0, (
+        f"fuzz seed {SEED}: {report.failures} failing mutants saved in {tmp_path / 'out'}; repeat with "
+        f"REFINTERP_FUZZ_SEED={SEED} or `refinterp fuzz --seed {SEED} --mutants {BOUNDED_MUTANTS} --no-shared "
+        f"--no-golden`")

@@ -361,6 +361,10 @@ class Campaign:
         (directory / f"{stem}.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
         self.report.saved += 1
 
+    #: set (by a signal handler) to end the run early: no new mutant starts, the running ones finish, the
+    #: report is written as usual
+    stop_requested: bool = False
+
     def run(self) -> Report:
         config = self.config
         if config.mutants is None and config.seconds is None:
@@ -372,7 +376,7 @@ class Campaign:
         try:
             while True:
                 elapsed = time.monotonic() - started
-                out_of_time = config.seconds is not None and elapsed >= config.seconds
+                out_of_time = (config.seconds is not None and elapsed >= config.seconds) or self.stop_requested
                 drawn_enough = config.mutants is not None and self._next_index >= config.mutants
                 for slot in self.slots:
                     if not slot.busy and not out_of_time and not (drawn_enough and not self._pending_baselines):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -118,7 +119,16 @@ def fuzz_main(argv: Sequence[str]) -> int:
         progress=not args.no_progress,
     )
     print(f"refinterp fuzz: seed {seed} (repeat with --seed {seed})", file=sys.stderr, flush=True)
-    report = Campaign(config).run()
+    campaign = Campaign(config)
+
+    def stop_early(signum: int, frame: object) -> None:  # SIGTERM / Ctrl-C: finish, then report as usual
+        campaign.stop_requested = True
+        print(f"refinterp fuzz: {signal.Signals(signum).name}: stopping after the running mutants",
+              file=sys.stderr, flush=True)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop_early)
+    report = campaign.run()
     document = json.dumps(report.to_json(), indent=1, default=str) + "\n"
     if args.json == "-":
         sys.stdout.write(document)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -147,6 +148,11 @@ def run_refinterp(job: dict[str, Any]) -> dict[str, Any]:
         _run_hook(job.get("hook"))
         interpreter = Interpreter(model_content=job["content"], num_threads=1)
         result["stage"] = "prepare"
+        # variable tensors (LSTM/SVDF state) are allocated by allocate_tensors at their declared size, as
+        # LiteRT does: a file that declares a large one is a large input, not a huge allocation
+        if sum(t.nbytes for t in interpreter.subgraph.tensors if t.is_variable) > MAX_INPUT_BYTES:
+            result.update(status="skipped", message="variable tensors larger than the harness allows")
+            return result
         interpreter.allocate_tensors()
         result["stage"] = "inputs"
         details = interpreter.get_input_details()
@@ -247,6 +253,8 @@ def _setup(settings: dict[str, Any]) -> None:
 def worker_main(conn: Any, role: str, settings: dict[str, Any]) -> None:
     """The worker loop: receive a job dict, answer with a result dict; ``None`` ends the loop."""
     _setup(settings)
+    # Ctrl-C reaches the whole process group: the parent ends the run, the workers finish their mutant
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     run = run_refinterp if role == "refinterp" else run_litert
     conn.send({"ready": True, "pid": os.getpid()})
     while True:

@@ -1,0 +1,172 @@
+"""One test per failure class the fuzzer found (refinterp fuzz, issue 10), each rebuilt with the project's own
+model builder (never a copy of a mutant or of a third-party file).
+
+Each pins what LiteRT BUILTIN_REF does with the file: it runs it and refinterp must give the same outputs, or
+it refuses it and refinterp must refuse it too. Where LiteRT runs a file into C++ undefined behaviour (a
+shift past 31 bits), refinterp refuses it with a one-line PrepareError that says so: running it would give a
+number no rule reproduces (see ``checked_quantize_multiplier``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from oracle import Rejected, run_litert_ref, run_refinterp
+
+from refinterp.errors import EvalError, KernelError, PrepareError, RefinterpError, UnsupportedOpError
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.fuzz import mutators
+
+KERNELS = ("fast", "spec")
+
+
+def assert_same(model: bytes, inputs: list[np.ndarray]) -> None:
+    expected = run_litert_ref(model, inputs)
+    for kernels in KERNELS:
+        got = run_refinterp(model, inputs, kernels=kernels)
+        for want, have in zip(expected, got):
+            assert have.dtype == want.dtype and have.shape == want.shape
+            np.testing.assert_array_equal(have, want, err_msg=f"kernels={kernels}")
+
+
+def assert_both_refuse(model: bytes, inputs: list[np.ndarray]) -> None:
+    with pytest.raises(Rejected):
+        run_litert_ref(model, inputs)
+    for kernels in KERNELS:
+        with pytest.raises(Rejected) as refused:
+            run_refinterp(model, inputs, kernels=kernels)
+        assert "\n" not in str(refused.value)
+
+
+def refinterp_error(model: bytes, inputs: list[np.ndarray]) -> RefinterpError:
+    """The RefinterpError refinterp raises on the file (the Interpreter API, not the oracle wrapper)."""
+    from refinterp.interpreter import Interpreter
+
+    with pytest.raises(RefinterpError) as raised:
+        interpreter = Interpreter(model_content=model)
+        interpreter.allocate_tensors()
+        for detail, value in zip(interpreter.get_input_details(), inputs):
+            interpreter.set_tensor(detail["index"], value)
+        interpreter.invoke()
+    assert not isinstance(raised.value, KernelError), raised.value
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 400
+    return raised.value
+
+
+# ------------------------------------------------------------------------------------------------ disagreements
+
+
+def test_quantize_past_int32_wraps_with_the_zero_point_like_x86():
+    """static_cast<int32>(round(x / 1e-12)) is INT32_MIN on x86, and INT32_MIN + (-127) wraps to a large
+    positive number: LiteRT's output is 127 for every input, negative ones included."""
+    x = np.array([[0.17, 0.65, -0.77, -0.25, 0.0, 1e-13]], np.float32)
+    model = single_op_model("QUANTIZE", [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "int8", 1e-12, -127)])
+    assert_same(model, [x])
+    # by hand: |x| / 1e-12 beyond int32 -> INT32_MIN - 127 wraps -> 127; 0 and 0.1 round to 0 -> -127
+    np.testing.assert_array_equal(run_refinterp(model, [x])[0], [[127, 127, 127, 127, -127, -127]])
+
+
+def test_sqrt_int8_past_int32_wraps_like_x86():
+    """SQRT int8's table: static_cast<int32>(sqrt(x) / s_out) + zp_out; with s_out 1e-12 LiteRT gives -128."""
+    x = np.array([[-22, -58, -84, 113, 75, 82, -128, 0]], np.int8)
+    model = single_op_model("SQRT", [TensorSpec(x.shape, "int8", 0.0051, -128)],
+                            [TensorSpec(x.shape, "int8", 1e-12, 111)])
+    assert_same(model, [x])
+
+
+def test_rsqrt_and_abs_rescales_past_31_bits_are_refused_as_undefined():
+    """A denormal input scale (RSQRT) or a 1e-12 output scale (ABS) needs a left shift of more than 31 bits in
+    MultiplyByQuantizedMultiplier: LiteRT runs into undefined behaviour, refinterp refuses and says why."""
+    x = np.arange(-6, 6, dtype=np.int8).reshape(1, 12)
+    rsqrt = single_op_model("RSQRT", [TensorSpec(x.shape, "int8", 1.4e-45, -128)],
+                            [TensorSpec(x.shape, "int8", 0.0015, -101)])
+    abs_model = single_op_model("ABS", [TensorSpec(x.shape, "int8", 0.003, 0)], [TensorSpec(x.shape, "int8", 1e-12, 0)])
+    for model in (rsqrt, abs_model):
+        run_litert_ref(model, [x])  # LiteRT runs it
+        error = refinterp_error(model, [x])
+        assert isinstance(error, PrepareError) and "undefined" in str(error), error
+
+
+# ------------------------------------------------------------------------------------------------ LiteRT refuses
+
+
+def conv_model(op: str, option: str, value: int) -> bytes:
+    weights = np.ones((2, 1, 1, 2) if op == "CONV_2D" else (1, 1, 1, 2), np.int8)
+    options = {"padding": "VALID", option: value}
+    if op == "DEPTHWISE_CONV_2D":
+        options["depth_multiplier"] = 1
+    out_shape = {"stride_h": (1, 1, 3, 2), "stride_w": (1, 3, 1, 2)}.get(option, (1, 3, 3, 2))
+    return single_op_model(op, [
+        TensorSpec((1, 3, 3, 2), "int8", 0.02, 0),
+        TensorSpec(weights.shape, "int8", [0.01] * 2, [0] * 2, data=weights,
+                   quantized_dimension=0 if op == "CONV_2D" else 3),
+        TensorSpec((2,), "int32", [0.0002] * 2, [0] * 2, data=np.array([5, -7], np.int32))],
+        [TensorSpec(out_shape, "int8", 0.05, 0)], options)
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+@pytest.mark.parametrize("option", ["stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"])
+def test_conv_strides_and_dilations_above_int16_are_refused_like_litert(op, option):
+    x = np.arange(18, dtype=np.int8).reshape(1, 3, 3, 2)
+    assert_same(conv_model(op, option, 32767), [x])
+    assert_both_refuse(conv_model(op, option, 32768), [x])
+
+
+def test_an_output_sharing_a_constant_buffer_is_refused():
+    """REDUCE_MAX whose output tensor points at the axis constant's buffer: LiteRT writes into that buffer and
+    then fails at invoke; refinterp refuses the file when it loads."""
+    model = single_op_model("REDUCE_MAX", [TensorSpec((2, 1, 2, 4), "int8", 0.01, -79),
+                                           TensorSpec((1,), "int32", data=np.array([3], np.int32))],
+                            [TensorSpec((2, 1, 2, 1), "int8", 0.01, -79)], {"keep_dims": True})
+    flat = mutators.unpack(model)
+    subgraph = flat.subgraphs[0]
+    subgraph.tensors[2].buffer = subgraph.tensors[1].buffer  # 4 bytes of int32 [3] read as int8 (2, 1, 2, 1)
+    shared = mutators.pack(flat)
+    x = np.arange(16, dtype=np.int8).reshape(2, 1, 2, 4)
+    assert_both_refuse(shared, [x])
+    assert isinstance(refinterp_error(shared, [x]), UnsupportedOpError)
+
+
+def test_padv2_constant_zero_point_is_compared_to_an_unquantized_output():
+    """pad.cc compares the output's params (0.0, 0 when it has none) with constant_values': both refuse."""
+    model = single_op_model("PADV2", [
+        TensorSpec((1, 2, 2, 1), "int8", 0.005, -8),
+        TensorSpec((4, 2), "int32", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)),
+        TensorSpec((1,), "int8", 0.005, -8, data=np.array([3], np.int8))],
+        [TensorSpec((1, 4, 4, 1), "int8")])
+    assert_both_refuse(model, [np.arange(4, dtype=np.int8).reshape(1, 2, 2, 1)])
+
+
+def test_reduce_prod_of_a_quantized_float_input_is_refused_like_litert():
+    model = single_op_model("REDUCE_PROD", [TensorSpec((2, 3), "float32", 0.5, 0),
+                                            TensorSpec((1,), "int32", data=np.array([1], np.int32))],
+                            [TensorSpec((2,), "float32")])
+    assert_both_refuse(model, [np.ones((2, 3), np.float32)])
+
+
+# ------------------------------------------------------------------------------------------------ kernel errors
+
+
+def test_transpose_conv_bias_of_any_shape_with_cout_elements():
+    """LiteRT checks only the bias's element count: a [1, 1] bias for one output channel runs."""
+    model = single_op_model("TRANSPOSE_CONV", [
+        TensorSpec((4,), "int32", data=np.array([2, 3, 4, 1], np.int32)),
+        TensorSpec((1, 1, 3, 3), "int8", [0.0027], [0], data=np.array([[[[-48, -82, -46], [88, -53, 125],
+                                                                          [-27, -77, 3]]]], np.int8)),
+        TensorSpec((2, 3, 2, 3), "int8", 0.0021, -35),
+        TensorSpec((1, 1), "int32", 5.7e-6, 0, data=np.array([[-657]], np.int32))],
+        [TensorSpec((2, 3, 4, 1), "int8", 0.0052, 127)], {"padding": "VALID", "stride_w": 1, "stride_h": 1})
+    x = np.random.default_rng(5).integers(-128, 128, (2, 3, 2, 3)).astype(np.int8)
+    assert_same(model, [x])
+
+
+def test_softmax_of_empty_rows():
+    """Rows of no element: LiteRT computes nothing. A declared output that is not the input's shape is a
+    one-line refusal (LiteRT resizes the output), never a crashed kernel."""
+    empty = single_op_model("SOFTMAX", [TensorSpec((6, 5, 0), "int8", 0.011, 12)],
+                            [TensorSpec((6, 5, 0), "int8", 1 / 256, -128)], {"beta": 1.0})
+    x = np.zeros((6, 5, 0), np.int8)
+    assert_same(empty, [x])
+    declared_otherwise = single_op_model("SOFTMAX", [TensorSpec((6, 5, 0), "int8", 0.011, 12)],
+                                         [TensorSpec((6, 5, 1), "int8", 1 / 256, -128)], {"beta": 1.0})
+    assert isinstance(refinterp_error(declared_otherwise, [x]), (EvalError, PrepareError))
