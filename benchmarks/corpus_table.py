@@ -43,6 +43,7 @@ from refinterp.errors import RefinterpError, UnsupportedOpError  # noqa: E402
 from refinterp.interpreter import Interpreter  # noqa: E402
 from refinterp.model import Model, load_model  # noqa: E402
 from refinterp.runtimes import get_runtime  # noqa: E402
+from refinterp.runtimes.base import RunResult  # noqa: E402
 
 DEFAULT_MODELS = REPO.parent / "shared" / "models"
 DEFAULT_OUT = REPO / "docs" / "corpus.md"
@@ -98,7 +99,8 @@ INDEX_INPUT_RANGES = {"lyra/quantizer.tflite": (0, 15)}
 
 def seeded_inputs(model: Model, seed: int = 0, index_range: tuple[int, int] | None = None) -> list[np.ndarray]:
     """One random value per model input: integers over their full range (or ``index_range``); a float input
-    that feeds a QUANTIZE is drawn over that QUANTIZE's representable range, other floats are standard normal."""
+    that feeds a QUANTIZE is drawn over that QUANTIZE's representable range, other floats are standard normal;
+    the output-shape input of a TRANSPOSE_CONV is the output's declared shape."""
     rng = np.random.default_rng(seed)
     sg = model.subgraphs[0]
     consumers = {i: op for op in reversed(sg.operators) for i in op.inputs}
@@ -107,6 +109,11 @@ def seeded_inputs(model: Model, seed: int = 0, index_range: tuple[int, int] | No
         t = sg.tensors[index]
         if t.dtype is None:
             raise RefinterpError(f"input {index} has type {t.type_name}")
+        consumer = consumers.get(index)
+        if consumer is not None and consumer.name == "TRANSPOSE_CONV" and consumer.inputs[0] == index:
+            # an output-shape input (seanet's transpose_conv*): the shape the model declares for the output
+            values.append(np.array(sg.tensors[consumer.outputs[0]].shape, dtype=t.dtype).reshape(t.shape))
+            continue
         if t.dtype.kind in "iu":
             info = np.iinfo(t.dtype)
             low, high = (max(info.min, -(2**15)), min(info.max, 2**15 - 1)) if t.dtype.itemsize > 2 else (
@@ -115,7 +122,6 @@ def seeded_inputs(model: Model, seed: int = 0, index_range: tuple[int, int] | No
                 low, high = index_range
             values.append(rng.integers(low, high + 1, size=t.shape).astype(t.dtype))
             continue
-        consumer = consumers.get(index)
         out = sg.tensors[consumer.outputs[0]] if consumer is not None and consumer.name == "QUANTIZE" else None
         if out is not None and out.quantization is not None and out.dtype is not None:
             scale, zp = float(out.quantization.scale[0]), int(out.quantization.zero_point[0])
@@ -148,9 +154,10 @@ def _float_rel_diff(expected: np.ndarray, got: np.ndarray) -> float:
 
 
 def compare_tensors(model: Model, expected: dict[int, np.ndarray], got: dict[int, np.ndarray],
-                    report: ModelReport, runtime: str) -> None:
-    """Compare every non-constant tensor both runs hold; record counts and the first differences."""
-    sg = model.subgraphs[0]
+                    report: ModelReport, runtime: str, subgraph: int = 0) -> None:
+    """Compare every non-constant tensor of one subgraph both runs hold; record counts and the first
+    differences."""
+    sg = model.subgraphs[subgraph]
     for index, want in sorted(expected.items()):
         if index >= len(sg.tensors) or sg.tensors[index].is_constant or index not in got:
             continue
@@ -200,8 +207,31 @@ def _bytes(value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value).reshape(-1).view(np.uint8)
 
 
-def _refinterp_tensors(path: Path, inputs: list[np.ndarray], profile: str) -> dict[int, np.ndarray]:
-    return get_runtime("refinterp", profile=profile).run(str(path), inputs).tensors
+#: invokes of one interpreter for a stateful model (variable tensors, resource variables, several subgraphs)
+STATEFUL_INVOKES = 3
+
+
+def is_stateful(model: Model) -> bool:
+    """State that carries from one invoke to the next (LSTM/SVDF/RNN variables, resource variables) or
+    subgraphs beyond the first: such a model is checked over several invokes, every subgraph."""
+    return len(model.subgraphs) > 1 or any(t.is_variable for sg in model.subgraphs for t in sg.tensors) or any(
+        op.name in ("VAR_HANDLE", "CALL_ONCE") for sg in model.subgraphs for op in sg.operators)
+
+
+def compare_series(model: Model, expected: list[RunResult], got: list[RunResult], report: ModelReport,
+                   runtime: str) -> None:
+    """Every tensor of every subgraph after each invoke of a series."""
+    for step, (want, have) in enumerate(zip(expected, got)):
+        label = runtime if len(expected) == 1 else f"{runtime} invoke {step + 1}"
+        compare_tensors(model, want.tensors, have.tensors, report, label)
+        for subgraph in range(1, len(model.subgraphs)):
+            compare_tensors(model, {i: v for (s, i), v in want.subgraph_tensors.items() if s == subgraph},
+                            {i: v for (s, i), v in have.subgraph_tensors.items() if s == subgraph}, report,
+                            f"{label} subgraph {subgraph}", subgraph)
+
+
+def _refinterp_series(path: Path, series: list[list[np.ndarray]], profile: str) -> list[RunResult]:
+    return get_runtime("refinterp", profile=profile).run_series(str(path), series)
 
 
 def _check_isolated_ops(path: Path, model: Model, inputs: list[np.ndarray], report: ModelReport) -> None:
@@ -247,6 +277,8 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
     ops = model.subgraphs[0].operators
     report = ModelReport(entry.file, len(ops), oracle="", status="", op_names=tuple(op.name for op in ops))
     inputs = seeded_inputs(model, seed, INDEX_INPUT_RANGES.get(entry.file))
+    series = [inputs] + [seeded_inputs(model, seed + step, INDEX_INPUT_RANGES.get(entry.file))
+                         for step in range(1, STATEFUL_INVOKES if is_stateful(model) else 1)]
     litert_runs = entry.runs_in_litert.startswith("yes")  # "yes (a note)" is a yes too
     try:
         # the profile of the runtime that will judge: LiteRT's refusals (person_detect) are refinterp's under it
@@ -263,21 +295,31 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
     oracles = []
     if litert_runs:
         try:
-            reference = get_runtime("litert-ref").run(str(path), inputs).tensors
+            reference = get_runtime("litert-ref").run_series(str(path), series)
         except RefinterpError as exc:
             litert_runs = False
             report.notes.append(f"litert-ref refuses it: {_reason(exc)}")
         else:
-            compare_tensors(model, reference, _refinterp_tensors(path, inputs, "litert-ref"), report, "litert-ref")
+            compare_series(model, reference, _refinterp_series(path, series, "litert-ref"), report, "litert-ref")
             oracles.append("litert-ref")
     if use_tflm or not litert_runs:
         try:
-            micro = get_runtime("tflm", arena_size=_tflm_arena(model)).run(str(path), inputs).tensors
-        except RefinterpError as exc:
-            report.notes.append(f"tflm refuses it: {_reason(exc)}")
+            Interpreter(model_path=str(path), profile="tflm").allocate_tensors()
+            no_profile = None
+        except UnsupportedOpError as exc:  # an operator refinterp follows LiteRT only for (no TFLM profile)
+            no_profile = str(exc).split(": ", 1)[-1]
+        except RefinterpError:  # refused as TFLM refuses it: TFLM's own run below says so
+            no_profile = None
+        if no_profile is not None:
+            report.notes.append(f"no tflm check: {no_profile}")
         else:
-            compare_tensors(model, micro, _refinterp_tensors(path, inputs, "tflm"), report, "tflm")
-            oracles.append("tflm")
+            try:
+                micro = get_runtime("tflm", arena_size=_tflm_arena(model)).run_series(str(path), series)
+            except RefinterpError as exc:
+                report.notes.append(f"tflm refuses it: {_reason(exc)}")
+            else:
+                compare_series(model, micro, _refinterp_series(path, series, "tflm"), report, "tflm")
+                oracles.append("tflm")
     if not oracles:
         _check_isolated_ops(path, model, inputs, report)
         oracles.append("litert (optimized), per op")
@@ -295,9 +337,7 @@ def check_model(models_dir: Path, entry: ManifestEntry, seed: int = 0, use_tflm:
 
 
 def check_seanet(models_dir: Path, use_tflm: bool = True) -> list[ModelReport]:
-    """The 127 single-op int16x8 models (int16 arithmetic is not implemented yet): each is either refused with
-    an UnsupportedOpError naming its operator, or (int16 data movement: PAD, STRIDED_SLICE) run and checked
-    like any other model."""
+    """The 127 single-op int16x8 models, each run and checked like any other model."""
     return [check_model(models_dir, ManifestEntry(f"seanet-int16/{path.name}", "int16->int16", "", "yes"),
                         use_tflm=use_tflm)
             for path in sorted((models_dir / "seanet-int16").glob("*.tflite"))]
@@ -332,10 +372,10 @@ def markdown(reports: list[ModelReport], seanet: list[ModelReport]) -> str:
     if seanet:
         by_status = Counter(r.status for r in seanet)
         compared = sum(r.tensors_compared for r in seanet)
-        lines += ["", f"seanet-int16/: {len(seanet)} single-op int16x8 models (int16 activations are outside "
-                  "not implemented yet): " + ", ".join(f"{status} x{n}" for status, n in sorted(by_status.items()))
-                  + f"; the runnable ones (int16 data movement) compared {compared} tensors with litert-ref and "
-                  f"tflm, {sum(r.mismatches for r in seanet)} mismatches."]
+        lines += ["", f"seanet-int16/: {len(seanet)} single-op int16x8 models: "
+                  + ", ".join(f"{status} x{n}" for status, n in sorted(by_status.items()))
+                  + f"; {compared} tensors compared with litert-ref and tflm, "
+                  f"{sum(r.mismatches for r in seanet)} mismatches."]
     return "\n".join(lines) + "\n"
 
 

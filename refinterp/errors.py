@@ -13,9 +13,20 @@ an operator is ``RuntimeError`` (LiteRT's ``allocate_tensors`` and ``invoke``).
 
 from __future__ import annotations
 
+#: The longest message a RefinterpError shows (the fuzzer's "message" class starts above it).
+MAX_MESSAGE_CHARS = 300
+
 
 class RefinterpError(Exception):
-    """Base class: a one-line reason a model, an input or a request cannot be handled."""
+    """Base class: a one-line reason a model, an input or a request cannot be handled.
+
+    The message is one line of at most :data:`MAX_MESSAGE_CHARS` characters by construction: whitespace runs
+    (newlines included) become one space and a longer text is cut with "...". Values from a file are escaped
+    and shortened where the message is made (:func:`shown`); this is the net under every message."""
+
+    def __str__(self) -> str:
+        text = " ".join(super().__str__().split())
+        return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 3] + "..."
 
 
 class ModelFormatError(RefinterpError, ValueError):

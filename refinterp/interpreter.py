@@ -17,6 +17,16 @@ the outputs; a tensor whose shape depends on values is resized again at ``Invoke
   declared one; for a value-dependent output, the shape signature's pattern, -1 matching any size). When a
   value-dependent output differs from its declared shape, the operators that read it are prepared again on
   the new shape (checked against their signatures and the limits), as TFLite does for dynamic tensors.
+* Subgraphs: the interpreter runs subgraph 0 (or the one it is given); CALL_ONCE, WHILE and IF run the others
+  through the :class:`refinterp.ops.common.SubgraphHost` the interpreter passes to every prepare
+  (``OpContext.host``). Each subgraph keeps the values of its last run (``get_tensor(i, subgraph_index)``,
+  ``tensor_values(subgraph_index)``); resource variables (VAR_HANDLE) and CALL_ONCE's initialization belong
+  to the interpreter and survive ``reset_all_variables()``, as in LiteRT. A subgraph may not run inside
+  itself (refused at allocate, or at invoke), and one WHILE runs its body at most ``max_while_iterations``
+  times per invoke.
+* Resizing: ``resize_tensor_input`` plans the graph again for the new input shape; every shape an operator
+  computes must then fit its tensor's shape signature (a dimension declared static, not -1, stays as
+  declared). An operator fed by a tensor whose shape is known only at invoke is prepared again at invoke.
 * Limits: no tensor may exceed ``max_tensor_bytes`` and all the tensors kept (inputs, intermediates, outputs;
   constants are views into the file) together ``max_total_bytes``; sizes are checked before the kernel that
   would allocate them. Defaults: :data:`DEFAULT_MAX_TENSOR_BYTES` and :func:`default_max_total_bytes`; the
@@ -48,7 +58,8 @@ from refinterp.errors import (
     shown,
 )
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
-from refinterp.ops.common import PROFILES, KernelResult, OpContext, ShapeFunction
+from refinterp.ops.common import KNOWN_AFTER_KERNEL, PROFILES, KernelResult, OpContext, ShapeFunction
+from refinterp.ops.variables import HANDLE_DTYPE
 from refinterp.registry import OP_VERSIONS, OpDef, lookup
 
 KERNEL_CHOICES = ("fast", "spec")
@@ -70,6 +81,13 @@ DEFAULT_MAX_TENSOR_BYTES = 2 << 30
 DEFAULT_MAX_TOTAL_BYTES_CAP = 8 << 30
 MAX_TENSOR_BYTES_ENV = "REFINTERP_MAX_TENSOR_BYTES"
 MAX_TOTAL_BYTES_ENV = "REFINTERP_MAX_TOTAL_BYTES"
+#: The most times one WHILE operator may run its body in one invoke unless raised
+#: (Interpreter(max_while_iterations=...) or the environment variable below): a loop whose condition never
+#: turns false stops with an EvalError instead of hanging. A million runs of a small body take about a minute.
+DEFAULT_MAX_WHILE_ITERATIONS = 1_000_000
+MAX_WHILE_ITERATIONS_ENV = "REFINTERP_MAX_WHILE_ITERATIONS"
+#: The deepest subgraphs may nest (a WHILE inside an IF inside ...): each level is a Python call chain
+MAX_SUBGRAPH_NESTING = 64
 _HOW_TO_RAISE = {  # short: a message is one line of at most 300 characters (docs/robustness.md)
     "max_tensor_bytes": f"max_tensor_bytes=, --max-tensor-bytes or {MAX_TENSOR_BYTES_ENV}",
     "max_total_bytes": f"max_total_bytes=, --max-total-bytes or {MAX_TOTAL_BYTES_ENV}",
@@ -132,6 +150,12 @@ def matches_signature(shape: Sequence[int], tensor: Tensor) -> bool:
     return len(shape) == len(signature) and all(s < 0 or s == d for s, d in zip(signature, shape))
 
 
+def _shapeless_custom_output(op: Operator, tensor: Tensor) -> bool:
+    """An output of a custom operator declared without a shape or signature: old converters wrote shape [] for
+    TFLite_Detection_PostProcess's outputs, which LiteRT's Prepare resizes; the shape prepare says is taken."""
+    return op.custom_code is not None and tensor.shape == () and tensor.shape_signature == ()
+
+
 def _same_shape(shape: Sequence[int], declared: Sequence[int]) -> bool:
     """Equal shapes; two shapes without elements count as equal (LiteRT allocates nothing for either)."""
     return tuple(shape) == tuple(declared) or (math.prod(shape) == 0 and math.prod(declared) == 0)
@@ -186,54 +210,77 @@ def _shape(shape: Sequence[int]) -> str:
     return shown(list(shape), 48)
 
 
-def _where(op: Operator) -> str:
-    return f"operator {op.index} ({_op_name(op)})"
-
-
 def _one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's text on one line, printable, at most ``limit`` characters."""
     text = "".join(c if c.isprintable() else " " for c in " ".join(str(exc).split()))
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _located(exc: RefinterpError, op: Operator) -> RefinterpError:
-    """The error, its message starting with the operator that raised it (kernels raise without one)."""
-    if str(exc).startswith("operator "):
-        return exc
-    return type(exc)(f"{_where(op)}: {exc}")
+def _value_dtype(tensor: Tensor) -> np.dtype | None:
+    """The dtype of the array refinterp keeps for a tensor: its own, or the int32 resource id of a RESOURCE
+    tensor (ops/variables.py); None for the types refinterp holds no value of (variant, string)."""
+    if tensor.dtype is not None:
+        return tensor.dtype
+    return HANDLE_DTYPE if tensor.type_name == "resource" else None
+
+
+def _positive_count(value: int | str | None, env: str, default: int, what: str) -> int:
+    if value is None:
+        value = os.environ.get(env) or default
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: {shown(value)} is not a whole number") from None
+    if isinstance(value, (bool, float)) or count < 1:
+        raise InputError(f"{what}: {shown(value)} must be a whole number of at least 1")
+    return count
 
 
 class _PreparedOp:
     """An operator prepared on given input shapes, with what its prepare said about its outputs' shapes."""
 
-    __slots__ = ("op", "opdef", "params", "kernel", "input_shapes", "output_plan")
+    __slots__ = ("op", "opdef", "params", "kernel", "input_shapes", "output_plan", "deferred")
 
-    def __init__(self, op: Operator, opdef: OpDef, params: Any, kernel: Any,
+    def __init__(self, op: Operator, opdef: OpDef | None, params: Any, kernel: Any,
                  input_shapes: tuple[tuple[int, ...] | None, ...],
-                 output_plan: tuple[tuple[int, ...] | ShapeFunction | None, ...]):
+                 output_plan: tuple[tuple[int, ...] | ShapeFunction | None, ...], deferred: bool = False):
         self.op, self.opdef, self.params, self.kernel = op, opdef, params, kernel
         #: the shape of each input (None: absent) the operator was prepared for: invoke insists on exactly these
         self.input_shapes = input_shapes
-        #: per output: the shape prepare said, a function of the input values, or None (not said)
+        #: per output: the shape prepare said, a function of the input values, KNOWN_AFTER_KERNEL, or None
         self.output_plan = output_plan
+        #: not prepared yet: an input's shape is known only at invoke (LiteRT prepares such an operator when
+        #: the invoke reaches it)
+        self.deferred = deferred
+
+    @classmethod
+    def later(cls, op: Operator) -> _PreparedOp:
+        """An operator to prepare at invoke, once its inputs' shapes are known."""
+        return cls(op, None, None, None, tuple(_UNKNOWN_SHAPE for _ in op.inputs), tuple(None for _ in op.outputs),
+                   deferred=True)
+
+
+#: the planned shape of an input whose shape is known only at invoke: equal to no shape
+_UNKNOWN_SHAPE: Any = ("unknown until invoke",)
 
 
 class _Budget:
-    """Bytes held by the tensors an invoke keeps (non-constant), checked against both limits."""
+    """Bytes held by the tensors one subgraph keeps (non-constant), checked against both limits; the total
+    limit counts the bytes the interpreter's other subgraphs hold too."""
 
-    def __init__(self, interpreter: Interpreter, sizes: dict[int, int] | None = None):
-        self.interpreter = interpreter
+    def __init__(self, run: _SubgraphRun, sizes: dict[int, int] | None = None):
+        self.run = run
         self.sizes: dict[int, int] = dict(sizes or {})
         self.total = sum(self.sizes.values())
 
     def copy(self) -> _Budget:
-        return _Budget(self.interpreter, self.sizes)
+        return _Budget(self.run, self.sizes)
 
     def claim(self, where: str, role: str, tensor: Tensor, shape: Sequence[int], error: type[RefinterpError]) -> None:
         """Record ``tensor`` at ``shape``; raise ``error`` when it would pass a limit (nothing is allocated yet)."""
         if tensor.is_constant:
             return
-        limits = self.interpreter
+        limits = self.run.owner
         nbytes = tensor_bytes(tensor, shape)
         what = (f"{where}: {role} tensor {tensor.index} {_name(tensor)} of shape "
                 f"{_shape(shape)} {tensor.type_name} needs {format_bytes(nbytes)}")
@@ -241,11 +288,360 @@ class _Budget:
             raise error(f"{what}, over the limit of {format_bytes(limits.max_tensor_bytes)} for one tensor "
                         f"(raise it: {_HOW_TO_RAISE['max_tensor_bytes']})")
         total = self.total - self.sizes.get(tensor.index, 0) + nbytes
-        if total > limits.max_total_bytes:
-            raise error(f"{what}, bringing the tensors kept to {format_bytes(total)}, over the limit of "
+        everything = total + limits._bytes_held_outside(self.run)
+        if everything > limits.max_total_bytes:
+            raise error(f"{what}, bringing the tensors kept to {format_bytes(everything)}, over the limit of "
                         f"{format_bytes(limits.max_total_bytes)} (raise it: {_HOW_TO_RAISE['max_total_bytes']})")
         self.sizes[tensor.index] = nbytes
         self.total = total
+
+
+class _SubgraphRun:
+    """One subgraph inside an interpreter: its plan (prepared operators, planned shapes, bytes) and the value
+    of every tensor it holds. The interpreter runs its entry subgraph; control-flow operators run the others
+    (LiteRT keeps one ``Subgraph`` object per index too: a subgraph that runs several times keeps the values of
+    its last run)."""
+
+    def __init__(self, owner: Interpreter, subgraph: Subgraph, entry: bool):
+        self.owner = owner
+        self.subgraph = subgraph
+        self.entry = entry
+        #: how messages name this subgraph's operators: "operator 3 (ADD)" or "subgraph 2 operator 3 (ADD)"
+        self.prefix = "" if entry else f"subgraph {subgraph.index} "
+        self.prepared: list[_PreparedOp] | None = None
+        #: after allocate: every tensor's planned shape, and the bytes the kept tensors will hold
+        self.planned_shapes: dict[int, tuple[int, ...]] = {}
+        self.planned_budget: _Budget | None = None
+        #: the budget of the invoke in progress (or the last one)
+        self.budget: _Budget | None = None
+        #: the shape of each input tensor when it differs from the declared one (resize_tensor_input, or the
+        #: values a control-flow operator passes in); the plan is made for these
+        self.input_shapes: dict[int, tuple[int, ...]] = {}
+        #: tensors whose shape is known only at invoke (value-dependent, dynamic outputs, and what they feed)
+        self.dynamic: set[int] = set()
+        #: inputs that take no value (RemoveUnusedInputs: no operator reads them)
+        self.unused_inputs: set[int] = set()
+        self.values: list[np.ndarray | None] = [t.data for t in subgraph.tensors]
+        #: seconds spent in each operator during the last invoke, by operator index
+        self.op_seconds: list[float] = []
+
+    # ------------------------------------------------------------------------------- names in messages
+
+    def where(self, op: Operator) -> str:
+        return f"{self.prefix}operator {op.index} ({_op_name(op)})"
+
+    def located(self, exc: RefinterpError, op: Operator) -> RefinterpError:
+        """The error, its message starting with the operator that raised it (kernels raise without one; a
+        prepare names its operator but not the subgraph)."""
+        text = str(exc)
+        if text.startswith(f"{self.prefix}operator "):
+            return exc
+        if self.prefix and text.startswith("operator "):
+            return type(exc)(f"{self.prefix}{text}")
+        return type(exc)(f"{self.where(op)}: {text}")
+
+    @property
+    def resized(self) -> bool:
+        tensors = self.subgraph.tensors
+        return any(shape != tensors[index].shape for index, shape in self.input_shapes.items())
+
+    def held_bytes(self) -> int:
+        budget = self.budget or self.planned_budget
+        return budget.total if budget is not None else 0
+
+    # ------------------------------------------------------------------------------- preparation
+
+    def allocate(self) -> None:
+        """Prepare every operator on the planned shapes (see the module docstring). In a graph whose inputs
+        have their declared shapes, a shape an operator says must equal the declared one; in a resized graph
+        (resize_tensor_input, or a control-flow operator's inputs) it must fit the tensor's shape signature:
+        a dimension declared static (not -1) stays what the file says."""
+        owner = self.owner
+        tensors = self.subgraph.tensors
+        resized = self.resized
+        shapes = {t.index: t.shape for t in tensors}
+        shapes.update(self.input_shapes)
+        dynamic: set[int] = set()
+        self.prepared = None
+        budget = _Budget(self)
+        for index in self.subgraph.inputs:
+            if index >= 0:
+                budget.claim(f"{self.prefix}model input".lstrip(), "input", tensors[index], shapes[index],
+                             PrepareError)
+        prepared = []
+        operators = self.subgraph.operators
+        for step, op in enumerate(operators):
+            if self.entry and owner.progress is not None:
+                owner.progress("prepare", step, len(operators), op)
+            fed_by_dynamic = any(i in dynamic for i in op.inputs if i >= 0)
+            if fed_by_dynamic:
+                # LiteRT prepares an operator that reads a dynamic tensor when the invoke reaches it; refinterp
+                # prepares it now on the planned (declared) shapes, so that what is wrong whatever the shapes
+                # is refused now, and prepares it again at invoke if the shapes differ then. When the declared
+                # shapes do not make sense to it, only the invoke prepares it.
+                prepared_op = self.prepare_provisionally(op, shapes)
+            else:
+                prepared_op = self.prepare_operator(op, shapes)
+            for position, (index, said) in enumerate(zip(op.outputs, prepared_op.output_plan)):
+                if index < 0:
+                    continue
+                tensor = tensors[index]
+                shape = tensor.shape  # not said, or known at invoke only: the declared shape until then
+                if isinstance(said, tuple) and _shapeless_custom_output(op, tensor):
+                    shape = said  # LiteRT's Prepare resizes it to what it computes
+                elif isinstance(said, tuple):
+                    if resized or fed_by_dynamic:
+                        if not matches_signature(said, tensor):
+                            raise PrepareError(f"{self.where(op)}: output {position} (tensor {index} "
+                                               f"{_name(tensor)}) gets shape {_shape(said)} from its inputs, which "
+                                               f"does not fit its shape signature "
+                                               f"{_shape(self.signature_of(tensor))}")
+                    elif not _same_shape(said, tensor.shape):
+                        raise PrepareError(f"{self.where(op)}: output {position} (tensor {index} {_name(tensor)}) "
+                                           f"gets shape {_shape(said)} from its inputs, the model declares "
+                                           f"{_shape(tensor.shape)}")
+                    shape = said
+                if not isinstance(said, tuple) and (said is not None or resized) or fed_by_dynamic:
+                    dynamic.add(index)
+                budget.claim(self.where(op), "output", tensor, shape, PrepareError)
+                shapes[index] = shape
+            prepared.append(prepared_op)
+        for tensor in tensors:
+            if tensor.is_variable and tensor.dtype is not None:
+                budget.claim(f"{self.prefix}variable tensors".lstrip(), "variable", tensor, tensor.shape,
+                             PrepareError)
+        self.planned_shapes = shapes
+        self.planned_budget = budget
+        self.budget = None
+        self.dynamic = dynamic
+        self.prepared = prepared
+        self.reset_variables()  # as LiteRT's Subgraph::AllocateTensors does
+
+    @staticmethod
+    def signature_of(tensor: Tensor) -> tuple[int, ...]:
+        return tensor.shape_signature if len(tensor.shape_signature) == len(tensor.shape) else tensor.shape
+
+    def prepare_operator(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
+        """Run the operator's prepare on the current shapes; what it says about its outputs is checked by the
+        caller."""
+        owner = self.owner
+        opdef = lookup(op.name)
+        if opdef is None:
+            raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {_op_name(op)} (version {op.version}) is "
+                                     f"not supported by refinterp (see `refinterp ops`)")
+        if owner.profile not in opdef.profiles:
+            raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {op.name} has no {owner.profile} profile")
+        if owner.profile == "litert-ref" and op.version not in opdef.versions:  # TFLM ignores versions
+            raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {op.name} version {op.version} is not "
+                                     f"supported by refinterp (it runs versions {_version_ranges(opdef.versions)})")
+        ctx = OpContext(op, self.subgraph, owner.profile, shapes=MappingProxyType(shapes), host=owner)
+        try:
+            params = opdef.prepare_for(owner.kernels)(ctx)
+        except RefinterpError as exc:  # helpers below the ops (quant.py) raise without naming the operator
+            raise self.located(exc, op) from None
+        plan: list[tuple[int, ...] | ShapeFunction | None] = []
+        for position in range(len(op.outputs)):
+            said = ctx.output_shapes.get(position)
+            if said is None and len(op.outputs) == 1:
+                said = _params_output_shape(params)
+            plan.append(said)
+        input_shapes = tuple(shapes[i] if i >= 0 else None for i in op.inputs)
+        return _PreparedOp(op, opdef, params, opdef.kernel_for(owner.kernels), input_shapes, tuple(plan))
+
+    def prepare_provisionally(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
+        """An operator fed by a tensor whose shape is known only at invoke, prepared on the planned shapes, or
+        left to the invoke when they do not suit it (an unsupported operator is refused either way)."""
+        try:
+            prepared = self.prepare_operator(op, shapes)
+        except PrepareError:
+            return _PreparedOp.later(op)
+        for index, said in zip(op.outputs, prepared.output_plan):
+            if index >= 0 and isinstance(said, tuple) and not matches_signature(said, self.subgraph.tensors[index]) \
+                    and not _shapeless_custom_output(op, self.subgraph.tensors[index]):
+                return _PreparedOp.later(op)
+        return prepared
+
+    def require_allocated(self) -> list[_PreparedOp]:
+        if self.prepared is None:
+            self.allocate()
+        assert self.prepared is not None
+        return self.prepared
+
+    def reset_variables(self) -> None:
+        """Every variable tensor (the state of LSTM, RNN and SVDF) back to its initial value: the zero point
+        for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor: a variable's buffer data is not
+        used)."""
+        for tensor in self.subgraph.tensors:
+            if tensor.is_variable and tensor.dtype is not None:
+                fill = 0
+                if tensor.type_name == "int8" and tensor.quantization is not None:
+                    fill = int(tensor.quantization.zero_point[0])
+                # memset with the zero point's low byte, as LiteRT does
+                value = np.full(tensor.nbytes, fill & 0xFF, np.uint8).view(tensor.dtype).reshape(tensor.shape)
+                value.flags.writeable = False
+                self.values[tensor.index] = value
+
+    # ------------------------------------------------------------------------------- running
+
+    def replan(self, prepared: _PreparedOp, shapes: dict[int, tuple[int, ...]], budget: _Budget) -> _PreparedOp:
+        """The operator prepared again because an input's shape changed (a value-dependent output upstream),
+        as TFLite prepares the nodes after a dynamic tensor again; its outputs now need only fit their shape
+        signatures."""
+        op = prepared.op
+        try:
+            prepared = self.prepare_operator(op, shapes)
+        except PrepareError as exc:
+            raise EvalError(f"{exc} (prepared again for shapes computed at invoke)") from None
+        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
+            if index >= 0 and isinstance(said, tuple):
+                self.check_signature(op, position, self.subgraph.tensors[index], said, "gets")
+                budget.claim(self.where(op), "output", self.subgraph.tensors[index], said, EvalError)
+        return prepared
+
+    def check_signature(self, op: Operator, position: int, tensor: Tensor, shape: tuple[int, ...],
+                        verb: str) -> None:
+        if not matches_signature(shape, tensor) and not _shapeless_custom_output(op, tensor):
+            raise EvalError(f"{self.where(op)}: output {position} (tensor {tensor.index} {_name(tensor)}) {verb} "
+                            f"shape {_shape(shape)}, which does not fit its shape signature "
+                            f"{_shape(self.signature_of(tensor))}")
+
+    def check_inputs(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
+                     error: type[RefinterpError]) -> None:
+        """Every input array exactly as prepare planned it: present, its shape, its dtype (the kernels, numba
+        ones included, index their inputs by the planned shapes)."""
+        op = prepared.op
+        if len(inputs) != len(op.inputs):
+            raise error(f"{self.where(op)}: {len(inputs)} input values for {len(op.inputs)} inputs")
+        for position, (index, value, planned) in enumerate(zip(op.inputs, inputs, prepared.input_shapes)):
+            if index < 0:
+                continue
+            tensor = self.subgraph.tensors[index]
+            if tensor.sparsity is not None:
+                continue  # a sparse constant's value is its stored bytes (model.py); only DENSIFY reads them
+            if value is None:
+                raise error(f"{self.where(op)}: input {position} (tensor {index}) has no value")
+            if not isinstance(value, np.ndarray) or value.dtype != _value_dtype(tensor) or value.shape != planned:
+                got = (f"{value.dtype} {_shape(value.shape)}" if isinstance(value, np.ndarray)
+                       else type(value).__name__)
+                raise error(f"{self.where(op)}: input {position} (tensor {index} {_name(tensor)}) is {got}, "
+                            f"prepared for {tensor.type_name} {_shape(planned)}")
+
+    def expected_shapes(self, prepared: _PreparedOp, inputs: list[np.ndarray | None], replanned: bool,
+                        shapes: dict[int, tuple[int, ...]], budget: _Budget) -> list[tuple[int, ...] | None]:
+        """Each output's shape before its kernel runs (None: known only from the kernel's result). A shape
+        that depends on input values is computed here and checked against the signature and the limits, so a
+        huge or malformed one is refused before anything is allocated."""
+        op = prepared.op
+        expected: list[tuple[int, ...] | None] = []
+        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
+            if said is KNOWN_AFTER_KERNEL:
+                expected.append(None)
+            elif callable(said):
+                try:
+                    shape = tuple(said(inputs))
+                except RefinterpError as exc:
+                    raise self.located(exc, op) from None
+                except Exception as exc:  # a shape rule that did not foresee a value: a bug, never a refusal
+                    raise KernelError(f"{self.where(op)} output shape rule crashed: {type(exc).__name__}: "
+                                      f"{_one_line(exc)}") from exc
+                if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
+                    raise KernelError(f"{self.where(op)}: output shape rule gave {_shape(shape)}")
+                shape = tuple(int(d) for d in shape)
+                if index >= 0:
+                    tensor = self.subgraph.tensors[index]
+                    self.check_signature(op, position, tensor, shape, "would get")
+                    budget.claim(self.where(op), "output", tensor, shape, EvalError)
+                expected.append(shape)
+            elif isinstance(said, tuple):
+                expected.append(said)
+            elif replanned or index < 0 or index in self.dynamic:
+                expected.append(None)
+            else:
+                expected.append(shapes[index])  # the declared shape: the kernel must produce exactly that
+        return expected
+
+    def run_kernel(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
+                   expected: list[tuple[int, ...] | None]) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """The kernel's outputs, checked against the plan, and the new values of the variable tensors it
+        writes (by tensor index)."""
+        op = prepared.op
+        try:
+            result = prepared.kernel(prepared.params, *inputs)
+        except RefinterpError as exc:
+            raise self.located(exc, op) from None
+        except RecursionError:  # subgraphs nested past Python's stack (the nesting limit normally stops it)
+            raise EvalError(f"{self.where(op)}: subgraphs nested too deeply") from None
+        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
+            raise KernelError(f"{self.where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
+        updates: dict[int, np.ndarray] = {}
+        if isinstance(result, KernelResult):
+            for position, value in result.variable_updates.items():
+                index = op.inputs[position] if 0 <= position < len(op.inputs) else -1
+                before = inputs[position] if index >= 0 else None
+                if index < 0 or before is None or not self.subgraph.tensors[index].is_variable:
+                    raise KernelError(f"{self.where(op)} wrote input {position}, which is not a variable tensor")
+                value = np.asarray(value)
+                if value.dtype != before.dtype or value.shape != before.shape:
+                    raise KernelError(f"{self.where(op)} wrote variable input {position} as {value.dtype} "
+                                      f"{_shape(value.shape)}, it is {before.dtype} {_shape(before.shape)}")
+                updates[index] = value
+            result = result.outputs
+        outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
+        if len(outputs) != len(op.outputs):
+            # a file that gives the operator more or fewer outputs than it has (LiteRT's Prepare refuses it)
+            raise EvalError(f"{self.where(op)} produced {len(outputs)} outputs, the model declares "
+                            f"{len(op.outputs)}")
+        for position, (value, index, shape) in enumerate(zip(outputs, op.outputs, expected)):
+            if index < 0:
+                continue
+            tensor = self.subgraph.tensors[index]
+            if value.dtype != _value_dtype(tensor):
+                raise EvalError(f"{self.where(op)} produced {value.dtype} for tensor {index}, the model declares "
+                                f"{tensor.type_name}")
+            if shape is None:
+                self.check_signature(op, position, tensor, value.shape, "produced")
+            elif not _same_shape(value.shape, shape):
+                # TFLite resizes outputs to what Prepare computes; refinterp checks what the kernel made against
+                # the plan: a difference means a broken file (an op that does not say its shape) or a bug
+                raise EvalError(f"{self.where(op)} produced shape {_shape(value.shape)} for tensor {index} "
+                                f"{_name(tensor)}, the model declares {_shape(shape)}")
+        return outputs, updates
+
+    def invoke(self) -> None:
+        """Run every operator once, in order, on the values the inputs hold."""
+        owner = self.owner
+        prepared_ops = self.require_allocated()
+        shapes = dict(self.planned_shapes)
+        assert self.planned_budget is not None
+        budget = self.planned_budget.copy()
+        self.budget = budget
+        op_seconds = []
+        for step, prepared in enumerate(prepared_ops):
+            op = prepared.op
+            if self.entry and owner.progress is not None:
+                owner.progress("invoke", step, len(prepared_ops), op)
+            started = time.perf_counter()
+            replanned = any(i >= 0 and shapes[i] != planned for i, planned in zip(op.inputs, prepared.input_shapes))
+            if replanned:
+                prepared = self.replan(prepared, shapes, budget)
+            inputs = [self.values[i] if i >= 0 else None for i in op.inputs]
+            self.check_inputs(prepared, inputs, EvalError)
+            expected = self.expected_shapes(prepared, inputs, replanned, shapes, budget)
+            outputs, variable_updates = self.run_kernel(prepared, inputs, expected)
+            for index, value in zip(op.outputs, outputs):
+                if index < 0:
+                    continue
+                if value.shape != shapes[index]:
+                    budget.claim(self.where(op), "output", self.subgraph.tensors[index], value.shape, EvalError)
+                    shapes[index] = value.shape
+                if value.flags.writeable:
+                    value.flags.writeable = False
+                self.values[index] = value
+            for index, value in variable_updates.items():  # LiteRT's kernel wrote its state input in place
+                value.flags.writeable = False
+                self.values[index] = value
+            op_seconds.append(time.perf_counter() - started)
+        self.op_seconds = op_seconds
 
 
 def tensor_details(tensor: Tensor, shape: Sequence[int] | None = None) -> dict[str, Any]:
@@ -271,6 +667,7 @@ def tensor_details(tensor: Tensor, shape: Sequence[int] | None = None) -> dict[s
     }
 
 
+
 class Interpreter:
     """Run a .tflite model bit-exactly under TFLite's integer rules.
 
@@ -290,6 +687,9 @@ class Interpreter:
             environment variable ``REFINTERP_MAX_TENSOR_BYTES``, else :data:`DEFAULT_MAX_TENSOR_BYTES` (2 GiB).
         max_total_bytes: the most bytes all the tensors kept may hold together; default
             ``REFINTERP_MAX_TOTAL_BYTES``, else :func:`default_max_total_bytes` (8 GiB or half the memory).
+        max_while_iterations: the most times one WHILE operator may run its body in one invoke; default
+            ``REFINTERP_MAX_WHILE_ITERATIONS``, else :data:`DEFAULT_MAX_WHILE_ITERATIONS` (one million).
+        subgraph_index: the subgraph to run (refinterp's own option; LiteRT runs subgraph 0 or a signature's).
 
     Under profile "litert-ref" the model is refused at load as LiteRT refuses it: any reason the parser
     recorded in ``Model.litert_refusals``, and any builtin operator code (used or not) at a version LiteRT's
@@ -299,11 +699,13 @@ class Interpreter:
     ignored: refinterp has one resolver (its own), no delegates, and always preserves every tensor.
     """
 
+
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_delegates: Sequence[Any] | None = None, num_threads: int | None = None, *,
                  profile: str = "litert-ref", kernels: str = "fast", subgraph_index: int = 0,
                  progress: ProgressCallback | None = None, max_tensor_bytes: int | str | None = None,
-                 max_total_bytes: int | str | None = None, **litert_options: Any):
+                 max_total_bytes: int | str | None = None, max_while_iterations: int | None = None,
+                 **litert_options: Any):
         unknown = set(litert_options) - LITERT_IGNORED_OPTIONS
         if unknown:
             raise TypeError(f"Interpreter() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -321,6 +723,9 @@ class Interpreter:
                                        "max_tensor_bytes")
         self.max_total_bytes = _limit(max_total_bytes, MAX_TOTAL_BYTES_ENV, default_max_total_bytes(),
                                       "max_total_bytes")
+        #: the most times one WHILE operator may run its body in one invoke (SubgraphHost)
+        self.max_while_iterations = _positive_count(max_while_iterations, MAX_WHILE_ITERATIONS_ENV,
+                                                    DEFAULT_MAX_WHILE_ITERATIONS, "max_while_iterations")
         self.model: Model = load_model(model_path) if model_path is not None else parse_model(model_content)
         if profile == "litert-ref":
             if self.model.litert_refusals:
@@ -333,13 +738,23 @@ class Interpreter:
         self.kernels = kernels
         self.num_threads = self._set_threads(num_threads)
         self.progress: ProgressCallback | None = progress
-        self._prepared: list[_PreparedOp] | None = None
-        #: after allocate_tensors: every tensor's planned shape, and the bytes the kept tensors will hold
-        self._planned_shapes: dict[int, tuple[int, ...]] = {}
-        self._planned_budget: _Budget | None = None
-        self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
-        #: seconds spent in each operator during the last invoke(), by operator index
-        self.op_seconds: list[float] = []
+        #: the subgraphs this interpreter has prepared or run, by index; the entry subgraph first
+        self._runs: dict[int, _SubgraphRun] = {}
+        self._main = _SubgraphRun(self, self.subgraph, entry=True)
+        self._runs[self.subgraph.index] = self._main
+        #: resource variables (LiteRT's resource_ids and resources, one map per interpreter): ids in the order
+        #: LiteRT's VAR_HANDLE Init creates them (every subgraph's operators, in order, at load)
+        self._resource_ids: dict[tuple[str, str], int] = {}
+        for subgraph in self.model.subgraphs:
+            for op in subgraph.operators:
+                if op.name == "VAR_HANDLE":
+                    self.resource_id(str(op.options.get("container") or ""), str(op.options.get("shared_name") or ""))
+        self._variables: dict[int, np.ndarray] = {}
+        #: init subgraphs CALL_ONCE has run (LiteRT's initialization_status_map)
+        self._initialized: set[int] = set()
+        #: the subgraphs being prepared and being run, innermost last (a subgraph may not call itself)
+        self._preparing: list[int] = []
+        self._running: list[int] = []
 
     @staticmethod
     def _set_threads(num_threads: int | None) -> int:
@@ -354,77 +769,183 @@ class Interpreter:
         numba.set_num_threads(num_threads)
         return num_threads
 
+    # -------------------------------------------------------------------------------- the entry subgraph's state
+
+    @property
+    def _values(self) -> list[np.ndarray | None]:
+        return self._main.values
+
+    @property
+    def _prepared(self) -> list[_PreparedOp] | None:
+        return self._main.prepared
+
+    @property
+    def _planned_shapes(self) -> dict[int, tuple[int, ...]]:
+        return self._main.planned_shapes
+
+    @property
+    def _planned_budget(self) -> _Budget | None:
+        return self._main.planned_budget
+
+    @property
+    def op_seconds(self) -> list[float]:
+        """Seconds spent in each operator of the entry subgraph during the last invoke(), by operator index."""
+        return self._main.op_seconds
+
+    def _bytes_held_outside(self, run: _SubgraphRun) -> int:
+        return sum(other.held_bytes() for other in self._runs.values() if other is not run)
+
     # -------------------------------------------------------------------------------- preparation
 
     def allocate_tensors(self) -> None:
         """Prepare every operator (validate, precompute multipliers, pack weights) once, planning every
-        tensor's shape and checking it against the model and the memory limits (see the module docstring)."""
-        if self._prepared is not None:
+        tensor's shape and checking it against the model and the memory limits (see the module docstring).
+        The subgraphs that WHILE and IF run are prepared with them; a CALL_ONCE init subgraph when it runs."""
+        if self._main.prepared is not None:
             return
-        tensors = self.subgraph.tensors
-        shapes = {t.index: t.shape for t in tensors}
-        budget = _Budget(self)
-        for index in self.subgraph.inputs:
-            budget.claim("model input", "input", tensors[index], tensors[index].shape, PrepareError)
-        prepared = []
-        operators = self.subgraph.operators
-        for step, op in enumerate(operators):
-            if self.progress is not None:
-                self.progress("prepare", step, len(operators), op)
-            prepared_op = self._prepare_operator(op, shapes)
-            for position, (index, said) in enumerate(zip(op.outputs, prepared_op.output_plan)):
-                if index < 0:
-                    continue
-                tensor = tensors[index]
-                shape = tensor.shape  # not said, or known at invoke only: the declared shape until then
-                if isinstance(said, tuple):
-                    if not _same_shape(said, tensor.shape):
-                        raise PrepareError(f"{_where(op)}: output {position} (tensor {index} {_name(tensor)}) "
-                                           f"gets shape {_shape(said)} from its inputs, the model declares "
-                                           f"{_shape(tensor.shape)}")
-                    shape = said
-                budget.claim(_where(op), "output", tensor, shape, PrepareError)
-                shapes[index] = shape
-            prepared.append(prepared_op)
-        for tensor in tensors:
-            if tensor.is_variable and tensor.dtype is not None:
-                budget.claim("variable tensors", "variable", tensor, tensor.shape, PrepareError)
-        self._planned_shapes = shapes
-        self._planned_budget = budget
-        self._prepared = prepared
-        self.reset_all_variables()  # as LiteRT's Subgraph::AllocateTensors does
-
-    def _prepare_operator(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
-        """Run the operator's prepare on the current shapes; what it says about its outputs is checked by the
-        caller."""
-        opdef = lookup(op.name)
-        if opdef is None:
-            raise UnsupportedOpError(f"operator {op.index}: {_op_name(op)} (version {op.version}) is not "
-                                     f"supported by refinterp (see `refinterp ops`)")
-        if self.profile not in opdef.profiles:
-            raise UnsupportedOpError(f"operator {op.index}: {op.name} has no {self.profile} profile")
-        if self.profile == "litert-ref" and op.version not in opdef.versions:  # TFLM ignores versions
-            raise UnsupportedOpError(f"operator {op.index}: {op.name} version {op.version} is not supported by "
-                                     f"refinterp (it runs versions {_version_ranges(opdef.versions)})")
-        ctx = OpContext(op, self.subgraph, self.profile, shapes=MappingProxyType(shapes))
+        self._preparing.append(self.subgraph.index)
         try:
-            params = opdef.prepare_for(self.kernels)(ctx)
-        except RefinterpError as exc:  # helpers below the ops (quant.py) raise without naming the operator
-            raise _located(exc, op) from None
-        plan: list[tuple[int, ...] | ShapeFunction | None] = []
-        for position in range(len(op.outputs)):
-            said = ctx.output_shapes.get(position)
-            if said is None and len(op.outputs) == 1:
-                said = _params_output_shape(params)
-            plan.append(said)
-        input_shapes = tuple(shapes[i] if i >= 0 else None for i in op.inputs)
-        return _PreparedOp(op, opdef, params, opdef.kernel_for(self.kernels), input_shapes, tuple(plan))
+            self._main.allocate()
+        finally:
+            self._preparing.pop()
 
     def _require_allocated(self) -> list[_PreparedOp]:
-        if self._prepared is None:
+        if self._main.prepared is None:
             self.allocate_tensors()
-        assert self._prepared is not None
-        return self._prepared
+        assert self._main.prepared is not None
+        return self._main.prepared
+
+    # -------------------------------------------------------------------------------- SubgraphHost
+
+    def subgraph_count(self) -> int:
+        return len(self.model.subgraphs)
+
+    def model_subgraph(self, index: int) -> Subgraph:
+        return self.model.subgraphs[index]
+
+    def _run_of(self, index: int) -> _SubgraphRun:
+        run = self._runs.get(index)
+        if run is None:
+            run = self._runs[index] = _SubgraphRun(self, self.model.subgraphs[index], entry=False)
+        return run
+
+    def _refuse_recursion(self, index: int, error: type[RefinterpError]) -> None:
+        if index in self._preparing or index in self._running:
+            chain = " -> ".join(str(i) for i in (*self._running, *self._preparing, index))
+            raise error(f"subgraph {index} would run inside itself ({chain}): recursion is not supported")
+        if len(self._preparing) + len(self._running) >= MAX_SUBGRAPH_NESTING:
+            raise error(f"subgraphs nested more than {MAX_SUBGRAPH_NESTING} deep")
+
+    def prepare_subgraph(self, index: int, input_shapes: Sequence[tuple[int, ...]],
+                         caller: int) -> tuple[tuple[int, ...] | None, ...]:
+        """SubgraphHost: prepare subgraph ``index`` for inputs of these shapes; its outputs' planned shapes
+        (None where known only at invoke)."""
+        self._refuse_recursion(index, PrepareError)
+        run = self._run_of(index)
+        subgraph = run.subgraph
+        if len(input_shapes) != len(subgraph.inputs):
+            raise PrepareError(f"subgraph {index} has {len(subgraph.inputs)} inputs, {len(input_shapes)} given")
+        run.input_shapes = {i: tuple(int(d) for d in shape) for i, shape in zip(subgraph.inputs, input_shapes)
+                            if i >= 0}
+        self._preparing.append(index)
+        try:
+            run.allocate()
+        finally:
+            self._preparing.pop()
+        return tuple(None if i < 0 or i in run.dynamic else run.planned_shapes[i] for i in subgraph.outputs)
+
+    def remove_unused_inputs(self, index: int) -> None:
+        """SubgraphHost: subgraph ``index`` takes no value for an input no operator reads (subgraph.cc
+        RemoveUnusedInputs; its variable tensors count as read)."""
+        subgraph = self.model.subgraphs[index]
+        read = {i for op in subgraph.operators for i in op.inputs}
+        read |= {t.index for t in subgraph.tensors if t.is_variable}
+        self._run_of(index).unused_inputs = {i for i in subgraph.inputs if i >= 0 and i not in read}
+
+    def run_subgraph(self, index: int, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """SubgraphHost: run subgraph ``index`` on these values (prepared again first when their shapes are
+        not those it was prepared for, as LiteRT's control-flow kernels resize and allocate it)."""
+        self._refuse_recursion(index, EvalError)
+        run = self._run_of(index)
+        subgraph = run.subgraph
+        if len(inputs) != len(subgraph.inputs):
+            raise EvalError(f"subgraph {index} has {len(subgraph.inputs)} inputs, {len(inputs)} values given")
+        shapes: dict[int, tuple[int, ...]] = {}
+        for position, (tensor_index, value) in enumerate(zip(subgraph.inputs, inputs)):
+            if tensor_index < 0:
+                continue
+            tensor = subgraph.tensors[tensor_index]
+            if value is None or value.dtype != _value_dtype(tensor):
+                got = "no value" if value is None else str(value.dtype)
+                raise EvalError(f"subgraph {index} input {position} (tensor {tensor_index} {_name(tensor)}) is "
+                                f"{tensor.type_name}, given {got}")
+            shapes[tensor_index] = tuple(value.shape)
+        planned = {i: run.planned_shapes.get(i) for i in shapes}
+        if run.prepared is None or planned != shapes:
+            run.input_shapes = shapes
+            self._preparing.append(index)
+            try:
+                run.allocate()
+            except PrepareError as exc:
+                raise EvalError(f"{exc} (subgraph {index} prepared at invoke for input shapes "
+                                f"{_shape([list(s) for s in shapes.values()])})") from None
+            finally:
+                self._preparing.pop()
+        for tensor_index, value in zip(subgraph.inputs, inputs):
+            if tensor_index >= 0 and tensor_index not in run.unused_inputs:
+                if value.flags.writeable:
+                    value = value.view()
+                    value.flags.writeable = False
+                run.values[tensor_index] = value
+        self._running.append(index)
+        try:
+            run.invoke()
+        finally:
+            self._running.pop()
+        outputs = []
+        for position, tensor_index in enumerate(subgraph.outputs):
+            value = run.values[tensor_index] if tensor_index >= 0 else None
+            if value is None:
+                raise EvalError(f"subgraph {index} output {position} (tensor {tensor_index}) has no value")
+            outputs.append(value)
+        return outputs
+
+    def show_inputs(self, index: int, values: Sequence[np.ndarray]) -> None:
+        """SubgraphHost: subgraph ``index``'s inputs hold these values (read-only, shared), without a run."""
+        run = self._run_of(index)
+        for tensor_index, value in zip(run.subgraph.inputs, values):
+            if tensor_index >= 0 and tensor_index not in run.unused_inputs:
+                run.values[tensor_index] = value
+
+    def resource_id(self, container: str, shared_name: str) -> int:
+        """SubgraphHost: the id of the resource variable (container, shared_name), made on first use."""
+        return self._resource_ids.setdefault((container, shared_name), len(self._resource_ids))
+
+    def _variable_name(self, resource_id: int) -> str:
+        for (container, shared_name), known in self._resource_ids.items():
+            if known == resource_id:
+                return shown(f"{container}/{shared_name}" if container else shared_name, 60)
+        return "(unknown)"
+
+    def read_variable(self, resource_id: int) -> np.ndarray:
+        """SubgraphHost: the variable's value (read_variable.cc: the variable must exist)."""
+        value = self._variables.get(resource_id)
+        if value is None:
+            raise EvalError(f"resource variable {resource_id} {self._variable_name(resource_id)} is read before "
+                            "anything was assigned to it")
+        return value
+
+    def assign_variable(self, resource_id: int, value: np.ndarray) -> None:
+        """SubgraphHost: the variable takes the value (a copy), its type and shape (ResourceVariable::AssignFrom)."""
+        stored = np.array(value, copy=True)
+        stored.flags.writeable = False
+        self._variables[resource_id] = stored
+
+    def is_initialized(self, subgraph_index: int) -> bool:
+        return subgraph_index in self._initialized
+
+    def mark_initialized(self, subgraph_index: int) -> None:
+        self._initialized.add(subgraph_index)
 
     # -------------------------------------------------------------------------------- details
 
@@ -433,12 +954,18 @@ class Interpreter:
             raise InputError(f"tensor index {index} out of range (the subgraph has {len(self.subgraph.tensors)})")
         return self.subgraph.tensors[int(index)]
 
+    def _current_shape(self, run: _SubgraphRun, index: int) -> tuple[int, ...]:
+        value = run.values[index]
+        if value is not None:
+            return tuple(value.shape)
+        if index in run.planned_shapes:
+            return run.planned_shapes[index]
+        return run.input_shapes.get(index, run.subgraph.tensors[index].shape)
+
     def _details(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self.subgraph.tensors):  # LiteRT allows -1 among the subgraph outputs
             raise InputError(f"tensor index {index} out of range (the subgraph has {len(self.subgraph.tensors)})")
-        value = self._values[index]
-        tensor = self.subgraph.tensors[index]
-        return tensor_details(tensor, value.shape if value is not None else None)
+        return tensor_details(self.subgraph.tensors[index], self._current_shape(self._main, index))
 
     def get_input_details(self) -> list[dict[str, Any]]:
         return [self._details(i) for i in self.subgraph.inputs]
@@ -453,15 +980,18 @@ class Interpreter:
                              f"which has {count} subgraphs")
         return self.model.subgraphs[int(subgraph_index)]
 
-    def _get_tensor_details(self, tensor_index: int, subgraph_index: int = 0) -> dict[str, Any]:
-        """LiteRT's (private) one-tensor details; the running subgraph's tensors show their current shape."""
+    def _subgraph_tensor(self, tensor_index: int, subgraph_index: int) -> tuple[Subgraph, Tensor]:
         subgraph = self._subgraph(subgraph_index)
-        if subgraph is self.subgraph:
-            return self._details(self._tensor(tensor_index).index)
         if not isinstance(tensor_index, (int, np.integer)) or not 0 <= int(tensor_index) < len(subgraph.tensors):
             raise InputError(f"tensor index {tensor_index} out of range (subgraph {subgraph.index} has "
                              f"{len(subgraph.tensors)})")
-        return tensor_details(subgraph.tensors[int(tensor_index)])
+        return subgraph, subgraph.tensors[int(tensor_index)]
+
+    def _get_tensor_details(self, tensor_index: int, subgraph_index: int = 0) -> dict[str, Any]:
+        """LiteRT's (private) one-tensor details; the tensors of a subgraph that ran show their current shape."""
+        subgraph, tensor = self._subgraph_tensor(tensor_index, subgraph_index)
+        run = self._runs.get(subgraph.index)
+        return tensor_details(tensor, self._current_shape(run, tensor.index) if run is not None else None)
 
     def get_tensor_details(self, subgraph_index: int = 0) -> list[dict[str, Any]]:
         subgraph = self._subgraph(subgraph_index)
@@ -508,7 +1038,8 @@ class Interpreter:
             return self
         return Interpreter(model_content=self.model._buffer, num_threads=self.num_threads, profile=self.profile,
                            kernels=self.kernels, subgraph_index=subgraph_index, progress=self.progress,
-                           max_tensor_bytes=self.max_tensor_bytes, max_total_bytes=self.max_total_bytes)
+                           max_tensor_bytes=self.max_tensor_bytes, max_total_bytes=self.max_total_bytes,
+                           max_while_iterations=self.max_while_iterations)
 
     # -------------------------------------------------------------------------------- values
 
@@ -519,23 +1050,50 @@ class Interpreter:
         value = np.asarray(value)
         if tensor.dtype is None or value.dtype != tensor.dtype:
             raise InputError(f"tensor {tensor.index} {_name(tensor)} expects {tensor.type_name}, got {value.dtype}")
-        if value.shape != tensor.shape:
-            raise InputError(f"tensor {tensor.index} {_name(tensor)} expects shape {_shape(tensor.shape)}, "
+        expected = self._main.input_shapes.get(tensor.index, tensor.shape)
+        if value.shape != expected:
+            raise InputError(f"tensor {tensor.index} {_name(tensor)} expects shape {_shape(expected)}, "
                              f"got {_shape(value.shape)}")
         stored = np.array(value, copy=True)
         stored.flags.writeable = False
-        self._values[tensor.index] = stored
+        self._main.values[tensor.index] = stored
 
     def resize_tensor_input(self, input_index: int, tensor_size: Sequence[int], strict: bool = False) -> None:
-        """LiteRT API. refinterp runs the shapes the model declares: resizing to them is a no-op, any other
-        shape is refused (shape propagation through the graph is not implemented)."""
+        """LiteRT API: give an input of the model a new shape; the graph is prepared again for it at the next
+        allocate_tensors() (or invoke()), every shape following from it as the operators' rules compute them.
+
+        ``strict=True`` (LiteRT's ResizeInputTensorStrict) changes only the dimensions the input's shape
+        signature leaves unknown (-1). Either way the shapes computed downstream must fit the shape signatures
+        the model declares: a dimension declared static (not -1) that would change is refused at
+        allocate_tensors() with the operator and the tensor."""
         tensor = self._tensor(input_index)
-        if input_index not in self.subgraph.inputs:
+        if tensor.index not in self.subgraph.inputs:
             raise InputError(f"tensor {input_index} {_name(tensor)} is not an input of the model")
-        if tuple(int(d) for d in tensor_size) != tensor.shape:
-            raise UnsupportedOpError(f"resizing input {input_index} {_name(tensor)} from {_shape(tensor.shape)} "
-                                     f"to {_shape([int(d) for d in tensor_size])}: refinterp runs the declared "
-                                     "shapes only")
+        if isinstance(tensor_size, np.ndarray):
+            tensor_size = tensor_size.tolist()
+        if isinstance(tensor_size, (str, bytes)) or not isinstance(tensor_size, Sequence) or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in tensor_size):
+            raise InputError(f"resize_tensor_input: the shape must be a list of ints, got {shown(tensor_size, 60)}")
+        shape = tuple(int(d) for d in tensor_size)
+        if any(d < 0 for d in shape):
+            raise InputError(f"resize_tensor_input: input {input_index} {_name(tensor)}: shape {_shape(shape)} has "
+                             "a negative dimension")
+        if strict:
+            signature = _SubgraphRun.signature_of(tensor)
+            if len(shape) != len(signature) or any(s != -1 and s != d for s, d in zip(signature, shape)):
+                # interpreter.cc ResizeInputTensorStrict: only the dimensions identified by -1 may change
+                raise InputError(f"resize_tensor_input(strict=True): input {input_index} {_name(tensor)} has shape "
+                                 f"signature {_shape(signature)}: only its -1 dimensions may change, not to "
+                                 f"{_shape(shape)}")
+        current = self._main.input_shapes.get(tensor.index, tensor.shape)
+        if shape == current:
+            return  # LiteRT: an unchanged shape leaves the plan as it is
+        if shape == tensor.shape:
+            self._main.input_shapes.pop(tensor.index, None)
+        else:
+            self._main.input_shapes[tensor.index] = shape
+        self._main.values[tensor.index] = None  # its old value no longer fits: set it again
+        self._main.prepared = None
 
     def tensor(self, tensor_index: int) -> Callable[[], np.ndarray]:
         """LiteRT API: a function that returns a NumPy view (no copy) of the tensor's current value.
@@ -550,218 +1108,114 @@ class Interpreter:
 
     def _tensor_view(self, index: int) -> np.ndarray:
         tensor = self.subgraph.tensors[index]
-        value = self._values[index]
+        values = self._main.values
+        value = values[index]
         if index in self.subgraph.inputs and not tensor.is_constant and tensor.dtype is not None:
             if value is None:  # LiteRT's buffer exists once allocated; its contents are unspecified
-                value = np.zeros(tensor.shape, dtype=tensor.dtype)
+                value = np.zeros(self._main.input_shapes.get(index, tensor.shape), dtype=tensor.dtype)
             elif not value.flags.writeable:
                 value = np.array(value, copy=True)
-            self._values[index] = value
+            values[index] = value
             return value
-        if value is None:
-            raise InputError(f"tensor {index} {_name(tensor)} has no value yet: set the inputs and invoke()")
+        if value is None or tensor.type_name == "resource":
+            raise InputError(f"tensor {index} {_name(tensor)} has no value yet: set the inputs and invoke()"
+                             if value is None else self._handle_message(tensor))
         return value
 
+    @staticmethod
+    def _handle_message(tensor: Tensor) -> str:
+        return (f"tensor {tensor.index} {_name(tensor)} is a resource handle, not data (LiteRT cannot read it "
+                "either): read the variable's value where READ_VARIABLE outputs it")
+
     def get_tensor(self, tensor_index: int, subgraph_index: int = 0) -> np.ndarray:
-        """A copy of any tensor's current value: inputs, constants, intermediates, outputs."""
-        tensor = self._tensor(tensor_index)
-        value = self._values[tensor.index]
+        """A copy of any tensor's current value: inputs, constants, intermediates, outputs, in any subgraph
+        that ran (``subgraph_index`` as in LiteRT: the model's subgraph number; a subgraph that ran several
+        times in one invoke, a WHILE body say, holds the values of its last run)."""
+        if subgraph_index == 0 and self.subgraph.index == 0:
+            subgraph, tensor = self.subgraph, self._tensor(tensor_index)
+        else:
+            subgraph, tensor = self._subgraph_tensor(tensor_index, subgraph_index)
+        run = self._runs.get(subgraph.index)
+        value = run.values[tensor.index] if run is not None else tensor.data
+        if tensor.type_name == "resource":
+            raise InputError(self._handle_message(tensor))
         if value is None:
-            raise InputError(f"tensor {tensor.index} {_name(tensor)} has no value yet: set the inputs and invoke()")
+            where = f" of subgraph {subgraph.index}" if subgraph.index != 0 else ""
+            raise InputError(f"tensor {tensor.index} {_name(tensor)}{where} has no value yet: set the inputs and "
+                             "invoke()" + (" (its subgraph has not run)" if run is None else ""))
         return np.array(value, copy=True)
 
-    def tensor_values(self) -> dict[int, np.ndarray]:
-        """Every tensor that has a value, by index (read-only arrays, no copies)."""
-        return {i: v for i, v in enumerate(self._values) if v is not None}
+    def tensor_values(self, subgraph_index: int | None = None) -> dict[int, np.ndarray]:
+        """Every tensor of a subgraph that has a value, by index (read-only arrays, no copies); resource handles
+        are left out. Default: the subgraph the interpreter runs (subgraph 0 unless told otherwise)."""
+        index = self.subgraph.index if subgraph_index is None else self._subgraph(subgraph_index).index
+        run = self._runs.get(index)
+        if run is None:
+            return {t.index: t.data for t in self.model.subgraphs[index].tensors if t.data is not None}
+        tensors = run.subgraph.tensors
+        return {i: v for i, v in enumerate(run.values) if v is not None and tensors[i].type_name != "resource"}
+
+    def subgraphs_run(self) -> list[int]:
+        """The indices of the subgraphs this interpreter has prepared or run, in increasing order."""
+        return sorted(self._runs)
 
     # -------------------------------------------------------------------------------- running
 
-    def _replan(self, prepared: _PreparedOp, shapes: dict[int, tuple[int, ...]], budget: _Budget) -> _PreparedOp:
-        """The operator prepared again because an input's shape changed (a value-dependent output upstream),
-        as TFLite prepares the nodes after a dynamic tensor again; its outputs now need only fit their shape
-        signatures."""
-        op = prepared.op
-        try:
-            prepared = self._prepare_operator(op, shapes)
-        except PrepareError as exc:
-            raise EvalError(f"{exc} (prepared again for shapes computed at invoke)") from None
-        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
-            if index >= 0 and isinstance(said, tuple):
-                self._check_signature(op, position, self.subgraph.tensors[index], said, "gets")
-                budget.claim(_where(op), "output", self.subgraph.tensors[index], said, EvalError)
-        return prepared
-
-    def _check_signature(self, op: Operator, position: int, tensor: Tensor, shape: tuple[int, ...],
-                         verb: str) -> None:
-        if not matches_signature(shape, tensor):
-            raise EvalError(f"{_where(op)}: output {position} (tensor {tensor.index} {_name(tensor)}) {verb} "
-                            f"shape {_shape(shape)}, which does not fit its shape signature "
-                            f"{_shape(tensor.shape_signature)}")
-
-    def _check_inputs(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
-                      error: type[RefinterpError]) -> None:
-        """Every input array exactly as prepare planned it: present, its shape, its dtype (the kernels, numba
-        ones included, index their inputs by the planned shapes)."""
-        op = prepared.op
-        if len(inputs) != len(op.inputs):
-            raise error(f"{_where(op)}: {len(inputs)} input values for {len(op.inputs)} inputs")
-        for position, (index, value, planned) in enumerate(zip(op.inputs, inputs, prepared.input_shapes)):
-            if index < 0:
-                continue
-            tensor = self.subgraph.tensors[index]
-            if value is None:
-                raise error(f"{_where(op)}: input {position} (tensor {index}) has no value")
-            if not isinstance(value, np.ndarray) or value.dtype != tensor.dtype or value.shape != planned:
-                got = (f"{value.dtype} {_shape(value.shape)}" if isinstance(value, np.ndarray)
-                       else type(value).__name__)
-                raise error(f"{_where(op)}: input {position} (tensor {index} {_name(tensor)}) is {got}, "
-                            f"prepared for {tensor.type_name} {_shape(planned)}")
-
-    def _expected_shapes(self, prepared: _PreparedOp, inputs: list[np.ndarray | None], replanned: bool,
-                         shapes: dict[int, tuple[int, ...]], budget: _Budget) -> list[tuple[int, ...] | None]:
-        """Each output's shape before its kernel runs (None: known only from the kernel's result). A shape
-        that depends on input values is computed here and checked against the signature and the limits, so a
-        huge or malformed one is refused before anything is allocated."""
-        op = prepared.op
-        expected: list[tuple[int, ...] | None] = []
-        for position, (index, said) in enumerate(zip(op.outputs, prepared.output_plan)):
-            if callable(said):
-                try:
-                    shape = tuple(said(inputs))
-                except RefinterpError as exc:
-                    raise _located(exc, op) from None
-                except Exception as exc:  # a shape rule that did not foresee a value: a bug, never a refusal
-                    raise KernelError(f"{_where(op)} output shape rule crashed: {type(exc).__name__}: "
-                                      f"{_one_line(exc)}") from exc
-                if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
-                    raise KernelError(f"{_where(op)}: output shape rule gave {_shape(shape)}")
-                shape = tuple(int(d) for d in shape)
-                if index >= 0:
-                    tensor = self.subgraph.tensors[index]
-                    self._check_signature(op, position, tensor, shape, "would get")
-                    budget.claim(_where(op), "output", tensor, shape, EvalError)
-                expected.append(shape)
-            elif isinstance(said, tuple):
-                expected.append(said)
-            elif replanned or index < 0:
-                expected.append(None)
-            else:
-                expected.append(shapes[index])  # the declared shape: the kernel must produce exactly that
-        return expected
-
-    def _run_kernel(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
-                    expected: list[tuple[int, ...] | None]) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
-        """The kernel's outputs, checked against the plan, and the new values of the variable tensors it
-        writes (by tensor index)."""
-        op = prepared.op
-        try:
-            result = prepared.kernel(prepared.params, *inputs)
-        except RefinterpError as exc:
-            raise _located(exc, op) from None
-        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
-            raise KernelError(f"{_where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
-        updates: dict[int, np.ndarray] = {}
-        if isinstance(result, KernelResult):
-            for position, value in result.variable_updates.items():
-                index = op.inputs[position] if 0 <= position < len(op.inputs) else -1
-                before = inputs[position] if index >= 0 else None
-                if index < 0 or before is None or not self.subgraph.tensors[index].is_variable:
-                    raise KernelError(f"{_where(op)} wrote input {position}, which is not a variable tensor")
-                value = np.asarray(value)
-                if value.dtype != before.dtype or value.shape != before.shape:
-                    raise KernelError(f"{_where(op)} wrote variable input {position} as {value.dtype} "
-                                      f"{_shape(value.shape)}, it is {before.dtype} {_shape(before.shape)}")
-                updates[index] = value
-            result = result.outputs
-        outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
-        if len(outputs) != len(op.outputs):
-            # a file that gives the operator more or fewer outputs than it has (LiteRT's Prepare refuses it)
-            raise EvalError(f"{_where(op)} produced {len(outputs)} outputs, the model declares {len(op.outputs)}")
-        for position, (value, index, shape) in enumerate(zip(outputs, op.outputs, expected)):
-            if index < 0:
-                continue
-            tensor = self.subgraph.tensors[index]
-            if value.dtype != tensor.dtype:
-                raise EvalError(f"{_where(op)} produced {value.dtype} for tensor {index}, the model declares "
-                                f"{tensor.type_name}")
-            if shape is None:
-                self._check_signature(op, position, tensor, value.shape, "produced")
-            elif not _same_shape(value.shape, shape):
-                # TFLite resizes outputs to what Prepare computes; refinterp checks what the kernel made against
-                # the plan: a difference means a broken file (an op that does not say its shape) or a bug
-                raise EvalError(f"{_where(op)} produced shape {_shape(value.shape)} for tensor {index} "
-                                f"{_name(tensor)}, the model declares {_shape(shape)}")
-        return outputs, updates
-
     def invoke(self) -> None:
         prepared_ops = self._require_allocated()
+        del prepared_ops
         # numba's thread count belongs to the calling thread, not to this interpreter: set it every time
         numba.set_num_threads(self.num_threads)
+        values = self._main.values
         for index in self.subgraph.inputs:
-            value = self._values[index]
+            value = values[index]
             if value is None:
                 tensor = self.subgraph.tensors[index]
                 raise InputError(f"input tensor {index} {_name(tensor)} was not set (set_tensor before invoke)")
             if value.flags.writeable:  # filled in place through tensor(): run on a snapshot no one can change
                 value = np.array(value, copy=True)
                 value.flags.writeable = False
-                self._values[index] = value
-        shapes = dict(self._planned_shapes)
-        assert self._planned_budget is not None
-        budget = self._planned_budget.copy()
-        op_seconds = []
-        for step, prepared in enumerate(prepared_ops):
-            op = prepared.op
-            if self.progress is not None:
-                self.progress("invoke", step, len(prepared_ops), op)
-            started = time.perf_counter()
-            replanned = any(i >= 0 and shapes[i] != planned for i, planned in zip(op.inputs, prepared.input_shapes))
-            if replanned:
-                prepared = self._replan(prepared, shapes, budget)
-            inputs = [self._values[i] if i >= 0 else None for i in op.inputs]
-            self._check_inputs(prepared, inputs, EvalError)
-            expected = self._expected_shapes(prepared, inputs, replanned, shapes, budget)
-            outputs, variable_updates = self._run_kernel(prepared, inputs, expected)
-            for index, value in zip(op.outputs, outputs):
-                if index < 0:
-                    continue
-                if value.shape != shapes[index]:
-                    budget.claim(_where(op), "output", self.subgraph.tensors[index], value.shape, EvalError)
-                    shapes[index] = value.shape
-                value.flags.writeable = False
-                self._values[index] = value
-            for index, value in variable_updates.items():  # LiteRT's kernel wrote its state input in place
-                value.flags.writeable = False
-                self._values[index] = value
-            op_seconds.append(time.perf_counter() - started)
-        self.op_seconds = op_seconds
+                values[index] = value
+        self._running.append(self.subgraph.index)
+        try:
+            self._main.invoke()
+        finally:
+            self._running.clear()
+            self._preparing.clear()
 
     def run_operator(self, op_index: int, inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-        """Run one operator on given input values (compare --isolate): nothing stored. The values must have
-        the shapes and dtypes the operator was prepared for."""
+        """Run one operator of the entry subgraph on given input values (compare --isolate): nothing stored.
+        The values must have the shapes and dtypes the operator was prepared for."""
         prepared_ops = self._require_allocated()
         if not 0 <= op_index < len(prepared_ops):
             raise InputError(f"operator index {op_index} out of range (the subgraph has {len(prepared_ops)})")
         prepared = prepared_ops[op_index]
         values = list(inputs)
-        self._check_inputs(prepared, values, InputError)
-        assert self._planned_budget is not None
-        expected = self._expected_shapes(prepared, values, False, self._planned_shapes, self._planned_budget.copy())
-        return self._run_kernel(prepared, values, expected)[0]
+        main = self._main
+        if prepared.deferred:  # prepared for the shapes given, as invoke would
+            shapes = dict(main.planned_shapes)
+            shapes.update({i: v.shape for i, v in zip(prepared.op.inputs, values)
+                           if i >= 0 and isinstance(v, np.ndarray)})
+            try:
+                prepared = main.prepare_operator(prepared.op, shapes)
+            except PrepareError as exc:
+                raise InputError(str(exc)) from None
+        main.check_inputs(prepared, values, InputError)
+        assert main.planned_budget is not None
+        expected = main.expected_shapes(prepared, values, False, main.planned_shapes, main.planned_budget.copy())
+        self._running.append(self.subgraph.index)
+        try:
+            return main.run_kernel(prepared, values, expected)[0]
+        finally:
+            self._running.clear()
 
     def reset_all_variables(self) -> None:
-        """LiteRT API: every variable tensor (the state of LSTM, RNN and SVDF) back to its initial value:
-        the zero point for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor: a variable's buffer
-        data is not used)."""
-        for tensor in self.subgraph.tensors:
-            if tensor.is_variable and tensor.dtype is not None:
-                fill = 0
-                if tensor.type_name == "int8" and tensor.quantization is not None:
-                    fill = int(tensor.quantization.zero_point[0])
-                # memset with the zero point's low byte, as LiteRT does
-                value = np.full(tensor.nbytes, fill & 0xFF, np.uint8).view(tensor.dtype).reshape(tensor.shape)
-                value.flags.writeable = False
-                self._values[tensor.index] = value
+        """LiteRT API: every variable tensor (the state of LSTM, RNN and SVDF) of every subgraph back to its
+        initial value: the zero point for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor: a
+        variable's buffer data is not used). As in LiteRT, resource variables (VAR_HANDLE) keep their values
+        and CALL_ONCE does not run its init subgraph again: only ``is_variable`` tensors are reset."""
+        for run in self._runs.values():
+            run.reset_variables()
 
 
 class SignatureRunner:
@@ -805,7 +1259,8 @@ class SignatureRunner:
         for name, value in inputs.items():
             self._interpreter.set_tensor(self._inputs[name], value)
         self._interpreter.invoke()
-        return {name: self._interpreter.get_tensor(i) for name, i in self._outputs.items()}
+        subgraph_index = self._interpreter.subgraph.index
+        return {name: self._interpreter.get_tensor(i, subgraph_index) for name, i in self._outputs.items()}
 
     def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
         return self.invoke(**inputs)

@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 import flatbuffers
+import flatbuffers.flexbuffers
 import numpy as np
 import tflite
 
@@ -138,6 +139,32 @@ class Quantization:
         return f"Quantization(scale={float(self.scale[0]):.6g}, zero_point={int(self.zero_point[0])})"
 
 
+@dataclass(frozen=True, eq=False)
+class DimensionMetadata:
+    """One traversed level of a sparse tensor, as LiteRT's ``TfLiteDimensionMetadata`` holds it: a DENSE level
+    its ``dense_size`` (0 for a SPARSE_CSR level, whose file value LiteRT never reads), a SPARSE_CSR level its
+    ``array_segments`` and ``array_indices`` (int64, read-only; LiteRT copies the int32/uint16/uint8 vectors
+    into ints)."""
+
+    format: str  # "DENSE" or "SPARSE_CSR"
+    dense_size: int
+    array_segments: np.ndarray | None = None
+    array_indices: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """A constant tensor's sparsity parameters (``TfLiteSparsity``; interpreter_builder.cc ParseSparsity):
+    the traversal order of the expanded dimensions (the original ones, then one per block), the original
+    dimension each block dimension splits, and one :class:`DimensionMetadata` per traversed level. Only
+    what the reader checks is checked here; DENSIFY's prepare (refinterp/ops/sparse.py) checks the rest
+    against the dense shape and the stored values."""
+
+    traversal_order: tuple[int, ...]
+    block_map: tuple[int, ...]
+    dim_metadata: tuple[DimensionMetadata, ...]
+
+
 @dataclass(frozen=True)
 class Tensor:
     """One tensor of a subgraph, as declared in the file."""
@@ -153,6 +180,11 @@ class Tensor:
     data: np.ndarray | None  # read-only view into the model bytes for constant tensors (raw bytes if sparse)
     is_variable: bool = False
     has_sparsity: bool = False
+    #: a sparse constant's parsed sparsity parameters (``data`` then holds its stored values as raw bytes)
+    sparsity: Sparsity | None = field(default=None, compare=False, repr=False)
+    #: a constant's whole buffer (read-only bytes) when it is longer than the shape needs: LiteRT's
+    #: ``tensor->bytes`` is the buffer's size, and a few kernels read all of it (DIV's zero-divisor check)
+    buffer_data: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_constant(self) -> bool:
@@ -183,6 +215,9 @@ class Operator:
     options_type: str  # the options table the file declares ("Conv2DOptions"), "" when none
     custom_code: str | None = None
     intermediates: tuple[int, ...] = ()
+    #: a custom operator's raw ``custom_options`` bytes (b"" when absent); for a custom operator in
+    #: :data:`FLEXBUFFER_CUSTOM_OPS`, :attr:`options` holds them decoded (a flexbuffer map)
+    custom_options: bytes = b""
 
     def __repr__(self) -> str:
         return f"Operator({self.index}, {self.name}, in={shown(list(self.inputs))}, out={shown(list(self.outputs))})"
@@ -288,6 +323,11 @@ def _padding(value: int) -> int:
     return int(value) if value in (0, 1) else PADDING_UNKNOWN
 
 
+def _string(value: bytes | None) -> str:
+    """A string option (ParseVarHandle's container and shared_name): its bytes, one character each."""
+    return value.decode("latin-1") if value else ""
+
+
 def _tensor_type(value: int) -> int:
     """ConvertTensorType: a known TensorType keeps its schema value; any other fails the model."""
     if value not in _TENSOR_TYPES:
@@ -357,6 +397,27 @@ LITERT_OPTIONS: dict[str, tuple[str, tuple[_OptionField, ...]]] = {
         ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False),
         ("quantized_bias_type", "QuantizedBiasType", _tensor_type, TENSOR_TYPE_NONE),
         ("weights_format", "WeightsFormat", _weights_format, 0))),
+    "SVDF": ("SVDFOptions", (("rank", "Rank", int, 0), _ACTIVATION,
+                             ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
+    "RNN": ("RNNOptions", (_ACTIVATION, ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
+    "UNIDIRECTIONAL_SEQUENCE_RNN": ("SequenceRNNOptions", (
+        ("time_major", "TimeMajor", bool, False), _ACTIVATION,
+        ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
+    "BIDIRECTIONAL_SEQUENCE_RNN": ("BidirectionalSequenceRNNOptions", (
+        ("time_major", "TimeMajor", bool, False), _ACTIVATION, ("merge_outputs", "MergeOutputs", bool, False),
+        ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", (
+        _ACTIVATION, ("cell_clip", "CellClip", float, 0.0), ("proj_clip", "ProjClip", float, 0.0),
+        ("time_major", "TimeMajor", bool, False),
+        ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False),
+        ("diagonal_recurrent_tensors", "DiagonalRecurrentTensors", bool, False))),
+    "CALL_ONCE": ("CallOnceOptions", (("init_subgraph_index", "InitSubgraphIndex", int, 0),)),
+    "WHILE": ("WhileOptions", (("cond_subgraph_index", "CondSubgraphIndex", int, 0),
+                               ("body_subgraph_index", "BodySubgraphIndex", int, 0))),
+    "IF": ("IfOptions", (("then_subgraph_index", "ThenSubgraphIndex", int, 0),
+                         ("else_subgraph_index", "ElseSubgraphIndex", int, 0))),
+    "VAR_HANDLE": ("VarHandleOptions", (("container", "Container", _string, ""),
+                                        ("shared_name", "SharedName", _string, ""))),
     "AVERAGE_POOL_2D": _POOL,
     "MAX_POOL_2D": _POOL,
     "L2_POOL_2D": _POOL,
@@ -409,16 +470,16 @@ LITERT_OPTIONS: dict[str, tuple[str, tuple[_OptionField, ...]]] = {
 #: Operators whose ParseOpData reads no options at all (flatbuffer_conversions.cc: their Parse function returns
 #: without builtin data): a table in the file is ignored, ``options`` is empty.
 LITERT_NO_OPTIONS = frozenset({
-    "ABS", "ADD_N", "ATAN2", "BATCH_TO_SPACE_ND", "BITCAST", "BITWISE_XOR", "BROADCAST_ARGS", "BROADCAST_TO",
-    "CEIL", "COS", "DENSIFY", "DEQUANTIZE", "DILATE", "DYNAMIC_UPDATE_SLICE", "ELU", "EMBEDDING_LOOKUP", "EQUAL",
-    "EXP", "EXPAND_DIMS", "FILL", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "GATHER_ND", "GREATER", "GREATER_EQUAL",
-    "HARD_SWISH", "LESS", "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "LOGISTIC",
-    "LOG_SOFTMAX", "MATRIX_DIAG", "MATRIX_SET_DIAG", "MAXIMUM", "MINIMUM", "NEG", "NON_MAX_SUPPRESSION_V4",
-    "NON_MAX_SUPPRESSION_V5", "NOT_EQUAL", "PAD", "PADV2", "POW", "PRELU", "QUANTIZE", "RANGE", "RANK", "RELU",
-    "RELU6", "RELU_0_TO_1", "RELU_N1_TO_1", "REVERSE_V2", "RIGHT_SHIFT", "ROUND", "RSQRT", "SCATTER_ND",
-    "SEGMENT_SUM", "SELECT", "SELECT_V2", "SIGN", "SIN", "SLICE", "SPACE_TO_BATCH_ND", "SQRT", "SQUARE",
-    "SQUARED_DIFFERENCE", "TANH", "TILE", "TOPK_V2", "TRANSPOSE", "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN",
-    "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_SUM", "WHERE", "ZEROS_LIKE",
+    "ABS", "ADD_N", "ASSIGN_VARIABLE", "ATAN2", "BATCH_TO_SPACE_ND", "BITCAST", "BITWISE_XOR", "BROADCAST_ARGS",
+    "BROADCAST_TO", "CEIL", "COS", "DENSIFY", "DEQUANTIZE", "DILATE", "DYNAMIC_UPDATE_SLICE", "ELU",
+    "EMBEDDING_LOOKUP", "EQUAL", "EXP", "EXPAND_DIMS", "FILL", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "GATHER_ND",
+    "GREATER", "GREATER_EQUAL", "HARD_SWISH", "LESS", "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR",
+    "LOGISTIC", "LOG_SOFTMAX", "MATRIX_DIAG", "MATRIX_SET_DIAG", "MAXIMUM", "MINIMUM", "NEG",
+    "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5", "NOT_EQUAL", "PAD", "PADV2", "POW", "PRELU", "QUANTIZE",
+    "RANGE", "RANK", "READ_VARIABLE", "RELU", "RELU6", "RELU_0_TO_1", "RELU_N1_TO_1", "REVERSE_V2", "RIGHT_SHIFT",
+    "ROUND", "RSQRT", "SCATTER_ND", "SEGMENT_SUM", "SELECT", "SELECT_V2", "SIGN", "SIN", "SLICE", "SPACE_TO_BATCH_ND",
+    "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "TANH", "TILE", "TOPK_V2", "TRANSPOSE", "UNSORTED_SEGMENT_MAX",
+    "UNSORTED_SEGMENT_MIN", "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_SUM", "WHERE", "ZEROS_LIKE",
 })
 
 
@@ -578,28 +639,41 @@ def _read_quantization(t: Any, shape: tuple[int, ...], type_name: str, reader: _
     return Quantization(scale, zero_point, axis, qmin, qmax)
 
 
-def _check_sparsity(sparsity: Any, where: str) -> None:
-    """interpreter_builder.cc ParseSparsity: what LiteRT refuses in a constant tensor's sparsity parameters."""
+_SPARSE_INDEX_VECTORS = {1: tflite.Int32Vector, 2: tflite.Uint16Vector, 3: tflite.Uint8Vector}
+
+
+def _read_sparsity(sparsity: Any, reader: _Reader, where: str) -> Sparsity:
+    """interpreter_builder.cc ParseSparsity / ParseSparseIndexVector: a constant tensor's sparsity parameters,
+    refused where LiteRT's reader refuses them (no traversal_order or dim_metadata, an unknown dimension format,
+    a SPARSE_CSR level without a segments or indices vector of a known type)."""
     if sparsity.TraversalOrderIsNone() or sparsity.DimMetadataIsNone():
         raise ModelFormatError(f"{where}: sparsity parameters without traversal_order or dim_metadata")
+    levels = []
     for i in range(sparsity.DimMetadataLength()):
         dim = sparsity.DimMetadata(i)
         dim_format = dim.Format()
         if dim_format == 0:  # DENSE
+            levels.append(DimensionMetadata("DENSE", int(dim.DenseSize())))
             continue
         if dim_format != 1:  # SPARSE_CSR
             raise ModelFormatError(f"{where}: sparsity dimension {i} has unknown format {dim_format}")
+        arrays = []
         for kind, type_getter, table_getter in (("segments", "ArraySegmentsType", "ArraySegments"),
                                                 ("indices", "ArrayIndicesType", "ArrayIndices")):
             table = getattr(dim, table_getter)()
-            vector_class = {1: tflite.Int32Vector, 2: tflite.Uint16Vector, 3: tflite.Uint8Vector}.get(
-                getattr(dim, type_getter)())
+            vector_class = _SPARSE_INDEX_VECTORS.get(getattr(dim, type_getter)())
             if table is None or vector_class is None:
                 raise ModelFormatError(f"{where}: sparse dimension {i} has no valid array {kind}")
             values = vector_class()
             values.Init(table.Bytes, table.Pos)
             if values.ValuesIsNone():
                 raise ModelFormatError(f"{where}: sparse dimension {i} has no array {kind} values")
+            array = np.array(values.ValuesAsNumpy(), dtype=np.int64).reshape(-1)
+            array.setflags(write=False)
+            arrays.append(array)
+        levels.append(DimensionMetadata("SPARSE_CSR", 0, arrays[0], arrays[1]))
+    return Sparsity(reader.int_vector(sparsity, "TraversalOrder"), reader.int_vector(sparsity, "BlockMap"),
+                    tuple(levels))
 
 
 def _buffer_bytes(model_fb: Any, index: int, reader: _Reader, where: str) -> memoryview | None:
@@ -644,6 +718,7 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
     external_buffer = _raw_field(t, _TENSOR_EXTERNAL_BUFFER_VOFFSET, "<I", 0)
     raw = _buffer_bytes(model_fb, buffer_index, reader, where) if buffer_index > 0 else None
     sparsity = t.Sparsity()
+    parsed_sparsity = None
     is_variable = bool(t.IsVariable())
     data = None
     if raw is not None:
@@ -653,7 +728,7 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
         if sparsity is not None:
             # LiteRT keeps a sparse constant as it is (DENSIFY or a sparse-aware kernel expands it); its size
             # is not checked against the dense shape.
-            _check_sparsity(sparsity, where)
+            parsed_sparsity = _read_sparsity(sparsity, reader, where)
             data = np.frombuffer(raw, dtype=np.uint8)
         elif dtype is None:
             data = np.frombuffer(raw, dtype=np.uint8)  # packed or string data, kept as raw bytes
@@ -675,8 +750,31 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
     return Tensor(
         index=index, name=name, type_name=type_name, dtype=dtype, shape=tuple(shape),
         shape_signature=tuple(signature), quantization=quantization, buffer=buffer_index, data=data,
-        is_variable=is_variable, has_sparsity=sparsity is not None,
+        is_variable=is_variable, has_sparsity=sparsity is not None, sparsity=parsed_sparsity,
+        buffer_data=np.frombuffer(raw, np.uint8) if raw is not None and data is not None and len(raw) > data.nbytes
+        else None,
     )
+
+
+#: custom operators whose ``custom_options`` are a flexbuffer map that refinterp decodes into ``Operator.options``
+#: (their kernels' Init reads it with ``flexbuffers::GetRoot(buffer, length).AsMap()``)
+FLEXBUFFER_CUSTOM_OPS = frozenset({"CUSTOM:TFLite_Detection_PostProcess"})
+
+
+def _custom_options(name: str, raw: bytes, where: str) -> dict[str, Any]:
+    """A custom operator's flexbuffer map, decoded (``flatbuffers.flexbuffers.Loads``); {} for other custom ops."""
+    if name not in FLEXBUFFER_CUSTOM_OPS:
+        return {}
+    if not raw:
+        raise ModelFormatError(f"{where}: no custom_options (the kernel reads its options from a flexbuffer map)")
+    try:
+        decoded = flatbuffers.flexbuffers.Loads(raw)
+    except Exception as exc:  # the decoder raises anything on a malformed buffer (IndexError, struct.error, ...)
+        raise ModelFormatError(f"{where}: custom_options are not a valid flexbuffer ({type(exc).__name__}: "
+                               f"{shown(str(exc), 80)})") from None
+    if not isinstance(decoded, dict):
+        raise ModelFormatError(f"{where}: custom_options hold a flexbuffer {type(decoded).__name__}, not a map")
+    return decoded
 
 
 def _check_indices(indices: tuple[int, ...], n_tensors: int, where: str, allow_absent: bool) -> None:
@@ -761,6 +859,17 @@ def _parse_subgraph(model_fb: Any, s: int, operator_codes: list[tuple[int, str, 
         _check_indices(op_inputs, n_tensors, where + " inputs", allow_absent=True)
         _check_indices(op_outputs, n_tensors, where + " outputs", allow_absent=False)
         _check_indices(intermediates, n_tensors, where + " intermediates", allow_absent=False)
+        for t in op_outputs:
+            if tensors[t].is_variable:
+                # variable tensors are state an operator reads and updates in place (LSTM, SVDF): LiteRT fails at
+                # invoke when one is written as an operator's output ("Input tensor lacks data")
+                raise UnsupportedOpError(f"{where}: output tensor {t} {shown(tensors[t].name)} is a variable tensor")
+            buffer = tensors[t].buffer
+            if tensors[t].is_constant and any(o.buffer == buffer for o in tensors if o.index != t):
+                # LiteRT writes the output into the model's buffer, which another tensor reads too: its result
+                # then depends on the order of its memory writes (measured: REDUCE_MAX fails at invoke)
+                raise UnsupportedOpError(f"{where}: output tensor {t} {shown(tensors[t].name)} has constant data "
+                                         f"in buffer {buffer}, which other tensors share")
         if opcode != _CUSTOM:
             # subgraph.cc AddNodeWithParameters: a builtin operator may not write a tensor it reads
             overlap = sorted(set(op_inputs) & set(op_outputs) - {-1})
@@ -769,14 +878,29 @@ def _parse_subgraph(model_fb: Any, s: int, operator_codes: list[tuple[int, str, 
             if opcode != _DENSIFY:
                 for t in op_inputs:
                     if t >= 0 and tensors[t].has_sparsity and tensors[t].is_constant:
+                        # LiteRT's other kernels read the stored values as if dense (measured: ADD reads past
+                        # them); its reference FULLY_CONNECTED has a float sparse-weights path refinterp lacks
                         raise UnsupportedOpError(f"{where}: input tensor {t} {shown(tensors[t].name)} is sparse: "
-                                                 "sparse tensors (DENSIFY) are not supported")
-        options, options_type = _operator_options(op, name, reader, where) if opcode != _CUSTOM else ({}, "")
+                                                 "refinterp reads sparse tensors only in DENSIFY")
+        custom_options = b""
+        if opcode == _CUSTOM:
+            custom_options = op.CustomOptionsAsNumpy().tobytes() if not op.CustomOptionsIsNone() else b""
+            options, options_type = _custom_options(name, custom_options, where), ""
+        else:
+            options, options_type = _operator_options(op, name, reader, where)
         operators.append(Operator(
             index=i, opcode=opcode, name=name, version=op_version, inputs=op_inputs, outputs=op_outputs,
             options=MappingProxyType(options), options_type=options_type,
             custom_code=name[len("CUSTOM:"):] if opcode == _CUSTOM else None, intermediates=intermediates,
+            custom_options=custom_options,
         ))
+    written = {t: op.index for op in operators for t in op.outputs if t >= 0}
+    for t in inputs:
+        if t in written:
+            # LiteRT keeps whichever value was written last (an operator it evaluates at Prepare, such as
+            # SHAPE, loses to set_tensor; others win): refinterp refuses the ambiguity
+            raise UnsupportedOpError(f"{sg_where}: tensor {t} {shown(tensors[t].name)} is both an input of the "
+                                     f"subgraph and the output of operator {written[t]}")
     return Subgraph(s, reader.string(sg.Name()), tensors, tuple(operators), inputs, outputs)
 
 

@@ -70,13 +70,19 @@ from tflite.TensorType import TensorType
 __all__ = [
     "DTYPES",
     "OP_OPTIONS",
+    "DimensionMetadataSpec",
     "OpSpec",
+    "SparsitySpec",
+    "SubgraphSpec",
     "TensorSpec",
     "build_model",
     "single_op_model",
+    "sparsify",
 ]
 
 TFLITE_FILE_IDENTIFIER = b"TFL3"
+#: ``OpSpec.op`` of a custom operator: this prefix and its custom_code ("CUSTOM:TFLite_Detection_PostProcess")
+CUSTOM_PREFIX = "CUSTOM:"
 TFLITE_SCHEMA_VERSION = 3
 # OperatorCode.deprecated_builtin_code is an int8 field; codes above this
 # value are stored as this placeholder there (PLACEHOLDER_FOR_GREATER_OP_CODES).
@@ -99,6 +105,9 @@ DTYPES: dict[str, tuple[int, np.dtype]] = {
     "int64": (TensorType.INT64, np.dtype("<i8")),
     "bool": (TensorType.BOOL, np.dtype("?")),
 }
+#: Tensor types without values a NumPy dtype holds: a RESOURCE tensor holds a resource variable's handle (the
+#: output of VAR_HANDLE), a VARIANT tensor a TensorList. Such tensors never have data.
+HANDLE_TYPES: dict[str, int] = {"resource": TensorType.RESOURCE, "variant": TensorType.VARIANT}
 
 # Builtin operator -> name of its options table in the BuiltinOptions union (None: the operator has no
 # options), where the schema's naming convention does not give it (conventional_options_table). One table,
@@ -169,6 +178,13 @@ OP_OPTIONS: dict[str, str | None] = {
     "STRIDED_SLICE": "StridedSliceOptions",
     "SUB": "SubOptions",
     "SUM": "ReducerOptions",
+    "SVDF": "SVDFOptions",
+    "RNN": "RNNOptions",
+    "UNIDIRECTIONAL_SEQUENCE_RNN": "SequenceRNNOptions",
+    "BIDIRECTIONAL_SEQUENCE_RNN": "BidirectionalSequenceRNNOptions",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions",
+    "BIDIRECTIONAL_SEQUENCE_LSTM": "BidirectionalSequenceLSTMOptions",
+    "LSTM": "LSTMOptions",
     "TANH": None,
     "TILE": "TileOptions",
     "TOPK_V2": "TopKV2Options",
@@ -226,6 +242,8 @@ class TensorSpec:
         data: constant contents; the tensor gets its own buffer. ``None``: the
             tensor is an activation (input, output or intermediate).
         name: tensor name; a default like ``"t3"`` is used when ``None``.
+        is_variable: a variable tensor (the state of SVDF, RNN, LSTM: ``Tensor.is_variable``); it has no
+            data and is not a model input (``single_op_model`` leaves it out of the model's inputs).
     """
 
     shape: tuple[int, ...]
@@ -235,6 +253,38 @@ class TensorSpec:
     quantized_dimension: int = 0
     data: np.ndarray | None = None
     name: str | None = None
+    is_variable: bool = False
+    #: a sparse constant (``Tensor.sparsity``): ``data`` then holds the stored values only (any count, 1-D), in
+    #: the order the sparsity parameters enumerate them (:func:`sparsify` makes both from a dense array)
+    sparsity: SparsitySpec | None = None
+
+
+@dataclass
+class DimensionMetadataSpec:
+    """One level of a sparse tensor (schema ``DimensionMetadata``), in traversal order.
+
+    ``format`` "DENSE" stores ``dense_size``; "SPARSE_CSR" stores ``segments`` and ``indices``, each written as
+    the ``SparseIndexVector`` union member named by ``segments_type`` / ``indices_type`` ("int32", "uint16" or
+    "uint8"; None leaves the union out, for tests of malformed files). ``format`` may also be a raw int.
+    """
+
+    format: str | int
+    dense_size: int = 0
+    segments: Any = None
+    indices: Any = None
+    segments_type: str | None = "int32"
+    indices_type: str | None = "int32"
+
+
+@dataclass
+class SparsitySpec:
+    """Schema ``SparsityParameters``: the traversal order of the expanded dimensions (original, then block
+    dimensions), which original dimension each block dimension splits (``block_map``), one
+    :class:`DimensionMetadataSpec` per traversed dimension. ``traversal_order`` None leaves it out."""
+
+    traversal_order: list[int] | None
+    dim_metadata: list[DimensionMetadataSpec]
+    block_map: list[int] | None = None
 
 
 @dataclass
@@ -249,6 +299,8 @@ class OpSpec:
         options: option fields by snake_case schema name, e.g.
             ``{"padding": "SAME", "stride_w": 2, "fused_activation_function": "RELU"}``.
         version: the operator version written into the OperatorCode.
+        custom_options: for a custom operator (``op`` = ``"CUSTOM:<custom_code>"``): the raw bytes of
+            ``Operator.custom_options`` (a flexbuffer, e.g. ``flatbuffers.flexbuffers.Dumps({...})``).
     """
 
     op: str
@@ -256,6 +308,21 @@ class OpSpec:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    custom_options: bytes | None = None
+    #: ``Operator.intermediates``: tensor indices the kernel reads quantization from (integer LSTM gate scales)
+    intermediates: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SubgraphSpec:
+    """A subgraph after the first (main) one: what CALL_ONCE, WHILE and IF run (``build_model(subgraphs=)``).
+    Its tensor indices are its own; subgraph k of ``subgraphs`` is subgraph k + 1 of the model."""
+
+    tensors: list[TensorSpec]
+    operators: list[OpSpec]
+    inputs: list[int]
+    outputs: list[int]
+    name: str = ""
 
 
 def _enum_members(enum_class: type) -> dict[str, int]:
@@ -413,6 +480,8 @@ def _constant_bytes(spec: TensorSpec) -> bytes:
     """The little-endian bytes of a constant tensor, checked against shape and dtype."""
     _, np_dtype = DTYPES[spec.dtype]
     array = np.asarray(spec.data)
+    if spec.sparsity is not None:  # the stored values of a sparse constant: not held against the dense shape
+        return np.ascontiguousarray(array.astype(np_dtype).reshape(-1)).tobytes()
     if array.size != int(np.prod(spec.shape, dtype=np.int64)):
         raise ValueError(
             f"tensor {spec.name!r}: data has {array.size} elements, shape {spec.shape} needs {int(np.prod(spec.shape))}"
@@ -424,8 +493,125 @@ def _constant_bytes(spec: TensorSpec) -> bytes:
     return np.ascontiguousarray(converted.reshape(spec.shape)).tobytes()
 
 
+#: ``SparseIndexVector`` union members: name -> (union value, its table's module, NumPy element type)
+_SPARSE_INDEX_VECTORS: dict[str, tuple[int, str, str]] = {
+    "int32": (1, "Int32Vector", "<i4"), "uint16": (2, "Uint16Vector", "<u2"), "uint8": (3, "Uint8Vector", "u1"),
+}
+_DIMENSION_TYPES = {"DENSE": 0, "SPARSE_CSR": 1}
+
+
+def _write_sparse_index_vector(builder: flatbuffers.Builder, kind: str, values: Any) -> int:
+    _, table, element = _SPARSE_INDEX_VECTORS[kind]
+    array = np.asarray(values if values is not None else [], dtype=np.int64)
+    converted = array.astype(element)
+    if not np.array_equal(converted, array):
+        raise ValueError(f"sparse index values do not fit {kind}")
+    vector = builder.CreateNumpyVector(converted)
+    getattr(tflite, f"{table}Start")(builder)
+    getattr(tflite, f"{table}AddValues")(builder, vector)
+    return getattr(tflite, f"{table}End")(builder)
+
+
+def _write_sparsity(builder: flatbuffers.Builder, sparsity: SparsitySpec) -> int:
+    """A ``SparsityParameters`` table."""
+    dims = []
+    for dim in sparsity.dim_metadata:
+        dim_format = _DIMENSION_TYPES[dim.format] if isinstance(dim.format, str) else int(dim.format)
+        unions = {}
+        for part, kind, values in (("Segments", dim.segments_type, dim.segments),
+                                   ("Indices", dim.indices_type, dim.indices)):
+            if kind is not None and (values is not None or dim_format == 1):
+                unions[part] = (_SPARSE_INDEX_VECTORS[kind][0],
+                                _write_sparse_index_vector(builder, kind, values))
+        tflite.DimensionMetadataStart(builder)
+        tflite.DimensionMetadataAddFormat(builder, dim_format)
+        tflite.DimensionMetadataAddDenseSize(builder, int(dim.dense_size))
+        for part, (union_type, offset) in unions.items():
+            getattr(tflite, f"DimensionMetadataAddArray{part}Type")(builder, union_type)
+            getattr(tflite, f"DimensionMetadataAddArray{part}")(builder, offset)
+        dims.append(tflite.DimensionMetadataEnd(builder))
+    dim_vector = _offset_vector(builder, tflite.SparsityParametersStartDimMetadataVector, dims)
+    traversal = _int_vector(builder, sparsity.traversal_order) if sparsity.traversal_order is not None else 0
+    block_map = _int_vector(builder, sparsity.block_map) if sparsity.block_map is not None else 0
+    tflite.SparsityParametersStart(builder)
+    if traversal:
+        tflite.SparsityParametersAddTraversalOrder(builder, traversal)
+    if block_map:
+        tflite.SparsityParametersAddBlockMap(builder, block_map)
+    tflite.SparsityParametersAddDimMetadata(builder, dim_vector)
+    return tflite.SparsityParametersEnd(builder)
+
+
+def sparsify(dense: np.ndarray, traversal_order: list[int] | None = None, block_map: list[int] | None = None,
+             block_sizes: list[int] | None = None, formats: list[str] | None = None,
+             index_types: list[tuple[str, str]] | None = None, keep_zero: float = 0.0,
+             rng: np.random.Generator | None = None) -> tuple[np.ndarray, SparsitySpec]:
+    """Compress a dense array into (stored values, :class:`SparsitySpec`), as TFLite's converter does
+    (``FormatConverter::DenseToSparse``, tensorflow/lite/kernels/internal/utils/sparsity_format_converter.cc).
+
+    The expanded dimensions are the original ones (each divided by its block size when ``block_map`` names it)
+    followed by one dimension per block (``block_sizes[k]`` elements of dimension ``block_map[k]``);
+    ``traversal_order`` orders them (default: as they are), ``formats`` gives each traversed level "DENSE" or
+    "SPARSE_CSR" (default: all dense), ``index_types`` each level's (segments, indices) vector types. A sparse
+    level keeps an index when the values below it are not all zero, or (``keep_zero``: a probability, drawn
+    with ``rng``) now and then also when they are: LiteRT's reader accepts explicit zeros. Test input only:
+    the expected dense value always comes from the runtime that reads it back."""
+    dense = np.asarray(dense)
+    rank = dense.ndim
+    block_map = list(block_map or [])
+    block_sizes = list(block_sizes or [])
+    if len(block_sizes) != len(block_map):
+        raise ValueError("one block size per block_map entry")
+    n_levels = rank + len(block_map)
+    traversal_order = list(range(n_levels)) if traversal_order is None else list(traversal_order)
+    formats = formats or ["DENSE"] * n_levels
+    index_types = index_types or [("int32", "int32")] * n_levels
+    # the expanded array: dimension d < rank is the block number along d, rank + k the position in block k
+    blocked = [dense.shape[d] for d in range(rank)]
+    for d, size in zip(block_map, block_sizes):
+        if size < 1 or dense.shape[d] % size:
+            raise ValueError(f"block size {size} does not divide dimension {d} of size {dense.shape[d]}")
+        blocked[d] = dense.shape[d] // size
+    split_shape, split_axes = [], {}
+    for d in range(rank):
+        if d in block_map:
+            k = block_map.index(d)
+            split_axes[d], split_axes[rank + k] = len(split_shape), len(split_shape) + 1
+            split_shape += [blocked[d], block_sizes[k]]
+        else:
+            split_axes[d] = len(split_shape)
+            split_shape.append(dense.shape[d])
+    expanded = dense.reshape(split_shape).transpose([split_axes[e] for e in range(n_levels)])
+    ordered = expanded.transpose(traversal_order)
+    nonzero = ordered != 0
+    sizes = ordered.shape
+    dims = [DimensionMetadataSpec("DENSE", dense_size=sizes[j]) if formats[j] == "DENSE" else
+            DimensionMetadataSpec("SPARSE_CSR", 0, [0], [], *index_types[j]) for j in range(n_levels)]
+    values: list[Any] = []
+
+    def walk(level: int, prefix: tuple[int, ...]) -> None:
+        if level == n_levels:
+            values.append(ordered[prefix])
+            return
+        dim = dims[level]
+        for i in range(sizes[level]):
+            here = (*prefix, i)
+            if dim.format == "SPARSE_CSR" and not nonzero[here].any():
+                if rng is None or rng.random() >= keep_zero:
+                    continue
+            if dim.format == "SPARSE_CSR":
+                dim.indices.append(i)
+            walk(level + 1, here)
+        if dim.format == "SPARSE_CSR":
+            dim.segments.append(len(dim.indices))
+
+    walk(0, ())
+    return np.array(values, dtype=dense.dtype), SparsitySpec(traversal_order, dims, block_map or None)
+
+
 def _write_tensor(builder: flatbuffers.Builder, spec: TensorSpec, name: str, buffer_index: int) -> int:
-    tensor_type, _ = DTYPES[spec.dtype]
+    tensor_type = DTYPES[spec.dtype][0] if spec.dtype in DTYPES else HANDLE_TYPES[spec.dtype]
+    sparsity_offset = _write_sparsity(builder, spec.sparsity) if spec.sparsity is not None else 0
     quantization = _quant_vectors(spec)
     quant_offset = 0
     if quantization is not None:
@@ -448,6 +634,10 @@ def _write_tensor(builder: flatbuffers.Builder, spec: TensorSpec, name: str, buf
         tflite.TensorAddQuantization(builder, quant_offset)
     # has_rank distinguishes a scalar (shape []) from an unknown-rank tensor.
     tflite.TensorAddHasRank(builder, True)
+    if spec.is_variable:
+        tflite.TensorAddIsVariable(builder, True)
+    if sparsity_offset:
+        tflite.TensorAddSparsity(builder, sparsity_offset)
     return tflite.TensorEnd(builder)
 
 
@@ -493,8 +683,9 @@ def build_model(
     *,
     description: str = "refinterp modelbuilder",
     signature_def: bool = True,
+    subgraphs: list[SubgraphSpec] | tuple[SubgraphSpec, ...] = (),
 ) -> bytes:
-    """Serialize a one-subgraph model to .tflite bytes.
+    """Serialize a model to .tflite bytes: one subgraph, and the further ``subgraphs`` given.
 
     Args:
         tensors: every tensor of the subgraph; operators refer to them by index.
@@ -504,6 +695,7 @@ def build_model(
         description: ``Model.description``.
         signature_def: also write a ``"serving_default"`` SignatureDef whose
             inputs and outputs are named after the tensors.
+        subgraphs: the model's subgraphs 1, 2, ... (:class:`SubgraphSpec`), for control flow.
 
     Returns:
         The model as bytes, ready for ``Interpreter(model_content=...)``.
@@ -511,9 +703,18 @@ def build_model(
     names = [spec.name if spec.name is not None else f"t{i}" for i, spec in enumerate(tensors)]
     if len(set(names)) != len(names):
         raise ValueError("tensor names must be unique")
-    for spec in tensors:
-        if spec.dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {spec.dtype!r}; known: {sorted(DTYPES)}")
+    extra_tensors = [spec for subgraph in subgraphs for spec in subgraph.tensors]
+    for spec in [*tensors, *extra_tensors]:
+        if spec.dtype not in DTYPES and spec.dtype not in HANDLE_TYPES:
+            raise ValueError(f"unknown dtype {spec.dtype!r}; known: {sorted([*DTYPES, *HANDLE_TYPES])}")
+        if spec.dtype in HANDLE_TYPES and spec.data is not None:
+            raise ValueError(f"a {spec.dtype} tensor has no data")
+    for number, subgraph in enumerate(subgraphs, start=1):
+        for op in subgraph.operators:
+            for index in [*op.inputs, *op.outputs]:
+                if not -1 <= index < len(subgraph.tensors) or (index == -1 and index in op.outputs):
+                    raise ValueError(f"subgraph {number} {op.op}: tensor index {index} out of range")
+    extra_operators = [op for subgraph in subgraphs for op in subgraph.operators]
     for op in operators:
         for index in [*op.inputs, *op.outputs]:
             if not -1 <= index < len(tensors) or (index == -1 and index in op.outputs):
@@ -523,8 +724,8 @@ def build_model(
 
     # Buffers: index 0 is the empty sentinel; each constant gets its own buffer.
     buffer_data: list[bytes | None] = [None]
-    buffer_of_tensor: list[int] = []
-    for spec in tensors:
+    buffer_of_tensor: list[int] = []  # the main subgraph's tensors, then those of the others in order
+    for spec in [*tensors, *extra_tensors]:
         if spec.data is None:
             buffer_of_tensor.append(0)
         else:
@@ -539,31 +740,49 @@ def build_model(
 
     # Operator codes: one per distinct (op, version), in order of first use.
     opcode_index: dict[tuple[str, int], int] = {}
-    for op in operators:
+    for op in [*operators, *extra_operators]:
         opcode_index.setdefault((op.op, op.version), len(opcode_index))
     opcode_offsets = []
     for op_name, version in opcode_index:
-        code = builtin_code(op_name)
+        custom_code = op_name[len(CUSTOM_PREFIX):] if op_name.startswith(CUSTOM_PREFIX) else None
+        code = builtin_code("CUSTOM" if custom_code is not None else op_name)
+        custom_code_offset = builder.CreateString(custom_code) if custom_code is not None else 0
         tflite.OperatorCodeStart(builder)
+        if custom_code is not None:
+            tflite.OperatorCodeAddCustomCode(builder, custom_code_offset)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(builder, min(code, DEPRECATED_BUILTIN_CODE_MAX))
         tflite.OperatorCodeAddBuiltinCode(builder, code)
         tflite.OperatorCodeAddVersion(builder, version)
         opcode_offsets.append(tflite.OperatorCodeEnd(builder))
 
-    operator_offsets = []
-    for op in operators:
-        options_type, options_offset = _encode_options(builder, op.op, op.options)
+    operator_offsets = []  # the main subgraph's operators, then those of the others in order
+    for op in [*operators, *extra_operators]:
+        is_custom = op.op.startswith(CUSTOM_PREFIX)
+        if is_custom and op.options:
+            raise ValueError(f"{op.op}: a custom operator takes custom_options bytes, not options")
+        options_type, options_offset = (BuiltinOptions.NONE, 0) if is_custom else \
+            _encode_options(builder, op.op, op.options)
+        custom_options_offset = 0
+        if op.custom_options is not None:
+            custom_options_offset = builder.CreateByteVector(bytes(op.custom_options))
         inputs_offset = _int_vector(builder, op.inputs)
         outputs_offset = _int_vector(builder, op.outputs)
+        intermediates_offset = _int_vector(builder, op.intermediates) if op.intermediates else 0
         tflite.OperatorStart(builder)
         tflite.OperatorAddOpcodeIndex(builder, opcode_index[(op.op, op.version)])
         tflite.OperatorAddInputs(builder, inputs_offset)
         tflite.OperatorAddOutputs(builder, outputs_offset)
+        if intermediates_offset:
+            tflite.OperatorAddIntermediates(builder, intermediates_offset)
+        if custom_options_offset:
+            tflite.OperatorAddCustomOptions(builder, custom_options_offset)  # format FLEXBUFFERS (0), the default
         if options_type != BuiltinOptions.NONE:
             tflite.OperatorAddBuiltinOptionsType(builder, options_type)
             tflite.OperatorAddBuiltinOptions(builder, options_offset)
         operator_offsets.append(tflite.OperatorEnd(builder))
 
+    extra_operator_offsets = operator_offsets[len(operators):]
+    operator_offsets = operator_offsets[:len(operators)]
     tensors_vector = _offset_vector(builder, tflite.SubGraphStartTensorsVector, tensor_offsets)
     operators_vector = _offset_vector(builder, tflite.SubGraphStartOperatorsVector, operator_offsets)
     inputs_vector = _int_vector(builder, inputs)
@@ -576,6 +795,29 @@ def build_model(
     tflite.SubGraphAddOperators(builder, operators_vector)
     tflite.SubGraphAddName(builder, subgraph_name)
     subgraph_offset = tflite.SubGraphEnd(builder)
+    subgraph_offsets = [subgraph_offset]
+    first_tensor, first_operator = len(tensors), 0
+    for number, subgraph in enumerate(subgraphs, start=1):
+        sub_names = [spec.name if spec.name is not None else f"t{i}" for i, spec in enumerate(subgraph.tensors)]
+        if len(set(sub_names)) != len(sub_names):
+            raise ValueError(f"subgraph {number}: tensor names must be unique")
+        sub_tensors = [_write_tensor(builder, spec, sub_names[i], buffer_of_tensor[first_tensor + i])
+                       for i, spec in enumerate(subgraph.tensors)]
+        sub_operators = extra_operator_offsets[first_operator:first_operator + len(subgraph.operators)]
+        first_tensor += len(subgraph.tensors)
+        first_operator += len(subgraph.operators)
+        sub_tensors_vector = _offset_vector(builder, tflite.SubGraphStartTensorsVector, sub_tensors)
+        sub_operators_vector = _offset_vector(builder, tflite.SubGraphStartOperatorsVector, sub_operators)
+        sub_inputs_vector = _int_vector(builder, subgraph.inputs)
+        sub_outputs_vector = _int_vector(builder, subgraph.outputs)
+        sub_name = builder.CreateString(subgraph.name or f"subgraph{number}")
+        tflite.SubGraphStart(builder)
+        tflite.SubGraphAddTensors(builder, sub_tensors_vector)
+        tflite.SubGraphAddInputs(builder, sub_inputs_vector)
+        tflite.SubGraphAddOutputs(builder, sub_outputs_vector)
+        tflite.SubGraphAddOperators(builder, sub_operators_vector)
+        tflite.SubGraphAddName(builder, sub_name)
+        subgraph_offsets.append(tflite.SubGraphEnd(builder))
 
     signature_vector = 0
     if signature_def:
@@ -593,7 +835,7 @@ def build_model(
         signature_vector = _offset_vector(builder, tflite.ModelStartSignatureDefsVector, [signature_offset])
 
     opcodes_vector = _offset_vector(builder, tflite.ModelStartOperatorCodesVector, opcode_offsets)
-    subgraphs_vector = _offset_vector(builder, tflite.ModelStartSubgraphsVector, [subgraph_offset])
+    subgraphs_vector = _offset_vector(builder, tflite.ModelStartSubgraphsVector, subgraph_offsets)
     buffers_vector = _offset_vector(builder, tflite.ModelStartBuffersVector, buffer_offsets)
     description_offset = builder.CreateString(description)
     tflite.ModelStart(builder)
@@ -617,6 +859,8 @@ def single_op_model(
     version: int = 1,
     *,
     description: str = "refinterp modelbuilder",
+    custom_options: bytes | None = None,
+    intermediates: list[TensorSpec] | None = None,
 ) -> bytes:
     """A model with exactly one operator.
 
@@ -624,6 +868,8 @@ def single_op_model(
     others become model inputs, in order. ``None`` in ``inputs`` writes ``-1``
     (an absent optional input, e.g. a missing bias). Unnamed tensors are named
     ``input_<k>``, ``const_<k>`` and ``output_<k>``.
+    ``intermediates`` become the operator's intermediate tensors (``Operator.intermediates``: the integer
+    LSTM reads its gate and hidden scales from them), named ``intermediate_<k>``.
     """
     tensors: list[TensorSpec] = []
     op_inputs: list[int] = []
@@ -633,10 +879,10 @@ def single_op_model(
             op_inputs.append(-1)
             continue
         if spec.name is None:
-            prefix = "input" if spec.data is None else "const"
+            prefix = "state" if spec.is_variable else ("input" if spec.data is None else "const")
             spec = replace(spec, name=f"{prefix}_{position}")
         op_inputs.append(len(tensors))
-        if spec.data is None:
+        if spec.data is None and not spec.is_variable:
             model_inputs.append(len(tensors))
         tensors.append(spec)
     op_outputs: list[int] = []
@@ -645,5 +891,11 @@ def single_op_model(
             spec = replace(spec, name=f"output_{position}")
         op_outputs.append(len(tensors))
         tensors.append(spec)
-    operator = OpSpec(op, op_inputs, op_outputs, dict(options or {}), version)
+    op_intermediates: list[int] = []
+    for position, spec in enumerate(intermediates or []):
+        if spec.name is None:
+            spec = replace(spec, name=f"intermediate_{position}")
+        op_intermediates.append(len(tensors))
+        tensors.append(spec)
+    operator = OpSpec(op, op_inputs, op_outputs, dict(options or {}), version, custom_options, op_intermediates)
     return build_model(tensors, [operator], model_inputs, op_outputs, description=description)

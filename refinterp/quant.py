@@ -12,6 +12,8 @@ every official build, TFLITE_SINGLE_ROUNDING unset), ``quantization_util.cc`` (Q
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 
 import numba
@@ -218,3 +220,101 @@ def mbqm_nb(x: int, multiplier: int, shift: int) -> int:
     left = shift if shift > 0 else 0
     right = -shift if shift < 0 else 0
     return rdbpot_nb(srdhm_nb(wrap_int32_nb(np.int64(x) << left), multiplier), right)
+
+
+# ------------------------------------------------------------------------------------------------
+# Power-of-two scales and 16-bit fixed point (the int16 ADD / SUB "pot_scale_int16" path)
+
+
+def _libm_logf():
+    """libm's ``float logf(float)`` through ctypes (NumPy's float32 log may differ in the last bit)."""
+    library_name = ctypes.util.find_library("m")
+    library = ctypes.CDLL(library_name) if library_name is not None else ctypes.CDLL(None)
+    function = library.logf
+    function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
+    return function
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """CheckedLog2 (quantization_util.h), in float32: ``l = logf(x) * (1.0f / logf(2.0f))``,
+    ``r = roundf(l)``; returns (``|l - r| < 1e-3f``, ``(int)r``). A scale within 0.1% of a power of two in
+    log2 counts as that power of two."""
+    logf = _libm_logf()
+    x_log2 = np.float32(np.float32(logf(np.float32(x))) * (np.float32(1.0) / np.float32(logf(np.float32(2.0)))))
+    if not np.isfinite(x_log2):
+        return False, 0
+    rounded = np.float32(round_half_away(float(x_log2)))
+    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)
+
+
+def wrap_int16(x: np.ndarray) -> np.ndarray:
+    """Two's-complement truncation to int16 (``static_cast<int16_t>``), as int64."""
+    return ((np.asarray(x, dtype=np.int64) + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def rounding_divide_by_pot_int16(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp ``RoundingDivideByPOT<int16_t>``: as :func:`rounding_divide_by_pot`, but the mask
+    ``(1 << exponent) - 1`` is truncated to int16 (-1 for exponents of 16 and more) and the sums are int16."""
+    x = np.asarray(x, dtype=np.int64)
+    mask = int(wrap_int16((1 << exponent) - 1))
+    remainder = wrap_int16(x & mask)
+    threshold = wrap_int16((mask >> 1) + (x < 0))
+    return wrap_int16((x >> exponent) + (remainder > threshold))
+
+
+def saturate_int16(x: np.ndarray) -> np.ndarray:
+    """gemmlowp ``SaturatingAdd`` / TFLite ``SaturatingSub`` on int16: the int32 result clamped to int16."""
+    return np.clip(np.asarray(x, dtype=np.int64), -32768, 32767)
+
+
+@numba.njit(cache=True, inline="always")
+def rdbpot_int16_nb(x: int, exponent: int) -> int:
+    full = (np.int64(1) << exponent) - 1
+    mask = ((full + 32768) & 0xFFFF) - 32768
+    remainder = (((x & mask) + 32768) & 0xFFFF) - 32768
+    threshold = (((mask >> 1) + (1 if x < 0 else 0) + 32768) & 0xFFFF) - 32768
+    total = (x >> exponent) + (1 if remainder > threshold else 0)
+    return ((total + 32768) & 0xFFFF) - 32768
+
+
+# ------------------------------------------------------------------------------------------------
+# MultiplyByQuantizedMultiplier with an int64 accumulator (the 16x8 kernels: CONV_2D, DEPTHWISE_CONV_2D,
+# TRANSPOSE_CONV, FULLY_CONNECTED under TFLM). common.cc, double rounding (TFLITE_SINGLE_ROUNDING unset):
+#
+#     reduced = multiplier < 0x7FFF0000 ? (multiplier + 2**15) >> 16 : 0x7FFF
+#     total_shift = 15 - shift
+#     result = (x * reduced + (1 << (total_shift - 1))) >> total_shift        (int64, wrapping)
+#     return (int32) result
+#
+# The multiplier keeps 15 bits, so the result differs from the int32 form in the last place now and then.
+# ``total_shift`` must be in [1, 63]: shift <= MBQM64_MAX_SHIFT (shift >= -31 holds: quantize_multiplier flushes
+# smaller multipliers to 0); a larger shift is a negative shift count in C++ (undefined).
+
+#: the largest ``shift`` the int64 form handles with defined C++ (``1 << (total_shift - 1)`` needs total_shift >= 1)
+MBQM64_MAX_SHIFT = 14
+
+
+def multiply_by_quantized_multiplier_int64(x: np.ndarray, multiplier: np.ndarray | int,
+                                           shift: np.ndarray | int) -> np.ndarray:
+    """``MultiplyByQuantizedMultiplier(int64_t x, int32_t multiplier, int shift)`` (common.cc), vectorized.
+
+    ``x`` holds int64 values; the product wraps in int64 as the C++ does on x86 (NumPy int64 arrays wrap),
+    the result is truncated to int32 (``static_cast<int32_t>``). Result int64 holding int32 values.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    reduced = np.where(multiplier < 0x7FFF0000, (multiplier + (1 << 15)) >> 16, 0x7FFF)
+    total_shift = 15 - shift
+    with np.errstate(over="ignore"):
+        result = x * reduced + (np.int64(1) << (total_shift - 1))
+    return wrap_int32(result >> total_shift)
+
+
+@numba.njit(cache=True, inline="always")
+def mbqm64_nb(x: int, multiplier: int, shift: int) -> int:
+    """multiply_by_quantized_multiplier_int64 for one value (int64 wrap, int32 truncation)."""
+    reduced = (np.int64(multiplier) + 32768) >> 16 if multiplier < 0x7FFF0000 else np.int64(0x7FFF)
+    total_shift = 15 - np.int64(shift)
+    result = np.int64(x) * reduced + (np.int64(1) << (total_shift - 1))
+    return wrap_int32_nb(result >> total_shift)

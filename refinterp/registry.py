@@ -16,37 +16,48 @@ from typing import Any
 from refinterp.ops import (
     activations,
     arg_minmax,
+    batch_matmul,
     binary_math,
     cast,
+    control_flow,
     conv,
     depthwise_conv,
+    detection,
     elementwise,
     fully_connected,
     indexing,
     logical,
+    lstm,
     pooling,
     quantize,
     rearrange,
     reduce,
     resize,
+    rnn,
     shape_ops,
     softmax_logistic,
+    sparse,
+    svdf,
     transpose_conv,
     unary_math,
+    variables,
 )
 from refinterp.ops.common import PROFILES
 from refinterp.ops.fast import activations as activations_fast
 from refinterp.ops.fast import arg_minmax as arg_minmax_fast
+from refinterp.ops.fast import batch_matmul as batch_matmul_fast
 from refinterp.ops.fast import binary_math as binary_math_fast
 from refinterp.ops.fast import conv as conv_fast
 from refinterp.ops.fast import depthwise_conv as depthwise_conv_fast
 from refinterp.ops.fast import elementwise as elementwise_fast
 from refinterp.ops.fast import fully_connected as fully_connected_fast
+from refinterp.ops.fast import lstm as lstm_fast
 from refinterp.ops.fast import pooling as pooling_fast
 from refinterp.ops.fast import quantize as quantize_fast
 from refinterp.ops.fast import reduce as reduce_fast
 from refinterp.ops.fast import resize as resize_fast
 from refinterp.ops.fast import softmax_logistic as softmax_logistic_fast
+from refinterp.ops.fast import svdf as svdf_fast
 from refinterp.ops.fast import transpose_conv as transpose_conv_fast
 from refinterp.ops.fast import unary_math as unary_math_fast
 
@@ -137,53 +148,70 @@ class OpDef:
 
 _TABLE = (
     OpDef("CONV_2D", conv.prepare_conv2d, conv.conv2d_spec, conv_fast.conv2d_fast,
-          ("int8", "uint8", "float32", "hybrid"),
+          ("int8", "uint8", "float32", "hybrid", "int16"),
           notes="per-channel and per-tensor int8 weights, groups, dilation; uint8: filter zp, per-tensor; "
+                "int16x8: int64 bias (int64 MBQM) or int32 bias with quantized_bias_type INT32 (tflm: by bias type); "
                 "hybrid: float32 with int8/uint8 weights (litert-ref only)",
           fast_prepare=conv_fast.prepare_conv2d_fast),
     OpDef("TRANSPOSE_CONV", transpose_conv.prepare_transpose_conv, transpose_conv.transpose_conv_spec,
-          transpose_conv_fast.transpose_conv_fast, ("int8", "uint8", "float32"),
+          transpose_conv_fast.transpose_conv_fast, ("int8", "uint8", "float32", "int16", "hybrid"),
           notes="scatter order kept for float32; per-channel or per-tensor int8 weights; output shape constant "
-                "or computed (tflm: the declared shape); uint8 litert-ref only; int16x8 refused"),
+                "or computed (tflm: the declared shape); uint8 litert-ref only; int16x8: int64 bias, or int32 "
+                "with quantized_bias_type INT32 (litert-ref only); hybrid: float32 x int8 weights, per-image "
+                "asymmetric input quantization, float32 scatter (litert-ref only)"),
     OpDef("MAX_POOL_2D", pooling.prepare_pool2d, pooling.max_pool2d_spec, pooling_fast.max_pool2d_fast,
-          ("int8", "uint8", "float32")),
+          ("int8", "uint8", "int16", "float32")),
     OpDef("DEPTHWISE_CONV_2D", depthwise_conv.prepare_depthwise_conv2d, depthwise_conv.depthwise_conv2d_spec,
-          depthwise_conv_fast.depthwise_conv2d_fast, ("int8", "uint8", "float32", "hybrid"),
+          depthwise_conv_fast.depthwise_conv2d_fast, ("int8", "uint8", "float32", "hybrid", "int16"),
           notes="per-channel (dim 3) and per-tensor int8 weights; depth multiplier from the shapes; dilation; "
-                "uint8: filter zp; hybrid: float32 with int8 weights (litert-ref only)"),
+                "uint8: filter zp; hybrid: float32 with int8 weights (litert-ref only); int16x8: int64 bias, "
+                "options depth_multiplier must match"),
     OpDef("FULLY_CONNECTED", fully_connected.prepare_fully_connected, fully_connected.fully_connected_spec,
-          fully_connected_fast.fully_connected_fast, ("int8", "uint8->uint8", "uint8->int16", "float32", "hybrid"),
+          fully_connected_fast.fully_connected_fast,
+          ("int8", "uint8->uint8", "uint8->int16", "float32", "hybrid", "int16"),
           notes="requant: f64 round half away (litert-ref), MBQM (tflm); per-tensor weight zp subtracted; "
-                "hybrid: float32 with int8/uint8 weights, asymmetric_quantize_inputs (litert-ref only)"),
+                "hybrid: float32 with int8/uint8 weights, asymmetric_quantize_inputs (litert-ref only); "
+                "int16x8: int64 or int32 (quantized_bias_type INT32) bias"),
+    OpDef("BATCH_MATMUL", batch_matmul.prepare_batch_matmul, batch_matmul.batch_matmul_spec,
+          batch_matmul_fast.batch_matmul_fast, ("float32", "int8", "int8->int32", "int16", "hybrid"),
+          notes="adj_x/adj_y, batch dims broadcast (rank 2-5); int8: MBQM, int32 output raw (litert-ref only); "
+                "int16: int16 or int8 RHS (int8 litert-ref only), int64 MBQM; hybrid: float32 x int8 RHS, "
+                "per-tensor/per-channel, asymmetric_quantize_inputs, LiteRT's scale/row-sum indexing "
+                "(litert-ref only)"),
     OpDef("AVERAGE_POOL_2D", pooling.prepare_pool2d, pooling.average_pool2d_spec,
-          pooling_fast.average_pool2d_fast, ("int8", "uint8", "float32"),
+          pooling_fast.average_pool2d_fast, ("int8", "uint8", "int16", "float32"),
           notes="padding not counted; half-away integer division"),
     OpDef("L2_POOL_2D", pooling.prepare_pool2d, pooling.l2_pool2d_spec, pooling_fast.l2_pool2d_fast, ("float32",),
           notes="sqrtf of the mean square over the in-image cells"),
-    OpDef("MEAN", reduce.prepare_mean, reduce.mean_spec, reduce_fast.mean_fast, ("int8", "uint8", "float32"),
+    OpDef("MEAN", reduce.prepare_mean, reduce.mean_spec, reduce_fast.mean_fast,
+          ("int8", "uint8", "int16", "float32"),
           notes="QuantizedMeanOrSum (1/N folded into the multiplier), any axes"),
     OpDef("REDUCE_MAX", reduce.prepare_reduce_max, reduce.reduce_max_spec, reduce_fast.reduce_max_fast,
-          ("int8", "uint8", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
     OpDef("REDUCE_MIN", reduce.prepare_reduce, reduce.reduce_min_spec, reduce_fast.reduce_min_fast,
-          ("int8", "uint8", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
+          ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="input and output quantization must be equal"),
     OpDef("SUM", reduce.prepare_reduce, reduce.sum_spec, reduce_fast.sum_fast,
           ("int8", "uint8", "int32", "int64", "float32"),
           notes="8-bit: int32 sum requantized by s_in/s_out; litert-ref reads int8 bytes as uint8"),
     OpDef("REDUCE_PROD", reduce.prepare_reduce, reduce.reduce_prod_spec, reduce_fast.reduce_prod_fast,
-          ("int8", "int32", "int64", "float32"), notes="int8: each multiplication rescaled (int64 MBQM)"),
+          ("int8", "int16", "int32", "int64", "float32"),
+          notes="int8/int16: each multiplication rescaled (int64 MBQM); int16 zero points 0"),
     OpDef("CUMSUM", reduce.prepare_cumsum, reduce.cumsum_spec, reduce_fast.cumsum_fast,
           ("int32", "int64", "float32"), notes="exclusive, reverse"),
     OpDef("SOFTMAX", softmax_logistic.prepare_softmax, softmax_logistic.softmax_spec,
           softmax_logistic_fast.softmax_fast,
-          ("int8->int8", "int8->int16", "uint8->uint8", "uint8->int16", "float32"),
-          notes="gemmlowp fixed point; float uses libm expf; uint8 litert-ref only"),
+          ("int8->int8", "int8->int16", "uint8->uint8", "uint8->int16", "int16->int16", "float32"),
+          notes="gemmlowp fixed point; int16: exp and 1/(1+x) tables (double in litert-ref, float in tflm); "
+                "float uses libm expf; uint8 litert-ref only"),
     OpDef("LOGISTIC", softmax_logistic.prepare_logistic, softmax_logistic.logistic_spec,
           softmax_logistic_fast.logistic_fast,
-          ("int8", "uint8", "float32"),
-          notes="int8: float LUT (litert-ref), gemmlowp fixed point (tflm); uint8 LUT (litert-ref only)"),
+          ("int8", "uint8", "int16", "float32"),
+          notes="int8: float LUT (litert-ref), gemmlowp fixed point (tflm); uint8 LUT (litert-ref only); "
+                "int16: interpolated sigmoid table"),
     OpDef("TANH", softmax_logistic.prepare_tanh, softmax_logistic.tanh_spec, softmax_logistic_fast.tanh_fast,
-          ("int8", "uint8", "float32"),
-          notes="8-bit: tanhf LUT (litert-ref), gemmlowp fixed point (tflm, int8); float uses libm tanhf"),
+          ("int8", "uint8", "int16", "float32"),
+          notes="8-bit: tanhf LUT (litert-ref), gemmlowp fixed point (tflm, int8); int16: interpolated sigmoid "
+                "table; float uses libm tanhf"),
     OpDef("ARG_MAX", arg_minmax.prepare_arg_max, arg_minmax.arg_min_max_spec, arg_minmax_fast.arg_min_max_fast,
           ("float32", "uint8", "int8", "int32", "bool"),
           notes="output int32/int64; axis int32/int64, constant or computed; ties take the first index"),
@@ -191,7 +219,8 @@ _TABLE = (
           ("float32", "uint8", "int8", "int32", "bool"),
           notes="output int32/int64; axis int32/int64, constant or computed; ties take the first index"),
     OpDef("LEAKY_RELU", activations.prepare_leaky_relu, activations.leaky_relu_spec,
-          activations_fast.leaky_relu_fast, ("int8", "uint8", "float32"),
+          activations_fast.leaky_relu_fast, ("int8", "uint8", "int16", "float32"),
+          notes="multipliers in float32 (litert-ref), double (tflm); int16: zero points 0 (litert-ref)",
           fast_prepare=activations_fast.prepare_leaky_relu_fast),
     OpDef("CONCATENATION", shape_ops.prepare_concatenation, shape_ops.concatenation_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
@@ -201,27 +230,42 @@ _TABLE = (
           ("int8", "uint8", "int16", "float32")),
     OpDef("RESHAPE", shape_ops.prepare_reshape, shape_ops.reshape_spec, None, ("any",)),
     OpDef("QUANTIZE", quantize.prepare_quantize, quantize.quantize_spec, quantize_fast.quantize_fast,
-          ("float32->int8", "float32->uint8", "int8->int8", "uint8->int8", "int8->uint8", "uint8->uint8"),
+          ("float32->int8", "float32->uint8", "int8->int8", "uint8->int8", "int8->uint8", "uint8->uint8",
+           "float32->int16", "int16->int8", "int16->int16", "int16->int32", "int32->int8", "int32->int16",
+           "int8->int16", "uint8->int16"),
+          notes="requantize: QuantizeMultiplier(f64 ratio); int16->int16 zero points 0 (litert-ref); "
+                "TFLM's int8->int16/int32 under profile tflm",
           fast_prepare=quantize_fast.prepare_quantize_fast),
     OpDef("DEQUANTIZE", quantize.prepare_dequantize, quantize.dequantize_spec, quantize_fast.dequantize_fast,
           ("int8", "uint8", "int16", "float16"), fast_prepare=quantize_fast.prepare_dequantize_fast),
+    OpDef("DENSIFY", sparse.prepare_densify, sparse.densify_spec, None, sparse.DENSIFY_TYPES,
+          profiles=("litert-ref",), notes="sparse constant expanded once at prepare (FormatConverter SparseToDense)"),
     OpDef("ADD", elementwise.prepare_add, elementwise.binary_spec, elementwise_fast.binary_fast,
-          ("int8", "uint8", "float32", "int32", "int64"), notes="NumPy broadcasting; 20-bit left shift"),
+          ("int8", "uint8", "int16", "float32", "int32", "int64"),
+          notes="NumPy broadcasting; left shift 20 (8-bit), 15 (int16); int16 power-of-two path (pot_scale_int16)"),
     OpDef("SUB", elementwise.prepare_sub, elementwise.binary_spec, elementwise_fast.binary_fast,
-          ("int8", "uint8", "float32", "int32", "int64"), notes="NumPy broadcasting; output multiplier <= 1"),
+          ("int8", "uint8", "int16", "float32", "int32", "int64"),
+          notes="NumPy broadcasting; output multiplier <= 1; int16 as ADD"),
     OpDef("MUL", elementwise.prepare_mul, elementwise.binary_spec, elementwise_fast.binary_fast,
-          ("int8", "uint8", "float32", "int32", "int64"),
-          notes="multiplier s1*s2/s_out: float32 (litert-ref), double (tflm)"),
+          ("int8", "uint8", "int16", "float32", "int32", "int64", "int16->int8", "int16->uint8"),
+          notes="multiplier s1*s2/s_out: float32 (litert-ref), double (tflm); int16 -> int8/uint8: Q0.15 product "
+                ">> 8, scales unused, no broadcasting (litert-ref only)"),
     OpDef("MINIMUM", elementwise.prepare_minimum, elementwise.binary_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="raw values, no requantization"),
     OpDef("MAXIMUM", elementwise.prepare_maximum, elementwise.binary_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="raw values, no requantization"),
-    OpDef("RELU", activations.prepare_relu, activations.relu_spec, None, ("int8", "uint8", "float32"),
-          notes="requantizes; multiplier f32(s_in/s_out) (litert-ref), double (tflm)"),
-    OpDef("RELU6", activations.prepare_relu, activations.relu_spec, None, ("int8", "uint8", "float32"),
-          notes="litert-ref requantizes; tflm clamps the raw input to [zp_in, q(6)]"),
-    OpDef("RELU_N1_TO_1", activations.prepare_relu, activations.relu_spec, None, ("int8", "uint8", "float32"),
-          profiles=("litert-ref",), notes="requantizes like RELU"),
+    OpDef("RELU", activations.prepare_relu, activations.relu_spec, activations_fast.relu_fast,
+          ("int8", "uint8", "int16", "float32"),
+          notes="requantizes; multiplier f32(s_in/s_out) (litert-ref), double (tflm); int16 litert-ref only",
+          fast_prepare=activations_fast.prepare_relu_fast),
+    OpDef("RELU6", activations.prepare_relu, activations.relu_spec, activations_fast.relu_fast,
+          ("int8", "uint8", "int16", "float32"),
+          notes="litert-ref requantizes; tflm clamps the raw input to [zp_in, q(6)]",
+          fast_prepare=activations_fast.prepare_relu_fast),
+    OpDef("RELU_N1_TO_1", activations.prepare_relu, activations.relu_spec, activations_fast.relu_fast,
+          ("int8", "uint8", "float32"),
+          profiles=("litert-ref",), notes="requantizes like RELU",
+          fast_prepare=activations_fast.prepare_relu_fast),
     OpDef("PAD", shape_ops.prepare_pad, shape_ops.pad_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="pads with zp_out; up to 5-D"),
     OpDef("PADV2", shape_ops.prepare_pad, shape_ops.pad_spec, None,
@@ -234,8 +278,9 @@ _TABLE = (
           ("int8", "uint8", "int16", "int32", "uint32", "int64", "float32")),
     OpDef("TILE", shape_ops.prepare_tile, shape_ops.tile_spec, None, ("any",),
           notes="any version (the SSD models use TILE v3)"),
-    OpDef("RESIZE_BILINEAR", resize.prepare_resize_bilinear, resize.resize_bilinear_spec, None,
-          ("int8", "uint8", "float32"), notes="int8: 10-bit integer rule; uint8/float32: float32 rule"),
+    OpDef("RESIZE_BILINEAR", resize.prepare_resize_bilinear, resize.resize_bilinear_spec,
+          resize_fast.resize_bilinear_fast,
+          ("int8", "uint8", "int16", "float32"), notes="int8/int16: 10-bit integer rule; uint8/float32: float32 rule"),
     # data movement II (refinterp/ops/rearrange.py, cast.py): raw values, never rescaled
     OpDef("SPLIT", rearrange.prepare_split, rearrange.split_spec, None, rearrange.SPLIT_TYPES,
           notes="axis input (constant or not); equal parts"),
@@ -307,10 +352,11 @@ _TABLE = (
           notes="broadcasting up to 8-D; raw values"),
     # unary math (refinterp/ops/unary_math.py)
     OpDef("ABS", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
-          ("int8", "int32", "float32"), notes="int8 requantizes when the scales differ",
+          ("int8", "int16", "int32", "float32"),
+          notes="int8/int16 requantize when the scales differ (int16: zero points 0; unquantized int16: raw)",
           fast_prepare=unary_math_fast.prepare_unary_fast),
     OpDef("NEG", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
-          ("int8", "int32", "int64", "float32"), notes="raw values (no requantization), wrapping",
+          ("int8", "int16", "int32", "int64", "float32"), notes="raw values (no requantization), wrapping",
           fast_prepare=unary_math_fast.prepare_unary_fast),
     OpDef("SQRT", unary_math.prepare_unary, unary_math.unary_spec, unary_math_fast.unary_fast,
           ("int8", "float32"), notes="int8: LUT; inputs below the zero point fail at invoke",
@@ -345,13 +391,15 @@ _TABLE = (
           ("int8", "uint8", "float32"), notes="8-bit: 16-bit fixed point of reference_ops::HardSwish",
           fast_prepare=unary_math_fast.prepare_hard_swish_fast),
     OpDef("PRELU", unary_math.prepare_prelu, unary_math.prelu_spec, unary_math_fast.prelu_fast,
-          ("int8", "uint8", "float32"), notes="alpha broadcast to the input's shape; two multipliers"),
+          ("int8", "uint8", "int16", "float32"),
+          notes="alpha broadcast to the input's shape; two multipliers (float32 litert-ref, double "
+                "tflm); int16: int8 alpha"),
     OpDef("L2_NORMALIZATION", unary_math.prepare_l2_normalization, unary_math.l2_normalization_spec,
           unary_math_fast.l2_normalization_fast, ("int8", "uint8", "float32"),
           notes="last axis; 8-bit output (1/128, 0 or 128)"),
     OpDef("LOG_SOFTMAX", unary_math.prepare_log_softmax, unary_math.log_softmax_spec,
-          unary_math_fast.log_softmax_fast, ("int8", "float32"),
-          notes="int8: gemmlowp fixed point (output 16/256, 127); float: libm expf/logf"),
+          unary_math_fast.log_softmax_fast, ("int8", "uint8", "float32"),
+          notes="int8/uint8: gemmlowp fixed point (output 16/256, 127/255); float: libm expf/logf"),
     # binary math (refinterp/ops/binary_math.py)
     OpDef("DIV", binary_math.prepare_binary_math, binary_math.binary_math_spec, binary_math_fast.binary_math_fast,
           ("int8", "uint8", "int32", "float32"), notes="8-bit: GetReciprocal fixed point; divisor = zp fails at invoke",
@@ -372,9 +420,58 @@ _TABLE = (
           fast_prepare=binary_math_fast.prepare_binary_math_fast),
     OpDef("ADD_N", binary_math.prepare_add_n, binary_math.add_n_spec, binary_math_fast.add_n_fast,
           ("int32", "float32"), notes="equal shapes; summed from the first input"),
+    # detection post-processing (refinterp/ops/detection.py): sorts and selects, no fast kernel
+    OpDef("CUSTOM:TFLite_Detection_PostProcess", detection.prepare_detection_postprocess,
+          detection.detection_postprocess_spec, None, ("float32", "uint8"), profiles=("litert-ref",),
+          versions=(1,),
+          notes="flexbuffer options; fast and regular NMS; ties as std::stable_sort / libstdc++ partial_sort"),
+    OpDef("NON_MAX_SUPPRESSION_V4", detection.prepare_non_max_suppression, detection.non_max_suppression_spec,
+          None, ("float32",), profiles=("litert-ref",),
+          notes="libstdc++ priority_queue order; max_output_size constant or computed"),
+    OpDef("NON_MAX_SUPPRESSION_V5", detection.prepare_non_max_suppression, detection.non_max_suppression_spec,
+          None, ("float32",), profiles=("litert-ref",),
+          notes="soft NMS (Gaussian, libm expf); max_output_size constant or computed"),
+    # stateful (refinterp/ops/svdf.py): the state input is a variable tensor, returned in a KernelResult
+    OpDef("SVDF", svdf.prepare_svdf, svdf.svdf_spec, svdf_fast.svdf_fast, ("int8", "float32", "hybrid"),
+          notes="int8: int16 state (tflm: int8 too), RELU required and not applied (litert-ref); float32: NEON "
+                "lane sums (litert-ref), plain order (tflm); hybrid litert-ref only"),
+    OpDef("RNN", rnn.prepare_rnn, rnn.rnn_spec, None, ("float32", "hybrid"), profiles=("litert-ref",),
+          notes="hidden state variable; NEON lane sums; TANH = Eigen's tanh; TFLM has no kernel"),
+    OpDef("UNIDIRECTIONAL_SEQUENCE_RNN", rnn.prepare_rnn, rnn.rnn_spec, None, ("float32", "hybrid"),
+          profiles=("litert-ref",),
+          notes="time_major or batch-major; NEON lane sums; TANH = Eigen's tanh; TFLM has no kernel"),
+    OpDef("BIDIRECTIONAL_SEQUENCE_RNN", rnn.prepare_bidirectional_rnn, rnn.bidirectional_rnn_spec, None,
+          ("float32", "hybrid"), profiles=("litert-ref",),
+          notes="two hidden states; merge_outputs, aux input (cross links / backward input), LiteRT's pointer "
+                "arithmetic and hybrid time-major T passes followed; TANH = Eigen's tanh; TFLM has no kernel"),
+    # recurrent (refinterp/ops/lstm.py): the two state inputs are variable tensors, returned in a KernelResult
+    OpDef("UNIDIRECTIONAL_SEQUENCE_LSTM", lstm.prepare_unidirectional_sequence_lstm,
+          lstm.unidirectional_sequence_lstm_spec, lstm_fast.unidirectional_sequence_lstm_fast,
+          ("int8", "float32"),
+          fast_prepare=lstm_fast.prepare_unidirectional_sequence_lstm_fast,
+          notes="int8x8 with int16 cell (LiteRT's 8x8_16: CIFG, peephole, projection, layer norm; tflm: TFLM's "
+                "own, standard LSTM only, also int16x8); float32 (Eigen GEMV; time-major batch > 1 refused)"),
 )
 
-REGISTRY: dict[str, OpDef] = {row.name: row for row in _TABLE}
+# Control flow and resource variables move values of every type between subgraphs and variables without
+# computing on them: their dtypes entry "all" says so; tests/test_control_flow.py holds them to LiteRT (multi-
+# subgraph models over several invokes), not the single-operator harness.
+_SUBGRAPH_ROWS = (
+    OpDef("CALL_ONCE", control_flow.prepare_call_once, control_flow.call_once_spec, None, ("all",),
+          ("litert-ref",), notes="init subgraph once per interpreter (not again after reset_all_variables)"),
+    OpDef("WHILE", control_flow.prepare_while, control_flow.while_spec, None, ("all",), ("litert-ref",),
+          notes="loop variables may change shape; max_while_iterations (default 1e6) then EvalError"),
+    OpDef("IF", control_flow.prepare_if, control_flow.if_spec, None, ("all",), ("litert-ref",),
+          notes="bool condition; branches may give different shapes"),
+    OpDef("VAR_HANDLE", variables.prepare_var_handle, variables.var_handle_spec, None, ("all",), ("litert-ref",),
+          notes="resource id by (container, shared_name), shared by all subgraphs"),
+    OpDef("READ_VARIABLE", variables.prepare_read_variable, variables.read_variable_spec, None, ("all",),
+          ("litert-ref",), notes="read before any assignment: EvalError"),
+    OpDef("ASSIGN_VARIABLE", variables.prepare_assign_variable, variables.assign_variable_spec, None, ("all",),
+          ("litert-ref",), notes="the variable takes the value's type and shape"),
+)
+
+REGISTRY: dict[str, OpDef] = {row.name: row for row in (*_TABLE, *_SUBGRAPH_ROWS)}
 
 
 def lookup(name: str) -> OpDef | None:

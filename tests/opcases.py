@@ -1218,6 +1218,18 @@ def gen_dequantize(rng: np.random.Generator, dtype: str) -> Case:
 FLOAT_SPECIALS = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 3.4e38, -3.4e38, 1.0, -1.0, 0.5,
                            -0.5, 2.5, -2.5, 88.8, -104.0], np.float32)
 SQRT_LIKE = ("SQRT", "RSQRT")
+# RSQRT int8 (input scale, output scale) pairs, zero points -128, whose outputs differ between LiteRT's float32
+# multiplier and TFLM's double one (SetRsqrtOutputMultiplier; found by measuring both runtimes)
+RSQRT_SCALES_LITERT_TFLM_DIFFER = (
+    (0.002654329175129533, 0.008693529292941093), (0.004126346204429865, 0.03340764716267586),
+    (0.03529881685972214, 0.003256402211263776), (0.002460577990859747, 0.023975368589162827),
+    (0.058235276490449905, 0.0026694333646446466), (0.00110265938565135, 0.5961924195289612),
+    (0.0082569420337677, 0.008152108639478683), (0.0029724184423685074, 0.07267066836357117),
+    (0.0003042891912627965, 0.022518612444400787), (0.00041968419100157917, 0.03034408576786518),
+    (0.007733233273029327, 0.0060452669858932495), (0.002712532877922058, 0.346617192029953),
+    (0.002157616661861539, 0.0113463643938303), (0.004901524633169174, 0.012609776109457016),
+    (0.11600619554519653, 0.008344979956746101), (0.0006568897515535355, 0.02921769954264164),
+)
 
 
 def float_math_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -1248,6 +1260,10 @@ def gen_unary(rng: np.random.Generator, op: str, dtype: str) -> Case:
     in_q, out_q = quant(rng, dtype), quant(rng, dtype)
     if op == "HARD_SWISH":  # HardSwishPrepare needs s_out >= s_in / 128 (an output exponent <= 0)
         out_q = (f32(in_q[0] * 2.0 ** rng.uniform(-6, 3)), out_q[1])
+    if op == "RSQRT" and rng.random() < 0.15:
+        # scales whose multiplier LiteRT (float32) and TFLM (double) round to different outputs
+        scales = RSQRT_SCALES_LITERT_TFLM_DIFFER[int(rng.integers(len(RSQRT_SCALES_LITERT_TFLM_DIFFER)))]
+        in_q, out_q = (scales[0], -128), (scales[1], -128)
     params: dict[str, Any] = {"shape": x.shape, "values": layout, "input_q": in_q, "output_q": out_q}
     probe = None
     if op in SQRT_LIKE:
@@ -1434,5 +1450,5 @@ TFLM_KINDS = frozenset({
     ("CONV_2D", "int8"), ("DEPTHWISE_CONV_2D", "int8"), ("FULLY_CONNECTED", "int8"), ("AVERAGE_POOL_2D", "int8"),
     ("MEAN", "int8"), ("REDUCE_MAX", "int8"), ("SOFTMAX", "int8->int8"), ("SOFTMAX", "int8->int16"),
     ("LOGISTIC", "int8"), ("MUL", "int8"), ("MUL", "float32"), ("RELU", "int8"), ("RELU", "float32"),
-    ("RELU6", "int8"), ("RELU6", "float32"), ("ADD", "int8"), ("SUB", "int8"),
+    ("RELU6", "int8"), ("RELU6", "float32"), ("ADD", "int8"), ("SUB", "int8"), ("RSQRT", "int8"),
 })

@@ -1,4 +1,4 @@
-"""Random single-operator cases for TRANSPOSE_CONV (issue 11): int8, uint8 (LiteRT only) and float32.
+"""Random single-operator cases for TRANSPOSE_CONV (issue 11): int8, uint8 (LiteRT only), float32 and hybrid.
 
 Drawn: batch 1 to 3, strides 1 to 3, kernels 1x1 to 5x5, SAME and VALID padding, output sizes around the
 natural ``in * stride`` (SAME) / ``(in - 1) * stride + K`` (VALID) and now and then a few pixels off it (the
@@ -7,6 +7,13 @@ kernels crop or leave zeros: both runtimes accept any output size), the output s
 weight scales, weights with -128 now and then, output scales that saturate, multipliers above 1 and biases that
 make the int32 scratch sum wrap; 3% of the cases give the int8 weights a nonzero zero point (the int8 kernel
 never reads it). uint8: weight zero points, per-tensor, the bias scale ``f32(s_in * s_w)``.
+
+hybrid (float32 data, int8 weights; LiteRT only): per-channel or per-tensor weight scales (now and then huge ones
+whose products overflow to inf, clamped to +-FLT_MAX), weights with many -128s, a nonzero weight zero point (never
+read), the bias float32 or absent, inputs at random spreads with all-zero images, a zero first image (batch > 1),
+one repeated value, signed zeros and non-negative images (the per-image asymmetric quantization's special cases).
+TransposeConvOptions has no asymmetric_quantize_inputs: LiteRT always quantizes asymmetrically. Probes: uint8
+weights (LiteRT takes only int8 or float32 weights with float32 data), unquantized int8 weights, an int32 bias.
 
 Probes: the data's depth differs from the weights' (LiteRT rejects; TFLM does not check it and reads outside
 the weights: undefined there). TFLM ignores input 0 and keeps the declared output shape, which the cases keep
@@ -89,7 +96,11 @@ def gen_transpose_conv(rng: np.random.Generator, dtype: str) -> Case:
     # taps that reach one output element, for the output scale
     taps = max(1, (kernel[0] * kernel[1] * in_c) // (stride[0] * stride[1]))
 
-    if dtype == "float32":
+    if dtype == "hybrid":
+        w_spec, b_spec, x, version = _hybrid_parts(rng, weight_shape, input_shape, params, probes,
+                                                     bias_form == "present")
+        x_spec, y_spec = TensorSpec(input_shape, "float32"), TensorSpec(output_shape, "float32")
+    elif dtype == "float32":
         weights = float_values(rng, weight_shape)
         bias = float_values(rng, (out_c,))
         w_spec = TensorSpec(weight_shape, "float32", data=weights)
@@ -149,15 +160,82 @@ def gen_transpose_conv(rng: np.random.Generator, dtype: str) -> Case:
     return case("TRANSPOSE_CONV", dtype, model, inputs, params, join(*probes), join(*edges), tflm)
 
 
+def _hybrid_input(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """float32 data for the hybrid rule: normal at random spreads, or the quantizer's special cases."""
+    draw = rng.random()
+    spread = float(2.0 ** rng.uniform(-6, 6))
+    x = float_values(rng, shape, spread)
+    if draw < 0.06:
+        return np.zeros(shape, np.float32), "all zeros"
+    if draw < 0.1:
+        return np.full(shape, f32(rng.uniform(-3, 3)), np.float32), "one value"
+    if draw < 0.2 and shape[0] > 1:
+        x[int(rng.integers(shape[0]))] = 0.0
+        return x, "one image zero"
+    if draw < 0.25:
+        x[rng.random(shape) < 0.5] = -0.0
+        return x, "half -0.0"
+    if draw < 0.32:
+        return np.abs(x), "non-negative"
+    if draw < 0.36:
+        return -np.abs(x), "non-positive"
+    return x, f"normal x {spread:.3g}"
+
+
+def _hybrid_parts(rng: np.random.Generator, weight_shape: tuple[int, ...], input_shape: tuple[int, ...],
+                  params: dict[str, Any], probes: list[str],
+                  bias_present: bool) -> tuple[TensorSpec, TensorSpec, np.ndarray, int]:
+    """The weights, bias and data of a hybrid case (float32 data, int8 weights)."""
+    out_c = weight_shape[0]
+    per_channel = bool(rng.random() < 0.5)
+    if rng.random() < 0.03:
+        scales = [f32(10.0 ** rng.uniform(30, 38)) for _ in range(out_c)]
+        scale_note = "huge"
+    else:
+        base = log_uniform(rng, 1e-4, 1.0)
+        scales = [f32(base * 2.0 ** rng.uniform(-3, 3)) for _ in range(out_c)] if per_channel else [base] * out_c
+        scale_note = "typical"
+    draw = rng.random()
+    weights = rng.integers(-127, 128, size=weight_shape)
+    if draw < 0.25:
+        weights = np.where(rng.random(weight_shape) < 0.3, -128, weights)
+    elif draw < 0.35:
+        weights = rng.integers(-128, 128, size=weight_shape)
+    weights = weights.astype(np.int8)
+    weight_zp = int(rng.integers(-5, 6)) if rng.random() < 0.05 else 0
+    weight_dtype, weight_quantized = "int8", True
+    if rng.random() < 0.03:
+        weight_dtype, weights = "uint8", weights.view(np.uint8)
+        probes.append("uint8 weights with float32 data")
+    elif rng.random() < 0.02:
+        weight_quantized = False
+        probes.append("int8 weights without quantization")
+    if not weight_quantized:
+        w_spec = TensorSpec(weight_shape, weight_dtype, data=weights)
+    elif per_channel:
+        w_spec = TensorSpec(weight_shape, weight_dtype, scales, [weight_zp] * out_c, data=weights)
+    else:
+        w_spec = TensorSpec(weight_shape, weight_dtype, scales[0], weight_zp, data=weights)
+    if bias_present and rng.random() < 0.02:
+        b_spec = TensorSpec((out_c,), "int32", data=rng.integers(-100, 100, out_c).astype(np.int32))
+        probes.append("int32 bias with float32 data")
+    else:
+        b_spec = TensorSpec((out_c,), "float32", data=float_values(rng, (out_c,), float(2.0 ** rng.uniform(-4, 4))))
+    x, input_note = _hybrid_input(rng, input_shape)
+    params.update(weights="per-channel" if per_channel else "per-tensor", scales=scale_note, weight_zp=weight_zp,
+                  data=input_note)
+    return w_spec, b_spec, x, 2
+
+
 def _table() -> dict[tuple[str, str], Generator]:
     def bound(dtype: str) -> Generator:
         return lambda rng: gen_transpose_conv(rng, dtype)
 
-    return {("TRANSPOSE_CONV", dtype): bound(dtype) for dtype in ("int8", "uint8", "float32")}
+    return {("TRANSPOSE_CONV", dtype): bound(dtype) for dtype in ("int8", "uint8", "float32", "hybrid")}
 
 
 GENERATORS: dict[tuple[str, str], Generator] = _table()
-# TFLM has int8 and float32 kernels (no uint8).
+# TFLM has int8 and float32 kernels (no uint8, no hybrid).
 TFLM_KINDS = frozenset({("TRANSPOSE_CONV", "int8"), ("TRANSPOSE_CONV", "float32")})
 
 __all__ = ["GENERATORS", "TFLM_KINDS", "Case"]

@@ -81,7 +81,9 @@ def test_rsqrt_and_abs_rescales_past_31_bits_are_refused_as_undefined():
     rsqrt = single_op_model("RSQRT", [TensorSpec(x.shape, "int8", 1.4e-45, -128)],
                             [TensorSpec(x.shape, "int8", 0.0015, -101)])
     abs_model = single_op_model("ABS", [TensorSpec(x.shape, "int8", 0.003, 0)], [TensorSpec(x.shape, "int8", 1e-12, 0)])
-    for model in (rsqrt, abs_model):
+    underflow = single_op_model("RSQRT", [TensorSpec(x.shape, "int8", 0.0958, -128)],
+                                [TensorSpec(x.shape, "int8", 1e-45, -101)])  # 1 / f32(sqrt(s_in) * s_out) = 1 / 0
+    for model in (rsqrt, abs_model, underflow):
         run_litert_ref(model, [x])  # LiteRT runs it
         error = refinterp_error(model, [x])
         assert isinstance(error, PrepareError) and "undefined" in str(error), error
@@ -110,6 +112,22 @@ def test_conv_strides_and_dilations_above_int16_are_refused_like_litert(op, opti
     x = np.arange(18, dtype=np.int8).reshape(1, 3, 3, 2)
     assert_same(conv_model(op, option, 32767), [x])
     assert_both_refuse(conv_model(op, option, 32768), [x])
+
+
+@pytest.mark.parametrize("option", ["stride_h", "stride_w"])
+def test_transpose_conv_strides_above_int16_are_refused_like_litert(option):
+    weights = np.ones((2, 1, 1, 2), np.int8)
+
+    def model(stride: int) -> bytes:
+        options = {"padding": "VALID", "stride_h": 1, "stride_w": 1, option: stride}
+        return single_op_model("TRANSPOSE_CONV", [
+            TensorSpec((4,), "int32", data=np.array([1, 1, 1, 2], np.int32)),
+            TensorSpec(weights.shape, "int8", [0.01] * 2, [0] * 2, data=weights),
+            TensorSpec((1, 1, 1, 2), "int8", 0.02, 0)], [TensorSpec((1, 1, 1, 2), "int8", 0.05, 0)], options)
+
+    x = np.array([[[[3, -4]]]], np.int8)
+    assert_same(model(32767), [x])
+    assert_both_refuse(model(32768), [x])
 
 
 def test_an_output_sharing_a_constant_buffer_is_refused():
@@ -170,3 +188,73 @@ def test_softmax_of_empty_rows():
     declared_otherwise = single_op_model("SOFTMAX", [TensorSpec((6, 5, 0), "int8", 0.011, 12)],
                                          [TensorSpec((6, 5, 1), "int8", 1 / 256, -128)], {"beta": 1.0})
     assert isinstance(refinterp_error(declared_otherwise, [x]), (EvalError, PrepareError))
+
+
+def test_pad_of_an_unquantized_int8_input_pads_with_zero_in_litert_and_the_zero_point_in_tflm():
+    """LiteRT pads with the output's zero point only when the input is quantized; TFLM always does."""
+    from oracle import require_tflm, run_tflm
+
+    paddings = TensorSpec((2, 2), "int32", data=np.array([[0, 0], [1, 2]], np.int32))
+    x = np.array([[1, 2, 3]], np.int8)
+    for op in ("PAD", "PADV2"):
+        model = single_op_model(op, [TensorSpec((1, 3), "int8"), paddings], [TensorSpec((1, 6), "int8", 0.1, -50)])
+        assert_same(model, [x])
+        np.testing.assert_array_equal(run_litert_ref(model, [x])[0], [[0, 1, 2, 3, 0, 0]])  # by hand too
+        require_tflm()
+        expected = run_tflm(model, [x])
+        np.testing.assert_array_equal(expected[0], [[-50, 1, 2, 3, -50, -50]])
+        for kernels in KERNELS:
+            np.testing.assert_array_equal(run_refinterp(model, [x], kernels=kernels, profile="tflm")[0], expected[0])
+
+
+def test_div_checks_the_whole_buffer_of_a_constant_divisor_like_litert():
+    """div.cc looks for the divisor's zero point over tensor->bytes: a constant's whole buffer, longer than its
+    shape here (3 then 0): LiteRT fails, and so does refinterp."""
+    for dtype, q in (("int32", (None, None)), ("int8", (0.1, 0))):
+        divisor = TensorSpec((), dtype, *q, data=np.array(3, dtype))
+        model = single_op_model("DIV", [TensorSpec((1,), dtype, *q), divisor],
+                                [TensorSpec((1,), dtype, *((0.05, 0) if dtype == "int8" else q))])
+        flat = mutators.unpack(model)
+        buffer = flat.buffers[flat.subgraphs[0].tensors[1].buffer]
+        buffer.data = np.frombuffer(np.array([3, 0, 0, 0], dtype).tobytes(), np.uint8)
+        assert_both_refuse(mutators.pack(flat), [np.array([7], dtype)])
+        assert_same(model, [np.array([7], dtype)])  # the buffer of the right length runs
+
+
+def test_mean_and_rsqrt_rescales_past_31_bits_are_refused_as_undefined():
+    """MEAN with an output scale of 1e-12 needs a left shift of 32 or more; RSQRT with an output scale of 1e10 a
+    right shift of 51: both undefined in TFLite's int32 arithmetic (LiteRT runs them into numbers no rule gives)."""
+    mean = single_op_model("MEAN", [TensorSpec((1, 4), "int8", 0.0446, 0),
+                                    TensorSpec((1,), "int32", data=np.array([1], np.int32))],
+                           [TensorSpec((1, 1), "int8", 1e-12, 0)], {"keep_dims": True})
+    x = np.arange(12, dtype=np.int8).reshape(3, 4)
+    rsqrt = single_op_model("RSQRT", [TensorSpec((3, 4), "int8", 0.0958, -128)],
+                            [TensorSpec((3, 4), "int8", 1e10, -101)])
+    for model, inputs in ((mean, [x[:1]]), (rsqrt, [x])):
+        run_litert_ref(model, inputs)  # LiteRT runs it
+        error = refinterp_error(model, inputs)
+        assert isinstance(error, PrepareError) and "undefined" in str(error), error
+
+
+def test_every_message_is_one_short_line():
+    """A shape of thousands of dimensions in a message (BROADCAST_TO) is shortened where it is written, and
+    every RefinterpError is one line of at most MAX_MESSAGE_CHARS by construction."""
+    from refinterp.errors import MAX_MESSAGE_CHARS
+
+    shape = np.zeros(3000, np.int32)
+    model = single_op_model("BROADCAST_TO",
+                            [TensorSpec((2, 1), "float32"), TensorSpec(shape.shape, "int32", data=shape)],
+                            [TensorSpec((2, 1), "float32")], version=2)
+    error = refinterp_error(model, [np.ones((2, 1), np.float32)])
+    assert "more]" in str(error), error
+    long = EvalError("x" * 1000 + "\nsecond line")
+    assert len(str(long)) == MAX_MESSAGE_CHARS and "\n" not in str(long)
+
+
+def test_an_operator_output_that_is_a_variable_tensor_is_refused():
+    """Variable tensors are state an operator updates in place: written as an output, LiteRT fails at invoke
+    ("Input tensor lacks data" in the next operator); refinterp refuses the file when it loads."""
+    model = single_op_model("RELU", [TensorSpec((1, 4), "int8", 0.1, 0)], [TensorSpec((1, 4), "int8", 0.1, 0)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].tensors[1].isVariable = True
+    assert isinstance(refinterp_error(mutators.pack(flat), [np.zeros((1, 4), np.int8)]), UnsupportedOpError)

@@ -344,10 +344,79 @@ def test_constant_data_are_read_only_views_not_copies():
         assert np.shares_memory(tensor.data, np.frombuffer(content, dtype=np.uint8))
 
 
-def test_resize_tensor_input_to_the_declared_shape_only():
+def test_resize_tensor_input_keeps_declared_static_shapes():
+    """yolov3's shape signatures are static: resizing its input is accepted (LiteRT's non-strict resize), but the
+    shapes it gives downstream contradict the declared ones, which refinterp refuses at allocate_tensors;
+    strict=True refuses it at once, as LiteRT does."""
     interpreter = refinterp.Interpreter(model_path=str(MODEL))
-    interpreter.resize_tensor_input(0, [1, 416, 416, 3])
-    with pytest.raises(refinterp.UnsupportedOpError, match="declared shapes only"):
-        interpreter.resize_tensor_input(0, [2, 416, 416, 3])
+    interpreter.resize_tensor_input(0, [1, 416, 416, 3])  # the declared shape: nothing changes
+    interpreter.allocate_tensors()
+    interpreter.resize_tensor_input(0, [2, 416, 416, 3])
+    with pytest.raises(PrepareError, match=r"operator 0 \(CONV_2D\): output 0 \(tensor \d+ .*\) gets shape "
+                                           r"\[2, 416, 416, 16\] from its inputs, which does not fit its shape "
+                                           r"signature \[1, 416, 416, 16\]"):
+        interpreter.allocate_tensors()
+    theirs = litert_interpreter(model_path=str(MODEL))
+    with pytest.raises(RuntimeError, match="only allows mutating unknown dimensions"):
+        theirs.resize_tensor_input(0, [2, 416, 416, 3], strict=True)
+    with pytest.raises(InputError, match=r"only its -1 dimensions may change"):
+        interpreter.resize_tensor_input(0, [2, 416, 416, 3], strict=True)
     with pytest.raises(InputError, match="not an input"):
         interpreter.resize_tensor_input(5, [1])
+    with pytest.raises(InputError, match="negative dimension"):
+        interpreter.resize_tensor_input(0, [1, -416, 416, 3])
+    interpreter.resize_tensor_input(0, [1, 416, 416, 3])  # back to the declared shape: runs again
+    interpreter.allocate_tensors()
+
+
+def dynamic_conv_model() -> bytes:
+    """int8 CONV_2D (3x3, SAME, stride 2) + ADD of a constant, every non-constant tensor with signature
+    [-1, -1, -1, C]: what a converter writes for a model with unknown batch and image size."""
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated", reason="ai-edge-litert is not installed")
+    import flatbuffers
+
+    rng = np.random.default_rng(7)
+    content = build_model(
+        [TensorSpec((1, 8, 8, 3), "int8", scale=0.05, zero_point=-2, name="x"),
+         TensorSpec((4, 3, 3, 3), "int8", scale=[0.02, 0.03, 0.01, 0.04], zero_point=[0] * 4,
+                    data=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8), name="w"),
+         TensorSpec((4,), "int32", scale=[0.001, 0.0015, 0.0005, 0.002], zero_point=[0] * 4,
+                    data=rng.integers(-500, 500, 4).astype(np.int32), name="b"),
+         TensorSpec((1, 4, 4, 4), "int8", scale=0.1, zero_point=3, name="conv"),
+         TensorSpec((4,), "int8", scale=0.1, zero_point=0, data=np.array([1, -2, 3, -4], np.int8), name="c"),
+         TensorSpec((1, 4, 4, 4), "int8", scale=0.12, zero_point=-1, name="y")],
+        [OpSpec("CONV_2D", [0, 1, 2], [3], {"padding": "SAME", "stride_w": 2, "stride_h": 2}),
+         OpSpec("ADD", [3, 4], [5])], [0], [5])
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    for index in (0, 3, 5):
+        tensor = model.subgraphs[0].tensors[index]
+        tensor.shapeSignature = [-1, -1, -1, int(tensor.shape[-1])]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_resize_tensor_input_propagates_shapes_like_litert(strict):
+    content = dynamic_conv_model()
+    ours = refinterp.Interpreter(model_content=content)
+    theirs = litert_interpreter(model_content=content)
+    rng = np.random.default_rng(8)
+    for shape in ([1, 8, 8, 3], [3, 5, 7, 3], [2, 1, 16, 3], [1, 8, 8, 3]):
+        for interpreter in (ours, theirs):
+            interpreter.resize_tensor_input(0, shape, strict=strict)
+            interpreter.allocate_tensors()
+        assert ours.get_input_details()[0]["shape"].tolist() == theirs.get_input_details()[0]["shape"].tolist()
+        x = rng.integers(-128, 128, shape).astype(np.int8)
+        for interpreter in (ours, theirs):
+            interpreter.set_tensor(0, x)
+            interpreter.invoke()
+        for index in (3, 5):
+            want = theirs.get_tensor(index)
+            assert ours.get_tensor(index).shape == want.shape
+            np.testing.assert_array_equal(ours.get_tensor(index), want)
+        assert ours.get_output_details()[0]["shape"].tolist() == list(want.shape)
+    with pytest.raises(InputError, match="expects shape"):
+        ours.set_tensor(0, np.zeros((3, 5, 7, 3), np.int8))  # the input is [1, 8, 8, 3] again
+    with pytest.raises(InputError, match=r"only its -1 dimensions may change"):
+        ours.resize_tensor_input(0, [1, 8, 8, 4], strict=True)

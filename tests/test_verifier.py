@@ -30,7 +30,15 @@ from refinterp import ModelFormatError, RefinterpError, UnsupportedOpError
 from refinterp import flatbuffer_verifier as fv
 from refinterp.errors import shown
 from refinterp.model import LITERT_NO_OPTIONS, LITERT_OPTIONS, PADDING_UNKNOWN, TENSOR_TYPE_NONE
-from refinterp.modelbuilder import OpSpec, TensorSpec, build_model, single_op_model
+from refinterp.modelbuilder import (
+    DimensionMetadataSpec,
+    OpSpec,
+    SparsitySpec,
+    TensorSpec,
+    build_model,
+    single_op_model,
+    sparsify,
+)
 from refinterp.registry import REGISTRY
 
 MESSAGE_LIMIT = 300
@@ -504,7 +512,8 @@ def test_absent_options_compute_what_litert_computes(op, options):
 
 
 def test_every_implemented_operator_reads_its_options_as_litert():
-    missing = set(REGISTRY) - set(LITERT_OPTIONS) - set(LITERT_NO_OPTIONS)
+    # custom operators read a flexbuffer of their own (custom_options), not a builtin options table
+    missing = {op for op in REGISTRY if not op.startswith("CUSTOM:")} - set(LITERT_OPTIONS) - set(LITERT_NO_OPTIONS)
     assert not missing, f"operators without a ParseOpData rule in refinterp.model: {sorted(missing)}"
     assert not set(LITERT_OPTIONS) & LITERT_NO_OPTIONS
     for op, (table, fields) in LITERT_OPTIONS.items():
@@ -709,7 +718,7 @@ def _sparse_model(consumer: str = "DENSIFY", valid: bool = True) -> bytes:
     return bytes(b.Output())
 
 
-def test_sparse_constant_into_densify_is_refused_at_allocation_naming_densify():
+def test_sparse_constant_into_densify_runs_like_litert():
     content = _sparse_model("DENSIFY")
     litert = litert_module()
     interpreter = litert.Interpreter(model_content=content,  # LiteRT runs it: the dense [[1, 0], [0, 2]]
@@ -718,16 +727,36 @@ def test_sparse_constant_into_densify_is_refused_at_allocation_naming_densify():
     interpreter.invoke()
     np.testing.assert_array_equal(interpreter.get_tensor(2), [[1, 0], [0, 2]])
     model = refinterp.parse_model(content)  # the 8 sparse bytes are not held against the dense 16
-    assert model.main.tensors[0].has_sparsity and model.main.tensors[0].data.nbytes == 8
-    with pytest.raises(UnsupportedOpError, match=r"operator 0: DENSIFY") as info:
-        refinterp.Interpreter(model_content=content).allocate_tensors()
-    assert_one_line(str(info.value))
+    tensor = model.main.tensors[0]
+    assert tensor.has_sparsity and tensor.data.nbytes == 8
+    assert tensor.sparsity.traversal_order == (0, 1) and tensor.sparsity.block_map == ()
+    assert [d.format for d in tensor.sparsity.dim_metadata] == ["DENSE", "SPARSE_CSR"]
+    assert tensor.sparsity.dim_metadata[1].array_segments.tolist() == [0, 1, 2]
+    ours = refinterp.Interpreter(model_content=content)
+    ours.allocate_tensors()
+    ours.invoke()
+    out = ours.get_tensor(2)
+    assert out.dtype == np.float32 and out.tobytes() == interpreter.get_tensor(2).tobytes()
 
 
 def test_sparse_constant_into_another_operator_is_refused_naming_the_tensor():
     with pytest.raises(UnsupportedOpError, match=r"operator 0 \(ADD\): input tensor 0 'sparse weights' is sparse.*"
                                                  r"DENSIFY") as info:
         refinterp.parse_model(_sparse_model("ADD"))
+    assert_one_line(str(info.value))
+
+
+def test_sparse_fully_connected_weights_are_refused_although_litert_ref_reads_them():
+    """LiteRT's reference FULLY_CONNECTED has a float sparse-weights path (FullyConnectedSparseWeight); refinterp
+    does not: it refuses the model rather than read the stored values as dense weights."""
+    weights = np.array([[1, 0, 0, 3], [0, 0, 0, 0], [0, 5, 6, 0]], np.float32)
+    values, sparsity = sparsify(weights, formats=["DENSE", "SPARSE_CSR"])
+    content = single_op_model("FULLY_CONNECTED", [
+        TensorSpec((1, 4), "float32"), TensorSpec((3, 4), "float32", data=values, sparsity=sparsity,
+                                                  name="w"), None], [TensorSpec((1, 3), "float32")])
+    np.testing.assert_array_equal(run_litert_ref(content, [np.ones((1, 4), np.float32)])[0], [[4, 0, 11]])
+    with pytest.raises(UnsupportedOpError, match=r"FULLY_CONNECTED\).*'w' is sparse") as info:
+        refinterp.parse_model(content)
     assert_one_line(str(info.value))
 
 
@@ -738,11 +767,90 @@ def test_invalid_sparsity_is_refused_at_load_like_litert():
         refinterp.parse_model(content)
 
 
-def test_sparse_shared_model_is_refused_naming_densify():
-    path = shared_model("mediapipe/face_detection_full_range_sparse.tflite")
-    with pytest.raises(UnsupportedOpError, match="DENSIFY") as info:
-        refinterp.Interpreter(model_path=str(path)).allocate_tensors()
+def _densify_model(sparsity, values, shape=(2, 3), dtype="float32") -> bytes:
+    return single_op_model("DENSIFY", [TensorSpec(shape, dtype, data=np.asarray(values, dtype), sparsity=sparsity,
+                                                  name="w")], [TensorSpec(shape, dtype)])
+
+
+def _csr(segments, indices, **kwargs):
+    return DimensionMetadataSpec("SPARSE_CSR", 0, segments, indices, **kwargs)
+
+
+def _dense(size):
+    return DimensionMetadataSpec("DENSE", size)
+
+
+def _malformed_sparsity():
+    """(what is wrong, SparsitySpec, stored values, message pattern) for a 2x3 float32 constant."""
+    good = [_dense(2), _csr([0, 1, 2], [0, 2])]
+    return [
+        ("an index past its dimension", SparsitySpec([0, 1], [_dense(2), _csr([0, 1, 2], [0, 3])]), [1, 2],
+         r"array_indices\[1\] = 3 is outside 0\.\.2"),
+        ("a negative int32 index", SparsitySpec([0, 1], [_dense(2), _csr([0, 1, 2], [0, -1])]), [1, 2],
+         r"array_indices\[1\] = -1"),
+        ("decreasing segments", SparsitySpec([0, 1], [_dense(2), _csr([0, 2, 1], [0, 2])]), [1, 2],
+         "non-decreasing"),
+        ("segments past the indices", SparsitySpec([0, 1], [_dense(2), _csr([0, 1, 5], [0, 2])]), [1, 2],
+         "non-decreasing"),
+        ("too few segment bounds", SparsitySpec([0, 1], [_dense(2), _csr([0, 1], [0, 2])]), [1, 2],
+         "segment bounds"),
+        ("fewer stored values than leaves", SparsitySpec([0, 1], good), [1], "stores 1 values"),
+        ("a dense level larger than its dimension", SparsitySpec([0, 1], [_dense(3), _csr([0, 1, 2, 2], [0, 2])]),
+         [1, 2], "dense level 0 has size 3"),
+        ("a traversal order that is not a permutation", SparsitySpec([0, 0], good), [1, 2], "traversal_order"),
+        ("too few dimension metadata", SparsitySpec([0, 1], good[:1]), [1, 2], "dimension metadata"),
+        ("a block of size 0", SparsitySpec([0, 1, 2], [*good, _dense(0)], block_map=[1]), [1, 2],
+         "block 0 has size 0"),
+        ("a block_map beyond the rank", SparsitySpec([0, 1, 2], [*good, _dense(1)], block_map=[2]), [1, 2],
+         "block_map"),
+    ]
+
+
+@pytest.mark.parametrize("what", [m[0] for m in _malformed_sparsity()])
+def test_malformed_sparse_constant_is_refused_at_allocation(what):
+    """LiteRT checks none of these (its FormatConverter reads or writes outside its buffers): one-line refusal."""
+    _, sparsity, values, pattern = next(m for m in _malformed_sparsity() if m[0] == what)
+    content = _densify_model(sparsity, values)
+    refinterp.parse_model(content)  # the reader accepts it, as LiteRT's does
+    with pytest.raises(refinterp.PrepareError, match=r"operator 0 \(DENSIFY\): input tensor 0 'w': .*" + pattern) \
+            as info:
+        refinterp.Interpreter(model_content=content).allocate_tensors()
     assert_one_line(str(info.value))
+
+
+def test_sparse_index_vector_of_no_known_type_is_refused_at_load_like_litert():
+    content = _densify_model(SparsitySpec([0, 1], [_dense(2), _csr([0, 1, 2], [0, 2], indices_type=None)]), [1, 2])
+    assert litert_load(content) == "refused"
+    with pytest.raises(ModelFormatError, match="sparse dimension 1 has no valid array indices") as info:
+        refinterp.parse_model(content)
+    assert_one_line(str(info.value))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32"])
+def test_densify_of_a_type_litert_does_not_expand_is_refused(dtype):
+    content = _densify_model(SparsitySpec([0, 1], [_dense(2), _csr([0, 1, 2], [0, 2])]), [1, 2], dtype=dtype)
+    with pytest.raises(Rejected, match="not supported"):  # LiteRT: "Type %d not supported" at invoke
+        run_litert_ref(content, [])
+    with pytest.raises(refinterp.PrepareError, match=f"input type {dtype}") as info:
+        refinterp.Interpreter(model_content=content).allocate_tensors()
+    assert_one_line(str(info.value))
+
+
+def test_sparse_shared_model_runs_like_litert():
+    """mediapipe's face detection with float16 sparse weights (DENSIFY -> DEQUANTIZE -> CONV_2D): every
+    output bit-exact against LiteRT BUILTIN_REF (benchmarks/corpus_table.py compares every tensor)."""
+    path = shared_model("mediapipe/face_detection_full_range_sparse.tflite")
+    content = path.read_bytes()
+    model = refinterp.parse_model(content)
+    densify = [op for op in model.main.operators if op.name == "DENSIFY"]
+    assert len(densify) == 46
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, model.main.tensors[model.main.inputs[0]].shape).astype(np.float32)
+    expected = run_litert_ref(content, [x])
+    got = run_refinterp(content, [x])
+    assert len(expected) == len(got)
+    for e, g in zip(expected, got):
+        assert e.dtype == g.dtype and e.shape == g.shape and e.tobytes() == g.tobytes()
 
 
 # ------------------------------------------------------------------------------------------------ (g) messages

@@ -36,7 +36,9 @@ def save_npz_deterministic(path: str | os.PathLike, arrays: Mapping[str, np.ndar
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(value), allow_pickle=False)
+                # (ascontiguousarray makes a 0-d array 1-d: keep the shape)
+                np.lib.format.write_array(member, np.ascontiguousarray(value).reshape(np.shape(value)),
+                                          allow_pickle=False)
 
 
 def sha256_of_file(path: str | os.PathLike) -> str:

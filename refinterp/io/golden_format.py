@@ -6,7 +6,9 @@ Layout (documented in golden/README.md)::
                                runtime_version, confirmed_by, cases, created
     DIR/inputs/<case>.npy      one per model input (<case>_<k>.npy when the model has several inputs)
     DIR/tensors/<case>.npz     key "t<tensor_index>" for every non-constant tensor of subgraph 0 the
-                               runtime returned (zip-deflated .npy members, readable by np.load)
+                               runtime returned (zip-deflated .npy members, readable by np.load), and
+                               "sg<subgraph>_t<tensor_index>" for those of the other subgraphs (the ones
+                               CALL_ONCE, WHILE and IF ran); a model with one subgraph has none of these
 
 Making and checking a golden DIR is a tool (:mod:`refinterp.tools.golden`); reading one is here so that the
 ``golden:DIR`` runtime adapter and the tools share it without depending on each other.
@@ -32,9 +34,23 @@ GOLDEN_FORMAT = "refinterp-golden/1"
 MANIFEST_NAME = "manifest.json"
 
 
-def tensor_key(tensor_index: int) -> str:
-    """The .npz key of a tensor index."""
+def tensor_key(tensor_index: int | str) -> str:
+    """The .npz key of a tensor: "t17" for tensor 17 of subgraph 0, "sg1_t17" for :func:`subgraph_key` "sg1:17"."""
+    if isinstance(tensor_index, str):
+        match = _SUBGRAPH_KEY.fullmatch(tensor_index)
+        if match is None:
+            raise RefinterpError(f"{tensor_index!r} is not a tensor key (e.g. 17, or 'sg1:17')")
+        return f"sg{match.group(1)}_t{match.group(2)}"
     return f"t{tensor_index}"
+
+
+def subgraph_key(subgraph: int, tensor_index: int) -> str:
+    """How reports and golden files name a tensor of a subgraph other than 0: "sg1:17"."""
+    return f"sg{subgraph}:{tensor_index}"
+
+
+_SUBGRAPH_KEY = re.compile(r"sg(\d+):(\d+)")
+_SUBGRAPH_NPZ_KEY = re.compile(r"sg(\d+)_t(\d+)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -52,6 +68,7 @@ class GoldenCase:
     root: Path
     _inputs: list[np.ndarray] | None = field(default=None, repr=False)
     _tensors: dict[int, np.ndarray] | None = field(default=None, repr=False)
+    _subgraph_tensors: dict[tuple[int, int], np.ndarray] | None = field(default=None, repr=False)
 
     def inputs(self) -> list[np.ndarray]:
         if self._inputs is None:
@@ -69,14 +86,29 @@ class GoldenCase:
         return sorted(int(n[1:-4]) for n in names if re.fullmatch(r"t\d+\.npy", n))
 
     def tensors(self) -> dict[int, np.ndarray]:
+        """The stored tensors of subgraph 0, by index."""
         if self._tensors is None:
-            path = self.root / self.tensors_file
-            try:
-                with np.load(path, allow_pickle=False) as stored:
-                    self._tensors = {int(key[1:]): stored[key] for key in stored.files if re.fullmatch(r"t\d+", key)}
-            except (OSError, ValueError, zipfile.BadZipFile) as exc:
-                raise RefinterpError(f"{path}: cannot read ({exc})") from None
+            self._load()
+        assert self._tensors is not None
         return self._tensors
+
+    def subgraph_tensors(self) -> dict[tuple[int, int], np.ndarray]:
+        """The stored tensors of the other subgraphs, by (subgraph, tensor index)."""
+        if self._subgraph_tensors is None:
+            self._load()
+        assert self._subgraph_tensors is not None
+        return self._subgraph_tensors
+
+    def _load(self) -> None:
+        path = self.root / self.tensors_file
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                self._tensors = {int(key[1:]): stored[key] for key in stored.files if re.fullmatch(r"t\d+", key)}
+                self._subgraph_tensors = {
+                    (int(match.group(1)), int(match.group(2))): stored[key] for key in stored.files
+                    if (match := _SUBGRAPH_NPZ_KEY.fullmatch(key)) is not None}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise RefinterpError(f"{path}: cannot read ({exc})") from None
 
     def outputs(self) -> list[np.ndarray]:
         tensors = self.tensors()

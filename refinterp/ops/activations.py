@@ -1,14 +1,16 @@
-"""Elementwise activations: LEAKY_RELU (int8, float32).
+"""Elementwise activations: LEAKY_RELU (int8, uint8, int16, float32), RELU, RELU6, RELU_N1_TO_1.
 
-LEAKY_RELU int8 (``reference_ops::QuantizeLeakyRelu``; Prepare in ``activations.cc``)::
+LEAKY_RELU 8-bit and int16 (``reference_ops::QuantizeLeakyRelu``; Prepare in ``activations.cc``)::
 
     identity: M_id, shift_id = QuantizeMultiplier(f32(s_in / s_out))
     alpha:    M_a,  shift_a  = QuantizeMultiplier(f32(f32(s_in * alpha) / s_out))
     d = q - zp_in
-    y = clamp(zp_out + MBQM(d, M_id, shift_id) if d >= 0 else zp_out + MBQM(d, M_a, shift_a), -128, 127)
+    y = clamp(zp_out + MBQM(d, M_id, shift_id) if d >= 0 else zp_out + MBQM(d, M_a, shift_a), qmin, qmax)
 
-Both multipliers are computed in float32 before QuantizeMultiplier widens them to double. A negative alpha
-gives a negative multiplier, which the current kernel applies as ``-MBQM(d, -M_a, shift_a)``.
+LiteRT computes both multipliers in float32 before QuantizeMultiplier widens them to double; TFLM
+(``leaky_relu_common.cc``, profile "tflm") in double: ``f64(s_in) * f64(alpha) / f64(s_out)`` and
+``f64(s_in) / f64(s_out)``. int16: LiteRT requires both zero points to be 0 (TFLM does not check). A negative
+alpha gives a negative multiplier, which the current kernel applies as ``-MBQM(d, -M_a, shift_a)``.
 float32: ``x > 0 ? x : x * alpha`` in float32.
 """
 
@@ -40,15 +42,21 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     ctx.check_same_type(x, y)
     alpha = np.float32(ctx.options.get("alpha", 0.0))
     if x.type_name == "float32":
         return LeakyReluParams(alpha=alpha, quantized=False)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    identity_real = np.float32(input_scale) / np.float32(output_scale)
-    alpha_real = (np.float32(input_scale) * alpha) / np.float32(output_scale)
+    if x.type_name == "int16" and ctx.profile != "tflm":
+        _require_int16_zero_points(ctx, input_zero_point, output_zero_point)
+    if ctx.profile == "tflm":
+        identity_real = float(input_scale) / float(output_scale)
+        alpha_real = float(input_scale) * float(alpha) / float(output_scale)
+    else:
+        identity_real = np.float32(input_scale) / np.float32(output_scale)
+        alpha_real = (np.float32(input_scale) * alpha) / np.float32(output_scale)
     identity_multiplier, identity_shift = checked_quantize_multiplier(ctx, float(identity_real),
                                                                       "input scale / output scale")
     alpha_multiplier, alpha_shift = checked_quantize_multiplier(ctx, float(alpha_real),
@@ -56,6 +64,13 @@ def prepare_leaky_relu(ctx: OpContext) -> LeakyReluParams:
     qmin, qmax = DTYPE_RANGES[x.dtype]
     return LeakyReluParams(alpha, True, input_zero_point, output_zero_point, identity_multiplier, identity_shift,
                            alpha_multiplier, alpha_shift, qmin, qmax)
+
+
+def _require_int16_zero_points(ctx: OpContext, input_zero_point: int, output_zero_point: int) -> None:
+    """activations.cc (LEAKY_RELU, RELU, RELU6 Prepare; TFLM's RELU too): int16 is symmetric."""
+    for role, zero_point in (("input", input_zero_point), ("output", output_zero_point)):
+        if zero_point != 0:
+            raise ctx.fail(f"int16 {role} zero point {zero_point}: LiteRT requires 0")
 
 
 def _signed_mbqm(d: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
@@ -77,14 +92,15 @@ def leaky_relu_spec(p: LeakyReluParams, x: np.ndarray) -> np.ndarray:
 # RELU, RELU6 (and RELU_N1_TO_1, which shares LiteRT's kernel)
 #
 # LiteRT (activations.cc ReluPrepare + QuantizedReluX -> optimized_ops::ReluX; the same code under
-# BUILTIN_REF), 8-bit:
+# BUILTIN_REF), 8-bit, and int16 for RELU and RELU6 (zero points must be 0; RELU_N1_TO_1 has no int16 kernel:
+# Relu1Eval fails):
 #
 #     M, shift = QuantizeMultiplier(f32(s_in / s_out))            # float32 division, then widened
 #     lo = max(qmin, zp_out + (int)roundf(f32(act_lo / s_out)))
 #     hi = qmax for RELU, else min(qmax, zp_out + (int)roundf(f32(act_hi / s_out)))
 #     y  = clamp(zp_out + MBQM(q - zp_in, M, shift), lo, hi)
 #
-# TFLM differs by design (profile "tflm"): RELU's multiplier is f64(s_in) / f64(s_out); RELU6 does not
+# TFLM (int8 and int16) differs by design (profile "tflm"): RELU's multiplier is f64(s_in) / f64(s_out); RELU6 does not
 # requantize at all, it clamps the raw input to [zp_in, six] with six = clamp(round(f32(6 / s_in)) + zp_in)
 # computed from the *input* parameters (activations_common.cc Relu6Prepare, Relu6Quantized).
 #
@@ -128,17 +144,21 @@ def prepare_relu(ctx: OpContext) -> ReluParams:
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     op = ctx.op.name
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     ctx.check_same_type(x, y)
+    if op == "RELU_N1_TO_1" and x.type_name == "int16":
+        raise ctx.fail("RELU_N1_TO_1 on int16 (LiteRT's Relu1Eval takes float32, uint8 and int8)")
     if x.type_name == "float32":
         return ReluParams(op, False, ctx.profile)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if x.type_name == "int16" and (ctx.profile != "tflm" or op == "RELU"):  # TFLM checks RELU's, not RELU6's
+        _require_int16_zero_points(ctx, input_zero_point, output_zero_point)
     qmin, qmax = DTYPE_RANGES[x.dtype]
     lower, upper = RELU_BOUNDS[op]
     if ctx.profile == "tflm":
-        if x.type_name != "int8" or op == "RELU_N1_TO_1":
-            raise ctx.unsupported(f"{op} on {x.type_name} (TFLM implements RELU and RELU6 for int8 only)")
+        if x.type_name not in ("int8", "int16") or op == "RELU_N1_TO_1":
+            raise ctx.unsupported(f"{op} on {x.type_name} (TFLM implements RELU and RELU6 for int8 and int16)")
         if op == "RELU6":
             six = min(max(_relu_bound(6.0, input_scale, input_zero_point), qmin), qmax)  # FloatToQuantizedType
             return ReluParams(op, True, ctx.profile, input_zero_point, output_zero_point, requantize=False,

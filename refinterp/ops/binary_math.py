@@ -46,12 +46,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, per_tensor_qparams, per_tensor_qparams_or_identity
 from refinterp.ops.softmax_logistic import one_over_one_plus_x_for_x_in_0_1
 from refinterp.ops.unary_math import count_leading_zeros_u32
 from refinterp.quant import (
@@ -150,6 +151,14 @@ def prepare_binary_math(ctx: OpContext) -> BinaryMathParams:
     if x1.type_name == "float32":
         lo, hi = activation_range_float(activation)
         return BinaryMathParams(op, "float", x1.dtype, shape, np.float32(lo), np.float32(hi))
+    if op == "DIV" and x2.buffer_data is not None:
+        # div.cc checks input 2 for its zero point over tensor->bytes, which for a constant is its whole buffer,
+        # however much longer than the shape it is (measured with 2.3.0: Eval fails on a zero past the shape)
+        divisor_zero = per_tensor_qparams_or_identity(x2)[1]
+        every = np.frombuffer(x2.buffer_data, x2.dtype, count=x2.buffer_data.size // x2.dtype.itemsize)
+        if np.any(every == divisor_zero):
+            raise ctx.fail(f"input 2's buffer ({every.size} values, the shape uses {math.prod(shape2)}) holds "
+                           f"the divisor zero point {divisor_zero}: LiteRT's division-by-zero check fails")
     quantized = x1.type_name in ("int8", "uint8") and op in ("DIV", "SQUARED_DIFFERENCE")
     if not quantized:
         lo, hi = _integer_activation_range(activation, x1.dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,11 +32,79 @@ from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX, quantize_
 
 PADDING_SAME, PADDING_VALID = 0, 1
 MAX_PADDING = 32767  # the largest padding of a 2-D window LiteRT accepts (int16)
+MAX_CONV_FACTOR = 32767  # the largest stride or dilation of LiteRT's CONV_2D / DEPTHWISE_CONV_2D (int16)
 PROFILES = ("litert-ref", "tflm")
 
 #: An output shape that depends on input values (a non-constant shape, size or paddings input): called with
 #: the operator's input arrays (``None`` for an absent one) before its kernel runs; raises EvalError on bad values.
 ShapeFunction = Callable[[Sequence[Any]], tuple[int, ...]]
+
+
+class _KnownAfterKernel:
+    """The marker of an output whose shape only its kernel knows (``OpContext.set_output_dynamic``)."""
+
+    def __repr__(self) -> str:
+        return "KNOWN_AFTER_KERNEL"
+
+
+#: What ``OpContext.output_shapes`` holds for an output whose shape is known only once its kernel has run
+#: (READ_VARIABLE: the variable's shape; WHILE and IF whose subgraphs change shapes): LiteRT's dynamic tensor.
+KNOWN_AFTER_KERNEL = _KnownAfterKernel()
+
+
+class SubgraphHost(Protocol):
+    """What control-flow and resource-variable operators reach through ``OpContext.host``: the interpreter's
+    other subgraphs and its resource variables (LiteRT's ``Subgraph::GetSubgraphs``, ``resources()``,
+    ``resource_ids()`` and ``initialization_status_map()``, shared by every subgraph of one interpreter).
+    The interpreter implements it; the operators (ops/control_flow.py, ops/variables.py) only see this."""
+
+    #: the most times a WHILE may run its body in one invoke (then an EvalError, never a hang)
+    max_while_iterations: int
+
+    def model_subgraph(self, index: int) -> Subgraph:
+        """Subgraph ``index`` of the model (the caller has checked the index)."""
+        ...
+
+    def subgraph_count(self) -> int: ...
+
+    def prepare_subgraph(self, index: int, input_shapes: Sequence[tuple[int, ...]],
+                         caller: int) -> tuple[tuple[int, ...] | None, ...]:
+        """Prepare subgraph ``index`` for inputs of these shapes (LiteRT's ResizeInputTensor + AllocateTensors)
+        on behalf of subgraph ``caller``; the shape of each of its outputs (None: known only when it runs).
+        Raises PrepareError, also when the subgraph would (indirectly) call itself."""
+        ...
+
+    def remove_unused_inputs(self, index: int) -> None:
+        """From now on, subgraph ``index`` takes no value for an input no operator of it reads (LiteRT's
+        ``Subgraph::RemoveUnusedInputs``, which WHILE applies to its condition subgraph)."""
+        ...
+
+    def run_subgraph(self, index: int, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run subgraph ``index`` on these input values (prepared again first when their shapes changed);
+        its output values. Raises EvalError (recursion, limits, its operators' errors)."""
+        ...
+
+    def show_inputs(self, index: int, values: Sequence[np.ndarray]) -> None:
+        """Let subgraph ``index``'s input tensors hold these values without running it (LiteRT's WHILE body
+        inputs share memory with the WHILE outputs: after the loop they read as its final values)."""
+        ...
+
+    def resource_id(self, container: str, shared_name: str) -> int:
+        """The id of the resource variable named (container, shared_name): one per name and interpreter,
+        numbered in order of first use (var_handle.cc Init)."""
+        ...
+
+    def read_variable(self, resource_id: int) -> np.ndarray:
+        """The value last assigned to the variable; EvalError when it never was."""
+        ...
+
+    def assign_variable(self, resource_id: int, value: np.ndarray) -> None: ...
+
+    def is_initialized(self, subgraph_index: int) -> bool:
+        """Whether CALL_ONCE already ran this init subgraph in this interpreter."""
+        ...
+
+    def mark_initialized(self, subgraph_index: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +131,8 @@ class OpContext:
     #: what prepare said about its outputs' shapes (``set_output_shape``), by output position
     output_shapes: dict[int, tuple[int, ...] | ShapeFunction] = field(default_factory=dict, compare=False,
                                                                       repr=False)
+    #: the interpreter's subgraphs and resource variables, for the operators that use them (None: not given)
+    host: SubgraphHost | None = field(default=None, compare=False, repr=False)
 
     @property
     def options(self) -> Mapping[str, Any]:
@@ -100,6 +170,11 @@ class OpContext:
         the kernel). The interpreter checks it against the model's shape and the memory limits before any
         kernel runs; an output not set here keeps the declared shape (checked after its kernel)."""
         self.output_shapes[i] = shape if callable(shape) else tuple(int(d) for d in shape)
+
+    def set_output_dynamic(self, i: int) -> None:
+        """Say output ``i``'s shape is known only after the kernel ran (LiteRT's ``SetTensorToDynamic``): the
+        interpreter then checks the kernel's result against the tensor's shape signature and the limits."""
+        self.output_shapes[i] = KNOWN_AFTER_KERNEL  # type: ignore[assignment]
 
     def fail(self, reason: str) -> PrepareError:
         return PrepareError(f"operator {self.op.index} ({self.op.name}): {reason}")
@@ -214,6 +289,9 @@ def window_2d(ctx: OpContext, in_h: int, in_w: int, filter_h: int, filter_w: int
                         ("filter height", filter_h), ("filter width", filter_w)):
         if value < 1:
             raise ctx.fail(f"{name} is {value}, must be at least 1")
+        if value > MAX_CONV_FACTOR and not pooling and ctx.profile == "litert-ref" and "filter" not in name:
+            # conv.cc and depthwise_conv.cc (ai-edge-litert 2.3.0) Prepare: strides and dilations <= INT16_MAX
+            raise ctx.fail(f"{name} is {value}, more than {MAX_CONV_FACTOR} (LiteRT keeps it in int16)")
     out_h = compute_output_size(padding, in_h, filter_h, stride_h, dilation_h)
     out_w = compute_output_size(padding, in_w, filter_w, stride_w, dilation_w)
     if min(out_h, out_w) < 0:

@@ -1,4 +1,4 @@
-"""CONV_2D: int8 (per-channel or per-tensor weights), uint8, hybrid (float32 with int8/uint8 weights), float32.
+"""CONV_2D: int8 (per-channel or per-tensor weights), int16x8, uint8, hybrid (float32 with int8/uint8 weights), float32.
 
 int8 rule (``reference_integer_ops::ConvPerChannel``, TFLite and TFLM alike), for each output
 (b, oy, ox, oc) in group g::
@@ -32,6 +32,23 @@ and dot-product rules are in ``refinterp/ops/hybrid.py``):
   each batch image is quantized asymmetrically (scale_b, zp_b); ``acc = sum w * (q - zp_b)`` over the in-image
   taps, exact in int32; ``y = clamp(f32(f32(f32(acc) * s_w[oc]) * scale_b) + bias[oc])``.
 
+int16x8 rule (int16 input and output with zero point 0, int8 weights with zero point 0, per-channel or per-tensor;
+``reference_integer_ops::ConvPerChannel`` for int16, ``conv.cc`` EvalQuantizedPerChannel16x8), with M, shift as for
+int8 and ``acc = sum over in-image taps of w * x + bias[oc]`` (no input offset: it is 0), then one of two
+accumulators, chosen as the runtime chooses it:
+
+* 64-bit (an int64 bias): ``acc`` is exact in int64, ``y = clamp(MultiplyByQuantizedMultiplier(int64 acc, M, shift))``
+  with the int64 form (``refinterp.quant.multiply_by_quantized_multiplier_int64``: a 15-bit multiplier);
+* 32-bit (an int32 bias): ``acc`` wraps in int32 (``ConvPerChannel<int32_t>``), and the int32 form of
+  MultiplyByQuantizedMultiplier (the int8 rule's) requantizes it.
+
+LiteRT picks the accumulator from the options' ``quantized_bias_type``, not from the bias: INT32 -> 32-bit, INT64 or
+unset (FLOAT32, the default) -> 64-bit; Prepare requires the bias to be int32 or int64 and, when the option is set,
+of that type. An int32 bias with the option unset is read by the int64 kernel as int64 (past its end): refinterp
+refuses it. TFLM (measured) picks by the bias's type (int32 -> 32-bit, int64 -> 64-bit), and without a bias by the
+option (INT32 -> 32-bit, else 64-bit). Prepare (both): input and output zero points 0; LiteRT also needs the bias
+(TFLM takes none as 0).
+
 The fast kernels (exact int8 VNNI / BLAS backends, numba float32) are in ``refinterp/ops/fast/conv.py``; the
 uint8 and hybrid ones in ``refinterp/ops/fast/conv_uint8_hybrid.py``.
 """
@@ -46,9 +63,11 @@ import numpy as np
 from refinterp.ops.common import OpContext, Window2D, checked_quantize_multiplier, per_tensor_qparams, window_2d
 from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_dot
 from refinterp.quant import (
+    MBQM64_MAX_SHIFT,
     activation_range,
     activation_range_float,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
     quantize_multiplier,
     wrap_int32,
 )
@@ -56,6 +75,11 @@ from refinterp.quant import (
 #: Conv2DParams.kind values: which rule of the module docstring runs
 KIND_FLOAT32, KIND_INT8, KIND_UINT8 = "float32", "int8", "uint8"
 KIND_HYBRID, KIND_HYBRID_PER_CHANNEL = "hybrid", "hybrid_per_channel"
+KIND_INT16 = "int16"
+
+#: TensorType values of the options' quantized_bias_type (schema): unset reads as FLOAT32 (0) or, with no options
+#: table, refinterp's TENSOR_TYPE_NONE (-1)
+_BIAS_TYPE_UNSET, _BIAS_TYPE_INT32, _BIAS_TYPE_INT64 = (0, -1), 2, 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,7 @@ class Conv2DParams:
     filter_zero_point: int = 0  # uint8: subtracted from every weight
     filter_scales: np.ndarray | None = None  # hybrid: float32 [Cout] (per-tensor: every entry s_w[0])
     exact_dot: bool = True  # hybrid per-tensor: the int8 GEMM (Cout % 4 == 0) or the SSE sign trick
+    accumulator_bits: int = 32  # int16: 32 (int32 bias: wraps, int32 MBQM) or 64 (int64 bias: int64 MBQM)
 
     @property
     def rule(self) -> str:
@@ -84,7 +109,55 @@ class Conv2DParams:
 
     @property
     def output_dtype(self) -> np.dtype:
-        return {KIND_INT8: np.dtype(np.int8), KIND_UINT8: np.dtype(np.uint8)}.get(self.rule, np.dtype(np.float32))
+        return {KIND_INT8: np.dtype(np.int8), KIND_UINT8: np.dtype(np.uint8),
+                KIND_INT16: np.dtype(np.int16)}.get(self.rule, np.dtype(np.float32))
+
+
+def int16_accumulator_bits(ctx: OpContext, bias, what: str) -> int:
+    """The 16x8 kernels' accumulator (32 or 64 bits) for CONV_2D, TRANSPOSE_CONV and FULLY_CONNECTED, with their
+    Prepare checks on the bias type: LiteRT (conv.cc, transpose_conv.cc, fully_connected.cc) by the options'
+    quantized_bias_type, TFLM by the bias's type (see the module docstring)."""
+    if bias is not None and bias.type_name not in ("int32", "int64"):
+        raise ctx.fail(f"int16 {what} with {bias.type_name} bias (TFLite takes int32 or int64)")
+    option = int(ctx.options.get("quantized_bias_type", 0))
+    if ctx.profile == "tflm":
+        # TFLM (measured): the bias's type decides; without a bias, quantized_bias_type INT32 -> the int32 kernel
+        if bias is not None:
+            return 32 if bias.type_name == "int32" else 64
+        return 32 if option == _BIAS_TYPE_INT32 else 64
+    if option in _BIAS_TYPE_UNSET:
+        if bias is not None and bias.type_name == "int32":
+            raise ctx.unsupported(f"int16 {what} with an int32 bias and no quantized_bias_type INT32 option: "
+                                  "LiteRT's int64 kernel would read the int32 bias as int64 (past its end)")
+        return 64
+    if option not in (_BIAS_TYPE_INT32, _BIAS_TYPE_INT64):
+        raise ctx.fail(f"quantized_bias_type {option} (TFLite takes INT32 or INT64)")
+    wanted = "int32" if option == _BIAS_TYPE_INT32 else "int64"
+    if bias is not None and bias.type_name != wanted:
+        raise ctx.fail(f"{bias.type_name} bias with quantized_bias_type {wanted.upper()}")
+    return 32 if option == _BIAS_TYPE_INT32 else 64
+
+
+def int16_requantization_checks(ctx: OpContext, x, y, shifts: np.ndarray, accumulator_bits: int) -> None:
+    """The 16x8 Prepare checks every such kernel shares: symmetric int16 input and output (zero point 0), and a
+    multiplier the int64 MultiplyByQuantizedMultiplier applies with defined C++ (shift <= 14)."""
+    for tensor, role in ((x, "input"), (y, "output")):
+        if int(per_tensor_qparams(ctx, tensor, role)[1]) != 0:
+            raise ctx.fail(f"int16 {role} zero point must be 0 (16x8 quantization is symmetric)")
+    if accumulator_bits == 64 and shifts.size and int(shifts.max()) > MBQM64_MAX_SHIFT:
+        raise ctx.fail(f"an effective scale of 2**{int(shifts.max()) - 1} or more: the int64 "
+                       "MultiplyByQuantizedMultiplier would shift by a negative count (undefined)")
+
+
+def int16_requantize(acc: np.ndarray, multipliers: np.ndarray, shifts: np.ndarray, accumulator_bits: int,
+                     act_min: float, act_max: float) -> np.ndarray:
+    """The 16x8 kernels' last step from exact int64 sums (bias included): wrap and the int32 MBQM (32-bit
+    accumulator) or the int64 MBQM (64-bit), then the activation clamp; int16."""
+    if accumulator_bits == 32:
+        scaled = multiply_by_quantized_multiplier(wrap_int32(acc), multipliers, shifts)
+    else:
+        scaled = multiply_by_quantized_multiplier_int64(acc, multipliers, shifts)
+    return np.clip(scaled, act_min, act_max).astype(np.int16)
 
 
 def per_channel_multipliers(ctx: OpContext, input_scale: float, filter_scales: np.ndarray, output_scale: float,
@@ -157,7 +230,7 @@ def bias_scale_of(bias) -> float | None:
 def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     ctx.check_inputs(2, 3)
     x, w, bias, y = ctx.require_input(0), ctx.require_input(1), ctx.input(2), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ctx.fail(f"input and filter must be 4-D, got {list(x_shape)} and {list(w_shape)}")
@@ -199,6 +272,8 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
 
     if x.type_name == "uint8":
         return _prepare_uint8(ctx, x, w, bias, y, common, activation, channels_out)
+    if x.type_name == "int16":
+        return _prepare_int16(ctx, x, w, bias, y, common, activation, channels_out)
 
     if w.type_name != "int8" or y.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter and {y.type_name} output")
@@ -220,6 +295,31 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
     return Conv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multipliers,
                         output_shift=shifts, act_min=act_min, act_max=act_max, kind=KIND_INT8)
+
+
+def _prepare_int16(ctx: OpContext, x, w, bias, y, common: dict, activation: int, channels_out: int) -> Conv2DParams:
+    """int16x8 (see the module docstring): conv.cc Prepare and PopulateConvolutionQuantizationParams."""
+    if y.type_name != "int16":
+        raise ctx.fail(f"int16 input with {y.type_name} output (TFLite requires the same type)")
+    if w.type_name != "int8":
+        raise ctx.unsupported(f"int16 input with {w.type_name} filter (refinterp has the 16x8 rule: int8 weights)")
+    bits = int16_accumulator_bits(ctx, bias, "convolution")
+    if bias is not None and bias.quantization is not None and np.any(bias.quantization.zero_point != 0):
+        raise ctx.fail("bias zero point must be 0")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("int8 filter is not quantized")
+    if np.any(wq.zero_point != 0):
+        raise ctx.fail("int8 filter zero points must be 0")
+    if wq.per_channel and (wq.quantized_dimension != 0 or wq.scale.size != channels_out):
+        raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 0")
+    input_scale, _ = per_tensor_qparams(ctx, x, "input")
+    output_scale, _ = per_tensor_qparams(ctx, y, "output")
+    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale, output_scale, channels_out)
+    int16_requantization_checks(ctx, x, y, shifts, bits)
+    act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
+    return Conv2DParams(**common, quantized=True, output_multiplier=multipliers, output_shift=shifts,
+                        act_min=act_min, act_max=act_max, kind=KIND_INT16, accumulator_bits=bits)
 
 
 def _prepare_uint8(ctx: OpContext, x, w, bias, y, common: dict, activation: int, channels_out: int) -> Conv2DParams:
@@ -320,6 +420,12 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
         acc = wrap_int32(acc)  # the C++ accumulator is int32
         y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
         return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
+    if rule == KIND_INT16:
+        # zero points are 0: taps outside the image read 0 and contribute nothing
+        acc = _integer_sums(p, _padded_input(p, x, filter_h, filter_w, 0).astype(np.int64), w.astype(np.int64))
+        if bias is not None:
+            acc += bias.astype(np.int64)
+        return int16_requantize(acc, p.output_multiplier, p.output_shift, p.accumulator_bits, p.act_min, p.act_max)
     if rule == KIND_HYBRID:
         return _conv2d_hybrid(p, x, w, bias)
     if rule == KIND_HYBRID_PER_CHANNEL:
@@ -327,15 +433,20 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
 
     out_per_group = channels_out // p.groups
     padded = _padded_input(p, x, filter_h, filter_w, 0.0)
+    # the taps reference_ops::Conv skips (outside the image): adding +0.0 there is the same as skipping (a float32
+    # sum that starts at +0.0 is never -0.0), but 0 * an infinite weight would add a NaN
+    inside = _padded_input(p, np.ones(x.shape[:3] + (1,), dtype=bool), filter_h, filter_w, False)
     total = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.float32)
     for g in range(p.groups):
         outs = slice(g * out_per_group, (g + 1) * out_per_group)
         for ky in range(filter_h):
             for kx in range(filter_w):
-                tap = _tap(p, padded, ky, kx)
+                tap, read = _tap(p, padded, ky, kx), _tap(p, inside, ky, kx)
                 for ic in range(channels_in_group):
                     # one float32 multiply and one add per step, in reference_ops::Conv's order
-                    total[..., outs] += tap[..., g * channels_in_group + ic, None] * w[outs, ky, kx, ic]
+                    with np.errstate(invalid="ignore"):  # 0 * inf outside the image: masked out
+                        product = tap[..., g * channels_in_group + ic, None] * w[outs, ky, kx, ic]
+                    total[..., outs] += np.where(read, product, np.float32(0.0))
     if bias is not None:
         total = total + bias.astype(np.float32)
     return clamp_float(total, p.act_min, p.act_max)

@@ -1,4 +1,5 @@
-"""DEPTHWISE_CONV_2D: int8 (per-channel or per-tensor weights), uint8, hybrid (float32 with int8 weights), float32.
+"""DEPTHWISE_CONV_2D: int8 (per-channel or per-tensor weights), int16x8, uint8, hybrid (float32 with int8 weights),
+float32.
 
 Layout: input NHWC ``[N, H, W, C_in]``, filter ``[1, KH, KW, C_out]``, bias ``[C_out]``, output
 ``[N, OH, OW, C_out]`` with ``C_out = C_in * depth_multiplier``. Output channel ``oc = ic * dm + m`` reads input
@@ -17,6 +18,17 @@ with ``iy = oy*stride_h - pad_h + ky*dilation_h`` (likewise x); taps outside the
 padding with zp_in). ``M[oc], shift[oc] = QuantizeMultiplier(f64(s_in) * f64(s_w[oc]) / f64(s_out))``
 (PopulateConvolutionQuantizationParams; a single filter scale is broadcast to every channel). The per-channel
 kernel passes ``weights_offset = 0``: a filter zero point is ignored, never subtracted.
+
+int16x8 rule (``reference_integer_ops::DepthwiseConvPerChannel`` for int16, ``depthwise_conv.cc``
+EvalQuantizedPerChannel16x8; LiteRT and TFLM alike): int16 input and output with zero point 0, int8 weights (their
+zero point ignored), an int64 bias or none (LiteRT's Prepare takes only int64; TFLM reads the bias as int64)::
+
+    acc = sum over in-image taps of w[0, ky, kx, oc] * x[b, iy, ix, oc // dm] + bias[oc]      (int64, exact)
+    y   = clamp(MultiplyByQuantizedMultiplier(int64 acc, M[oc], shift[oc]), act_min, act_max)
+
+with the int64 form of MultiplyByQuantizedMultiplier (``refinterp.quant.multiply_by_quantized_multiplier_int64``).
+This kernel loops over the *options'* depth_multiplier (LiteRT's too, unlike its int8 kernel): both profiles refuse
+a model where it differs from ``C_out / C_in`` (the kernel would read and write outside the tensors).
 
 float32 rule (``reference_ops::DepthwiseConv``): ``total`` starts at 0.0f and adds ``x * w`` in float32 over the
 in-image taps in the order ky, kx; then ``clamp(total + bias[oc])`` (bias 0.0f when absent).
@@ -41,7 +53,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
-from refinterp.ops.conv import clamp_float, per_channel_multipliers, uint8_requantization
+from refinterp.ops.conv import (
+    clamp_float,
+    int16_requantization_checks,
+    int16_requantize,
+    per_channel_multipliers,
+    uint8_requantization,
+)
 from refinterp.ops.hybrid import quantize_rows
 from refinterp.quant import (
     activation_range,
@@ -76,7 +94,8 @@ class DepthwiseConv2DParams:
 
     @property
     def output_dtype(self) -> np.dtype:
-        return {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8)}.get(self.rule, np.dtype(np.float32))
+        return {"int8": np.dtype(np.int8), "uint8": np.dtype(np.uint8),
+                "int16": np.dtype(np.int16)}.get(self.rule, np.dtype(np.float32))
 
 
 def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
@@ -87,7 +106,7 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         # index -1, and TFLM dereferences it (a segmentation fault). Leaving the bias out means 2 inputs.
         raise ctx.fail("bias input is -1 (absent) but the operator lists 3 inputs; TFLite rejects this")
     bias = ctx.input(2)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     ctx.check_same_type(x, y)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
@@ -101,11 +120,13 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         raise ctx.fail(f"filter channels {channels_out} are not a multiple of the input channels {channels_in}")
     depth_multiplier = channels_out // channels_in
     options_multiplier = int(ctx.options.get("depth_multiplier", 0))
-    if ctx.profile == "tflm" and options_multiplier != depth_multiplier:
+    if (ctx.profile == "tflm" or x.type_name == "int16") and options_multiplier != depth_multiplier:
         # TFLM's kernel loops over the options' depth_multiplier instead of recomputing it: with any other
         # value it reads and writes outside the channels (no error status, garbage or memory corruption).
+        # so does LiteRT's int16 kernel (depthwise_conv.cc EvalQuantizedPerChannel16x8)
         raise ctx.fail(f"options depth_multiplier {options_multiplier} != {channels_out} / {channels_in} "
-                       "(TFLM uses the options field and would index outside the tensors)")
+                       f"({'TFLM' if ctx.profile == 'tflm' else 'the int16 kernel'} uses the options field and "
+                       "would index outside the tensors)")
     if bias is not None:
         bias_shape = ctx.shape(bias)
         if len(bias_shape) != 1 or bias_shape[0] != channels_out:
@@ -135,6 +156,8 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
 
     if x.type_name == "uint8":
         return _prepare_uint8(ctx, x, w, bias, y, channels_out, common, activation)
+    if x.type_name == "int16":
+        return _prepare_int16(ctx, x, w, bias, y, channels_out, common, activation)
 
     if w.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter")
@@ -156,6 +179,33 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
     return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                                  output_zero_point=output_zero_point, output_multiplier=multipliers,
                                  output_shift=shifts, act_min=act_min, act_max=act_max, kind="int8")
+
+
+def _prepare_int16(ctx: OpContext, x, w, bias, y, channels_out: int, common: dict,
+                   activation: int) -> DepthwiseConv2DParams:
+    """int16x8: depthwise_conv.cc Prepare (int64 bias with zero point 0, input and output zero points 0) and
+    PopulateConvolutionQuantizationParams."""
+    if w.type_name != "int8":
+        # LiteRT's Prepare lets any filter type through for int16 data, and its kernel reads it as int8
+        raise ctx.unsupported(f"int16 input with {w.type_name} filter (the 16x8 kernel reads int8 weights)")
+    if bias is not None:
+        if bias.type_name != "int64":
+            raise ctx.fail(f"int16 depthwise convolution with {bias.type_name} bias (TFLite requires int64)")
+        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+            raise ctx.fail("bias zero point must be 0")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("int8 filter is not quantized")
+    if wq.per_channel and (wq.scale.size != channels_out or ctx.shape(w)[wq.quantized_dimension] != channels_out):
+        raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 3")
+    input_scale, _ = per_tensor_qparams(ctx, x, "input")
+    output_scale, _ = per_tensor_qparams(ctx, y, "output")
+    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.per_channel else wq.scale[:1],
+                                                  output_scale, channels_out)
+    int16_requantization_checks(ctx, x, y, shifts, 64)
+    act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
+    return DepthwiseConv2DParams(**common, quantized=True, output_multiplier=multipliers, output_shift=shifts,
+                                 act_min=act_min, act_max=act_max, kind="int16")
 
 
 def _prepare_uint8(ctx: OpContext, x, w, bias, y, channels_out: int, common: dict,
@@ -225,6 +275,13 @@ def depthwise_conv2d_spec(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray
                           bias: np.ndarray | None = None) -> np.ndarray:
     _, filter_h, filter_w, channels_out = w.shape
     out_shape = (x.shape[0], p.window.out_h, p.window.out_w, channels_out)
+    if 0 in out_shape:  # an empty output (a VALID window larger than the input): nothing to compute
+        return np.zeros(out_shape, p.output_dtype)
+    if p.rule == "int16":
+        acc = _integer_sums(p, x, w.astype(np.int64), 0)  # exact int64; the weights' zero point is ignored
+        if bias is not None:
+            acc += bias.astype(np.int64)
+        return int16_requantize(acc, p.output_multiplier, p.output_shift, 64, p.act_min, p.act_max)
     if p.quantized:
         acc = _integer_sums(p, x, w.astype(np.int64) - p.filter_zero_point, p.input_zero_point)
         if bias is not None:
@@ -236,9 +293,14 @@ def depthwise_conv2d_spec(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray
         return _depthwise_hybrid(p, x, w, bias)
 
     total = np.zeros(out_shape, dtype=np.float32)
-    for ky, kx, pixels in _taps(p, x.astype(np.float32), filter_h, filter_w, 0.0):
+    # the taps the reference skips (outside the image) add +0.0 instead of 0 * w: the same, except for an
+    # infinite weight, where 0 * w would be NaN
+    inside = _taps(p, np.ones(x.shape[:3] + (1,), dtype=bool), filter_h, filter_w, False)
+    for (ky, kx, pixels), (_, _, read) in zip(_taps(p, x.astype(np.float32), filter_h, filter_w, 0.0), inside):
         # one float32 multiply and one float32 add per tap, in the reference's order (ky outer, kx inner)
-        total += np.repeat(pixels, p.depth_multiplier, axis=3) * w[0, ky, kx, :]
+        with np.errstate(invalid="ignore"):  # 0 * inf outside the image: masked out
+            product = np.repeat(pixels, p.depth_multiplier, axis=3) * w[0, ky, kx, :]
+        total += np.where(read, product, np.float32(0.0))
     if bias is not None:
         total = total + bias.astype(np.float32)
     return np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max)).astype(np.float32)

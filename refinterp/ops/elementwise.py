@@ -20,13 +20,42 @@ when the output multiplier is >= 1. SUB instead switches to ``QuantizeMultiplier
 its kernel then right-shifts by a negative amount (undefined behaviour in C++): refinterp refuses that case.
 LiteRT's SUB Prepare also requires every zero point to fit the output type (TFLM's does not).
 
-MUL, 8-bit (``reference_integer_ops::Mul``)::
+ADD / SUB, int16 (int16x8; Prepare in ``add.cc`` / ``sub.cc``). LiteRT requires every zero point to be 0, then
+picks one of two paths:
+
+* general (the option ``pot_scale_int16`` false, or a scale that is not a power of two by ``CheckedLog2``,
+  float32 ``logf`` within 1e-3 of an integer in log2): the 8-bit rule above with ``left_shift = 15``
+  (``AddElementwise`` / ``SubElementwise`` on int16; ``(q - zp) << 15`` still fits int32);
+* power of two (``pot_scale_int16`` true, as the schema's default, and all three scales powers of two:
+  ``reference_ops::Add`` int16 / ``Sub16``, the LSTM path). With ``k = log2`` of each scale,
+  ``shift_i = k_i - k_out`` must be <= 0 and one of them 0 (else Prepare fails); the shifted input is
+  ``RoundingDivideByPOT<int16>(q, -shift)`` (gemmlowp, the mask truncated to int16) and
+  ``y = clamp(sat16(a + b), act_min, act_max)`` (SUB: ``sat16(q1' - q2')``). The kernel does not broadcast:
+  it reads the flat size of input 1 (``MatchingElementsSize`` aborts unless the three sizes are equal; refinterp
+  refuses such a model).
+
+TFLM (profile "tflm") has the general path only (``add_common.cc`` / ``sub_common.cc``: ``left_shift`` 15,
+no zero point check, ``pot_scale_int16`` ignored).
+
+MUL, 8-bit and int16 (``reference_integer_ops::Mul``; int16 zero points must be 0: LiteRT's ``mul.cc`` checks
+at Eval, TFLM's ``mul_common.cc`` at Prepare)::
 
     M, sh = QuantizeMultiplier(real)
     y = clamp(MBQM((q1 - zp1) * (q2 - zp2), M, sh) + zp_out, act_min, act_max)
 
 where ``real`` is where the two runtimes differ by design: LiteRT computes ``s1 * s2 / s_out`` in float32
 (profile "litert-ref"), TFLM ``f64(s1) * f64(s2) / f64(s_out)`` in double (profile "tflm").
+
+MUL, int16 inputs with an int8 or uint8 output (``mul.cc`` -> ``reference_integer_ops::Mul`` int16 -> int8,
+``reference_ops::Mul`` int16 -> uint8): the scales are not used at all (the product is read as Q0.15 x Q0.15)
+and the input zero points neither; per element, in gemmlowp's int16 fixed point::
+
+    r = RoundingDivideByPOT<int16>(SaturatingRoundingDoublingHighMul<int16>(q1, q2), 8)
+    y = zp_out + max(act_min - zp_out, min(act_max - zp_out, r))
+
+The kernel does not broadcast: it reads the flat size of input 1 (``MatchingElementsSize`` aborts unless the
+three sizes are equal; refinterp refuses such a model). TFLM has no such kernel: its int16 path writes int16
+results into the 8-bit output buffer (measured), so profile "tflm" refuses it.
 
 float32 ADD / SUB / MUL: one float32 operation, then ``min(max(v, act_min), act_max)`` with the float range
 of the activation; with no activation that range is [lowest(), max()] of float32, so an infinite result
@@ -38,11 +67,12 @@ every type; quantization parameters are not used (TFLite assumes they are equal)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.quant import (
     ACT_NONE,
     ACT_RELU,
@@ -50,21 +80,28 @@ from refinterp.quant import (
     ACT_RELU_N1_TO_1,
     DTYPE_RANGES,
     activation_range,
+    checked_log2,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
+    rounding_divide_by_pot_int16,
+    saturate_int16,
+    wrap_int16,
     wrap_int32,
 )
 
-ADD_LEFT_SHIFT = 20  # the 8-bit path of add.cc / sub.cc (15 is the int16 path)
-QUANTIZED_TYPES = ("int8", "uint8")
-ARITHMETIC_TYPES = ("int8", "uint8", "float32", "int32", "int64")
+ADD_LEFT_SHIFT = 20  # the 8-bit path of add.cc / sub.cc
+ADD_LEFT_SHIFT_INT16 = 15  # the int16 general path
+QUANTIZED_TYPES = ("int8", "uint8", "int16")
+ARITHMETIC_TYPES = ("int8", "uint8", "int16", "float32", "int32", "int64")
 MIN_MAX_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32")
 
 
 @dataclass(frozen=True)
 class BinaryParams:
     op: str  # "ADD", "SUB", "MUL", "MINIMUM", "MAXIMUM"
-    kind: str  # "quantized" (int8/uint8 with requantization), "float" (float32), "raw" (plain integers)
+    # "quantized" (8/16-bit with requantization), "pot_int16" (ADD/SUB int16 power-of-two scales),
+    # "int16_to_8bit" (MUL int16 inputs, int8/uint8 output), "float" (float32), "raw" (plain integers)
+    kind: str
     dtype: np.dtype
     output_shape: tuple[int, ...]
     act_min: float | int = 0
@@ -79,6 +116,7 @@ class BinaryParams:
     input2_shift: int = 0
     output_multiplier: int = 0
     output_shift: int = 0
+    left_shift: int = ADD_LEFT_SHIFT  # quantized ADD / SUB: 20 (8-bit) or 15 (int16)
 
 
 def _broadcast_shape(ctx: OpContext, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> tuple[int, ...]:
@@ -150,6 +188,31 @@ def _smaller_than_one(ctx: OpContext, real: float, what: str) -> tuple[int, int]
     return multiplier, shift
 
 
+def _require_zero_points_zero(ctx: OpContext, tensors: tuple, what: str) -> None:
+    for role, tensor in zip(("input 1", "input 2", "output"), tensors):
+        _, zero_point = per_tensor_qparams(ctx, tensor, role)
+        if zero_point != 0:
+            raise ctx.fail(f"{role} zero point {zero_point}: {what} requires 0 for int16")
+
+
+def _prepare_pot_int16(ctx: OpContext, op: str, x1, x2, y, shape, log2s: list[int]) -> BinaryParams:
+    """The power-of-two int16 path of add.cc / sub.cc (reference_ops::Add int16, Sub16)."""
+    input1_shift, input2_shift = log2s[0] - log2s[2], log2s[1] - log2s[2]
+    if not (input1_shift == 0 or input2_shift == 0) or input1_shift > 0 or input2_shift > 0:
+        raise ctx.fail(f"power-of-two int16 {op}: input shifts {input1_shift} and {input2_shift} (LiteRT requires "
+                       "both <= 0 and one of them 0)")
+    if min(input1_shift, input2_shift) < -31:
+        raise ctx.unsupported(f"power-of-two int16 {op}: a right shift of {-min(input1_shift, input2_shift)} "
+                              "(undefined behaviour in gemmlowp's RoundingDivideByPOT)")
+    sizes = {int(np.prod(ctx.shape(t), dtype=np.int64)) for t in (x1, x2)} | {int(np.prod(shape, dtype=np.int64))}
+    if len(sizes) != 1:
+        raise ctx.unsupported(f"power-of-two int16 {op} with broadcasting: LiteRT's kernel aborts "
+                              "(MatchingElementsSize)")
+    act_min, act_max = _quantized_activation(ctx, y, y.dtype)
+    return BinaryParams(op, "pot_int16", y.dtype, shape, act_min, act_max, input1_shift=input1_shift,
+                        input2_shift=input2_shift)
+
+
 def _prepare_add_sub(ctx: OpContext, op: str) -> BinaryParams:
     x1, x2, y, shape = _prepare_binary(ctx, ARITHMETIC_TYPES)
     if x1.type_name not in QUANTIZED_TYPES:
@@ -157,6 +220,13 @@ def _prepare_add_sub(ctx: OpContext, op: str) -> BinaryParams:
     scale1, zero_point1 = per_tensor_qparams(ctx, x1, "input 1")
     scale2, zero_point2 = per_tensor_qparams(ctx, x2, "input 2")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    int16 = x1.type_name == "int16"
+    if int16 and ctx.profile != "tflm":
+        _require_zero_points_zero(ctx, (x1, x2, y), f"LiteRT's {op}")
+        if ctx.options.get("pot_scale_int16", False):
+            checked = [checked_log2(s) for s in (scale1, scale2, output_scale)]
+            if all(pot for pot, _ in checked):
+                return _prepare_pot_int16(ctx, op, x1, x2, y, shape, [k for _, k in checked])
     qmin, qmax = DTYPE_RANGES[y.dtype]
     if op == "SUB" and ctx.profile != "tflm":  # LiteRT's PrepareGeneralSubOp checks them; TFLM does not
         for role, zp in (("input 1", zero_point1), ("input 2", zero_point2), ("output", output_zero_point)):
@@ -165,18 +235,19 @@ def _prepare_add_sub(ctx: OpContext, op: str) -> BinaryParams:
     for role, scale in (("input 1", scale1), ("input 2", scale2), ("output", output_scale)):
         if not scale > 0:
             raise ctx.fail(f"{role} scale {scale!r} must be positive")
+    left_shift = ADD_LEFT_SHIFT_INT16 if int16 else ADD_LEFT_SHIFT
     # add.cc: doubles formed from the float32 scales (2 * max is exact)
     twice_max_input_scale = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
     m1, sh1 = _smaller_than_one(ctx, float(scale1) / twice_max_input_scale, "input 1")
     m2, sh2 = _smaller_than_one(ctx, float(scale2) / twice_max_input_scale, "input 2")
-    real_output = twice_max_input_scale / (float(1 << ADD_LEFT_SHIFT) * float(output_scale))
+    real_output = twice_max_input_scale / (float(1 << left_shift) * float(output_scale))
     if op == "SUB" and real_output > 1.0:
         raise ctx.unsupported(f"output multiplier {real_output!r} > 1: LiteRT's SUB kernel then shifts by a "
                               f"negative amount (undefined behaviour)")
     mo, sho = _smaller_than_one(ctx, real_output, "output")
     act_min, act_max = _quantized_activation(ctx, y, y.dtype)
     return BinaryParams(op, "quantized", y.dtype, shape, act_min, act_max, -zero_point1, -zero_point2,
-                        output_zero_point, m1, sh1, m2, sh2, mo, sho)
+                        output_zero_point, m1, sh1, m2, sh2, mo, sho, left_shift)
 
 
 def prepare_add(ctx: OpContext) -> BinaryParams:
@@ -194,7 +265,30 @@ def mul_real_multiplier(scale1: float, scale2: float, output_scale: float, profi
     return float(np.float32(np.float32(scale1) * np.float32(scale2)) / np.float32(output_scale))
 
 
+def _prepare_mul_int16_to_8bit(ctx: OpContext) -> BinaryParams:
+    """MUL with int16 inputs and an int8/uint8 output (mul.cc EvalQuantized's mixed-type branch)."""
+    x1, x2, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    if x2.type_name != x1.type_name:
+        raise ctx.fail(f"inputs are {x1.type_name} and {x2.type_name}; TFLite requires the same type")
+    if ctx.profile == "tflm":
+        raise ctx.unsupported(f"MUL int16 -> {y.type_name} under profile tflm (TFLite Micro has no such kernel: "
+                              "it writes int16 results into the 8-bit output)")
+    shape = _broadcast_shape(ctx, ctx.shape(x1), ctx.shape(x2))
+    sizes = {math.prod(ctx.shape(x1)), math.prod(ctx.shape(x2)), math.prod(shape)}
+    if len(sizes) != 1:
+        raise ctx.unsupported(f"MUL int16 -> {y.type_name} with broadcasting: LiteRT's kernel aborts "
+                              "(MatchingElementsSize)")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if not output_scale > 0:
+        raise ctx.fail(f"output scale {output_scale!r} must be positive")
+    act_min, act_max = _quantized_activation(ctx, y, y.dtype)
+    return BinaryParams("MUL", "int16_to_8bit", y.dtype, shape, act_min, act_max, output_offset=output_zero_point)
+
+
 def prepare_mul(ctx: OpContext) -> BinaryParams:
+    ctx.check_inputs(2, 2)
+    if ctx.require_input(0).type_name == "int16" and ctx.output(0).type_name in ("int8", "uint8"):
+        return _prepare_mul_int16_to_8bit(ctx)
     x1, x2, y, shape = _prepare_binary(ctx, ARITHMETIC_TYPES)
     if x1.type_name not in QUANTIZED_TYPES:
         return _nonquantized_params(ctx, "MUL", x1.dtype, shape)
@@ -203,8 +297,11 @@ def prepare_mul(ctx: OpContext) -> BinaryParams:
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     if not output_scale > 0:
         raise ctx.fail(f"output scale {output_scale!r} must be positive")
+    if x1.type_name == "int16":
+        # mul.cc checks it at Eval, TFLM's mul_common.cc at Prepare: (q1 - zp1) * (q2 - zp2) could overflow int32
+        _require_zero_points_zero(ctx, (x1, x2, y), "MUL")
     real = mul_real_multiplier(scale1, scale2, output_scale, ctx.profile)
-    multiplier, shift = quantize_multiplier(real)
+    multiplier, shift = checked_quantize_multiplier(ctx, real, "s1 * s2 / s_out")
     act_min, act_max = _quantized_activation(ctx, y, y.dtype)
     return BinaryParams("MUL", "quantized", y.dtype, shape, act_min, act_max, -zero_point1, -zero_point2,
                         output_zero_point, output_multiplier=multiplier, output_shift=shift)
@@ -239,14 +336,52 @@ def _requantized(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     if p.op == "MUL":
         raw = multiply_by_quantized_multiplier(d1 * d2, p.output_multiplier, p.output_shift)
     else:
-        scaled1 = multiply_by_quantized_multiplier(d1 << ADD_LEFT_SHIFT, p.input1_multiplier, p.input1_shift)
-        scaled2 = multiply_by_quantized_multiplier(d2 << ADD_LEFT_SHIFT, p.input2_multiplier, p.input2_shift)
+        scaled1 = multiply_by_quantized_multiplier(d1 << p.left_shift, p.input1_multiplier, p.input1_shift)
+        scaled2 = multiply_by_quantized_multiplier(d2 << p.left_shift, p.input2_multiplier, p.input2_shift)
         total = wrap_int32(scaled1 + scaled2 if p.op == "ADD" else scaled1 - scaled2)
         raw = multiply_by_quantized_multiplier(total, p.output_multiplier, p.output_shift)
     return np.clip(raw + p.output_offset, p.act_min, p.act_max)
 
 
+def _pot_int16(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """reference_ops::Add (int16) / Sub16: one input right-shifted (RoundingDivideByPOT), saturating sum."""
+    x1, x2 = x1.reshape(-1).astype(np.int64), x2.reshape(-1).astype(np.int64)
+    if p.input1_shift == 0:
+        ready, shifted, right_shift = x1, x2, -p.input2_shift
+    else:
+        ready, shifted, right_shift = x2, x1, -p.input1_shift
+    scaled = rounding_divide_by_pot_int16(shifted, right_shift)
+    if p.op == "ADD":
+        total = saturate_int16(scaled + ready)
+    elif p.input1_shift == 0:
+        total = saturate_int16(ready - scaled)
+    else:
+        total = saturate_int16(scaled - ready)
+    return np.clip(total, p.act_min, p.act_max).astype(p.dtype).reshape(p.output_shape)
+
+
+def srdhm_int16(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul(int16, int16): ``int16((a * b + nudge) / 2**15)`` (C division
+    truncates; nudge ``2**14`` or ``1 - 2**14`` by the product's sign), and 32767 for -32768 * -32768."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    product = a * b
+    total = product + np.where(product >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(total >= 0, total >> 15, -((-total) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, wrap_int16(high))
+
+
+def _mul_int16_to_8bit(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """reference_integer_ops::Mul (int16 -> int8) / reference_ops::Mul (int16 -> uint8), flat."""
+    rescaled = rounding_divide_by_pot_int16(srdhm_int16(x1.reshape(-1), x2.reshape(-1)), 8)
+    clamped = np.maximum(p.act_min - p.output_offset, np.minimum(p.act_max - p.output_offset, rescaled))
+    return (clamped + p.output_offset).astype(p.dtype).reshape(p.output_shape)
+
+
 def binary_spec(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    if p.kind == "pot_int16":
+        return _pot_int16(p, x1, x2)
+    if p.kind == "int16_to_8bit":
+        return _mul_int16_to_8bit(p, x1, x2)
     x1, x2 = np.broadcast_arrays(x1, x2)
     if p.op == "MINIMUM":
         return np.where(x1 < x2, x1, x2).astype(p.dtype)

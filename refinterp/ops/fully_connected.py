@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED: int8 (per-tensor or per-channel weights), uint8, hybrid (float32 with int8/uint8 weights), float32.
+"""FULLY_CONNECTED: int8 (per-tensor or per-channel weights), int16x8, uint8, hybrid (float32 with int8/uint8 weights),
+float32.
 
 Layout: weights ``[units, depth]``; the input is read as ``[numel / depth, depth]`` rows; bias ``[units]``
 (optional: absent as a missing third input or as index -1). The output is ``[rows, units]``, or with
@@ -30,6 +31,16 @@ The requantization is where the two profiles differ by design:
 Prepare: LiteRT allows only the NONE/RELU/RELU_N1_TO_1/RELU6 activations, TFLM any (TANH and SIGN_BIT then
 clamp nothing); in both, per-tensor weights with a bias need ``|f64(s_in)*f64(s_w) - f64(s_bias)| / f64(s_out)
 <= 0.02``.
+
+int16x8 rule (int16 input and output with zero point 0, int8 weights, an int32 or int64 bias or none;
+``reference_integer_ops::FullyConnected`` / ``FullyConnectedPerChannel`` with int16 data): the int8 accumulation
+(per-tensor weights subtract their zero point, per-channel ones ignore it) in the accumulator the runtime picks as
+CONV_2D's int16 rule does (``conv.int16_accumulator_bits``: LiteRT by the options' quantized_bias_type, INT32 ->
+int32 wrapping, INT64 or unset -> int64; TFLM by the bias type, int32 -> int32, int64 or none -> int64), then
+
+* ``litert-ref``: the float requantization of the int8 rule, ``y = clamp(int32(round(f64(acc) * effective_scale)))``;
+* ``tflm``: MultiplyByQuantizedMultiplier, its int32 form for the int32 accumulator and its int64 form
+  (``refinterp.quant.multiply_by_quantized_multiplier_int64``) for the int64 one, multipliers as for int8.
 
 float32 rule (``reference_ops::FullyConnected``): ``total`` starts at 0.0f and adds ``x[b, d] * w[u, d]`` in
 float32 for d = 0, 1, ...; then ``clamp(total + bias[u])``.
@@ -64,7 +75,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.ops.conv import bias_scale_of, legacy_uint8_multiplier
+from refinterp.ops.conv import (
+    bias_scale_of,
+    int16_accumulator_bits,
+    int16_requantization_checks,
+    legacy_uint8_multiplier,
+)
 from refinterp.ops.hybrid import hybrid_weights, is_zero_vector, quantize_rows, sse_dot, sse_row_sums
 from refinterp.quant import (
     ACT_NONE,
@@ -76,6 +92,7 @@ from refinterp.quant import (
     activation_range_float,
     cast_to_int32,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
     quantize_multiplier,
     round_half_away_f64,
     wrap_int32,
@@ -102,6 +119,7 @@ class FullyConnectedParams:
     filter_scales: np.ndarray | None = None  # hybrid per-channel: float32 [units]; per-tensor: [s_w[0]]
     asymmetric: bool = False  # hybrid: asymmetric_quantize_inputs
     activation: int = 0  # hybrid: the fused activation, applied by ApplyActivationToVector
+    accumulator_bits: int = 32  # int16: 32 (int32 bias: wraps) or 64 (int64 bias or, under TFLM, none)
 
     @property
     def rule(self) -> str:
@@ -114,7 +132,7 @@ HYBRID_ACTIVATIONS = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_SIGN_
 def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
     ctx.check_inputs(2, 3)
     x, w, bias, y = ctx.require_input(0), ctx.require_input(1), ctx.input(2), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     o = ctx.options
     activation = int(o.get("fused_activation_function", 0))
     hybrid = x.type_name == "float32" and w.type_name in ("int8", "uint8", "int4", "int2")
@@ -159,6 +177,8 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
         lo, hi = activation_range_float(activation)
         return FullyConnectedParams(depth, units, output_shape, quantized=False, act_min=lo, act_max=hi)
 
+    if x.type_name == "int16":
+        return _prepare_int16(ctx, x, w, bias, y, depth, units, output_shape, activation)
     if w.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} weights")
     if y.type_name != "int8":
@@ -197,6 +217,52 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
         output_multiplier=np.array([m for m, _ in multipliers], dtype=np.int64),
         output_shift=np.array([s for _, s in multipliers], dtype=np.int64),
         act_min=act_min, act_max=act_max, kind="int8")
+
+
+def _prepare_int16(ctx: OpContext, x, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
+                   activation: int) -> FullyConnectedParams:
+    """int16x8 (see the module docstring): fully_connected.cc CheckTypes and Prepare."""
+    if y.type_name != "int16":
+        raise ctx.unsupported(f"int16 input with {y.type_name} output (LiteRT would read the input as {y.type_name})")
+    if w.type_name != "int8":
+        raise ctx.unsupported(f"int16 input with {w.type_name} weights (refinterp has the 16x8 rule: int8 weights)")
+    bits = int16_accumulator_bits(ctx, bias, "fully connected")
+    input_scale, _ = per_tensor_qparams(ctx, x, "input")
+    output_scale, _ = per_tensor_qparams(ctx, y, "output")
+    wq = w.quantization
+    if wq is None:
+        raise ctx.fail("int8 weights are not quantized")
+    if wq.per_channel:
+        if wq.scale.size != ctx.shape(w)[wq.quantized_dimension]:
+            raise ctx.fail(f"{wq.scale.size} weight scales for dimension {wq.quantized_dimension} of size "
+                           f"{ctx.shape(w)[wq.quantized_dimension]}")
+        if wq.quantized_dimension != 0:
+            raise ctx.unsupported(f"per-channel weights must have {units} scales on dimension 0")
+        scales = [float(s) for s in wq.scale]
+        weight_zero_point = 0
+        multipliers = [quantize_multiplier(float(input_scale) * s / float(output_scale)) for s in scales]
+    else:
+        weight_scale = float(wq.scale[0])
+        weight_zero_point = int(wq.zero_point[0])
+        if bias is not None:
+            # GetQuantizedConvolutionMultipler: the bias scale must match s_in * s_w, within 2% of s_out.
+            bias_scale = float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
+            if abs(input_scale * weight_scale - bias_scale) / output_scale > 0.02:
+                raise ctx.fail(f"bias scale {bias_scale:g} does not match input scale x weight scale "
+                               f"{input_scale * weight_scale:g} (TFLite allows 2% of the output scale)")
+        scales = [weight_scale] * units
+        product_f32 = float(np.float32(input_scale) * np.float32(weight_scale))
+        multipliers = [quantize_multiplier(product_f32 / float(output_scale))] * units
+    shifts = np.array([s for _, s in multipliers], dtype=np.int64)
+    float_requant = ctx.profile == "litert-ref"
+    int16_requantization_checks(ctx, x, y, shifts, 32 if float_requant else bits)
+    effective = np.array([float(input_scale) * s / float(output_scale) for s in scales], dtype=np.float64)
+    act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
+    return FullyConnectedParams(
+        depth, units, output_shape, quantized=True, float_requant=float_requant,
+        weight_zero_point=weight_zero_point, effective_scale=effective,
+        output_multiplier=np.array([m for m, _ in multipliers], dtype=np.int64), output_shift=shifts,
+        act_min=act_min, act_max=act_max, kind="int16", output_dtype=np.dtype(np.int16), accumulator_bits=bits)
 
 
 def _prepare_uint8(ctx: OpContext, x, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
@@ -272,6 +338,11 @@ def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
         return fully_connected_hybrid(p, rows, w, bias, hybrid_dot(p, w)).reshape(p.output_shape)
     if p.rule == "uint8":
         return _fully_connected_uint8(p, rows, w, bias).reshape(p.output_shape)
+    if p.rule == "int16":
+        acc = rows.astype(np.int64) @ (w.astype(np.int64) - p.weight_zero_point).T  # exact in int64
+        if bias is not None:
+            acc = acc + bias.astype(np.int64).reshape(-1)
+        return requantize_int16(p, acc).reshape(p.output_shape)
     if p.quantized:
         xs = rows.astype(np.int64) - p.input_zero_point
         ws = w.astype(np.int64) - p.weight_zero_point
@@ -295,6 +366,20 @@ def fully_connected_spec(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
         total = total + bias.astype(np.float32).reshape(-1)
     out = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
     return out.astype(np.float32).reshape(p.output_shape)
+
+
+def requantize_int16(p: FullyConnectedParams, acc: np.ndarray) -> np.ndarray:
+    """The int16x8 rule after the exact int64 sums (bias included): the accumulator's width, then the profile's
+    requantization and the clamp (the output zero point is 0)."""
+    if p.accumulator_bits == 32:
+        acc = wrap_int32(acc)
+    if p.float_requant:
+        scaled = cast_to_int32(round_half_away_f64(acc.astype(np.float64) * p.effective_scale))
+    elif p.accumulator_bits == 32:
+        scaled = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift)
+    else:
+        scaled = multiply_by_quantized_multiplier_int64(acc, p.output_multiplier, p.output_shift)
+    return np.clip(scaled, p.act_min, p.act_max).astype(np.int16)
 
 
 def _fully_connected_uint8(p: FullyConnectedParams, rows: np.ndarray, w: np.ndarray,

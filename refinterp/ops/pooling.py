@@ -1,4 +1,8 @@
-"""MAX_POOL_2D, AVERAGE_POOL_2D (int8, uint8, float32) and L2_POOL_2D (float32): the pooling family.
+"""MAX_POOL_2D, AVERAGE_POOL_2D (int8, uint8, int16, float32) and L2_POOL_2D (float32): the pooling family.
+
+int16 (int16x8) follows the same integer rules as int8 (``reference_integer_ops::MaxPool16`` /
+``AveragePool16``: the int16 values summed in int32). Neither runtime checks the zero points (measured: a
+nonzero one runs, moving only the fused activation's clamp).
 
 MAX_POOL_2D rule (``reference_integer_ops::MaxPool`` / ``reference_ops::MaxPool``): the window of output
 (oy, ox) starts at ``oy*stride_h - pad_h`` and is clipped to the image; the output is the maximum of the
@@ -31,7 +35,8 @@ class Pool2DParams:
 def prepare_pool2d(ctx: OpContext) -> Pool2DParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("float32",) if ctx.op.name == "L2_POOL_2D" else ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("float32",) if ctx.op.name == "L2_POOL_2D" else ("int8", "uint8", "int16", "float32"),
+                    "input")
     ctx.check_same_type(x, y)
     shape = ctx.shape(x)
     if len(shape) != 4:
@@ -73,7 +78,7 @@ def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # AVERAGE_POOL_2D
 #
-# int8/uint8 rule (``reference_integer_ops::AveragePool`` / ``reference_ops::AveragePool``, LiteRT and TFLM):
+# int8/uint8/int16 rule (``reference_integer_ops::AveragePool`` / ``reference_ops::AveragePool``, LiteRT and TFLM):
 # the window of output (oy, ox) is clipped to the image exactly as for MAX_POOL_2D; padding cells are not
 # counted. ``sum`` adds the raw stored values (no zero point removed: input and output share scale and zero
 # point), ``count`` is the number of in-image cells, and

@@ -1,13 +1,20 @@
 """QUANTIZE and DEQUANTIZE.
 
-QUANTIZE float32 -> int8/uint8 (``reference_ops::AffineQuantize``, per channel ``PerChannelQuantize``)::
+QUANTIZE float32 -> int8/uint8/int16 (``reference_ops::AffineQuantize``, per channel ``PerChannelQuantize``)::
 
     q = clamp(int32(round_half_away(f32(x / f32(scale)))) + zp, qmin, qmax)
 
-QUANTIZE int8/uint8 -> int8/uint8 (``reference_ops::Requantize``; Prepare in ``quantize.cc``)::
+QUANTIZE between integer types (``reference_ops::Requantize``; Prepare in ``quantize.cc``)::
 
     M, shift = QuantizeMultiplier(f64(s_in) / f64(s_out))
-    q = clamp(MBQM(x - zp_in, M, shift) + zp_out, qmin, qmax)
+    q = clamp(wrap32(MBQM(wrap32(x - zp_in), M, shift) + zp_out), qmin, qmax)
+
+LiteRT's pairs (ai-edge-litert 2.3.0, measured): int8/uint8 -> int8/uint8/int16, int16 -> int8/int16/int32, int32 ->
+int8/int16; int16 -> int16 requires
+both zero points to be 0. TFLM (``quantize_common.cc``, profile "tflm") has int16 -> int8/int16/int32, int32 ->
+int8/int16, int8 -> int8/uint8/int16/int32 and uint8 -> int8, per-tensor output quantization only, and no zero
+point check. The int32 arithmetic wraps as in C++ (an int32 input minus its zero point, the sum with the output
+zero point).
 
 DEQUANTIZE (``reference_ops::Dequantize``): ``y = float32(f64(scale) * (q - zp))``, per channel along
 ``quantized_dimension``; float16 -> float32 is a plain conversion.
@@ -19,13 +26,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
+from refinterp.ops.common import (
+    OpContext,
+    checked_quantize_multiplier,
+    per_tensor_qparams,
+    per_tensor_qparams_or_identity,
+)
 from refinterp.quant import (
     DTYPE_RANGES,
     cast_to_int32,
     multiply_by_quantized_multiplier,
     round_half_away_f32,
+    wrap_int32,
 )
+
+# (input, output) pairs of the requantizing QUANTIZE, by profile (quantize.cc; TFLM's quantize_common.cc)
+REQUANTIZE_PAIRS = {
+    "litert-ref": {("int8", "int8"), ("int8", "uint8"), ("uint8", "int8"), ("uint8", "uint8"), ("int8", "int16"),
+                   ("uint8", "int16"), ("int16", "int8"),
+                   ("int16", "int16"), ("int16", "int32"), ("int32", "int8"), ("int32", "int16")},
+    "tflm": {("int8", "int8"), ("int8", "uint8"), ("uint8", "int8"), ("int8", "int16"), ("int8", "int32"),
+             ("int16", "int8"), ("int16", "int16"), ("int16", "int32"), ("int32", "int8"), ("int32", "int16")},
+}
 
 
 @dataclass(frozen=True)
@@ -51,20 +73,31 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
     ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
-    ctx.check_dtype(y, ("int8", "uint8"), "output")
-    ctx.check_dtype(x, ("float32", "int8", "uint8"), "input")
+    ctx.check_dtype(y, ("int8", "uint8", "int16", "int32"), "output")
+    ctx.check_dtype(x, ("float32", "int8", "uint8", "int16", "int32"), "input")
     q = y.quantization
     if q is None:
         raise ctx.fail("output is not quantized")
+    tflm = ctx.profile == "tflm"
+    if tflm and q.per_channel:
+        raise ctx.fail("per-channel output quantization (TFLM's QUANTIZE takes one scale)")
     if x.type_name == "float32":
+        if y.type_name == "int32" or (tflm and y.type_name == "uint8"):
+            raise ctx.fail(f"float32 -> {y.type_name} (not a quantizing pair of this runtime)")
         rank = len(ctx.shape(y))
         return QuantizeParams("affine", y.dtype,
                               scale=_axis_shaped(q.scale.astype(np.float32), rank, q.quantized_dimension,
                                                  q.per_channel),
                               zero_point=_axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,
                                                       q.per_channel))
+    if (x.type_name, y.type_name) not in REQUANTIZE_PAIRS["tflm" if tflm else "litert-ref"]:
+        raise ctx.fail(f"{x.type_name} -> {y.type_name} (not a requantizing pair of this runtime)")
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if x.type_name == "int16" and y.type_name == "int16" and not tflm:
+        for role, zero_point in (("input", input_zero_point), ("output", output_zero_point)):
+            if zero_point != 0:
+                raise ctx.fail(f"int16 -> int16 with {role} zero point {zero_point} (LiteRT requires 0)")
     multiplier, shift = checked_quantize_multiplier(ctx, float(input_scale) / float(output_scale),
                                                     "input scale / output scale")
     return QuantizeParams("requantize", y.dtype, zero_point=output_zero_point, input_zero_point=input_zero_point,
@@ -74,10 +107,13 @@ def prepare_quantize(ctx: OpContext) -> QuantizeParams:
 def quantize_spec(p: QuantizeParams, x: np.ndarray) -> np.ndarray:
     qmin, qmax = DTYPE_RANGES[p.output_dtype]
     if p.mode == "affine":
-        value = cast_to_int32(round_half_away_f32(x.astype(np.float32) / p.scale)) + p.zero_point
+        # static_cast<int32_t>(TfLiteRound(x / scale)) + zero_point: x86's INT32_MIN out of range, and the
+        # int32 addition wraps (measured: a huge quantized value with zero point -127 gives the maximum)
+        value = wrap_int32(cast_to_int32(round_half_away_f32(x.astype(np.float32) / p.scale)) + p.zero_point)
         return np.clip(value, qmin, qmax).astype(p.output_dtype)
-    value = multiply_by_quantized_multiplier(x.astype(np.int64) - p.input_zero_point, p.multiplier, p.shift)
-    return np.clip(value + p.zero_point, qmin, qmax).astype(p.output_dtype)
+    value = multiply_by_quantized_multiplier(wrap_int32(x.astype(np.int64) - p.input_zero_point), p.multiplier,
+                                             p.shift)
+    return np.clip(wrap_int32(value + p.zero_point), qmin, qmax).astype(p.output_dtype)
 
 
 @dataclass(frozen=True)
@@ -97,6 +133,13 @@ def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
     q = x.quantization
     if q is None:
         raise ctx.fail("input is not quantized")
+    if x.type_name == "int16" and ctx.profile == "litert-ref":
+        # dequantize.cc: int16 must be symmetric (Prepare) and per-tensor (Eval: "Type 7 not supported for
+        # per-channel"); measured: TFLM dequantizes any zero point
+        if q.per_channel:
+            raise ctx.fail("per-channel int16 input (LiteRT dequantizes int16 per tensor only)")
+        if per_tensor_qparams_or_identity(x)[1] != 0:
+            raise ctx.fail(f"int16 input zero point {per_tensor_qparams_or_identity(x)[1]} (LiteRT requires 0)")
     rank = len(ctx.shape(x))
     return DequantizeParams(_axis_shaped(q.scale.astype(np.float64), rank, q.quantized_dimension, q.per_channel),
                             _axis_shaped(q.zero_point.astype(np.int64), rank, q.quantized_dimension,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.errors import EvalError, RefinterpError
+from refinterp.errors import EvalError, RefinterpError, shown
 from refinterp.model import Tensor
 from refinterp.ops.common import OpContext, per_tensor_qparams_or_identity
 
@@ -773,13 +773,13 @@ class BroadcastToParams:
 
 def _broadcast_to_shape(values: tuple[int, ...], input_shape: tuple[int, ...], fail: Fail) -> tuple[int, ...]:
     if len(values) < len(input_shape):
-        raise fail(f"shape {list(values)} has fewer dimensions than the input {list(input_shape)}")
+        raise fail(f"shape {shown(list(values))} has fewer dimensions than the input {shown(list(input_shape))}")
     extra = len(values) - len(input_shape)
     for i, d in enumerate(input_shape):
         if d != 1 and d != values[extra + i]:
-            raise fail(f"input shape {list(input_shape)} does not broadcast to {list(values)}")
+            raise fail(f"input shape {shown(list(input_shape))} does not broadcast to {shown(list(values))}")
     if any(v < 0 or v > np.iinfo(np.int32).max for v in values):
-        raise fail(f"shape {list(values)} has a dimension outside [0, int32 max]")
+        raise fail(f"shape {shown(list(values))} has a dimension outside [0, int32 max]")
     return values
 
 

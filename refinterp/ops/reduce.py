@@ -5,7 +5,8 @@ duplicates are ignored (``ResolveAxis``). The output keeps the reduced dimension
 drops them otherwise. For each output element the reduced elements are visited in the input's row-major order
 (``ReduceSumImpl`` / ``ReduceGeneric`` walk the input once and add into the output element they map to).
 
-MEAN int8/uint8 (``reference_ops::QuantizedMeanOrSum``: LiteRT BUILTIN_REF and TFLM, any axes)::
+MEAN int8/uint8/int16 (``reference_ops::QuantizedMeanOrSum``: LiteRT BUILTIN_REF and TFLM, any axes; int16:
+LiteRT requires zero points 0, TFLM checks nothing and applies them; the same rule otherwise)::
 
     M, shift = QuantizeMultiplier(f64(s_in) / f64(s_out))                        (Prepare)
     k  = min(floor(log2 N), 32, 31 + shift)                                      (N = reduced elements)
@@ -24,7 +25,7 @@ An input with no elements gives 0 for int8 MEAN, NaN for float MEAN, ``lowest`` 
 REDUCE_MIN: the same with ``highest`` and ``in < current``.
 
 SUM (``reduce.cc`` EvalSum -> ``reference_ops::QuantizedMeanOrSum`` with compute_sum) int8/uint8, equal input
-and output quantization included (measured: no raw-sum shortcut)::
+and output quantization included (measured: no raw-sum shortcut; int16 refused: see ``_prepare_reduce``)::
 
     M, shift = QuantizeMultiplier(f64(s_in) / f64(s_out))                        (Prepare)
     S  = int32 sum of the stored bytes as uint8 over the reduced elements (int8 too: see ``sum_spec``)
@@ -35,8 +36,8 @@ float32, int32/int64: ``0`` plus the reduced elements in row-major order, in the
 the first element instead of the initial value (so a float SUM of one -0.0 is -0.0, and a NaN first element
 survives REDUCE_MAX/REDUCE_MIN).
 
-REDUCE_PROD int8 (``reference_ops::QuantizedReduceProd``): each multiplication is rescaled so that the product
-stays in int32::
+REDUCE_PROD int8 and int16 (``reference_ops::QuantizedReduceProd<T>``; int16: zero points 0, as every int16
+reduction's Prepare requires): each multiplication is rescaled so that the product stays in int32::
 
     M, shift = QuantizeMultiplier(f64(s_in) / pow(f64(s_out), 1.0 / N))           (Prepare; N = in / out size)
     p = q_0 - zp_in;  p = MBQM64(int64(p) * (q_i - zp_in), M, shift) for i = 1 .. N-1
@@ -57,20 +58,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import MAX_MULTIPLIER_SHIFT, OpContext, per_tensor_qparams
 from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
 
 REDUCE_TYPES = {
-    "MEAN": ("int8", "uint8", "float32"),
-    "REDUCE_MAX": ("int8", "uint8", "int32", "int64", "float32"),
-    "REDUCE_MIN": ("int8", "uint8", "int32", "int64", "float32"),
+    "MEAN": ("int8", "uint8", "int16", "float32"),
+    "REDUCE_MAX": ("int8", "uint8", "int16", "int32", "int64", "float32"),
+    "REDUCE_MIN": ("int8", "uint8", "int16", "int32", "int64", "float32"),
     "SUM": ("int8", "uint8", "int32", "int64", "float32"),
-    "REDUCE_PROD": ("int8", "int32", "int64", "float32"),
+    "REDUCE_PROD": ("int8", "int16", "int32", "int64", "float32"),
 }
 # dtypes TFLite Micro's kernels take (profile "tflm"; measured with the pinned tflite-micro; no REDUCE_PROD)
 TFLM_TYPES = {
-    "MEAN": ("int8", "uint8", "float32"), "REDUCE_MAX": ("int8", "float32"), "REDUCE_MIN": ("int8", "float32"),
-    "SUM": ("int8", "float32"), "REDUCE_PROD": (), "CUMSUM": ("float32",),
+    "MEAN": ("int8", "uint8", "int16", "float32"), "REDUCE_MAX": ("int8", "float32"),
+    "REDUCE_MIN": ("int8", "float32"), "SUM": ("int8", "float32"), "REDUCE_PROD": (), "CUMSUM": ("float32",),
 }
 REDUCE_PROD_MAX_SHIFT = 14  # MBQM64 rounds with 1 << (14 - shift): a larger shift is undefined in C++
 
@@ -108,8 +109,10 @@ class ReduceParams:
 def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
     ctx.check_inputs(2, 2)
     x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    if x.type_name == "int16":
-        raise ctx.unsupported(f"{op} on int16 (refinterp's int16 kernels are not written yet)")
+    if x.type_name == "int16" and op == "SUM":
+        # measured: ai-edge-litert 2.3.0's reference EvalSum runs its uint8 rule over the int16 buffer's first
+        # bytes and leaves the outputs' high bytes unwritten (255 where the int16 sum is 9700): nothing to copy
+        raise ctx.unsupported("SUM on int16 (LiteRT 2.3.0's reference kernel reads int16 tensors as uint8 bytes)")
     ctx.check_dtype(x, REDUCE_TYPES[op], "input")
     if ctx.profile == "tflm" and x.type_name not in TFLM_TYPES[op]:
         raise ctx.unsupported(f"{op} on {x.type_name} under profile tflm (TFLite Micro has no such kernel)")
@@ -137,15 +140,22 @@ def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
     else:
         output_shape = tuple(n for d, n in enumerate(x_shape) if d not in axes)
     reduced_count = math.prod(x_shape[d] for d in axes)
+    if op == "REDUCE_PROD" and x.type_name not in ("int8", "int16") and x.quantization is not None:
+        # reduce.cc PrepareProd refuses quantization parameters on any other type (measured, float32:
+        # "Unsupported quantized data type: 1")
+        raise ctx.fail(f"{x.type_name} input with quantization parameters")
     common = dict(op=op, axes=tuple(axes), keep_dims=keep_dims, output_shape=output_shape,
                   # LiteRT's ReduceAllDims shortcut; TFLM always starts from the initial value (a SUM of -0.0
                   # is +0.0 there)
                   reduced_count=reduced_count, reduces_all=len(axes) == rank and ctx.profile != "tflm")
-    if x.type_name not in ("int8", "uint8"):
+    if x.type_name not in ("int8", "uint8", "int16"):
         return ReduceParams(**common, quantized=False)
 
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if x.type_name == "int16" and ctx.profile != "tflm" and (input_zero_point != 0 or output_zero_point != 0):
+        # PrepareSimple (every reduction) and PrepareMeanOrSum; TFLM checks nothing and applies the zero points
+        raise ctx.fail(f"int16 zero points must be 0, got input {input_zero_point}, output {output_zero_point}")
     qmin, qmax = DTYPE_RANGES[x.dtype]
     if op in ("REDUCE_MAX", "REDUCE_MIN"):
         # EvalType: TF_LITE_ENSURE_EQ on the float scale and on the zero point (TFLM checks the same).
@@ -177,9 +187,13 @@ def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
         k = min(reduced_count.bit_length() - 1, 32, 31 + shift)
         multiplier = (multiplier << k) // reduced_count
         shift -= k
+    if shift > MAX_MULTIPLIER_SHIFT:  # MultiplyByQuantizedMultiplier would shift an int32 by 31 bits or more
+        raise ctx.fail(f"input/output scale ratio {float(input_scale) / float(output_scale):.6g} needs a left "
+                       f"shift of {shift} bits: undefined in TFLite's int32 arithmetic")
     return ReduceParams(**common, quantized=True, input_zero_point=input_zero_point,
                         output_zero_point=output_zero_point, output_multiplier=multiplier, output_shift=shift,
-                        qmin=qmin, qmax=qmax, bytes_as_uint8=op == "SUM" and ctx.profile != "tflm")
+                        qmin=qmin, qmax=qmax,
+                        bytes_as_uint8=op == "SUM" and x.type_name != "int16" and ctx.profile != "tflm")
 
 
 def prepare_mean(ctx: OpContext) -> ReduceParams:

@@ -1,4 +1,4 @@
-"""RESIZE_NEAREST_NEIGHBOR (int8, uint8, int16, float32) and RESIZE_BILINEAR (below).
+"""RESIZE_NEAREST_NEIGHBOR (int8, uint8, int16, float32) and RESIZE_BILINEAR (int8, uint8, int16, float32; below).
 
 RESIZE_NEAREST_NEIGHBOR: values are copied, not rescaled.
 
@@ -89,7 +89,7 @@ def resize_nearest_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.
 # ------------------------------------------------------------------------------------------------
 # RESIZE_BILINEAR (resize_bilinear.cc; BUILTIN_REF and TFLM use the reference_ops functions below).
 #
-# int8 (``reference_ops::ResizeBilinearInteger``): 10-bit fixed point, no float at all. Per axis, with
+# int8 and int16 (``reference_ops::ResizeBilinearInteger<T>``): 10-bit fixed point, no float at all. Per axis, with
 # C truncating division:
 #
 #     scale_10 = ((1 << 10) * in + out / 2) / out        align_corners and out > 1: (in-1) and (out-1)
@@ -109,8 +109,10 @@ def resize_nearest_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.
 
 
 def prepare_resize_bilinear(ctx: OpContext) -> ResizeParams:
-    params = _prepare_resize(ctx, ("int8", "uint8", "float32"))
+    params = _prepare_resize(ctx, ("int8", "uint8", "int16", "float32"))
     ctx.check_same_type(ctx.require_input(0), ctx.output(0))
+    if ctx.require_input(0).type_name == "int16" and ctx.profile == "tflm":
+        raise ctx.unsupported("RESIZE_BILINEAR on int16 under profile tflm (TFLite Micro has no such kernel)")
     if params.align_corners and params.half_pixel_centers:
         raise ctx.fail("if half_pixel_centers is True, align_corners must be False")
     return params
@@ -158,7 +160,7 @@ def resize_bilinear_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np
     if min(out_h, out_w) < 1:
         raise EvalError(f"RESIZE_BILINEAR output size {[out_h, out_w]} must be positive")
     in_h, in_w = x.shape[1], x.shape[2]
-    if x.dtype == np.int8:
+    if x.dtype in (np.int8, np.int16):
         y0, y1, wy0, wy1 = _integer_axis(in_h, out_h, p.align_corners, p.half_pixel_centers)
         x0, x1, wx0, wx1 = _integer_axis(in_w, out_w, p.align_corners, p.half_pixel_centers)
         v = x.astype(np.int64)
@@ -167,7 +169,7 @@ def resize_bilinear_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np
         acc = (v[:, y0][:, :, x0] * wy0 * wx0 + v[:, y1][:, :, x0] * wy1 * wx0
                + v[:, y0][:, :, x1] * wy0 * wx1 + v[:, y1][:, :, x1] * wy1 * wx1)
         rounded = _c_div(acc + np.where(acc > 0, 1 << 19, -(1 << 19)), 1 << 20)
-        return rounded.astype(np.int8)
+        return rounded.astype(x.dtype)
     y0, y1, dy = _float_axis(in_h, out_h, p.align_corners, p.half_pixel_centers)
     x0, x1, dx = _float_axis(in_w, out_w, p.align_corners, p.half_pixel_centers)
     v = x.astype(np.float32)

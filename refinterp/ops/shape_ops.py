@@ -213,7 +213,10 @@ def prepare_pad(ctx: OpContext) -> PadParams:
         fixed = None
         ctx.set_output_shape(0, lambda inputs: _padded_shape(x_shape, _check_paddings(inputs[1], rank, EvalError)))
     # the kernel reads the output's (and constant_values') tensor->params: (0, 0) when unquantized or per-channel
-    quantized = x.type_name in ("int8", "uint8", "int16") and y.quantization is not None
+    # LiteRT pads with the output's zero point only when the input is quantized (measured with 2.3.0: an
+    # unquantized int8 input pads with 0 whatever the output's zero point); TFLM always takes the output's
+    quantized = x.type_name in ("int8", "uint8", "int16") and (
+        y.quantization is not None if ctx.profile == "tflm" else x.quantization is not None)
     output_scale, output_zero_point = per_tensor_qparams_or_identity(y)
     pad_value: int | float | None
     if constant_values is None:
@@ -229,7 +232,7 @@ def prepare_pad(ctx: OpContext) -> PadParams:
             raise ctx.fail(f"constant_values is {constant_values.type_name}, the input {x.type_name}")
         if math.prod(ctx.shape(constant_values)) != 1:
             raise ctx.fail(f"constant_values has shape {list(ctx.shape(constant_values))}, expected 1 element")
-        if quantized:
+        if x.type_name in ("int8", "uint8", "int16"):  # pad.cc compares params, set or not (then 0.0, 0)
             c_scale, c_zero_point = per_tensor_qparams_or_identity(constant_values)
             if np.float32(c_scale) != np.float32(output_scale) or c_zero_point != output_zero_point:
                 raise ctx.fail("constant_values must have the output's scale and zero point")

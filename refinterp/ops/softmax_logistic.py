@@ -1,4 +1,6 @@
-"""SOFTMAX (int8/uint8 -> same/int16, float32), LOGISTIC and TANH (int8, uint8, float32), gemmlowp fixed point.
+"""SOFTMAX (int8/uint8 -> same/int16, int16, float32), LOGISTIC and TANH (int8, uint8, int16, float32).
+
+The int16 (int16x8) rules are in their own section below (interpolated tables).
 
 SOFTMAX int8 (``reference_ops::Softmax``, LiteRT BUILTIN_REF and TFLM alike), per row of the last axis::
 
@@ -65,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.quant import (
     INT32_MAX,
     INT32_MIN,
@@ -252,6 +254,244 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
 
 
 # ------------------------------------------------------------------------------------------------
+# int16 (int16x8: symmetric, zero point 0): LOGISTIC, TANH and SOFTMAX
+#
+# LOGISTIC and TANH int16 (``reference_integer_ops::Logistic`` / ``Tanh``, int16 overloads; the same kernels
+# in LiteRT BUILTIN_REF and TFLM). Prepare (activations.cc SigmoidPrepare/TanhPrepare, TFLM
+# logistic_common.cc / tanh.cc): zero points 0; ``pot, k = CheckedLog2(s_in)`` (float32 ``logf``, |fraction|
+# < 1e-3); ``left_shift = 12 + k`` (LOGISTIC: 3 integer bits; TANH the same); the scale counts as a power of
+# two only when left_shift is 0 (LOGISTIC) or 0 or 1 (TANH), and then ``multiplier = 0``. Otherwise, in
+# double, ``m = s_in * 4096 * 3``, doubled (left_shift += 1) while ``m <= 32767 / 2`` and left_shift <= 30,
+# ``multiplier = int(m)`` (truncated). The output scale must have ``CheckedLog2 == -15``; LiteRT's LOGISTIC
+# also requires ``s_out == 1/32768`` exactly (TFLM does not). Eval, per element (int32 arithmetic, wrapping):
+#
+#     multiplier == 0:  multiplier = 3 << left_shift, left_shift = 0
+#     x = (q * multiplier + round(left_shift)) >> left_shift        round(s) = 2**(s-1) if s > 0 else 0
+#     a = |x| (uint32); T = sigmoid_table_uint16 (sigmoid(i/24) in 0.16, 256 entries)
+#     LOGISTIC: uh = a >> 9; r = 0x7FFF << 10 if uh >= 255 else (T[uh] << 9) + (a & 0x1FF) * (T[uh+1] - T[uh])
+#               y = (r + 512 if x >= 0 else 2**25 - r + 511) >> 10
+#     TANH:     uh = a >> 8; r = 0xFFFF << 8 if uh >= 255 else (T[uh] << 8) + (a & 0xFF) * (T[uh+1] - T[uh])
+#               y = (r - 2**23 + 128 if x >= 0 else -r + 2**23 + 127) >> 8   (arithmetic shift)
+#
+# SOFTMAX int16 -> int16 (``reference_ops::SoftmaxInt16``, softmax.h), per row of the last axis:
+#
+#     Prepare: M, shift = QuantizeMultiplier(s_in * beta / (10 / 65535))   (s_in * beta: a float32 product in
+#              LiteRT, double in TFLM)
+#              exp_lut = 513 entries of exp on [-10, 0], one_over_one_plus_x_lut of 1/(1+x) on [0, 1], outputs
+#              on [-1, 1] (LUTPopulateInt16: 512 samples with a midpoint-error bias, plus the end point)
+#     Eval:    e = LUTLookup(clamp(MBQM(q - max, M, shift) + 32767, int16), exp_lut)          (Q0.15)
+#              sum = Σ e (int32); h = clz(uint32(sum))
+#              s = ((int64(sum) << (h - 1)) + 2**13) >> 14;  r = LUTLookup(clamp(s - 98304, int16), 1/(1+x) lut)
+#              y = clamp((e * r + 2**(30 - h)) >> (31 - h), 0, 32767)
+#     LUTLookup(v, lut): i = 256 + (v >> 7), f = v & 0x7F, lut[i] + ((lut[i+1] - lut[i]) * f + 64) >> 7
+#
+# The tables differ by runtime: LiteRT builds them in double (``LUTPopulate<int16_t>(double ...)`` with
+# input scale ``10/65535``, zero point 32767, output scale ``2/65535``: std::exp in double); TFLM in float
+# (``gen_lut<float, int16_t, int16_t>(expf, -10, 0, -1, 1)``, and ``1/(1+x)`` in float on [0, 1]).
+# Both Prepares require zero points 0 and ``|s_out - 1/32768| <= 0.001/32768`` (any rank: 5-D runs on LiteRT,
+# measured with ai-edge-litert 2.3.0).
+
+SIGMOID_TABLE_UINT16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
+    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
+    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
+    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
+    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
+    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
+    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
+    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
+    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
+    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
+], dtype=np.int64)
+INT16_INPUT_INTEGER_BITS = 3  # LOGISTIC/TANH int16: 15 - 3 = 12, the POT input scale is 2**-12
+INT16_OUTPUT_FRACTIONAL_BITS = 15
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """CheckedLog2 (quantization_util.h), in float32 with C's ``logf``: (|log2(x) - round| < 1e-3, round)."""
+    logf = _libm_function("logf")
+    x_log2 = np.float32(logf(np.float32(x))) * (np.float32(1.0) / np.float32(logf(np.float32(2.0))))
+    rounded = np.float32(round_half_away(float(x_log2))) if np.isfinite(x_log2) else x_log2
+    if not np.isfinite(rounded):
+        return False, 0
+    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)
+
+
+def int16_sigmoid_input_rule(input_scale: float, pot_shifts: tuple[int, ...]) -> tuple[int, int]:
+    """(input_multiplier, input_left_shift) of SigmoidPrepare / TanhPrepare for int16 (0 multiplier: the POT
+    case, whose shift is one of ``pot_shifts``)."""
+    pot, log2_rounded = checked_log2(input_scale)
+    left_shift = (15 - INT16_INPUT_INTEGER_BITS) + log2_rounded
+    if pot and left_shift in pot_shifts:
+        return 0, left_shift
+    multiplier = float(input_scale) * 4096.0 * 3.0
+    left_shift = 0
+    while multiplier <= 32767.0 / 2.0 and left_shift <= 30:
+        left_shift += 1
+        multiplier *= 2.0
+    return int(multiplier), left_shift  # static_cast<int32_t>: truncation (scales below 2**-44 never get here)
+
+
+def _int16_sigmoid_input(q: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
+    """``(q * multiplier + round) >> left_shift`` in int32 (wrapping), the POT case folded in as the kernels do."""
+    if multiplier == 0:
+        multiplier, left_shift = 3 << left_shift, 0
+    rounding = (1 << (left_shift - 1)) if left_shift > 0 else 0
+    return wrap_int32(q.astype(np.int64) * multiplier + rounding) >> left_shift
+
+
+def logistic_int16(q: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
+    """reference_integer_ops::Logistic, int16 (see the section comment)."""
+    x = _int16_sigmoid_input(q, multiplier, left_shift)
+    a = np.abs(x)  # abs(INT32_MIN) read as uint32 is 2**31: the same in int64
+    uh = a >> 9
+    inside = uh < 255
+    index = np.where(inside, uh, 0)
+    low, high = SIGMOID_TABLE_UINT16[index], SIGMOID_TABLE_UINT16[index + 1]
+    r = np.where(inside, (low << 9) + (a & 0x1FF) * (high - low), 0x7FFF << 10)
+    r = np.where(x >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1)
+    return (r >> 10).astype(np.int16)
+
+
+def tanh_int16(q: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
+    """reference_integer_ops::Tanh, int16 (see the section comment)."""
+    x = _int16_sigmoid_input(q, multiplier, left_shift)
+    a = np.abs(x)
+    uh = a >> 8
+    inside = uh < 255
+    index = np.where(inside, uh, 0)
+    low, high = SIGMOID_TABLE_UINT16[index], SIGMOID_TABLE_UINT16[index + 1]
+    r = np.where(inside, (low << 8) + (a & 0xFF) * (high - low), 0xFFFF << 8)
+    r = np.where(x >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1)
+    return (r >> 8).astype(np.int16)
+
+
+def prepare_int16_sigmoid_like(ctx: OpContext, exact_output_scale: bool,
+                               pot_shifts: tuple[int, ...]) -> tuple[int, int]:
+    """The int16 checks of SigmoidPrepare / TanhPrepare (LiteRT) and TFLM's CalculateArithmeticOpData."""
+    x, y = ctx.require_input(0), ctx.output(0)
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if exact_output_scale and float(np.float32(output_scale)) != 1.0 / 32768:
+        raise ctx.fail(f"int16 output scale must be exactly 1/32768, got {output_scale!r}")
+    if input_zero_point != 0 or output_zero_point != 0:
+        raise ctx.fail(f"int16 zero points must be 0, got input {input_zero_point}, output {output_zero_point}")
+    if not (np.isfinite(input_scale) and input_scale > 0):
+        raise ctx.fail(f"int16 input scale must be positive and finite, got {input_scale!r}")
+    pot, log2_rounded = checked_log2(output_scale)
+    if not pot or log2_rounded != -INT16_OUTPUT_FRACTIONAL_BITS:
+        raise ctx.fail(f"int16 output scale must be 2**-15, got {output_scale!r}")
+    return int16_sigmoid_input_rule(input_scale, pot_shifts)
+
+
+def _round_half_away_scalar(value: float) -> float:
+    """TfLiteRound (std::round) of one float32 or double value, exactly."""
+    truncated = math.trunc(value)
+    if abs(value - truncated) >= 0.5:
+        truncated += 1 if value > 0 else -1
+    return float(truncated)
+
+
+def lut_populate_int16(transform: Callable[[np.floating], np.floating], input_min: float, input_max: float,
+                       output_min: float, output_max: float, float_type: type) -> np.ndarray:
+    """LUTPopulateInt16<FloatT> / gen_lut<FloatT, int16_t, int16_t>: 513 int16 entries, every operation in
+    ``float_type`` (np.float64 for LiteRT's softmax tables, np.float32 for TFLM's)."""
+    ft = float_type
+    input_min, input_max, output_min, output_max = ft(input_min), ft(input_max), ft(output_min), ft(output_max)
+    steps = 512
+    step = (input_max - input_min) / ft(steps)
+    half_step = step / ft(2)
+    scaling_inv = ft(65536) / (output_max - output_min)
+
+    def rnd(v: np.floating) -> np.floating:
+        return ft(_round_half_away_scalar(float(v)))
+
+    lut = np.empty(steps + 1, dtype=np.int16)
+    for i in range(steps):
+        val = ft(transform(input_min + ft(i) * step))
+        val_midpoint = ft(transform(input_min + ft(i) * step + half_step))
+        val_next = ft(transform(input_min + ft(i + 1) * step))
+        sample_val = rnd(val * scaling_inv)
+        midpoint_interp_val = rnd((val_next * scaling_inv + rnd(val * scaling_inv)) / ft(2))
+        midpoint_val = rnd(val_midpoint * scaling_inv)
+        bias = rnd((midpoint_interp_val - midpoint_val) / ft(2))
+        lut[i] = int(min(max(sample_val - bias, ft(-32768)), ft(32767)))
+    lut[steps] = int(min(max(rnd(ft(transform(input_max)) * scaling_inv), ft(-32768)), ft(32767)))
+    return lut
+
+
+def lut_lookup_int16(value: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """LUTLookup(int16, lut[513]): linear interpolation on the top 9 bits, rounding the 7-bit fraction."""
+    value = value.astype(np.int64)
+    index = 256 + (value >> 7)
+    offset = value & 0x7F
+    table = lut.astype(np.int64)
+    base = table[index]
+    slope = wrap_int16(table[index + 1] - base)
+    return wrap_int16(base + ((slope * offset + 64) >> 7))
+
+
+def wrap_int16(x: np.ndarray) -> np.ndarray:
+    """static_cast<int16_t> of an int (two's complement wrap)."""
+    return ((np.asarray(x, dtype=np.int64) + 32768) & 0xFFFF) - 32768
+
+
+def _expf_scalar(v: np.float32) -> np.float32:
+    return np.float32(_libm_function("expf")(np.float32(v)))
+
+
+def softmax_int16_tables(profile: str) -> tuple[np.ndarray, np.ndarray]:
+    """(exp_lut, one_over_one_plus_x_lut) as each runtime builds them at Prepare."""
+    return _softmax_int16_tables_cached(profile == "tflm")
+
+
+@functools.cache
+def _softmax_int16_tables_cached(tflm: bool) -> tuple[np.ndarray, np.ndarray]:
+    if tflm:  # gen_lut<float, int16_t, int16_t>
+        exp_lut = lut_populate_int16(_expf_scalar, -10.0, 0.0, -1.0, 1.0, np.float32)
+        one_over = lut_populate_int16(lambda v: np.float32(1.0) / (np.float32(1.0) + np.float32(v)),
+                                      0.0, 1.0, -1.0, 1.0, np.float32)
+    else:  # LUTPopulate<int16_t>(double input_scale, zp, double output_scale, 0, double (*)(double))
+        value_range = 65535
+        exp_scale, one_scale, out_scale = 10.0 / value_range, 1.0 / value_range, 2.0 / value_range
+        exp_lut = lut_populate_int16(lambda v: np.float64(math.exp(float(v))),
+                                     exp_scale * (-32768 - 32767), exp_scale * (32767 - 32767),
+                                     out_scale * -32768, out_scale * 32767, np.float64)
+        one_over = lut_populate_int16(lambda v: np.float64(1.0 / (1.0 + float(v))),
+                                      one_scale * (-32768 + 32768), one_scale * (32767 + 32768),
+                                      out_scale * -32768, out_scale * 32767, np.float64)
+    exp_lut.setflags(write=False)
+    one_over.setflags(write=False)
+    return exp_lut, one_over
+
+
+def softmax_int16(q: np.ndarray, multiplier: int, shift: int, exp_lut: np.ndarray,
+                  one_over_lut: np.ndarray) -> np.ndarray:
+    """reference_ops::SoftmaxInt16 along the last axis (see the section comment)."""
+    q = q.astype(np.int64)
+    if q.size == 0:
+        return q.astype(np.int16)
+    diff = q - q.max(axis=-1, keepdims=True)
+    scaled = multiply_by_quantized_multiplier(diff, multiplier, shift)
+    exps = lut_lookup_int16(np.clip(scaled + 32767, -32768, 32767), exp_lut)
+    sums = wrap_int32(exps.sum(axis=-1, keepdims=True))
+    sums_u32 = sums & 0xFFFFFFFF
+    bit_length = np.vectorize(lambda v: int(v).bit_length(), otypes=[np.int64])(sums_u32)
+    headroom_plus_one = 32 - bit_length
+    shifted = ((sums << (headroom_plus_one - 1)) + (1 << 13)) >> 14
+    reciprocal = lut_lookup_int16(np.clip(shifted - ((1 << 15) + (1 << 16)), -32768, 32767), one_over_lut)
+    right_shift = 31 - headroom_plus_one
+    result = (exps * reciprocal + (np.int64(1) << (right_shift - 1))) >> right_shift
+    return np.clip(result, 0, 32767).astype(np.int16)
+
+
+# ------------------------------------------------------------------------------------------------
 # SOFTMAX
 
 
@@ -266,12 +506,15 @@ class SoftmaxParams:
     output_min: int = -128
     output_max: int = 127
     output_dtype: np.dtype = np.dtype(np.int8)
+    int16: bool = False  # int16 -> int16: reference_ops::SoftmaxInt16 with the two tables below
+    exp_lut: np.ndarray | None = None
+    one_over_one_plus_x_lut: np.ndarray | None = None
 
 
 def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     if len(ctx.shape(x)) < 1:
         raise ctx.fail("input must have at least one dimension")
     beta = np.float32(ctx.options.get("beta", 1.0))
@@ -279,6 +522,8 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
         if y.type_name != "float32":
             raise ctx.fail(f"float32 input with {y.type_name} output")
         return SoftmaxParams(quantized=False, beta=beta)
+    if x.type_name == "int16":
+        return _prepare_softmax_int16(ctx, beta)
     tflm = ctx.profile == "tflm"
     if x.type_name == "uint8" and tflm:
         raise ctx.fail("uint8 input: TFLM's SOFTMAX has no uint8 kernel")
@@ -319,9 +564,37 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
                          np.dtype(y.type_name))
 
 
+def _prepare_softmax_int16(ctx: OpContext, beta: np.float32) -> SoftmaxParams:
+    x, y = ctx.require_input(0), ctx.output(0)
+    if y.type_name != "int16":
+        raise ctx.fail(f"int16 input needs an int16 output, got {y.type_name}")
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if output_zero_point != 0:
+        raise ctx.fail(f"int16 output zero point must be 0, got {output_zero_point}")
+    target = np.float32(1.0 / 32768)
+    if abs(np.float32(output_scale) - target) > np.float32(0.001) * target:  # TF_LITE_ENSURE_NEAR in float32
+        raise ctx.fail(f"int16 output scale must be 1/32768 (within 0.1%), got {output_scale!r}")
+    if input_zero_point != 0:
+        raise ctx.fail(f"int16 input zero point must be 0, got {input_zero_point}")
+    if ctx.profile == "tflm":  # static_cast<double>(scale) * static_cast<double>(beta)
+        scale_times_beta = float(input_scale) * float(beta)
+    else:  # LiteRT: input->params.scale * params->beta is a float32 product, then widened
+        scale_times_beta = float(np.float32(input_scale) * np.float32(beta))
+    multiplier, shift = checked_quantize_multiplier(ctx, scale_times_beta / (10.0 / 65535.0),
+                                                    "input scale * beta / (10/65535)")
+    exp_lut, one_over = softmax_int16_tables(ctx.profile)
+    return SoftmaxParams(True, beta, multiplier, shift, output_bits=16, output_min=0, output_max=32767,
+                         output_dtype=np.dtype(np.int16), int16=True, exp_lut=exp_lut, one_over_one_plus_x_lut=one_over)
+
+
 def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
+    if x.size == 0:  # no rows, or rows of no element: the reference loops compute nothing
+        return np.empty(x.shape, p.output_dtype if p.quantized else np.float32)
     if not p.quantized:
         return softmax_float(p, x)
+    if p.int16:
+        return softmax_int16(x, p.input_multiplier, p.input_left_shift, p.exp_lut, p.one_over_one_plus_x_lut)
     q = x.astype(np.int64)
     diff = q - q.max(axis=-1, keepdims=True)
     kept = diff >= p.diff_min
@@ -374,6 +647,7 @@ class LogisticParams:
     input_multiplier: int = 0  # tflm fixed point
     input_left_shift: int = 0
     input_range_radius: int = 0
+    int16: bool = False  # reference_integer_ops::Logistic int16 (input_multiplier/left_shift of that rule)
 
 
 def _sigmoid_f32(x: np.ndarray) -> np.ndarray:
@@ -390,10 +664,15 @@ def logistic_table(input_scale: float, input_zero_point: int, output_scale: floa
 def prepare_logistic(ctx: OpContext) -> LogisticParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     ctx.check_same_type(x, y)
     if x.type_name == "float32":
         return LogisticParams(quantized=False)
+    if x.type_name == "int16":
+        # LiteRT's kReference SigmoidPrepare also requires s_out == 1/32768 exactly; TFLM only its log2
+        multiplier, left_shift = prepare_int16_sigmoid_like(ctx, exact_output_scale=ctx.profile != "tflm",
+                                                            pot_shifts=(0,))
+        return LogisticParams(True, input_multiplier=multiplier, input_left_shift=left_shift, int16=True)
     if x.type_name == "uint8" and ctx.profile == "tflm":
         raise ctx.fail("uint8 input: TFLM's LOGISTIC has no uint8 kernel")
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
@@ -429,6 +708,8 @@ def logistic_float(x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf
 def logistic_spec(p: LogisticParams, x: np.ndarray) -> np.ndarray:
     if not p.quantized:
         return logistic_float(x)
+    if p.int16:
+        return logistic_int16(x, p.input_multiplier, p.input_left_shift)
     if p.table is not None:
         return p.table[x.view(np.uint8)]
     d = x.astype(np.int64) - p.input_zero_point
@@ -454,6 +735,7 @@ class TanhParams:
     input_multiplier: int = 0  # tflm fixed point
     input_left_shift: int = 0
     input_range_radius: int = 0
+    int16: bool = False  # reference_integer_ops::Tanh int16 (input_multiplier/left_shift of that rule)
 
 
 def tanh_table(input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int,
@@ -465,10 +747,13 @@ def tanh_table(input_scale: float, input_zero_point: int, output_scale: float, o
 def prepare_tanh(ctx: OpContext) -> TanhParams:
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     ctx.check_same_type(x, y)
     if x.type_name == "float32":
         return TanhParams(quantized=False)
+    if x.type_name == "int16":
+        multiplier, left_shift = prepare_int16_sigmoid_like(ctx, exact_output_scale=False, pot_shifts=(0, 1))
+        return TanhParams(True, input_multiplier=multiplier, input_left_shift=left_shift, int16=True)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     if ctx.profile == "tflm":
@@ -496,6 +781,8 @@ def tanh_float(x: np.ndarray, tanh: Callable[[np.ndarray], np.ndarray] = tanhf) 
 def tanh_spec(p: TanhParams, x: np.ndarray) -> np.ndarray:
     if not p.quantized:
         return tanh_float(x)
+    if p.int16:
+        return tanh_int16(x, p.input_multiplier, p.input_left_shift)
     if p.table is not None:
         return p.table[x.view(np.uint8)]
     d = x.astype(np.int64) - p.input_zero_point

@@ -1,8 +1,7 @@
-"""TRANSPOSE_CONV: int8 (per-channel or per-tensor int8 weights), uint8 (LiteRT only) and float32.
+"""TRANSPOSE_CONV: int8 (per-channel or per-tensor int8 weights), int16x8, uint8 (LiteRT only), float32 and hybrid.
 
 Inputs: 0 the output shape (int32 ``[4]``, constant or computed), 1 the weights ``[Cout, KH, KW, Cin]`` (OHWI),
-2 the data ``[N, H, W, Cin]``, 3 the bias ``[Cout]`` (optional). int16 activations with int8 weights (the 16x8
-kernel) are not supported.
+2 the data ``[N, H, W, Cin]``, 3 the bias ``[Cout]`` (optional).
 
 The reference kernels (``tensorflow/lite/kernels/internal/reference/transpose_conv.h`` and
 ``reference/integer_ops/transpose_conv.h``, run by ``kernels/transpose_conv.cc`` under BUILTIN_REF and by TFLM's
@@ -28,9 +27,32 @@ int8 rule (``reference_integer_ops::TransposeConv``): an int32 scratch buffer (i
 (``PopulateConvolutionQuantizationParams``; a per-tensor weight scale serves every channel). The int8 kernel
 never reads the weights' zero point.
 
+int16x8 rule (``reference_integer_ops::TransposeConv`` for int16 data, int8 weights; ``transpose_conv.cc``
+EvalQuantizedPerChannel16x8): data and output zero points 0, the int8 rule's M, shift, and the scatter sums
+``acc = sum x * w + bias[oc]`` in a scratch buffer of the accumulator's type, chosen as CONV_2D's int16 rule chooses
+it (``conv.int16_accumulator_bits``; LiteRT: the options' quantized_bias_type INT32 -> int32, wrapping, and the
+int32 MultiplyByQuantizedMultiplier; INT64 or unset -> exact int64 and the int64 form). TFLM's int16 kernel always
+accumulates in int64 and reads the bias as int64: profile "tflm" refuses an int32 bias.
+
 uint8 rule (``reference_ops::TransposeConv`` for uint8, LiteRT only): ``acc = sum (x - zp_in) * (w - zp_w)``,
 then the same with one per-tensor ``M, shift`` from ``GetQuantizedConvolutionMultipler`` (the float32 product
 ``s_in * s_w``, and the 2% bias-scale check; see ``conv.legacy_uint8_multiplier``).
+
+hybrid rule (float32 data and output, int8 weights, per-tensor or per-channel scales; ``transpose_conv.cc``
+EvalHybrid -> ``reference_ops::HybridTransposeConv``, LiteRT only; measured against the ai-edge-litert 2.3.0
+wheel, 0 mismatches): each batch image ``x[b]`` (all its H*W*Cin values, one row) is quantized at every invoke
+with ``AsymmetricQuantizeFloats`` (always asymmetric: TransposeConvOptions has no asymmetric_quantize_inputs;
+the NEON-via-SSE rules of ``refinterp/ops/hybrid.py``) into int8 values ``q`` (the input_quantized scratch
+tensor), a float32 scale ``s[b]`` (scaling_factors) and a zero point ``zp[b]`` (input_offsets). The weights'
+zero point is never read. Then the float32 scatter of the float rule, one term per product::
+
+    y[b, oy, ox, oc] += f32(f32(f32((q - zp[b]) * w) * s_w[oc]) * s[b])
+
+(the int32 product converted to float32, times the weight scale, times the input scale, each rounded to float32;
+a per-tensor scale serves every channel; per-channel scales are read by output channel), in the scatter order;
+then ``y = clamp(f32(y + bias[oc]))`` with the float activation range. An all-zero image quantizes to q = 0
+(scale 1, zero point 0): its output is the bias. A NaN or infinite input is an EvalError (LiteRT's quantization
+is undefined for it).
 
 Output shape: LiteRT takes it from input 0 (at Prepare when constant, else at Eval); TFLM ignores input 0 and
 keeps the output tensor's declared shape. The reference kernels take the batch from the data and the depth from
@@ -48,6 +70,7 @@ import numpy as np
 
 from refinterp.errors import EvalError
 from refinterp.ops.common import (
+    MAX_CONV_FACTOR,
     PADDING_SAME,
     PADDING_VALID,
     OpContext,
@@ -55,10 +78,19 @@ from refinterp.ops.common import (
     compute_padding,
     per_tensor_qparams,
 )
-from refinterp.ops.conv import bias_scale_of, clamp_float, legacy_uint8_multiplier, per_channel_multipliers
+from refinterp.ops.conv import (
+    bias_scale_of,
+    clamp_float,
+    int16_accumulator_bits,
+    int16_requantization_checks,
+    int16_requantize,
+    legacy_uint8_multiplier,
+    per_channel_multipliers,
+)
+from refinterp.ops.hybrid import quantize_rows
 from refinterp.quant import activation_range, activation_range_float, multiply_by_quantized_multiplier, wrap_int32
 
-KIND_FLOAT32, KIND_INT8, KIND_UINT8 = "float32", "int8", "uint8"
+KIND_FLOAT32, KIND_INT8, KIND_UINT8, KIND_INT16, KIND_HYBRID = "float32", "int8", "uint8", "int16", "hybrid"
 
 #: Largest output refinterp allocates for a computed output shape (elements); larger values are refused.
 MAX_OUTPUT_ELEMENTS = 1 << 28
@@ -80,10 +112,12 @@ class TransposeConvParams:
     output_shift: np.ndarray | None = None  # int64 [Cout], positive = left shift
     act_min: float = 0
     act_max: float = 0
+    accumulator_bits: int = 32  # int16: 32 (int32 scratch, wraps) or 64
+    filter_scales: np.ndarray | None = None  # hybrid: float32 [Cout], the weight scale of each output channel
 
     @property
     def output_dtype(self) -> np.dtype:
-        return np.dtype({KIND_INT8: np.int8, KIND_UINT8: np.uint8}.get(self.kind, np.float32))
+        return np.dtype({KIND_INT8: np.int8, KIND_UINT8: np.uint8, KIND_INT16: np.int16}.get(self.kind, np.float32))
 
 
 def transpose_conv_padding(padding: int, out_size: int, filter_size: int, stride: int) -> int:
@@ -135,29 +169,39 @@ def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
         raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 1")
     shape_tensor, w, x, y = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2), ctx.output(0)
     bias = ctx.input(3)
-    if x.type_name == "int16":
-        raise ctx.unsupported("int16 data (the 16x8 TRANSPOSE_CONV kernel) is not supported by refinterp")
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     if len(ctx.shape(shape_tensor)) != 1:
         raise ctx.fail(f"output shape input must be 1-D, got shape {list(ctx.shape(shape_tensor))}")
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ctx.fail(f"data and weights must be 4-D, got {list(x_shape)} and {list(w_shape)}")
-    if x.type_name == "float32" and w.type_name in ("int8", "uint8"):
-        # LiteRT 2.3.0 runs it (a hybrid kernel, measured); refinterp does not have that rule
-        raise ctx.unsupported(f"float32 data with {w.type_name} weights (hybrid TRANSPOSE_CONV)")
-    if w.type_name != x.type_name:
+    hybrid = x.type_name == "float32" and w.type_name == "int8"
+    if hybrid:
+        # transpose_conv.cc Prepare: float32 data takes float32 or int8 weights (int8: EvalHybrid)
+        if ctx.profile == "tflm":
+            raise ctx.fail("float32 data with int8 weights: TFLM does not run hybrid models")
+    elif x.type_name == "int16":
+        if w.type_name != "int8":
+            raise ctx.fail(f"int16 data with {w.type_name} weights (TFLite requires int8)")
+    elif w.type_name != x.type_name:
         raise ctx.fail(f"{x.type_name} data with {w.type_name} weights (TFLite requires the same type)")
     if y.type_name != x.type_name:
         raise ctx.fail(f"{x.type_name} data with {y.type_name} output (TFLite requires the same type)")
     channels_out, filter_h, filter_w, channels_in = w_shape
     if x_shape[3] != channels_in:
         raise ctx.fail(f"data depth {x_shape[3]} differs from the weights' input depth {channels_in}")
+    accumulator_bits = 32
+    if x.type_name == "int16":
+        accumulator_bits = int16_accumulator_bits(ctx, bias, "transposed convolution")
+        if ctx.profile == "tflm" and bias is not None and bias.type_name != "int64":
+            raise ctx.fail(f"int16 data with {bias.type_name} bias: TFLM's kernel reads the bias as int64")
+        accumulator_bits = 64 if ctx.profile == "tflm" else accumulator_bits
     if bias is not None:
-        wanted = "float32" if x.type_name == "float32" else "int32"
+        wanted = {"float32": "float32", "int16": bias.type_name}.get(x.type_name, "int32")
         if bias.type_name != wanted:
             raise ctx.fail(f"{x.type_name} data with {bias.type_name} bias (TFLite requires {wanted})")
-        if x.type_name == "int8" and bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
+        if x.type_name in ("int8", "int16") and bias.quantization is not None \
+                and int(bias.quantization.zero_point[0]) != 0:
             raise ctx.fail("bias zero point must be 0")
         if int(np.prod(ctx.shape(bias))) != channels_out:
             raise ctx.fail(f"bias has {int(np.prod(ctx.shape(bias)))} elements, expected {channels_out}")
@@ -169,6 +213,9 @@ def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
     stride_h, stride_w = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     if stride_h < 1 or stride_w < 1:
         raise ctx.unsupported(f"strides {stride_h}x{stride_w} (TFLite divides by them)")
+    if max(stride_h, stride_w) > MAX_CONV_FACTOR and ctx.profile == "litert-ref":
+        # transpose_conv.cc Prepare (ai-edge-litert 2.3.0, measured): strides <= INT16_MAX
+        raise ctx.fail(f"strides {stride_h}x{stride_w}: more than {MAX_CONV_FACTOR} (LiteRT keeps them in int16)")
     if filter_h < 1 or filter_w < 1:
         raise ctx.unsupported(f"empty {filter_h}x{filter_w} filter")
     activation = int(o.get("fused_activation_function", 0))
@@ -202,6 +249,10 @@ def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
     common = dict(padding=padding, stride_h=stride_h, stride_w=stride_w, channels_out=channels_out,
                   output_shape=output_shape)
 
+    if hybrid:
+        return TransposeConvParams(kind=KIND_HYBRID, filter_scales=_hybrid_filter_scales(ctx, w, channels_out),
+                                   act_min=activation_range_float(activation)[0],
+                                   act_max=activation_range_float(activation)[1], **common)
     if x.type_name == "float32":
         lo, hi = activation_range_float(activation)
         return TransposeConvParams(kind=KIND_FLOAT32, act_min=lo, act_max=hi, **common)
@@ -232,10 +283,31 @@ def prepare_transpose_conv(ctx: OpContext) -> TransposeConvParams:
                            f"{wq.scale.size} on dimension {wq.quantized_dimension}")
     multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.scale.size > 1 else wq.scale[:1],
                                                   output_scale, channels_out)
+    if x.type_name == "int16":
+        int16_requantization_checks(ctx, x, y, shifts, accumulator_bits)
+        act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
+        return TransposeConvParams(kind=KIND_INT16, output_multiplier=multipliers, output_shift=shifts,
+                                   act_min=act_min, act_max=act_max, accumulator_bits=accumulator_bits, **common)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return TransposeConvParams(kind=KIND_INT8, input_zero_point=input_zero_point,
                                output_zero_point=output_zero_point, output_multiplier=multipliers,
                                output_shift=shifts, act_min=act_min, act_max=act_max, **common)
+
+
+def _hybrid_filter_scales(ctx: OpContext, w, channels_out: int) -> np.ndarray:
+    """The weight scale of each output channel, as EvalHybrid reads ``affine_quantization->scale``: one scale for
+    every channel, else the scale of index ``oc`` whatever the quantized dimension (measured)."""
+    wq = w.quantization
+    if wq is None or wq.scale.size == 0:
+        # transpose_conv.cc Prepare: TF_LITE_ENSURE(context, affine_quantization)
+        raise ctx.fail("int8 weights of a hybrid transposed convolution are not quantized")
+    scales = np.asarray(wq.scale, dtype=np.float32)
+    if scales.size == 1:
+        return np.full(channels_out, scales[0], np.float32)
+    if scales.size < channels_out:
+        raise ctx.unsupported(f"{scales.size} per-channel weight scales on dimension {wq.quantized_dimension} for "
+                              f"{channels_out} output channels (LiteRT would read past the scales)")
+    return scales[:channels_out].copy()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -252,9 +324,11 @@ def transpose_conv_spec(p: TransposeConvParams, shape_values: np.ndarray | None,
         check_input_size(p, (out_h, out_w), (filter_h, filter_w), (in_h, in_w), EvalError)
     pad_h = transpose_conv_padding(p.padding, out_h, filter_h, p.stride_h)
     pad_w = transpose_conv_padding(p.padding, out_w, filter_w, p.stride_w)
-    quantized = p.kind in (KIND_INT8, KIND_UINT8)
+    quantized = p.kind in (KIND_INT8, KIND_UINT8, KIND_INT16)
     # the weights as [KH, KW, Cout, Cin]: one input channel's taps for every output channel
     taps = np.transpose(w, (1, 2, 0, 3))
+    if p.kind == KIND_HYBRID:
+        return _transpose_conv_hybrid(p, shape, (pad_h, pad_w), taps, x, bias)
     if quantized:
         values = x.astype(np.int64) - p.input_zero_point
         taps = taps.astype(np.int64) - (p.filter_zero_point if p.kind == KIND_UINT8 else 0)
@@ -281,10 +355,45 @@ def transpose_conv_spec(p: TransposeConvParams, shape_values: np.ndarray | None,
                     window += values[:, iy, ix, ic, None, None, None] * reach[None, :, :, :, ic]
     if not quantized:
         if bias is not None:
-            total = total + bias.astype(np.float32)
+            total = total + bias.reshape(-1).astype(np.float32)  # any shape with Cout elements
         return clamp_float(total, p.act_min, p.act_max)
     if bias is not None:
-        total += bias.astype(np.int64)
+        total += bias.reshape(-1).astype(np.int64)
+    if p.kind == KIND_INT16:
+        return int16_requantize(total, p.output_multiplier, p.output_shift, p.accumulator_bits, p.act_min, p.act_max)
     acc = wrap_int32(total)
     y = multiply_by_quantized_multiplier(acc, p.output_multiplier, p.output_shift) + p.output_zero_point
     return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
+
+
+def _transpose_conv_hybrid(p: TransposeConvParams, shape: tuple[int, ...], pads: tuple[int, int], taps: np.ndarray,
+                           x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """reference_ops::HybridTransposeConv: the float32 scatter of ``f32(f32(f32(d * w) * s_w[oc]) * s[b])`` with
+    ``d = q - zp[b]`` from the per-image asymmetric quantization (module docstring)."""
+    batches, in_h, in_w, channels_in = x.shape
+    filter_h, filter_w = taps.shape[:2]
+    out_h, out_w = shape[1], shape[2]
+    q, scales, zero_points = quantize_rows(np.asarray(x, np.float32).reshape(batches, -1), asymmetric=True)
+    offsets = (q - zero_points[:, None]).reshape(x.shape)  # |q - zp| <= 255
+    taps = taps.astype(np.int64)  # [KH, KW, Cout, Cin]
+    filter_scales = p.filter_scales.astype(np.float32)
+    total = np.zeros(shape, np.float32)
+    for iy in range(in_h):
+        for ix in range(in_w):
+            oy0, ox0 = iy * p.stride_h - pads[0], ix * p.stride_w - pads[1]
+            ky_lo, ky_hi = max(0, -oy0), min(filter_h, out_h - oy0)
+            kx_lo, kx_hi = max(0, -ox0), min(filter_w, out_w - ox0)
+            if ky_lo >= ky_hi or kx_lo >= kx_hi:
+                continue
+            window = total[:, oy0 + ky_lo:oy0 + ky_hi, ox0 + kx_lo:ox0 + kx_hi, :]
+            reach = taps[ky_lo:ky_hi, kx_lo:kx_hi]
+            for ic in range(channels_in):
+                # the int32 product (exact in float32: |d * w| <= 255 * 128), times s_w[oc], times s[b]
+                products = (offsets[:, iy, ix, ic, None, None, None] * reach[None, :, :, :, ic]).astype(np.float32)
+                with np.errstate(over="ignore", invalid="ignore"):  # huge scales overflow to inf, as in LiteRT
+                    terms = (products * filter_scales).astype(np.float32) * scales[:, None, None, None]
+                    window += terms.astype(np.float32)
+    if bias is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = total + bias.reshape(-1).astype(np.float32)
+    return clamp_float(total, p.act_min, p.act_max)  # an infinite sum becomes +-FLT_MAX (measured)

@@ -18,16 +18,24 @@ here, one element at a time: NumPy's own float32 transcendental functions may di
 * LOG_SOFTMAX (``reference_ops::LogSoftmax``): per row, ``max``, ``sum += expf(x - max)`` in order,
   ``log_sum = logf(sum)``, ``y = x - max - log_sum``.
 
-Integer rules (8-bit; int16 is refused by name: another part of refinterp will take it):
+Integer rules (8-bit, and the int16 kinds of ABS, NEG and PRELU; the other operators' int16 kinds are refused
+by name):
 
 * ABS int8 (``AbsEvalQuantized``): ``v = |q - zp_in|``; scales equal (float32 compare):
   ``clamp(v + zp_out)``; else ``clamp(MBQM(v, M, shift) + zp_out)`` with ``M, shift =
-  QuantizeMultiplier(f32(s_in / s_out))``. int32: ``std::abs`` (INT32_MIN stays INT32_MIN).
-* NEG int8 / int32 / int64 (``reference_ops::Negate``): ``-q`` on the raw values, wrapping (no requantization).
+  QuantizeMultiplier(f32(s_in / s_out))`` (TFLM, profile "tflm": ``f64(s_in) / f64(s_out)``). int32:
+  ``std::abs`` (INT32_MIN stays INT32_MIN).
+* ABS int16 (``elementwise.cc``): quantized (``AbsEvalQuantized<int16_t>``): both zero points must be 0 (Prepare
+  fails otherwise, LiteRT and TFLM alike), then the int8 rule above clamped to int16 (``|-32768| = 32768``
+  rescaled, or 32767 when the scales are equal). Without quantization parameters (``AbsInt16EvalImpl``):
+  ``int16(|int32(q)|)``, so -32768 stays -32768.
+* NEG int8 / int16 / int32 / int64 (``reference_ops::Negate``): ``-q`` on the raw values, wrapping (no
+  requantization; any quantization parameters are ignored: measured, ai-edge-litert 2.3.0).
 * RSQRT int8 (``RsqrtEvalQuantizedInt8``): every input must be >= zp_in (else the kernel fails at Eval);
   ``v = q - zp_in``; ``v == 0`` gives 127; else ``(m, s) = GetInvSqrtQuantizedMultiplierExp(v, -1)``,
   ``data = MBQM(1, m, s + 20)``, ``y = clamp(MBQM(data, M, shift - 20) + zp_out)`` with
-  ``M, shift = QuantizeMultiplier(1 / f64(f32(sqrtf(s_in) * s_out)))``.
+  ``M, shift = QuantizeMultiplier(1 / f64(f32(sqrtf(s_in) * s_out)))`` (TFLM, profile "tflm":
+  ``1 / (sqrt(f64(s_in)) * f64(s_out))``, all in double).
 * SQRT int8: every input must be >= zp_in (else Eval fails); ``y = clamp(trunc(sqrtf(f32(s_in * (q - zp_in))) *
   f32(1 / s_out)) + zp_out)`` (truncated, not rounded: measured with ai-edge-litert 2.3.0, whose source is not
   public at this writing; truncating the exact value agrees on every case tried).
@@ -37,9 +45,11 @@ Integer rules (8-bit; int16 is refused by name: another part of refinterp will t
   LOG maps ``x <= 0`` to ``f32((-128 - zp_out) * s_out)``.
 * HARD_SWISH int8/uint8 (``reference_ops::HardSwish`` with HardSwishParams from ``HardSwishPrepare``):
   16-bit fixed point, see ``hard_swish_spec``.
-* PRELU int8/uint8 (``reference_ops::BroadcastPrelu4DSlow``/``Prelu``): ``d = q - zp_in``;
-  ``d >= 0: MBQM(d, M1, s1)``, else ``MBQM(d * (a - zp_alpha), M2, s2)``; ``y = clamp(. + zp_out)`` with
-  ``M1 = QM(f32(s_in / s_out))``, ``M2 = QM(f32(f32(s_in * s_alpha) / s_out))``.
+* PRELU int8/uint8, and int16 with an int8 alpha (``reference_ops::BroadcastPrelu4DSlow``/``Prelu``; Prepare in
+  ``activations.cc``): ``d = q - zp_in``; ``d >= 0: MBQM(d, M1, s1)``, else ``MBQM(d * (a - zp_alpha), M2, s2)``;
+  ``y = clamp(. + zp_out)`` with ``M1 = QM(f32(s_in / s_out))``, ``M2 = QM(f32(f32(s_in * s_alpha) / s_out))``
+  (TFLM, profile "tflm": the same ratios in double, ``prelu_common.cc``). int16: neither runtime checks the zero
+  points (all are applied); an int16 alpha is refused (TFLM rejects it, LiteRT reads its bytes as int8).
 * L2_NORMALIZATION int8 (``reference_integer_ops::L2Normalization``): per row, ``acc = Σ (q - zp)^2`` (int32);
   ``(m, s) = GetInvSqrtQuantizedMultiplierExp(acc, -1)``; ``y = clamp(MBQM(q - zp, m, s + 7))``. uint8
   (``reference_ops::L2Normalization``): ``y = clamp(128 + MBQM(128 * (q - zp), m, s), 0, 255)``. Output
@@ -58,7 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
+from refinterp.ops.common import MAX_MULTIPLIER_SHIFT, OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.ops.softmax_logistic import (
     calculate_input_radius,
     exp_on_negative_values,
@@ -113,7 +123,8 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         y = clamp(roundf(t * f32(1 / f32(s_out))) + zp_out, qmin, qmax)
 
     The clamp saturates (an infinite ``t`` gives qmax: measured with ai-edge-litert 2.3.0, EXP int8).
-    ``rounding="truncate"``: the result is truncated toward zero instead of rounded (SQRT int8, measured).
+    ``rounding="truncate"``: ``clamp(static_cast<int32>(t * f32(1 / f32(s_out))) + zp_out)`` instead (SQRT int8,
+    measured), with x86's cast (INT32_MIN out of range) and int32 wrapping.
     """
     info = np.iinfo(dtype)
     values = np.arange(info.min, info.max + 1, dtype=np.int64)
@@ -122,8 +133,12 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         transformed = np.asarray(transform(dequantized), dtype=np.float32)
         inverse_scale = np.float32(1.0) / np.float32(output_scale)
         scaled = transformed * inverse_scale
-        rescaled = np.trunc(scaled) if rounding == "truncate" else round_half_away_f32(scaled)
-        quantized = rescaled + np.float32(output_zero_point)
+        if rounding == "truncate":
+            # static_cast<int32_t> then + zp in int32: out of range gives x86's INT32_MIN, and the addition
+            # wraps (measured: SQRT int8 with an output scale of 1e-12 gives the type's minimum)
+            quantized = wrap_int32(cast_to_int32(scaled) + output_zero_point)
+        else:
+            quantized = round_half_away_f32(scaled) + np.float32(output_zero_point)
     return np.clip(np.nan_to_num(quantized, nan=float(info.min)), info.min, info.max).astype(dtype)
 
 
@@ -193,10 +208,10 @@ def inv_sqrt_multiplier_exp(value: np.ndarray, reverse_shift: int) -> tuple[np.n
 # ------------------------------------------------------------------------------------------------
 # ABS, NEG, SQRT, RSQRT, EXP, LOG, SIN, COS, SQUARE, FLOOR, CEIL, ROUND, ELU
 
-# dtypes LiteRT's kernels take, per operator (int16 handled elsewhere)
+# dtypes LiteRT's kernels take, per operator (int16 only where refinterp has the rule; the rest is refused by name)
 UNARY_TYPES = {
-    "ABS": ("int8", "int32", "float32"),
-    "NEG": ("int8", "int32", "int64", "float32"),
+    "ABS": ("int8", "int16", "int32", "float32"),
+    "NEG": ("int8", "int16", "int32", "int64", "float32"),
     "SQRT": ("int8", "float32"),
     "RSQRT": ("int8", "float32"),
     "EXP": ("int8", "float32"),
@@ -211,13 +226,15 @@ UNARY_TYPES = {
 }
 # dtypes TFLite Micro's kernels take (profile "tflm"; measured with the pinned tflite-micro)
 TFLM_TYPES = {
-    "ABS": ("int8", "float32"), "NEG": ("float32",), "SQRT": ("float32",), "RSQRT": ("int8", "float32"),
+    "ABS": ("int8", "int16", "float32"), "NEG": ("float32",), "SQRT": ("float32",), "RSQRT": ("int8", "float32"),
     "EXP": ("float32",), "LOG": ("float32",), "SIN": ("float32",), "COS": ("float32",), "SQUARE": ("float32",),
     "FLOOR": ("float32",), "CEIL": ("float32",), "ROUND": ("float32",), "ELU": ("int8", "float32"),
-    "HARD_SWISH": ("int8", "float32"), "PRELU": ("int8", "float32"), "L2_NORMALIZATION": ("int8", "float32"),
+    "HARD_SWISH": ("int8", "float32"), "PRELU": ("int8", "int16", "float32"),
+    "L2_NORMALIZATION": ("int8", "float32"),
     "LOG_SOFTMAX": ("int8", "float32"),
 }
 UNQUANTIZED_INT8_OPS = ("NEG",)  # raw values, no (scale, zero point)
+INT16_OPS = ("ABS", "NEG")  # the unary operators whose int16 kind refinterp has
 
 
 def check_tflm_type(ctx: OpContext, type_name: str) -> None:
@@ -270,7 +287,7 @@ def prepare_unary(ctx: OpContext) -> UnaryParams:
     op = ctx.op.name
     ctx.check_inputs(1, 1)
     x, y = ctx.require_input(0), ctx.output(0)
-    if x.type_name == "int16":
+    if x.type_name == "int16" and op not in INT16_OPS:
         raise ctx.unsupported(f"{op} on int16 (refinterp's int16 kernels are not written yet)")
     ctx.check_dtype(x, UNARY_TYPES[op], "input")
     check_tflm_type(ctx, x.type_name)
@@ -278,22 +295,44 @@ def prepare_unary(ctx: OpContext) -> UnaryParams:
         raise ctx.fail(f"input is {x.type_name} but output is {y.type_name}")
     if x.type_name == "float32":
         return UnaryParams(op, "float", x.dtype)
-    if x.type_name != "int8" or op in UNQUANTIZED_INT8_OPS:
+    # ABS int16 without quantization parameters is AbsInt16EvalImpl: the raw rule, like int32
+    raw_int16 = x.type_name == "int16" and x.quantization is None
+    if x.type_name not in ("int8", "int16") or op in UNQUANTIZED_INT8_OPS or raw_int16:
         return UnaryParams(op, "int", x.dtype)
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
+    if x.type_name == "int16" and (input_zero_point != 0 or output_zero_point != 0):
+        # GenericPrepare (LiteRT's elementwise.cc and TFLM's alike)
+        raise ctx.fail(f"int16 zero points must be 0, got input {input_zero_point}, output {output_zero_point}")
     qmin, qmax = DTYPE_RANGES[x.dtype]
     common = dict(input_zero_point=input_zero_point, output_zero_point=output_zero_point, qmin=qmin, qmax=qmax)
     if op == "ABS":
         needs_rescale = bool(np.float32(input_scale) != np.float32(output_scale))
-        multiplier, shift = quantize_multiplier(float(np.float32(input_scale) / np.float32(output_scale))) \
+        # SetAbsOutputMultiplier: the ratio in float32 (LiteRT's elementwise.cc), in double (TFLM's)
+        ratio = float(input_scale) / float(output_scale) if ctx.profile == "tflm" else \
+            float(np.float32(input_scale) / np.float32(output_scale))
+        multiplier, shift = checked_quantize_multiplier(ctx, ratio, "input/output scale ratio") \
             if needs_rescale else (0, 0)
         return UnaryParams(op, "quantized", x.dtype, multiplier=multiplier, shift=shift,
                            needs_rescale=needs_rescale, **common)
     if op == "RSQRT":
-        # SetRsqrtOutputMultiplier: sqrt and product in float32, the reciprocal in double
-        product = np.float32(np.sqrt(np.float32(input_scale)) * np.float32(output_scale))
-        multiplier, shift = quantize_multiplier(1.0 / float(product))
+        if ctx.profile == "tflm":
+            # TFLM's SetRsqrtOutputMultiplier (micro/kernels/elementwise.cc): sqrt and product in double
+            product = float(np.sqrt(np.float64(input_scale))) * float(output_scale)
+        else:
+            # LiteRT's SetRsqrtOutputMultiplier (elementwise.cc): sqrt and product in float32, the reciprocal
+            # in double
+            product = float(np.float32(np.sqrt(np.float32(input_scale)) * np.float32(output_scale)))
+        if not product > 0:  # 1 / 0 is infinite: QuantizeMultiplier of it is undefined
+            raise ctx.fail(f"sqrt(input scale) * output scale underflows to 0 ({input_scale:.6g}, {output_scale:.6g}): "
+                           "the multiplier of 1 / 0 is undefined")
+        multiplier, shift = quantize_multiplier(1.0 / product)
+        # the kernel's MBQM(data, M, shift - 20) shifts left by more than 30 or right by more than 31 bits:
+        # undefined in C++ (measured: LiteRT's results follow no rule there)
+        if not -31 <= shift - RSQRT_SHIFT <= MAX_MULTIPLIER_SHIFT:
+            raise ctx.fail(f"input and output scales {input_scale:.6g}, {output_scale:.6g} make a rescale of "
+                           f"2**{shift - RSQRT_SHIFT - 1}: TFLite's int32 arithmetic would shift by "
+                           f"{abs(shift - RSQRT_SHIFT)} bits (undefined)")
         return UnaryParams(op, "quantized", x.dtype, multiplier=multiplier, shift=shift, **common)
     table = lut_populate(_lut_transform(op, output_scale, output_zero_point), input_scale, input_zero_point,
                          output_scale, output_zero_point, x.dtype, "truncate" if op == "SQRT" else "half away")
@@ -343,7 +382,7 @@ def check_unary_domain(p: UnaryParams, x: np.ndarray) -> None:
 
 
 def unary_rule_8bit(p: UnaryParams, q: np.ndarray) -> np.ndarray:
-    """The int8 rule on values that passed ``check_unary_domain``."""
+    """The int8 rule (and ABS int16's) on values that passed ``check_unary_domain``."""
     if p.table is not None:
         return lookup(p.table, q)
     v = q.astype(np.int64) - p.input_zero_point
@@ -524,11 +563,16 @@ class PreluParams:
 def prepare_prelu(ctx: OpContext) -> PreluParams:
     ctx.check_inputs(2, 2)
     x, alpha, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
-    if x.type_name == "int16":
-        raise ctx.unsupported("PRELU on int16 (refinterp's int16 kernels are not written yet)")
-    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     check_tflm_type(ctx, x.type_name)
-    if alpha.type_name != x.type_name:
+    if x.type_name == "int16":
+        # int16x8: int8 alpha (a weight). TFLM's PreluPrepare requires it; LiteRT accepts an int16 alpha but
+        # its kernel reads the alpha's bytes as int8 (measured, ai-edge-litert 2.3.0): nothing to copy
+        if alpha.type_name == "int16" and ctx.profile != "tflm":
+            raise ctx.unsupported("PRELU int16 with an int16 alpha (LiteRT reads the alpha's bytes as int8)")
+        if alpha.type_name != "int8":
+            raise ctx.fail(f"input is int16 but alpha is {alpha.type_name} (int8 required)")
+    elif alpha.type_name != x.type_name:
         raise ctx.fail(f"input is {x.type_name} but alpha is {alpha.type_name}")
     ctx.check_same_type(x, y)
     x_shape, alpha_shape = ctx.shape(x), ctx.shape(alpha)
@@ -544,9 +588,13 @@ def prepare_prelu(ctx: OpContext) -> PreluParams:
     alpha_scale, alpha_zero_point = per_tensor_qparams(ctx, alpha, "alpha")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     s_in, s_alpha, s_out = np.float32(input_scale), np.float32(alpha_scale), np.float32(output_scale)
-    multiplier_1, shift_1 = checked_quantize_multiplier(ctx, float(s_in / s_out), "input scale / output scale")
-    multiplier_2, shift_2 = checked_quantize_multiplier(ctx, float(np.float32(s_in * s_alpha) / s_out),
-                                                        "input scale x alpha scale / output scale")
+    if ctx.profile == "tflm":  # CalculatePreluParams (prelu_common.cc): in double
+        real_1 = float(s_in) / float(s_out)
+        real_2 = float(s_in) * float(s_alpha) / float(s_out)
+    else:  # PreluPrepare (activations.cc): in float32
+        real_1, real_2 = float(s_in / s_out), float(np.float32(s_in * s_alpha) / s_out)
+    multiplier_1, shift_1 = checked_quantize_multiplier(ctx, real_1, "input scale / output scale")
+    multiplier_2, shift_2 = checked_quantize_multiplier(ctx, real_2, "input scale x alpha scale / output scale")
     return PreluParams(True, x.dtype, shape, input_zero_point, alpha_zero_point, output_zero_point,
                        multiplier_1, shift_1, multiplier_2, shift_2)
 
@@ -559,7 +607,7 @@ def prelu_spec(p: PreluParams, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     d = x.astype(np.int64) - p.input_zero_point
     a = alpha.astype(np.int64) - p.alpha_zero_point
     positive = multiply_by_quantized_multiplier(d, p.multiplier_1, p.shift_1)
-    negative = multiply_by_quantized_multiplier(d * a, p.multiplier_2, p.shift_2)
+    negative = multiply_by_quantized_multiplier(d * a, p.multiplier_2, p.shift_2)  # |d * a| < 2**24: int32
     qmin, qmax = DTYPE_RANGES[np.dtype(p.dtype)]
     return np.clip(np.where(d >= 0, positive, negative) + p.output_zero_point, qmin, qmax).astype(p.dtype)
 
@@ -645,9 +693,7 @@ def prepare_log_softmax(ctx: OpContext) -> LogSoftmaxParams:
     x, y = ctx.require_input(0), ctx.output(0)
     if x.type_name == "int16":
         raise ctx.unsupported("LOG_SOFTMAX on int16 (LiteRT has no int16 kernel either)")
-    if x.type_name == "uint8":
-        raise ctx.unsupported("LOG_SOFTMAX on uint8 (not written yet)")
-    ctx.check_dtype(x, ("int8", "float32"), "input")
+    ctx.check_dtype(x, ("int8", "uint8", "float32"), "input")
     check_tflm_type(ctx, x.type_name)
     ctx.check_same_type(x, y)
     if len(ctx.shape(x)) < 1:
@@ -658,8 +704,9 @@ def prepare_log_softmax(ctx: OpContext) -> LogSoftmaxParams:
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     if float(np.float32(output_scale)) != 16.0 / 256:
         raise ctx.fail(f"output scale must be 16/256, got {output_scale!r}")
-    if output_zero_point != 127:
-        raise ctx.fail(f"output zero point must be 127, got {output_zero_point}")
+    wanted_zero_point = 255 if x.type_name == "uint8" else 127
+    if output_zero_point != wanted_zero_point:
+        raise ctx.fail(f"output zero point must be {wanted_zero_point}, got {output_zero_point}")
     # PreprocessLogSoftmaxScalingExp (quantization_util.cc), beta = 1
     input_beta_real = min(float(input_scale) * float(1 << (31 - LOG_SOFTMAX_INPUT_INTEGER_BITS)),
                           float((1 << 31) - 1))
@@ -740,7 +787,8 @@ def log_x_for_x_greater_than_or_equal_to_1(value: np.ndarray, input_integer_bits
 
 
 def log_softmax_spec(p: LogSoftmaxParams, x: np.ndarray) -> np.ndarray:
-    """float32, or int8 (``reference_integer_ops::LogSoftmax``), per row of the last axis::
+    """float32, or int8 (``reference_integer_ops::LogSoftmax``; uint8: the same rule moved by 128), per row of
+    the last axis::
 
         d = q - max(row)                        (only d >= diff_min count in the sum)
         S = Σ RDBPOT(exp_on_negative_values(Q5.26: MBQM(d, M, left_shift)), 12)      (Q12.19, int32 wrap)
@@ -755,6 +803,12 @@ def log_softmax_spec(p: LogSoftmaxParams, x: np.ndarray) -> np.ndarray:
         return log_softmax_float(x)
     if x.size == 0:
         return x.copy()
+    if x.dtype == np.uint8:
+        # reference_ops::LogSoftmax (uint8): the same fixed-point rule on the differences, output zero point
+        # 255 instead of 127 and the clamp [0, 255]: the int8 rule on q - 128, plus 128 (200 random cases
+        # against LiteRT BUILTIN_REF)
+        shifted = log_softmax_spec(p, (x.astype(np.int16) - 128).astype(np.int8))
+        return (shifted.astype(np.int16) + 128).astype(np.uint8)
     q = x.astype(np.int64)
     diff = q - q.max(axis=-1, keepdims=True)
     diff_q5 = multiply_by_quantized_multiplier(diff, p.input_multiplier, p.input_left_shift)

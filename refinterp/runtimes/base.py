@@ -25,6 +25,8 @@ class RunResult:
     outputs: list[np.ndarray]
     #: wall-clock seconds of the invoke call alone (no loading, no tensor copies)
     invoke_seconds: float | None = field(default=None, compare=False)
+    #: the tensors of the other subgraphs (those CALL_ONCE, WHILE and IF ran): (subgraph, tensor index) -> value
+    subgraph_tensors: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -34,6 +36,11 @@ class Runtime(Protocol):
     def version(self) -> str: ...
 
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult: ...
+
+    def run_series(self, model_path: str, series: list[list[np.ndarray]]) -> list[RunResult]:
+        """One interpreter invoked once per input list, in order (state such as LSTM/SVDF variables and resource
+        variables carries from one invoke to the next); what it held after each invoke."""
+        ...
 
 
 
@@ -91,7 +98,7 @@ def check_inputs(model: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if tuple(value.shape) != tuple(tensor.shape):
             raise InputError(f"input {position} (tensor {tensor_index} '{tensor.name}') expects shape "
                              f"{list(tensor.shape)}, got {list(value.shape)}")
-        checked.append(np.ascontiguousarray(value))
+        checked.append(np.ascontiguousarray(value).reshape(value.shape))  # ascontiguousarray makes a 0-d array 1-d
     return checked
 
 
@@ -102,6 +109,26 @@ def outputs_of(model: Any, tensors: dict[int, np.ndarray], runtime_name: str) ->
             raise RefinterpError(f"{runtime_name} gave no value for output tensor {tensor_index}")
         outputs.append(tensors[tensor_index])
     return outputs
+
+
+def has_values(tensor: Any) -> bool:
+    """A tensor a runtime can give a value of: not a resource or variant handle (LiteRT's get_tensor crashes on
+    those; refinterp's refuses them)."""
+    return tensor.dtype is not None
+
+
+def undefined_tensors(model: Any) -> set[tuple[int, int]]:
+    """(subgraph, tensor) pairs whose value LiteRT leaves undefined: the inputs of a WHILE condition subgraph
+    that no operator reads (while.cc calls RemoveUnusedInputs: nothing is ever copied into them)."""
+    undefined = set()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            index = op.options.get("cond_subgraph_index") if op.name == "WHILE" else None
+            if isinstance(index, int) and 0 <= index < len(model.subgraphs):
+                cond = model.subgraphs[index]
+                read = {i for cond_op in cond.operators for i in cond_op.inputs}
+                undefined |= {(index, i) for i in cond.inputs if i >= 0 and i not in read}
+    return undefined
 
 
 def one_line(exc: BaseException) -> str:

@@ -40,4 +40,12 @@ class GoldenRuntime:
             raise RefinterpError(f"no case of golden {self.golden_dir} has these inputs "
                                  f"(cases: {', '.join(c.name for c in golden.cases)})")
         tensors = case.tensors()
-        return RunResult(tensors, [tensors[i] for i in case.output_indices], None)
+        return RunResult(tensors, [tensors[i] for i in case.output_indices], None, case.subgraph_tensors())
+
+    def run_series(self, model_path: str, series: list[list[np.ndarray]]) -> list[RunResult]:
+        """A golden DIR stores single invokes of a fresh interpreter: a series of more than one is refused (the
+        state a stateful model carries from one invoke to the next is not stored)."""
+        if len(series) != 1:
+            raise RefinterpError(f"golden {self.golden_dir} holds single invokes; compare a series of {len(series)} "
+                                 "against a live runtime")
+        return [self.run(model_path, series[0])]

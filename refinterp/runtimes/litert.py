@@ -14,10 +14,12 @@ from refinterp.runtimes.base import (
     LITERT_PACKAGE,
     RunResult,
     check_inputs,
+    has_values,
     import_litert_interpreter,
     one_line,
     outputs_of,
     package_version,
+    undefined_tensors,
 )
 
 
@@ -69,24 +71,37 @@ class LiteRTRuntime:
         return interpreter
 
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
+        return self.run_series(model_path, [inputs])[0]
+
+    def run_series(self, model_path: str, series: list[list[np.ndarray]]) -> list[RunResult]:
         model = load_model(model_path)
-        arrays = check_inputs(model, inputs)
         litert = import_litert_interpreter(self.name)
         interpreter = self._make_interpreter(litert, model_path)
-        try:
-            for detail, value in zip(interpreter.get_input_details(), arrays, strict=True):
-                interpreter.set_tensor(detail["index"], value)
-            started = time.perf_counter()
-            interpreter.invoke()
-            invoke_seconds = time.perf_counter() - started
-        except (ValueError, RuntimeError) as exc:
-            raise RefinterpError(f"{self.name} failed to run {model_path}: {one_line(exc)}") from None
-        tensors: dict[int, np.ndarray] = {}
-        # Only the model's own tensors: LiteRT appends kernel temporaries (im2col, ...) after them.
-        for tensor_index in range(len(model.subgraphs[0].tensors)):
+        # Only the model's own tensors: LiteRT appends kernel temporaries (im2col, ...) after them. Never a
+        # resource or variant tensor: get_tensor on one crashes the process. Nor a tensor LiteRT never writes.
+        undefined = undefined_tensors(model)
+        results = []
+        for inputs in series:
+            arrays = check_inputs(model, inputs)
             try:
-                value = interpreter.get_tensor(tensor_index)
-            except ValueError:  # no data: e.g. a tensor the delegate kept internal
-                continue
-            tensors[tensor_index] = np.array(value, copy=True)
-        return RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds)
+                for detail, value in zip(interpreter.get_input_details(), arrays, strict=True):
+                    interpreter.set_tensor(detail["index"], value)
+                started = time.perf_counter()
+                interpreter.invoke()
+                invoke_seconds = time.perf_counter() - started
+            except (ValueError, RuntimeError) as exc:
+                raise RefinterpError(f"{self.name} failed to run {model_path}: {one_line(exc)}") from None
+            found: dict[tuple[int, int], np.ndarray] = {}
+            for subgraph in model.subgraphs:
+                for tensor in subgraph.tensors:
+                    if not has_values(tensor) or (subgraph.index, tensor.index) in undefined:
+                        continue
+                    try:
+                        value = interpreter.get_tensor(tensor.index, subgraph.index)
+                    except ValueError:  # no data: a tensor the delegate kept internal, a WHILE output no one reads
+                        continue
+                    found[subgraph.index, tensor.index] = np.array(value, copy=True)
+            tensors = {index: value for (subgraph, index), value in found.items() if subgraph == 0}
+            others = {key: value for key, value in found.items() if key[0] != 0}
+            results.append(RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds, others))
+        return results

@@ -31,19 +31,28 @@ class RefinterpRuntime:
         return f"refinterp {refinterp.__version__}"
 
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
+        return self.run_series(model_path, [inputs])[0]
+
+    def run_series(self, model_path: str, series: list[list[np.ndarray]]) -> list[RunResult]:
         model = load_model(model_path)
-        arrays = check_inputs(model, inputs)
         interpreter = Interpreter(model_path=str(model_path), **self.interpreter_options)
         interpreter.allocate_tensors()
-        for detail, value in zip(interpreter.get_input_details(), arrays, strict=True):
-            interpreter.set_tensor(detail["index"], value)
-        started = time.perf_counter()
-        interpreter.invoke()
-        invoke_seconds = time.perf_counter() - started
-        tensors: dict[int, np.ndarray] = {}
-        for detail in interpreter.get_tensor_details():
-            try:
-                tensors[int(detail["index"])] = np.array(interpreter.get_tensor(detail["index"]), copy=True)
-            except RefinterpError:  # a tensor with no value (an unused optional, say)
-                continue
-        return RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds)
+        results = []
+        for inputs in series:
+            arrays = check_inputs(model, inputs)
+            for detail, value in zip(interpreter.get_input_details(), arrays, strict=True):
+                interpreter.set_tensor(detail["index"], value)
+            started = time.perf_counter()
+            interpreter.invoke()
+            invoke_seconds = time.perf_counter() - started
+            tensors: dict[int, np.ndarray] = {}
+            for detail in interpreter.get_tensor_details():
+                try:
+                    tensors[int(detail["index"])] = np.array(interpreter.get_tensor(detail["index"]), copy=True)
+                except RefinterpError:  # a tensor with no value (an unused optional, a resource handle)
+                    continue
+            others = {(subgraph, index): np.array(value, copy=True)
+                      for subgraph in interpreter.subgraphs_run() if subgraph != 0
+                      for index, value in interpreter.tensor_values(subgraph).items()}
+            results.append(RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds, others))
+        return results

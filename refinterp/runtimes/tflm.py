@@ -17,6 +17,7 @@ from refinterp.runtimes.base import (
     TFLM_PACKAGE,
     RunResult,
     check_inputs,
+    has_values,
     import_tflm_runtime,
     one_line,
     outputs_of,
@@ -98,27 +99,39 @@ class TFLMRuntime:
                              f"{one_line(last_error) if last_error else 'unknown error'}")
 
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
+        return self.run_series(model_path, [inputs])[0]
+
+    def run_series(self, model_path: str, series: list[list[np.ndarray]]) -> list[RunResult]:
         model = load_model(model_path)
-        arrays = check_inputs(model, inputs)
         tflm = import_tflm_runtime()
         interpreter = self._interpreter(tflm, model, str(model_path))
-        try:
-            for position, value in enumerate(arrays):
-                interpreter.set_input(value, position)
-            started = time.perf_counter()
-            interpreter.invoke()
-            invoke_seconds = time.perf_counter() - started
-        except (ValueError, RuntimeError) as exc:
-            raise RefinterpError(f"tflm failed to run {model_path}: {one_line(exc)}") from None
-        tensors: dict[int, np.ndarray] = {}
-        # GetTensor on an index past the subgraph's tensor count crashes the process: stay in range.
-        for tensor_index in range(len(model.subgraphs[0].tensors)):
+        results = []
+        for inputs in series:
+            arrays = check_inputs(model, inputs)
             try:
-                found = interpreter.GetTensor(tensor_index, 0)
-            except (ValueError, RuntimeError):
-                continue
-            data = found.get("tensor_data") if isinstance(found, dict) else found
-            if data is None:
-                continue
-            tensors[tensor_index] = np.array(data, copy=True)
-        return RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds)
+                for position, value in enumerate(arrays):
+                    interpreter.set_input(value, position)
+                started = time.perf_counter()
+                interpreter.invoke()
+                invoke_seconds = time.perf_counter() - started
+            except (ValueError, RuntimeError) as exc:
+                raise RefinterpError(f"tflm failed to run {model_path}: {one_line(exc)}") from None
+            values: dict[tuple[int, int], np.ndarray] = {}
+            # GetTensor on an index past the subgraph's tensor count crashes the process: stay in range; and skip
+            # resource handles, which hold no data.
+            for subgraph in model.subgraphs:
+                for tensor in subgraph.tensors:
+                    if not has_values(tensor):
+                        continue
+                    try:
+                        found = interpreter.GetTensor(tensor.index, subgraph.index)
+                    except (ValueError, RuntimeError):
+                        continue
+                    data = found.get("tensor_data") if isinstance(found, dict) else found
+                    if data is None:
+                        continue
+                    values[subgraph.index, tensor.index] = np.array(data, copy=True)
+            tensors = {index: value for (subgraph, index), value in values.items() if subgraph == 0}
+            others = {key: value for key, value in values.items() if key[0] != 0}
+            results.append(RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds, others))
+        return results

@@ -43,6 +43,7 @@ import numpy as np
 from refinterp.errors import InputError, RefinterpError, UnsupportedOpError
 from refinterp.interpreter import Interpreter
 from refinterp.io import MANIFEST_NAME, load_golden, load_npy, model_input_specs, seeded_inputs, sha256_of_file
+from refinterp.io.golden_format import subgraph_key
 from refinterp.model import load_model
 from refinterp.runtimes import RUNTIME_NAMES, LiteRTRuntime, TFLMRuntime, check_inputs, get_runtime
 from refinterp.runtimes.base import import_litert_interpreter, import_tflm_runtime
@@ -53,8 +54,9 @@ EXIT_EQUAL, EXIT_DIVERGED, EXIT_ERROR = 0, 1, 2
 #: histogram bins of integer differences (against - reference, in LSB); "beyond" is |difference| > 2
 HISTOGRAM_BINS = ("-2", "-1", "+1", "+2", "beyond")
 ISOLATION_CLASSES = ("exact", "local", "inherited", "unavailable")
-#: statuses of one compared tensor; only "differs" and "incompatible" are divergences
-STATUSES = ("equal", "differs", "incompatible", "missing_against", "missing_reference")
+#: statuses of one compared tensor; only "differs" and "incompatible" are divergences; "not_run": a tensor of a
+#: subgraph neither runtime ran (an IF branch not taken), not counted among the tensors compared
+STATUSES = ("equal", "differs", "incompatible", "missing_against", "missing_reference", "not_run")
 DIVERGENT_STATUSES = ("differs", "incompatible")
 CSV_COLUMNS = (
     "case", "op_index", "op_type", "output_position", "tensor_index", "tensor_name", "shape", "dtype", "status",
@@ -338,23 +340,44 @@ def _first_divergence(rows: Sequence[dict[str, Any]], case_names: list[str]) -> 
 
 
 def compare_tensors(model: Any, reference: dict[int, np.ndarray], against: dict[int, np.ndarray],
-                    isolator: Isolator | None = None, against_name: str = "against") -> list[dict[str, Any]]:
-    """One row per operator output tensor of subgraph 0, in execution order."""
-    subgraph = model.subgraphs[0]
+                    isolator: Isolator | None = None, against_name: str = "against",
+                    reference_others: dict[tuple[int, int], np.ndarray] | None = None,
+                    against_others: dict[tuple[int, int], np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """One row per operator output tensor of subgraph 0, in execution order; then, for a model with more
+    subgraphs (CALL_ONCE, WHILE, IF), one row per operator output of each other subgraph, its operator and
+    tensor named "sg<k>:<index>" (status "not_run" when neither runtime ran that subgraph). Resource handles
+    (VAR_HANDLE's outputs) hold no data and get no row."""
+    rows = _subgraph_rows(model, 0, reference, against, isolator, against_name)
+    for subgraph in model.subgraphs[1:]:
+        def values(found: dict[tuple[int, int], np.ndarray] | None, number: int = subgraph.index) -> dict:
+            return {i: v for (s, i), v in (found or {}).items() if s == number}
+
+        rows += _subgraph_rows(model, subgraph.index, values(reference_others), values(against_others), None,
+                               against_name)
+    return rows
+
+
+def _subgraph_rows(model: Any, number: int, reference: dict[int, np.ndarray], against: dict[int, np.ndarray],
+                   isolator: Isolator | None, against_name: str) -> list[dict[str, Any]]:
+    subgraph = model.subgraphs[number]
     rows = []
     for op in subgraph.operators:
         isolation = isolator.classify(op, against_name, reference, against) if isolator is not None else None
         for position, tensor_index in enumerate(op.outputs):
-            if tensor_index < 0:
+            if tensor_index < 0 or subgraph.tensors[tensor_index].dtype is None:
                 continue
             tensor = subgraph.tensors[tensor_index]
             scale, zero_point = _quant_fields(tensor)
             row: dict[str, Any] = {
-                "op_index": op.index, "op_type": op.name, "output_position": position,
-                "tensor_index": tensor_index, "tensor_name": tensor.name, "shape": [int(d) for d in tensor.shape],
+                "op_index": op.index if number == 0 else subgraph_key(number, op.index), "op_type": op.name,
+                "output_position": position,
+                "tensor_index": tensor_index if number == 0 else subgraph_key(number, tensor_index),
+                "tensor_name": tensor.name, "shape": [int(d) for d in tensor.shape],
                 "dtype": tensor.type_name, "scale": scale, "zero_point": zero_point,
             }
             row.update(difference(reference.get(tensor_index), against.get(tensor_index)))
+            if number and tensor_index not in reference and tensor_index not in against:
+                row["status"] = "not_run"
             row["isolation"] = isolation[position] if isolation is not None else None
             rows.append(row)
     return rows
@@ -401,7 +424,7 @@ def aggregate_rows(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                                            "tensor_name", "shape", "dtype", "scale", "zero_point")}
         statuses = [r["status"] for r in per_case]
         status = next((s for s in ("incompatible", "differs", "missing_against", "missing_reference")
-                       if s in statuses), "equal")
+                       if s in statuses), "not_run" if all(s == "not_run" for s in statuses) else "equal")
         mismatches = [r["mismatches"] for r in per_case if r["mismatches"] is not None]
         max_abs = [r["max_abs_diff"] for r in per_case if r["max_abs_diff"] is not None]
         max_rel = [r["max_rel_diff"] for r in per_case if r["max_rel_diff"] is not None]
@@ -526,7 +549,8 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
         phase(against)
         against_result = against_runtime.run(str(model_path), case.arrays)
         phase("isolating" if isolate else "comparing")
-        rows = compare_tensors(model, reference_result.tensors, against_result.tensors, isolator, against)
+        rows = compare_tensors(model, reference_result.tensors, against_result.tensors, isolator, against,
+                               reference_result.subgraph_tensors, against_result.subgraph_tensors)
         case_reports.append(_case_report(case, rows, {"reference": reference_result.invoke_seconds,
                                                       "against": against_result.invoke_seconds}))
         del reference_result, against_result  # keep one case's tensors in memory at a time
@@ -556,7 +580,7 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
         "first_divergence": first,
         "local_ops": local_ops,
         "summary": {
-            "tensors": len(rows),
+            "tensors": sum(1 for r in rows if r["status"] != "not_run"),
             "differing_tensors": sum(1 for r in rows if r["status"] in DIVERGENT_STATUSES),
             "missing_tensors": sum(1 for r in rows if r["status"].startswith("missing")),
             "diverging_cases": sum(1 for c in case_reports if not c["equal"]),

@@ -39,6 +39,7 @@ from refinterp.io import (
     sha256_of_file,
     tensor_key,
 )
+from refinterp.io.golden_format import subgraph_key
 from refinterp.model import load_model
 from refinterp.runtimes import check_inputs, get_runtime
 from refinterp.tools.arguments import ArgumentParser
@@ -57,12 +58,26 @@ def _input_file_names(case: str, count: int) -> list[str]:
     return [f"inputs/{case}_{k}.npy" for k in range(count)]
 
 
-def _non_constant_tensors(model: Any, tensors: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+def _non_constant_tensors(model: Any, tensors: Mapping[int, np.ndarray],
+                          subgraph_tensors: Mapping[tuple[int, int], np.ndarray] | None = None,
+                          ) -> dict[int | str, np.ndarray]:
+    """Subgraph 0's non-constant tensors by index, then the other subgraphs' by "sg<k>:<index>"."""
     declared = model.subgraphs[0].tensors
-    return {i: v for i, v in sorted(tensors.items()) if 0 <= i < len(declared) and not declared[i].is_constant}
+    found: dict[int | str, np.ndarray] = {
+        i: v for i, v in sorted(tensors.items()) if 0 <= i < len(declared) and not declared[i].is_constant}
+    for (subgraph, index), value in sorted((subgraph_tensors or {}).items()):
+        if 0 < subgraph < len(model.subgraphs) and 0 <= index < len(model.subgraphs[subgraph].tensors) \
+                and not model.subgraphs[subgraph].tensors[index].is_constant:
+            found[subgraph_key(subgraph, index)] = value
+    return found
 
 
-def _compare(expected: Mapping[int, np.ndarray], actual: Mapping[int, np.ndarray]) -> list[dict[str, Any]]:
+def _every_tensor(result: Any) -> dict[int | str, np.ndarray]:
+    """A RunResult's tensors keyed as golden files key them (ints for subgraph 0, "sg1:17" for the others)."""
+    return {**result.tensors, **{subgraph_key(s, i): v for (s, i), v in result.subgraph_tensors.items()}}
+
+
+def _compare(expected: Mapping[Any, np.ndarray], actual: Mapping[Any, np.ndarray]) -> list[dict[str, Any]]:
     """Exact comparison of every expected tensor; one dict per mismatching or missing tensor."""
     problems = []
     for tensor_index, want in expected.items():
@@ -110,11 +125,11 @@ def make_golden(model_path: str | os.PathLike, out_dir: str | os.PathLike, runti
 
     primary = get_runtime(runtime)
     primary_version = primary.version()
-    results: dict[str, dict[int, np.ndarray]] = {}
+    results: dict[str, dict[int | str, np.ndarray]] = {}
     output_indices = [int(i) for i in model.subgraphs[0].outputs]
     for name, arrays in cases.items():
         result = primary.run(str(model_path), arrays)
-        results[name] = _non_constant_tensors(model, result.tensors)
+        results[name] = _non_constant_tensors(model, result.tensors, result.subgraph_tensors)
         missing_outputs = [i for i in output_indices if i not in results[name]]
         if missing_outputs:
             raise RefinterpError(f"{runtime} gave no value for output tensor(s) {missing_outputs}")
@@ -127,7 +142,7 @@ def make_golden(model_path: str | os.PathLike, out_dir: str | os.PathLike, runti
             entry["version"] = other.version()
             mismatches: dict[str, list[dict[str, Any]]] = {}
             for name, arrays in cases.items():
-                problems = _compare(results[name], other.run(str(model_path), arrays).tensors)
+                problems = _compare(results[name], _every_tensor(other.run(str(model_path), arrays)))
                 if problems:
                     mismatches[name] = problems
             entry["equal"] = not mismatches
@@ -181,7 +196,7 @@ def _remove_stale_files(out_dir: Path, keep: set[str]) -> None:
 @dataclass
 class TensorMismatch:
     case: str
-    tensor_index: int
+    tensor_index: int | str  # "sg1:17" for a tensor of another subgraph than 0
     mismatched: int  # number of differing elements (all of them when missing or of another shape/dtype)
     total: int
     max_abs_diff: float | None = None
@@ -203,8 +218,9 @@ class GoldenReport:
         return not self.mismatches
 
     @property
-    def mismatching_tensors(self) -> list[int]:
-        return sorted({m.tensor_index for m in self.mismatches})
+    def mismatching_tensors(self) -> list[int | str]:
+        return sorted({m.tensor_index for m in self.mismatches},
+                      key=lambda k: (1, 0, k) if isinstance(k, str) else (0, k, ""))
 
     def format(self) -> str:
         head = (f"golden {self.golden_dir}: {self.runtime} ({self.runtime_version}) on {len(self.cases)} case(s), "
@@ -237,9 +253,10 @@ def check_golden(golden_dir: str | os.PathLike, runtime: str = "refinterp", **ru
     mismatches: list[TensorMismatch] = []
     compared = 0
     for case in golden.cases:
-        expected = case.tensors()
+        expected: dict[int | str, np.ndarray] = {
+            **case.tensors(), **{subgraph_key(s, i): v for (s, i), v in case.subgraph_tensors().items()}}
         compared += len(expected)
-        actual = checker.run(str(model_path), case.inputs()).tensors
+        actual = _every_tensor(checker.run(str(model_path), case.inputs()))
         for problem in _compare(expected, actual):
             mismatches.append(TensorMismatch(case=case.name, tensor_index=problem["tensor"],
                                              mismatched=problem["mismatched"], total=problem["total"],

@@ -61,8 +61,10 @@ Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp
 micro-kernel backends per tile, 8 channels at a time in portable vector IR on int32 lanes
 (``requantize_lanes``), and a separate parallel numba pass on int64 for the BLAS backends.
 
-float32: a numba loop with the spec's summation order (ky, kx, ic, one float32 multiply and add each), output
-rows in parallel, over weights packed at prepare as ``[KH, KW, Cin_g, Cout]`` (the inner loop runs over Cout).
+float32: numba loops with the spec's summation order (ky, kx, ic, one float32 multiply and add each), output
+rows in parallel, over weights packed at prepare as ``[KH, KW, Cin_g, Cout]``. With finite weights (checked at
+prepare) the input is copied to a zero-padded planar buffer and the inner loop runs over a row of output pixels
+(why the padding is exact: ``_conv_float``); otherwise a pixel-major loop that skips the taps outside the image.
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ from numba.extending import intrinsic
 
 from refinterp.errors import RefinterpError
 from refinterp.ops.common import OpContext, Window2D, compute_padding
-from refinterp.ops.conv import Conv2DParams, conv2d_spec, prepare_conv2d
+from refinterp.ops.conv import KIND_INT16, Conv2DParams, conv2d_spec, prepare_conv2d
 from refinterp.ops.fast import conv_uint8_hybrid
+from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32_nb
 
 #: every int8 backend, in choose_backend's order of preference (blas64 only if blas32 fails its self-test)
 BACKENDS = ("vnni", "avxvnni", "avx2", "blas32", "blas64")
@@ -1071,6 +1074,68 @@ def set_blas_threads(num_threads: int) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
+# int16x8: im2col + one float64 GEMM, exact: every product |x * w| <= 2^15 * 2^7 = 2^22, so every partial sum of
+# K products stays below K * 2^22 < 2^53 (K < 2^31), which float64 represents exactly in any summation order.
+# The sums then become int64, the bias is added in int64, and the requantization follows the accumulator.
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _requantize_int16_nb(sums, bias64, multipliers, shifts, accumulator_bits, act_min, act_max, y2d, channel_start):
+    """y2d[m, channel_start + oc] from exact float64 sums: + bias in int64; the 32-bit accumulator wraps and
+    takes the int32 MultiplyByQuantizedMultiplier, the 64-bit one the int64 form; then the clamp."""
+    pixels, channels = sums.shape
+    for m in numba.prange(pixels):
+        for oc in range(channels):
+            acc = np.int64(sums[m, oc]) + bias64[oc]
+            if accumulator_bits == 32:
+                scaled = mbqm_nb(wrap_int32_nb(acc), multipliers[oc], shifts[oc])
+            else:
+                scaled = mbqm64_nb(acc, multipliers[oc], shifts[oc])
+            y2d[m, channel_start + oc] = min(max(scaled, act_min), act_max)
+
+
+@dataclass(frozen=True)
+class Int16ConvPlan:
+    """int16x8 weights packed once: per group, float64 ``[KH*KW*Cin_g, Cout_g]`` (the GEMM's right-hand side)."""
+
+    filter_h: int
+    filter_w: int
+    channels_in_group: int
+    gemm_weights: tuple[np.ndarray, ...]
+
+
+def plan_conv2d_int16(weights: np.ndarray, groups: int) -> Int16ConvPlan:
+    channels_out, filter_h, filter_w, channels_in_group = weights.shape
+    out_per_group = channels_out // groups
+    packed = tuple(np.ascontiguousarray(weights[g * out_per_group:(g + 1) * out_per_group]
+                                        .reshape(out_per_group, -1).T.astype(np.float64)) for g in range(groups))
+    return Int16ConvPlan(filter_h, filter_w, channels_in_group, packed)
+
+
+def _conv_int16(p: Conv2DParams, plan: Int16ConvPlan, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    win = p.window
+    out_per_group = plan.gemm_weights[0].shape[1]
+    channels_out = out_per_group * p.groups
+    y = np.empty((x.shape[0], win.out_h, win.out_w, channels_out), np.int16)
+    if y.size == 0:
+        return y
+    y2d = y.reshape(-1, channels_out)
+    k = plan.filter_h * plan.filter_w * plan.channels_in_group
+    bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
+    columns = np.empty((y2d.shape[0], k), np.float64)
+    for g in range(p.groups):
+        # taps outside the image read 0 (the zero point): they add nothing, as the reference skips them
+        _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
+                   p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
+                   0.0)
+        sums = _gemm_exact(columns, plan.gemm_weights[g], ((0, k),), numba.get_num_threads())
+        outs = slice(g * out_per_group, (g + 1) * out_per_group)
+        _requantize_int16_nb(sums, bias64[outs], p.output_multiplier[outs], p.output_shift[outs],
+                             p.accumulator_bits, int(p.act_min), int(p.act_max), y2d, g * out_per_group)
+    return y
+
+
+# ------------------------------------------------------------------------------------------------
 # float32: the spec's order of operations in numba
 
 
@@ -1111,10 +1176,81 @@ def _conv2d_float_nb(x, w_packed, bias, groups, stride_h, stride_w, dilation_h, 
     return y
 
 
-def _conv_float(p: Conv2DParams, packed: np.ndarray, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _conv2d_float_planar_nb(xp, w_packed, bias, groups, stride_h, dilation_h, dilation_w, out_h, out_w, act_min,
+                            act_max):
+    """The same sums over a zero-padded planar input ``xp[b, c, y, phase, j]`` (padded column ``j * stride_w +
+    phase``): per output row an accumulator ``acc[oc, ox]``, loops ky, kx, ic outside and ox innermost, so
+    that each (oc, ox) still adds its products in the order ky, kx, ic while the inner loop reads a contiguous
+    run of ``xp`` (column ``kx * dilation_w + ox * stride_w``): it vectorizes whatever Cout is (Cout = 8 left the
+    pixel-major loop scalar). Exact only for finite weights (see ``_conv_float``)."""
+    batches = xp.shape[0]
+    stride_w = xp.shape[3]
+    filter_h, filter_w, channels_in_group, channels_out = w_packed.shape
+    out_per_group = channels_out // groups
+    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.float32)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        acc = np.zeros((channels_out, out_w), dtype=np.float32)
+        for oc in range(channels_out):
+            channel_start = (oc // out_per_group) * channels_in_group
+            total = acc[oc]
+            for ky in range(filter_h):
+                iy = oy * stride_h + ky * dilation_h
+                for kx in range(filter_w):
+                    phase = (kx * dilation_w) % stride_w
+                    start = (kx * dilation_w) // stride_w
+                    for ic in range(channels_in_group):
+                        wv = w_packed[ky, kx, ic, oc]
+                        source = xp[b, channel_start + ic, iy, phase, start:start + out_w]
+                        for ox in range(out_w):
+                            total[ox] += source[ox] * wv
+        for ox in range(out_w):
+            for oc in range(channels_out):
+                v = acc[oc, ox] + bias[oc]
+                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
+    return y
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _pad_planar_nb(x, pad_top, pad_left, padded_h, padded_w, stride_w):
+    """NHWC -> zero-padded ``[batch, channel, padded_h, stride_w, ceil(padded_w / stride_w)]``, padded column X
+    at ``[X % stride_w, X // stride_w]``: a strided convolution then reads contiguous runs too."""
+    batches, in_h, in_w, channels = x.shape
+    xp = np.zeros((batches, channels, padded_h, stride_w, (padded_w + stride_w - 1) // stride_w), dtype=np.float32)
+    rows = max(0, min(in_h, padded_h - pad_top))
+    cols = max(0, min(in_w, padded_w - pad_left))
+    for row in numba.prange(batches * rows):
+        b = row // rows
+        iy = row % rows
+        for ix in range(cols):
+            column = pad_left + ix
+            for c in range(channels):
+                xp[b, c, pad_top + iy, column % stride_w, column // stride_w] = x[b, iy, ix, c]
+    return xp
+
+
+def _conv_float(p: Conv2DParams, packed: np.ndarray, x: np.ndarray, bias: np.ndarray | None,
+                finite_weights: bool | None = None) -> np.ndarray:
+    """float32 CONV_2D in the reference's order. With finite weights, over a zero-padded planar copy of the
+    input: a tap outside the image then adds ``0 * w = +-0.0`` where the reference skips it, and that changes
+    nothing: ``total`` starts at +0.0 and an IEEE sum is -0.0 only when both terms are, so ``total`` is never
+    -0.0, and adding +-0.0 to any other value (NaN and infinities included) returns it unchanged. An infinite or
+    NaN weight would make ``0 * w`` NaN: such weights take the pixel-major loop, which skips those taps."""
     win = p.window
     channels_out = packed.shape[3]
     bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)
+    if finite_weights is None:
+        finite_weights = bool(np.isfinite(packed).all())
+    if finite_weights and win.out_h > 0 and win.out_w > 0:
+        filter_h, filter_w = packed.shape[0], packed.shape[1]
+        padded_h = (win.out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1
+        padded_w = (win.out_w - 1) * p.stride_w + (filter_w - 1) * p.dilation_w + 1
+        xp = _pad_planar_nb(np.ascontiguousarray(x, dtype=np.float32), win.pad_h, win.pad_w, padded_h, padded_w,
+                            p.stride_w)
+        return _conv2d_float_planar_nb(xp, packed, bias32, p.groups, p.stride_h, p.dilation_h, p.dilation_w,
+                                       win.out_h, win.out_w, np.float32(p.act_min), np.float32(p.act_max))
     return _conv2d_float_nb(np.ascontiguousarray(x, dtype=np.float32), packed, bias32, p.groups, p.stride_h,
                             p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
                             np.float32(p.act_min), np.float32(p.act_max))
@@ -1131,7 +1267,9 @@ class ConvFastParams:
     spec: Conv2DParams
     plan: ConvPlan | None = None  # int8: the weights packed for the chosen backend
     packed_weights: np.ndarray | None = None  # float32: [KH, KW, Cin_g, Cout]
+    finite_weights: bool | None = None  # float32: every packed weight finite (the planar kernel is exact)
     uint8_hybrid_plan: conv_uint8_hybrid.ConvUint8HybridPlan | None = None  # uint8 / hybrid (conv_uint8_hybrid.py)
+    int16_plan: Int16ConvPlan | None = None  # int16x8: float64 GEMM weights
 
 
 def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
@@ -1142,18 +1280,27 @@ def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
     if not w.is_constant:  # packed at run time, from the weights the kernel is given
         return ConvFastParams(spec)
     if not spec.quantized:
-        return ConvFastParams(spec, packed_weights=_pack_float(w.data))
+        packed = _pack_float(w.data)
+        return ConvFastParams(spec, packed_weights=packed, finite_weights=bool(np.isfinite(packed).all()))
+    if spec.rule == KIND_INT16:
+        return ConvFastParams(spec, int16_plan=plan_conv2d_int16(w.data, spec.groups))
     x_shape = ctx.shape(ctx.require_input(0))
     return ConvFastParams(spec, plan=plan_conv2d(w.data, spec.groups, x_shape[1], x_shape[2], spec.dilation_w))
 
 
 def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """CONV_2D fast kernel: int8 through the plan made at prepare; float32 through the numba loop."""
+    """CONV_2D fast kernel: int8 through the plan made at prepare; int16x8 through a float64 GEMM; float32 through
+    the numba loop."""
     spec = p.spec
     if spec.rule in conv_uint8_hybrid.KINDS:
         return conv_uint8_hybrid.conv2d_uint8_hybrid_fast(spec, p.uint8_hybrid_plan, x, w, bias)
     if not spec.quantized:
-        return _conv_float(spec, p.packed_weights if p.packed_weights is not None else _pack_float(w), x, bias)
+        if p.packed_weights is not None:
+            return _conv_float(spec, p.packed_weights, x, bias, p.finite_weights)
+        return _conv_float(spec, _pack_float(w), x, bias)
+    if spec.rule == KIND_INT16:
+        plan16 = p.int16_plan if p.int16_plan is not None else plan_conv2d_int16(w, spec.groups)
+        return _conv_int16(spec, plan16, np.ascontiguousarray(x), bias)
     plan = p.plan
     if plan is None or (plan.in_h, plan.in_w) != x.shape[1:3]:  # non-constant weights, or a resized input
         plan = plan_conv2d(w, spec.groups, x.shape[1], x.shape[2], spec.dilation_w,

@@ -6,6 +6,8 @@ image, then MultiplyByQuantizedMultiplier vectorized over channels (``conv.requa
 micro-kernels' requantization); small convolutions run on the calling thread. float32: the spec's order of
 float32 operations (taps ky, kx; out-of-image taps skipped).
 
+int16x8: one numba loop with exact int64 sums per output pixel, the int64 MultiplyByQuantizedMultiplier fused.
+
 uint8 and hybrid: one numba kernel forms the int32 sums ``sum (w - zp_w) * (x - zp_b)`` (a zero point per batch
 image: the hybrid rule quantizes each image on its own); uint8 then requantizes in numba, hybrid rescales with
 NumPy float32 operations in the spec's order.
@@ -20,7 +22,7 @@ from refinterp.ops.conv import clamp_float
 from refinterp.ops.depthwise_conv import DepthwiseConv2DParams
 from refinterp.ops.fast.conv import REQUANT_LANES, requantize_lanes
 from refinterp.ops.hybrid import quantize_rows
-from refinterp.quant import mbqm_nb
+from refinterp.quant import mbqm64_nb, mbqm_nb
 
 #: a depthwise convolution gets one more thread per this many multiply-adds (see conv.MACS_PER_THREAD; a
 #: depthwise multiply-add costs about ten times a conv micro-kernel's)
@@ -236,12 +238,48 @@ def _depthwise_uint8_or_hybrid(p: DepthwiseConv2DParams, x: np.ndarray, w: np.nd
     return clamp_float(scaled, p.act_min, p.act_max)
 
 
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _depthwise_int16_nb(x, w, bias, depth_multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w,
+                        out_h, out_w, multipliers, shifts, act_min, act_max):
+    """int16x8, output rows in parallel: exact int64 sums of w[ky, kx, oc] * x[b, iy, ix, oc // dm] over the
+    in-image taps, + the int64 bias, then the int64 MultiplyByQuantizedMultiplier and the clamp."""
+    batches, in_h, in_w, channels_in = x.shape
+    filter_h, filter_w, channels_out = w.shape
+    y = np.empty((batches, out_h, out_w, channels_out), dtype=np.int16)
+    for row in numba.prange(batches * out_h):
+        b = row // out_h
+        oy = row % out_h
+        total = np.empty(channels_out, dtype=np.int64)
+        for ox in range(out_w):
+            total[:] = bias
+            for ky in range(filter_h):
+                iy = oy * stride_h - pad_h + ky * dilation_h
+                if iy < 0 or iy >= in_h:
+                    continue
+                for kx in range(filter_w):
+                    ix = ox * stride_w - pad_w + kx * dilation_w
+                    if ix < 0 or ix >= in_w:
+                        continue
+                    for oc in range(channels_out):
+                        total[oc] += np.int64(x[b, iy, ix, oc // depth_multiplier]) * np.int64(w[ky, kx, oc])
+            for oc in range(channels_out):
+                v = mbqm64_nb(total[oc], multipliers[oc], shifts[oc])
+                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
+    return y
+
+
 def depthwise_conv2d_fast(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray,
                           bias: np.ndarray | None = None) -> np.ndarray:
     win = p.window
     channels_out = w.shape[3]
     if p.rule in ("uint8", "hybrid"):
         return _depthwise_uint8_or_hybrid(p, x, w, bias)
+    if p.rule == "int16":
+        bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
+        return _depthwise_int16_nb(np.ascontiguousarray(x), np.ascontiguousarray(w[0]), bias64, p.depth_multiplier,
+                                   p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w,
+                                   win.out_h, win.out_w, p.output_multiplier, p.output_shift, int(p.act_min),
+                                   int(p.act_max))
     if p.quantized:
         return _depthwise_int8(p, x, w, bias)
     bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)

@@ -1,6 +1,7 @@
 """FULLY_CONNECTED fast kernels (the rules: ``refinterp/ops/fully_connected.py``).
 
-numba, rows x units in parallel. int8: an int64 sum wrapped to int32 once (integer sums wrap the same in any
+numba, rows x units in parallel. int16x8: exact int64 sums, then the accumulator's width and the profile's
+requantization, one numba loop. int8: an int64 sum wrapped to int32 once (integer sums wrap the same in any
 order), then the profile's requantization (C ``round`` of the double product, or MBQM); float32: the spec's
 order of float32 operations (d = 0, 1, ...).
 
@@ -20,7 +21,7 @@ import numpy as np
 from refinterp.ops.fast.conv_uint8_hybrid import single_thread_blas
 from refinterp.ops.fully_connected import FullyConnectedParams, fully_connected_hybrid, requantize_uint8
 from refinterp.ops.hybrid import DOT_BLOCK, hybrid_weights
-from refinterp.quant import mbqm_nb, wrap_int32
+from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -49,6 +50,35 @@ def _fc_int8_nb(x, w, bias, input_zero_point, weight_zero_point, float_requant, 
             scaled = mbqm_nb(acc, multipliers[u], shifts[u])
         out = ((scaled + output_zero_point + 2147483648) & 0xFFFFFFFF) - 2147483648
         y[b, u] = min(max(out, act_min), act_max)
+    return y
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _fc_int16_nb(x, w, bias, weight_zero_point, accumulator_bits, float_requant, effective_scale, multipliers, shifts,
+                 act_min, act_max):
+    """int16x8: exact int64 sums, the accumulator's width, the profile's requantization (module docstring)."""
+    rows, depth = x.shape
+    units = w.shape[0]
+    y = np.empty((rows, units), dtype=np.int16)
+    for job in numba.prange(rows * units):
+        b = job // units
+        u = job % units
+        acc = bias[u]
+        for d in range(depth):
+            acc += (np.int64(w[u, d]) - weight_zero_point) * np.int64(x[b, d])
+        if accumulator_bits == 32:
+            acc = ((acc + 2147483648) & 0xFFFFFFFF) - 2147483648
+        if float_requant:
+            v = np.float64(acc) * effective_scale[u]
+            t = math.trunc(v)
+            if abs(v - t) >= 0.5:
+                t += 1.0 if v > 0 else -1.0
+            scaled = np.int64(t) if t >= -2147483648.0 and t <= 2147483647.0 else np.int64(-2147483648)
+        elif accumulator_bits == 32:
+            scaled = mbqm_nb(acc, multipliers[u], shifts[u])
+        else:
+            scaled = mbqm64_nb(acc, multipliers[u], shifts[u])
+        y[b, u] = min(max(scaled, act_min), act_max)
     return y
 
 
@@ -101,6 +131,12 @@ def fully_connected_fast(p: FullyConnectedParams, x: np.ndarray, w: np.ndarray,
         acc = _exact_int_gemm(rows.astype(np.float64) - p.input_zero_point,
                               np.ascontiguousarray(w.T, dtype=np.float64) - p.weight_zero_point)
         return requantize_uint8(p, acc, bias).reshape(p.output_shape)
+    if p.rule == "int16":
+        bias64 = bias.astype(np.int64).reshape(-1) if bias is not None else np.zeros(p.units, np.int64)
+        y = _fc_int16_nb(rows, np.ascontiguousarray(w), bias64, np.int64(p.weight_zero_point), p.accumulator_bits,
+                         p.float_requant, p.effective_scale, p.output_multiplier, p.output_shift, int(p.act_min),
+                         int(p.act_max))
+        return y.reshape(p.output_shape)
     if p.quantized:
         bias32 = bias.astype(np.int32).reshape(-1) if bias is not None else np.zeros(p.units, np.int32)
         y = _fc_int8_nb(rows, np.ascontiguousarray(w), bias32, np.int32(p.input_zero_point),

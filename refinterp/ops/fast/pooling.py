@@ -32,9 +32,12 @@ def _max_pool2d_nb(x, filter_h, filter_w, stride_h, stride_w, pad_h, pad_w, out_
             for fy in range(fy0, fy1):
                 for fx in range(fx0, fx1):
                     for c in range(depth):
+                        # std::max(best, v): v only if v > best (ties and NaN keep best). A select and an
+                        # unconditional store, so that LLVM vectorizes over the channels without the masked
+                        # stores that only AVX-512 has (the conditional store ran 5x slower on AVX2).
                         v = x[b, y0 + fy, x0 + fx, c]
-                        if v > best[c]:
-                            best[c] = v
+                        kept = best[c]
+                        best[c] = v if v > kept else kept
             for c in range(depth):
                 y[b, oy, ox, c] = min(max(best[c], act_min), act_max)
     return y

@@ -1,8 +1,9 @@
 """QUANTIZE and DEQUANTIZE fast kernels (the rules: ``refinterp/ops/quantize.py``).
 
-An 8-bit input has only 256 values: the fast prepare evaluates the spec rule once on each (requantize,
-per-tensor 8-bit dequantize) and eval gathers. float32 -> int8/uint8: numba, with the spec's float32
-division, C ``round`` and x86 cast.
+An 8-bit input has only 256 values, an int16 one 65536: the fast prepare evaluates the spec rule once on each
+(requantize from 8/16 bits, per-tensor 8-bit dequantize) and eval gathers (numba). float32 -> int8/uint8/int16:
+numba, with the spec's float32 division, C ``round`` and x86 cast. int32 -> int8/int16 runs the spec kernel
+(one vectorized pass).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import numpy as np
 from refinterp.ops.common import OpContext, table_of_8bit_rule
 from refinterp.ops.fast.common import TableParams, lookup_8bit
 from refinterp.ops.quantize import dequantize_spec, prepare_dequantize, prepare_quantize, quantize_spec
-from refinterp.quant import DTYPE_RANGES
+from refinterp.quant import DTYPE_RANGES, wrap_int32_nb
 
 
 def prepare_quantize_fast(ctx: OpContext) -> TableParams:
-    """The spec params, plus (int -> int requantization) the spec's output for each of the 256 input values."""
+    """The spec params, plus (requantization from 8 or 16 bits) the spec's output for each input value."""
     spec = prepare_quantize(ctx)
-    if spec.mode != "requantize":
+    if spec.mode != "requantize" or ctx.require_input(0).dtype.itemsize > 2:
         return TableParams(spec)
     return TableParams(spec, table_of_8bit_rule(quantize_spec, spec, ctx.require_input(0).dtype))
 
@@ -46,13 +47,15 @@ def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
             value = np.int64(truncated)
         else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
             value = np.int64(-2147483648)
-        flat_out[i] = min(max(value + zero_point, qmin), qmax)
+        flat_out[i] = min(max(wrap_int32_nb(value + zero_point), qmin), qmax)  # int32 addition wraps
 
 
 def quantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
     spec = p.spec
-    if p.table is not None:  # requantize
+    if p.table is not None:  # requantize from 8 or 16 bits
         return lookup_8bit(p.table, x)
+    if spec.mode == "requantize":  # from int32
+        return quantize_spec(spec, x)
     if spec.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
         return quantize_spec(spec, x)
     qmin, qmax = DTYPE_RANGES[spec.output_dtype]

@@ -1,7 +1,8 @@
 """Fast kernels of the unary math operators (the rules: ``refinterp/ops/unary_math.py``).
 
-8-bit inputs: the spec rule evaluated once for each of the 256 values at fast-prepare time
-(``table_of_8bit_rule``), gathered by numba. float32: the spec's arithmetic in numba, whose ``math.exp`` (and
+8-bit inputs (and ABS int16 with quantization parameters): the spec rule evaluated once for each of the 256
+(65,536) values at fast-prepare time (``table_of_8bit_rule``), gathered by numba. PRELU (8-bit and int16): the
+spec's integer steps per element in numba. float32: the spec's arithmetic in numba, whose ``math.exp`` (and
 log, sin, cos, expm1) on a float32 compiles to a call of the C library's single-precision function, the one the
 spec calls through ctypes. L2_NORMALIZATION int8/uint8: one row per iteration, in parallel, with a scalar
 GetInvSqrtQuantizedMultiplierExp.
@@ -25,7 +26,6 @@ from refinterp.ops.unary_math import (
     hard_swish_rule_8bit,
     hard_swish_spec,
     l2_normalization_spec,
-    log_softmax_float,
     log_softmax_spec,
     prelu_spec,
     prepare_hard_swish,
@@ -293,8 +293,25 @@ def l2_normalization_fast(p: L2NormParams, x: np.ndarray) -> np.ndarray:
 # LOG_SOFTMAX
 
 
+@numba.njit(cache=True, nogil=True)
+def _row_sums_f32(values, out):
+    """Each row's float32 sum, added in order (the spec's loop over the last axis)."""
+    for row in range(values.shape[0]):
+        total = np.float32(0.0)
+        for i in range(values.shape[1]):
+            total = np.float32(total + values[row, i])
+        out[row] = total
+
+
 def log_softmax_fast(p: LogSoftmaxParams, x: np.ndarray) -> np.ndarray:
     if p.quantized:
         return log_softmax_spec(p, x)
-    return log_softmax_float(x, c=c_function_fast)
+    if x.size == 0:
+        return np.array(x, dtype=np.float32)
+    rows = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
+    with np.errstate(all="ignore"):
+        shifted = rows - rows.max(axis=1, keepdims=True)
+        totals = np.empty(rows.shape[0], np.float32)
+        _row_sums_f32(c_function_fast("expf", shifted), totals)
+        return (shifted - c_function_fast("logf", totals)[:, None]).reshape(x.shape)
 

@@ -39,6 +39,8 @@ from refinterp.tools.fuzz.seeds import (
 
 #: restart both workers of a slot after this many mutants (bounded leaks, fresh heaps)
 RECYCLE_JOBS = 3000
+#: the time limit of the fresh-worker run that confirms a hang
+HANG_CONFIRM_SECONDS = 120.0
 #: a third-party seed whose unmutated run takes longer than this (both runtimes) is not mutated
 SLOW_SEED_SECONDS = 3.0
 #: mutants larger than this never join the corpus
@@ -274,7 +276,9 @@ class Campaign:
             slow = death.startswith("timeout")
             previous = slot.workers["refinterp"].jobs_done
             slot.meta = (mutant, (death, previous))
-            slot.retry_refinterp(self.config.timeout * 3 if slow else self._timeout(mutant))
+            # a hang is confirmed with a long limit: a kernel's first run in a worker may compile it (numba),
+            # which takes tens of seconds on a loaded machine and is not a hang
+            slot.retry_refinterp(max(self.config.timeout * 3, HANG_CONFIRM_SECONDS) if slow else self._timeout(mutant))
             return None
         slot.finish()
         death = deaths.get("refinterp")

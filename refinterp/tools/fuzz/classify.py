@@ -19,7 +19,8 @@ import numpy as np
 #: class -> (what it means, whether it is a failure)
 CLASSES: dict[str, tuple[str, bool]] = {
     "agree": ("both run and agree (exact, every output)", False),
-    "float-rounding": ("both run; float outputs differ only by rounding (relative 1e-5)", False),
+    # refinterp's float kernels are bit-exact too: a rounding difference is a disagreement, named apart
+    "float-rounding": ("both run; float outputs differ only by rounding (relative 1e-5)", True),
     "both-refuse": ("both refuse", False),
     "refinterp-refuses": ("refinterp refuses, LiteRT runs", False),
     "litert-refuses": ("LiteRT refuses, refinterp runs", True),
@@ -171,8 +172,12 @@ def classify(refinterp_result: dict[str, Any] | None, litert_result: dict[str, A
         why = bad_message(message)
         if why is not None:
             return verdict("message", f"{why}: {ours.get('error')} at {stage}", repr(message[:300]))
-    if theirs is None or theirs.get("status") in ("oom", "unreadable"):
+    # LiteRT ran the model, but its Python get_tensor cannot return an output of no elements
+    empty_output = (theirs is not None and theirs.get("status") == "refused" and theirs.get("stage") == "outputs"
+                    and "Invalid tensor size" in str(theirs.get("message", "")))
+    if theirs is None or theirs.get("status") in ("oom", "unreadable") or empty_output:
         death = litert_death or ("out of memory" if theirs and theirs.get("status") == "oom" else
+                                 "its Python API cannot read an empty output" if empty_output else
                                  "its Python API cannot decode a tensor name")
         return verdict("litert-crash", f"{message_key(death, 6)} (refinterp: {status} at {stage})")
     if status == "skipped" or theirs.get("status") == "skipped":

@@ -20,9 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from flatbuffers import flexbuffers
 
 import refinterp
-from refinterp.modelbuilder import OP_OPTIONS, OpSpec, TensorSpec, build_model, single_op_model
+from refinterp.modelbuilder import (
+    OP_OPTIONS,
+    OpSpec,
+    SubgraphSpec,
+    TensorSpec,
+    build_model,
+    single_op_model,
+    sparsify,
+)
 from refinterp.registry import REGISTRY
 from refinterp.tools.fuzz import mutators
 
@@ -61,9 +70,12 @@ def _zp(rng: np.random.Generator, dtype: str) -> int:
 
 
 def _q(rng: np.random.Generator, dtype: str) -> tuple[float | None, int | None]:
-    """(scale, zero point) of an activation of ``dtype``; float and 32/64-bit tensors are not quantized."""
+    """(scale, zero point) of an activation of ``dtype``; float and 32/64-bit tensors are not quantized; int16
+    (int16x8) activations are symmetric, with the small scales 16-bit tensors have."""
     if dtype not in INT_RANGES:
         return None, None
+    if dtype == "int16":
+        return _scale(rng, 1e-5, 1e-2), 0
     return _scale(rng), _zp(rng, dtype)
 
 
@@ -93,6 +105,26 @@ def _out_size(padding: str, size: int, kernel: int, stride: int, dilation: int) 
     return (size - effective + stride) // stride
 
 
+#: the standard deviations of a uniform int16 input (the fuzzer's seeded inputs) and of a uniform int8 weight
+INT16_STD, INT8_STD = 18918.0, 74.0
+
+
+def _bias(rng: np.random.Generator, dtype: str, scales: float | list[float], channels: int) -> TensorSpec:
+    """The bias of a quantized convolution or FULLY_CONNECTED: int32 for 8-bit activations, int64 for int16x8
+    (the type LiteRT's int16 kernels take when the options leave quantized_bias_type unset)."""
+    zero_points = [0] * channels if isinstance(scales, list) else 0
+    if dtype == "int16":
+        return TensorSpec((channels,), "int64", scales, zero_points, data=rng.integers(-(1 << 20), 1 << 20, channels))
+    return TensorSpec((channels,), "int32", scales, zero_points, data=rng.integers(-1000, 1000, channels))
+
+
+def _int16_out_q(rng: np.random.Generator, in_scale: float, w_scales: list[float], taps: int) -> tuple[float, int]:
+    """An int16 output quantization that puts a typical accumulator (uniform int16 inputs, int8 weights) near
+    2**13, give or take a factor 8 (some saturation, never all)."""
+    typical = in_scale * float(np.mean(w_scales)) * INT8_STD * INT16_STD * math.sqrt(max(taps, 1))
+    return _f32(typical / 8192.0 * 2.0 ** rng.uniform(-3, 3)), 0
+
+
 def _window(rng: np.random.Generator) -> dict:
     """Geometry of a 2-D window whose VALID output is never empty."""
     kernel = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
@@ -120,8 +152,9 @@ def conv2d(rng: np.random.Generator, dtype: str = "int8") -> bytes:
         w_scales = [_scale(rng, 1e-3, 1e-2) for _ in range(out_c)]
         weights = TensorSpec((out_c, kh, kw, in_c), "int8", w_scales, [0] * out_c,
                              data=rng.integers(-127, 128, (out_c, kh, kw, in_c)))
-        bias = TensorSpec((out_c,), "int32", [_f32(in_q[0] * s) for s in w_scales], [0] * out_c,
-                          data=rng.integers(-1000, 1000, out_c))
+        bias = _bias(rng, dtype, [_f32(in_q[0] * s) for s in w_scales], out_c)
+        if dtype == "int16":
+            out_q = _int16_out_q(rng, in_q[0], w_scales, kh * kw * in_c)
     return single_op_model(
         "CONV_2D",
         [_act(rng, dtype, (batch, *g["size"], in_c), in_q), weights, bias],
@@ -145,8 +178,9 @@ def transpose_conv(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     w_scales = [_scale(rng, 1e-3, 1e-2) for _ in range(out_c)]
     weights = TensorSpec((out_c, kh, kw, in_c), "int8", w_scales, [0] * out_c,
                          data=rng.integers(-127, 128, (out_c, kh, kw, in_c)))
-    bias = TensorSpec((out_c,), "int32", [_f32(in_q[0] * s) for s in w_scales], [0] * out_c,
-                      data=rng.integers(-1000, 1000, out_c))
+    bias = _bias(rng, dtype, [_f32(in_q[0] * s) for s in w_scales], out_c)
+    if dtype == "int16":
+        out_q = _int16_out_q(rng, in_q[0], w_scales, kh * kw * in_c // (stride * stride))
     output_shape = TensorSpec((4,), "int32", data=np.array([batch, out_h, out_w, out_c], np.int32))
     return single_op_model(
         "TRANSPOSE_CONV",
@@ -165,8 +199,9 @@ def depthwise_conv2d(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     w_scales = [_scale(rng, 1e-3, 1e-2) for _ in range(out_c)]
     weights = TensorSpec((1, kh, kw, out_c), "int8", w_scales, [0] * out_c, quantized_dimension=3,
                          data=rng.integers(-127, 128, (1, kh, kw, out_c)))
-    bias = TensorSpec((out_c,), "int32", [_f32(in_q[0] * s) for s in w_scales], [0] * out_c,
-                      data=rng.integers(-1000, 1000, out_c))
+    bias = _bias(rng, dtype, [_f32(in_q[0] * s) for s in w_scales], out_c)
+    if dtype == "int16":
+        out_q = _int16_out_q(rng, in_q[0], w_scales, kh * kw)
     return single_op_model(
         "DEPTHWISE_CONV_2D",
         [_act(rng, dtype, (batch, *g["size"], in_c), in_q), weights, bias],
@@ -185,8 +220,10 @@ def fully_connected(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     inputs = [
         _act(rng, dtype, (batch, depth), in_q),
         TensorSpec((units, depth), "int8", w_scale, 0, data=rng.integers(-127, 128, (units, depth))),
-        TensorSpec((units,), "int32", _f32(in_q[0] * w_scale), 0, data=rng.integers(-1000, 1000, units)),
+        _bias(rng, dtype, _f32(in_q[0] * w_scale), units),
     ]
+    if dtype == "int16":
+        out_q = _int16_out_q(rng, in_q[0], [w_scale], depth)
     return single_op_model("FULLY_CONNECTED", inputs, [_act(rng, dtype, (batch, units), out_q)],
                            {"fused_activation_function": ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))]})
 
@@ -225,16 +262,20 @@ def _reduce(op: str, same_quant: bool) -> Callable[..., bytes]:
     return build
 
 
+#: the output quantization LiteRT's Prepare requires of SOFTMAX and LOGISTIC (and int16 TANH)
+_FIXED_ACTIVATION_OUTPUT = {"int8": (_f32(1 / 256), -128), "int16": (1 / 32768, 0)}
+
+
 def softmax(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     shape = _shape(rng, int(rng.integers(1, 4)), 6)
-    out_q = (_f32(1 / 256), -128) if dtype == "int8" else (None, None)
+    out_q = _FIXED_ACTIVATION_OUTPUT.get(dtype, (None, None))
     return single_op_model("SOFTMAX", [_act(rng, dtype, shape, _q(rng, dtype))], [_act(rng, dtype, shape, out_q)],
                            {"beta": float(rng.choice([1.0, 0.5, 2.0]))})
 
 
 def logistic(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     shape = _shape(rng)
-    out_q = (_f32(1 / 256), -128) if dtype == "int8" else (None, None)
+    out_q = _FIXED_ACTIVATION_OUTPUT.get(dtype, (None, None))
     return single_op_model("LOGISTIC", [_act(rng, dtype, shape, _q(rng, dtype))], [_act(rng, dtype, shape, out_q)])
 
 
@@ -329,6 +370,19 @@ def _binary(op: str, same_quant: bool = False) -> Callable[..., bytes]:
         qb, qo = (qa, qa) if same_quant else (_q(rng, dtype), _q(rng, dtype))
         options = {} if op in ("MINIMUM", "MAXIMUM") else {
             "fused_activation_function": ACTIVATIONS[int(rng.integers(3))]}
+        if dtype == "int16" and op in ("ADD", "SUB"):
+            options["pot_scale_int16"] = bool(rng.random() < 0.5)
+            if rng.random() < 0.35:
+                # LiteRT's power-of-two path: equal shapes, power-of-two scales, one input shifted right
+                a = b = out
+                k_out, shift = int(rng.integers(-14, -5)), int(rng.choice([0, 1, 2, 5]))
+                logs = [k_out, k_out - shift] if rng.random() < 0.5 else [k_out - shift, k_out]
+                qa, qb, qo = (2.0 ** logs[0], 0), (2.0 ** logs[1], 0), (2.0 ** k_out, 0)
+                options["pot_scale_int16"] = True
+            # the general path needs an output multiplier 2 max(s1, s2) / (2**15 s_out) below 1 (LiteRT aborts)
+            qo = (max(qo[0], _f32(2 * max(qa[0], qb[0]) / 32768 * 1.01)), 0)
+        elif dtype == "int16" and op == "MUL":
+            qo = (_f32(qa[0] * qb[0] * 2.0 ** (14 + rng.uniform(-4, 4))), 0)  # a typical product near 2**14
         if rng.random() < 0.2 and dtype != "float32":  # a constant operand, as converters write biases
             second = TensorSpec(b, dtype, qb[0], qb[1], data=_int_data(rng, b, dtype))
         else:
@@ -442,7 +496,8 @@ def _single(op: str, inputs: list[TensorSpec | None], outputs: list[TensorSpec],
 
 
 #: (scale, zero point) an 8-bit output must have (LiteRT's Prepare requires it)
-_FIXED_OUTPUT_QUANT = {("L2_NORMALIZATION", "int8"): (1 / 128, 0), ("L2_NORMALIZATION", "uint8"): (1 / 128, 128)}
+_FIXED_OUTPUT_QUANT = {("L2_NORMALIZATION", "int8"): (1 / 128, 0), ("L2_NORMALIZATION", "uint8"): (1 / 128, 128),
+                       ("TANH", "int16"): (1 / 32768, 0)}
 #: operators whose 8-bit input must stay at or above the zero point (negative inputs fail at invoke)
 _NON_NEGATIVE_INPUT = ("SQRT", "RSQRT", "LOG")
 
@@ -468,8 +523,9 @@ def prelu(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     if dtype == "float32":
         alpha = TensorSpec(alpha_shape, "float32", data=rng.uniform(-1, 1, alpha_shape))
     else:
-        alpha = TensorSpec(alpha_shape, dtype, _scale(rng, 1e-3, 1e-2), _zp(rng, dtype),
-                           data=_int_data(rng, alpha_shape, dtype))
+        alpha_dtype = "int8" if dtype == "int16" else dtype  # int16x8: int8 alpha
+        alpha = TensorSpec(alpha_shape, alpha_dtype, _scale(rng, 1e-3, 1e-2), _zp(rng, alpha_dtype),
+                           data=_int_data(rng, alpha_shape, alpha_dtype))
     return _single("PRELU", [_act(rng, dtype, (batch, h, w, c), _q(rng, dtype)), alpha],
                    [_act(rng, dtype, (batch, h, w, c), _q(rng, dtype))])
 
@@ -519,7 +575,7 @@ def _elementwise(op: str, broadcast: bool = True, same_quant: bool = False) -> C
             # a constant divisor away from zero (and small non-negative exponents): invoke does not fail
             values = rng.integers(1, 4, b) * (1 if op == "POW" else rng.choice([-1, 1], b))
             if dtype in INT_RANGES and op == "DIV":
-                values = np.clip(values + qb[1], *INT_RANGES[dtype])
+                values = np.array(np.clip(values + qb[1], *INT_RANGES[dtype]))  # an array also when 0-D
                 values[values == qb[1]] = qb[1] + 1 if qb[1] < INT_RANGES[dtype][1] else qb[1] - 1
             second = _const(rng, dtype, b, qb, values if dtype != "float32" else values.astype(np.float32))
         return _single(op, [_act(rng, dtype, a, qa), second], [_act(rng, dtype, out, qo)])
@@ -773,6 +829,348 @@ def zeros_like(rng: np.random.Generator, dtype: str = "int32") -> bytes:
     return _single("ZEROS_LIKE", [_act(rng, dtype, shape, (None, None))], [_act(rng, dtype, shape, (None, None))])
 
 
+# ------------------------------------------------------------------------------------------ matmul, recurrent, sparse
+
+
+def batch_matmul(rng: np.random.Generator, dtype: str = "int8") -> bytes:
+    """BATCH_MATMUL: ranks 2 to 4, batch dimensions that broadcast (a 1, or a lower-rank RHS), adj_x / adj_y, a
+    constant RHS or a second input; int8 (any RHS zero point), int16 (RHS int16 or int8, zero points 0),
+    float32, hybrid (float32 x constant int8)."""
+    rank = int(rng.integers(2, 5))
+    batch = [int(rng.integers(1, 4)) for _ in range(rank - 2)]
+    lhs_batch = [b if rng.random() < 0.75 else 1 for b in batch]
+    rhs_batch = [b if rng.random() < 0.75 else 1 for b in batch]
+    if rhs_batch and rng.random() < 0.3:
+        rhs_batch = rhs_batch[1:]
+    rows, depth, units = (int(v) for v in rng.integers(1, 7, 3))
+    adj_x, adj_y = bool(rng.random() < 0.3), bool(rng.random() < 0.3)
+    lhs_shape = (*lhs_batch, *((depth, rows) if adj_x else (rows, depth)))
+    rhs_shape = (*rhs_batch, *((units, depth) if adj_y else (depth, units)))
+    padded = [1] * (len(lhs_batch) - len(rhs_batch)) + rhs_batch
+    out_shape = (*(max(a, b) for a, b in zip(lhs_batch, padded)), rows, units)
+    constant = dtype == "hybrid" or rng.random() < 0.6
+    options: dict = {"adj_x": adj_x, "adj_y": adj_y}
+    version = 1
+    if dtype in ("float32", "hybrid"):
+        lhs, out = TensorSpec(lhs_shape, "float32"), TensorSpec(out_shape, "float32")
+        if dtype == "float32":
+            rhs = TensorSpec(rhs_shape, "float32", data=rng.standard_normal(rhs_shape) if constant else None)
+        else:
+            options["asymmetric_quantize_inputs"] = bool(rng.random() < 0.5)
+            version = 4 if options["asymmetric_quantize_inputs"] else 1
+            rhs = TensorSpec(rhs_shape, "int8", _scale(rng, 1e-3, 1e-1), 0, data=rng.integers(-127, 128, rhs_shape))
+    elif dtype == "int8":
+        lhs_q, rhs_q = _q(rng, "int8"), (_scale(rng), _zp(rng, "int8") if rng.random() < 0.5 else 0)
+        out_q = (_f32(lhs_q[0] * rhs_q[0] * 100 * math.sqrt(depth) * 2.0 ** rng.uniform(-3, 3)), _zp(rng, "int8"))
+        lhs, out = TensorSpec(lhs_shape, "int8", *lhs_q), TensorSpec(out_shape, "int8", *out_q)
+        rhs = TensorSpec(rhs_shape, "int8", *rhs_q, data=_int_data(rng, rhs_shape) if constant else None)
+        version = 2
+    else:  # int16: int16 LHS and output, an int16 or (LiteRT only) int8 RHS
+        rhs_dtype = "int8" if rng.random() < 0.3 else "int16"
+        lhs_q = _q(rng, "int16")
+        rhs_q = (_scale(rng, 1e-3, 1e-1) if rhs_dtype == "int8" else _scale(rng, 1e-6, 1e-3), 0)
+        rhs_std = INT8_STD if rhs_dtype == "int8" else INT16_STD
+        out_q = (_f32(lhs_q[0] * rhs_q[0] * INT16_STD * rhs_std * math.sqrt(depth) / 16000 * 2.0 ** rng.uniform(-3, 3)),
+                 0)
+        lhs, out = TensorSpec(lhs_shape, "int16", *lhs_q), TensorSpec(out_shape, "int16", *out_q)
+        rhs = TensorSpec(rhs_shape, rhs_dtype, *rhs_q,
+                         data=_int_data(rng, rhs_shape, rhs_dtype) if constant else None)
+        version = 3
+    return single_op_model("BATCH_MATMUL", [lhs, rhs], [out], options, version=version)
+
+
+def lstm(rng: np.random.Generator, dtype: str = "int8") -> bytes:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM int8x8_16 (LiteRT's integer LSTM): int8 input, weights and output state,
+    int16 cell state, int32 biases, the five intermediates carrying the gate scales and the hidden scale; CIFG,
+    peephole, projection and layer norm drawn, time-major or batch-major."""
+    n_batch, max_time = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+    n_input, n_cell = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    projection, peephole = bool(rng.random() < 0.35), bool(rng.random() < 0.35)
+    n_output = (int(rng.integers(1, n_cell + 1)) if peephole else int(rng.integers(1, 6))) if projection else n_cell
+    cifg, layer_norm, time_major = bool(rng.random() < 0.3), bool(rng.random() < 0.35), bool(rng.random() < 0.5)
+    input_q = (_scale(rng, 1e-3, 0.5), _zp(rng, "int8"))
+    state_q = (_scale(rng, 2e-3, 0.05), _zp(rng, "int8"))
+    hidden_q = (_scale(rng, 2e-3, 0.05), _zp(rng, "int8")) if projection else state_q
+
+    def weights(shape: tuple[int, ...], scale: float, kind: str = "int8") -> TensorSpec:
+        low, high = (-4096, 4097) if kind == "int16" else (-127, 128)
+        return TensorSpec(shape, kind, _f32(scale), 0, data=rng.integers(low, high, shape))
+
+    specs: list[TensorSpec | None] = [None] * 24
+    shape = (max_time, n_batch, n_input) if time_major else (n_batch, max_time, n_input)
+    specs[0] = TensorSpec(shape, "int8", *input_q)
+    for gate in range(4):
+        if gate == 0 and cifg:
+            continue
+        scale_x = _scale(rng) * 2 ** -12 / (input_q[0] * 8 * math.sqrt(n_input))
+        scale_h = _scale(rng) * 2 ** -12 / (state_q[0] * 8 * math.sqrt(n_output))
+        specs[1 + gate] = weights((n_cell, n_input), scale_x)
+        specs[5 + gate] = weights((n_cell, n_output), scale_h)
+        specs[12 + gate] = TensorSpec((n_cell,), "int32", _f32(_f32(scale_x) * input_q[0]), 0,
+                                      data=rng.integers(-(1 << 12), 1 << 12, n_cell))
+        if peephole and gate != 2:
+            specs[9 + min(gate, 2)] = weights((n_cell,), _scale(rng, 1e-4, 1e-2), "int16")
+        if layer_norm:
+            specs[20 + gate] = weights((n_cell,), _scale(rng, 1e-5, 1e-3), "int16")
+    if projection:
+        proj_scale = _scale(rng) * state_q[0] / (hidden_q[0] * math.sqrt(n_cell) * 8)
+        specs[16] = weights((n_output, n_cell), proj_scale)
+        if rng.random() < 0.5:
+            specs[17] = TensorSpec((n_output,), "int32", _f32(_f32(proj_scale) * hidden_q[0]), 0,
+                                   data=rng.integers(-(1 << 12), 1 << 12, n_output))
+    specs[18] = TensorSpec((n_batch, n_output), "int8", *state_q, is_variable=True)
+    specs[19] = TensorSpec((n_batch, n_cell), "int16", 2.0 ** int(rng.integers(-15, -8)), 0, is_variable=True)
+    intermediates = [TensorSpec((0,), "int16", _scale(rng, 2 ** -14, 2 ** -10), 0) if layer_norm
+                     else TensorSpec((0,), "float32") for _ in range(4)]
+    intermediates.append(TensorSpec((0,), "int8", *hidden_q))
+    options = {"fused_activation_function": "TANH", "cell_clip": float(rng.choice([0.0, 0.0, 2.5])),
+               "proj_clip": float(rng.choice([0.0, 0.5])) if projection else 0.0, "time_major": time_major}
+    output = TensorSpec((*shape[:2], n_output), "int8", *state_q)
+    return single_op_model("UNIDIRECTIONAL_SEQUENCE_LSTM", specs, [output], options, intermediates=intermediates)
+
+
+def svdf(rng: np.random.Generator, dtype: str = "int8") -> bytes:
+    """SVDF (one step; the state is a variable tensor): int8 (int16 state and time weights, RELU as LiteRT's
+    int8 kernel requires), float32, hybrid (int8 weights, float input); the bias present or absent."""
+    batch, input_size, rank = int(rng.integers(1, 3)), int(rng.integers(1, 17)), int(rng.integers(1, 3))
+    units, memory = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    filters = rank * units
+    with_bias = rng.random() < 0.85
+    options: dict = {"rank": rank}
+    if dtype == "int8":
+        input_q = (_scale(rng), _zp(rng, "int8"))
+        feature_scale = _scale(rng)
+        typical_dot = INT8_STD * math.hypot(INT8_STD, input_q[1]) * math.sqrt(input_size)
+        state_scale = _f32(input_q[0] * feature_scale * typical_dot / 2.0 ** rng.uniform(8, 14))
+        time_scale = _scale(rng, 1e-4, 1e-1)
+        typical_acc = 2.0 ** 11 * 2 ** 12 * math.sqrt(memory * rank)
+        output_q = (_f32(state_scale * time_scale * typical_acc / 64.0 * 2.0 ** rng.uniform(-3, 3)), _zp(rng, "int8"))
+        constants: list[TensorSpec | None] = [
+            TensorSpec((filters, input_size), "int8", feature_scale, 0, data=_int_data(rng, (filters, input_size))),
+            TensorSpec((filters, memory), "int16", time_scale, 0, data=rng.integers(-(1 << 12), 1 << 12,
+                                                                                     (filters, memory))),
+            TensorSpec((units,), "int32", _f32(state_scale * time_scale), 0,
+                       data=rng.integers(-(1 << 16), 1 << 16, units)) if with_bias else None]
+        x = TensorSpec((batch, input_size), "int8", *input_q)
+        state = TensorSpec((batch, memory * filters), "int16", state_scale, 0, is_variable=True)
+        output = TensorSpec((batch, units), "int8", *output_q)
+        options["fused_activation_function"] = "RELU"
+        version = 3
+    else:
+        if dtype == "float32":
+            constants = [TensorSpec((filters, input_size), "float32", data=rng.standard_normal((filters, input_size))),
+                         TensorSpec((filters, memory), "float32", data=rng.standard_normal((filters, memory)))]
+            version = 1
+        else:
+            constants = [TensorSpec((filters, input_size), "int8", _scale(rng), 0,
+                                    data=_int_data(rng, (filters, input_size))),
+                         TensorSpec((filters, memory), "int8", _scale(rng), 0, data=_int_data(rng, (filters, memory)))]
+            options["asymmetric_quantize_inputs"] = bool(rng.random() < 0.5)
+            version = 2
+        constants.append(TensorSpec((units,), "float32", data=rng.standard_normal(units)) if with_bias else None)
+        x, output = TensorSpec((batch, input_size), "float32"), TensorSpec((batch, units), "float32")
+        state = TensorSpec((batch, memory * filters), "float32", is_variable=True)
+        options["fused_activation_function"] = ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))]
+    return single_op_model("SVDF", [x, *constants[:3], state], [output], options, version=version)
+
+
+def _rnn(op: str) -> Callable[..., bytes]:
+    """RNN, UNIDIRECTIONAL_SEQUENCE_RNN (time-major or not) and BIDIRECTIONAL_SEQUENCE_RNN (merged outputs or
+    not, no auxiliary input): float32, or hybrid (int8 weights, float input); hidden states are variable tensors."""
+
+    def build(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+        batch, time, input_size = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 9))
+        time_major = bool(rng.random() < 0.5)
+        options: dict = {"fused_activation_function": ("NONE", "RELU", "RELU6", "TANH")[int(rng.integers(4))]}
+        if op != "RNN":
+            options["time_major"] = time_major
+        if dtype == "hybrid":
+            options["asymmetric_quantize_inputs"] = bool(rng.random() < 0.5)
+
+        def weights(shape: tuple[int, ...]) -> TensorSpec:
+            if dtype == "float32":
+                return TensorSpec(shape, "float32", data=rng.uniform(-0.5, 0.5, shape))
+            return TensorSpec(shape, "int8", _scale(rng, 1e-3, 3e-2), 0, data=_int_data(rng, shape))
+
+        def cell(units: int) -> list[TensorSpec]:
+            return [weights((units, input_size)), weights((units, units)),
+                    TensorSpec((units,), "float32", data=rng.standard_normal(units)),
+                    TensorSpec((batch, units), "float32", is_variable=True)]
+
+        def sequence(width: int) -> tuple[int, ...]:
+            return (time, batch, width) if time_major else (batch, time, width)
+
+        version = 1 if dtype == "float32" else 2
+        units = int(rng.integers(1, 7))
+        if op == "RNN":
+            return single_op_model(op, [TensorSpec((batch, input_size), "float32"), *cell(units)],
+                                   [TensorSpec((batch, units), "float32")], options, version=version)
+        if op == "UNIDIRECTIONAL_SEQUENCE_RNN":
+            return single_op_model(op, [TensorSpec(sequence(input_size), "float32"), *cell(units)],
+                                   [TensorSpec(sequence(units), "float32")], options, version=version)
+        bw_units = int(rng.integers(1, 7))
+        merge = bool(rng.random() < 0.5)
+        options["merge_outputs"] = merge
+        if dtype == "hybrid" and time_major and merge and batch > 1:
+            options["asymmetric_quantize_inputs"] = True  # symmetric: LiteRT reads a null zero-point array (crash)
+        inputs = [TensorSpec(sequence(input_size), "float32"), *cell(units), *cell(bw_units), None, None, None]
+        outputs = [TensorSpec(sequence(units + bw_units if merge else units), "float32")]
+        if not merge:
+            outputs.append(TensorSpec(sequence(bw_units), "float32"))
+        return single_op_model(op, inputs, outputs, options, version=version)
+
+    return build
+
+
+def densify(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """DENSIFY of a sparse constant (refinterp.modelbuilder.sparsify, as TFLite's converter writes it): rank 1
+    to 4, any traversal order, DENSE or SPARSE_CSR levels, now and then a block dimension; int8 quantized."""
+    rank = int(rng.integers(1, 5))
+    shape = [int(d) for d in rng.integers(1, 6, rank)]
+    block_map, block_sizes = [], []
+    if rng.random() < 0.3:
+        block_map, block_sizes = [int(rng.integers(rank))], [int(rng.integers(1, 4))]
+        shape[block_map[0]] *= block_sizes[0]
+    dense = _data(rng, dtype, tuple(shape)) if dtype != "float16" else rng.standard_normal(shape).astype(np.float16)
+    dense[rng.random(tuple(shape)) < rng.uniform(0.2, 0.9)] = 0
+    traversal = [int(d) for d in rng.permutation(rank)] + [rank + k for k in range(len(block_map))]
+    formats = [("DENSE", "SPARSE_CSR")[int(rng.integers(2))] for _ in range(rank)] + ["DENSE"] * len(block_map)
+    values, sparsity = sparsify(dense, traversal, block_map, block_sizes, formats)
+    q = _q(rng, dtype)
+    return single_op_model("DENSIFY", [TensorSpec(tuple(shape), dtype, *q, data=values, sparsity=sparsity)],
+                           [TensorSpec(tuple(shape), dtype, *q)])
+
+
+# ------------------------------------------------------------------------------------------ detection
+
+
+def detection_postprocess(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """CUSTOM:TFLite_Detection_PostProcess, fast or regular NMS. The anchors and class scores are constants,
+    the box encodings the model's input: anchors sit in clusters 0.6 apart (boxes of different clusters never
+    overlap, whatever the encodings in [-1, 1) or uint8) and every cluster has a box of score 1, so that
+    max_detections boxes are always found (LiteRT leaves the rows of missing detections unwritten)."""
+    regular = bool(rng.random() < 0.4)
+    num_classes, background = int(rng.integers(1, 5)), int(rng.integers(0, 2))
+    columns = num_classes + background
+    max_detections = int(rng.integers(1, 6))
+    clusters = int(rng.integers(max_detections, max_detections + 3))
+    owner = np.repeat(np.arange(clusters), rng.integers(1, 4, clusters))
+    num_boxes = len(owner)
+    cells = rng.permutation(16)[:clusters][owner]
+    max_classes = 1 if regular else int(rng.integers(1, num_classes + 1))
+    options = {"max_detections": max_detections, "max_classes_per_detection": max_classes,
+               "nms_iou_threshold": _f32(rng.uniform(0.1, 1.0)), "num_classes": num_classes,
+               "nms_score_threshold": _f32(rng.uniform(0.0, 0.3)), "use_regular_nms": regular,
+               "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0}
+    anchors = np.stack([0.2 + 0.6 * (cells // 4) + rng.uniform(-0.02, 0.02, num_boxes),
+                        0.2 + 0.6 * (cells % 4) + rng.uniform(-0.02, 0.02, num_boxes),
+                        rng.uniform(0.05, 0.1, num_boxes), rng.uniform(0.05, 0.1, num_boxes)], 1)
+    scores = rng.uniform(0.0, 1.0, (num_boxes, columns))
+    first = np.searchsorted(owner, np.arange(clusters))
+    scores[first, rng.integers(background, columns, clusters)] = 1.0
+    box_shape = (1, num_boxes, 4)
+    if dtype == "float32":
+        specs = [TensorSpec(box_shape, "float32"), TensorSpec((1, num_boxes, columns), "float32", data=scores[None]),
+                 TensorSpec((num_boxes, 4), "float32", data=anchors)]
+    else:
+        score_scale = _f32(1 / 255)
+        specs = [TensorSpec(box_shape, "uint8", _scale(rng, 0.005, 0.03), int(rng.integers(100, 156))),
+                 TensorSpec((1, num_boxes, columns), "uint8", score_scale, 0,
+                            data=np.round(scores / score_scale)[None].clip(0, 255)),
+                 TensorSpec((num_boxes, 4), "uint8", 0.01, 0, data=np.round(anchors / 0.01).clip(0, 255))]
+    count = max_detections * max_classes
+    outputs = [TensorSpec((1, count, 4), "float32"), TensorSpec((1, count), "float32"),
+               TensorSpec((1, count), "float32"), TensorSpec((1,), "float32")]
+    return single_op_model("CUSTOM:TFLite_Detection_PostProcess", specs, outputs,
+                           custom_options=flexbuffers.Dumps(options))
+
+
+def _non_max_suppression(op: str) -> Callable[..., bytes]:
+    """NON_MAX_SUPPRESSION_V4 / V5 (soft NMS with sigma): boxes and scores are inputs; max_output_size, the IoU
+    and score thresholds (and sigma) constants."""
+
+    def build(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+        num_boxes = int(rng.integers(1, 20))
+        size = int(rng.integers(1, num_boxes + 3))
+        specs = [TensorSpec((num_boxes, 4), "float32"), TensorSpec((num_boxes,), "float32"),
+                 TensorSpec((), "int32", data=np.array(size)),
+                 TensorSpec((), "float32", data=np.array(_f32(rng.uniform(0.1, 0.9)))),
+                 TensorSpec((), "float32", data=np.array(_f32(rng.uniform(-0.5, 0.5))))]
+        outputs = [TensorSpec((size,), "int32")]
+        if op == "NON_MAX_SUPPRESSION_V5":
+            specs.append(TensorSpec((), "float32", data=np.array(_f32(rng.choice([0.0, 0.5, 1.5])))))
+            outputs.append(TensorSpec((size,), "float32"))
+        outputs.append(TensorSpec((), "int32"))
+        return single_op_model(op, specs, outputs)
+
+    return build
+
+
+# ------------------------------------------------------------------------------------------ control flow
+
+
+def _cf_tensor(shape: tuple[int, ...], dtype: str, name: str, data: list | np.ndarray | None = None,
+               q: tuple = (None, None)) -> TensorSpec:
+    return TensorSpec(tuple(shape), dtype, q[0], q[1], name=name, data=None if data is None else np.asarray(data))
+
+
+def while_loop(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """WHILE (i < n): i += 1; x = x + c (float32, or int8 with the loop variable's quantization). The bounds
+    come from the input, i = ARG_MIN(x) and n = ARG_MAX(x) over its 2 to 4 elements, not from constants: a
+    mutated constant would make a loop of billions of iterations, which neither runtime ends in time."""
+    shape = (int(rng.integers(2, 5)),)
+    q = _q(rng, dtype)
+    c = rng.uniform(-1, 1, shape) if dtype == "float32" else _int_data(rng, shape, dtype)
+    main = ([_cf_tensor(shape, dtype, "x", q=q), _cf_tensor((1,), "int32", "axis", [0]),
+             _cf_tensor((), "int32", "i"), _cf_tensor((), "int32", "n"),
+             _cf_tensor((), "int32", "i_out"), _cf_tensor((), "int32", "n_out"),
+             _cf_tensor(shape, dtype, "x_out", q=q)],
+            [OpSpec("ARG_MIN", [0, 1], [2], {"output_type": "INT32"}),
+             OpSpec("ARG_MAX", [0, 1], [3], {"output_type": "INT32"}),
+             OpSpec("WHILE", [2, 3, 0], [4, 5, 6], {"cond_subgraph_index": 1, "body_subgraph_index": 2})],
+            [0], [4, 5, 6])
+    cond = SubgraphSpec([_cf_tensor((), "int32", "ci"), _cf_tensor((), "int32", "cn"),
+                         _cf_tensor(shape, dtype, "cx", q=q), _cf_tensor((), "bool", "go")],
+                        [OpSpec("LESS", [0, 1], [3])], [0, 1, 2], [3], "cond")
+    body = SubgraphSpec([_cf_tensor((), "int32", "bi"), _cf_tensor((), "int32", "bn"),
+                         _cf_tensor(shape, dtype, "bx", q=q), _cf_tensor((), "int32", "one", [1]),
+                         _cf_tensor(shape, dtype, "c", c, q=_q(rng, dtype)), _cf_tensor((), "int32", "bi_next"),
+                         _cf_tensor(shape, dtype, "bx_next", q=q)],
+                        [OpSpec("ADD", [0, 3], [5]), OpSpec("ADD", [2, 4], [6])], [0, 1, 2], [5, 1, 6], "body")
+    return build_model(*main, subgraphs=[cond, body])
+
+
+def if_branches(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """IF c: y = x + k (then) else y = x * x (else); float32, or int8 with their own quantization."""
+    shape = _shape(rng, int(rng.integers(1, 4)), 4)
+    qx, qy = _q(rng, dtype), _q(rng, dtype)
+    k = rng.uniform(-1, 1, (1,)) if dtype == "float32" else _int_data(rng, (1,), dtype)
+    main = ([_cf_tensor((), "bool", "c"), _cf_tensor(shape, dtype, "x", q=qx), _cf_tensor(shape, dtype, "y", q=qy)],
+            [OpSpec("IF", [0, 1], [2], {"then_subgraph_index": 1, "else_subgraph_index": 2})], [0, 1], [2])
+    then = SubgraphSpec([_cf_tensor(shape, dtype, "tx", q=qx), _cf_tensor((1,), dtype, "k", k, q=_q(rng, dtype)),
+                         _cf_tensor(shape, dtype, "ty", q=qy)], [OpSpec("ADD", [0, 1], [2])], [0], [2], "then")
+    other = SubgraphSpec([_cf_tensor(shape, dtype, "ex", q=qx), _cf_tensor(shape, dtype, "ey", q=qy)],
+                         [OpSpec("MUL", [0, 0], [1])], [0], [1], "else")
+    return build_model(*main, subgraphs=[then, other])
+
+
+def resource_variable(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """A state in a resource variable: CALL_ONCE runs the init subgraph (VAR_HANDLE, ASSIGN_VARIABLE of a
+    constant), then main reads it (READ_VARIABLE), adds the input and assigns the sum back; float32 or int32."""
+    shape = _shape(rng, int(rng.integers(1, 4)), 4)
+    initial = rng.uniform(-1, 1, shape) if dtype == "float32" else rng.integers(-100, 100, shape)
+    name = f"v{int(rng.integers(100))}"
+    tensors = [_cf_tensor(shape, dtype, "x"), _cf_tensor((), "resource", "handle"), _cf_tensor(shape, dtype, "state"),
+               _cf_tensor(shape, dtype, "y")]
+    operators = [OpSpec("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
+                 OpSpec("VAR_HANDLE", [], [1], {"container": "", "shared_name": name}),
+                 OpSpec("READ_VARIABLE", [1], [2]), OpSpec("ADD", [2, 0], [3]), OpSpec("ASSIGN_VARIABLE", [1, 3], [])]
+    init = SubgraphSpec([_cf_tensor((), "resource", "init_handle"), _cf_tensor(shape, dtype, "initial", initial)],
+                        [OpSpec("VAR_HANDLE", [], [0], {"container": "", "shared_name": name}),
+                         OpSpec("ASSIGN_VARIABLE", [0, 1], [])], [], [], "init")
+    return build_model(tensors, operators, [0], [3], subgraphs=[init])
+
+
 def small_chain(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     """CONV_2D -> DEPTHWISE_CONV_2D -> RESHAPE -> FULLY_CONNECTED -> SOFTMAX, int8, shapes flowing through."""
     h, w, c_in, c = int(rng.integers(3, 7)), int(rng.integers(3, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 5))
@@ -810,30 +1208,31 @@ def small_chain(rng: np.random.Generator, dtype: str = "int8") -> bytes:
 
 #: operator -> (builder, the dtypes it is drawn in); the first dtype is the main one
 SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
-    "CONV_2D": (conv2d, ("int8",)),
-    "DEPTHWISE_CONV_2D": (depthwise_conv2d, ("int8",)),
-    "TRANSPOSE_CONV": (transpose_conv, ("int8",)),
-    "FULLY_CONNECTED": (fully_connected, ("int8",)),
-    "MAX_POOL_2D": (_pool("MAX_POOL_2D"), ("int8", "float32")),
-    "AVERAGE_POOL_2D": (_pool("AVERAGE_POOL_2D"), ("int8", "uint8")),
-    "MEAN": (_reduce("MEAN", same_quant=False), ("int8",)),
-    "REDUCE_MAX": (_reduce("REDUCE_MAX", same_quant=True), ("int8",)),
-    "SOFTMAX": (softmax, ("int8",)),
-    "LOGISTIC": (logistic, ("int8",)),
-    "LEAKY_RELU": (leaky_relu, ("int8",)),
+    "CONV_2D": (conv2d, ("int8", "int16")),
+    "DEPTHWISE_CONV_2D": (depthwise_conv2d, ("int8", "int16")),
+    "TRANSPOSE_CONV": (transpose_conv, ("int8", "int16")),
+    "FULLY_CONNECTED": (fully_connected, ("int8", "int16")),
+    "MAX_POOL_2D": (_pool("MAX_POOL_2D"), ("int8", "float32", "int16")),
+    "AVERAGE_POOL_2D": (_pool("AVERAGE_POOL_2D"), ("int8", "uint8", "int16")),
+    "MEAN": (_reduce("MEAN", same_quant=False), ("int8", "int16")),
+    "REDUCE_MAX": (_reduce("REDUCE_MAX", same_quant=True), ("int8", "int16")),
+    "SOFTMAX": (softmax, ("int8", "int16")),
+    "LOGISTIC": (logistic, ("int8", "int16")),
+    "LEAKY_RELU": (leaky_relu, ("int8", "int16")),
     "CONCATENATION": (concatenation, ("int8", "float32")),
-    "RESIZE_NEAREST_NEIGHBOR": (_resize("RESIZE_NEAREST_NEIGHBOR"), ("int8",)),
-    "RESIZE_BILINEAR": (_resize("RESIZE_BILINEAR"), ("int8",)),
+    "RESIZE_NEAREST_NEIGHBOR": (_resize("RESIZE_NEAREST_NEIGHBOR"), ("int8", "int16")),
+    "RESIZE_BILINEAR": (_resize("RESIZE_BILINEAR"), ("int8", "int16")),
     "RESHAPE": (reshape, ("int8", "float32")),
-    "QUANTIZE": (quantize, ("float32->int8", "int8->int8", "uint8->int8")),
-    "DEQUANTIZE": (dequantize, ("int8",)),
-    "ADD": (_binary("ADD"), ("int8", "uint8", "float32")),
-    "SUB": (_binary("SUB"), ("int8",)),
-    "MUL": (_binary("MUL"), ("int8",)),
+    "QUANTIZE": (quantize, ("float32->int8", "int8->int8", "uint8->int8", "float32->int16", "int16->int8",
+                          "int16->int16", "int8->int16")),
+    "DEQUANTIZE": (dequantize, ("int8", "int16")),
+    "ADD": (_binary("ADD"), ("int8", "uint8", "float32", "int16")),
+    "SUB": (_binary("SUB"), ("int8", "int16")),
+    "MUL": (_binary("MUL"), ("int8", "int16")),
     "MINIMUM": (_binary("MINIMUM", same_quant=True), ("int8",)),
     "MAXIMUM": (_binary("MAXIMUM", same_quant=True), ("int8",)),
-    "RELU": (_relu("RELU"), ("int8",)),
-    "RELU6": (_relu("RELU6"), ("int8",)),
+    "RELU": (_relu("RELU"), ("int8", "int16")),
+    "RELU6": (_relu("RELU6"), ("int8", "int16")),
     "RELU_N1_TO_1": (_relu("RELU_N1_TO_1"), ("int8",)),
     "PAD": (_pad("PAD"), ("int8", "float32")),
     "PADV2": (_pad("PADV2"), ("int8",)),
@@ -842,10 +1241,10 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     "SHAPE": (shape_op, ("int8",)),
     "PACK": (pack, ("int8",)),
     "TILE": (tile, ("int8",)),
-    "PRELU": (prelu, ("int8", "uint8", "float32")),
+    "PRELU": (prelu, ("int8", "uint8", "float32", "int16")),
     "L2_POOL_2D": (_pool("L2_POOL_2D"), ("float32",)),
-    "REDUCE_MIN": (_reduce("REDUCE_MIN", same_quant=True), ("int8", "float32")),
-    "REDUCE_PROD": (_reduce("REDUCE_PROD", same_quant=False), ("int8", "float32")),
+    "REDUCE_MIN": (_reduce("REDUCE_MIN", same_quant=True), ("int8", "float32", "int16")),
+    "REDUCE_PROD": (_reduce("REDUCE_PROD", same_quant=False), ("int8", "float32", "int16")),
     "SUM": (_reduce("SUM", same_quant=False), ("int8", "int32")),
     "ADD_N": (add_n, ("int32", "float32")),
     "DIV": (_elementwise("DIV"), ("int8", "float32", "int32")),
@@ -856,7 +1255,7 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     **{op: (_compare(op), ("int8", "int32", "float32")) for op in (
         "EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL")},
     **{op: (_logical(op), ("bool",)) for op in ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT")},
-    "TANH": (_unary("TANH"), ("int8", "float32")),
+    "TANH": (_unary("TANH"), ("int8", "float32", "int16")),
     "ZEROS_LIKE": (zeros_like, ("int32", "float32")),
     "ARG_MAX": (_arg("ARG_MAX"), ("int8", "float32")),
     "ARG_MIN": (_arg("ARG_MIN"), ("int8", "float32")),
@@ -886,8 +1285,8 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     "TOPK_V2": (topk, ("int8", "float32")),
     "UNPACK": (unpack, ("int8", "float32")),
     **{op: (_unary(op), dtypes) for op, dtypes in (
-        ("ABS", ("int8", "int32", "float32")),
-        ("NEG", ("int8", "int32", "float32")),
+        ("ABS", ("int8", "int32", "float32", "int16")),
+        ("NEG", ("int8", "int32", "float32", "int16")),
         ("SQRT", ("int8", "float32")),
         ("RSQRT", ("int8", "float32")),
         ("EXP", ("int8", "float32")),
@@ -903,6 +1302,19 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
         ("ROUND", ("float32",)),
         ("LOG_SOFTMAX", ("float32",)),
     )},
+    "BATCH_MATMUL": (batch_matmul, ("int8", "float32", "int16", "hybrid")),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (lstm, ("int8",)),
+    "SVDF": (svdf, ("int8", "float32", "hybrid")),
+    **{op: (_rnn(op), ("float32", "hybrid")) for op in (
+        "RNN", "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN")},
+    "DENSIFY": (densify, ("float32", "int8", "float16")),
+    "CUSTOM:TFLite_Detection_PostProcess": (detection_postprocess, ("float32", "uint8")),
+    "NON_MAX_SUPPRESSION_V4": (_non_max_suppression("NON_MAX_SUPPRESSION_V4"), ("float32",)),
+    "NON_MAX_SUPPRESSION_V5": (_non_max_suppression("NON_MAX_SUPPRESSION_V5"), ("float32",)),
+    "WHILE": (while_loop, ("float32", "int8")),
+    "IF": (if_branches, ("float32", "int8")),
+    **{op: (resource_variable, ("float32", "int32")) for op in (
+        "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")},
 }
 
 

@@ -1,0 +1,705 @@
+"""Detection post-processing: the custom operator TFLite_Detection_PostProcess (SSD box decoding and
+non-max suppression), NON_MAX_SUPPRESSION_V4 and NON_MAX_SUPPRESSION_V5.
+
+These kernels sort and select rather than compute per element, so their rules are about order: which sort the
+C++ code calls (``std::stable_sort``: ties keep index order; ``std::partial_sort``: libstdc++'s heap select,
+emulated step by step in :func:`libstdcxx_partial_sort`, because its order among equal scores is not the index
+order), which comparisons it makes (``>``, ``>=``: NaN fails them all) and in which precision it computes
+(float32 operations, and double where the C++ casts to double). Sources (LiteRT 2.3.0):
+``tensorflow/lite/kernels/detection_postprocess.cc``, ``tensorflow/lite/kernels/non_max_suppression.cc`` and
+``tensorflow/lite/kernels/internal/reference/non_max_suppression.h``; TFLM's
+``tensorflow/lite/micro/kernels/detection_postprocess.cc`` for profile "tflm".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from refinterp.errors import EvalError
+from refinterp.model import Tensor
+from refinterp.ops.common import OpContext, per_tensor_qparams_or_identity
+
+F32 = np.float32
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The C++ building blocks, emulated exactly.
+
+
+@functools.cache
+def _libm_exp() -> Callable[[float], float]:
+    """libm's ``double exp(double)`` (``std::exp`` on a double) through ctypes; math.exp raises on overflow."""
+    library_name = ctypes.util.find_library("m")
+    library = ctypes.CDLL(library_name) if library_name is not None else ctypes.CDLL(None)
+    function = library.exp
+    function.restype, function.argtypes = ctypes.c_double, [ctypes.c_double]
+    return function
+
+
+def libm_exp(x: np.ndarray) -> np.ndarray:
+    """C ``exp`` elementwise on float64 (NumPy's own SIMD exp may differ in the last bit)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.array(np.frompyfunc(_libm_exp(), 1, 1)(x), dtype=np.float64).reshape(x.shape)
+
+
+def cxx_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``std::max(a, b)``: ``(a < b) ? b : a`` (a NaN ``a`` is kept, a NaN ``b`` is not)."""
+    return np.where(a < b, b, a)
+
+
+def cxx_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``std::min(a, b)``: ``(b < a) ? b : a``."""
+    return np.where(b < a, b, a)
+
+
+def arg_max_vector(values: np.ndarray) -> np.ndarray:
+    """``optimized_ops::ArgMaxVector`` on each row: the first index whose value is strictly greater than every
+    earlier running maximum, starting from element 0 (NaN never wins; a NaN at 0 is never replaced)."""
+    values = np.asarray(values)
+    cleaned = np.where(np.isnan(values), -np.inf, values)
+    first = np.argmax(cleaned, axis=-1)
+    return np.where(np.isnan(values[..., 0]), 0, first)
+
+
+def _cdiv2(n: int) -> int:
+    """C's ``n / 2`` on ints (truncates toward zero)."""
+    return -((-n) // 2) if n < 0 else n // 2
+
+
+class LibstdcxxHeap:
+    """libstdc++'s heap algorithms (bits/stl_heap.h: ``__adjust_heap``, ``__push_heap``, ``__pop_heap``,
+    ``__make_heap``) on a Python list, with ``comp(a, b)`` the C++ comparator; where equal elements end up
+    depends on these exact steps, so they are followed one by one."""
+
+    def __init__(self, items: list[Any], comp: Callable[[Any, Any], bool]):
+        self.a = items
+        self.comp = comp
+
+    def push_up(self, hole: int, top: int, value: Any) -> None:  # __push_heap
+        a, comp = self.a, self.comp
+        parent = _cdiv2(hole - 1)
+        while hole > top and comp(a[parent], value):
+            a[hole] = a[parent]
+            hole = parent
+            parent = _cdiv2(hole - 1)
+        a[hole] = value
+
+    def adjust(self, hole: int, length: int, value: Any) -> None:  # __adjust_heap on a[0:length]
+        a, comp = self.a, self.comp
+        top = hole
+        child = hole
+        while child < _cdiv2(length - 1):
+            child = 2 * (child + 1)
+            if comp(a[child], a[child - 1]):
+                child -= 1
+            a[hole] = a[child]
+            hole = child
+        if (length & 1) == 0 and child == _cdiv2(length - 2):
+            child = 2 * (child + 1)
+            a[hole] = a[child - 1]
+            hole = child - 1
+        self.push_up(hole, top, value)
+
+    def pop_into(self, last: int, result: int) -> None:  # __pop_heap(first, first + last, first + result)
+        value = self.a[result]
+        self.a[result] = self.a[0]
+        self.adjust(0, last, value)
+
+    def make(self, length: int) -> None:  # __make_heap on a[0:length]
+        if length < 2:
+            return
+        parent = _cdiv2(length - 2)
+        while True:
+            self.adjust(parent, length, self.a[parent])
+            if parent == 0:
+                return
+            parent -= 1
+
+
+def libstdcxx_partial_sort(indices: list[int], middle: int, greater: Callable[[int, int], bool]) -> list[int]:
+    """libstdc++'s ``std::partial_sort(first, first + middle, last, comp)`` applied to ``indices`` (a copy is
+    returned) with ``comp = greater``: ``__heap_select`` (a heap of the first ``middle`` elements; every later
+    element that compares before the heap's top replaces it through ``__pop_heap``) then ``__sort_heap``. The
+    order of equal elements is what that algorithm leaves, which is why it is emulated rather than a stable
+    sort."""
+    heap = LibstdcxxHeap(list(indices), greater)
+    a = heap.a
+    heap.make(middle)
+    for i in range(middle, len(a)):
+        if greater(a[i], a[0]):
+            heap.pop_into(middle, i)
+    last = middle
+    while last > 1:
+        last -= 1
+        heap.pop_into(last, last)
+    return a
+
+
+class LibstdcxxPriorityQueue:
+    """``std::priority_queue`` (libstdc++): ``push`` is push_back then ``std::push_heap``, ``pop`` is
+    ``std::pop_heap`` then pop_back, ``top`` is the front; ``less(a, b)`` is the element's ``operator<``."""
+
+    def __init__(self, less: Callable[[Any, Any], bool]):
+        self.heap = LibstdcxxHeap([], less)
+
+    def __len__(self) -> int:
+        return len(self.heap.a)
+
+    def push(self, value: Any) -> None:
+        self.heap.a.append(value)
+        self.heap.push_up(len(self.heap.a) - 1, 0, value)
+
+    def top(self) -> Any:
+        return self.heap.a[0]
+
+    def pop(self) -> None:
+        a = self.heap.a
+        if len(a) > 1:
+            self.heap.pop_into(len(a) - 1, len(a) - 1)
+        a.pop()
+
+
+def decreasing_stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``std::stable_sort`` of the indices by ``values[i] > values[j]`` (no NaN among the values: the callers
+    keep only scores ``>=`` a threshold): decreasing, ties in index order; -0.0 and 0.0 are equal."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.argsort(-values, kind="stable")
+
+
+# ------------------------------------------------------------------------------------------------
+# Flexbuffer values as the kernel's Init reads them (flexbuffers.h: AsInt32, AsFloat, AsBool on a map
+# entry; an absent key is a null reference, which reads as 0 / 0.0 / false).
+
+
+def flex_int32(options: Mapping[str, Any], key: str, fail: Callable[[str], Exception]) -> int:
+    """``m[key].AsInt32()``: ``static_cast<int32_t>(AsInt64())``; a float truncates toward zero."""
+    value = options.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, (bool, int)):
+        wide = int(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= 2.0 ** 63:
+            raise fail(f"custom option {key} = {value} does not convert to an integer (undefined in C++)")
+        wide = int(value)  # truncation, as static_cast<int64_t>(double)
+    else:
+        raise fail(f"custom option {key} is a flexbuffer {type(value).__name__} (refinterp reads numbers only)")
+    wide &= (1 << 64) - 1
+    wide = wide & 0xFFFFFFFF
+    return wide - (1 << 32) if wide >= (1 << 31) else wide
+
+
+def flex_float(options: Mapping[str, Any], key: str, fail: Callable[[str], Exception]) -> np.float32:
+    """``m[key].AsFloat()``: ``static_cast<float>(AsDouble())``."""
+    value = options.get(key)
+    if value is None:
+        return F32(0.0)
+    if isinstance(value, (bool, int, float)):
+        with np.errstate(all="ignore"):
+            return F32(float(value))
+    raise fail(f"custom option {key} is a flexbuffer {type(value).__name__} (refinterp reads numbers only)")
+
+
+def flex_bool(options: Mapping[str, Any], key: str, fail: Callable[[str], Exception]) -> bool:
+    """``m[key].AsBool()``: nonzero."""
+    value = options.get(key)
+    if value is None:
+        return False
+    if isinstance(value, (bool, int, float)):
+        return value != 0
+    raise fail(f"custom option {key} is a flexbuffer {type(value).__name__} (refinterp reads numbers only)")
+
+
+# ------------------------------------------------------------------------------------------------
+# TFLite_Detection_PostProcess (detection_postprocess.cc). Inputs: box encodings [1, boxes, >= 4] (y, x, h, w
+# first), class predictions [1, boxes, classes (+1 background)], anchors [boxes, 4] (y, x, h, w); uint8
+# (dequantized: boxes and anchors ``(float(q) - zp) * scale`` in float32, scores ``float(scale * (q - zp))``
+# in double, optimized_ops::Dequantize) or float32. Outputs, all float32: boxes [1, N, 4] (ymin, xmin, ymax,
+# xmax), classes [1, N], scores [1, N], num_detections [1], N = max_detections * max_classes_per_detection.
+#
+# Decoding, per box, in double then cast to float, as the C++ writes it:
+#     ycenter = float(y / y_scale * anchor.h + anchor.y)        (xcenter likewise with x, w)
+#     half_h  = float(0.5 * exp(h / h_scale) * anchor.h)        (half_w likewise)
+#     ymin, ymax = ycenter - half_h, ycenter + half_h            (float32)
+# A decoded box with ymin > ymax or xmin > xmax fails Eval (ValidateBoxes).
+#
+# Single-class NMS (NonMaxSuppressionSingleClassHelper): keep the scores >= nms_score_threshold, stable-sort
+# them decreasing, then greedily take the next active box and deactivate every later one whose IoU with it is
+# > nms_iou_threshold (IoU in float32: areas, std::max/std::min corners, 0 when either area <= 0), until
+# max_detections are taken.
+#
+# Fast NMS (use_regular_nms false): per box, the top min(max_classes_per_detection, num_classes) classes
+# (ArgMaxVector for one, libstdc++ partial_sort otherwise); NMS on each box's best score; each selected box is
+# written once per top class. Regular NMS: NMS per class (detections_per_class each), merged after each class
+# with the running best by partial_sort, max_detections kept. Rows the kernel does not write (fewer
+# detections than N) are left as they were in LiteRT (arena memory); refinterp writes 0 there.
+
+DETECTION_TYPES = ("uint8", "float32")
+NUM_COORD_BOX = 4
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    max_detections: int
+    max_classes_per_detection: int
+    detections_per_class: int
+    use_regular_nms: bool
+    score_threshold: np.float32
+    iou_threshold: np.float32
+    num_classes: int
+    scales: tuple[np.float32, np.float32, np.float32, np.float32]  # y, x, h, w
+    box_q: tuple[np.float32, int]  # (scale, zero_point) of a uint8 box encodings tensor
+    class_q: tuple[float, int]
+    anchor_q: tuple[np.float32, int]
+    num_detected_boxes: int
+    profile: str
+
+
+def prepare_detection_postprocess(ctx: OpContext) -> DetectionParams:
+    """detection_postprocess.cc Init (the flexbuffer options), Prepare and the shape checks of Eval."""
+    options = ctx.options
+    fail = ctx.fail
+    max_detections = flex_int32(options, "max_detections", fail)
+    max_classes_per_detection = flex_int32(options, "max_classes_per_detection", fail)
+    detections_per_class = 100 if options.get("detections_per_class") is None else \
+        flex_int32(options, "detections_per_class", fail)
+    use_regular_nms = flex_bool(options, "use_regular_nms", fail)
+    score_threshold = flex_float(options, "nms_score_threshold", fail)
+    iou_threshold = flex_float(options, "nms_iou_threshold", fail)
+    num_classes = flex_int32(options, "num_classes", fail)
+    scales = tuple(flex_float(options, f"{k}_scale", fail) for k in "yxhw")
+
+    ctx.check_inputs(3, 3)
+    if len(ctx.op.outputs) != 4:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 4")
+    boxes, classes, anchors = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2)
+    box_shape, class_shape, anchor_shape = ctx.shape(boxes), ctx.shape(classes), ctx.shape(anchors)
+    for shape, rank, role in ((box_shape, 3, "box encodings"), (class_shape, 3, "class predictions"),
+                              (anchor_shape, 2, "anchors")):
+        if len(shape) != rank:
+            raise ctx.fail(f"{role} have rank {len(shape)}, expected {rank}")
+    for position in range(4):
+        output = ctx.output(position)
+        if output.index < 0 or output.type_name != "float32":
+            raise ctx.unsupported(f"output {position} is declared {output.type_name}; LiteRT makes it float32 "
+                                  "(refinterp runs the declared types only)")
+    num_detected_boxes = max_detections * max_classes_per_detection
+    if not INT32_MIN <= num_detected_boxes <= INT32_MAX or num_detected_boxes < 0:
+        raise ctx.fail(f"max_detections {max_detections} * max_classes_per_detection {max_classes_per_detection}"
+                       " is not a valid output size")
+    ctx.set_output_shape(0, (1, num_detected_boxes, NUM_COORD_BOX))
+    ctx.set_output_shape(1, (1, num_detected_boxes))
+    ctx.set_output_shape(2, (1, num_detected_boxes))
+    ctx.set_output_shape(3, (1,))
+
+    # Eval's checks, all on shapes and options: made here
+    if box_shape[0] != 1:
+        raise ctx.fail(f"box encodings batch is {box_shape[0]}, the kernel takes 1")
+    if box_shape[2] < NUM_COORD_BOX:
+        raise ctx.fail(f"box encodings have {box_shape[2]} values per box, at least 4 are needed")
+    num_boxes = box_shape[1]
+    if boxes.type_name not in DETECTION_TYPES:
+        raise ctx.fail(f"box encodings of type {boxes.type_name} (the kernel takes uint8 or float32)")
+    if classes.type_name not in DETECTION_TYPES:
+        raise ctx.fail(f"class predictions of type {classes.type_name} (the kernel takes uint8 or float32)")
+    if anchors.type_name != boxes.type_name:
+        if boxes.type_name == "float32":
+            raise ctx.fail(f"anchors of type {anchors.type_name} with float32 box encodings")
+        raise ctx.unsupported(f"anchors of type {anchors.type_name} with uint8 box encodings (LiteRT reads "
+                              "their bytes as uint8)")
+    if math.prod(anchor_shape) < NUM_COORD_BOX * num_boxes:
+        raise ctx.unsupported(f"anchors {list(anchor_shape)} hold fewer than 4 values for each of {num_boxes} "
+                              "boxes (LiteRT reads past them)")
+    if class_shape[0] != 1 or class_shape[1] != num_boxes:
+        raise ctx.fail(f"class predictions {list(class_shape)} do not match {num_boxes} boxes in a batch of 1")
+    num_classes_with_background = class_shape[2]
+    if not (num_classes_with_background - num_classes <= 1 and num_classes_with_background >= num_classes):
+        raise ctx.fail(f"num_classes {num_classes} against {num_classes_with_background} class predictions "
+                       "(at most one background class)")
+    if num_classes < 1:
+        raise ctx.unsupported(f"num_classes {num_classes} (LiteRT reads an uninitialized class index)")
+    if iou_threshold <= 0 or not iou_threshold <= 1:
+        raise ctx.fail(f"nms_iou_threshold {float(iou_threshold)} is not in (0, 1]")
+    if use_regular_nms:
+        if min(detections_per_class, max_detections) <= 0:
+            raise ctx.fail(f"min(detections_per_class {detections_per_class}, max_detections {max_detections}) "
+                           "must be positive")
+        if max_detections < 0:
+            raise ctx.fail(f"max_detections {max_detections} must not be negative")
+        if max_classes_per_detection != 1:
+            raise ctx.unsupported(f"regular NMS writes max_detections rows of outputs sized max_detections * "
+                                  f"max_classes_per_detection ({max_classes_per_detection}): LiteRT leaves the "
+                                  "rest unwritten or writes past them")
+    else:
+        if max_classes_per_detection <= 0:
+            raise ctx.fail(f"max_classes_per_detection {max_classes_per_detection} must be positive")
+        if max_detections < 0:
+            raise ctx.fail(f"max_detections {max_detections} must not be negative")
+
+    def quant(tensor: Tensor) -> tuple[np.float32, int]:
+        scale, zero_point = per_tensor_qparams_or_identity(tensor)
+        return F32(scale), zero_point
+
+    class_scale, class_zero_point = per_tensor_qparams_or_identity(classes)
+    return DetectionParams(
+        max_detections=max_detections, max_classes_per_detection=max_classes_per_detection,
+        detections_per_class=detections_per_class, use_regular_nms=use_regular_nms,
+        score_threshold=score_threshold, iou_threshold=iou_threshold, num_classes=num_classes,
+        scales=scales,  # type: ignore[arg-type]
+        box_q=quant(boxes), class_q=(float(F32(class_scale)), class_zero_point), anchor_q=quant(anchors),
+        num_detected_boxes=num_detected_boxes, profile=ctx.profile)
+
+
+def _dequantize_boxes(values: np.ndarray, q: tuple[np.float32, int]) -> np.ndarray:
+    """Dequantizer: ``(static_cast<float>(x) - zero_point) * scale`` in float32 (the int zero point becomes a
+    float)."""
+    scale, zero_point = q
+    with np.errstate(all="ignore"):
+        return (values.astype(F32) - F32(zero_point)) * F32(scale)
+
+
+def decode_boxes(p: DetectionParams, box_encodings: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """DecodeCenterSizeBoxes: [boxes, 4] float32 corners (ymin, xmin, ymax, xmax)."""
+    num_boxes = box_encodings.shape[1]
+    encodings = box_encodings.reshape(num_boxes, -1)[:, :NUM_COORD_BOX]
+    anchor_values = anchors.reshape(-1)[:NUM_COORD_BOX * num_boxes].reshape(num_boxes, NUM_COORD_BOX)
+    if box_encodings.dtype == np.uint8:
+        encodings = _dequantize_boxes(encodings, p.box_q)
+        anchor_values = _dequantize_boxes(anchor_values, p.anchor_q)
+    e = encodings.astype(np.float64)
+    a = anchor_values.astype(np.float64)
+    sy, sx, sh, sw = (np.float64(s) for s in p.scales)
+    with np.errstate(all="ignore"):
+        ycenter = (e[:, 0] / sy * a[:, 2] + a[:, 0]).astype(F32)
+        xcenter = (e[:, 1] / sx * a[:, 3] + a[:, 1]).astype(F32)
+        half_h = (0.5 * libm_exp(e[:, 2] / sh) * a[:, 2]).astype(F32)
+        half_w = (0.5 * libm_exp(e[:, 3] / sw) * a[:, 3]).astype(F32)
+        return np.stack([ycenter - half_h, xcenter - half_w, ycenter + half_h, xcenter + half_w], axis=1)
+
+
+def _dequantize_scores(p: DetectionParams, class_predictions: np.ndarray) -> np.ndarray:
+    """DequantizeClassPredictions: ``optimized_ops::Dequantize`` on uint8, which LiteRT's x86 build compiles
+    with its NEON path (NEON_2_SSE): eight values at a time ``float(q) * float(scale) + float(-zp * scale)``
+    (float32 multiply, then add; measured), the last ``size % 8`` values by the scalar rule
+    ``static_cast<float>(double(scale) * (q - zero_point))``."""
+    scale, zero_point = p.class_q
+    q = class_predictions.reshape(-1)
+    vector_part = q.size - q.size % 8
+    with np.errstate(all="ignore"):
+        zero_times_scale = F32(-zero_point * np.float64(scale))
+        head = q[:vector_part].astype(F32) * F32(scale) + zero_times_scale
+        tail = (np.float64(scale) * (q[vector_part:].astype(np.int64) - zero_point)).astype(F32)
+    return np.concatenate([head, tail]).astype(F32).reshape(class_predictions.shape)
+
+
+def intersection_over_union(boxes: np.ndarray, i: int, others: np.ndarray) -> np.ndarray:
+    """ComputeIntersectionOverUnion of box ``i`` with each box of ``others`` (indices), float32 throughout."""
+    bi = boxes[i]
+    bj = boxes[others]
+    with np.errstate(all="ignore"):
+        area_i = (bi[2] - bi[0]) * (bi[3] - bi[1])
+        area_j = (bj[:, 2] - bj[:, 0]) * (bj[:, 3] - bj[:, 1])
+        ymin = cxx_max(np.full_like(bj[:, 0], bi[0]), bj[:, 0])
+        xmin = cxx_max(np.full_like(bj[:, 1], bi[1]), bj[:, 1])
+        ymax = cxx_min(np.full_like(bj[:, 2], bi[2]), bj[:, 2])
+        xmax = cxx_min(np.full_like(bj[:, 3], bi[3]), bj[:, 3])
+        intersection = cxx_max(ymax - ymin, F32(0.0)) * cxx_max(xmax - xmin, F32(0.0))
+        iou = intersection / ((area_i + area_j) - intersection)
+    degenerate = (area_i <= 0) | (area_j <= 0)
+    return np.where(degenerate, F32(0.0), iou).astype(F32)
+
+
+def nms_single_class(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, max_detections: int) -> list[int]:
+    """NonMaxSuppressionSingleClassHelper: the selected box indices, best first."""
+    keep_indices = np.flatnonzero(scores >= p.score_threshold)
+    keep_scores = scores[keep_indices]
+    order = keep_indices[decreasing_stable_argsort(keep_scores)]
+    output_size = min(len(order), max_detections)
+    active = np.ones(len(order), dtype=bool)
+    selected: list[int] = []
+    for i in range(len(order)):
+        if len(selected) >= output_size:
+            break
+        if not active[i]:
+            continue
+        selected.append(int(order[i]))
+        active[i] = False
+        later = np.flatnonzero(active[i + 1:]) + i + 1
+        if later.size:
+            iou = intersection_over_union(boxes, int(order[i]), order[later])
+            active[later[iou > p.iou_threshold]] = False
+    return selected
+
+
+def _validate_boxes(boxes: np.ndarray) -> None:
+    """ValidateBoxes: LiteRT refuses ymin > ymax or xmin > xmax (TFLM also equal corners)."""
+    bad = (boxes[:, 0] > boxes[:, 2]) | (boxes[:, 1] > boxes[:, 3])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvalError(f"decoded box {i} {boxes[i].tolist()} has its minimum corner above its maximum")
+
+
+def _decreasing_partial_arg_sort(values: np.ndarray, num_to_sort: int) -> list[int]:
+    """DecreasingPartialArgSort: the first ``num_to_sort`` indices (ArgMaxVector for one)."""
+    if num_to_sort == 1:
+        return [int(arg_max_vector(values))]
+    as_list = [float(v) for v in values]
+    return libstdcxx_partial_sort(list(range(len(as_list))), num_to_sort,
+                                  lambda i, j: as_list[i] > as_list[j])[:num_to_sort]
+
+
+def detection_postprocess_spec(p: DetectionParams, box_encodings: np.ndarray, class_predictions: np.ndarray,
+                               anchors: np.ndarray) -> tuple[np.ndarray, ...]:
+    boxes = decode_boxes(p, box_encodings, anchors)
+    num_boxes = boxes.shape[0]
+    if class_predictions.dtype == np.uint8:
+        scores = _dequantize_scores(p, class_predictions)
+    else:
+        scores = class_predictions
+    num_with_background = class_predictions.shape[2]
+    label_offset = num_with_background - p.num_classes
+    scores = scores.reshape(num_boxes, num_with_background)[:, label_offset:]
+    n = p.num_detected_boxes
+    out_boxes = np.zeros((1, n, NUM_COORD_BOX), F32)
+    out_classes = np.zeros((1, n), F32)
+    out_scores = np.zeros((1, n), F32)
+    if p.use_regular_nms:
+        count = _regular_nms(p, boxes, scores, out_boxes, out_classes, out_scores)
+    else:
+        count = _fast_nms(p, boxes, scores, out_boxes, out_classes, out_scores)
+    return out_boxes, out_classes, out_scores, np.array([count], F32)
+
+
+def _nms_checked(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, max_detections: int) -> list[int]:
+    _validate_boxes(boxes)  # every call of the helper validates (a failure needs at least one call)
+    return nms_single_class(p, boxes, scores, max_detections)
+
+
+def _fast_nms(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, out_boxes: np.ndarray,
+              out_classes: np.ndarray, out_scores: np.ndarray) -> int:
+    """NonMaxSuppressionMultiClassFastHelper."""
+    categories = min(p.max_classes_per_detection, p.num_classes)
+    if categories == 1:
+        top = arg_max_vector(scores).reshape(-1, 1)
+    else:
+        top = np.array([_decreasing_partial_arg_sort(row, categories) for row in scores], dtype=np.int64)
+        top = top.reshape(scores.shape[0], categories)
+    max_scores = scores[np.arange(scores.shape[0]), top[:, 0]] if scores.shape[0] else scores[:, 0]
+    selected = _nms_checked(p, boxes, max_scores, p.max_detections)
+    for output_index, box in enumerate(selected):
+        for col in range(categories):
+            offset = p.max_classes_per_detection * output_index + col
+            out_boxes[0, offset] = boxes[box]
+            out_classes[0, offset] = F32(top[box, col])
+            out_scores[0, offset] = scores[box, top[box, col]]
+    return len(selected)
+
+
+def _regular_nms(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, out_boxes: np.ndarray,
+                 out_classes: np.ndarray, out_scores: np.ndarray) -> int:
+    """NonMaxSuppressionMultiClassRegularHelper (ComputeNMSResult on one thread): class by class, the boxes NMS
+    selects (at most min(detections_per_class, max_detections), best first) are merged into the running best
+    list by ``std::inplace_merge`` on ``score >`` (stable: on equal scores the earlier classes' entries stay
+    first), which is then cut to max_detections; every one of the max_detections rows is written (zeros after
+    the detections)."""
+    per_class = min(p.detections_per_class, p.max_detections)
+    best: list[tuple[int, int, np.float32]] = []  # (box, class, score), the running best after each class
+    for col in range(p.num_classes):
+        class_scores = scores[:, col]
+        selected = _nms_checked(p, boxes, class_scores, per_class)
+        if not selected:
+            continue
+        new = [(box, col, class_scores[box]) for box in selected]
+        best = _stable_merge(best, new)[:p.max_detections]
+    for row, (box, col, score) in enumerate(best):
+        out_boxes[0, row] = boxes[box]
+        out_classes[0, row] = F32(col)
+        out_scores[0, row] = score
+    return len(best)
+
+
+def _stable_merge(first: list[tuple[int, int, np.float32]],
+                  second: list[tuple[int, int, np.float32]]) -> list[tuple[int, int, np.float32]]:
+    """``std::inplace_merge`` of two runs sorted by decreasing score, comparing ``b.score > a.score``: an entry
+    of ``second`` goes before one of ``first`` only when its score is strictly greater."""
+    merged = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        if second[j][2] > first[i][2]:
+            merged.append(second[j])
+            j += 1
+        else:
+            merged.append(first[i])
+            i += 1
+    return merged + first[i:] + second[j:]
+
+
+# ------------------------------------------------------------------------------------------------
+# NON_MAX_SUPPRESSION_V4 / V5 (non_max_suppression.cc, reference_ops::NonMaxSuppression in
+# reference/non_max_suppression.h), float32. Inputs: boxes [N, 4] (y1, x1, y2, x2, either corner order),
+# scores [N], max_output_size (int32 scalar), iou_threshold, score_threshold (float32 scalars), V5 also
+# soft_nms_sigma. Outputs: selected indices (int32 [max_output_size]), V5 selected scores (float32
+# [max_output_size]), the number selected (int32 scalar); the rows after it are 0.
+#
+# Candidates are the boxes with score > score_threshold, in a std::priority_queue ordered by score (its
+# libstdc++ heap decides among equal scores). Each popped candidate is compared with the boxes selected since
+# it was last compared, newest first: IoU >= iou_threshold suppresses it; with sigma > 0 its score is decayed
+# by ``score * expf(scale * iou * iou)``, scale = -0.5f / sigma (float32), and the loop stops once the score is
+# <= score_threshold. Not suppressed: selected when its score is unchanged, and pushed back when its score is
+# still > score_threshold (the TFLite code has no `continue` there: a selected box is pushed back too, and is
+# then compared with itself, IoU 1). IoU: float32 areas of the min/max-ordered corners, 0 when an area is <= 0
+# or the union is 0. The output size is max_output_size: constant (set at prepare) or from the input value (at
+# invoke); a negative one fails.
+
+
+@dataclass(frozen=True)
+class NmsParams:
+    soft: bool  # V5: six inputs, three outputs
+    max_output_size: int | None  # the constant value, None when it is an input
+
+
+def _nms_iou(boxes: np.ndarray, i: int, j: int) -> np.float32:
+    """ComputeIou / ComputeIntersectionAndUnion in float32."""
+    bi, bj = boxes[i], boxes[j]
+    with np.errstate(all="ignore"):
+        iy_min, iy_max = cxx_min(bi[0], bi[2]), cxx_max(bi[0], bi[2])
+        ix_min, ix_max = cxx_min(bi[1], bi[3]), cxx_max(bi[1], bi[3])
+        jy_min, jy_max = cxx_min(bj[0], bj[2]), cxx_max(bj[0], bj[2])
+        jx_min, jx_max = cxx_min(bj[1], bj[3]), cxx_max(bj[1], bj[3])
+        area_i = (iy_max - iy_min) * (ix_max - ix_min)
+        area_j = (jy_max - jy_min) * (jx_max - jx_min)
+        if area_i <= 0 or area_j <= 0:
+            return F32(0.0)
+        intersection = (cxx_max(cxx_min(iy_max, jy_max) - cxx_max(iy_min, jy_min), F32(0.0))
+                        * cxx_max(cxx_min(ix_max, jx_max) - cxx_max(ix_min, jx_min), F32(0.0)))
+        union = (area_i + area_j) - intersection
+        if union == 0:
+            return F32(0.0)
+        return F32(intersection / union)
+
+
+@functools.cache
+def _libm_expf() -> Callable[[float], float]:
+    library_name = ctypes.util.find_library("m")
+    library = ctypes.CDLL(library_name) if library_name is not None else ctypes.CDLL(None)
+    function = library.expf
+    function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
+    return function
+
+
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, max_output_size: int, iou_threshold: np.float32,
+                        score_threshold: np.float32, sigma: np.float32) -> tuple[list[int], list[np.float32]]:
+    """reference_ops::NonMaxSuppression (float): the selected indices and their (decayed) scores."""
+    queue = LibstdcxxPriorityQueue(lambda a, b: a[1] < b[1])  # [index, score, suppress_begin_index]
+    for i in range(scores.shape[0]):
+        if scores[i] > score_threshold:
+            queue.push([i, scores[i], 0])
+    selected: list[int] = []
+    selected_scores: list[np.float32] = []
+    num_outputs = min(len(queue), max_output_size)
+    if num_outputs == 0:
+        return selected, selected_scores
+    with np.errstate(all="ignore"):
+        scale = F32(F32(-0.5) / sigma) if sigma > 0 else F32(0.0)
+        while len(selected) < num_outputs and len(queue):
+            candidate = list(queue.top())
+            original_score = candidate[1]
+            queue.pop()
+            hard_suppress = False
+            for j in range(len(selected) - 1, candidate[2] - 1, -1):
+                iou = _nms_iou(boxes, candidate[0], selected[j])
+                if iou >= iou_threshold:
+                    hard_suppress = True
+                    break
+                if sigma > 0:
+                    decay = F32(_libm_expf()(float(F32(F32(scale * iou) * iou))))
+                    candidate[1] = F32(candidate[1] * decay)
+                if candidate[1] <= score_threshold:
+                    break
+            candidate[2] = len(selected)
+            if not hard_suppress:
+                if candidate[1] == original_score:
+                    selected.append(candidate[0])
+                    selected_scores.append(candidate[1])
+                if candidate[1] > score_threshold:
+                    queue.push(candidate)
+    return selected, selected_scores
+
+
+def prepare_non_max_suppression(ctx: OpContext) -> NmsParams:
+    """non_max_suppression.cc Prepare (float32)."""
+    if ctx.num_inputs not in (5, 6):
+        raise ctx.fail(f"has {ctx.num_inputs} inputs, expected 5 (V4) or 6 (V5)")
+    soft = ctx.num_inputs == 6
+    boxes, scores, size = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2)
+    iou, score_threshold = ctx.require_input(3), ctx.require_input(4)
+    scalars = [iou, score_threshold] + ([ctx.require_input(5)] if soft else [])
+    for tensor, role in ((boxes, "boxes"), (scores, "scores"), *((t, "threshold") for t in scalars)):
+        if tensor.type_name != "float32":
+            raise ctx.unsupported(f"{role} of type {tensor.type_name} (refinterp runs float32 NMS)")
+    box_shape, score_shape = ctx.shape(boxes), ctx.shape(scores)
+    if len(box_shape) != 2 or box_shape[1] != 4:
+        raise ctx.fail(f"boxes of shape {list(box_shape)}, expected [num_boxes, 4]")
+    if len(score_shape) != 1 or score_shape[0] != box_shape[0]:
+        raise ctx.fail(f"scores of shape {list(score_shape)} for {box_shape[0]} boxes")
+    if size.type_name != "int32" or len(ctx.shape(size)) != 0:
+        raise ctx.fail(f"max_output_size is {size.type_name} {list(ctx.shape(size))}, expected an int32 scalar")
+    for tensor in scalars:
+        if len(ctx.shape(tensor)) != 0:
+            raise ctx.fail(f"input {tensor.index} has shape {list(ctx.shape(tensor))}, expected a scalar")
+    outputs = 3 if soft else 2
+    if len(ctx.op.outputs) != outputs:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected {outputs}")
+    for position in range(outputs):
+        want = "float32" if soft and position == 1 else "int32"
+        if ctx.output(position).type_name != want:
+            raise ctx.unsupported(f"output {position} is declared {ctx.output(position).type_name}; LiteRT makes "
+                                  f"it {want} (refinterp runs the declared types only)")
+    max_output_size = None
+    if size.is_constant:
+        max_output_size = int(size.data.reshape(-1)[0])
+        if max_output_size < 0:
+            raise ctx.fail(f"max_output_size {max_output_size} is negative")
+        for position in range(outputs - 1):
+            ctx.set_output_shape(position, (max_output_size,))
+    else:
+        def output_size(inputs: Any) -> tuple[int, ...]:
+            value = int(np.asarray(inputs[2]).reshape(-1)[0])
+            if value < 0:
+                raise EvalError(f"max_output_size {value} is negative")
+            return (value,)
+        for position in range(outputs - 1):
+            ctx.set_output_shape(position, output_size)
+    ctx.set_output_shape(outputs - 1, ())
+    return NmsParams(soft=soft, max_output_size=max_output_size)
+
+
+def non_max_suppression_spec(p: NmsParams, boxes: np.ndarray, scores: np.ndarray, max_output_size: np.ndarray,
+                             iou_threshold: np.ndarray, score_threshold: np.ndarray,
+                             sigma: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    size = int(max_output_size.reshape(-1)[0])
+    if size < 0:
+        raise EvalError(f"max_output_size {size} is negative")
+    soft_sigma = F32(sigma.reshape(-1)[0]) if sigma is not None else F32(0.0)
+    if sigma is not None and soft_sigma < 0:
+        raise EvalError(f"soft_nms_sigma {float(soft_sigma)} is negative")
+    selected, selected_scores = non_max_suppression(
+        boxes.reshape(-1, 4), scores.reshape(-1), size, F32(iou_threshold.reshape(-1)[0]),
+        F32(score_threshold.reshape(-1)[0]), soft_sigma)
+    indices = np.zeros(size, np.int32)
+    indices[:len(selected)] = selected
+    count = np.array(len(selected), np.int32)
+    if not p.soft:
+        return indices, count
+    values = np.zeros(size, F32)
+    values[:len(selected_scores)] = selected_scores
+    return indices, values, count

@@ -1,0 +1,1099 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM: LiteRT's integer LSTM "8x8_16" (int8 activations and weights, int16 cell) and its
+float32 LSTM (section float32 at the end); under profile "tflm", TFLM's integer LSTM, int8x8_16 and int16x8
+(section TFLM).
+
+Sources: tensorflow/lite/kernels/unidirectional_sequence_lstm.cc (Prepare, PopulateQuantizedLstmParams8x8_16,
+PopulatePrecomputedZPTimesWeightsWithBias), tensorflow/lite/kernels/lstm_eval.cc (EvalInteger8x8_16,
+LstmStepInteger8x8_16, CalculateLstmGateInteger8x8_16, UpdateLstmCellInteger, CalculateLstmOutputInteger8x8_16)
+and tensorflow/lite/kernels/internal/reference/portable_tensor_utils.cc (the Portable* vector functions, which
+LiteRT's x86 build calls for every integer LSTM function), gemmlowp fixedpoint.h (16-bit logistic and tanh).
+
+Inputs (lstm_shared.h): 0 input, 1-4 input-to-{input,forget,cell,output} weights, 5-8 recurrent-to-{...} weights,
+9-11 cell-to-{input,forget,output} (peephole) weights, 12-15 {input,forget,cell,output} gate biases,
+16 projection weights, 17 projection bias, 18 output state, 19 cell state (the two variable tensors, carried
+across invocations), 20-23 {input,forget,cell,output} layer-norm coefficients. CIFG (no input gate: 1, 5, 9, 12
+absent), peephole, projection and layer norm are each optional.
+
+One time step (int8 x and h, int16 cell c; the four gates g in {i, f, z, o} are int16 Q3.12 before their
+activation, Q0.15 after)::
+
+    acc_g = eff_bias_x[g] + W_x[g] . x          (int32; eff_bias = bias - zp_in * rowsum(W), bias only without LN)
+    g     = sat16(MBQM(acc_g, m_x[g]) + 0)
+    g     = sat16(g + MBQM(eff_bias_h[g] + W_h[g] . h, m_h[g]))           (eff_bias_h = -zp_h * rowsum(W_h))
+    g     = sat16(g + MBQM(w_c[g] * c, m_c[g]))                            (peephole, i f o)
+    g     = LayerNorm(g, ln[g], bias[g])                                   (layer norm: PortableApplyLayerNorm)
+    i, f, o = logistic<int16, 3>(g)    z = tanh<int16, 3>(g)              (gemmlowp fixed point)
+    c = int16(RDBPOT(f * c, 15))                                           (before o is computed)
+    c = sat16(c + int16(RDBPOT(i * z, 30 + cell_scale)))                   (CIFG: i = 32767 - f)
+    c = clip(c, +-quantized_cell_clip)
+    t = tanh<int16, 15 + cell_scale>(c)
+    h = clamp8(MBQM(o * t, m_hidden) + zp_hidden)                          (no projection)
+    r = clamp8(MBQM(o * t, m_hidden) - zp_hidden)                          (projection: the sign flips ...)
+    h = clamp8(MBQM(proj_bias + zp_hidden * rowsum(P) + P . r, m_proj) + zp_h)   (... and the bias adds it)
+    h = clip(h, +-quantized_proj_clip)
+
+The multipliers come from the scales: ``m_x[g] = f32(f32(s_Wx * s_in) / s_g)`` with ``s_g`` the gate's
+intermediate scale (2**-12 without layer norm, else intermediates 0-3 of the operator), ``m_hidden =
+f32(2**-15 / s_hidden * 2**-15)`` (intermediate 4), ``m_proj = f32(f32(s_P * s_hidden) / s_h)``,
+``m_c[g] = f32(2**cell_scale * s_wc / s_g)`` (``cell_scale = log2(s_cell)``), QuantizeMultiplier of each.
+
+Rules of LiteRT's code that are followed as they are (the zero-point signs measured with ai-edge-litert 2.3.0:
+``CwiseMul`` adds its ``output_zp``, which the step passes as ``+hidden_zp`` without projection and ``-hidden_zp``
+with one, while the projection's effective bias adds ``+hidden_zp * rowsum(P)``):
+
+* the peephole accumulation runs over ``n_output`` elements per batch row, not ``n_cell``
+  (``VectorBatchVectorCwiseProductAccumulate(cell_to_gate_weights, n_output, cell_state, ...)``): with a
+  projection to fewer outputs than cells, the last cells get no peephole term, and in time-major order the
+  rows of later batches are shifted; refinterp refuses a peephole with ``n_output > n_cell`` (read out of
+  bounds there);
+* time-major inputs run all batches in one step; batch-major inputs run batch by batch (which matters only for
+  the peephole rule above).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from refinterp.ops.common import KernelResult, OpContext, per_tensor_qparams
+from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
+from refinterp.ops.fully_connected import apply_activation_to_vector
+from refinterp.ops.softmax_logistic import logistic_int16, tanh_int16
+from refinterp.ops.unary_math import inv_sqrt_multiplier_exp
+from refinterp.quant import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    ACT_SIGN_BIT,
+    FLOAT32_LOWEST,
+    FLOAT32_MAX,
+    checked_log2,
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    quantize_multiplier,
+    rounding_divide_by_pot,
+    rounding_divide_by_pot_int16,
+    wrap_int16,
+    wrap_int32,
+)
+
+# Input positions (lstm_shared.h, namespace lstm::full)
+INPUT = 0
+INPUT_TO_GATE = (1, 2, 3, 4)  # input, forget, cell, output gates
+RECURRENT_TO_GATE = (5, 6, 7, 8)
+CELL_TO_GATE = (9, 10, None, 11)  # peephole: no cell-to-cell weights
+GATE_BIAS = (12, 13, 14, 15)
+PROJECTION_WEIGHTS, PROJECTION_BIAS = 16, 17
+OUTPUT_STATE, CELL_STATE = 18, 19
+LAYER_NORM = (20, 21, 22, 23)
+GATE_NAMES = ("input", "forget", "cell", "output")
+IG, FG, CG, OG = 0, 1, 2, 3
+ACT_TANH = 4  # ActivationFunctionType.TANH
+FLOAT_LSTM_ACTIVATIONS = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT)
+
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
+# ------------------------------------------------------------------------------------------------
+# gemmlowp fixed point on int16 raws (fixedpoint.h with tRawType = int16_t), vectorized over int64 arrays.
+# FixedPoint<int16, I> is raw / 2**(15 - I); * is the 16-bit SRDHM, + and - wrap as int16, and the int32
+# constants of the header are rounded to 16 bits (RescaleConstantInitializer: RDBPOT(c, 16)).
+
+
+def _const16(value32: int) -> int:
+    return int(wrap_int16(rounding_divide_by_pot(np.int64(value32), 16)))
+
+
+def srdhm16(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """SaturatingRoundingDoublingHighMul<int16>: ``(a*b + nudge) / 2**15`` (C division), INT16_MIN**2 saturates."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    product = a * b
+    total = product + np.where(product >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(total >= 0, total >> 15, -((-total) >> 15))
+    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, wrap_int16(high))
+
+
+def _saturating_shift_left16(x: np.ndarray, exponent: int) -> np.ndarray:
+    threshold = (1 << (15 - exponent)) - 1
+    x = np.asarray(x, dtype=np.int64)
+    return np.where(x > threshold, INT16_MAX, np.where(x < -threshold, INT16_MIN, wrap_int16(x << exponent)))
+
+
+def _rescale16(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int) -> np.ndarray:
+    exponent = src_integer_bits - dst_integer_bits
+    if exponent > 0:
+        return _saturating_shift_left16(x, exponent)
+    if exponent < 0:
+        return rounding_divide_by_pot_int16(x, -exponent)
+    return np.asarray(x, dtype=np.int64)
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl16(a: np.ndarray) -> np.ndarray:
+    constant_term = _const16(1895147668)
+    constant_1_over_3 = _const16(715827883)
+    x = wrap_int16(a + (1 << 12))  # a + 1/8 (ConstantPOT<-3> of Q0.15)
+    x2 = srdhm16(x, x)
+    x3 = srdhm16(x2, x)
+    x4 = srdhm16(x2, x2)
+    x4_over_4 = rounding_divide_by_pot_int16(x4, 2)
+    polynomial = rounding_divide_by_pot_int16(
+        wrap_int16(srdhm16(wrap_int16(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    # AddSaturatingIf16Bit: a saturating add for 16-bit raws
+    return np.clip(constant_term + srdhm16(constant_term, wrap_int16(x + polynomial)), INT16_MIN, INT16_MAX)
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
+               (4, 242))
+
+
+def exp_on_negative_values16(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp exp_on_negative_values for FixedPoint<int16, integer_bits>; the result is Q0.15."""
+    fractional_bits = 15 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a = np.asarray(a, dtype=np.int64)
+    a_mod_quarter_minus_one_quarter = wrap_int16((a & (one_quarter - 1)) - one_quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl16(
+        _rescale16(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = wrap_int16(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, srdhm16(result, _const16(multiplier)), result)
+    if integer_bits > 5:
+        result = np.where(a < _const16(-(1 << (36 - integer_bits))), 0, result)  # exp(x < -32) = 0
+    return np.where(a == 0, INT16_MAX, result)
+
+
+def _newton_reciprocal16(a: np.ndarray) -> np.ndarray:
+    """2 / (1 + a) in Q2.13 for a in Q0.15: RoundingHalfSum and three Newton-Raphson steps."""
+    total = np.asarray(a, dtype=np.int64) + INT16_MAX
+    half_denominator = wrap_int16(np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2)))
+    x = wrap_int16(_const16(1515870810) + srdhm16(half_denominator, _const16(-1010580540)))
+    one_q2 = 1 << 13
+    for _ in range(3):
+        half_denominator_times_x = srdhm16(half_denominator, x)
+        one_minus = wrap_int16(one_q2 - half_denominator_times_x)
+        x = wrap_int16(x + _rescale16(srdhm16(x, one_minus), 4, 2))
+    return x
+
+
+def logistic16(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::logistic on FixedPoint<int16, integer_bits>: Q0.15 result (PortableApplySigmoid: 3 bits)."""
+    a = np.asarray(a, dtype=np.int64)
+    positive = a > 0
+    abs_input = np.where(positive, a, wrap_int16(-a))
+    exp_negative = exp_on_negative_values16(wrap_int16(-abs_input), integer_bits)
+    result_if_positive = _rescale16(_newton_reciprocal16(exp_negative), 1, 0)  # ExactMulByPot<-1>, Rescale<0>
+    result_if_negative = wrap_int16(INT16_MAX - result_if_positive)
+    return np.where(a == 0, _const16(1 << 30), np.where(positive, result_if_positive, result_if_negative))
+
+
+def tanh16(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp::tanh on FixedPoint<int16, integer_bits>: Q0.15 result (PortableApplyTanh)."""
+    a = np.asarray(a, dtype=np.int64)
+    negative = a < 0
+    n = np.where(negative, a, wrap_int16(-a))
+    exp_2n = exp_on_negative_values16(n, integer_bits + 1)  # ExactMulByPot<1>: one more integer bit
+    t = _rescale16(wrap_int16(_newton_reciprocal16(exp_2n) - (1 << 13)), 2, 0)  # (1 - e) / (1 + e)
+    return np.where(a == 0, 0, np.where(negative, wrap_int16(-t), t))
+
+
+# ------------------------------------------------------------------------------------------------
+# Prepare
+
+
+@dataclass(frozen=True)
+class IntegerLstm:
+    """What PopulateQuantizedLstmParams8x8_16 and PopulatePrecomputedZPTimesWeightsWithBias compute, by gate
+    (input, forget, cell, output); the input gate's entries are unused under CIFG."""
+
+    input_multipliers: tuple[tuple[int, int], ...]
+    recurrent_multipliers: tuple[tuple[int, int], ...]
+    cell_multipliers: tuple[tuple[int, int], ...]  # peephole; the cell gate's is unused
+    layer_norm_multipliers: tuple[tuple[int, int], ...]
+    variance_guards: tuple[int, ...]
+    input_effective_bias: tuple[np.ndarray | None, ...]  # int64 (int32 values)
+    recurrent_effective_bias: tuple[np.ndarray | None, ...]
+    projection_effective_bias: np.ndarray | None
+    projection_multiplier: tuple[int, int]
+    hidden_multiplier: tuple[int, int]
+    hidden_zero_point: int
+    output_state_zero_point: int
+    cell_scale: int  # log2 of the cell state's scale
+    quantized_cell_clip: int
+    quantized_proj_clip: int
+
+
+@dataclass(frozen=True)
+class TflmIntegerLstm:
+    """What TFLM's PrepareGateParametersInteger and CreateLstmCellStateInfo compute (lstm_eval_common.cc), by
+    gate (input, forget, cell, output)."""
+
+    input_zero_point: int
+    state_zero_point: int
+    input_multipliers: tuple[tuple[int, int], ...]  # FC input -> gate (Q3.12), bias added in the FC
+    recurrent_multipliers: tuple[tuple[int, int], ...]  # FC hidden state -> gate, no bias
+    forget_cell_multiplier: tuple[int, int]  # forget gate (Q0.15) x cell -> cell
+    input_cell_multiplier: tuple[int, int]  # input gate x cell gate (both Q0.15) -> cell
+    hidden_multiplier: tuple[int, int]  # output gate x tanh(cell) -> hidden state
+    hidden_zero_point: int  # the output state's own zero point
+    cell_tanh: tuple[int, int]  # (input_multiplier, input_left_shift) of reference_integer_ops::Tanh
+    cell_gate_tanh: bool  # the fused activation is TANH (else the cell gate is not activated at all)
+    cell_clip: bool  # the float cell_clip > 0: clip to +-quantized_cell_clip (which may be 0)
+    quantized_cell_clip: int
+    wide: bool  # int16 activations: int64 accumulators and biases, the int64 MultiplyByQuantizedMultiplier
+
+
+@dataclass(frozen=True)
+class LstmParams:
+    kind: str  # "int8"
+    time_major: bool
+    max_time: int
+    n_batch: int
+    n_input: int
+    n_cell: int
+    n_output: int
+    use_cifg: bool
+    use_peephole: bool
+    use_projection: bool
+    use_layer_norm: bool
+    output_shape: tuple[int, ...]
+    output_state_shape: tuple[int, ...]
+    cell_state_shape: tuple[int, ...]
+    integer: IntegerLstm | None = None
+    tflm: TflmIntegerLstm | None = None
+    activation: int = ACT_TANH  # float32: the fused activation (cell gate and cell state)
+    cell_clip: np.float32 = np.float32(0.0)  # float32
+    proj_clip: np.float32 = np.float32(0.0)
+
+
+def _f32(x: float) -> np.float32:
+    return np.float32(x)
+
+
+def _scale(ctx: OpContext, tensor: Any, role: str) -> float:
+    return per_tensor_qparams(ctx, tensor, role)[0]
+
+
+def _constant(ctx: OpContext, tensor: Any, role: str) -> np.ndarray:
+    if tensor.data is None:
+        # Prepare reads these (PopulatePrecomputedZPTimesWeightsWithBias): a model input would be read before it
+        # is set
+        raise ctx.unsupported(f"{role} tensor {tensor.index} is not constant (the integer LSTM reads it at "
+                              "Prepare)")
+    return np.asarray(tensor.data, dtype=np.int64)
+
+
+def _check_dims(ctx: OpContext, tensor: Any, shape: tuple[int, ...], role: str) -> None:
+    if tuple(ctx.shape(tensor)) != shape:
+        raise ctx.fail(f"{role} has shape {list(ctx.shape(tensor))}, expected {list(shape)}")
+
+
+def prepare_unidirectional_sequence_lstm(ctx: OpContext) -> LstmParams:
+    """Prepare of unidirectional_sequence_lstm.cc (CheckInputTensorDimensions and the integer parameters);
+    under profile "tflm", TFLM's own Prepare (:func:`prepare_tflm`)."""
+    if ctx.profile == "tflm":
+        return prepare_tflm(ctx)
+    n_inputs = ctx.num_inputs
+    if n_inputs not in (20, 24):
+        raise ctx.fail(f"the LSTM kernel expects 20 or 24 inputs, got {n_inputs}")
+    if len(ctx.op.outputs) != 1:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 1")
+    use_layer_norm = n_inputs == 24 and ctx.input(LAYER_NORM[FG]) is not None
+    x = ctx.require_input(INPUT)
+    x_shape = ctx.shape(x)
+    if len(x_shape) < 2:
+        raise ctx.fail(f"input must have at least 2 dimensions, got {list(x_shape)}")
+    if len(x_shape) != 3:
+        # Prepare reads dims[2] of any input; Eval asserts 2 or 3 dimensions and reads the time from dims[0]
+        raise ctx.unsupported(f"input of rank {len(x_shape)} (LiteRT's Prepare reads a third dimension that a "
+                              "2-D input lacks, and its Eval aborts on more than 3)")
+    time_major = bool(ctx.options.get("time_major", False))
+    max_time, n_batch = (x_shape[0], x_shape[1]) if time_major else (x_shape[1], x_shape[0])
+    n_input = x_shape[2]
+    w_io = ctx.require_input(INPUT_TO_GATE[OG])
+    w_io_shape = ctx.shape(w_io)
+    if len(w_io_shape) != 2 or w_io_shape[1] != n_input:
+        raise ctx.fail(f"input-to-output weights have shape {list(w_io_shape)}, expected [n_cell, {n_input}]")
+    n_cell = w_io_shape[0]
+    w_ro = ctx.require_input(RECURRENT_TO_GATE[OG])
+    w_ro_shape = ctx.shape(w_ro)
+    if len(w_ro_shape) != 2 or w_ro_shape[0] != n_cell:
+        raise ctx.fail(f"recurrent-to-output weights have shape {list(w_ro_shape)}, expected [{n_cell}, n_output]")
+    n_output = w_ro_shape[1]
+
+    is_integer = x.type_name == "int8"
+    options = ctx.options
+    cell_clip, proj_clip = float(options.get("cell_clip", 0.0)), float(options.get("proj_clip", 0.0))
+    if not cell_clip >= 0 or not proj_clip >= 0:
+        raise ctx.fail(f"cell_clip {cell_clip} and proj_clip {proj_clip} must be >= 0")
+    for gate in (IG, FG, CG):
+        _check_optional_2d(ctx, INPUT_TO_GATE[gate], (n_cell, n_input), gate != IG, "input-to-" + GATE_NAMES[gate])
+        _check_optional_2d(ctx, RECURRENT_TO_GATE[gate], (n_cell, n_output), gate != IG,
+                           "recurrent-to-" + GATE_NAMES[gate])
+    use_cifg = ctx.input(INPUT_TO_GATE[IG]) is None
+    if use_cifg != (ctx.input(RECURRENT_TO_GATE[IG]) is None):
+        raise ctx.fail("the input gate's input and recurrent weights must be both present or both absent (CIFG)")
+    peepholes = [ctx.input(p) if p is not None else None for p in CELL_TO_GATE]
+    for gate in (IG, FG, OG):
+        tensor = peepholes[gate]
+        if tensor is not None:
+            _check_dims(ctx, tensor, (n_cell,), f"cell-to-{GATE_NAMES[gate]} weights")
+            expected = "int16" if is_integer else ctx.require_input(INPUT_TO_GATE[FG]).type_name
+            if tensor.type_name != expected:
+                raise ctx.fail(f"cell-to-{GATE_NAMES[gate]} weights are {tensor.type_name}, expected {expected}")
+    all_peepholes = (peepholes[IG] is not None or use_cifg) and peepholes[FG] is not None and peepholes[OG] is not None
+    no_peepholes = all(p is None for p in (peepholes[IG], peepholes[FG], peepholes[OG]))
+    if not (all_peepholes or no_peepholes):
+        raise ctx.fail("the peephole (cell-to-gate) weights must be all present or all absent")
+    use_peephole = peepholes[OG] is not None
+    bias_type = "int32" if is_integer else "float32"
+    for gate in range(4):
+        bias = ctx.input(GATE_BIAS[gate])
+        if gate == IG and use_cifg:
+            if bias is not None:
+                raise ctx.fail("a CIFG LSTM (no input gate weights) must have no input gate bias")
+            continue
+        if bias is None:
+            raise ctx.fail(f"the {GATE_NAMES[gate]} gate bias is required")
+        _check_dims(ctx, bias, (n_cell,), f"{GATE_NAMES[gate]} gate bias")
+        if bias.type_name != bias_type:
+            raise ctx.fail(f"{GATE_NAMES[gate]} gate bias is {bias.type_name}, expected {bias_type}")
+    projection, projection_bias = ctx.input(PROJECTION_WEIGHTS), ctx.input(PROJECTION_BIAS)
+    if projection is not None:
+        _check_dims(ctx, projection, (n_output, n_cell), "projection weights")
+    if projection_bias is not None:
+        _check_dims(ctx, projection_bias, (n_output,), "projection bias")
+        if projection_bias.type_name != bias_type:
+            raise ctx.fail(f"projection bias is {projection_bias.type_name}, expected {bias_type}")
+        if projection is None:
+            raise ctx.fail("a projection bias without projection weights")
+    use_projection = projection is not None
+    if use_layer_norm:
+        ln_type = "int16" if is_integer else "float32"
+        for gate in range(4):
+            coefficients = ctx.input(LAYER_NORM[gate])
+            if gate == IG and use_cifg:
+                if coefficients is not None:
+                    raise ctx.fail("a CIFG LSTM must have no input layer-norm coefficients")
+                continue
+            if coefficients is None:
+                raise ctx.fail(f"the {GATE_NAMES[gate]} layer-norm coefficients are required")
+            _check_dims(ctx, coefficients, (n_cell,), f"{GATE_NAMES[gate]} layer-norm coefficients")
+            if coefficients.type_name != ln_type:
+                raise ctx.fail(f"{GATE_NAMES[gate]} layer-norm coefficients are {coefficients.type_name}, "
+                               f"expected {ln_type}")
+
+    y = ctx.output(0)
+    output_state, cell_state = ctx.input(OUTPUT_STATE), ctx.input(CELL_STATE)
+    if output_state is None or not output_state.is_variable:
+        raise ctx.fail("the output state (input 18) must be a variable tensor")
+    if cell_state is None or not cell_state.is_variable:
+        raise ctx.fail("the cell state (input 19) must be a variable tensor")
+    output_state_shape, cell_state_shape = tuple(ctx.shape(output_state)), tuple(ctx.shape(cell_state))
+    if math.prod(output_state_shape) != n_batch * n_output:
+        raise ctx.fail(f"the output state has {math.prod(output_state_shape)} elements, expected "
+                       f"{n_batch * n_output}")
+    if math.prod(cell_state_shape) != n_batch * n_cell:
+        raise ctx.fail(f"the cell state has {math.prod(cell_state_shape)} elements, expected {n_batch * n_cell}")
+    output_shape = (*x_shape[:-1], n_output)
+    ctx.set_output_shape(0, output_shape)
+    common = dict(time_major=time_major, max_time=max_time, n_batch=n_batch, n_input=n_input, n_cell=n_cell,
+                  n_output=n_output, use_cifg=use_cifg, use_peephole=use_peephole, use_projection=use_projection,
+                  use_layer_norm=use_layer_norm, output_shape=output_shape, output_state_shape=output_state_shape,
+                  cell_state_shape=cell_state_shape)
+
+    weight_type = w_io.type_name
+    if is_integer:
+        if weight_type != "int8":
+            raise ctx.unsupported(f"int8 input with {weight_type} weights")
+        for tensor, dtype, role in ((y, "int8", "output"), (output_state, "int8", "output state"),
+                                    (cell_state, "int16", "cell state")):
+            if tensor.type_name != dtype:
+                raise ctx.unsupported(f"integer LSTM with a {tensor.type_name} {role} (expected {dtype})")
+        for position in (*INPUT_TO_GATE, *RECURRENT_TO_GATE, PROJECTION_WEIGHTS):
+            tensor = ctx.input(position)
+            if tensor is not None and tensor.type_name != "int8":
+                raise ctx.unsupported(f"integer LSTM with {tensor.type_name} weights (input {position})")
+        if use_peephole and n_output > n_cell:
+            raise ctx.unsupported(f"a peephole with {n_output} outputs and {n_cell} cells: LiteRT's integer "
+                                  "peephole runs over n_output elements and would read past the weights")
+        integer = _prepare_integer(ctx, use_cifg, use_peephole, use_projection, use_layer_norm, n_cell)
+        return LstmParams(kind="int8", integer=integer, **common)
+    if x.type_name == "float32" and weight_type == "float32":
+        for tensor, role in ((y, "output"), (output_state, "output state"), (cell_state, "cell state"),
+                             *((ctx.input(p), f"input {p}") for p in (*INPUT_TO_GATE, *RECURRENT_TO_GATE,
+                                                                      PROJECTION_WEIGHTS))):
+            if tensor is not None and tensor.type_name != "float32":
+                raise ctx.unsupported(f"float32 LSTM with a {tensor.type_name} {role}")
+        if time_major and n_batch > 1:
+            # the gates' products are then one GEMM over all batch rows (Eigen's blocked product), whose
+            # summation order refinterp does not reproduce; batch-major and batch-1 steps are GEMVs
+            raise ctx.unsupported("a time-major float32 LSTM with batch > 1 (LiteRT's Eigen GEMM order)")
+        activation = int(ctx.options.get("fused_activation_function", 0))
+        if activation not in FLOAT_LSTM_ACTIVATIONS:
+            raise ctx.unsupported(f"fused activation {activation}")
+        return LstmParams(kind="float32", activation=activation, cell_clip=np.float32(cell_clip),
+                          proj_clip=np.float32(proj_clip), **common)
+    raise ctx.unsupported(f"{x.type_name} input with {weight_type} weights (refinterp runs the integer "
+                          "int8 LSTM and the float32 one)")
+
+
+def _check_optional_2d(ctx: OpContext, position: int, shape: tuple[int, int], required: bool, role: str) -> None:
+    tensor = ctx.require_input(position) if required else ctx.input(position)
+    if tensor is not None:
+        _check_dims(ctx, tensor, shape, role + " weights")
+
+
+def _effective_multiplier(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
+    multiplier, shift = quantize_multiplier(float(real))
+    if shift > 30:
+        raise ctx.fail(f"{what} {float(real):.6g} is 2**30 or more: TFLite's int32 arithmetic would shift by "
+                       f"{shift} bits (undefined)")
+    return multiplier, shift
+
+
+def _prepare_integer(ctx: OpContext, use_cifg: bool, use_peephole: bool, use_projection: bool,
+                     use_layer_norm: bool, n_cell: int) -> IntegerLstm:
+    """PopulateQuantizedLstmParams8x8_16 and PopulatePrecomputedZPTimesWeightsWithBias."""
+    intermediates = ctx.op.intermediates
+    if len(intermediates) != 5:
+        raise ctx.fail(f"the integer LSTM needs 5 intermediate tensors (the gate and hidden scales), got "
+                       f"{len(intermediates)}")
+    tensors = ctx.subgraph.tensors
+    x, y = ctx.require_input(INPUT), ctx.output(0)
+    output_state, cell_state = ctx.require_input(OUTPUT_STATE), ctx.require_input(CELL_STATE)
+    cell_state_scale, _ = per_tensor_qparams(ctx, cell_state, "cell state")
+    output_scale, _ = per_tensor_qparams(ctx, y, "output")
+    cell_clip, proj_clip = float(ctx.options.get("cell_clip", 0.0)), float(ctx.options.get("proj_clip", 0.0))
+    # float arithmetic: std::min(std::max(clip / scale, -32768.0f), 32767.0f), truncated to int16 / int8
+    quantized_cell_clip = int(np.trunc(np.clip(_f32(cell_clip) / _f32(cell_state_scale), -32768.0, 32767.0))) \
+        if cell_clip > 0 else 0
+    quantized_proj_clip = int(np.trunc(np.clip(_f32(proj_clip) / _f32(output_scale), -128.0, 127.0))) \
+        if proj_clip > 0 else 0
+
+    gate_scales: list[np.float32] = []
+    for gate in range(4):
+        if use_layer_norm:
+            tensor = tensors[intermediates[gate]]
+            gate_scales.append(_f32(_scale(ctx, tensor, f"intermediate {gate} ({GATE_NAMES[gate]} gate)")))
+        else:
+            gate_scales.append(_f32(2.0 ** -12))  # Q3.12 for the activation functions
+    hidden = tensors[intermediates[4]]
+    hidden_scale, hidden_zero_point = per_tensor_qparams(ctx, hidden, "intermediate 4 (hidden)")
+    hidden_scale32 = _f32(hidden_scale)
+
+    input_scale = _f32(_scale(ctx, x, "input"))
+    output_state_scale, output_state_zero_point = per_tensor_qparams(ctx, output_state, "output state")
+    output_state_scale32 = _f32(output_state_scale)
+    ok, cell_scale = checked_log2(cell_state_scale)
+    if not ok:
+        raise ctx.fail(f"the cell state's scale {cell_state_scale:.6g} is not a power of two")
+    if not -15 <= cell_scale <= -9:
+        # tanh of the cell state runs in FixedPoint<int16, 15 + cell_scale>: PortableApplyTanh handles 0 to 6
+        # integer bits and leaves its output unwritten otherwise
+        raise ctx.unsupported(f"a cell state scale of 2**{cell_scale} (LiteRT's integer tanh handles 2**-15 to "
+                              "2**-9)")
+
+    def weight_scale(position: int, role: str) -> np.float32:
+        return _f32(_scale(ctx, ctx.require_input(position), role))
+
+    input_multipliers, recurrent_multipliers, cell_multipliers = [], [], []
+    for gate in range(4):
+        if gate == IG and use_cifg:
+            input_multipliers.append((1 << 30, 1))  # QuantizeMultiplier(1.0): the default, unused
+            recurrent_multipliers.append((1 << 30, 1))
+            continue
+        s_x = weight_scale(INPUT_TO_GATE[gate], f"input-to-{GATE_NAMES[gate]} weights")
+        s_h = weight_scale(RECURRENT_TO_GATE[gate], f"recurrent-to-{GATE_NAMES[gate]} weights")
+        input_multipliers.append(_effective_multiplier(ctx, np.float32(s_x * input_scale) / gate_scales[gate],
+                                                       f"the input-to-{GATE_NAMES[gate]} scale"))
+        recurrent_multipliers.append(_effective_multiplier(
+            ctx, np.float32(s_h * output_state_scale32) / gate_scales[gate],
+            f"the recurrent-to-{GATE_NAMES[gate]} scale"))
+    for gate in range(4):
+        position = CELL_TO_GATE[gate]
+        if not use_peephole or position is None or (gate == IG and use_cifg):
+            cell_multipliers.append((1 << 30, 1))
+            continue
+        s_c = weight_scale(position, f"cell-to-{GATE_NAMES[gate]} weights")
+        # std::pow(2, cell_scale) is a double: the expression is evaluated in double, stored as float
+        real = _f32(2.0 ** cell_scale * float(s_c) / float(gate_scales[gate]))
+        cell_multipliers.append(_effective_multiplier(ctx, real, f"the cell-to-{GATE_NAMES[gate]} scale"))
+    hidden_real = _f32(2.0 ** -15 / float(hidden_scale32) * 2.0 ** -15)
+    hidden_multiplier = _effective_multiplier(ctx, hidden_real, "the hidden scale")
+    projection_scale = weight_scale(PROJECTION_WEIGHTS, "projection weights") if use_projection else _f32(1.0)
+    projection_multiplier = _effective_multiplier(
+        ctx, np.float32(projection_scale * hidden_scale32) / output_state_scale32, "the projection scale")
+    layer_norm_multipliers, variance_guards = [], []
+    for gate in range(4):
+        scale = _f32(1.0)
+        if use_layer_norm and not (gate == IG and use_cifg):
+            scale = weight_scale(LAYER_NORM[gate], f"{GATE_NAMES[gate]} layer-norm coefficients")
+        layer_norm_multipliers.append(_effective_multiplier(ctx, scale, f"the {GATE_NAMES[gate]} layer-norm scale"))
+        # std::max(1, static_cast<int32_t>(10000 * scale)) in float
+        variance_guards.append(max(1, int(np.trunc(np.float32(10000.0) * scale))))
+
+    # zero point times the weights' row sums, plus the bias (no bias under layer norm: it is added after)
+    input_zero_point = per_tensor_qparams(ctx, x, "input")[1]
+
+    def effective_bias(weights_position: int, zero_point: int, bias_position: int | None) -> np.ndarray | None:
+        weights = ctx.input(weights_position)
+        if weights is None:
+            return None
+        w = _constant(ctx, weights, f"input {weights_position}")
+        bias = np.zeros(w.shape[0], dtype=np.int64)
+        if bias_position is not None and ctx.input(bias_position) is not None:
+            bias = _constant(ctx, ctx.input(bias_position), f"input {bias_position}").reshape(-1)
+        # MatrixScalarMultiplyAccumulate: int32 row sum times the scalar, added in int32
+        return wrap_int32(bias + wrap_int32(w.sum(axis=1) * zero_point))
+
+    input_effective_bias, recurrent_effective_bias = [], []
+    for gate in range(4):
+        bias_position = None if use_layer_norm else GATE_BIAS[gate]
+        input_effective_bias.append(effective_bias(INPUT_TO_GATE[gate], -input_zero_point, bias_position))
+        recurrent_effective_bias.append(effective_bias(RECURRENT_TO_GATE[gate], -output_state_zero_point, None))
+    projection_effective_bias = effective_bias(PROJECTION_WEIGHTS, hidden_zero_point, PROJECTION_BIAS) \
+        if use_projection else None
+    return IntegerLstm(
+        input_multipliers=tuple(input_multipliers), recurrent_multipliers=tuple(recurrent_multipliers),
+        cell_multipliers=tuple(cell_multipliers), layer_norm_multipliers=tuple(layer_norm_multipliers),
+        variance_guards=tuple(variance_guards), input_effective_bias=tuple(input_effective_bias),
+        recurrent_effective_bias=tuple(recurrent_effective_bias),
+        projection_effective_bias=projection_effective_bias, projection_multiplier=projection_multiplier,
+        hidden_multiplier=hidden_multiplier, hidden_zero_point=int(hidden_zero_point),
+        output_state_zero_point=int(output_state_zero_point), cell_scale=cell_scale,
+        quantized_cell_clip=quantized_cell_clip, quantized_proj_clip=quantized_proj_clip)
+
+
+# ------------------------------------------------------------------------------------------------
+# The integer step (portable_tensor_utils.cc functions, on int64 arrays of [rows, n] values)
+
+
+def _sat16(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, INT16_MIN, INT16_MAX)
+
+
+def matrix_batch_vector_multiply_accumulate(x: np.ndarray, bias: np.ndarray, weights: np.ndarray,
+                                            multiplier: tuple[int, int], output_zp: int, accumulator: np.ndarray,
+                                            low: int, high: int) -> np.ndarray:
+    """PortableMatrixBatchVectorMultiplyAccumulate (int8 in, int16 or int8 out): per row and output unit
+    ``clamp(MBQM(bias + W . x, m) + output_zp + accumulator)``, the dot product in int32."""
+    acc = wrap_int32(bias[None, :] + x @ weights.T)
+    acc = multiply_by_quantized_multiplier(acc, *multiplier) + output_zp + accumulator
+    return np.clip(acc, low, high)
+
+
+def peephole_accumulate(gate: np.ndarray, weights: np.ndarray, cell: np.ndarray, v_size: int,
+                        multiplier: tuple[int, int]) -> np.ndarray:
+    """PortableVectorBatchVectorCwiseProductAccumulate as LstmStep calls it: over ``v_size`` (= n_output)
+    elements per batch row of the flat gate and cell buffers."""
+    rows = gate.shape[0]
+    flat_gate, flat_cell = gate.reshape(-1).copy(), cell.reshape(-1)
+    count = rows * v_size
+    index = np.arange(count)
+    product = weights[index % v_size] * flat_cell[index]
+    flat_gate[:count] = _sat16(multiply_by_quantized_multiplier(product, *multiplier) + flat_gate[:count])
+    return flat_gate.reshape(gate.shape)
+
+
+def apply_layer_norm(gate: np.ndarray, weights: np.ndarray, bias: np.ndarray, multiplier: tuple[int, int],
+                     variance_limit: int) -> np.ndarray:
+    """PortableApplyLayerNorm: integer mean and variance (x1024), inverse square root as a multiplier."""
+    n = gate.shape[1]
+    total = gate.sum(axis=1)
+    sum_sq = (gate * gate).sum(axis=1)
+    mean = _div_trunc(total * 1024, n)  # int64 then int32: C division truncates
+    temp = (1 << 20) // n
+    variance = sum_sq * temp - mean * mean
+    variance2 = wrap_int32(_div_trunc(variance, 1 << 20))
+    variance2 = np.where(variance2 < 1, variance_limit, variance2)
+    stddev_inverse_a, stddev_inverse_b = inv_sqrt_multiplier_exp(variance2, -1)
+    shifted = wrap_int32(1024 * gate - mean[:, None])
+    rescaled = multiply_by_quantized_multiplier(shifted, stddev_inverse_a[:, None], stddev_inverse_b[:, None])
+    val3 = wrap_int32(wrap_int32(rescaled * weights[None, :]) + bias[None, :])  # int32 arithmetic, then int64
+    val4 = wrap_int32(_div_trunc(np.where(val3 > 0, val3 + 512, val3 - 512), 1024))
+    val5 = multiply_by_quantized_multiplier(val4, multiplier[0], multiplier[1] + 12)
+    return _sat16(val5)
+
+
+def _div_trunc(a: np.ndarray, b: int) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64)
+    return np.where(a >= 0, a // b, -((-a) // b))
+
+
+def cwise_mul_shift(a: np.ndarray, b: np.ndarray, shift: int) -> np.ndarray:
+    """PortableCwiseMul(int16, shift): ``int16(RDBPOT(a * b, shift))`` (truncated, not saturated)."""
+    return wrap_int16(rounding_divide_by_pot(a * b, shift))
+
+
+def cwise_mul_requantize(a: np.ndarray, b: np.ndarray, multiplier: tuple[int, int], output_zp: int) -> np.ndarray:
+    """PortableCwiseMul(int16 -> int8): ``clamp(MBQM(a * b, m) + output_zp, -128, 127)``."""
+    return np.clip(multiply_by_quantized_multiplier(a * b, *multiplier) + output_zp, -128, 127)
+
+
+def integer_gate(p: LstmParams, gate: int, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                 inputs: list[np.ndarray | None]) -> np.ndarray:
+    """CalculateLstmGateInteger8x8_16: one gate for the rows of x (int8) and h (int8), c (int16)."""
+    q = p.integer
+    assert q is not None
+    rows = x.shape[0]
+    g = np.zeros((rows, p.n_cell), dtype=np.int64)
+    g = matrix_batch_vector_multiply_accumulate(x, q.input_effective_bias[gate], _w(inputs, INPUT_TO_GATE[gate]),
+                                                q.input_multipliers[gate], 0, g, INT16_MIN, INT16_MAX)
+    g = matrix_batch_vector_multiply_accumulate(h, q.recurrent_effective_bias[gate],
+                                                _w(inputs, RECURRENT_TO_GATE[gate]), q.recurrent_multipliers[gate],
+                                                0, g, INT16_MIN, INT16_MAX)
+    peephole = CELL_TO_GATE[gate]
+    if p.use_peephole and peephole is not None:
+        g = peephole_accumulate(g, _w(inputs, peephole), c, p.n_output, q.cell_multipliers[gate])
+    if p.use_layer_norm:
+        g = apply_layer_norm(g, _w(inputs, LAYER_NORM[gate]), _w(inputs, GATE_BIAS[gate]),
+                             q.layer_norm_multipliers[gate], q.variance_guards[gate])
+    return tanh16(g, 3) if gate == CG else logistic16(g, 3)
+
+
+def integer_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                 inputs: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """LstmStepInteger8x8_16: the new (h, c) of one time step for the rows of x."""
+    q = p.integer
+    assert q is not None
+    input_gate = None if p.use_cifg else integer_gate(p, IG, x, h, c, inputs)
+    forget_gate = integer_gate(p, FG, x, h, c, inputs)
+    cell_gate = integer_gate(p, CG, x, h, c, inputs)
+    # UpdateLstmCellInteger
+    c = cwise_mul_shift(forget_gate, c, 15)
+    if p.use_cifg:
+        input_gate = wrap_int16(INT16_MAX - forget_gate)  # Sub1Vector
+    c = _sat16(c + cwise_mul_shift(input_gate, cell_gate, 30 + q.cell_scale))  # CwiseAdd
+    if q.quantized_cell_clip > 0:
+        c = np.clip(c, -q.quantized_cell_clip, q.quantized_cell_clip)
+    output_gate = integer_gate(p, OG, x, h, c, inputs)
+    # CalculateLstmOutputInteger8x8_16
+    cell_tanh = tanh16(c, 15 + q.cell_scale)
+    if p.use_projection:
+        # CwiseMul is given -hidden_zp here (and PrecomputeZeroPointTimesWeightWithBias adds +hidden_zp * rowsum)
+        hidden = cwise_mul_requantize(output_gate, cell_tanh, q.hidden_multiplier, -q.hidden_zero_point)
+        h = matrix_batch_vector_multiply_accumulate(hidden, q.projection_effective_bias,
+                                                    _w(inputs, PROJECTION_WEIGHTS), q.projection_multiplier,
+                                                    q.output_state_zero_point, np.zeros_like(h[:, :p.n_output]),
+                                                    -128, 127)
+        if q.quantized_proj_clip > 0:
+            h = np.clip(h, -q.quantized_proj_clip, q.quantized_proj_clip)
+    else:
+        h = cwise_mul_requantize(output_gate, cell_tanh, q.hidden_multiplier, q.hidden_zero_point)
+    return h, c
+
+
+def _w(inputs: list[np.ndarray | None], position: int) -> np.ndarray:
+    value = inputs[position]
+    assert value is not None
+    return np.asarray(value, dtype=np.int64).reshape(value.shape[0], -1) if value.ndim == 2 else \
+        np.asarray(value, dtype=np.int64).reshape(-1)
+
+
+def run_sequence(p: LstmParams, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, step: Any,
+                 inputs: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EvalInteger8x8_16's loops: time-major inputs step all batches at once, batch-major ones batch by batch.
+    Returns (output [.., n_output], h [n_batch, n_output], c [n_batch, n_cell])."""
+    h = h0.reshape(p.n_batch, p.n_output).copy()
+    c = c0.reshape(p.n_batch, p.n_cell).copy()
+    out = np.zeros((*x.shape[:2], p.n_output), dtype=h.dtype)
+    if p.time_major:
+        for t in range(p.max_time):
+            h, c = step(p, x[t], h, c, inputs)
+            out[t] = h
+    else:
+        for b in range(p.n_batch):
+            hb, cb = h[b:b + 1], c[b:b + 1]
+            for t in range(p.max_time):
+                hb, cb = step(p, x[b, t:t + 1], hb, cb, inputs)
+                out[b, t] = hb[0]
+            h[b], c[b] = hb[0], cb[0]
+    return out, h, c
+
+
+def unidirectional_sequence_lstm_spec(p: LstmParams, *inputs: np.ndarray | None) -> KernelResult:
+    values = list(inputs) + [None] * (24 - len(inputs))
+    output_state, cell_state = values[OUTPUT_STATE], values[CELL_STATE]
+    assert output_state is not None and cell_state is not None
+    if p.kind == "float32":
+        return float_lstm_spec(p, values)
+    x = np.asarray(values[INPUT], dtype=np.int64)
+    step = tflm_integer_step if p.tflm is not None else integer_step
+    out, h, c = run_sequence(p, x, np.asarray(output_state, np.int64), np.asarray(cell_state, np.int64),
+                             step, values)
+    dtype = np.int16 if p.kind == "int16" else np.int8
+    return KernelResult(outputs=(out.astype(dtype),),
+                        variable_updates={OUTPUT_STATE: h.astype(dtype).reshape(output_state.shape),
+                                          CELL_STATE: c.astype(np.int16).reshape(cell_state.shape)})
+
+
+# ------------------------------------------------------------------------------------------------
+# TFLM (profile "tflm"): tensorflow/lite/micro/kernels/unidirectional_sequence_lstm.cc (Prepare, Eval),
+# lstm_eval_common.cc (ValidateTensorSize, CreateGateParams, CreateInterGateMulParams, CreateLstmCellStateInfo,
+# PrepareGateParametersInteger), lstm_eval.h/.cc (LstmStep, CalculateLstmGate, UpdateLstmCell, UpdateLstmHidden,
+# and their FullyConnected / Mul / Sigmoid / Tanh / AddElementWise / Clipping). A rewrite that runs the standard
+# LSTM only (no CIFG, peephole, projection or layer norm: Prepare rejects them) through TFLite's reference
+# integer kernels. One time step, gates g in {i, f, z, o} (int16 Q3.12 before the activation, Q0.15 after)::
+#
+#     a_g = sat16(MBQM(bias[g] + W_x[g] . (x - zp_x), m_x[g]))        FullyConnected (int32 accumulator; int16
+#     b_g = sat16(MBQM(W_h[g] . (h - zp_h), m_h[g]))                   activations: int64 and MBQM's int64 form)
+#     g   = sat16(a_g + b_g)                                           AddElementWise
+#     i, f, o = Logistic16(g)      z = Tanh16(g)       (another fused activation than TANH: z = g, unactivated)
+#     c = sat16(sat16(MBQM(f * c, m_fc)) + sat16(MBQM(i * z, m_iz)))   MulElementwise twice, AddElementWise
+#     c = clip(c, +-quantized_cell_clip)                               whenever the float cell_clip > 0
+#     h = clamp(MBQM(Tanh16_cell(c) * o, m_h) + zp_h)                  MulElementwise to the hidden state's type
+#
+# Logistic16 and Tanh16 are reference_integer_ops::Logistic / Tanh on int16 (the 256-entry sigmoid table with
+# interpolation, refinterp/ops/softmax_logistic.py): Logistic with (multiplier 0, shift 0), i.e. x * 3; the gate
+# Tanh likewise; the cell's Tanh with ``shift = 15 + log2(s_cell) - 3``: (0, shift) when shift >= 0 (x * 3 <<
+# shift), else (3, -shift) (``(x * 3 + round) >> -shift``). The multipliers are QuantizeMultiplier of doubles:
+# ``m_x = f64(f32(s_x * s_W)) / 2**-12`` (GetQuantizedConvolutionMultipler: the scale product in float), ``m_fc
+# = f64(2**-15) * f64(s_c) / f64(s_c)``, ``m_iz = 2**-30 / f64(s_c)``, ``m_h = 2**-30 / f64(s_h)`` with the
+# output state's scale s_h and zero point zp_h (LiteRT uses intermediate 4 and rounds these in float). Where
+# LiteRT differs: its products by the cell state are RDBPOT(., 15) and RDBPOT(., 30 + log2 s_c) truncated to
+# int16 (TFLM: a doubly-rounded MBQM, saturated), its recurrent term is not saturated before the add, its
+# gate activations are gemmlowp's fixed-point logistic and tanh (TFLM: the table), and it clips the cell only
+# when the quantized clip is > 0.
+
+
+def prepare_tflm(ctx: OpContext) -> LstmParams:
+    """TFLM's UnidirectionalSequenceLstmPrepare (LstmTensors::ValidateTensorStatus, ValidateTensorSize) for
+    int8 and int16 activations with int8 weights and an int16 cell."""
+    if len(ctx.op.outputs) != 1:
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected 1")
+    if ctx.num_inputs != 24:
+        raise ctx.fail(f"TFLM's LSTM expects 24 inputs, got {ctx.num_inputs}")
+    x = ctx.require_input(INPUT)
+    output_state, cell_state = ctx.input(OUTPUT_STATE), ctx.input(CELL_STATE)
+    if output_state is None or not output_state.is_variable:
+        raise ctx.fail("the output state (input 18) must be a variable tensor")
+    if output_state.type_name != x.type_name:
+        raise ctx.fail(f"the output state is {output_state.type_name}, the input {x.type_name}")
+    if cell_state is None or not cell_state.is_variable:
+        raise ctx.fail("the cell state (input 19) must be a variable tensor")
+    y = ctx.output(0)
+    if y.type_name != x.type_name:
+        raise ctx.fail(f"the output is {y.type_name}, the input {x.type_name}")
+    weights = [ctx.input(position) for position in (*INPUT_TO_GATE, *RECURRENT_TO_GATE)]
+    if any(w is None for w in weights):
+        raise ctx.fail("TFLM's LSTM needs all eight gate weights (no CIFG)")
+    weight_type = ctx.require_input(INPUT_TO_GATE[FG]).type_name
+    if any(w.type_name != weight_type for w in weights if w is not None):
+        raise ctx.fail("the eight gate weights must have one type")
+    biases = [ctx.input(position) for position in GATE_BIAS]
+    if any(b is None for b in biases):
+        raise ctx.fail("TFLM's LSTM needs all four gate biases")
+    bias_type = ctx.require_input(GATE_BIAS[FG]).type_name
+    if any(b.type_name != bias_type for b in biases if b is not None):
+        raise ctx.fail("the four gate biases must have one type")
+    for positions, what in (((9, 10, 11), "peephole"), ((PROJECTION_WEIGHTS, PROJECTION_BIAS), "projection"),
+                            (LAYER_NORM, "layer norm")):
+        if any(ctx.input(p) is not None for p in positions):
+            raise ctx.fail(f"TFLM's LSTM has no {what}")
+    x_shape, state_shape = ctx.shape(x), ctx.shape(output_state)
+    if len(x_shape) != 3 or len(state_shape) != 2:
+        # CreateLstmSizeInfo reads dims[2] of the input and dims[1] of the output state unchecked
+        raise ctx.unsupported(f"an input of shape {list(x_shape)} and an output state of shape "
+                              f"{list(state_shape)} (TFLM reads a third input and a second state dimension)")
+    time_major = bool(ctx.options.get("time_major", False))
+    max_time, n_batch = (x_shape[0], x_shape[1]) if time_major else (x_shape[1], x_shape[0])
+    n_input, n_state = x_shape[2], state_shape[1]
+    for gate in range(4):
+        _check_dims(ctx, ctx.require_input(INPUT_TO_GATE[gate]), (n_state, n_input),
+                    f"input-to-{GATE_NAMES[gate]} weights")
+        _check_dims(ctx, ctx.require_input(RECURRENT_TO_GATE[gate]), (n_state, n_state),
+                    f"recurrent-to-{GATE_NAMES[gate]} weights")
+        _check_dims(ctx, ctx.require_input(GATE_BIAS[gate]), (n_state,), f"{GATE_NAMES[gate]} gate bias")
+    for tensor, role in ((output_state, "output state"), (cell_state, "cell state")):
+        if math.prod(ctx.shape(tensor)) != n_batch * n_state:
+            raise ctx.fail(f"the {role} has {math.prod(ctx.shape(tensor))} elements, expected {n_batch * n_state}")
+    y_shape = tuple(y.shape)
+    if len(y_shape) != 3 or y_shape[:2] != tuple(x_shape[:2]) or y_shape[2] != n_state:
+        raise ctx.fail(f"the output has shape {list(y_shape)}, expected {[*x_shape[:2], n_state]}")
+    if cell_state.type_name != "int16":
+        # float32 cells are TFLM's float LSTM, which refinterp does not run under profile "tflm"
+        raise ctx.unsupported(f"a {cell_state.type_name} cell state under profile tflm (refinterp runs TFLM's "
+                              "integer LSTM)")
+    expected = {"int8": ("int8", "int32"), "int16": ("int8", "int64")}.get(x.type_name)
+    if expected is None or (weight_type, bias_type) != expected:
+        raise ctx.unsupported(f"{x.type_name} activations with {weight_type} weights and {bias_type} biases "
+                              "(TFLM's integer LSTM: int8 with int32 biases or int16 with int64, int8 weights)")
+    # CalculateLstmGate applies Sigmoid or Tanh to the cell gate as the fused activation says; any other is
+    # TFLITE_ASSERT_FALSE, a no-op in TFLM's release build: the gate stays as the FC sums left it (measured).
+    # The flatbuffer schema has no SIGMOID, so TANH is the one activation a model can name.
+    cell_gate_tanh = int(ctx.options.get("fused_activation_function", 0)) == ACT_TANH
+    output_shape = (*x_shape[:2], n_state)
+    ctx.set_output_shape(0, output_shape)
+
+    input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
+    state_scale, state_zero_point = per_tensor_qparams(ctx, output_state, "output state")
+    cell_scale, _ = per_tensor_qparams(ctx, cell_state, "cell state")
+
+    def fc_multiplier(activation_scale: float, position: int, role: str) -> tuple[int, int]:
+        weight_scale, weight_zero_point = per_tensor_qparams(ctx, ctx.require_input(position), role)
+        product = float(np.float32(np.float32(activation_scale) * np.float32(weight_scale)))
+        return _tflm_multiplier(ctx, product / float(np.float32(2.0 ** -12)), f"the {role} scale")
+
+    input_multipliers = tuple(fc_multiplier(input_scale, INPUT_TO_GATE[g], f"input-to-{GATE_NAMES[g]} weights")
+                              for g in range(4))
+    recurrent_multipliers = tuple(
+        fc_multiplier(state_scale, RECURRENT_TO_GATE[g], f"recurrent-to-{GATE_NAMES[g]} weights") for g in range(4))
+    gate_output_scale = float(np.float32(2.0 ** -15))
+    cell32 = float(np.float32(cell_scale))
+    _, cell_scale_power = checked_log2(cell32)  # CreateLstmCellStateInfo ignores whether it is a power of two
+    tanh_shift = 15 + cell_scale_power - 3
+    cell_tanh = (0, tanh_shift) if tanh_shift >= 0 else (3, -tanh_shift)
+    if tanh_shift > 20:
+        raise ctx.unsupported(f"a cell state scale of {cell32:.6g} (TFLM's Tanh would shift 3 by {tanh_shift})")
+    cell_clip = float(np.float32(ctx.options.get("cell_clip", 0.0)))
+    # static_cast<int16_t>(min(max(f64(clip) / f64(scale), -32768.0), 32767.0))
+    quantized_cell_clip = int(np.trunc(min(max(cell_clip / cell32, -32768.0), 32767.0))) if cell32 > 0 else 0
+    return LstmParams(
+        kind=x.type_name, time_major=time_major, max_time=max_time, n_batch=n_batch, n_input=n_input,
+        n_cell=n_state, n_output=n_state, use_cifg=False, use_peephole=False, use_projection=False,
+        use_layer_norm=False, output_shape=output_shape, output_state_shape=tuple(state_shape),
+        cell_state_shape=tuple(ctx.shape(cell_state)),
+        tflm=TflmIntegerLstm(
+            input_zero_point=input_zero_point, state_zero_point=state_zero_point,
+            input_multipliers=input_multipliers, recurrent_multipliers=recurrent_multipliers,
+            forget_cell_multiplier=_tflm_multiplier(ctx, gate_output_scale * cell32 / cell32, "the forget x cell"),
+            input_cell_multiplier=_tflm_multiplier(ctx, gate_output_scale * gate_output_scale / cell32,
+                                                   "the input x cell gate"),
+            hidden_multiplier=_tflm_multiplier(ctx, gate_output_scale * gate_output_scale / float(np.float32(
+                state_scale)), "the hidden"),
+            hidden_zero_point=state_zero_point, cell_tanh=cell_tanh, cell_gate_tanh=cell_gate_tanh,
+            cell_clip=cell_clip > 0, quantized_cell_clip=quantized_cell_clip, wide=x.type_name == "int16"))
+
+
+def _tflm_multiplier(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
+    multiplier, shift = quantize_multiplier(float(real))
+    if shift > 30:
+        raise ctx.unsupported(f"{what} scale {float(real):.6g} is 2**30 or more (TFLM would shift by {shift} "
+                              "bits: undefined)")
+    return multiplier, shift
+
+
+def tflm_fully_connected(x: np.ndarray, zero_point: int, weights: np.ndarray, bias: np.ndarray | None,
+                         multiplier: tuple[int, int], wide: bool) -> np.ndarray:
+    """reference_integer_ops::FullyConnected to int16 with output zero point 0: ``sat16(MBQM(bias + W . (x -
+    zp), m))``; int8 activations accumulate in int32 (wrapping), int16 ones in int64 (MBQM's int64 form)."""
+    acc = (x - zero_point) @ weights.T
+    if bias is not None:
+        acc = acc + bias[None, :]
+    if wide:
+        return _sat16(multiply_by_quantized_multiplier_int64(acc, *multiplier))
+    return _sat16(multiply_by_quantized_multiplier(wrap_int32(acc), *multiplier))
+
+
+def tflm_integer_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                      inputs: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """TFLM's LstmStep (lstm_eval.h) on int64 arrays: the new (h, c) for the rows of x."""
+    q = p.tflm
+    assert q is not None
+
+    def gate(g: int, activation: str) -> np.ndarray:
+        bias = inputs[GATE_BIAS[g]]
+        from_input = tflm_fully_connected(x, q.input_zero_point, _w(inputs, INPUT_TO_GATE[g]),
+                                          None if bias is None else np.asarray(bias, np.int64),
+                                          q.input_multipliers[g], q.wide)
+        from_state = tflm_fully_connected(h, q.state_zero_point, _w(inputs, RECURRENT_TO_GATE[g]), None,
+                                          q.recurrent_multipliers[g], q.wide)
+        total = _sat16(from_input + from_state)
+        # Sigmoid: Logistic(0, 0); Tanh(cell_state_scale_power = -12): shift 0, multiplier 0
+        if activation == "sigmoid":
+            return logistic_int16(total, 0, 0).astype(np.int64)
+        return tanh_int16(total, 0, 0).astype(np.int64) if activation == "tanh" else total
+
+    forget_gate = gate(FG, "sigmoid")
+    input_gate = gate(IG, "sigmoid")
+    cell_gate = gate(CG, "tanh" if q.cell_gate_tanh else "none")
+    # UpdateLstmCell: MulElementwise (int16 out) twice, AddElementWise, Clipping
+    kept = _sat16(multiply_by_quantized_multiplier(forget_gate * c, *q.forget_cell_multiplier))
+    added = _sat16(multiply_by_quantized_multiplier(input_gate * cell_gate, *q.input_cell_multiplier))
+    c = _sat16(kept + added)
+    if q.cell_clip:
+        c = np.clip(c, -q.quantized_cell_clip, q.quantized_cell_clip)
+    output_gate = gate(OG, "sigmoid")
+    # UpdateLstmHidden: Tanh(cell_state_scale_power), MulElementwise to the hidden state's type
+    cell_tanh = tanh_int16(c, *q.cell_tanh).astype(np.int64)
+    low, high = (-32768, 32767) if p.kind == "int16" else (-128, 127)
+    h = np.clip(multiply_by_quantized_multiplier(cell_tanh * output_gate, *q.hidden_multiplier)
+                + q.hidden_zero_point, low, high)
+    return h, c
+
+
+# ------------------------------------------------------------------------------------------------
+# float32 (LiteRT): lstm_eval.cc EvalFloat, LstmStepFloat, CalculateLstmGateFloat, UpdateLstmCellFloat,
+# CalculateLstmOutputFloat, and its MatrixBatchVectorMultiplyAccumulate, which is optimized_ops::FullyConnected
+# (cpu_backend_gemm, Eigen on ai-edge-litert 2.3.0's x86 build) even under BUILTIN_REF. One step for one batch
+# row (batch-major inputs run row by row; a time-major input with one batch row likewise)::
+#
+#     G = bias (zeros with layer norm)
+#     if x is not all zeros (IsZeroVector):  A = FC(W_x, x, G)          FC(W, v, b) = clamp(GEMV(W, v) + b)
+#     final = FC(W_h, h, A or G)            (into G after an input FC, into A otherwise)
+#     final += w_c * c                       (peephole; i, f, o; over n_cell)
+#     final = LN(final) * ln + bias          (layer norm: PortableMeanStddevNormalization, float sums in order)
+#     G = activation(final)                  (sigmoid for i, f, o: Eigen's logistic, its packet and scalar forms
+#                                             by the alignment of G in LiteRT's scratch tensor; the fused
+#                                             activation for z: Eigen's tanh, RELU..., and NONE writes nothing)
+#     c = f * c;  c = c + z * i              (CIFG: i = 1 - f); c = clip(c, +-cell_clip) when cell_clip > 0
+#     C = activation(c) into the cell gate's buffer (NONE: writes nothing, C keeps z); C = o * C
+#     h = FC(P, C, projection bias or 0), clipped to +-proj_clip when > 0; without projection h = C
+#
+# GEMV is Eigen's row-major general_matrix_vector_product with SSE Packet4f and no FMA (measured bit for bit):
+# per row, four lane sums over the column blocks of four (``lane += w * v``, each rounded), reduced as
+# ``(l0 + l2) + (l1 + l3)``, then the remaining columns added one by one, then ``0 + sum`` (the destination is
+# zeroed first: -0 becomes +0). clamp is BiasAndClamp's ``min(max(s + b, lowest), max)`` (infinities saturate).
+# The scratch tensor holds the gate buffers at ``k * n_cell * n_batch`` floats (k: input 0, cell 1, forget 2,
+# output 3; CIFG: cell 0, forget 1, output 2), batch row b at ``+ b * n_cell``: the 16-byte alignment that picks
+# Eigen's logistic form per element.
+
+_F32 = np.float32
+
+
+def eigen_gemv(weights: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Eigen's row-major GEMV (SSE Packet4f, no FMA) of float32 ``weights [rows, depth]`` and ``vector [depth]``."""
+    rows, depth = weights.shape
+    full = depth // 4 * 4
+    lanes = np.zeros((rows, 4), _F32)
+    with np.errstate(all="ignore"):
+        for k in range(0, full, 4):
+            lanes = (lanes + (weights[:, k:k + 4] * vector[k:k + 4][None, :]).astype(_F32)).astype(_F32)
+        total = ((lanes[:, 0] + lanes[:, 2]).astype(_F32) + (lanes[:, 1] + lanes[:, 3]).astype(_F32)).astype(_F32)
+        for k in range(full, depth):
+            total = (total + (weights[:, k] * vector[k]).astype(_F32)).astype(_F32)
+        return (_F32(0.0) + total).astype(_F32)
+
+
+def float_fully_connected(weights: np.ndarray, vector: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """optimized_ops::FullyConnected with one batch row: GEMV then BiasAndClamp to [lowest, max]."""
+    with np.errstate(all="ignore"):
+        total = (eigen_gemv(weights, vector) + bias).astype(_F32)
+        total = np.where(total < FLOAT32_LOWEST, FLOAT32_LOWEST, total)  # std::max(x, lowest): NaN stays
+        return np.where(FLOAT32_MAX < total, FLOAT32_MAX, total).astype(_F32)
+
+
+def mean_stddev_normalization(v: np.ndarray) -> np.ndarray:
+    """PortableMeanStddevNormalization of one row: float sums in order, ``1 / sqrt(var + 1e-8f)``."""
+    n = v.size
+    with np.errstate(all="ignore"):
+        total = _F32(0.0)
+        for value in v:
+            total = _F32(total + value)
+        mean = _F32(total / _F32(n))
+        sum_diff_sq = _F32(0.0)
+        for value in v:
+            diff = _F32(value - mean)
+            sum_diff_sq = _F32(sum_diff_sq + _F32(diff * diff))
+        variance = _F32(sum_diff_sq / _F32(n))
+        stddev_inv = _F32(_F32(1.0) / np.sqrt(_F32(variance + _F32(1e-8))))
+        return ((v - mean).astype(_F32) * stddev_inv).astype(_F32)
+
+
+def _clip(v: np.ndarray, clip: np.float32) -> np.ndarray:
+    """CwiseClipping: ``std::max(std::min(clip, v), -clip)`` (a NaN becomes clip)."""
+    low = np.where(v < clip, v, clip)
+    return np.where(low < -clip, -clip, low).astype(_F32)
+
+
+def float_gate_offsets(p: LstmParams) -> dict[int, int]:
+    """Each gate buffer's float offset in LiteRT's scratch tensor (EvalFloat), for batch row 0."""
+    stride = p.n_cell * p.n_batch
+    order = (CG, FG, OG) if p.use_cifg else (IG, CG, FG, OG)
+    return {gate: k * stride for k, gate in enumerate(order)}
+
+
+def float_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray, inputs: list[np.ndarray | None],
+               row: int) -> tuple[np.ndarray, np.ndarray]:
+    """LstmStepFloat for one batch row (``row``: its index, for the scratch buffers' alignment): new (h, c)."""
+    offsets = float_gate_offsets(p)
+    input_all_zeros = not np.any(x != 0)
+
+    def gate(g: int, activation: int) -> np.ndarray:
+        bias = np.asarray(inputs[GATE_BIAS[g]], _F32)
+        buffer = np.zeros(p.n_cell, _F32) if p.use_layer_norm else bias.copy()
+        if input_all_zeros:
+            final = float_fully_connected(_wf(inputs, RECURRENT_TO_GATE[g]), h, buffer)
+        else:
+            from_input = float_fully_connected(_wf(inputs, INPUT_TO_GATE[g]), x, buffer)
+            final = buffer = float_fully_connected(_wf(inputs, RECURRENT_TO_GATE[g]), h, from_input)
+        peephole = CELL_TO_GATE[g]
+        if p.use_peephole and peephole is not None:
+            final = (final + (_wf(inputs, peephole) * c).astype(_F32)).astype(_F32)
+        if p.use_layer_norm:
+            final = (mean_stddev_normalization(final) * _wf(inputs, LAYER_NORM[g])).astype(_F32)
+            final = (final + bias).astype(_F32)
+        if not input_all_zeros:
+            buffer = final  # the peephole and layer norm worked in G itself
+        if activation == ACT_NONE:
+            return buffer  # ApplyActivationToVector writes nothing: G keeps what it holds
+        return _float_activation(final, activation, offsets[g] + row * p.n_cell)
+
+    input_gate = None if p.use_cifg else gate(IG, -1)
+    forget_gate = gate(FG, -1)
+    cell_gate = gate(CG, p.activation)
+    # UpdateLstmCellFloat
+    with np.errstate(all="ignore"):
+        c = (forget_gate * c).astype(_F32)
+        if p.use_cifg:
+            input_gate = (_F32(1.0) - forget_gate).astype(_F32)
+        c = (c + (cell_gate * input_gate).astype(_F32)).astype(_F32)
+        if p.cell_clip > 0:
+            c = _clip(c, p.cell_clip)
+        output_gate = gate(OG, -1)
+        # CalculateLstmOutputFloat: the cell gate's buffer is its scratch
+        activated = cell_gate if p.activation == ACT_NONE else _float_activation(c, p.activation, 0)
+        hidden = (output_gate * activated).astype(_F32)
+        if p.use_projection:
+            bias = inputs[PROJECTION_BIAS]
+            h = float_fully_connected(_wf(inputs, PROJECTION_WEIGHTS), hidden,
+                                      np.zeros(p.n_output, _F32) if bias is None else np.asarray(bias, _F32))
+            if p.proj_clip > 0:
+                h = _clip(h, p.proj_clip)
+        else:
+            h = hidden[:p.n_output]
+    return h, c
+
+
+def _float_activation(v: np.ndarray, activation: int, offset: int) -> np.ndarray:
+    """ApplyActivationToVector into a buffer ``offset`` floats past a 16-byte boundary (-1: sigmoid)."""
+    if activation == -1:
+        return eigen_logistic(v, offset)
+    if activation == ACT_TANH:
+        return eigen_tanh(v)
+    return apply_activation_to_vector(v, activation)
+
+
+def _wf(inputs: list[np.ndarray | None], position: int) -> np.ndarray:
+    value = inputs[position]
+    assert value is not None
+    return np.asarray(value, _F32)
+
+
+def float_lstm_spec(p: LstmParams, values: list[np.ndarray | None]) -> KernelResult:
+    """EvalFloat: batch-major row by row (a time-major input has one batch row here)."""
+    output_state, cell_state = values[OUTPUT_STATE], values[CELL_STATE]
+    assert output_state is not None and cell_state is not None
+    x = np.asarray(values[INPUT], _F32)
+    h_all = np.asarray(output_state, _F32).reshape(p.n_batch, p.n_output).copy()
+    c_all = np.asarray(cell_state, _F32).reshape(p.n_batch, p.n_cell).copy()
+    out = np.zeros((*x.shape[:2], p.n_output), _F32)
+    for b in range(p.n_batch):
+        h, c = h_all[b], c_all[b]
+        for t in range(p.max_time):
+            row = x[t, b] if p.time_major else x[b, t]
+            h, c = float_step(p, row, h, c, values, b)
+            if p.time_major:
+                out[t, b] = h
+            else:
+                out[b, t] = h
+        h_all[b], c_all[b] = h, c
+    return KernelResult(outputs=(out,), variable_updates={OUTPUT_STATE: h_all.reshape(output_state.shape),
+                                                          CELL_STATE: c_all.reshape(cell_state.shape)})
