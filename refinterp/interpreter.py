@@ -580,6 +580,11 @@ class _SubgraphRun:
                 before = inputs[position] if index >= 0 else None
                 if index < 0 or before is None or not self.subgraph.tensors[index].is_variable:
                     raise KernelError(f"{self.where(op)} wrote input {position}, which is not a variable tensor")
+                if op.inputs.count(index) > 1:
+                    # LiteRT's kernel updates the state in place while it still reads the same tensor at its other
+                    # position (measured: a sequence RNN whose recurrent weights are its own state)
+                    raise EvalError(f"{self.where(op)}: variable tensor {index} is read at two input positions "
+                                    "and updated in place by LiteRT, an order refinterp does not follow")
                 value = np.asarray(value)
                 if value.dtype != before.dtype or value.shape != before.shape:
                     raise KernelError(f"{self.where(op)} wrote variable input {position} as {value.dtype} "

@@ -875,13 +875,14 @@ def _parse_subgraph(model_fb: Any, s: int, operator_codes: list[tuple[int, str, 
             overlap = sorted(set(op_inputs) & set(op_outputs) - {-1})
             if overlap:
                 raise ModelFormatError(f"{where}: tensor {overlap[0]} is both an input and an output")
-            if opcode != _DENSIFY:
-                for t in op_inputs:
-                    if t >= 0 and tensors[t].has_sparsity and tensors[t].is_constant:
-                        # LiteRT's other kernels read the stored values as if dense (measured: ADD reads past
-                        # them); its reference FULLY_CONNECTED has a float sparse-weights path refinterp lacks
-                        raise UnsupportedOpError(f"{where}: input tensor {t} {shown(tensors[t].name)} is sparse: "
-                                                 "refinterp reads sparse tensors only in DENSIFY")
+        if opcode != _DENSIFY:
+            for t in op_inputs:
+                if t >= 0 and tensors[t].has_sparsity and tensors[t].is_constant:
+                    # LiteRT's other kernels, custom ones included, read the stored values as if dense (measured:
+                    # ADD reads past them); its reference FULLY_CONNECTED has a float sparse-weights path
+                    # refinterp lacks
+                    raise UnsupportedOpError(f"{where}: input tensor {t} {shown(tensors[t].name)} is sparse: "
+                                             "refinterp reads sparse tensors only in DENSIFY")
         custom_options = b""
         if opcode == _CUSTOM:
             custom_options = op.CustomOptionsAsNumpy().tobytes() if not op.CustomOptionsIsNone() else b""

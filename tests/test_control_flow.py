@@ -137,6 +137,22 @@ def test_while_counting_loop_matches_litert():
                                for start in (0, 3, 5, 9, -2)])
 
 
+def test_a_while_output_with_constant_data_is_refused_like_litert():
+    """WHILE resizes its outputs in Prepare: one with constant data (found by the fuzzer: a buffer index moved onto
+    it) makes LiteRT fail ("Attempting to resize a fixed-size tensor"); refinterp refuses it at allocate."""
+    from refinterp.tools.fuzz import mutators
+
+    flat = mutators.unpack(counting_loop())
+    constant = next(t for t in flat.subgraphs[1].tensors if t.buffer > 0).buffer  # the condition's limit
+    flat.buffers[constant].data = np.zeros(8, np.uint8)  # 8 bytes, as in the fuzzer's mutant
+    flat.subgraphs[0].tensors[2].buffer = constant  # i_out (int32 []) now has constant data
+    content = mutators.pack(flat)
+    with pytest.raises(RuntimeError, match="fixed-size"):
+        litert_interpreter(content).allocate_tensors()
+    with pytest.raises(refinterp.RefinterpError, match="has constant data"):
+        refinterp.Interpreter(model_content=content).allocate_tensors()
+
+
 def with_signatures(content: bytes, signatures: dict[tuple[int, int], tuple[int, ...]]) -> bytes:
     """The model with these tensors' shape_signature set ((subgraph, tensor) -> signature)."""
     schema = pytest.importorskip("ai_edge_litert.schema_py_generated", reason="ai-edge-litert is not installed")

@@ -258,3 +258,60 @@ def test_an_operator_output_that_is_a_variable_tensor_is_refused():
     flat = mutators.unpack(model)
     flat.subgraphs[0].tensors[1].isVariable = True
     assert isinstance(refinterp_error(mutators.pack(flat), [np.zeros((1, 4), np.int8)]), UnsupportedOpError)
+
+
+def test_int16_fully_connected_without_options_is_refused_like_litert():
+    """No FullyConnectedOptions table: LiteRT's quantized_bias_type stays kTfLiteNoType, which its int16
+    Prepare refuses (int8 and float32 run)."""
+    weights = TensorSpec((2, 3), "int8", [0.05, 0.05], [0, 0], data=np.ones((2, 3), np.int8))
+    bias = TensorSpec((2,), "int64", [0.005, 0.005], [0, 0], data=np.ones(2, np.int64))
+    model = single_op_model("FULLY_CONNECTED", [TensorSpec((1, 3), "int16", 0.1, 0), weights, bias],
+                            [TensorSpec((1, 2), "int16", 0.2, 0)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].operators[0].builtinOptions = None
+    flat.subgraphs[0].operators[0].builtinOptionsType = 0
+    assert_both_refuse(mutators.pack(flat), [np.ones((1, 3), np.int16)])
+
+
+@pytest.mark.parametrize("input_scale", [1e10, 3.4e38])
+def test_int16_logistic_input_multiplier_beyond_int32_casts_like_x86(input_scale):
+    """SigmoidPrepare's static_cast<int32_t>(input_scale * 4096 * 3) past int32: x86's INT32_MIN."""
+    x = np.array([[23513, -1, 0, 1, 32767, -32768]], np.int16)
+    model = single_op_model("LOGISTIC", [TensorSpec(x.shape, "int16", input_scale, 0)],
+                            [TensorSpec(x.shape, "int16", 1 / 32768, 0)])
+    assert_same(model, [x])
+
+
+def test_a_sparse_constant_into_any_operator_but_densify_is_refused():
+    """LiteRT's kernels read a sparse constant's stored values as if dense, custom operators included."""
+    from refinterp.errors import UnsupportedOpError
+    from refinterp.model import parse_model
+    from refinterp.modelbuilder import sparsify
+
+    dense = np.array([[0.0, 1.0], [2.0, 0.0]], np.float32)
+    values, sparsity = sparsify(dense)
+    for op in ("ADD", "CUSTOM:TFLite_Detection_PostProcess"):
+        constant = TensorSpec(dense.shape, "float32", data=values, sparsity=sparsity)
+        model = single_op_model(op, [TensorSpec(dense.shape, "float32"), constant],
+                                [TensorSpec(dense.shape, "float32")],
+                                custom_options=b"" if op.startswith("CUSTOM") else None)
+        with pytest.raises(UnsupportedOpError, match="sparse"):
+            parse_model(model)
+
+
+def test_a_state_tensor_read_twice_by_a_stateful_operator_is_refused():
+    """A sequence RNN whose recurrent weights are its own state: LiteRT updates the state in place while it still
+    reads it as weights; refinterp refuses the order it does not follow (one line, at invoke)."""
+    units, size = 2, 2  # a batch of 2: the state [batch, units] has the recurrent weights' shape [units, units]
+    state = TensorSpec((2, units), "float32", is_variable=True)
+    model = single_op_model("UNIDIRECTIONAL_SEQUENCE_RNN", [
+        TensorSpec((2, 3, size), "float32"),
+        TensorSpec((units, size), "float32", data=np.full((units, size), 0.5, np.float32)),
+        TensorSpec((units, units), "float32", data=np.eye(units, dtype=np.float32)),
+        TensorSpec((units,), "float32", data=np.zeros(units, np.float32)), state],
+        [TensorSpec((2, 3, units), "float32")], {"time_major": False, "fused_activation_function": "NONE"})
+    flat = mutators.unpack(model)
+    op = flat.subgraphs[0].operators[0]
+    op.inputs[2] = op.inputs[4]  # the recurrent weights are the state tensor
+    shared = mutators.pack(flat)
+    assert isinstance(refinterp_error(shared, [np.ones((2, 3, size), np.float32)]), EvalError)

@@ -125,6 +125,10 @@ def int16_accumulator_bits(ctx: OpContext, bias, what: str) -> int:
         if bias is not None:
             return 32 if bias.type_name == "int32" else 64
         return 32 if option == _BIAS_TYPE_INT32 else 64
+    if option == -1 and what == "fully connected":
+        # no FullyConnectedOptions table: LiteRT's params keep kTfLiteNoType, which fully_connected.cc's int16
+        # Prepare refuses (only FLOAT32, the schema's default when the table exists, passes; measured)
+        raise ctx.fail("int16 fully connected without options: LiteRT requires quantized_bias_type INT32 or INT64")
     if option in _BIAS_TYPE_UNSET:
         if bias is not None and bias.type_name == "int32":
             raise ctx.unsupported(f"int16 {what} with an int32 bias and no quantized_bias_type INT32 option: "

@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - reported by the campaign
 
 #: inputs larger than this in total are not generated (the harness would be the one allocating)
 MAX_INPUT_BYTES = 64 << 20
+MAX_WHILE_ITERATIONS = 10_000
 #: outputs up to this size travel back whole (for the comparison's detail); larger ones as digests
 MAX_OUTPUT_BYTES = 4 << 20
 
@@ -146,7 +147,10 @@ def run_refinterp(job: dict[str, Any]) -> dict[str, Any]:
         if coverage is not None:
             coverage.__enter__()
         _run_hook(job.get("hook"))
-        interpreter = Interpreter(model_content=job["content"], num_threads=1)
+        # a WHILE whose condition a mutation made never false: refinterp's limit stops it (and says so) well
+        # inside the time limit; LiteRT, which has none, then hangs (a litert-crash, not refinterp's)
+        interpreter = Interpreter(model_content=job["content"], num_threads=1,
+                                  max_while_iterations=MAX_WHILE_ITERATIONS)
         result["stage"] = "prepare"
         # variable tensors (LSTM/SVDF state) are allocated by allocate_tensors at their declared size, as
         # LiteRT does: a file that declares a large one is a large input, not a huge allocation
