@@ -895,6 +895,10 @@ def _parse_subgraph(model_fb: Any, s: int, operator_codes: list[tuple[int, str, 
             custom_code=name[len("CUSTOM:"):] if opcode == _CUSTOM else None, intermediates=intermediates,
             custom_options=custom_options,
         ))
+    for t in outputs:
+        if tensors[t].has_sparsity:
+            # LiteRT hands out a sparse constant's stored values as if they were the dense tensor's
+            raise UnsupportedOpError(f"{sg_where}: output tensor {t} {shown(tensors[t].name)} is a sparse constant")
     written = {t: op.index for op in operators for t in op.outputs if t >= 0}
     for t in inputs:
         if t in written:

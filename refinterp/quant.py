@@ -216,6 +216,17 @@ def rdbpot_nb(x: int, exponent: int) -> int:
 
 
 @numba.njit(cache=True, inline="always")
+def saturating_shift_left_nb(x: int, exponent: int) -> int:
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent > 0> on an int32 value: a left shift that saturates."""
+    threshold = (np.int64(1) << (31 - exponent)) - 1
+    if x > threshold:
+        return np.int64(2147483647)
+    if x < -threshold:
+        return np.int64(-2147483648)
+    return x << exponent
+
+
+@numba.njit(cache=True, inline="always")
 def mbqm_nb(x: int, multiplier: int, shift: int) -> int:
     left = shift if shift > 0 else 0
     right = -shift if shift < 0 else 0
@@ -260,6 +271,17 @@ def rounding_divide_by_pot_int16(x: np.ndarray, exponent: int) -> np.ndarray:
     remainder = wrap_int16(x & mask)
     threshold = wrap_int16((mask >> 1) + (x < 0))
     return wrap_int16((x >> exponent) + (remainder > threshold))
+
+
+def saturating_rounding_doubling_high_mul_int16(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul<int16_t>``: ``(a*b + nudge) / 2**15`` (C division),
+    INT16_MIN**2 saturates."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    product = a * b
+    total = product + np.where(product >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(total >= 0, total >> 15, -((-total) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, wrap_int16(high))
 
 
 def saturate_int16(x: np.ndarray) -> np.ndarray:

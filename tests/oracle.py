@@ -16,6 +16,7 @@ can require that refinterp refuses exactly what LiteRT refuses.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,6 +99,38 @@ def run_litert_ref(model: bytes, inputs: Sequence[np.ndarray], op: str | None = 
     # LiteRT reports Prepare/Eval failures as RuntimeError and a flatbuffer it
     # cannot load as ValueError.
     return _run_litert_api("litert-ref", make, inputs, (RuntimeError,), load_errors=(ValueError,))
+
+
+def litert_ref_interpreter(model: bytes | None = None, path: str | None = None) -> Any:
+    """A LiteRT BUILTIN_REF interpreter that keeps every tensor (``experimental_preserve_all_tensors``), not yet
+    allocated: for the tests that compare every tensor after each of several invokes."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LiteRT warns that preserve_all_tensors is for debugging: our use
+        return Interpreter(model_content=model, model_path=path,
+                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                           experimental_preserve_all_tensors=True)
+
+
+def invoke_with(interpreter: Any, inputs: Sequence[np.ndarray]) -> None:
+    """Set each model input in order, then invoke (LiteRT's interpreter API, which refinterp's follows)."""
+    for detail, value in zip(interpreter.get_input_details(), inputs, strict=True):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+
+
+def random_inputs(interpreter: Any, rng: np.random.Generator) -> list[np.ndarray]:
+    """One array per model input: floats standard normal, integers uniform over their dtype's whole range."""
+    values = []
+    for detail in interpreter.get_input_details():
+        dtype = np.dtype(detail["dtype"])
+        if dtype.kind == "f":
+            values.append(rng.standard_normal(detail["shape"]).astype(dtype))
+        else:
+            info = np.iinfo(dtype)
+            values.append(rng.integers(info.min, info.max, size=detail["shape"], endpoint=True).astype(dtype))
+    return values
 
 
 def run_refinterp(

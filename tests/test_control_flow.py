@@ -11,11 +11,11 @@ them (their registry dtypes are "all"): these models are their oracle comparison
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from oracle import invoke_with, litert_ref_interpreter, random_inputs
 
 import refinterp
 from refinterp.errors import EvalError, InputError, PrepareError, RefinterpError
@@ -36,12 +36,8 @@ def litert_module():
 
 
 def litert_interpreter(content: bytes | None = None, path: str | None = None):
-    litert = litert_module()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return litert.Interpreter(model_content=content, model_path=path,
-                                  experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-                                  experimental_preserve_all_tensors=True)
+    litert_module()  # skip, or fail under CI, without ai-edge-litert
+    return litert_ref_interpreter(content, path)
 
 
 def bits(value: np.ndarray) -> np.ndarray:
@@ -94,11 +90,8 @@ def run_both(content: bytes, inputs_per_invoke: list[list[np.ndarray]], skip: Sk
     ours.allocate_tensors()
     theirs.allocate_tensors()
     for inputs in inputs_per_invoke:
-        for detail, value in zip(theirs.get_input_details(), inputs, strict=True):
-            theirs.set_tensor(detail["index"], value)
-            ours.set_tensor(detail["index"], value)
-        theirs.invoke()
-        ours.invoke()
+        invoke_with(theirs, inputs)
+        invoke_with(ours, inputs)
         assert compare_every_tensor(ours, theirs, skip, subgraphs(inputs) if subgraphs else None) > 0
     return ours
 
@@ -418,18 +411,6 @@ def shared_model(relative: str) -> str:
             pytest.fail(f"{path} is missing", pytrace=False)
         pytest.skip(f"{path} is missing")
     return str(path)
-
-
-def random_inputs(interpreter, rng) -> list[np.ndarray]:
-    inputs = []
-    for detail in interpreter.get_input_details():
-        dtype = np.dtype(detail["dtype"])
-        if dtype.kind == "f":
-            inputs.append(rng.standard_normal(detail["shape"]).astype(dtype))
-        else:
-            info = np.iinfo(dtype)
-            inputs.append(rng.integers(info.min, info.max, detail["shape"], endpoint=True).astype(dtype))
-    return inputs
 
 
 @pytest.mark.parametrize("relative", ["lyra/lyragan.tflite", "spokestack/wakeword_encode.tflite"])

@@ -297,6 +297,13 @@ def test_a_sparse_constant_into_any_operator_but_densify_is_refused():
                                 custom_options=b"" if op.startswith("CUSTOM") else None)
         with pytest.raises(UnsupportedOpError, match="sparse"):
             parse_model(model)
+    # nor is one a model output (LiteRT hands out its stored values as the dense tensor's)
+    flat = mutators.unpack(single_op_model(
+        "DENSIFY", [TensorSpec(dense.shape, "float32", data=values, sparsity=sparsity)],
+        [TensorSpec(dense.shape, "float32")]))
+    flat.subgraphs[0].outputs = [0]
+    with pytest.raises(UnsupportedOpError, match="sparse constant"):
+        parse_model(mutators.pack(flat))
 
 
 def test_a_state_tensor_read_twice_by_a_stateful_operator_is_refused():

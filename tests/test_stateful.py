@@ -23,7 +23,16 @@ import numpy as np
 import pytest
 from opcases import TFLM_UNDEFINED
 from opcases_recurrent import gen_lstm_int16_tflm, lstm_float_model, lstm_int8_model
-from oracle import Rejected, require_tflm, run_litert_ref, run_refinterp, run_tflm
+from oracle import (
+    Rejected,
+    invoke_with,
+    litert_ref_interpreter,
+    random_inputs,
+    require_tflm,
+    run_litert_ref,
+    run_refinterp,
+    run_tflm,
+)
 
 import refinterp
 
@@ -38,21 +47,15 @@ class _SideBySide:
     """One LiteRT BUILTIN_REF interpreter and one refinterp interpreter on the same model."""
 
     def __init__(self, model: bytes, **refinterp_options: Any) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        self.litert = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                                  experimental_preserve_all_tensors=True)
+        self.litert = litert_ref_interpreter(model)
         self.litert.allocate_tensors()
         self.refinterp = refinterp.Interpreter(model_content=model, **refinterp_options)
         self.refinterp.allocate_tensors()
         self.n_tensors = len(self.refinterp.model.subgraphs[0].tensors)
 
     def invoke(self, inputs: list[np.ndarray]) -> None:
-        for detail, value in zip(self.litert.get_input_details(), inputs, strict=True):
-            self.litert.set_tensor(detail["index"], value)
-            self.refinterp.set_tensor(detail["index"], value)
-        self.litert.invoke()
-        self.refinterp.invoke()
+        invoke_with(self.litert, inputs)
+        invoke_with(self.refinterp, inputs)
 
     def reset_all_variables(self) -> None:
         self.litert.reset_all_variables()
@@ -82,28 +85,16 @@ class _SideBySide:
         return problems
 
 
-def _random_inputs(interpreter: Any, rng: np.random.Generator) -> list[np.ndarray]:
-    values = []
-    for detail in interpreter.get_input_details():
-        dtype = np.dtype(detail["dtype"])
-        if dtype.kind == "f":
-            values.append(rng.standard_normal(detail["shape"]).astype(dtype))
-        else:
-            info = np.iinfo(dtype)
-            values.append(rng.integers(info.min, info.max, size=detail["shape"], endpoint=True).astype(dtype))
-    return values
-
-
 def check_over_invokes(model: bytes, seed: int, **refinterp_options: Any) -> None:
     """Five invokes side by side, every tensor compared after each; then reset_all_variables() against a
     fresh interpreter."""
     rng = np.random.default_rng(seed)
     both = _SideBySide(model, **refinterp_options)
     for k in range(INVOKES):
-        both.invoke(_random_inputs(both.litert, rng))
+        both.invoke(random_inputs(both.litert, rng))
         problems = both.differences()
         assert not problems, f"invoke {k + 1}: " + "; ".join(problems[:5])
-    inputs = _random_inputs(both.litert, rng)
+    inputs = random_inputs(both.litert, rng)
     both.reset_all_variables()
     both.invoke(inputs)
     fresh = _SideBySide(model, **refinterp_options)
@@ -249,11 +240,11 @@ def check_over_invokes_tflm(model: bytes, seed: int, **refinterp_options: Any) -
     rng = np.random.default_rng(seed)
     both = _TflmSideBySide(model, **refinterp_options)
     for k in range(INVOKES):
-        both.invoke(_random_inputs(both.refinterp, rng))
+        both.invoke(random_inputs(both.refinterp, rng))
         problems = both.differences()
         assert not problems, f"invoke {k + 1}: " + "; ".join(problems[:5])
     both.reset_all_variables()
-    both.invoke(_random_inputs(both.refinterp, rng))
+    both.invoke(random_inputs(both.refinterp, rng))
     problems = both.differences()
     assert not problems, "after reset: " + "; ".join(problems[:5])
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oracle import require_tflm
+from oracle import invoke_with, litert_ref_interpreter, random_inputs, require_tflm
 
 import refinterp
 from refinterp.errors import UnsupportedOpError
@@ -48,11 +48,7 @@ def _require(path: Path) -> None:
 
 
 def _litert(model: bytes | None = None, path: Path | None = None) -> Any:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(model_content=model, model_path=str(path) if path else None,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                              experimental_preserve_all_tensors=True)
+    interpreter = litert_ref_interpreter(model, str(path) if path else None)
     interpreter.allocate_tensors()
     return interpreter
 
@@ -61,12 +57,6 @@ def _refinterp(model: bytes | None = None, path: Path | None = None, **options: 
     interpreter = refinterp.Interpreter(model_content=model, model_path=str(path) if path else None, **options)
     interpreter.allocate_tensors()
     return interpreter
-
-
-def _invoke(interpreter: Any, inputs: list[np.ndarray]) -> None:
-    for detail, value in zip(interpreter.get_input_details(), inputs, strict=True):
-        interpreter.set_tensor(detail["index"], value)
-    interpreter.invoke()
 
 
 def _bits(value: np.ndarray) -> np.ndarray:
@@ -86,18 +76,6 @@ def _assert_same_tensors(expected: Any, ours: refinterp.Interpreter, when: str) 
             f"{when}: tensor {index} {detail['name']} differs in {int(np.sum(_bits(got) != _bits(want)))} elements")
         compared += 1
     assert compared == len(ours.get_tensor_details())
-
-
-def _inputs(interpreter: refinterp.Interpreter, rng: np.random.Generator) -> list[np.ndarray]:
-    values = []
-    for detail in interpreter.get_input_details():
-        dtype = np.dtype(detail["dtype"])
-        if dtype.kind == "f":
-            values.append(rng.standard_normal(detail["shape"]).astype(dtype))
-        else:
-            info = np.iinfo(dtype)
-            values.append(rng.integers(info.min, info.max, detail["shape"], dtype=dtype, endpoint=True))
-    return values
 
 
 def svdf_model(kind: str, batch: int = 2, input_size: int = 11, rank: int = 2, units: int = 3,
@@ -140,17 +118,17 @@ def _check_against_litert(model: bytes | None, path: Path | None, kernels: str) 
     rng = np.random.default_rng(7)
     history = []
     for step in range(INVOKES):
-        inputs = _inputs(ours, rng)
+        inputs = random_inputs(ours, rng)
         history.append(inputs)
-        _invoke(litert, inputs)
-        _invoke(ours, inputs)
+        invoke_with(litert, inputs)
+        invoke_with(ours, inputs)
         _assert_same_tensors(litert, ours, f"invoke {step + 1}")
     # reset_all_variables: the next invoke is a fresh interpreter's first
     litert.reset_all_variables()
     ours.reset_all_variables()
     fresh = _litert(model, path)
     for interpreter in (litert, ours, fresh):
-        _invoke(interpreter, history[2])
+        invoke_with(interpreter, history[2])
     _assert_same_tensors(fresh, ours, "after reset_all_variables")
     _assert_same_tensors(litert, ours, "after reset_all_variables (LiteRT reset)")
 
@@ -186,10 +164,10 @@ def _check_against_tflm(model: bytes) -> None:
     rng = np.random.default_rng(3)
     for kernels in ("fast", "spec"):
         ours = _refinterp(model, profile="tflm", kernels=kernels)
-        inputs = [_inputs(ours, rng) for _ in range(INVOKES)]
+        inputs = [random_inputs(ours, rng) for _ in range(INVOKES)]
         expected = _tflm_outputs_over_invokes(model, inputs)
         for step, values in enumerate(inputs):
-            _invoke(ours, values)
+            invoke_with(ours, values)
             for position, detail in enumerate(ours.get_output_details()):
                 got, want = ours.get_tensor(detail["index"]), expected[step][position]
                 assert np.array_equal(_bits(got), _bits(want)), f"{kernels} kernels, invoke {step + 1}"
@@ -310,13 +288,13 @@ def test_eigen_tanh_is_litert_rnn_fused_tanh() -> None:
              TensorSpec((n, 1), "float32", is_variable=True)]
     model = single_op_model("RNN", specs, [TensorSpec((n, 1), "float32")], {"fused_activation_function": "TANH"})
     litert = _litert_resolver("BUILTIN_REF", model)
-    _invoke(litert, [x.reshape(n, 1)])
+    invoke_with(litert, [x.reshape(n, 1)])
     want = litert.get_tensor(litert.get_output_details()[0]["index"]).reshape(-1)
     pre_activation = np.where(x == 0, np.float32(0.0), x)  # -0.0 + -0.0 * 1 ... gives +0.0 for a zero input
     assert _same_bits(eigen_tanh(pre_activation), want) == 0
     assert _same_bits(eigen_tanh_fast(pre_activation), want) == 0
     ours = _refinterp(model)
-    _invoke(ours, [x.reshape(n, 1)])
+    invoke_with(ours, [x.reshape(n, 1)])
     assert _same_bits(ours.get_tensor(ours.get_output_details()[0]["index"]).reshape(-1), want) == 0
 
 
@@ -324,7 +302,7 @@ def _optimized_unary(op: str, x: np.ndarray) -> np.ndarray:
     """LiteRT's optimized float kernel of ``op`` (Eigen over a whole, 64-byte-aligned tensor)."""
     model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")])
     interpreter = _litert_resolver("BUILTIN_WITHOUT_DEFAULT_DELEGATES", model)
-    _invoke(interpreter, [x])
+    invoke_with(interpreter, [x])
     return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
 
 
@@ -385,7 +363,7 @@ def test_eigen_logistic_scalar_head_in_litert_lstm() -> None:
     for n_cell in range(1, 12):
         bias = differing[rng.choice(differing.size, n_cell)]
         litert = _litert_resolver("BUILTIN_REF", _lstm_forget_gate_model(n_cell, bias))
-        _invoke(litert, [np.array([[[1.0], [-1.0]]], np.float32)])
+        invoke_with(litert, [np.array([[[1.0], [-1.0]]], np.float32)])
         cell = [d["index"] for d in litert.get_tensor_details() if d["name"] == "state_19"]
         got = litert.get_tensor(cell[0]).reshape(-1)
         assert _same_bits(eigen_logistic(bias, offset=2 * n_cell), got) == 0, n_cell

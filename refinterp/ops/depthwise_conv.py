@@ -161,20 +161,10 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
 
     if w.type_name != "int8":
         raise ctx.unsupported(f"int8 input with {w.type_name} filter")
-    if bias is not None:
-        if bias.type_name != "int32":
-            raise ctx.fail(f"int8 depthwise convolution with {bias.type_name} bias (TFLite requires int32)")
-        if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
-            raise ctx.fail("bias zero point must be 0")
+    _check_bias(ctx, bias, "int8", "int32")
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    wq = w.quantization
-    if wq is None:
-        raise ctx.fail("int8 filter is not quantized")
-    if wq.per_channel and (wq.scale.size != channels_out or w_shape[wq.quantized_dimension] != channels_out):
-        raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 3")
-    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.per_channel else wq.scale[:1],
-                                                  output_scale, channels_out)
+    multipliers, shifts = _int8_filter_multipliers(ctx, w, channels_out, input_scale, output_scale)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return DepthwiseConv2DParams(**common, quantized=True, input_zero_point=input_zero_point,
                                  output_zero_point=output_zero_point, output_multiplier=multipliers,
@@ -188,24 +178,36 @@ def _prepare_int16(ctx: OpContext, x, w, bias, y, channels_out: int, common: dic
     if w.type_name != "int8":
         # LiteRT's Prepare lets any filter type through for int16 data, and its kernel reads it as int8
         raise ctx.unsupported(f"int16 input with {w.type_name} filter (the 16x8 kernel reads int8 weights)")
+    _check_bias(ctx, bias, "int16", "int64")
+    input_scale, _ = per_tensor_qparams(ctx, x, "input")
+    output_scale, _ = per_tensor_qparams(ctx, y, "output")
+    multipliers, shifts = _int8_filter_multipliers(ctx, w, channels_out, input_scale, output_scale)
+    int16_requantization_checks(ctx, x, y, shifts, 64)
+    act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
+    return DepthwiseConv2DParams(**common, quantized=True, output_multiplier=multipliers, output_shift=shifts,
+                                 act_min=act_min, act_max=act_max, kind="int16")
+
+
+def _check_bias(ctx: OpContext, bias, data_type: str, bias_type: str) -> None:
+    """The bias of the int8 (int32 bias) and int16x8 (int64 bias) kernels: zero point 0."""
     if bias is not None:
-        if bias.type_name != "int64":
-            raise ctx.fail(f"int16 depthwise convolution with {bias.type_name} bias (TFLite requires int64)")
+        if bias.type_name != bias_type:
+            raise ctx.fail(f"{data_type} depthwise convolution with {bias.type_name} bias (TFLite requires "
+                           f"{bias_type})")
         if bias.quantization is not None and int(bias.quantization.zero_point[0]) != 0:
             raise ctx.fail("bias zero point must be 0")
+
+
+def _int8_filter_multipliers(ctx: OpContext, w, channels_out: int, input_scale: float,
+                             output_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """PopulateConvolutionQuantizationParams for an int8 filter, per-tensor or per-channel on dimension 3."""
     wq = w.quantization
     if wq is None:
         raise ctx.fail("int8 filter is not quantized")
     if wq.per_channel and (wq.scale.size != channels_out or ctx.shape(w)[wq.quantized_dimension] != channels_out):
         raise ctx.fail(f"per-channel filter must have {channels_out} scales on dimension 3")
-    input_scale, _ = per_tensor_qparams(ctx, x, "input")
-    output_scale, _ = per_tensor_qparams(ctx, y, "output")
-    multipliers, shifts = per_channel_multipliers(ctx, input_scale, wq.scale if wq.per_channel else wq.scale[:1],
-                                                  output_scale, channels_out)
-    int16_requantization_checks(ctx, x, y, shifts, 64)
-    act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
-    return DepthwiseConv2DParams(**common, quantized=True, output_multiplier=multipliers, output_shift=shifts,
-                                 act_min=act_min, act_max=act_max, kind="int16")
+    return per_channel_multipliers(ctx, input_scale, wq.scale if wq.per_channel else wq.scale[:1], output_scale,
+                                   channels_out)
 
 
 def _prepare_uint8(ctx: OpContext, x, w, bias, y, channels_out: int, common: dict,

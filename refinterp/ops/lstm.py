@@ -61,7 +61,7 @@ import numpy as np
 from refinterp.ops.common import KernelResult, OpContext, per_tensor_qparams
 from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
 from refinterp.ops.fully_connected import apply_activation_to_vector
-from refinterp.ops.softmax_logistic import logistic_int16, tanh_int16
+from refinterp.ops.softmax_logistic import logistic_fixed_point, logistic_int16, tanh_fixed_point, tanh_int16
 from refinterp.ops.unary_math import inv_sqrt_multiplier_exp
 from refinterp.quant import (
     ACT_NONE,
@@ -76,7 +76,6 @@ from refinterp.quant import (
     multiply_by_quantized_multiplier_int64,
     quantize_multiplier,
     rounding_divide_by_pot,
-    rounding_divide_by_pot_int16,
     wrap_int16,
     wrap_int32,
 )
@@ -96,111 +95,6 @@ ACT_TANH = 4  # ActivationFunctionType.TANH
 FLOAT_LSTM_ACTIVATIONS = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT)
 
 INT16_MIN, INT16_MAX = -32768, 32767
-
-
-# ------------------------------------------------------------------------------------------------
-# gemmlowp fixed point on int16 raws (fixedpoint.h with tRawType = int16_t), vectorized over int64 arrays.
-# FixedPoint<int16, I> is raw / 2**(15 - I); * is the 16-bit SRDHM, + and - wrap as int16, and the int32
-# constants of the header are rounded to 16 bits (RescaleConstantInitializer: RDBPOT(c, 16)).
-
-
-def _const16(value32: int) -> int:
-    return int(wrap_int16(rounding_divide_by_pot(np.int64(value32), 16)))
-
-
-def srdhm16(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """SaturatingRoundingDoublingHighMul<int16>: ``(a*b + nudge) / 2**15`` (C division), INT16_MIN**2 saturates."""
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    product = a * b
-    total = product + np.where(product >= 0, 1 << 14, 1 - (1 << 14))
-    high = np.where(total >= 0, total >> 15, -((-total) >> 15))
-    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, wrap_int16(high))
-
-
-def _saturating_shift_left16(x: np.ndarray, exponent: int) -> np.ndarray:
-    threshold = (1 << (15 - exponent)) - 1
-    x = np.asarray(x, dtype=np.int64)
-    return np.where(x > threshold, INT16_MAX, np.where(x < -threshold, INT16_MIN, wrap_int16(x << exponent)))
-
-
-def _rescale16(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int) -> np.ndarray:
-    exponent = src_integer_bits - dst_integer_bits
-    if exponent > 0:
-        return _saturating_shift_left16(x, exponent)
-    if exponent < 0:
-        return rounding_divide_by_pot_int16(x, -exponent)
-    return np.asarray(x, dtype=np.int64)
-
-
-def _exp_on_interval_between_negative_one_quarter_and_0_excl16(a: np.ndarray) -> np.ndarray:
-    constant_term = _const16(1895147668)
-    constant_1_over_3 = _const16(715827883)
-    x = wrap_int16(a + (1 << 12))  # a + 1/8 (ConstantPOT<-3> of Q0.15)
-    x2 = srdhm16(x, x)
-    x3 = srdhm16(x2, x)
-    x4 = srdhm16(x2, x2)
-    x4_over_4 = rounding_divide_by_pot_int16(x4, 2)
-    polynomial = rounding_divide_by_pot_int16(
-        wrap_int16(srdhm16(wrap_int16(x4_over_4 + x3), constant_1_over_3) + x2), 1)
-    # AddSaturatingIf16Bit: a saturating add for 16-bit raws
-    return np.clip(constant_term + srdhm16(constant_term, wrap_int16(x + polynomial)), INT16_MIN, INT16_MAX)
-
-
-_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
-               (4, 242))
-
-
-def exp_on_negative_values16(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp exp_on_negative_values for FixedPoint<int16, integer_bits>; the result is Q0.15."""
-    fractional_bits = 15 - integer_bits
-    one_quarter = 1 << (fractional_bits - 2)
-    a = np.asarray(a, dtype=np.int64)
-    a_mod_quarter_minus_one_quarter = wrap_int16((a & (one_quarter - 1)) - one_quarter)
-    result = _exp_on_interval_between_negative_one_quarter_and_0_excl16(
-        _rescale16(a_mod_quarter_minus_one_quarter, integer_bits, 0))
-    remainder = wrap_int16(a_mod_quarter_minus_one_quarter - a)
-    for exponent, multiplier in _EXP_BARREL:
-        if integer_bits > exponent:
-            bit = 1 << (fractional_bits + exponent)
-            result = np.where(remainder & bit, srdhm16(result, _const16(multiplier)), result)
-    if integer_bits > 5:
-        result = np.where(a < _const16(-(1 << (36 - integer_bits))), 0, result)  # exp(x < -32) = 0
-    return np.where(a == 0, INT16_MAX, result)
-
-
-def _newton_reciprocal16(a: np.ndarray) -> np.ndarray:
-    """2 / (1 + a) in Q2.13 for a in Q0.15: RoundingHalfSum and three Newton-Raphson steps."""
-    total = np.asarray(a, dtype=np.int64) + INT16_MAX
-    half_denominator = wrap_int16(np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2)))
-    x = wrap_int16(_const16(1515870810) + srdhm16(half_denominator, _const16(-1010580540)))
-    one_q2 = 1 << 13
-    for _ in range(3):
-        half_denominator_times_x = srdhm16(half_denominator, x)
-        one_minus = wrap_int16(one_q2 - half_denominator_times_x)
-        x = wrap_int16(x + _rescale16(srdhm16(x, one_minus), 4, 2))
-    return x
-
-
-def logistic16(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp::logistic on FixedPoint<int16, integer_bits>: Q0.15 result (PortableApplySigmoid: 3 bits)."""
-    a = np.asarray(a, dtype=np.int64)
-    positive = a > 0
-    abs_input = np.where(positive, a, wrap_int16(-a))
-    exp_negative = exp_on_negative_values16(wrap_int16(-abs_input), integer_bits)
-    result_if_positive = _rescale16(_newton_reciprocal16(exp_negative), 1, 0)  # ExactMulByPot<-1>, Rescale<0>
-    result_if_negative = wrap_int16(INT16_MAX - result_if_positive)
-    return np.where(a == 0, _const16(1 << 30), np.where(positive, result_if_positive, result_if_negative))
-
-
-def tanh16(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp::tanh on FixedPoint<int16, integer_bits>: Q0.15 result (PortableApplyTanh)."""
-    a = np.asarray(a, dtype=np.int64)
-    negative = a < 0
-    n = np.where(negative, a, wrap_int16(-a))
-    exp_2n = exp_on_negative_values16(n, integer_bits + 1)  # ExactMulByPot<1>: one more integer bit
-    t = _rescale16(wrap_int16(_newton_reciprocal16(exp_2n) - (1 << 13)), 2, 0)  # (1 - e) / (1 + e)
-    return np.where(a == 0, 0, np.where(negative, wrap_int16(-t), t))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -353,17 +247,7 @@ def prepare_unidirectional_sequence_lstm(ctx: OpContext) -> LstmParams:
         raise ctx.fail("the peephole (cell-to-gate) weights must be all present or all absent")
     use_peephole = peepholes[OG] is not None
     bias_type = "int32" if is_integer else "float32"
-    for gate in range(4):
-        bias = ctx.input(GATE_BIAS[gate])
-        if gate == IG and use_cifg:
-            if bias is not None:
-                raise ctx.fail("a CIFG LSTM (no input gate weights) must have no input gate bias")
-            continue
-        if bias is None:
-            raise ctx.fail(f"the {GATE_NAMES[gate]} gate bias is required")
-        _check_dims(ctx, bias, (n_cell,), f"{GATE_NAMES[gate]} gate bias")
-        if bias.type_name != bias_type:
-            raise ctx.fail(f"{GATE_NAMES[gate]} gate bias is {bias.type_name}, expected {bias_type}")
+    _check_gate_vectors(ctx, GATE_BIAS, n_cell, use_cifg, bias_type, "gate bias")
     projection, projection_bias = ctx.input(PROJECTION_WEIGHTS), ctx.input(PROJECTION_BIAS)
     if projection is not None:
         _check_dims(ctx, projection, (n_output, n_cell), "projection weights")
@@ -375,19 +259,8 @@ def prepare_unidirectional_sequence_lstm(ctx: OpContext) -> LstmParams:
             raise ctx.fail("a projection bias without projection weights")
     use_projection = projection is not None
     if use_layer_norm:
-        ln_type = "int16" if is_integer else "float32"
-        for gate in range(4):
-            coefficients = ctx.input(LAYER_NORM[gate])
-            if gate == IG and use_cifg:
-                if coefficients is not None:
-                    raise ctx.fail("a CIFG LSTM must have no input layer-norm coefficients")
-                continue
-            if coefficients is None:
-                raise ctx.fail(f"the {GATE_NAMES[gate]} layer-norm coefficients are required")
-            _check_dims(ctx, coefficients, (n_cell,), f"{GATE_NAMES[gate]} layer-norm coefficients")
-            if coefficients.type_name != ln_type:
-                raise ctx.fail(f"{GATE_NAMES[gate]} layer-norm coefficients are {coefficients.type_name}, "
-                               f"expected {ln_type}")
+        _check_gate_vectors(ctx, LAYER_NORM, n_cell, use_cifg, "int16" if is_integer else "float32",
+                            "layer-norm coefficients")
 
     y = ctx.output(0)
     output_state, cell_state = ctx.input(OUTPUT_STATE), ctx.input(CELL_STATE)
@@ -448,6 +321,23 @@ def _check_optional_2d(ctx: OpContext, position: int, shape: tuple[int, int], re
     tensor = ctx.require_input(position) if required else ctx.input(position)
     if tensor is not None:
         _check_dims(ctx, tensor, shape, role + " weights")
+
+
+def _check_gate_vectors(ctx: OpContext, positions: tuple[int, ...], n_cell: int, use_cifg: bool, type_name: str,
+                        role: str) -> None:
+    """One [n_cell] vector of ``type_name`` per gate (biases, layer-norm coefficients); none for the input gate
+    of a CIFG LSTM (no input gate weights)."""
+    for gate, position in enumerate(positions):
+        tensor = ctx.input(position)
+        if gate == IG and use_cifg:
+            if tensor is not None:
+                raise ctx.fail(f"a CIFG LSTM (no input gate weights) must have no input {role}")
+            continue
+        if tensor is None:
+            raise ctx.fail(f"the {GATE_NAMES[gate]} {role} must be present")
+        _check_dims(ctx, tensor, (n_cell,), f"{GATE_NAMES[gate]} {role}")
+        if tensor.type_name != type_name:
+            raise ctx.fail(f"{GATE_NAMES[gate]} {role}: {tensor.type_name}, expected {type_name}")
 
 
 def _effective_multiplier(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
@@ -655,7 +545,8 @@ def integer_gate(p: LstmParams, gate: int, x: np.ndarray, h: np.ndarray, c: np.n
     if p.use_layer_norm:
         g = apply_layer_norm(g, _w(inputs, LAYER_NORM[gate]), _w(inputs, GATE_BIAS[gate]),
                              q.layer_norm_multipliers[gate], q.variance_guards[gate])
-    return tanh16(g, 3) if gate == CG else logistic16(g, 3)
+    # PortableApplyTanh / PortableApplySigmoid: gemmlowp on FixedPoint<int16, 3>
+    return tanh_fixed_point(g, 3, raw_bits=16) if gate == CG else logistic_fixed_point(g, 3, raw_bits=16)
 
 
 def integer_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray,
@@ -675,7 +566,7 @@ def integer_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray,
         c = np.clip(c, -q.quantized_cell_clip, q.quantized_cell_clip)
     output_gate = integer_gate(p, OG, x, h, c, inputs)
     # CalculateLstmOutputInteger8x8_16
-    cell_tanh = tanh16(c, 15 + q.cell_scale)
+    cell_tanh = tanh_fixed_point(c, 15 + q.cell_scale, raw_bits=16)
     if p.use_projection:
         # CwiseMul is given -hidden_zp here (and PrecomputeZeroPointTimesWeightWithBias adds +hidden_zp * rowsum)
         hidden = cwise_mul_requantize(output_gate, cell_tanh, q.hidden_multiplier, -q.hidden_zero_point)

@@ -69,14 +69,17 @@ import numpy as np
 from refinterp.errors import EvalError
 from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.quant import (
-    INT32_MAX,
     INT32_MIN,
+    cast_to_int32,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     round_half_away,
     round_half_away_f32,
     rounding_divide_by_pot,
+    rounding_divide_by_pot_int16,
     saturating_rounding_doubling_high_mul,
+    saturating_rounding_doubling_high_mul_int16,
+    wrap_int16,
     wrap_int32,
 )
 
@@ -87,42 +90,70 @@ INT8 = np.dtype(np.int8)
 
 
 # ------------------------------------------------------------------------------------------------
-# gemmlowp fixed point (fixedpoint/fixedpoint.h), vectorized over int64 arrays holding int32 raw values.
-# A FixedPoint<int32, I> value is raw / 2**(31 - I). Multiplication is SRDHM on the raw values (integer bits
-# add up), + and - wrap as int32, and constants are the header's raw int32 literals.
+# gemmlowp fixed point (fixedpoint/fixedpoint.h), vectorized over int64 arrays holding the raw values of
+# FixedPoint<tRawType, I>: tRawType int32 (``raw_bits=32``, the default) or int16 (``raw_bits=16``: the integer
+# LSTM's gates). A value is raw / 2**(raw_bits - 1 - I). Multiplication is SRDHM on the raw values (integer bits
+# add up), + and - wrap to the raw type, and constants are the header's raw int32 literals, rounded to 16 bits
+# for int16 (RescaleConstantInitializer: RDBPOT(c, 16)).
 
-_srdhm = saturating_rounding_doubling_high_mul
+
+def _wrap(x: np.ndarray, raw_bits: int) -> np.ndarray:
+    return wrap_int16(x) if raw_bits == 16 else wrap_int32(x)
 
 
-def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
-    """SaturatingRoundingMultiplyByPOT<exponent > 0>: a left shift that saturates to the int32 range."""
-    threshold = (1 << (31 - exponent)) - 1
+def _srdhm(a: np.ndarray, b: np.ndarray | int, raw_bits: int = 32) -> np.ndarray:
+    if raw_bits == 16:
+        return saturating_rounding_doubling_high_mul_int16(a, b)
+    return saturating_rounding_doubling_high_mul(a, b)
+
+
+def _rdbpot(x: np.ndarray, exponent: int, raw_bits: int) -> np.ndarray:
+    return rounding_divide_by_pot_int16(x, exponent) if raw_bits == 16 else rounding_divide_by_pot(x, exponent)
+
+
+def _constant(value32: int, raw_bits: int) -> int:
+    """A raw int32 constant of the header for the raw type (RescaleConstantInitializer)."""
+    return int(wrap_int16(rounding_divide_by_pot(np.int64(value32), 16))) if raw_bits == 16 else value32
+
+
+def _one(raw_bits: int) -> int:
+    """One() of Q0: the raw type's maximum."""
+    return (1 << (raw_bits - 1)) - 1
+
+
+def _saturating_shift_left(x: np.ndarray, exponent: int, raw_bits: int = 32) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT<exponent > 0>: a left shift that saturates to the raw type's range."""
+    threshold = (1 << (raw_bits - 1 - exponent)) - 1
     x = np.asarray(x, dtype=np.int64)
-    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+    one = _one(raw_bits)
+    return np.where(x > threshold, one, np.where(x < -threshold, -one - 1, _wrap(x << exponent, raw_bits)))
 
 
-def _rescale(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int) -> np.ndarray:
+def _rescale(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int, raw_bits: int = 32) -> np.ndarray:
     """gemmlowp::Rescale: change the number of integer bits, saturating up or rounding (RDBPOT) down."""
     exponent = src_integer_bits - dst_integer_bits
     if exponent > 0:
-        return _saturating_shift_left(x, exponent)
+        return _saturating_shift_left(x, exponent, raw_bits)
     if exponent < 0:
-        return rounding_divide_by_pot(x, -exponent)
+        return _rdbpot(x, -exponent, raw_bits)
     return np.asarray(x, dtype=np.int64)
 
 
-def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
-    """exp(a) for a in [-1/4, 0): Taylor series around -1/8. Q0.31 in and out."""
-    constant_term = 1895147668  # exp(-1/8)
-    constant_1_over_3 = 715827883
-    x = wrap_int32(a + (1 << 28))  # a + 1/8
-    x2 = _srdhm(x, x)
-    x3 = _srdhm(x2, x)
-    x4 = _srdhm(x2, x2)
-    x4_over_4 = rounding_divide_by_pot(x4, 2)
-    x4_over_24_plus_x3_over_6_plus_x2_over_2 = rounding_divide_by_pot(
-        wrap_int32(_srdhm(wrap_int32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
-    return wrap_int32(constant_term + _srdhm(constant_term, wrap_int32(x + x4_over_24_plus_x3_over_6_plus_x2_over_2)))
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray, raw_bits: int) -> np.ndarray:
+    """exp(a) for a in [-1/4, 0): Taylor series around -1/8. Q0 in and out."""
+    constant_term = _constant(1895147668, raw_bits)  # exp(-1/8)
+    constant_1_over_3 = _constant(715827883, raw_bits)
+    x = _wrap(a + (1 << (raw_bits - 4)), raw_bits)  # a + 1/8 (ConstantPOT<-3>)
+    x2 = _srdhm(x, x, raw_bits)
+    x3 = _srdhm(x2, x, raw_bits)
+    x4 = _srdhm(x2, x2, raw_bits)
+    x4_over_4 = _rdbpot(x4, 2, raw_bits)
+    x4_over_24_plus_x3_over_6_plus_x2_over_2 = _rdbpot(
+        _wrap(_srdhm(_wrap(x4_over_4 + x3, raw_bits), constant_1_over_3, raw_bits) + x2, raw_bits), 1, raw_bits)
+    total = constant_term + _srdhm(constant_term, _wrap(x + x4_over_24_plus_x3_over_6_plus_x2_over_2, raw_bits),
+                                   raw_bits)
+    # AddSaturatingIf16Bit: a saturating add for int16 raws, a wrapping one for int32
+    return np.clip(total, -32768, 32767) if raw_bits == 16 else wrap_int32(total)
 
 
 # exp(-2**k) in Q0.31, for k = -2 .. 4 (GEMMLOWP_EXP_BARREL_SHIFTER)
@@ -130,68 +161,72 @@ _EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308
                (4, 242))
 
 
-def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp exp_on_negative_values: exp(a) for a <= 0 given as Q(integer_bits); the result is Q0.31."""
-    fractional_bits = 31 - integer_bits
+def exp_on_negative_values(a: np.ndarray, integer_bits: int, raw_bits: int = 32) -> np.ndarray:
+    """gemmlowp exp_on_negative_values: exp(a) for a <= 0 given as Q(integer_bits); the result is Q0."""
+    fractional_bits = raw_bits - 1 - integer_bits
     one_quarter = 1 << (fractional_bits - 2)
     a = np.asarray(a, dtype=np.int64)
     a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
     result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
-        _rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
-    remainder = wrap_int32(a_mod_quarter_minus_one_quarter - a)
+        _rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0, raw_bits), raw_bits)
+    remainder = _wrap(a_mod_quarter_minus_one_quarter - a, raw_bits)
     for exponent, multiplier in _EXP_BARREL:
         if integer_bits > exponent:
             bit = 1 << (fractional_bits + exponent)
-            result = np.where(remainder & bit, _srdhm(result, multiplier), result)
-    if integer_bits > 5:
-        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)  # exp(x < -32) = 0
-    return np.where(a == 0, INT32_MAX, result)  # One() of Q0.31
+            result = np.where(remainder & bit, _srdhm(result, _constant(multiplier, raw_bits), raw_bits), result)
+    if integer_bits > 5:  # exp(x < -32) = 0
+        result = np.where(a < _constant(-(1 << (36 - integer_bits)), raw_bits), 0, result)
+    return np.where(a == 0, _one(raw_bits), result)
 
 
-def _reciprocal_of_half_denominator(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's Newton-Raphson: 1 / d for d = RoundingHalfSum(a, One()) = (1 + a) / 2, Q0.31 in, Q2.29 out."""
+def _reciprocal_of_half_denominator(a: np.ndarray, raw_bits: int) -> np.ndarray:
+    """gemmlowp's Newton-Raphson: 1 / d for d = RoundingHalfSum(a, One()) = (1 + a) / 2, Q0 in, Q2 out."""
     a = np.asarray(a, dtype=np.int64)
-    total = a + INT32_MAX
+    total = a + _one(raw_bits)
     half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))  # RoundingHalfSum
-    x = wrap_int32(1515870810 + _srdhm(half_denominator, -1010580540))  # 48/17 - 32/17 * d, Q2.29
-    one_q2 = 1 << 29
+    # 48/17 - 32/17 * d, Q2
+    x = _wrap(_constant(1515870810, raw_bits) + _srdhm(half_denominator, _constant(-1010580540, raw_bits), raw_bits),
+              raw_bits)
+    one_q2 = 1 << (raw_bits - 3)
     for _ in range(3):
-        half_denominator_times_x = _srdhm(half_denominator, x)
-        one_minus_half_denominator_times_x = wrap_int32(one_q2 - half_denominator_times_x)
-        x = wrap_int32(x + _rescale(_srdhm(x, one_minus_half_denominator_times_x), 4, 2))
+        half_denominator_times_x = _srdhm(half_denominator, x, raw_bits)
+        one_minus_half_denominator_times_x = _wrap(one_q2 - half_denominator_times_x, raw_bits)
+        x = _wrap(x + _rescale(_srdhm(x, one_minus_half_denominator_times_x, raw_bits), 4, 2, raw_bits), raw_bits)
     return x
 
 
-def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
-    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0.31 in and out; three Newton-Raphson steps in Q2.29."""
-    # ExactMulByPot<-1> relabels the Q2.29 reciprocal 2/(1+a) as Q1.30, then Rescale<0>
-    return _rescale(_reciprocal_of_half_denominator(a), 1, 0)
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray, raw_bits: int = 32) -> np.ndarray:
+    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0 in and out; three Newton-Raphson steps in Q2."""
+    # ExactMulByPot<-1> relabels the Q2 reciprocal 2/(1+a) as Q1, then Rescale<0>
+    return _rescale(_reciprocal_of_half_denominator(a, raw_bits), 1, 0, raw_bits)
 
 
-def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
-    """gemmlowp: (1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out: Rescale<0>(2/(1+a) - 1) from Q2.29."""
-    return _rescale(wrap_int32(_reciprocal_of_half_denominator(a) - (1 << 29)), 2, 0)
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray, raw_bits: int = 32) -> np.ndarray:
+    """gemmlowp: (1 - a) / (1 + a) for a in [0, 1), Q0 in and out: Rescale<0>(2/(1+a) - 1) from Q2."""
+    one_q2 = 1 << (raw_bits - 3)
+    return _rescale(_wrap(_reciprocal_of_half_denominator(a, raw_bits) - one_q2, raw_bits), 2, 0, raw_bits)
 
 
-def tanh_fixed_point(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp::tanh: Q(integer_bits) in, Q0.31 out; -tanh(x) = (1 - exp(2x)) / (1 + exp(2x)) for x < 0."""
+def tanh_fixed_point(a: np.ndarray, integer_bits: int, raw_bits: int = 32) -> np.ndarray:
+    """gemmlowp::tanh: Q(integer_bits) in, Q0 out; -tanh(x) = (1 - exp(2x)) / (1 + exp(2x)) for x < 0."""
     a = np.asarray(a, dtype=np.int64)
     negative = a < 0
-    abs_a = np.where(negative, wrap_int32(-a), a)
+    abs_a = np.where(negative, _wrap(-a, raw_bits), a)
     # neg_tanh_on_negative_values(-|a|): ExactMulByPot<1> reads the same raw value with one more integer bit
-    result = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_a), integer_bits + 1))
-    return np.where(a == 0, 0, np.where(negative, wrap_int32(-result), result))
+    result = one_minus_x_over_one_plus_x_for_x_in_0_1(
+        exp_on_negative_values(_wrap(-abs_a, raw_bits), integer_bits + 1, raw_bits), raw_bits)
+    return np.where(a == 0, 0, np.where(negative, _wrap(-result, raw_bits), result))
 
 
-def logistic_fixed_point(a: np.ndarray, integer_bits: int) -> np.ndarray:
-    """gemmlowp::logistic: 1 / (1 + exp(-a)), Q(integer_bits) in, Q0.31 out."""
+def logistic_fixed_point(a: np.ndarray, integer_bits: int, raw_bits: int = 32) -> np.ndarray:
+    """gemmlowp::logistic: 1 / (1 + exp(-a)), Q(integer_bits) in, Q0 out."""
     a = np.asarray(a, dtype=np.int64)
     positive = a > 0
-    abs_input = np.where(positive, a, wrap_int32(-a))
-    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_input),
-                                                                                 integer_bits))
-    result_if_negative = wrap_int32(INT32_MAX - result_if_positive)
-    return np.where(a == 0, 1 << 30, np.where(positive, result_if_positive, result_if_negative))
+    abs_input = np.where(positive, a, _wrap(-a, raw_bits))
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(
+        exp_on_negative_values(_wrap(-abs_input, raw_bits), integer_bits, raw_bits), raw_bits)
+    result_if_negative = _wrap(_one(raw_bits) - result_if_positive, raw_bits)
+    return np.where(a == 0, 1 << (raw_bits - 2), np.where(positive, result_if_positive, result_if_negative))
 
 
 def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
@@ -335,7 +370,9 @@ def int16_sigmoid_input_rule(input_scale: float, pot_shifts: tuple[int, ...]) ->
     while multiplier <= 32767.0 / 2.0 and left_shift <= 30:
         left_shift += 1
         multiplier *= 2.0
-    return int(multiplier), left_shift  # static_cast<int32_t>: truncation (scales below 2**-44 never get here)
+    # static_cast<int32_t>: truncation (scales below 2**-44 never get here); beyond int32 (an input scale of
+    # about 2**17 and up) x86 gives INT32_MIN (measured: LiteRT's outputs follow it)
+    return int(cast_to_int32(np.float64(multiplier))), left_shift
 
 
 def _int16_sigmoid_input(q: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
@@ -435,11 +472,6 @@ def lut_lookup_int16(value: np.ndarray, lut: np.ndarray) -> np.ndarray:
     base = table[index]
     slope = wrap_int16(table[index + 1] - base)
     return wrap_int16(base + ((slope * offset + 64) >> 7))
-
-
-def wrap_int16(x: np.ndarray) -> np.ndarray:
-    """static_cast<int16_t> of an int (two's complement wrap)."""
-    return ((np.asarray(x, dtype=np.int64) + 32768) & 0xFFFF) - 32768
 
 
 def _expf_scalar(v: np.float32) -> np.float32:

@@ -84,6 +84,7 @@ from refinterp.quant import (
     round_half_away_f32,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
+    saturating_rounding_doubling_high_mul_int16,
     wrap_int32,
 )
 
@@ -466,16 +467,6 @@ def _wrap_int16(x: np.ndarray) -> np.ndarray:
     return ((np.asarray(x, dtype=np.int64) + (1 << 15)) & 0xFFFF) - (1 << 15)
 
 
-def _srdhm16(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """gemmlowp SaturatingRoundingDoublingHighMul(int16, int16)."""
-    a = np.asarray(a, dtype=np.int64)
-    product = a * b
-    nudge = np.where(product >= 0, 1 << 14, 1 - (1 << 14))
-    total = product + nudge
-    high = np.where(total >= 0, total >> 15, -((-total) >> 15))  # C division truncates
-    return np.where((a == -32768) & (b == -32768), 32767, _wrap_int16(high))
-
-
 def _sdhm16(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """SaturatingDoublingHighMul (hard_swish.h): like SRDHM but truncating toward zero."""
     product = np.asarray(a, dtype=np.int64) * np.asarray(b, dtype=np.int64)
@@ -499,11 +490,11 @@ def _saturating_left_shift16(x: np.ndarray, amount: int) -> np.ndarray:
 def hard_swish_rule_8bit(p: HardSwishParams, q: np.ndarray) -> np.ndarray:
     input_value = _wrap_int16(q.astype(np.int64) - p.input_zero_point)
     hires = _wrap_int16(input_value * (1 << 7))
-    preshift_output_scale = _srdhm16(hires, p.output_multiplier_fixedpoint_int16)
+    preshift_output_scale = saturating_rounding_doubling_high_mul_int16(hires, p.output_multiplier_fixedpoint_int16)
     reluish = hires
     if p.reluish_multiplier_exponent > 0:
         reluish = _saturating_left_shift16(reluish, p.reluish_multiplier_exponent - 1)
-    reluish = _srdhm16(reluish, p.reluish_multiplier_fixedpoint_int16)
+    reluish = saturating_rounding_doubling_high_mul_int16(reluish, p.reluish_multiplier_fixedpoint_int16)
     if p.reluish_multiplier_exponent > 0:
         reluish = _saturating_left_shift16(reluish, 1)
     if p.reluish_multiplier_exponent < 0:

@@ -111,6 +111,14 @@ def outputs_of(model: Any, tensors: dict[int, np.ndarray], runtime_name: str) ->
     return outputs
 
 
+def result_of_tensors(model: Any, values: dict[tuple[int, int], np.ndarray], invoke_seconds: float | None,
+                      runtime_name: str) -> RunResult:
+    """The RunResult of the (subgraph, tensor) -> value a runtime gave after one invoke."""
+    tensors = {index: value for (subgraph, index), value in values.items() if subgraph == 0}
+    others = {key: value for key, value in values.items() if key[0] != 0}
+    return RunResult(tensors, outputs_of(model, tensors, runtime_name), invoke_seconds, others)
+
+
 def has_values(tensor: Any) -> bool:
     """A tensor a runtime can give a value of: not a resource or variant handle (LiteRT's get_tensor crashes on
     those; refinterp's refuses them)."""

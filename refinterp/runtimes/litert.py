@@ -17,8 +17,8 @@ from refinterp.runtimes.base import (
     has_values,
     import_litert_interpreter,
     one_line,
-    outputs_of,
     package_version,
+    result_of_tensors,
     undefined_tensors,
 )
 
@@ -101,7 +101,5 @@ class LiteRTRuntime:
                     except ValueError:  # no data: a tensor the delegate kept internal, a WHILE output no one reads
                         continue
                     found[subgraph.index, tensor.index] = np.array(value, copy=True)
-            tensors = {index: value for (subgraph, index), value in found.items() if subgraph == 0}
-            others = {key: value for key, value in found.items() if key[0] != 0}
-            results.append(RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds, others))
+            results.append(result_of_tensors(model, found, invoke_seconds, self.name))
         return results

@@ -20,8 +20,8 @@ from refinterp.runtimes.base import (
     has_values,
     import_tflm_runtime,
     one_line,
-    outputs_of,
     package_version,
+    result_of_tensors,
 )
 
 
@@ -131,7 +131,5 @@ class TFLMRuntime:
                     if data is None:
                         continue
                     values[subgraph.index, tensor.index] = np.array(data, copy=True)
-            tensors = {index: value for (subgraph, index), value in values.items() if subgraph == 0}
-            others = {key: value for key, value in values.items() if key[0] != 0}
-            results.append(RunResult(tensors, outputs_of(model, tensors, self.name), invoke_seconds, others))
+            results.append(result_of_tensors(model, values, invoke_seconds, self.name))
         return results

@@ -8,6 +8,9 @@ an element: 18 ms on a 56x56x128 tensor); the gather takes well under a millisec
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from refinterp.ops.activations import leaky_relu_spec, prepare_leaky_relu, prepare_relu, relu_spec
@@ -15,30 +18,32 @@ from refinterp.ops.common import OpContext, table_of_8bit_rule
 from refinterp.ops.fast.common import TableParams, lookup_8bit
 
 
-def prepare_leaky_relu_fast(ctx: OpContext) -> TableParams:
-    """The spec params, plus (int8/uint8/int16) the spec's output for each input value."""
-    spec = prepare_leaky_relu(ctx)
+def _with_table(spec, rule: Callable[[Any, np.ndarray], np.ndarray], ctx: OpContext) -> TableParams:
+    """The spec params, plus (int8/uint8/int16) ``rule``'s output for each input value."""
     if not spec.quantized:
         return TableParams(spec)
-    return TableParams(spec, table_of_8bit_rule(leaky_relu_spec, spec, ctx.require_input(0).dtype))
+    return TableParams(spec, table_of_8bit_rule(rule, spec, ctx.require_input(0).dtype))
+
+
+def _gather(p: TableParams, spec_kernel: Callable[[Any, np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    if p.table is None:  # float32: the spec kernel is one vectorized pass
+        return spec_kernel(p.spec, x)
+    return lookup_8bit(p.table, x)
+
+
+def prepare_leaky_relu_fast(ctx: OpContext) -> TableParams:
+    return _with_table(prepare_leaky_relu(ctx), leaky_relu_spec, ctx)
 
 
 def leaky_relu_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
-    if p.table is None:  # float32: the spec kernel is one vectorized pass
-        return leaky_relu_spec(p.spec, x)
-    return lookup_8bit(p.table, x)
+    return _gather(p, leaky_relu_spec, x)
 
 
 def prepare_relu_fast(ctx: OpContext) -> TableParams:
-    """The spec params, plus (int8/uint8/int16) the spec's output for each input value (LiteRT's requantizing
-    rule, or TFLM's raw clamp for RELU6 under profile tflm: whatever ``relu_spec`` does)."""
-    spec = prepare_relu(ctx)
-    if not spec.quantized:
-        return TableParams(spec)
-    return TableParams(spec, table_of_8bit_rule(relu_spec, spec, ctx.require_input(0).dtype))
+    """The table holds LiteRT's requantizing rule, or TFLM's raw clamp for RELU6 under profile tflm: whatever
+    ``relu_spec`` does."""
+    return _with_table(prepare_relu(ctx), relu_spec, ctx)
 
 
 def relu_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
-    if p.table is None:  # float32: the spec kernel is one vectorized pass
-        return relu_spec(p.spec, x)
-    return lookup_8bit(p.table, x)
+    return _gather(p, relu_spec, x)

@@ -19,18 +19,9 @@ from refinterp.ops.batch_matmul import (
     hybrid_row_sums,
     reference_views,
 )
-from refinterp.quant import mbqm_nb, wrap_int32_nb
+from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32_nb
 
 MODE_INT8, MODE_INT16, MODE_INT32 = 0, 1, 2
-
-
-@numba.njit(cache=True, inline="always")
-def _mbqm64_nb(x: int, multiplier: int, shift: int) -> int:
-    """MultiplyByQuantizedMultiplier(int64_t x, ...): Q15 multiplier, one rounding shift, int32 cast."""
-    reduced = (np.int64(multiplier) + 32768) >> 16 if multiplier < 0x7FFF0000 else np.int64(0x7FFF)
-    total_shift = 15 - np.int64(shift)
-    result = np.int64(x) * reduced + (np.int64(1) << (total_shift - 1))
-    return wrap_int32_nb(result >> total_shift)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -74,7 +65,7 @@ def _bmm_int_nb(x, w, input_index, filter_index, x_zero_point, w_zero_point, mod
             if mode == MODE_INT8:
                 scaled = mbqm_nb(wrap_int32_nb(acc), multiplier, shift)  # the int32 accumulator wraps
             else:
-                scaled = _mbqm64_nb(acc, multiplier, shift)
+                scaled = mbqm64_nb(acc, multiplier, shift)
             value = wrap_int32_nb(scaled + output_zero_point)
             out[n, r, u] = min(max(value, act_min), act_max)
     return out

@@ -19,7 +19,7 @@ from refinterp.ops.common import KernelResult, OpContext
 from refinterp.ops.eigen_math import eigen_packet_mask
 from refinterp.ops.fast.eigen_math import eigen_logistic_packet_nb, eigen_logistic_scalar_nb, eigen_tanh_nb
 from refinterp.ops.fast.unary_math import inv_sqrt_multiplier_exp_nb
-from refinterp.ops.softmax_logistic import logistic_int16, tanh_int16
+from refinterp.ops.softmax_logistic import logistic_fixed_point, logistic_int16, tanh_fixed_point, tanh_int16
 from refinterp.quant import mbqm64_nb, mbqm_nb, rdbpot_nb, wrap_int32_nb
 
 
@@ -151,9 +151,9 @@ def prepare_unidirectional_sequence_lstm_fast(
                                       (n_output, n_cell)).astype(np.int32),
         projection_bias=q.projection_effective_bias if q.projection_effective_bias is not None
         else np.zeros(n_output, dtype=np.int64),
-        sigmoid_table=lstm.logistic16(every_int16, 3).astype(np.int16),
-        tanh_gate_table=lstm.tanh16(every_int16, 3).astype(np.int16),
-        tanh_cell_table=lstm.tanh16(every_int16, 15 + q.cell_scale).astype(np.int16),
+        sigmoid_table=logistic_fixed_point(every_int16, 3, raw_bits=16).astype(np.int16),
+        tanh_gate_table=tanh_fixed_point(every_int16, 3, raw_bits=16).astype(np.int16),
+        tanh_cell_table=tanh_fixed_point(every_int16, 15 + q.cell_scale, raw_bits=16).astype(np.int16),
         scalars=scalars)
 
 

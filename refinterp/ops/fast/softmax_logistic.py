@@ -28,7 +28,7 @@ from refinterp.ops.softmax_logistic import (
     tanh_float,
     tanh_spec,
 )
-from refinterp.quant import mbqm_nb, rdbpot_nb, srdhm_nb, wrap_int32_nb
+from refinterp.quant import mbqm_nb, rdbpot_nb, saturating_shift_left_nb, srdhm_nb, wrap_int32_nb
 
 
 @numba.njit(cache=True, nogil=True)
@@ -175,16 +175,6 @@ def _softmax_int16_fast(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def _saturating_shift_left_nb(x, exponent):
-    threshold = (np.int64(1) << (31 - exponent)) - 1
-    if x > threshold:
-        return np.int64(2147483647)
-    if x < -threshold:
-        return np.int64(-2147483648)
-    return x << exponent
-
-
-@numba.njit(cache=True, inline="always")
 def _exp_on_interval_nb(a):
     constant_term = np.int64(1895147668)
     x = wrap_int32_nb(a + (1 << 28))
@@ -201,7 +191,7 @@ def _exp_on_negative_values_q5_nb(a):
     """exp_on_negative_values for Q5.26 input (SOFTMAX's 5 integer bits), Q0.31 out."""
     one_quarter = np.int64(1) << 24
     a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
-    result = _exp_on_interval_nb(_saturating_shift_left_nb(a_mod_quarter_minus_one_quarter, 5))
+    result = _exp_on_interval_nb(saturating_shift_left_nb(a_mod_quarter_minus_one_quarter, 5))
     remainder = wrap_int32_nb(a_mod_quarter_minus_one_quarter - a)
     # exp(-2**k) for k = -2 .. 4: the barrel shifter
     if remainder & (np.int64(1) << 24):
@@ -231,8 +221,8 @@ def _one_over_one_plus_x_nb(a):
     for _ in range(3):
         half_denominator_times_x = srdhm_nb(half_denominator, x)
         one_minus = wrap_int32_nb((1 << 29) - half_denominator_times_x)
-        x = wrap_int32_nb(x + _saturating_shift_left_nb(srdhm_nb(x, one_minus), 2))
-    return _saturating_shift_left_nb(x, 1)
+        x = wrap_int32_nb(x + saturating_shift_left_nb(srdhm_nb(x, one_minus), 2))
+    return saturating_shift_left_nb(x, 1)
 
 
 @numba.njit(cache=True, nogil=True)

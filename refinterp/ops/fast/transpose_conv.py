@@ -97,8 +97,10 @@ def _gather_rows_hybrid(offsets, taps, filter_scales, input_scales, stride_h, st
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _gather_rows_int(x, taps, input_zero_point, stride_h, stride_w, pad_h, pad_w, bias, multipliers, shifts,
-                     output_zero_point, act_min, act_max, out):
-    """out[b, oy] for int8/uint8: ``taps`` int64 [KH, KW, Cin, Cout] with the weight offset applied."""
+                     accumulator_bits, output_zero_point, act_min, act_max, out):
+    """out[b, oy] for int8/uint8 and int16x8: exact int64 sums of ``(x - input_zero_point) * taps`` (``taps``
+    int64 [KH, KW, Cin, Cout] with the weight offset applied) + the bias; the 32-bit accumulator wraps and takes
+    the int32 MBQM, the 64-bit one (int16x8 only) the int64 MBQM; then the output zero point and the clamp."""
     batches, in_h, in_w, channels_in = x.shape
     filter_h, filter_w, _, channels_out = taps.shape
     out_h, out_w = out.shape[1], out.shape[2]
@@ -125,48 +127,12 @@ def _gather_rows_int(x, taps, input_zero_point, stride_h, stride_w, pad_h, pad_w
                             acc[ox, oc] += value * taps[ky, kx, ic, oc]
         for ox in range(out_w):
             for oc in range(channels_out):
-                total = wrap_int32_nb(acc[ox, oc] + bias[oc])
-                scaled = mbqm_nb(total, multipliers[oc], shifts[oc]) + output_zero_point
-                out[b, oy, ox, oc] = min(max(scaled, act_min), act_max)
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _gather_rows_int16(x, taps, stride_h, stride_w, pad_h, pad_w, bias, multipliers, shifts, accumulator_bits,
-                       act_min, act_max, out):
-    """out[b, oy] for int16x8: exact int64 sums (``taps`` int64 [KH, KW, Cin, Cout]) + the bias; the 32-bit
-    accumulator wraps and takes the int32 MBQM, the 64-bit one the int64 MBQM; then the clamp."""
-    batches, in_h, in_w, channels_in = x.shape
-    filter_h, filter_w, _, channels_out = taps.shape
-    out_h, out_w = out.shape[1], out.shape[2]
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row - b * out_h
-        acc = np.zeros((out_w, channels_out), np.int64)
-        for ky in range(filter_h - 1, -1, -1):
-            shifted = oy + pad_h - ky
-            if shifted < 0 or shifted % stride_h != 0:
-                continue
-            iy = shifted // stride_h
-            if iy >= in_h:
-                continue
-            for ix in range(in_w):
-                ox0 = ix * stride_w - pad_w
-                for ic in range(channels_in):
-                    value = np.int64(x[b, iy, ix, ic])
-                    for kx in range(filter_w):
-                        ox = ox0 + kx
-                        if ox < 0 or ox >= out_w:
-                            continue
-                        for oc in range(channels_out):
-                            acc[ox, oc] += value * taps[ky, kx, ic, oc]
-        for ox in range(out_w):
-            for oc in range(channels_out):
                 total = acc[ox, oc] + bias[oc]
                 if accumulator_bits == 32:
                     scaled = mbqm_nb(wrap_int32_nb(total), multipliers[oc], shifts[oc])
                 else:
                     scaled = mbqm64_nb(total, multipliers[oc], shifts[oc])
-                out[b, oy, ox, oc] = min(max(scaled, act_min), act_max)
+                out[b, oy, ox, oc] = min(max(scaled + output_zero_point, act_min), act_max)
 
 
 def transpose_conv_fast(p: TransposeConvParams, shape_values: np.ndarray | None, w: np.ndarray, x: np.ndarray,
@@ -181,9 +147,9 @@ def transpose_conv_fast(p: TransposeConvParams, shape_values: np.ndarray | None,
         taps = np.ascontiguousarray(np.transpose(w, (1, 2, 3, 0)).astype(np.int64))
         bias64 = np.zeros(channels_out, np.int64) if bias is None else bias.reshape(-1).astype(np.int64)
         out = np.empty(shape, np.int16)
-        _gather_rows_int16(np.ascontiguousarray(x), taps, p.stride_h, p.stride_w, pad_h, pad_w, bias64,
-                           p.output_multiplier.astype(np.int64), p.output_shift.astype(np.int64), p.accumulator_bits,
-                           np.int64(p.act_min), np.int64(p.act_max), out)
+        _gather_rows_int(np.ascontiguousarray(x), taps, np.int64(0), p.stride_h, p.stride_w, pad_h, pad_w, bias64,
+                         p.output_multiplier.astype(np.int64), p.output_shift.astype(np.int64), p.accumulator_bits,
+                         np.int64(0), np.int64(p.act_min), np.int64(p.act_max), out)
         return out
     if p.kind in ("int8", KIND_UINT8):
         taps = np.ascontiguousarray(np.transpose(w, (1, 2, 3, 0)).astype(np.int64))
@@ -193,7 +159,7 @@ def transpose_conv_fast(p: TransposeConvParams, shape_values: np.ndarray | None,
         out = np.empty(shape, np.int64)
         _gather_rows_int(np.ascontiguousarray(x), taps, np.int64(p.input_zero_point), p.stride_h, p.stride_w,
                          pad_h, pad_w, bias64, p.output_multiplier.astype(np.int64),
-                         p.output_shift.astype(np.int64), np.int64(p.output_zero_point), np.int64(p.act_min),
+                         p.output_shift.astype(np.int64), 32, np.int64(p.output_zero_point), np.int64(p.act_min),
                          np.int64(p.act_max), out)
         return out.astype(p.output_dtype)
     if p.kind == KIND_HYBRID:

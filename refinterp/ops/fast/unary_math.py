@@ -33,7 +33,7 @@ from refinterp.ops.unary_math import (
     unary_rule_8bit,
     unary_spec,
 )
-from refinterp.quant import mbqm_nb, rdbpot_nb, srdhm_nb, wrap_int32_nb
+from refinterp.quant import mbqm_nb, rdbpot_nb, saturating_shift_left_nb, srdhm_nb, wrap_int32_nb
 
 # float32 operations by code, for one numba loop
 _FLOAT_CODES = {"ABS": 0, "NEG": 1, "SQRT": 2, "RSQRT": 3, "SQUARE": 4, "FLOOR": 5, "CEIL": 6, "ROUND": 7,
@@ -201,16 +201,6 @@ def prelu_fast(p: PreluParams, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def _sat_shl_nb(x, exponent):
-    threshold = (np.int64(1) << (31 - exponent)) - 1
-    if x > threshold:
-        return np.int64(2147483647)
-    if x < -threshold:
-        return np.int64(-2147483648)
-    return x << exponent
-
-
-@numba.njit(cache=True, inline="always")
 def _clz32_nb(x):
     u = np.int64(x) & 0xFFFFFFFF
     n = 0
@@ -237,8 +227,8 @@ def inv_sqrt_multiplier_exp_nb(value, reverse_shift):
     half_three = np.int64((1 << 28) + (1 << 27))
     x = np.int64(1 << 28)
     for _ in range(5):
-        x3 = _sat_shl_nb(srdhm_nb(srdhm_nb(x, x), x), 6)
-        x = _sat_shl_nb(wrap_int32_nb(srdhm_nb(half_three, x) - srdhm_nb(half_input, x3)), 3)
+        x3 = saturating_shift_left_nb(srdhm_nb(srdhm_nb(x, x), x), 6)
+        x = saturating_shift_left_nb(wrap_int32_nb(srdhm_nb(half_three, x) - srdhm_nb(half_input, x3)), 3)
     x = srdhm_nb(x, 1518500250)
     if shift < 0:
         x = wrap_int32_nb(x << (-shift))
