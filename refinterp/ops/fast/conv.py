@@ -858,6 +858,103 @@ def _conv_avx2_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, row
 _MICROKERNEL_DRIVERS = {"vnni": _conv_vnni_nb, "avxvnni": _conv_avxvnni_nb, "avx2": _conv_avx2_nb}
 
 
+# The same micro-kernels writing the raw int32 sums instead of requantizing them (``int8_sums``, for the uint8 and
+# hybrid convolutions of conv_uint8_hybrid.py): the tile is the output itself, ``sums`` [pixels rounded up to
+# whole row blocks, ldc] flat, this group's channels from column ``channel_start``. Threads own disjoint pixel
+# ranges; only the last thread's last block runs past the pixels, into the rounding rows.
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _sums_vnni_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups, out_h,
+                  out_w, stride_h, stride_w, sums, ldc, channel_start, batches, tile_rows,
+                  nthreads):
+    lanes = 16
+    pixels = batches * out_h * out_w
+    blocks = (pixels + rows - 1) // rows
+    per_thread = ((blocks + nthreads - 1) // nthreads) * rows
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
+    for t in numba.prange(nthreads):
+        first = t * per_thread
+        last = min(pixels, first + per_thread)
+        bases = np.empty(tile_rows, np.int64)
+        for start in range(first, last, tile_rows):  # super blocks: their input stays in cache across channels
+            count = min(tile_rows, last - start)
+            padded_count = ((count + rows - 1) // rows) * rows
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 1)
+            for nb in range(n_blocks):
+                for r0 in range(0, padded_count, rows):
+                    tile_off = (start + r0) * ldc + channel_start + nb * lanes * cols
+                    if variant == 0:
+                        _vnni_8x1(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+                    elif variant == 1:
+                        _vnni_8x2(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+                    else:
+                        _vnni_6x4(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _sums_avxvnni_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups,
+                     out_h, out_w, stride_h, stride_w, sums, ldc, channel_start, batches, tile_rows,
+                  nthreads):
+    lanes = 8
+    pixels = batches * out_h * out_w
+    blocks = (pixels + rows - 1) // rows
+    per_thread = ((blocks + nthreads - 1) // nthreads) * rows
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
+    for t in numba.prange(nthreads):
+        first = t * per_thread
+        last = min(pixels, first + per_thread)
+        bases = np.empty(tile_rows, np.int64)
+        for start in range(first, last, tile_rows):  # super blocks: their input stays in cache across channels
+            count = min(tile_rows, last - start)
+            padded_count = ((count + rows - 1) // rows) * rows
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 1)
+            for nb in range(n_blocks):
+                for r0 in range(0, padded_count, rows):
+                    tile_off = (start + r0) * ldc + channel_start + nb * lanes * cols
+                    if variant == 0:
+                        _avxvnni_8x1(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+                    elif variant == 1:
+                        _avxvnni_6x2(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+                    else:
+                        _avxvnni_4x3(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _sums_avx2_nb(xp, padded_h, padded_w, in_channels, taps, panel, variant, rows, cols, out_padded, k_groups, out_h,
+                  out_w, stride_h, stride_w, sums, ldc, channel_start, batches, tile_rows,
+                  nthreads):
+    lanes = 8
+    pixels = batches * out_h * out_w
+    blocks = (pixels + rows - 1) // rows
+    per_thread = ((blocks + nthreads - 1) // nthreads) * rows
+    n_blocks = out_padded // (lanes * cols)
+    panel_stride = k_groups * 4 * lanes * cols
+    for t in numba.prange(nthreads):
+        first = t * per_thread
+        last = min(pixels, first + per_thread)
+        bases = np.empty(tile_rows, np.int64)
+        for start in range(first, last, tile_rows):  # super blocks: their input stays in cache across channels
+            count = min(tile_rows, last - start)
+            padded_count = ((count + rows - 1) // rows) * rows
+            _pixel_bases_nb(bases, start, count, padded_count, out_h, out_w, padded_h * padded_w * in_channels,
+                            padded_w * in_channels, stride_h, stride_w, in_channels, 2)
+            for nb in range(n_blocks):
+                for r0 in range(0, padded_count, rows):
+                    tile_off = (start + r0) * ldc + channel_start + nb * lanes * cols
+                    if variant == 0:
+                        _avx2_8x1(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+                    else:
+                        _avx2_6x2(xp, bases, r0, taps, panel, nb * panel_stride, sums, tile_off, ldc, k_groups)
+
+
+_SUMS_DRIVERS = {"vnni": _sums_vnni_nb, "avxvnni": _sums_avxvnni_nb, "avx2": _sums_avx2_nb}
+
+
 def _tap_offsets(plan: ConvPlan, padded_w: int, dilation_h: int, element_bytes: int) -> np.ndarray:
     """Byte offset of each K step's 4 input bytes, relative to the pixel, in K order."""
     channels = plan.channels_in_group
@@ -948,6 +1045,76 @@ def _run_plan(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias: np.ndarray |
         return _conv_microkernel(plan, p, x, bias)
     channels_out = plan.out_per_group * plan.groups
     return _conv_blas(plan, p, x, bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64))
+
+
+def int8_sums(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, input_zero_point: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact sums ``sum w * (x - input_zero_point)`` over the in-image taps of an int8 ``x`` (C-contiguous),
+    through ``plan``'s backend, as ``(sums, offsets)``: the sum of pixel ``m``, channel ``oc`` is
+    ``sums[m, oc] - offsets[oc]`` modulo 2^32 (``sums`` int32 ``[pixels, Cout]``, possibly a strided view;
+    ``offsets`` int64 ``[Cout]``, the zero-point correction, for the caller to fold into its bias). Only ``p``'s
+    geometry (window, strides, dilations) is read.
+
+    The same arithmetic as the int8 convolution without its requantization (the module docstring's exactness
+    argument, with ``zp_in = input_zero_point`` in [-128, 127]): conv_uint8_hybrid.py routes the uint8 and
+    hybrid convolutions through it.
+    """
+    win = p.window
+    batches = x.shape[0]
+    pixels = batches * win.out_h * win.out_w
+    channels_out = plan.out_per_group * plan.groups
+    if plan.backend not in MICROKERNEL_BACKENDS:
+        out = np.empty((pixels, channels_out), np.int32)
+        dtype = np.float32 if plan.backend == "blas32" else np.float64
+        k = plan.filter_h * plan.filter_w * plan.channels_in_group
+        columns = np.empty((pixels, k), dtype)
+        correction = input_zero_point * plan.weight_sums  # raw x (c = 0): the border holds zp_in
+        for g in range(plan.groups):
+            _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
+                       p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h,
+                       win.out_w, dtype(input_zero_point))
+            outs = slice(g * plan.out_per_group, (g + 1) * plan.out_per_group)
+            acc = _gemm_exact(columns, plan.gemm_weights[g], plan.k_chunks, numba.get_num_threads())
+            out[:, outs] = ((acc.astype(np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+        return out, correction
+    isa = MICROKERNEL_ISAS[plan.backend]
+    need_h = (win.out_h - 1) * p.stride_h + (plan.filter_h - 1) * p.dilation_h + 1
+    need_w = (win.out_w - 1) * p.stride_w + (plan.filter_w - 1) * p.dilation_w + 1
+    padded_h = max(need_h, win.pad_h + x.shape[1])
+    padded_w = max(need_w, win.pad_w + x.shape[2])
+    taps = _tap_offsets(plan, padded_w, p.dilation_h, np.dtype(isa.input_dtype).itemsize)
+    ldc = plan.out_padded * plan.groups
+    tile_rows = max(plan.rows, (TILE_BYTES // (4 * plan.out_padded)) // plan.rows * plan.rows)
+    sums = np.empty((-(-pixels // plan.rows) * plan.rows + plan.rows) * ldc, np.int32)
+    macs = pixels * channels_out * plan.filter_h * plan.filter_w * plan.channels_in_group
+    all_threads = numba.get_num_threads()
+    threads = min(all_threads, max(1, macs // MACS_PER_THREAD))
+    if threads != all_threads:  # numba's parallel regions then run on the calling thread alone: no wake-up
+        numba.set_num_threads(threads)
+    try:
+        for g in range(plan.groups):
+            start = g * plan.channels_in_group
+            # a border element holds zp_in + c: it contributes w * (zp_in - zp_in) = 0, as a skipped tap does
+            if isa.input_dtype == np.uint8:
+                xp = _pad_shift_u8_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, padded_h, padded_w,
+                                      np.uint8(input_zero_point + 128))
+            else:
+                xp = _pad_widen_i16_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, padded_h, padded_w,
+                                       np.int16(input_zero_point))
+            _SUMS_DRIVERS[plan.backend](xp, padded_h, padded_w, plan.channels_in_group, taps, plan.panels[g],
+                                        plan.variant, plan.rows, plan.cols, plan.out_padded, plan.k_groups,
+                                        win.out_h, win.out_w, p.stride_h, p.stride_w, sums, ldc,
+                                        g * plan.out_padded, batches, tile_rows, threads)
+    finally:
+        if threads != all_threads:
+            numba.set_num_threads(all_threads)
+    # the micro-kernel sums are sum w * (x + c) with c = 128 (vnni, avxvnni) or 0 (avx2): remove (c + zp_in) sum w
+    correction = ((128 if isa.input_dtype == np.uint8 else 0) + input_zero_point) * plan.weight_sums
+    table = sums[:pixels * ldc].reshape(pixels, ldc)
+    if plan.out_padded != plan.out_per_group:  # drop each group's padding channels (a strided view for one group)
+        table = table.reshape(pixels, plan.groups, plan.out_padded)[:, :, :plan.out_per_group]
+        table = table.reshape(pixels, channels_out) if plan.groups == 1 else np.ascontiguousarray(table).reshape(
+            pixels, channels_out)
+    return table, correction
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1272,10 +1439,14 @@ class ConvFastParams:
     int16_plan: Int16ConvPlan | None = None  # int16x8: float64 GEMM weights
 
 
+#: the int8 backends as conv_uint8_hybrid.py uses them for the uint8 and hybrid sums (it cannot import this module)
+INT8_CONVOLUTION = conv_uint8_hybrid.Int8Convolution(plan=plan_conv2d, sums=int8_sums)
+
+
 def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
     spec = prepare_conv2d(ctx)
-    if spec.rule in conv_uint8_hybrid.KINDS:  # uint8 and hybrid: their own kernels
-        return ConvFastParams(spec, uint8_hybrid_plan=conv_uint8_hybrid.prepare_plan(ctx, spec))
+    if spec.rule in conv_uint8_hybrid.KINDS:  # uint8 and hybrid: their sums through the int8 backends
+        return ConvFastParams(spec, uint8_hybrid_plan=conv_uint8_hybrid.prepare_plan(ctx, spec, INT8_CONVOLUTION))
     w = ctx.require_input(1)
     if not w.is_constant:  # packed at run time, from the weights the kernel is given
         return ConvFastParams(spec)
@@ -1293,7 +1464,8 @@ def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarra
     the numba loop."""
     spec = p.spec
     if spec.rule in conv_uint8_hybrid.KINDS:
-        return conv_uint8_hybrid.conv2d_uint8_hybrid_fast(spec, p.uint8_hybrid_plan, x, w, bias)
+        return conv_uint8_hybrid.conv2d_uint8_hybrid_fast(spec, p.uint8_hybrid_plan, x, w, bias,
+                                                          INT8_CONVOLUTION)
     if not spec.quantized:
         if p.packed_weights is not None:
             return _conv_float(spec, p.packed_weights, x, bias, p.finite_weights)
