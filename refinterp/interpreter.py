@@ -439,6 +439,11 @@ class _SubgraphRun:
             params = opdef.prepare_for(owner.kernels)(ctx)
         except RefinterpError as exc:  # helpers below the ops (quant.py) raise without naming the operator
             raise self.located(exc, op) from None
+        missing = sorted(position for position in ctx.output_shapes if position >= len(op.outputs))
+        if missing:  # the kernel would compute an output the file does not give the operator (LiteRT's
+            # Prepare fails on GetOutput): refused before the kernel sizes anything from its inputs
+            raise PrepareError(f"{self.where(op)}: has {len(op.outputs)} outputs, its output {missing[0]} is "
+                               "missing")
         plan: list[tuple[int, ...] | ShapeFunction | None] = []
         for position in range(len(op.outputs)):
             said = ctx.output_shapes.get(position)

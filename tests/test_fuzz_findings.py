@@ -322,3 +322,19 @@ def test_a_state_tensor_read_twice_by_a_stateful_operator_is_refused():
     op.inputs[2] = op.inputs[4]  # the recurrent weights are the state tensor
     shared = mutators.pack(flat)
     assert isinstance(refinterp_error(shared, [np.ones((2, 3, size), np.float32)]), EvalError)
+
+
+def test_an_operator_without_its_output_is_refused_before_its_kernel_sizes_anything():
+    """RESIZE_NEAREST_NEIGHBOR with its output removed and a size of 2**30: LiteRT's Prepare fails on the missing
+    output; refinterp refuses at allocate instead of running a kernel that sizes 4 GiB of indices."""
+    model = single_op_model("RESIZE_NEAREST_NEIGHBOR", [
+        TensorSpec((1, 2, 2, 1), "int8", 0.1, 0), TensorSpec((2,), "int32", data=np.array([1 << 30, 4], np.int32))],
+        [TensorSpec((1, 1 << 30, 4, 1), "int8", 0.1, 0)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].operators[0].outputs = []
+    flat.subgraphs[0].outputs = [0]
+    x = np.zeros((1, 2, 2, 1), np.int8)
+    stripped = mutators.pack(flat)
+    with pytest.raises(Rejected):
+        run_litert_ref(stripped, [x])
+    assert isinstance(refinterp_error(stripped, [x]), PrepareError)
