@@ -693,6 +693,10 @@ def _buffer_bytes(model_fb: Any, index: int, reader: _Reader, where: str) -> mem
     return None
 
 
+_SIZE_MAX = (1 << 64) - 1
+_INT64_MAX = (1 << 63) - 1
+
+
 def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Reader, sg_where: str) -> Tensor:
     where = f"{sg_where} tensor {index}"
     name = reader.string(t.Name())
@@ -707,6 +711,14 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
     if any(d < 0 for d in shape):
         raise ModelFormatError(f"{where}: negative dimension in shape {shown(list(shape))}")
     itemsize = dtype.itemsize if dtype is not None else 1
+    count = 1
+    for d in (*shape, itemsize):  # util.cc BytesRequired: left to right in size_t, refusing an overflow
+        count *= d
+        if count > _SIZE_MAX:
+            raise ModelFormatError(f"{where}: shape {shown(list(shape))}: the number of elements overflows "
+                                   "(LiteRT refuses the model)")
+    if math.prod(d for d in shape if d) > _INT64_MAX:  # NumPy computes an array's size in int64, zeros aside
+        raise UnsupportedOpError(f"{where}: shape {shown(list(shape))} is beyond what NumPy can hold")
     nbytes = math.prod(shape) * itemsize
     if nbytes > MAX_TENSOR_BYTES:
         raise ModelFormatError(f"{where}: shape {shown(list(shape))} declares {shown(nbytes, 20)} bytes, "

@@ -338,3 +338,26 @@ def test_an_operator_without_its_output_is_refused_before_its_kernel_sizes_anyth
     with pytest.raises(Rejected):
         run_litert_ref(stripped, [x])
     assert isinstance(refinterp_error(stripped, [x]), PrepareError)
+
+
+def test_concatenation_of_rank_0_inputs_is_refused_like_litert():
+    """concatenation.cc: t0->dims->size > 0 (TFLM crashes on it, so it is not run here)."""
+    for dtype, q in (("float32", (None, None)), ("int8", (0.1, 0))):
+        model = single_op_model("CONCATENATION", [TensorSpec((), dtype, *q), TensorSpec((), dtype, *q)],
+                                [TensorSpec((), dtype, *q)], {"axis": 0})
+        assert_both_refuse(model, [np.array(1, dtype), np.array(2, dtype)])
+
+
+def test_a_shape_whose_element_count_overflows_is_refused_at_load_like_litert():
+    """util.cc BytesRequired multiplies the dimensions left to right in size_t and refuses an overflow, even when
+    a later dimension is 0; refinterp refuses the same file when it loads (NumPy could not hold the shape)."""
+    from refinterp.model import parse_model
+
+    model = single_op_model("SQRT", [TensorSpec((2, 3), "int8", 0.1, 0)], [TensorSpec((2, 3), "int8", 0.1, 0)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].tensors[0].shape = np.array([7, 1970302569, 3170164, 786444, 0], np.int32)
+    huge = mutators.pack(flat)
+    with pytest.raises(Rejected):
+        run_litert_ref(huge, [np.zeros((2, 3), np.int8)])
+    with pytest.raises(RefinterpError, match="overflows"):
+        parse_model(huge)

@@ -108,10 +108,12 @@ def prepare_concatenation(ctx: OpContext) -> ConcatenationParams:
     if int(ctx.options.get("fused_activation_function", 0)) != 0:
         raise ctx.unsupported("a fused activation on CONCATENATION (TFLite's kernel supports NONE only)")
     rank = len(ctx.shape(inputs[0]))
+    if rank == 0:  # concatenation.cc Prepare: t0->dims->size > 0 (measured: TFLM crashes on it)
+        raise ctx.fail("rank-0 inputs (TFLite concatenates along an axis of rank 1 or more)")
     axis = int(ctx.options.get("axis", 0))
     if axis < 0:
         axis += rank
-    if not 0 <= axis < max(rank, 1):
+    if not 0 <= axis < rank:
         raise ctx.fail(f"axis {ctx.options.get('axis', 0)} outside rank {rank}")
     for t in inputs:
         if t.type_name != y.type_name:
@@ -120,10 +122,9 @@ def prepare_concatenation(ctx: OpContext) -> ConcatenationParams:
         if len(shape) != rank or any(a != b for d, (a, b) in enumerate(zip(shape, ctx.shape(inputs[0])))
                                      if d != axis):
             raise ctx.fail(f"input shapes {[list(ctx.shape(i)) for i in inputs]} differ off axis {axis}")
-    if rank:
-        output_shape = list(ctx.shape(inputs[0]))
-        output_shape[axis] = sum(ctx.shape(t)[axis] for t in inputs)
-        ctx.set_output_shape(0, output_shape)
+    output_shape = list(ctx.shape(inputs[0]))
+    output_shape[axis] = sum(ctx.shape(t)[axis] for t in inputs)
+    ctx.set_output_shape(0, output_shape)
     output_scale, output_zero_point = per_tensor_qparams_or_identity(y)
     rescale: list[tuple[np.float32, np.float32] | None] = []
     for t in inputs:
