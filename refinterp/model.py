@@ -406,6 +406,10 @@ LITERT_OPTIONS: dict[str, tuple[str, tuple[_OptionField, ...]]] = {
     "BIDIRECTIONAL_SEQUENCE_RNN": ("BidirectionalSequenceRNNOptions", (
         ("time_major", "TimeMajor", bool, False), _ACTIVATION, ("merge_outputs", "MergeOutputs", bool, False),
         ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
+    "BIDIRECTIONAL_SEQUENCE_LSTM": ("BidirectionalSequenceLSTMOptions", (
+        _ACTIVATION, ("cell_clip", "CellClip", float, 0.0), ("proj_clip", "ProjClip", float, 0.0),
+        ("merge_outputs", "MergeOutputs", bool, False), ("time_major", "TimeMajor", bool, True),
+        ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", (
         _ACTIVATION, ("cell_clip", "CellClip", float, 0.0), ("proj_clip", "ProjClip", float, 0.0),
         ("time_major", "TimeMajor", bool, False),

@@ -447,10 +447,15 @@ _TABLE = (
     # recurrent (refinterp/ops/lstm.py): the two state inputs are variable tensors, returned in a KernelResult
     OpDef("UNIDIRECTIONAL_SEQUENCE_LSTM", lstm.prepare_unidirectional_sequence_lstm,
           lstm.unidirectional_sequence_lstm_spec, lstm_fast.unidirectional_sequence_lstm_fast,
-          ("int8", "float32"),
+          ("int8", "float32", "hybrid"),
           fast_prepare=lstm_fast.prepare_unidirectional_sequence_lstm_fast,
           notes="int8x8 with int16 cell (LiteRT's 8x8_16: CIFG, peephole, projection, layer norm; tflm: TFLM's "
-                "own, standard LSTM only, also int16x8); float32 (Eigen GEMV; time-major batch > 1 refused)"),
+                "own, standard LSTM only, also int16x8); float32 (Eigen GEMV; time-major batch > 1 refused); hybrid "
+                "(int8 weights, per-row input quantization, symmetric or asymmetric)"),
+    OpDef("BIDIRECTIONAL_SEQUENCE_LSTM", lstm.prepare_bidirectional_sequence_lstm,
+          lstm.bidirectional_sequence_lstm_spec, None, ("float32", "hybrid"), profiles=("litert-ref",),
+          notes="two LSTM cells (the backward one from the last step), merge_outputs; no auxiliary input; float32 "
+                "time-major batch > 1 and batch-major hybrid refused; TFLM has no kernel"),
 )
 
 # Control flow and resource variables move values of every type between subgraphs and variables without

@@ -282,5 +282,208 @@ def gen_lstm_float32(rng: np.random.Generator) -> Case:
     return case(OP, "float32", model, [x], params, edge=join(*edges))
 
 
-GENERATORS: dict[tuple[str, str], Generator] = {(OP, "int8"): gen_lstm_int8, (OP, "float32"): gen_lstm_float32}
+def lstm_hybrid_model(rng: np.random.Generator, *, n_batch: int, max_time: int, n_input: int, n_cell: int,
+                      n_output: int, time_major: bool, cifg: bool, peephole: bool, projection: bool,
+                      projection_bias: bool, layer_norm: bool, activation: str, cell_clip: float, proj_clip: float,
+                      weight_scale: float, asymmetric: bool, twenty_inputs: bool = False) -> bytes:
+    """A hybrid LSTM model (one operator): float32 input, states, biases and layer-norm coefficients; int8
+    weights (input, recurrent, peephole, projection) with per-tensor scales."""
+    def weights(*shape: int) -> TensorSpec:
+        scale = float(np.float32(weight_scale * log_uniform(rng, 0.3, 3.0) / 127))
+        return TensorSpec(shape, "int8", scale, 0, data=_weights(rng, shape))
+
+    def floats(*shape: int) -> TensorSpec:
+        return TensorSpec(shape, "float32", data=(rng.standard_normal(shape) * weight_scale).astype(np.float32))
+
+    specs: list[TensorSpec | None] = [None] * (20 if twenty_inputs else 24)
+    shape = (max_time, n_batch, n_input) if time_major else (n_batch, max_time, n_input)
+    specs[0] = TensorSpec(shape, "float32")
+    for gate in range(4):
+        if gate == 0 and cifg:
+            continue
+        specs[1 + gate] = weights(n_cell, n_input)
+        specs[5 + gate] = weights(n_cell, n_output)
+        specs[12 + gate] = floats(n_cell)
+        if peephole and gate != 2:
+            specs[9 + (gate if gate < 2 else 2)] = weights(n_cell)
+        if layer_norm:
+            specs[20 + gate] = floats(n_cell)
+    if projection:
+        specs[16] = weights(n_output, n_cell)
+        if projection_bias:
+            specs[17] = floats(n_output)
+    specs[18] = TensorSpec((n_batch, n_output), "float32", is_variable=True)
+    specs[19] = TensorSpec((n_batch, n_cell), "float32", is_variable=True)
+    options = {"fused_activation_function": activation, "cell_clip": cell_clip, "proj_clip": proj_clip,
+               "time_major": time_major, "asymmetric_quantize_inputs": asymmetric}
+    return single_op_model(OP, specs, [TensorSpec((*shape[:2], n_output), "float32")], options)
+
+
+def gen_lstm_hybrid(rng: np.random.Generator) -> Case:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM hybrid (LiteRT's EvalHybrid: float32 activations, int8 weights, the inputs
+    and the output state quantized per batch row at every step, symmetric or asymmetric) over the variants:
+    CIFG, peephole (int8 weights recovered in float), projection (with or without bias), layer norm, every fused
+    activation, cell and projection clipping, time-major (all batch rows in one step) or batch-major, batch 1
+    to 3, 1 to 5 steps, 20 or 24 inputs, input rows of zeros (and whole zero steps, whose products LiteRT
+    skips), weights of -128 (the SSE dot product's sign trick)."""
+    time_major = bool(rng.random() < 0.5)
+    n_batch = int(choice(rng, (1, 1, 2, 3)))
+    max_time = int(rng.integers(1, 6))
+    n_input = int(rng.integers(1, 21))
+    n_cell = int(rng.integers(1, 11))
+    projection = bool(rng.random() < 0.3)
+    n_output = int(rng.integers(1, 11)) if projection else n_cell
+    layer_norm = bool(rng.random() < 0.3)
+    activation = "TANH" if rng.random() < 0.7 else str(choice(rng, ("NONE", "RELU", "RELU6", "RELU_N1_TO_1",
+                                                                     "SIGN_BIT")))
+    params: dict[str, Any] = dict(
+        n_batch=n_batch, max_time=max_time, n_input=n_input, n_cell=n_cell, n_output=n_output,
+        time_major=time_major, cifg=bool(rng.random() < 0.3), peephole=bool(rng.random() < 0.3),
+        projection=projection, projection_bias=bool(rng.random() < 0.5), layer_norm=layer_norm,
+        activation=activation, cell_clip=float(choice(rng, (0.0, 0.0, float(rng.uniform(0.1, 3.0))))),
+        proj_clip=float(choice(rng, (0.0, float(rng.uniform(0.05, 1.0))))) if projection else 0.0,
+        weight_scale=float(log_uniform(rng, 0.05, 3.0)), asymmetric=bool(rng.random() < 0.5),
+        twenty_inputs=not layer_norm and rng.random() < 0.3)
+    model = lstm_hybrid_model(rng, **params)
+    shape = (max_time, n_batch, n_input) if time_major else (n_batch, max_time, n_input)
+    x = (rng.standard_normal(shape) * log_uniform(rng, 0.1, 10.0)).astype(np.float32)
+    edges = []
+    if rng.random() < 0.3:
+        x.reshape(-1, n_input)[rng.random(x.size // n_input) < 0.5] = 0.0
+        edges.append("input rows of zeros")
+    return case(OP, "hybrid", model, [x], params, edge=join(*edges))
+
+
+BIDI_OP = "BIDIRECTIONAL_SEQUENCE_LSTM"
+
+
+def bidi_lstm_float_model(rng: np.random.Generator, *, n_batch: int, max_time: int, n_input: int,
+                          cells: tuple[dict[str, Any], dict[str, Any]], time_major: bool, merge_outputs: bool,
+                          activation: str, cell_clip: float, proj_clip: float, weight_scale: float,
+                          hybrid: bool = False, asymmetric: bool = False, aux_input: bool = False) -> bytes:
+    """A float32 BIDIRECTIONAL_SEQUENCE_LSTM model (one operator, 48 inputs, no auxiliary input); ``cells``:
+    the forward and backward cells' n_cell, n_output, cifg, peephole, projection, projection_bias.
+    ``hybrid``: int8 weights (input, recurrent, peephole, projection) with per-tensor scales; ``aux_input``: an
+    auxiliary input (a second model input, no auxiliary weights: the backward cell's input)."""
+    def floats(*shape: int) -> TensorSpec:
+        return TensorSpec(shape, "float32", data=(rng.standard_normal(shape) * weight_scale).astype(np.float32))
+
+    def tensor(*shape: int) -> TensorSpec:
+        if not hybrid:
+            return floats(*shape)
+        scale = float(np.float32(weight_scale * log_uniform(rng, 0.3, 3.0) / 127))
+        return TensorSpec(shape, "int8", scale, 0, data=_weights(rng, shape))
+
+    specs: list[TensorSpec | None] = [None] * 48
+    shape = (max_time, n_batch, n_input) if time_major else (n_batch, max_time, n_input)
+    specs[0] = TensorSpec(shape, "float32")
+    for direction, cell in enumerate(cells):
+        base = 17 * direction
+        n_cell, n_output = cell["n_cell"], cell["n_output"]
+        for gate in range(4):
+            if gate == 0 and cell["cifg"]:
+                continue
+            specs[base + 1 + gate] = tensor(n_cell, n_input)
+            specs[base + 5 + gate] = tensor(n_cell, n_output)
+            specs[base + 12 + gate] = floats(n_cell)
+            if cell["peephole"] and gate != 2:
+                specs[base + 9 + (gate if gate < 2 else 2)] = tensor(n_cell)
+        if cell["projection"]:
+            specs[base + 16] = tensor(n_output, n_cell)
+            if cell["projection_bias"]:
+                specs[base + 17] = floats(n_output)
+        specs[35 + 2 * direction] = TensorSpec((n_batch, n_output), "float32", is_variable=True)
+        specs[36 + 2 * direction] = TensorSpec((n_batch, n_cell), "float32", is_variable=True)
+    if aux_input:
+        specs[39] = TensorSpec(shape, "float32")
+    fw_out, bw_out = cells[0]["n_output"], cells[1]["n_output"]
+    outputs = [TensorSpec((*shape[:2], fw_out + bw_out), "float32")] if merge_outputs else \
+        [TensorSpec((*shape[:2], fw_out), "float32"), TensorSpec((*shape[:2], bw_out), "float32")]
+    options = {"fused_activation_function": activation, "cell_clip": cell_clip, "proj_clip": proj_clip,
+               "merge_outputs": merge_outputs, "time_major": time_major, "asymmetric_quantize_inputs": asymmetric}
+    return single_op_model(BIDI_OP, specs, outputs, options)
+
+
+def _bidi_cells(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    # LiteRT checks both cells' tensors against each cell's sizes: one n_cell and n_output for both
+    n_cell = int(rng.integers(1, 9))
+    n_output = int(rng.integers(1, 9)) if rng.random() < 0.3 else n_cell
+    cells = []
+    for _ in range(2):
+        projection = n_output != n_cell or bool(rng.random() < 0.3)
+        cells.append(dict(n_cell=n_cell, n_output=n_output, cifg=bool(rng.random() < 0.3),
+                          peephole=bool(rng.random() < 0.3), projection=projection,
+                          projection_bias=bool(rng.random() < 0.5)))
+    return cells[0], cells[1]
+
+
+def gen_bidi_lstm_hybrid(rng: np.random.Generator) -> Case:
+    """BIDIRECTIONAL_SEQUENCE_LSTM hybrid (two EvalHybrid passes, time-major: LiteRT calls EvalHybrid
+    time-major whatever the option, so batch-major models are not drawn): int8 weights, symmetric or asymmetric
+    input quantization, per cell CIFG, peephole, projection; merged outputs or two, every fused activation, cell
+    and projection clipping, batch 1 to 3, 1 to 5 steps, input rows of zeros."""
+    n_batch = int(choice(rng, (1, 1, 2, 3)))
+    max_time = int(rng.integers(1, 6))
+    n_input = int(rng.integers(1, 21))
+    cells = _bidi_cells(rng)
+    any_projection = cells[0]["projection"] or cells[1]["projection"]
+    activation = "TANH" if rng.random() < 0.7 else str(choice(rng, ("NONE", "RELU", "RELU6", "RELU_N1_TO_1",
+                                                                     "SIGN_BIT")))
+    params: dict[str, Any] = dict(
+        n_batch=n_batch, max_time=max_time, n_input=n_input, cells=cells, time_major=True,
+        merge_outputs=bool(rng.random() < 0.5), activation=activation,
+        cell_clip=float(choice(rng, (0.0, 0.0, float(rng.uniform(0.1, 3.0))))),
+        proj_clip=float(choice(rng, (0.0, float(rng.uniform(0.05, 1.0))))) if any_projection else 0.0,
+        weight_scale=float(log_uniform(rng, 0.05, 3.0)), hybrid=True, asymmetric=bool(rng.random() < 0.5))
+    model = bidi_lstm_float_model(rng, **params)
+    shape = (max_time, n_batch, n_input)
+    x = (rng.standard_normal(shape) * log_uniform(rng, 0.1, 10.0)).astype(np.float32)
+    edges = []
+    if rng.random() < 0.3:
+        x.reshape(-1, n_input)[rng.random(x.size // n_input) < 0.5] = 0.0
+        edges.append("input rows of zeros")
+    return case(BIDI_OP, "hybrid", model, [x], params, edge=join(*edges))
+
+
+def gen_bidi_lstm_float32(rng: np.random.Generator) -> Case:
+    """BIDIRECTIONAL_SEQUENCE_LSTM float32 (two EvalFloat passes, the backward one from the last step): per
+    cell CIFG, peephole, projection (with or without bias, to fewer or more outputs; both cells have the same
+    sizes, as LiteRT requires); merged outputs or two,
+    every fused activation, cell and projection clipping, batch-major batch 1 to 3 (merged: batch 1, LiteRT
+    reads past the states otherwise) or time-major batch 1, 1 to 5 steps, input rows of zeros, an auxiliary
+    input without weights (the backward cell's input)."""
+    time_major = bool(rng.random() < 0.4)
+    merge_outputs = bool(rng.random() < 0.5)
+    n_batch = 1 if time_major or merge_outputs else int(choice(rng, (1, 2, 3)))
+    max_time = int(rng.integers(1, 6))
+    n_input = int(rng.integers(1, 11))
+    cells = _bidi_cells(rng)
+    any_projection = cells[0]["projection"] or cells[1]["projection"]
+    activation = "TANH" if rng.random() < 0.7 else str(choice(rng, ("NONE", "RELU", "RELU6", "RELU_N1_TO_1",
+                                                                     "SIGN_BIT")))
+    params: dict[str, Any] = dict(
+        n_batch=n_batch, max_time=max_time, n_input=n_input, cells=cells, time_major=time_major,
+        merge_outputs=merge_outputs, activation=activation,
+        cell_clip=float(choice(rng, (0.0, 0.0, float(rng.uniform(0.1, 3.0))))),
+        proj_clip=float(choice(rng, (0.0, float(rng.uniform(0.05, 1.0))))) if any_projection else 0.0,
+        weight_scale=float(log_uniform(rng, 0.05, 3.0)), aux_input=bool(rng.random() < 0.2))
+    model = bidi_lstm_float_model(rng, **params)
+    shape = (max_time, n_batch, n_input) if time_major else (n_batch, max_time, n_input)
+    scale = log_uniform(rng, 0.1, 10.0)
+    x = (rng.standard_normal(shape) * scale).astype(np.float32)
+    edges = []
+    if rng.random() < 0.3:
+        x.reshape(-1, n_input)[rng.random(x.size // n_input) < 0.5] = 0.0
+        edges.append("input rows of zeros")
+    inputs = [x]
+    if params["aux_input"]:
+        inputs.append((rng.standard_normal(shape) * scale).astype(np.float32))
+        edges.append("an auxiliary input (the backward cell's input)")
+    return case(BIDI_OP, "float32", model, inputs, params, edge=join(*edges))
+
+
+GENERATORS: dict[tuple[str, str], Generator] = {(OP, "int8"): gen_lstm_int8, (OP, "float32"): gen_lstm_float32,
+                                                (OP, "hybrid"): gen_lstm_hybrid,
+                                                (BIDI_OP, "float32"): gen_bidi_lstm_float32,
+                                                (BIDI_OP, "hybrid"): gen_bidi_lstm_hybrid}
 TFLM_KINDS: frozenset[tuple[str, str]] = frozenset({(OP, "int8")})

@@ -6,9 +6,10 @@ invoked five times on different inputs, on LiteRT and on refinterp side by side,
 tensor of the model (inputs, constants, the variable state tensors, outputs) must be equal, floats bit for bit.
 Then ``reset_all_variables()`` must bring both back to where a fresh interpreter starts.
 
-Models: UNIDIRECTIONAL_SEQUENCE_LSTM int8 and float32 built with refinterp.modelbuilder over the variants (CIFG,
-peephole, projection, layer norm, time-major, batch > 1), and the LSTM models of ../shared/models (used by path; a
-missing file skips the test, and fails it under CI). Under profile "tflm" the same against TFLite Micro (every
+Models: UNIDIRECTIONAL_SEQUENCE_LSTM int8, float32 and hybrid and BIDIRECTIONAL_SEQUENCE_LSTM float32 and hybrid
+(four state tensors), built with refinterp.modelbuilder over the variants (CIFG, peephole, projection, layer norm,
+time-major, batch > 1), and the LSTM models of ../shared/models (used by path; a missing file skips the test, and
+fails it under CI). Under profile "tflm" the same against TFLite Micro (every
 tensor through its kPreserveAllTensors interpreter), including its int16x8 LSTM, which LiteRT does not run.
 """
 
@@ -22,7 +23,13 @@ from typing import Any
 import numpy as np
 import pytest
 from opcases import TFLM_UNDEFINED
-from opcases_recurrent import gen_lstm_int16_tflm, lstm_float_model, lstm_int8_model
+from opcases_recurrent import (
+    bidi_lstm_float_model,
+    gen_lstm_int16_tflm,
+    lstm_float_model,
+    lstm_hybrid_model,
+    lstm_int8_model,
+)
 from oracle import (
     Rejected,
     invoke_with,
@@ -169,6 +176,57 @@ def test_lstm_float_over_invokes(variant: str, kernels: str) -> None:
     drawn.update(FLOAT_LSTM_VARIANTS[variant])
     model = lstm_float_model(np.random.default_rng(sorted(FLOAT_LSTM_VARIANTS).index(variant)), **drawn)
     check_over_invokes(model, seed=9, kernels=kernels)
+
+
+HYBRID_LSTM_VARIANTS = {
+    "plain": {},
+    "asymmetric": {"asymmetric": True},
+    "cifg_peephole": {"cifg": True, "peephole": True, "asymmetric": True},
+    "projection_clip": {"projection": True, "n_output": 3, "projection_bias": True, "proj_clip": 0.4,
+                        "cell_clip": 0.7},
+    "layer_norm": {"layer_norm": True, "n_input": 17},
+    "time_major_batch3": {"time_major": True, "n_batch": 3, "asymmetric": True, "projection": True,
+                          "n_output": 4},
+}
+
+
+@pytest.mark.parametrize("kernels", ["fast", "spec"])
+@pytest.mark.parametrize("variant", sorted(HYBRID_LSTM_VARIANTS))
+def test_lstm_hybrid_over_invokes(variant: str, kernels: str) -> None:
+    drawn = dict(n_batch=2, max_time=3, n_input=5, n_cell=6, n_output=6, time_major=False, cifg=False,
+                 peephole=False, projection=False, projection_bias=False, layer_norm=False, activation="TANH",
+                 cell_clip=0.0, proj_clip=0.0, weight_scale=0.7, asymmetric=False)
+    drawn.update(HYBRID_LSTM_VARIANTS[variant])
+    model = lstm_hybrid_model(np.random.default_rng(sorted(HYBRID_LSTM_VARIANTS).index(variant)), **drawn)
+    check_over_invokes(model, seed=11, kernels=kernels)
+
+
+BIDI_LSTM_VARIANTS = {
+    "plain": {},
+    "merged_time_major": {"merge_outputs": True, "time_major": True, "n_batch": 1},
+    "cifg_peephole_projection": {"cells": ({"cifg": True, "peephole": True, "projection": True, "n_output": 3},
+                                           {"peephole": True, "projection": True, "projection_bias": True,
+                                            "n_output": 3}), "cell_clip": 0.8, "proj_clip": 0.5},
+    "hybrid": {"hybrid": True, "time_major": True, "n_batch": 3},
+    "hybrid_asymmetric_merged": {"hybrid": True, "asymmetric": True, "time_major": True, "merge_outputs": True,
+                                 "n_input": 18, "cells": ({"cifg": True, "peephole": True},
+                                                          {"projection": True, "projection_bias": True})},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(BIDI_LSTM_VARIANTS))
+def test_bidirectional_lstm_float_over_invokes(variant: str) -> None:
+    """BIDIRECTIONAL_SEQUENCE_LSTM float32 and hybrid: both cells' states (four variable tensors) carried across
+    invokes."""
+    drawn: dict[str, Any] = dict(n_batch=2, max_time=3, n_input=5, time_major=False, merge_outputs=False,
+                                 activation="TANH", cell_clip=0.0, proj_clip=0.0, weight_scale=0.7)
+    variant_params = dict(BIDI_LSTM_VARIANTS[variant])
+    overrides = variant_params.pop("cells", ({}, {}))
+    drawn.update(variant_params)
+    cell = dict(n_cell=6, n_output=6, cifg=False, peephole=False, projection=False, projection_bias=False)
+    drawn["cells"] = tuple({**cell, **override} for override in overrides)
+    model = bidi_lstm_float_model(np.random.default_rng(sorted(BIDI_LSTM_VARIANTS).index(variant)), **drawn)
+    check_over_invokes(model, seed=13)
 
 
 def test_reset_all_variables_restores_the_zero_points() -> None:

@@ -66,7 +66,12 @@ import numpy as np
 from refinterp.errors import shown
 from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.ops.hybrid import quantize_rows, sse_row_sums
-from refinterp.quant import cast_to_int32, multiply_by_quantized_multiplier, wrap_int32
+from refinterp.quant import (
+    cast_to_int32,
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    wrap_int32,
+)
 
 KINDS = ("float32", "int8", "int8->int32", "int16", "hybrid")
 
@@ -253,15 +258,6 @@ def _operands(p: BatchMatMulParams, lhs: np.ndarray, rhs: np.ndarray) -> tuple[n
     return x, y
 
 
-def multiply_by_quantized_multiplier_64(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(int64_t x, ...) (common.h): a Q15 multiplier and one rounding shift; the
-    result cast to int32 (wrapping)."""
-    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
-    total_shift = 15 - shift
-    result = (np.asarray(x, dtype=np.int64) * reduced + (1 << (total_shift - 1))) >> total_shift
-    return wrap_int32(result)
-
-
 def batch_matmul_spec(p: BatchMatMulParams, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     if p.kind == "hybrid":
         return _hybrid_spec(p, lhs, rhs)
@@ -282,7 +278,7 @@ def batch_matmul_spec(p: BatchMatMulParams, lhs: np.ndarray, rhs: np.ndarray) ->
         scaled = multiply_by_quantized_multiplier(wrap_int32(acc), p.multiplier, p.shift)
         out_dtype = np.int8
     else:  # int16: int64 accumulator
-        scaled = multiply_by_quantized_multiplier_64(acc, p.multiplier, p.shift)
+        scaled = multiply_by_quantized_multiplier_int64(acc, p.multiplier, p.shift)
         out_dtype = np.int16
     out = wrap_int32(scaled + p.output_zero_point)
     return np.clip(out, p.act_min, p.act_max).astype(out_dtype)

@@ -61,6 +61,7 @@ import numpy as np
 from refinterp.ops.common import KernelResult, OpContext, per_tensor_qparams
 from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
 from refinterp.ops.fully_connected import apply_activation_to_vector
+from refinterp.ops.hybrid import is_zero_vector, quantize_rows, sse_dot, sse_row_sums
 from refinterp.ops.softmax_logistic import logistic_fixed_point, logistic_int16, tanh_fixed_point, tanh_int16
 from refinterp.ops.unary_math import inv_sqrt_multiplier_exp
 from refinterp.quant import (
@@ -164,6 +165,8 @@ class LstmParams:
     activation: int = ACT_TANH  # float32: the fused activation (cell gate and cell state)
     cell_clip: np.float32 = np.float32(0.0)  # float32
     proj_clip: np.float32 = np.float32(0.0)
+    asymmetric: bool = False  # hybrid: asymmetric_quantize_inputs
+    weight_scales: tuple[tuple[int, float], ...] = ()  # hybrid: (input position, float32 scale) of int8 weights
 
 
 def _f32(x: float) -> np.float32:
@@ -313,8 +316,37 @@ def prepare_unidirectional_sequence_lstm(ctx: OpContext) -> LstmParams:
             raise ctx.unsupported(f"fused activation {activation}")
         return LstmParams(kind="float32", activation=activation, cell_clip=np.float32(cell_clip),
                           proj_clip=np.float32(proj_clip), **common)
+    if x.type_name == "float32" and weight_type == "int8":
+        return _prepare_hybrid(ctx, common, cell_clip, proj_clip)
     raise ctx.unsupported(f"{x.type_name} input with {weight_type} weights (refinterp runs the integer "
-                          "int8 LSTM and the float32 one)")
+                          "int8 LSTM, the float32 one and the hybrid one with int8 weights)")
+
+
+def _prepare_hybrid(ctx: OpContext, common: dict[str, Any], cell_clip: float, proj_clip: float) -> LstmParams:
+    """The hybrid checks of unidirectional_sequence_lstm.cc (float32 activations and states, int8 weights with a
+    per-tensor scale; biases and layer-norm coefficients float32, checked by the caller)."""
+    for tensor, role in ((ctx.output(0), "output"), (ctx.input(OUTPUT_STATE), "output state"),
+                         (ctx.input(CELL_STATE), "cell state")):
+        if tensor.type_name != "float32":
+            raise ctx.unsupported(f"hybrid LSTM with a {tensor.type_name} {role}")
+    scales = []
+    for position in (*INPUT_TO_GATE, *RECURRENT_TO_GATE, *(p for p in CELL_TO_GATE if p is not None),
+                     PROJECTION_WEIGHTS):
+        tensor = ctx.input(position)
+        if tensor is None:
+            continue
+        if tensor.type_name != "int8":
+            raise ctx.unsupported(f"hybrid LSTM with {tensor.type_name} weights (input {position})")
+        scales.append((position, float(np.float32(_scale(ctx, tensor, f"input {position} weights")))))
+    if not common["use_projection"] and common["n_output"] != common["n_cell"]:
+        raise ctx.unsupported(f"{common['n_output']} outputs and {common['n_cell']} cells without a projection")
+    activation = int(ctx.options.get("fused_activation_function", 0))
+    if activation not in FLOAT_LSTM_ACTIVATIONS:
+        raise ctx.unsupported(f"fused activation {activation}")
+    return LstmParams(kind="hybrid", activation=activation, cell_clip=np.float32(cell_clip),
+                      proj_clip=np.float32(proj_clip), asymmetric=bool(ctx.options.get("asymmetric_quantize_inputs",
+                                                                                       False)),
+                      weight_scales=tuple(scales), **common)
 
 
 def _check_optional_2d(ctx: OpContext, position: int, shape: tuple[int, int], required: bool, role: str) -> None:
@@ -615,6 +647,8 @@ def unidirectional_sequence_lstm_spec(p: LstmParams, *inputs: np.ndarray | None)
     assert output_state is not None and cell_state is not None
     if p.kind == "float32":
         return float_lstm_spec(p, values)
+    if p.kind == "hybrid":
+        return hybrid_lstm_spec(p, values)
     x = np.asarray(values[INPUT], dtype=np.int64)
     step = tflm_integer_step if p.tflm is not None else integer_step
     out, h, c = run_sequence(p, x, np.asarray(output_state, np.int64), np.asarray(cell_state, np.int64),
@@ -988,3 +1022,365 @@ def float_lstm_spec(p: LstmParams, values: list[np.ndarray | None]) -> KernelRes
         h_all[b], c_all[b] = h, c
     return KernelResult(outputs=(out,), variable_updates={OUTPUT_STATE: h_all.reshape(output_state.shape),
                                                           CELL_STATE: c_all.reshape(cell_state.shape)})
+
+
+# ------------------------------------------------------------------------------------------------
+# hybrid (LiteRT): float32 activations and states, int8 weights with per-tensor scales. lstm_eval.cc EvalHybrid,
+# LstmStepHybrid, CalculateLstmGateHybrid, CalculateLstmOutputHybrid; the products are
+# MatrixBatchVectorMultiplyAccumulate with scaling factors (refinterp/ops/hybrid.py: the rules of LiteRT's hybrid
+# FULLY_CONNECTED). One step on a block of rows (time-major: all batch rows at once; batch-major: one row)::
+#
+#     qx, sx, zx = BatchQuantizeFloats(x)    unless the whole block x is zero (IsZeroVector), then no product
+#     qh, sh, zh = BatchQuantizeFloats(h)    likewise for the output state
+#     G = bias (zeros with layer norm)
+#     G += f32(dot(W_x, qx) - zx * rowsum(W_x)) * f32(sx * s_Wx)          (the zero-point term: asymmetric only)
+#     G += f32(dot(W_h, qh) - zh * rowsum(W_h)) * f32(sh * s_Wh)
+#     G += f32(w_c * s_c) * c                 (peephole: the int8 weights recovered in float32)
+#     G = LN(G) * ln + bias                   (layer norm, float coefficients)
+#     G = activation(G)                       (as the float LSTM: Eigen's logistic by scratch offset, ...)
+#     c = f * c;  c += z * i (CIFG: i = 1 - f);  clip
+#     C = activation(c) into the cell gate's buffer;  C = o * C
+#     h = bias_P (or 0) + the hybrid product of P with the quantized C (skipped when C is all zero); proj clip
+#         (no projection: h = C)
+#
+# BatchQuantizeFloats is symmetric, or asymmetric (per-row zero point) with asymmetric_quantize_inputs.
+
+
+def _hybrid_accumulate(result: np.ndarray, weights: np.ndarray, scale: float,
+                       quantized: tuple[np.ndarray, np.ndarray, np.ndarray], asymmetric: bool) -> np.ndarray:
+    """MatrixBatchVectorMultiplyAccumulate(int8 matrix, quantized rows, scaling factors ``f32(s_row * scale)``)."""
+    q, row_scales, zero_points = quantized
+    w = np.asarray(weights, np.int64)
+    factors = (row_scales * np.float32(scale)).astype(_F32)
+    sums = sse_dot(w, q)
+    if asymmetric:
+        sums = wrap_int32(sums - wrap_int32(zero_points[:, None] * sse_row_sums(w)[None, :]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (result + (sums.astype(_F32) * factors[:, None]).astype(_F32)).astype(_F32)
+
+
+def hybrid_step(p: LstmParams, x: np.ndarray, h: np.ndarray, c: np.ndarray, inputs: list[np.ndarray | None],
+                row: int) -> tuple[np.ndarray, np.ndarray]:
+    """LstmStepHybrid on a block of rows ``x [rows, n_input]``, ``h [rows, n_output]``, ``c [rows, n_cell]``
+    (``row``: the block's first batch row, for the gate buffers' alignment in the scratch tensor)."""
+    scales = dict(p.weight_scales)
+    offsets = float_gate_offsets(p)
+    rows = x.shape[0]
+    quantized_x = None if is_zero_vector(x) else quantize_rows(x, p.asymmetric)
+    quantized_h = None if is_zero_vector(h) else quantize_rows(h, p.asymmetric)
+
+    def gate(g: int, activation: int) -> np.ndarray:
+        bias = np.asarray(inputs[GATE_BIAS[g]], _F32)
+        buffer = np.zeros((rows, p.n_cell), _F32) if p.use_layer_norm else np.tile(bias, (rows, 1))
+        if quantized_x is not None:
+            buffer = _hybrid_accumulate(buffer, _w(inputs, INPUT_TO_GATE[g]), scales[INPUT_TO_GATE[g]],
+                                        quantized_x, p.asymmetric)
+        if quantized_h is not None:
+            buffer = _hybrid_accumulate(buffer, _w(inputs, RECURRENT_TO_GATE[g]), scales[RECURRENT_TO_GATE[g]],
+                                        quantized_h, p.asymmetric)
+        peephole = CELL_TO_GATE[g]
+        with np.errstate(all="ignore"):
+            if p.use_peephole and peephole is not None:
+                recovered = (np.asarray(_w(inputs, peephole), _F32) * _F32(scales[peephole])).astype(_F32)
+                buffer = (buffer + (recovered[None, :] * c).astype(_F32)).astype(_F32)
+            if p.use_layer_norm:
+                normalized = np.stack([mean_stddev_normalization(r) for r in buffer])
+                buffer = (normalized * _wf(inputs, LAYER_NORM[g])[None, :]).astype(_F32)
+                buffer = (buffer + bias[None, :]).astype(_F32)
+        if activation == ACT_NONE:
+            return buffer
+        return _float_activation(buffer, activation, offsets[g] + row * p.n_cell)
+
+    input_gate = None if p.use_cifg else gate(IG, -1)
+    forget_gate = gate(FG, -1)
+    cell_gate = gate(CG, p.activation)
+    with np.errstate(all="ignore"):
+        c = (forget_gate * c).astype(_F32)
+        if p.use_cifg:
+            input_gate = (_F32(1.0) - forget_gate).astype(_F32)
+        c = (c + (cell_gate * input_gate).astype(_F32)).astype(_F32)
+        if p.cell_clip > 0:
+            c = _clip(c, p.cell_clip)
+        output_gate = gate(OG, -1)
+        activated = cell_gate if p.activation == ACT_NONE else _float_activation(c, p.activation, 0)
+        hidden = (output_gate * activated).astype(_F32)
+        if not p.use_projection:
+            return hidden, c
+        bias = inputs[PROJECTION_BIAS]
+        h = np.zeros((rows, p.n_output), _F32) if bias is None else np.tile(np.asarray(bias, _F32), (rows, 1))
+        if not is_zero_vector(hidden):
+            h = _hybrid_accumulate(h, _w(inputs, PROJECTION_WEIGHTS), scales[PROJECTION_WEIGHTS],
+                                   quantize_rows(hidden, p.asymmetric), p.asymmetric)
+        if p.proj_clip > 0:
+            h = _clip(h, p.proj_clip)
+    return h, c
+
+
+def hybrid_lstm_spec(p: LstmParams, values: list[np.ndarray | None]) -> KernelResult:
+    """EvalHybrid: time-major steps run all batch rows at once, batch-major ones row by row."""
+    output_state, cell_state = values[OUTPUT_STATE], values[CELL_STATE]
+    assert output_state is not None and cell_state is not None
+    x = np.asarray(values[INPUT], _F32)
+    h = np.asarray(output_state, _F32).reshape(p.n_batch, p.n_output).copy()
+    c = np.asarray(cell_state, _F32).reshape(p.n_batch, p.n_cell).copy()
+    out = np.zeros((*x.shape[:2], p.n_output), _F32)
+    if p.time_major:
+        for t in range(p.max_time):
+            h, c = hybrid_step(p, x[t], h, c, values, 0)
+            out[t] = h
+    else:
+        for b in range(p.n_batch):
+            hb, cb = h[b:b + 1], c[b:b + 1]
+            for t in range(p.max_time):
+                hb, cb = hybrid_step(p, x[b, t:t + 1], hb, cb, values, b)
+                out[b, t] = hb[0]
+            h[b], c[b] = hb[0], cb[0]
+    return KernelResult(outputs=(out,), variable_updates={OUTPUT_STATE: h.reshape(output_state.shape),
+                                                          CELL_STATE: c.reshape(cell_state.shape)})
+
+
+# ------------------------------------------------------------------------------------------------
+# BIDIRECTIONAL_SEQUENCE_LSTM float32 and hybrid (LiteRT): tensorflow/lite/kernels/bidirectional_sequence_lstm.cc.
+# Two LSTMs (no layer norm) over the same input: the forward cell's inputs are 1-17 (laid out as inputs 1-17
+# of UNIDIRECTIONAL_SEQUENCE_LSTM), the backward cell's 18-34, then the states 35-38 (forward output state and
+# cell state, backward output state and cell state: variable tensors), the auxiliary input 39 and its weights
+# 40-47. Each cell is lstm_eval.cc EvalFloat (the float section above) with its own scratch tensor, or
+# EvalHybrid (the hybrid section; Eval calls it time-major whatever time_major says: refinterp refuses a
+# batch-major hybrid, which LiteRT reads with swapped sizes); the
+# backward one walks the time steps from last to first (``t_rel = max_time - 1 - t``). merge_outputs writes
+# the backward cell's output into the forward output after the forward cell's columns (one output tensor);
+# otherwise output 1 holds it. In batch-major order EvalFloat offsets the output state by ``b * (the output's
+# last dimension)``: merged outputs with batch > 1 read and write past the state tensors there: refused, as are
+# the auxiliary weights (stacking with cross links), and a float time-major input with batch > 1 (Eigen's GEMM
+# order, as for the unidirectional float LSTM). An auxiliary input without weights (stacking without cross links)
+# is the backward cell's input instead of input 0.
+
+BIDI_BACKWARD_BASE = 17  # backward cell input k (1-17 in the unidirectional layout) is input 17 + k
+BIDI_STATES = ((35, 36), (37, 38))  # (output state, cell state) of the forward and backward cells
+BIDI_AUX_INPUT = 39
+BIDI_INPUTS = 48
+
+
+@dataclass(frozen=True)
+class BidirectionalLstmParams:
+    cells: tuple[LstmParams, LstmParams]  # forward, backward
+    merge_outputs: bool
+    backward_reads_aux: bool = False  # an auxiliary input without weights: the backward cell's input
+
+
+def _bidi_position(direction: int, position: int) -> int:
+    """The operator input holding unidirectional input ``position`` (1-17) of a cell."""
+    return position + (BIDI_BACKWARD_BASE if direction else 0)
+
+
+def prepare_bidirectional_sequence_lstm(ctx: OpContext) -> BidirectionalLstmParams:
+    """Prepare of bidirectional_sequence_lstm.cc (CheckLstmTensorDimensionsAndTypes for each cell, the state
+    sizes, the output shapes) for float32."""
+    if ctx.profile == "tflm":
+        raise ctx.unsupported("TFLM has no BIDIRECTIONAL_SEQUENCE_LSTM kernel")
+    if ctx.num_inputs != BIDI_INPUTS:
+        raise ctx.fail(f"the bidirectional LSTM expects {BIDI_INPUTS} inputs, got {ctx.num_inputs}")
+    merge_outputs = bool(ctx.options.get("merge_outputs", False))
+    if len(ctx.op.outputs) != (1 if merge_outputs else 2):
+        raise ctx.fail(f"has {len(ctx.op.outputs)} outputs, expected {1 if merge_outputs else 2}")
+    x = ctx.require_input(INPUT)
+    x_shape = tuple(ctx.shape(x))
+    if len(x_shape) != 3:
+        raise ctx.fail(f"input must have 3 dimensions, got {list(x_shape)}")
+    time_major = bool(ctx.options.get("time_major", True))
+    max_time, n_batch = (x_shape[0], x_shape[1]) if time_major else (x_shape[1], x_shape[0])
+    n_input = x_shape[2]
+    cell_clip, proj_clip = float(ctx.options.get("cell_clip", 0.0)), float(ctx.options.get("proj_clip", 0.0))
+    if not cell_clip >= 0 or not proj_clip >= 0:
+        raise ctx.fail(f"cell_clip {cell_clip} and proj_clip {proj_clip} must be >= 0")
+    if any(ctx.input(p) is not None for p in range(40, 48)):
+        raise ctx.unsupported("the auxiliary input weights of BIDIRECTIONAL_SEQUENCE_LSTM (stacking with cross "
+                              "links)")
+    aux = ctx.input(BIDI_AUX_INPUT)
+    backward_reads_aux = aux is not None
+    if aux is not None and (tuple(ctx.shape(aux)) != x_shape or aux.type_name != x.type_name):
+        # without auxiliary weights the backward cell runs on the auxiliary input, its sizes read from it but its
+        # weights checked against the input: other shapes read out of bounds
+        raise ctx.unsupported(f"an auxiliary input of shape {list(ctx.shape(aux))} ({aux.type_name}) for an "
+                              f"input of shape {list(x_shape)} ({x.type_name})")
+    if x.type_name != "float32":
+        raise ctx.fail(f"{x.type_name} input (LiteRT's Prepare requires float32)")
+    activation = int(ctx.options.get("fused_activation_function", 0))
+    if activation not in FLOAT_LSTM_ACTIVATIONS:
+        raise ctx.unsupported(f"fused activation {activation}")
+    hybrid = ctx.require_input(_bidi_position(0, INPUT_TO_GATE[OG])).type_name == "int8"
+    if hybrid and not time_major:
+        # Eval passes time_major=true to EvalHybrid whatever the option says: a batch-major input is read as
+        # time-major, with max_time and n_batch swapped against the state tensors' sizes
+        raise ctx.unsupported("a batch-major hybrid bidirectional LSTM (LiteRT's EvalHybrid is called time-major "
+                              "and reads the states with the wrong batch size)")
+    if time_major and n_batch > 1 and not hybrid:
+        raise ctx.unsupported("a time-major float32 LSTM with batch > 1 (LiteRT's Eigen GEMM order)")
+    if merge_outputs and not time_major and n_batch > 1:
+        raise ctx.unsupported("merged outputs, batch-major with batch > 1: LiteRT offsets the state tensors by the "
+                              "merged output's width and reads past them")
+    cells = []
+    for direction in (0, 1):
+        cells.append(_prepare_bidi_cell(ctx, direction, time_major, max_time, n_batch, n_input, activation,
+                                        cell_clip, proj_clip, hybrid))
+    forward, backward = cells
+    if (forward.n_cell, forward.n_output) != (backward.n_cell, backward.n_output):
+        # CheckInputTensorDimensions checks both cells' tensors against each cell's sizes in turn
+        raise ctx.fail(f"the forward cell has {forward.n_cell} cells and {forward.n_output} outputs, the backward "
+                       f"one {backward.n_cell} and {backward.n_output}: LiteRT requires the same sizes")
+    leading = (max_time, n_batch) if time_major else (n_batch, max_time)
+    if merge_outputs:
+        ctx.set_output_shape(0, (*leading, forward.n_output + backward.n_output))
+    else:
+        ctx.set_output_shape(0, (*leading, forward.n_output))
+        ctx.set_output_shape(1, (*leading, backward.n_output))
+    for k in range(len(ctx.op.outputs)):
+        if ctx.output(k).type_name != "float32":
+            raise ctx.unsupported(f"a {ctx.output(k).type_name} output {k}")
+    return BidirectionalLstmParams(cells=(forward, backward), merge_outputs=merge_outputs,
+                                   backward_reads_aux=backward_reads_aux)
+
+
+def _prepare_bidi_cell(ctx: OpContext, direction: int, time_major: bool, max_time: int, n_batch: int,
+                       n_input: int, activation: int, cell_clip: float, proj_clip: float,
+                       hybrid: bool) -> LstmParams:
+    name = ("forward", "backward")[direction]
+
+    def at(position: int) -> int:
+        return _bidi_position(direction, position)
+
+    w_io = ctx.require_input(at(INPUT_TO_GATE[OG]))
+    w_io_shape = tuple(ctx.shape(w_io))
+    if len(w_io_shape) != 2 or w_io_shape[1] != n_input:
+        raise ctx.fail(f"{name} input-to-output weights have shape {list(w_io_shape)}, expected [n_cell, "
+                       f"{n_input}]")
+    n_cell = w_io_shape[0]
+    w_ro_shape = tuple(ctx.shape(ctx.require_input(at(RECURRENT_TO_GATE[OG]))))
+    if len(w_ro_shape) != 2 or w_ro_shape[0] != n_cell:
+        raise ctx.fail(f"{name} recurrent-to-output weights have shape {list(w_ro_shape)}, expected [{n_cell}, "
+                       "n_output]")
+    n_output = w_ro_shape[1]
+    for gate in (IG, FG, CG):
+        _check_optional_2d(ctx, at(INPUT_TO_GATE[gate]), (n_cell, n_input), gate != IG,
+                           f"{name} input-to-{GATE_NAMES[gate]}")
+        _check_optional_2d(ctx, at(RECURRENT_TO_GATE[gate]), (n_cell, n_output), gate != IG,
+                           f"{name} recurrent-to-{GATE_NAMES[gate]}")
+    use_cifg = ctx.input(at(INPUT_TO_GATE[IG])) is None
+    if use_cifg != (ctx.input(at(RECURRENT_TO_GATE[IG])) is None):
+        raise ctx.fail(f"the {name} input gate's input and recurrent weights must be both present or both absent")
+    peepholes = [None if p is None else ctx.input(at(p)) for p in CELL_TO_GATE]
+    for gate in (IG, FG, OG):
+        if peepholes[gate] is not None:
+            _check_dims(ctx, peepholes[gate], (n_cell,), f"{name} cell-to-{GATE_NAMES[gate]} weights")
+    all_peepholes = (peepholes[IG] is not None or use_cifg) and peepholes[FG] is not None \
+        and peepholes[OG] is not None
+    if not (all_peepholes or all(p is None for p in peepholes)):
+        raise ctx.fail(f"the {name} peephole (cell-to-gate) weights must be all present or all absent")
+    _check_gate_vectors(ctx, tuple(at(p) for p in GATE_BIAS), n_cell, use_cifg, "float32", f"{name} gate bias")
+    projection, projection_bias = ctx.input(at(PROJECTION_WEIGHTS)), ctx.input(at(PROJECTION_BIAS))
+    if projection is not None:
+        _check_dims(ctx, projection, (n_output, n_cell), f"{name} projection weights")
+    if projection_bias is not None:
+        _check_dims(ctx, projection_bias, (n_output,), f"{name} projection bias")
+        if projection_bias.type_name != "float32":
+            raise ctx.fail(f"{name} projection bias is {projection_bias.type_name}, expected float32")
+        if projection is None:
+            raise ctx.fail(f"a {name} projection bias without projection weights")
+    weight_type = "int8" if hybrid else "float32"
+    weight_scales = []
+    for position in (*INPUT_TO_GATE, *RECURRENT_TO_GATE, *(p for p in CELL_TO_GATE if p is not None),
+                     PROJECTION_WEIGHTS):
+        tensor = ctx.input(at(position))
+        if tensor is None:
+            continue
+        if tensor.type_name != weight_type:
+            raise ctx.unsupported(f"{tensor.type_name} {name} weights (input {at(position)}) with "
+                                  f"{'int8' if hybrid else 'float32'} input-to-output weights")
+        if hybrid:
+            weight_scales.append((position, float(np.float32(_scale(ctx, tensor, f"input {at(position)}")))))
+    if hybrid and projection is None and n_output != n_cell:
+        raise ctx.unsupported(f"{n_output} outputs and {n_cell} cells without a projection")
+    output_state_position, cell_state_position = BIDI_STATES[direction]
+    output_state, cell_state = ctx.input(output_state_position), ctx.input(cell_state_position)
+    for tensor, role, position, size in ((output_state, "output state", output_state_position, n_output),
+                                         (cell_state, "cell state", cell_state_position, n_cell)):
+        if tensor is None or not tensor.is_variable:
+            raise ctx.fail(f"the {name} {role} (input {position}) must be a variable tensor")
+        if math.prod(ctx.shape(tensor)) != n_batch * size:
+            raise ctx.fail(f"the {name} {role} has {math.prod(ctx.shape(tensor))} elements, expected "
+                           f"{n_batch * size}")
+        if tensor.type_name != "float32":
+            raise ctx.unsupported(f"a {tensor.type_name} {name} {role}")
+    leading = (max_time, n_batch) if time_major else (n_batch, max_time)
+    return LstmParams(kind="hybrid" if hybrid else "float32", time_major=time_major, max_time=max_time,
+                      n_batch=n_batch, n_input=n_input, n_cell=n_cell, n_output=n_output, use_cifg=use_cifg,
+                      use_peephole=peepholes[OG] is not None, use_projection=projection is not None,
+                      use_layer_norm=False, output_shape=(*leading, n_output),
+                      output_state_shape=tuple(ctx.shape(output_state)), cell_state_shape=tuple(ctx.shape(cell_state)),
+                      activation=activation, cell_clip=np.float32(cell_clip), proj_clip=np.float32(proj_clip),
+                      asymmetric=hybrid and bool(ctx.options.get("asymmetric_quantize_inputs", False)),
+                      weight_scales=tuple(weight_scales))
+
+
+def bidi_cell_values(values: list[np.ndarray | None], direction: int) -> list[np.ndarray | None]:
+    """One cell's inputs in the unidirectional layout (24 positions, no layer norm)."""
+    cell: list[np.ndarray | None] = [None] * 24
+    cell[INPUT] = values[INPUT]
+    for position in range(1, 18):
+        cell[position] = values[_bidi_position(direction, position)]
+    cell[OUTPUT_STATE], cell[CELL_STATE] = (values[p] for p in BIDI_STATES[direction])
+    return cell
+
+
+def float_lstm_pass(p: LstmParams, values: list[np.ndarray | None],
+                    forward: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EvalFloat with forward_sequence = ``forward``: (output [..., n_output], new h, new c)."""
+    x = np.asarray(values[INPUT], _F32)
+    h_all = np.asarray(values[OUTPUT_STATE], _F32).reshape(p.n_batch, p.n_output).copy()
+    c_all = np.asarray(values[CELL_STATE], _F32).reshape(p.n_batch, p.n_cell).copy()
+    out = np.zeros((*x.shape[:2], p.n_output), _F32)
+    times = range(p.max_time) if forward else range(p.max_time - 1, -1, -1)
+    for b in range(p.n_batch):
+        h, c = h_all[b], c_all[b]
+        for t in times:
+            row = x[t, b] if p.time_major else x[b, t]
+            h, c = float_step(p, row, h, c, values, b)
+            if p.time_major:
+                out[t, b] = h
+            else:
+                out[b, t] = h
+        h_all[b], c_all[b] = h, c
+    return out, h_all, c_all
+
+
+def hybrid_lstm_pass(p: LstmParams, values: list[np.ndarray | None],
+                     forward: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EvalHybrid time-major with forward_sequence = ``forward``: (output, new h, new c)."""
+    x = np.asarray(values[INPUT], _F32)
+    h = np.asarray(values[OUTPUT_STATE], _F32).reshape(p.n_batch, p.n_output).copy()
+    c = np.asarray(values[CELL_STATE], _F32).reshape(p.n_batch, p.n_cell).copy()
+    out = np.zeros((*x.shape[:2], p.n_output), _F32)
+    for t in (range(p.max_time) if forward else range(p.max_time - 1, -1, -1)):
+        h, c = hybrid_step(p, x[t], h, c, values, 0)
+        out[t] = h
+    return out, h, c
+
+
+def bidirectional_sequence_lstm_spec(p: BidirectionalLstmParams, *inputs: np.ndarray | None) -> KernelResult:
+    values = list(inputs) + [None] * (BIDI_INPUTS - len(inputs))
+    outputs, updates = [], {}
+    for direction, cell in enumerate(p.cells):
+        cell_values = bidi_cell_values(values, direction)
+        if direction == 1 and p.backward_reads_aux:
+            cell_values[INPUT] = values[BIDI_AUX_INPUT]  # Eval's non-stacking mode: bw_input = aux_input
+        if cell.kind == "hybrid":
+            out, h, c = hybrid_lstm_pass(cell, cell_values, forward=direction == 0)
+        else:
+            out, h, c = float_lstm_pass(cell, cell_values, forward=direction == 0)
+        outputs.append(out)
+        output_state_position, cell_state_position = BIDI_STATES[direction]
+        updates[output_state_position] = h.reshape(np.shape(values[output_state_position]))
+        updates[cell_state_position] = c.reshape(np.shape(values[cell_state_position]))
+    if p.merge_outputs:
+        return KernelResult(outputs=(np.concatenate(outputs, axis=-1),), variable_updates=updates)
+    return KernelResult(outputs=tuple(outputs), variable_updates=updates)

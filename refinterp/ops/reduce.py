@@ -59,7 +59,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import MAX_MULTIPLIER_SHIFT, OpContext, per_tensor_qparams
-from refinterp.quant import DTYPE_RANGES, multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+from refinterp.quant import (
+    DTYPE_RANGES,
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    quantize_multiplier,
+    wrap_int32,
+)
 
 REDUCE_TYPES = {
     "MEAN": ("int8", "uint8", "int16", "float32"),
@@ -291,14 +297,6 @@ def sum_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> 
     return total.reshape(p.output_shape)
 
 
-def multiply_by_quantized_multiplier_64(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(int64_t x, ...) (common.h): a Q15 multiplier and one rounding shift."""
-    reduced_multiplier = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
-    total_shift = 15 - shift
-    result = (np.asarray(x, dtype=np.int64) * reduced_multiplier + (1 << (total_shift - 1))) >> total_shift
-    return wrap_int32(result)
-
-
 def reduce_prod_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
     if x.size == 0 or p.reduced_count == 0:
         if p.quantized:  # refused at prepare (LiteRT leaves the output unwritten); kept total
@@ -308,9 +306,9 @@ def reduce_prod_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = N
     if p.quantized:
         product = rows[:, 0].astype(np.int64) - p.input_zero_point
         for i in range(1, p.reduced_count):
-            product = multiply_by_quantized_multiplier_64(product * (rows[:, i].astype(np.int64) - p.input_zero_point),
-                                                          p.output_multiplier, p.output_shift)
-        y = multiply_by_quantized_multiplier_64(product, p.output_multiplier, p.output_shift) + p.output_zero_point
+            product = multiply_by_quantized_multiplier_int64(
+                product * (rows[:, i].astype(np.int64) - p.input_zero_point), p.output_multiplier, p.output_shift)
+        y = multiply_by_quantized_multiplier_int64(product, p.output_multiplier, p.output_shift) + p.output_zero_point
         return np.clip(y, p.qmin, p.qmax).astype(x.dtype).reshape(p.output_shape)
     product = rows[:, 0].copy()  # 1 * x0 == x0 exactly, as the generic reducer starts
     with np.errstate(over="ignore", invalid="ignore"):

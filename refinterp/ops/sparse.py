@@ -49,7 +49,13 @@ DENSIFY_TYPES = ("float32", "float16", "int8")
 
 @dataclass(frozen=True)
 class DensifyParams:
-    dense: np.ndarray  # the expanded constant (read-only)
+    """Where each stored value lands; the dense array is made by the kernel, after the interpreter has checked
+    the output's size against its memory limits (a sparse file can describe a huge tensor in a few bytes)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    targets: np.ndarray  # flat positions in the dense array, each once
+    values: np.ndarray  # the value that lands there (the last one written, as Populate does)
 
 
 def _block_sizes(sparsity: Sparsity, rank: int, fail: Callable[[str], Exception]) -> list[int]:
@@ -68,10 +74,11 @@ def _block_sizes(sparsity: Sparsity, rank: int, fail: Callable[[str], Exception]
 
 
 def densify(sparsity: Sparsity, shape: tuple[int, ...], values: np.ndarray,
-            fail: Callable[[str], Exception]) -> np.ndarray:
-    """The dense array of ``shape`` that ``sparsity`` and the stored ``values`` describe (FormatConverter's
-    SparseToDense), or ``fail(reason)`` raised for parameters LiteRT would read or write outside its buffers
-    with (see the module docstring)."""
+            fail: Callable[[str], Exception]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat positions, values) of the dense array of ``shape`` that ``sparsity`` and the stored ``values``
+    describe (FormatConverter's SparseToDense; every other element is 0), or ``fail(reason)`` raised for
+    parameters LiteRT would read or write outside its buffers with (see the module docstring). The work is
+    bounded by the stored values, not by the dense size."""
     rank = len(shape)
     order, block_map, levels = sparsity.traversal_order, sparsity.block_map, sparsity.dim_metadata
     n_levels = rank + len(block_map)
@@ -149,16 +156,12 @@ def densify(sparsity: Sparsity, shape: tuple[int, ...], values: np.ndarray,
         if bad.any():
             raise fail(f"a stored value lands at coordinate {int(coordinates[d][np.argmax(bad)])} of dimension {d} "
                        f"of size {shape[d]}")
-    dense = np.zeros(math.prod(shape), dtype=values.dtype)
-    if leaves:
-        flat = np.ravel_multi_index(coordinates, shape) if rank else np.zeros(leaves, dtype=np.int64)
-        # Populate writes the leaves in order: where two reach one element, the last one stays
-        last_first = flat[::-1]
-        targets, first = np.unique(last_first, return_index=True)
-        dense[targets] = values[:leaves][::-1][first]
-    dense = dense.reshape(shape)
-    dense.flags.writeable = False
-    return dense
+    if not leaves:
+        return np.zeros(0, dtype=np.int64), values[:0]
+    flat = np.ravel_multi_index(coordinates, shape) if rank else np.zeros(leaves, dtype=np.int64)
+    # Populate writes the leaves in order: where two reach one element, the last one stays
+    targets, first = np.unique(flat[::-1], return_index=True)
+    return targets, values[:leaves][::-1][first]
 
 
 def prepare_densify(ctx: OpContext) -> DensifyParams:
@@ -189,11 +192,14 @@ def prepare_densify(ctx: OpContext) -> DensifyParams:
     def fail(reason: str) -> PrepareError:
         return ctx.fail(f"input tensor {x.index} {shown(x.name)}: {reason}")
 
-    dense = densify(x.sparsity, shape, values, fail)
+    targets, landed = densify(x.sparsity, shape, values, fail)
     ctx.set_output_shape(0, shape)
-    return DensifyParams(dense)
+    return DensifyParams(tuple(shape), x.dtype, targets, landed)
 
 
 def densify_spec(p: DensifyParams, x: np.ndarray) -> np.ndarray:
-    """The dense constant expanded at prepare (LiteRT's Eval expands it on the first invoke only)."""
-    return p.dense
+    """The dense array: zeros, and each stored value at its place (LiteRT's Eval expands it on the first
+    invoke only; the result is the same every time)."""
+    dense = np.zeros(math.prod(p.shape), dtype=p.dtype)
+    dense[p.targets] = p.values
+    return dense.reshape(p.shape)

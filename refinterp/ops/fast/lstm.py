@@ -113,12 +113,14 @@ def _prepare_tflm_fast(ctx: OpContext, p: lstm.LstmParams) -> FastTflmLstmParams
 
 
 def prepare_unidirectional_sequence_lstm_fast(
-        ctx: OpContext) -> FastLstmParams | FastTflmLstmParams | FastFloatLstmParams:
+        ctx: OpContext) -> FastLstmParams | FastTflmLstmParams | FastFloatLstmParams | lstm.LstmParams:
     p = lstm.prepare_unidirectional_sequence_lstm(ctx)
     if p.tflm is not None:
         return _prepare_tflm_fast(ctx, p)
     if p.kind == "float32":
         return _prepare_float_fast(ctx, p)
+    if p.kind == "hybrid":
+        return p  # no numba kernel yet: the spec kernel runs (its products are NumPy matrix products)
     q = p.integer
     assert q is not None
     n_cell, n_input, n_output = p.n_cell, p.n_input, p.n_output
@@ -602,12 +604,14 @@ def _float_fast(fp: FastFloatLstmParams, inputs: tuple[np.ndarray | None, ...]) 
                                                           lstm.CELL_STATE: c.reshape(cell_state.shape)})
 
 
-def unidirectional_sequence_lstm_fast(fp: FastLstmParams | FastTflmLstmParams | FastFloatLstmParams,
+def unidirectional_sequence_lstm_fast(fp: FastLstmParams | FastTflmLstmParams | FastFloatLstmParams | lstm.LstmParams,
                                       *inputs: np.ndarray | None) -> KernelResult:
     if isinstance(fp, FastTflmLstmParams):
         return _tflm_fast(fp, inputs)
     if isinstance(fp, FastFloatLstmParams):
         return _float_fast(fp, inputs)
+    if isinstance(fp, lstm.LstmParams):
+        return lstm.unidirectional_sequence_lstm_spec(fp, *inputs)
     p = fp.spec
     x = inputs[lstm.INPUT]
     output_state, cell_state = inputs[lstm.OUTPUT_STATE], inputs[lstm.CELL_STATE]

@@ -22,7 +22,7 @@ from refinterp.ops.reduce import (
     type_highest,
     type_lowest,
 )
-from refinterp.quant import mbqm_nb
+from refinterp.quant import mbqm64_nb, mbqm_nb
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -130,22 +130,14 @@ def sum_fast(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = None) -> 
     return out.reshape(p.output_shape)
 
 
-@numba.njit(cache=True, inline="always")
-def _mbqm64_nb(x, multiplier, shift):
-    reduced = (multiplier + 32768) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
-    total_shift = 15 - shift
-    result = (np.int64(x) * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift
-    return ((result + 2147483648) & 0xFFFFFFFF) - 2147483648
-
-
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _prod_8bit_nb(rows, input_zero_point, multiplier, shift, output_zero_point, qmin, qmax, out):
     outputs, count = rows.shape
     for r in numba.prange(outputs):
         product = np.int64(rows[r, 0]) - input_zero_point
         for i in range(1, count):
-            product = _mbqm64_nb(product * (np.int64(rows[r, i]) - input_zero_point), multiplier, shift)
-        v = _mbqm64_nb(product, multiplier, shift) + output_zero_point
+            product = mbqm64_nb(product * (np.int64(rows[r, i]) - input_zero_point), multiplier, shift)
+        v = mbqm64_nb(product, multiplier, shift) + output_zero_point
         out[r] = min(max(v, qmin), qmax)
 
 
