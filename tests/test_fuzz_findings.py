@@ -361,3 +361,14 @@ def test_a_shape_whose_element_count_overflows_is_refused_at_load_like_litert():
         run_litert_ref(huge, [np.zeros((2, 3), np.int8)])
     with pytest.raises(RefinterpError, match="overflows"):
         parse_model(huge)
+
+
+def test_cumsum_of_an_empty_tensor_with_a_long_axis_returns_at_once():
+    """[4, 0, 2**31 - 1]: no element, but the spec's loop ran over the 2**31 - 1 positions of the axis (a hang)."""
+    shape = (4, 0, (1 << 31) - 1)
+    model = single_op_model("CUMSUM", [TensorSpec(shape, "int32"), TensorSpec((), "int32", data=np.array(2, np.int32))],
+                            [TensorSpec(shape, "int32")])
+    x = np.zeros(shape, np.int32)
+    for kernels in KERNELS:
+        (out,) = run_refinterp(model, [x], kernels=kernels)
+        assert out.shape == shape

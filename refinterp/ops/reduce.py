@@ -352,6 +352,8 @@ def prepare_cumsum(ctx: OpContext) -> CumsumParams:
 
 
 def cumsum_spec(p: CumsumParams, x: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
+    if x.size == 0:  # nothing to add up, however long the axis (the loop below runs over it)
+        return np.empty(x.shape, dtype=x.dtype)
     moved = np.moveaxis(x, p.axis, -1)
     if p.reverse:
         moved = moved[..., ::-1]
