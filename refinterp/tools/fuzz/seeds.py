@@ -929,6 +929,36 @@ def lstm(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     return single_op_model("UNIDIRECTIONAL_SEQUENCE_LSTM", specs, [output], options, intermediates=intermediates)
 
 
+def bidirectional_lstm(rng: np.random.Generator, dtype: str = "float32") -> bytes:
+    """BIDIRECTIONAL_SEQUENCE_LSTM float32 (or hybrid: int8 weights), time-major, batch 1 (a float time-major
+    batch > 1 is refused: Eigen's GEMM order), the two cells of one size, merged outputs or two, CIFG drawn."""
+    max_time, n_input, n_cell = int(rng.integers(1, 4)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    cifg, merge = bool(rng.random() < 0.3), bool(rng.random() < 0.5)
+
+    def weights(*shape: int) -> TensorSpec:
+        values = rng.standard_normal(shape).astype(np.float32) * np.float32(0.5)
+        if dtype == "float32":
+            return TensorSpec(shape, "float32", data=values)
+        return TensorSpec(shape, "int8", _f32(0.5 / 127), 0, data=rng.integers(-127, 128, shape))
+
+    specs: list[TensorSpec | None] = [None] * 48
+    specs[0] = TensorSpec((max_time, 1, n_input), "float32")
+    for base in (0, 17):
+        for gate in range(4):
+            if gate == 0 and cifg:
+                continue
+            specs[base + 1 + gate] = weights(n_cell, n_input)
+            specs[base + 5 + gate] = weights(n_cell, n_cell)
+            specs[base + 12 + gate] = TensorSpec((n_cell,), "float32", data=rng.standard_normal(n_cell))
+    for position in (35, 36, 37, 38):  # forward and backward output and cell states
+        specs[position] = TensorSpec((1, n_cell), "float32", is_variable=True)
+    outputs = ([TensorSpec((max_time, 1, 2 * n_cell), "float32")] if merge else
+               [TensorSpec((max_time, 1, n_cell), "float32"), TensorSpec((max_time, 1, n_cell), "float32")])
+    options = {"fused_activation_function": "TANH", "cell_clip": 0.0, "proj_clip": 0.0, "merge_outputs": merge,
+               "time_major": True, "asymmetric_quantize_inputs": dtype == "hybrid" and bool(rng.random() < 0.5)}
+    return single_op_model("BIDIRECTIONAL_SEQUENCE_LSTM", specs, outputs, options)
+
+
 def svdf(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     """SVDF (one step; the state is a variable tensor): int8 (int16 state and time weights, RELU as LiteRT's
     int8 kernel requires), float32, hybrid (int8 weights, float input); the bias present or absent."""
@@ -1304,6 +1334,7 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     )},
     "BATCH_MATMUL": (batch_matmul, ("int8", "float32", "int16", "hybrid")),
     "UNIDIRECTIONAL_SEQUENCE_LSTM": (lstm, ("int8",)),
+    "BIDIRECTIONAL_SEQUENCE_LSTM": (bidirectional_lstm, ("float32", "hybrid")),
     "SVDF": (svdf, ("int8", "float32", "hybrid")),
     **{op: (_rnn(op), ("float32", "hybrid")) for op in (
         "RNN", "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN")},
