@@ -155,6 +155,8 @@ OP_OPTIONS: dict[str, str | None] = {
     "PRELU": None,
     "QUANTIZE": "QuantizeOptions",
     "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_ALL": "ReducerOptions",
+    "REDUCE_ANY": "ReducerOptions",
     "REDUCE_MIN": "ReducerOptions",
     "REDUCE_PROD": "ReducerOptions",
     "RELU": None,

@@ -198,6 +198,10 @@ _TABLE = (
           notes="int8/int16: each multiplication rescaled (int64 MBQM); int16 zero points 0"),
     OpDef("CUMSUM", reduce.prepare_cumsum, reduce.cumsum_spec, reduce_fast.cumsum_fast,
           ("int32", "int64", "float32"), notes="exclusive, reverse"),
+    OpDef("REDUCE_ALL", reduce.prepare_logical_reduce, reduce.logical_reduce_spec, None, ("bool",),
+          notes="axes int32, constant or not; keep_dims"),
+    OpDef("REDUCE_ANY", reduce.prepare_logical_reduce, reduce.logical_reduce_spec, None, ("bool",),
+          profiles=("litert-ref",), notes="axes int32, constant or not; keep_dims (TFLM has no REDUCE_ANY)"),
     OpDef("SOFTMAX", softmax_logistic.prepare_softmax, softmax_logistic.softmax_spec,
           softmax_logistic_fast.softmax_fast,
           ("int8->int8", "int8->int16", "uint8->uint8", "uint8->int16", "int16->int16", "float32"),
@@ -328,6 +332,10 @@ _TABLE = (
     OpDef("TOPK_V2", indexing.prepare_topk_v2, indexing.topk_v2_spec, None, indexing.TOPK_TYPES,
           notes="ties: smaller index first; int32 or int16 indices; NaN refused"),
     OpDef("ONE_HOT", indexing.prepare_one_hot, indexing.one_hot_spec, None, indexing.ONE_HOT_TYPES),
+    OpDef("DYNAMIC_UPDATE_SLICE", indexing.prepare_dynamic_update_slice, indexing.dynamic_update_slice_spec, None,
+          indexing.DYNAMIC_UPDATE_SLICE_TYPES,
+          notes="start indices int32/int64, clamped to [0, dim - update_dim]; tflm: int8/int16/int32/float32, "
+                "rank 1-6"),
     # comparisons, logical, select (refinterp/ops/logical.py)
     OpDef("EQUAL", logical.prepare_comparison, logical.comparison_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),

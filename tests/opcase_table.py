@@ -35,7 +35,7 @@ from refinterp.registry import REGISTRY
 MODULE_NAMES = ("opcases", "opcases_math", "opcases_movement", "opcases_uint8_hybrid", "opcases_transpose_conv",
                 "opcases_int16_conv", "opcases_int16_elementwise", "opcases_int16_activations",
                 "opcases_batch_matmul", "opcases_detection", "opcases_recurrent", "opcases_svdf_rnn",
-                "opcases_densify", "opcases_int16_unary")
+                "opcases_densify", "opcases_int16_unary", "opcases_more")
 MODULES = {name: importlib.import_module(name) for name in MODULE_NAMES}
 
 

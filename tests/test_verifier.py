@@ -877,7 +877,7 @@ def test_garbage_shapes_make_short_messages():
         refinterp.parse_model(rawmodel.write(model))
     assert_one_line(str(info.value))
     model.tensors[1].shape = [100000] * 4000
-    with pytest.raises(ModelFormatError, match="declares") as info:
+    with pytest.raises(ModelFormatError, match="overflows") as info:
         refinterp.parse_model(rawmodel.write(model))
     assert_one_line(str(info.value))
 

@@ -1,4 +1,4 @@
-"""Indexing: GATHER, GATHER_ND, EMBEDDING_LOOKUP, SCATTER_ND, TOPK_V2, ONE_HOT.
+"""Indexing: GATHER, GATHER_ND, EMBEDDING_LOOKUP, SCATTER_ND, TOPK_V2, ONE_HOT, DYNAMIC_UPDATE_SLICE.
 
 Index values are data: an index out of range is an EvalError at invoke, where LiteRT's Eval fails (and at
 prepare where LiteRT evaluates the operator in Prepare: GATHER and BROADCAST_ARGS-style constant folding).
@@ -429,3 +429,71 @@ def one_hot_spec(p: OneHotParams, indices: np.ndarray, depth: np.ndarray, on_val
     classes = np.arange(size, dtype=np.int32).reshape((size,) + (1,) * (indices.ndim - p.axis))
     hot = np.expand_dims(index32, p.axis) == classes
     return np.where(hot, np.reshape(on_value, -1)[0], np.reshape(off_value, -1)[0]).astype(on_value.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# DYNAMIC_UPDATE_SLICE (dynamic_update_slice.cc; TFLM: micro/kernels/dynamic_update_slice.cc): XLA's
+# DynamicUpdateSlice. The output is the operand (input 0) with the update (input 1, the same rank, each dimension
+# at most the operand's) copied in at the start indices (input 2: int32 or int64, one per dimension), each
+# clamped first to [0, operand_dim - update_dim]:
+#
+#     start[i] = min(max(0, start_indices[i]), operand.shape[i] - update.shape[i])      (in int64)
+#     out = operand;  out[start[0]:start[0] + update.shape[0], ...] = update
+#
+# so no start index is ever out of range. An update as large as the operand replaces it whatever the indices.
+# Values are copied raw (no scale or zero point is read). Operand and update must be of one type; LiteRT copies
+# any fixed-size type up to rank 8 (checked at Eval), TFLM (the pinned tflite-micro, measured) float32, int8,
+# int16 and int32 of rank 1 to 6 (checked at Prepare).
+
+DYNAMIC_UPDATE_SLICE_TYPES = ("int8", "uint8", "int16", "int32", "int64", "float32", "bool")
+DYNAMIC_UPDATE_SLICE_TFLM_TYPES = ("int8", "int16", "int32", "float32")
+DYNAMIC_UPDATE_SLICE_MAX_RANK = 8  # dynamic_update_slice.cc kMaxRank (checked at Eval)
+DYNAMIC_UPDATE_SLICE_TFLM_MAX_RANK = 6  # TFLM kMaxDimensions
+
+
+@dataclass(frozen=True)
+class DynamicUpdateSliceParams:
+    output_shape: tuple[int, ...]
+
+
+def prepare_dynamic_update_slice(ctx: OpContext) -> DynamicUpdateSliceParams:
+    ctx.check_inputs(3, 3)
+    operand, update, start = ctx.require_input(0), ctx.require_input(1), ctx.require_input(2)
+    y = ctx.output(0)
+    operand_shape, update_shape, start_shape = ctx.shape(operand), ctx.shape(update), ctx.shape(start)
+    if len(start_shape) != 1 or start_shape[0] != len(operand_shape):
+        raise ctx.fail(f"start indices have shape {list(start_shape)}, expected [{len(operand_shape)}]")
+    if len(update_shape) != len(operand_shape):
+        raise ctx.fail(f"update has rank {len(update_shape)}, the operand {len(operand_shape)}")
+    if any(u > o for u, o in zip(update_shape, operand_shape)):
+        raise ctx.fail(f"update shape {list(update_shape)} is larger than the operand's {list(operand_shape)}")
+    if update.type_name != operand.type_name:
+        raise ctx.fail(f"operand is {operand.type_name} but update is {update.type_name}")
+    if start.type_name not in ("int32", "int64"):
+        raise ctx.fail(f"start indices of type {start.type_name} (LiteRT takes int32, int64)")
+    ctx.check_dtype(operand, DYNAMIC_UPDATE_SLICE_TYPES, "operand")
+    _require_output_type(ctx, y, operand.type_name)
+    if ctx.profile == "tflm":
+        if operand.type_name not in DYNAMIC_UPDATE_SLICE_TFLM_TYPES:
+            raise ctx.unsupported(f"operand type {operand.type_name} under profile tflm (TFLite Micro's kernel "
+                                  f"takes {', '.join(DYNAMIC_UPDATE_SLICE_TFLM_TYPES)})")
+        if not 1 <= len(operand_shape) <= DYNAMIC_UPDATE_SLICE_TFLM_MAX_RANK:
+            raise ctx.fail(f"rank {len(operand_shape)} is outside TFLite Micro's 1 to "
+                           f"{DYNAMIC_UPDATE_SLICE_TFLM_MAX_RANK}")
+    elif len(operand_shape) > DYNAMIC_UPDATE_SLICE_MAX_RANK:
+        raise ctx.fail(f"rank {len(operand_shape)} is above LiteRT's {DYNAMIC_UPDATE_SLICE_MAX_RANK}")
+    ctx.set_output_shape(0, operand_shape)
+    return DynamicUpdateSliceParams(operand_shape)
+
+
+def dynamic_update_slice_spec(p: DynamicUpdateSliceParams, operand: np.ndarray, update: np.ndarray,
+                              start_indices: np.ndarray) -> np.ndarray:
+    out = np.array(operand, copy=True)
+    if update.size == operand.size:  # the whole operand replaced (the indices are not read)
+        return np.array(update, copy=True).reshape(operand.shape)
+    if update.size == 0:
+        return out
+    starts = [min(max(0, int(s)), o - u)
+              for s, o, u in zip(np.asarray(start_indices).reshape(-1), operand.shape, update.shape)]
+    out[tuple(slice(s, s + u) for s, u in zip(starts, update.shape))] = update
+    return out

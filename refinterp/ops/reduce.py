@@ -1,4 +1,4 @@
-"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD (any axes, keep_dims or not) and CUMSUM.
+"""MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, REDUCE_ALL, REDUCE_ANY (any axes, keep_dims or not) and CUMSUM.
 
 Axes come from the constant int32 input 1: each in [-rank, rank), negative values count from the end,
 duplicates are ignored (``ResolveAxis``). The output keeps the reduced dimensions as 1 with ``keep_dims``,
@@ -54,10 +54,12 @@ CUMSUM (``cumsum.cc``, ``reference_ops::CumSum``) float32/int32/int64: along one
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from refinterp.errors import EvalError
 from refinterp.ops.common import MAX_MULTIPLIER_SHIFT, OpContext, per_tensor_qparams
 from refinterp.quant import (
     DTYPE_RANGES,
@@ -370,3 +372,71 @@ def cumsum_spec(p: CumsumParams, x: np.ndarray, axis: np.ndarray | None = None) 
     if p.reverse:
         out = out[..., ::-1]
     return np.ascontiguousarray(np.moveaxis(out, -1, p.axis))
+
+
+# ------------------------------------------------------------------------------------------------
+# REDUCE_ALL, REDUCE_ANY (``reduce.cc`` PrepareAllOrAny / EvalLogic, ``reference_ops::ReduceGeneric<bool>``):
+# bool input and output, axes from input 1 (int32, constant or not: a non-constant axis tensor makes LiteRT's
+# output dynamic and resolves the axes at Eval, with the same checks), each in [-rank, rank), duplicates ignored,
+# keep_dims as the other reducers. Each output element is the logical AND (REDUCE_ALL, starting from true) or OR
+# (REDUCE_ANY, starting from false) of its reduced elements: an empty reduction gives true / false. The order of
+# the reduction cannot change a boolean result.
+
+
+@dataclass(frozen=True)
+class LogicalReduceParams:
+    op: str
+    keep_dims: bool
+    axes: tuple[int, ...] | None  # resolved (sorted, unique, non-negative); None: from the axis input at eval
+    output_shape: tuple[int, ...] | None
+
+
+def _logical_reduce_plan(shape: tuple[int, ...], values: tuple[int, ...], keep_dims: bool,
+                         fail: Callable[[str], Exception]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """ResolveAxis: the sorted unique axes and the output shape (ResizeOutputTensor)."""
+    rank = len(shape)
+    if rank == 0:  # ResolveAxis' scalar case: no axis is read (any value is accepted), the output is a scalar
+        return (), ()
+    axes: list[int] = []
+    for value in values:
+        if not -rank <= value < rank:
+            raise fail(f"axis {value} is out of range for a rank-{rank} input")
+        resolved = value + rank if value < 0 else value
+        if resolved not in axes:
+            axes.append(resolved)
+    axes.sort()
+    if keep_dims:
+        return tuple(axes), tuple(1 if d in axes else n for d, n in enumerate(shape))
+    return tuple(axes), tuple(n for d, n in enumerate(shape) if d not in axes)
+
+
+def prepare_logical_reduce(ctx: OpContext) -> LogicalReduceParams:
+    """REDUCE_ALL and REDUCE_ANY: the operator's own name picks the rule."""
+    ctx.check_inputs(2, 2)
+    x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    ctx.check_dtype(x, ("bool",), "input")
+    ctx.check_same_type(x, y)
+    if axis_tensor.type_name != "int32":
+        raise ctx.fail(f"axis tensor must be int32, got {axis_tensor.type_name}")
+    keep_dims = bool(ctx.options.get("keep_dims", False))
+    op = ctx.op.name
+    if op == "REDUCE_ANY" and ctx.profile == "tflm":
+        raise ctx.unsupported("REDUCE_ANY under profile tflm (TFLite Micro registers REDUCE_ALL only)")
+    if axis_tensor.data is not None or math.prod(ctx.shape(axis_tensor)) == 0:
+        values = () if axis_tensor.data is None else tuple(int(v) for v in np.asarray(axis_tensor.data).reshape(-1))
+        axes, output_shape = _logical_reduce_plan(ctx.shape(x), values, keep_dims, ctx.fail)
+        ctx.set_output_shape(0, output_shape)
+        return LogicalReduceParams(op, keep_dims, axes, output_shape)
+    ctx.set_output_shape(0, lambda inputs: _logical_reduce_plan(
+        inputs[0].shape, tuple(int(v) for v in np.asarray(inputs[1]).reshape(-1)), keep_dims, EvalError)[1])
+    return LogicalReduceParams(op, keep_dims, None, None)
+
+
+def logical_reduce_spec(p: LogicalReduceParams, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """REDUCE_ALL: AND over the reduced axes (true when none); REDUCE_ANY: OR (false when none)."""
+    axes, output_shape = p.axes, p.output_shape
+    if axes is None or output_shape is None:
+        axes, output_shape = _logical_reduce_plan(x.shape, tuple(int(v) for v in np.asarray(axis).reshape(-1)),
+                                                  p.keep_dims, EvalError)
+    reducer = np.all if p.op == "REDUCE_ALL" else np.any
+    return np.asarray(reducer(x.astype(bool), axis=axes), dtype=bool).reshape(output_shape)

@@ -769,6 +769,28 @@ def slice_op(rng: np.random.Generator, dtype: str = "int8") -> bytes:
                    [_act(rng, dtype, tuple(size), q)])
 
 
+def dynamic_update_slice(rng: np.random.Generator, dtype: str = "int8") -> bytes:
+    shape = _shape(rng)
+    update = tuple(int(rng.integers(1, d + 1)) for d in shape)
+    starts = [int(rng.integers(-2, d - u + 3)) for d, u in zip(shape, update)]  # some clamped
+    q = _q(rng, dtype)
+    start_spec = _const_i32(starts) if rng.random() < 0.5 else TensorSpec((len(shape),), "int32")
+    return _single("DYNAMIC_UPDATE_SLICE", [_act(rng, dtype, shape, q), _act(rng, dtype, update, q), start_spec],
+                   [_act(rng, dtype, shape, q)])
+
+
+def _logical_reduce(op: str) -> Callable[..., bytes]:
+    def build(rng: np.random.Generator, dtype: str = "bool") -> bytes:
+        shape = _shape(rng)
+        axes = sorted(int(a) for a in rng.choice(len(shape), size=int(rng.integers(1, len(shape) + 1)),
+                                                  replace=False))
+        out = tuple(d for i, d in enumerate(shape) if i not in axes)
+        # no options table (keep_dims false): modelbuilder.OP_OPTIONS has no ReducerOptions entry for these yet
+        return _single(op, [TensorSpec(shape, "bool"), _const_i32(axes)], [TensorSpec(out, "bool")])
+
+    return build
+
+
 def split(rng: np.random.Generator, dtype: str = "int8") -> bytes:
     shape = list(_shape(rng))
     axis, parts = int(rng.integers(len(shape))), int(rng.integers(1, 4))
@@ -1309,6 +1331,9 @@ SEED_BUILDERS: dict[str, tuple[Callable[..., bytes], tuple[str, ...]]] = {
     "SELECT": (_select("SELECT"), ("int8", "float32")),
     "SELECT_V2": (_select("SELECT_V2"), ("int8", "float32")),
     "SLICE": (slice_op, ("int8", "float32")),
+    "DYNAMIC_UPDATE_SLICE": (dynamic_update_slice, ("int8", "float32", "int32", "bool")),
+    "REDUCE_ALL": (_logical_reduce("REDUCE_ALL"), ("bool",)),
+    "REDUCE_ANY": (_logical_reduce("REDUCE_ANY"), ("bool",)),
     "SPLIT": (split, ("int8", "float32")),
     "SPLIT_V": (split_v, ("int8", "float32")),
     "SQUEEZE": (squeeze, ("int8",)),
