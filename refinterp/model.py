@@ -83,8 +83,9 @@ _TENSOR_TYPES: dict[int, tuple[str, np.dtype | None]] = {
     21: ("float8_e4m3fn", None),
     22: ("float8_e5m2", None),
 }
-#: Types whose buffer size LiteRT does not check against the shape (SetTensorParametersReadOnly).
-_UNSIZED_TYPES = frozenset({"string", "resource", "variant"})
+#: Bytes per element of the types refinterp keeps no array of, whose buffer size LiteRT checks against the
+#: shape all the same (SetTensorParametersReadOnly; measured: a bfloat16 retype of int8 weights is refused)
+_RAW_ELEMENT_BYTES = {"bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1}
 #: Integer types: a quantization on these is used by the kernels, so its scale and zero point must be sane.
 _INTEGER_TYPES = frozenset({"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "int4",
                             "uint4", "int2"})
@@ -747,6 +748,10 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
             parsed_sparsity = _read_sparsity(sparsity, reader, where)
             data = np.frombuffer(raw, dtype=np.uint8)
         elif dtype is None:
+            needed = math.prod(shape) * _RAW_ELEMENT_BYTES.get(type_name, 0)
+            if len(raw) < needed:
+                raise ModelFormatError(f"{where}: buffer {buffer_index} holds {len(raw)} bytes but shape "
+                                       f"{shown(list(shape))} of {type_name} needs {needed}")
             data = np.frombuffer(raw, dtype=np.uint8)  # packed or string data, kept as raw bytes
         else:
             # subgraph.cc SetTensorParametersReadOnly: ``required_bytes <= bytes`` (ai-edge-litert 2.3.0); the
@@ -880,12 +885,12 @@ def _parse_subgraph(model_fb: Any, s: int, operator_codes: list[tuple[int, str, 
                 # variable tensors are state an operator reads and updates in place (LSTM, SVDF): LiteRT fails at
                 # invoke when one is written as an operator's output ("Input tensor lacks data")
                 raise UnsupportedOpError(f"{where}: output tensor {t} {shown(tensors[t].name)} is a variable tensor")
-            buffer = tensors[t].buffer
-            if tensors[t].is_constant and any(o.buffer == buffer for o in tensors if o.index != t):
-                # LiteRT writes the output into the model's buffer, which another tensor reads too: its result
-                # then depends on the order of its memory writes (measured: REDUCE_MAX fails at invoke)
+            if tensors[t].is_constant:
+                # LiteRT keeps such a tensor read-only and fixed-size: resizing it fails in some kernels (ARG_MAX,
+                # WHILE: "Attempting to resize a fixed-size tensor"), others write into the model's buffer, which
+                # another tensor may read too (REDUCE_MAX then fails at invoke) - measured; refinterp refuses it
                 raise UnsupportedOpError(f"{where}: output tensor {t} {shown(tensors[t].name)} has constant data "
-                                         f"in buffer {buffer}, which other tensors share")
+                                         f"(buffer {tensors[t].buffer})")
         if opcode != _CUSTOM:
             # subgraph.cc AddNodeWithParameters: a builtin operator may not write a tensor it reads
             overlap = sorted(set(op_inputs) & set(op_outputs) - {-1})

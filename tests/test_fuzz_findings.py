@@ -372,3 +372,30 @@ def test_cumsum_of_an_empty_tensor_with_a_long_axis_returns_at_once():
     for kernels in KERNELS:
         (out,) = run_refinterp(model, [x], kernels=kernels)
         assert out.shape == shape
+
+
+def test_a_bfloat16_constant_shorter_than_its_shape_is_refused_at_load_like_litert():
+    """refinterp keeps no bfloat16 arrays, but LiteRT checks the buffer's size for it all the same."""
+    from refinterp.model import parse_model
+
+    model = single_op_model("ADD", [TensorSpec((1, 6), "int8", 0.1, 0),
+                                    TensorSpec((1, 6), "int8", 0.1, 0, data=np.ones((1, 6), np.int8))],
+                            [TensorSpec((1, 6), "int8", 0.1, 0)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].tensors[1].type = 18  # BFLOAT16: 12 bytes needed, the buffer holds 6
+    retyped = mutators.pack(flat)
+    with pytest.raises(Rejected):
+        run_litert_ref(retyped, [np.ones((1, 6), np.int8)])
+    with pytest.raises(RefinterpError, match="needs 12"):
+        parse_model(retyped)
+
+
+def test_an_operator_output_with_constant_data_is_refused():
+    """ARG_MAX writing a tensor that has constant data: LiteRT cannot resize the read-only tensor (measured:
+    "Attempting to resize a fixed-size tensor"); refinterp refuses any such output when it loads the file."""
+    model = single_op_model("ARG_MAX", [TensorSpec((1, 4), "float32"), TensorSpec((), "int32", data=np.array(1))],
+                            [TensorSpec((1,), "int32")])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].tensors[2].buffer = flat.subgraphs[0].tensors[1].buffer
+    error = refinterp_error(mutators.pack(flat), [np.zeros((1, 4), np.float32)])
+    assert isinstance(error, UnsupportedOpError) and "has constant data" in str(error), error

@@ -118,21 +118,12 @@ def _check_cond_output(tensor_type: str, shape: tuple[int, ...]) -> str | None:
     return None
 
 
-def _refuse_constant_outputs(ctx: OpContext) -> None:
-    """WHILE and IF resize their outputs in Prepare: an output with constant data (a read-only buffer) makes
-    LiteRT fail ("Attempting to resize a fixed-size tensor", measured)."""
-    for position, index in enumerate(ctx.op.outputs):
-        if index >= 0 and ctx.subgraph.tensors[index].is_constant:
-            raise ctx.fail(f"output {position} (tensor {index}) has constant data: LiteRT cannot resize it")
-
-
 def prepare_while(ctx: OpContext) -> WhileParams:
     """while.cc Prepare: as many outputs as inputs; cond and body are two different subgraphs of the model,
     cond with those inputs and one bool output, body with those inputs and outputs, of the same types. Both are
     prepared on the operator's input shapes. The outputs have the body's output shapes when they equal its
     input shapes; otherwise (a loop variable that changes shape) they are dynamic: known after the loop."""
     host = _host(ctx)
-    _refuse_constant_outputs(ctx)
     inputs = _input_tensors(ctx)
     count = len(inputs)
     if len(ctx.op.outputs) != count:
@@ -219,7 +210,6 @@ def prepare_if(ctx: OpContext) -> IfParams:
     those inputs (same types) and the operator's outputs, and are prepared on the input shapes. The outputs
     have the branches' output shapes when both agree and are static, else they are dynamic."""
     host = _host(ctx)
-    _refuse_constant_outputs(ctx)
     if not ctx.op.inputs:
         raise ctx.fail("has no inputs: input 0 is the condition")
     condition = ctx.require_input(0)
