@@ -399,3 +399,21 @@ def test_an_operator_output_with_constant_data_is_refused():
     flat.subgraphs[0].tensors[2].buffer = flat.subgraphs[0].tensors[1].buffer
     error = refinterp_error(mutators.pack(flat), [np.zeros((1, 4), np.float32)])
     assert isinstance(error, UnsupportedOpError) and "has constant data" in str(error), error
+
+
+def test_detection_postprocess_with_a_missing_box_scale_is_refused():
+    """A flexbuffer key corrupted away reads 0 (AsFloat of a null): LiteRT divides by it and its NMS then
+    compares NaN overlaps in an order refinterp does not follow; refinterp refuses the options."""
+    import flatbuffers.flexbuffers as flexbuffers
+
+    options = {"max_detections": 3, "max_classes_per_detection": 1, "detections_per_class": 3,
+               "use_regular_nms": True, "nms_score_threshold": 0.04, "nms_iou_threshold": 0.3, "num_classes": 2,
+               "y_scale": 10.0, "x_scale": 10.0, "w_scale": 5.0}  # no h_scale
+    anchors = np.tile(np.array([[0.5, 0.5, 0.2, 0.2]], np.float32), (8, 1))
+    model = single_op_model("CUSTOM:TFLite_Detection_PostProcess", [
+        TensorSpec((1, 8, 4), "float32"), TensorSpec((1, 8, 3), "float32", data=np.full((1, 8, 3), 0.5, np.float32)),
+        TensorSpec((8, 4), "float32", data=anchors)],
+        [TensorSpec((1, 3, 4), "float32"), TensorSpec((1, 3), "float32"), TensorSpec((1, 3), "float32"),
+         TensorSpec((1,), "float32")], custom_options=bytes(flexbuffers.Dumps(options)))
+    error = refinterp_error(model, [np.zeros((1, 8, 4), np.float32)])
+    assert isinstance(error, UnsupportedOpError) and "box scales" in str(error), error

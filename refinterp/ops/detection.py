@@ -277,6 +277,11 @@ def prepare_detection_postprocess(ctx: OpContext) -> DetectionParams:
     iou_threshold = flex_float(options, "nms_iou_threshold", fail)
     num_classes = flex_int32(options, "num_classes", fail)
     scales = tuple(flex_float(options, f"{k}_scale", fail) for k in "yxhw")
+    if not all(np.isfinite(scale) and scale != 0 for scale in scales):
+        # a missing scale reads 0 (AsFloat of a null): the box decoding divides by it, and LiteRT's NMS then
+        # compares NaN overlaps in an order refinterp does not follow (fuzz finding)
+        raise ctx.unsupported(f"box scales (y, x, h, w) {[float(v) for v in scales]}: each must be finite and "
+                              "nonzero")
 
     ctx.check_inputs(3, 3)
     if len(ctx.op.outputs) != 4:
