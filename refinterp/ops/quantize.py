@@ -128,16 +128,17 @@ def prepare_dequantize(ctx: OpContext) -> DequantizeParams:
     ctx.set_output_shape(0, ctx.shape(x))  # elementwise: the input's shape
     ctx.check_dtype(x, ("int8", "uint8", "int16", "float16"), "input")
     ctx.check_dtype(y, ("float32",), "output")
+    q = x.quantization
+    if q is not None and q.per_channel and x.type_name != "int8" and ctx.profile == "litert-ref":
+        # dequantize.cc Eval: per-channel for int8 only ("Type 7 (10) not supported for per-channel", measured
+        # for int16 and float16)
+        raise ctx.fail(f"per-channel {x.type_name} input (LiteRT dequantizes per channel int8 only)")
     if x.type_name == "float16":
         return DequantizeParams(None, None)
-    q = x.quantization
     if q is None:
         raise ctx.fail("input is not quantized")
     if x.type_name == "int16" and ctx.profile == "litert-ref":
-        # dequantize.cc: int16 must be symmetric (Prepare) and per-tensor (Eval: "Type 7 not supported for
-        # per-channel"); measured: TFLM dequantizes any zero point
-        if q.per_channel:
-            raise ctx.fail("per-channel int16 input (LiteRT dequantizes int16 per tensor only)")
+        # dequantize.cc Prepare: int16 must be symmetric (measured: TFLM dequantizes any zero point)
         if per_tensor_qparams_or_identity(x)[1] != 0:
             raise ctx.fail(f"int16 input zero point {per_tensor_qparams_or_identity(x)[1]} (LiteRT requires 0)")
     rank = len(ctx.shape(x))

@@ -86,6 +86,8 @@ class VariableParams:
     host: SubgraphHost
     #: READ_VARIABLE: the output's type, which the variable's value must have (read_variable.cc Eval)
     output_type: str = ""
+    #: READ_VARIABLE: the output's declared shape, which the variable's value must have too
+    output_shape: tuple[int, ...] = ()
 
 
 def prepare_read_variable(ctx: OpContext) -> VariableParams:
@@ -99,7 +101,7 @@ def prepare_read_variable(ctx: OpContext) -> VariableParams:
     if output.dtype is None:
         raise ctx.unsupported(f"reading a variable of type {output.type_name}")
     ctx.set_output_dynamic(0)
-    return VariableParams(host, output.type_name)
+    return VariableParams(host, output.type_name, output.shape)
 
 
 def read_variable_spec(params: VariableParams, handle: np.ndarray) -> np.ndarray:
@@ -109,6 +111,11 @@ def read_variable_spec(params: VariableParams, handle: np.ndarray) -> np.ndarray
     if np.dtype(value.dtype).name != params.output_type and not (
             params.output_type == "bool" and value.dtype == np.bool_):
         raise EvalError(f"the variable holds {value.dtype}, the output is {params.output_type}")
+    if value.shape != params.output_shape:
+        # LiteRT resizes the output without preparing again the operators that read it, which then run on the
+        # shapes they were prepared for (measured: a -1 signature does not help); refinterp refuses the mismatch
+        raise EvalError(f"the variable has shape {list(value.shape)}, the output is declared "
+                        f"{list(params.output_shape)}")
     return np.array(value, copy=True)
 
 
