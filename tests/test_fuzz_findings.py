@@ -417,3 +417,13 @@ def test_detection_postprocess_with_a_missing_box_scale_is_refused():
          TensorSpec((1,), "float32")], custom_options=bytes(flexbuffers.Dumps(options)))
     error = refinterp_error(model, [np.zeros((1, 8, 4), np.float32)])
     assert isinstance(error, UnsupportedOpError) and "box scales" in str(error), error
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float16"])
+def test_per_channel_dequantize_of_anything_but_int8_is_refused_like_litert(dtype):
+    """dequantize.cc: "Type N not supported for per-channel" at invoke, for int16 and float16 alike."""
+    data = None if dtype == "int16" else np.ones((3, 2), np.float16)
+    model = single_op_model("DEQUANTIZE", [TensorSpec((3, 2), dtype, [0.1, 0.2, 0.3], [0, 0, 0], data=data)],
+                            [TensorSpec((3, 2), "float32")])
+    inputs = [np.ones((3, 2), np.int16)] if dtype == "int16" else []
+    assert_both_refuse(model, inputs)
