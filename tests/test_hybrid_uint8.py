@@ -3,7 +3,7 @@
 Expected values come from LiteRT BUILTIN_REF (ai-edge-litert 2.3.0) at run time; each case is built so that
 the rule it pins changes the answer (the plain product where LiteRT's SSE dot product differs, an int16 row-sum
 lane that wraps, a rounding the NEON quantizer makes differently from round()). The random cases of every
-kind are in tests/opcases_uint8_hybrid.py.
+kind are in refinterp/tools/conformance/generators/uint8_hybrid.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One test per (operator, dtype kind) that refinterp.registry advertises ("any" stands for
 opcases.ANY_DTYPES). Each draws seeded cases from the generator table (tests/opcase_table.py, which joins
-tests/opcases.py and tests/opcases_*.py) and runs every case on
+refinterp/tools/conformance/generators/core.py and tests/opcases_*.py) and runs every case on
 
 * LiteRT with the BUILTIN_REF op resolver (the oracle) and on refinterp with both kernel sets
   (``kernels="fast"`` and ``kernels="spec"``, profile "litert-ref"; only "fast" for an operator that has
@@ -49,10 +49,17 @@ from opcase_table import (
     make_case,
     registry_kinds,
 )
-from opcases import TFLM_AS_LITERT, TFLM_INVALID, TFLM_NOT_COMPARED, TFLM_UNDEFINED, TFLM_VALID, Case
 from oracle import Rejected, require_tflm, run_litert_ref, run_refinterp, run_tflm, tflm_available
 
 from refinterp.registry import REGISTRY
+from refinterp.tools.conformance.generators.core import (
+    TFLM_AS_LITERT,
+    TFLM_INVALID,
+    TFLM_NOT_COMPARED,
+    TFLM_UNDEFINED,
+    TFLM_VALID,
+    Case,
+)
 
 INT_CASES = 200
 FLOAT_CASES = 50

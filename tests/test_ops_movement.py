@@ -1,6 +1,6 @@
 """Data movement, indexing, comparison and select operators: the rules random cases cannot reach.
 
-The random cases (tests/opcases_movement.py) hold these operators to LiteRT; they never draw a model on which
+The random cases (conformance/generators/movement.py) hold these operators to LiteRT; they never draw a model on which
 LiteRT aborts or crashes the process. Here refinterp must refuse those models with a one-line reason (no
 LiteRT run), and a few rules are checked against values derived by hand from the C++ sources.
 """
@@ -8,10 +8,10 @@ LiteRT run), and a few rules are checked against values derived by hand from the
 from __future__ import annotations
 
 import numpy as np
-import opcases_movement  # noqa: F401  (registers the options tables modelbuilder may not list yet)
 import pytest
 
 import refinterp
+import refinterp.tools.conformance.generators.movement  # noqa: F401  (registers the options tables modelbuilder may not list yet)
 from refinterp.errors import EvalError, PrepareError, UnsupportedOpError
 from refinterp.modelbuilder import TensorSpec, single_op_model
 

@@ -22,14 +22,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from opcases import TFLM_UNDEFINED
-from opcases_recurrent import (
-    bidi_lstm_float_model,
-    gen_lstm_int16_tflm,
-    lstm_float_model,
-    lstm_hybrid_model,
-    lstm_int8_model,
-)
 from oracle import (
     Rejected,
     invoke_with,
@@ -42,6 +34,14 @@ from oracle import (
 )
 
 import refinterp
+from refinterp.tools.conformance.generators.core import TFLM_UNDEFINED
+from refinterp.tools.conformance.generators.recurrent import (
+    bidi_lstm_float_model,
+    gen_lstm_int16_tflm,
+    lstm_float_model,
+    lstm_hybrid_model,
+    lstm_int8_model,
+)
 
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 LSTM_MODELS = ("tflite-micro/mnist_lstm_int8.tflite", "tflite-micro/micro_speech_lstm.tflite",

@@ -5,7 +5,7 @@ A *kind* is an operator and a dtype kind as refinterp.registry names it: ``("CON
 ``("QUANTIZE", "float32->int8")``, ``("SOFTMAX", "int8->int16")``. :data:`GENERATORS` maps kinds to
 generators ``generator(rng) -> Case``: a .tflite model (bytes, from refinterp.modelbuilder), its input
 arrays and the drawn parameters. The modules tests/opcases_*.py add the generators of further operators
-with the same helpers; tests/opcase_table.py joins them into the one table (make_case, the command line).
+with the same helpers; generators/__init__.py joins them into the one table (make_case, the command line).
 
 Most cases are valid models, drawn to reach the edges the kernels must get right (saturation, rounding ties,
 empty outputs, wrapping int32 accumulators, every value of a type). A few percent are *probes*: built on

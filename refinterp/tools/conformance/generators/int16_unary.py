@@ -30,7 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     TFLM_UNDEFINED,
     Case,
@@ -44,9 +46,7 @@ from opcases import (
     random_shape,
     zero_point,
 )
-from opcases_int16_elementwise import every_int16_or_random, int16_values
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.int16_elementwise import every_int16_or_random, int16_values
 
 
 def _nonzero_zero_point(rng: np.random.Generator) -> int:

@@ -22,7 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     TFLM_AS_LITERT,
     TFLM_INVALID,
     TFLM_UNDEFINED,
@@ -36,8 +38,6 @@ from opcases import (
     log_uniform,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
 GATES = ("input", "forget", "cell", "output")

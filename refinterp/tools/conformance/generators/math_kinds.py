@@ -1,4 +1,4 @@
-"""Random single-operator cases for the math kinds tests/opcases.py does not draw yet (issue 11).
+"""Random single-operator cases for the math kinds core.py does not draw yet (issue 11).
 
 SUM, REDUCE_MIN, REDUCE_PROD and REDUCE_MAX int32/int64, CUMSUM, L2_POOL_2D and LOG_SOFTMAX int8, written
 against the harness's Case type and drawing helpers. :data:`MATH_GENERATORS` maps each kind to its
@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     INT_RANGES,
     TFLM_AS_LITERT,
@@ -35,8 +37,6 @@ from opcases import (
     window_options,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 FLOAT_EDGES = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 3e38, -3e38], np.float32)
 

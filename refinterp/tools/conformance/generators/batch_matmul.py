@@ -24,7 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     TFLM_AS_LITERT,
     TFLM_INVALID,
     TFLM_NOT_COMPARED,
@@ -40,8 +42,6 @@ from opcases import (
     typical_output_scale,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 VERSIONS = {"float32": 1, "int8": 2, "int8->int32": 2, "int16": 3, "hybrid": 1}
 

@@ -1,6 +1,6 @@
 """Random single-operator cases for DYNAMIC_UPDATE_SLICE, REDUCE_ALL and REDUCE_ANY (issue 11).
 
-Written against tests/opcases.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind) to
+Written against core.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind) to
 ``generator(rng) -> Case`` and :data:`TFLM_KINDS` lists the kinds also compared against TFLite Micro.
 
 DYNAMIC_UPDATE_SLICE: operands of rank 0 to 5 (now and then a zero dimension), updates of any shape within the
@@ -21,7 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.model import parse_model
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ANY_DTYPES,
     INT_RANGES,
     QUANTIZED_STORAGE,
@@ -37,9 +40,6 @@ from opcases import (
     quant,
     values_of,
 )
-
-from refinterp.model import parse_model
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 
 def _index_tensor(values: Any, dtype: str, constant: bool) -> tuple[TensorSpec, list[np.ndarray]]:

@@ -22,7 +22,9 @@ import math
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     TFLM_AS_LITERT,
     TFLM_NOT_COMPARED,
@@ -41,8 +43,6 @@ from opcases import (
     window_geometry,
     window_options,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 #: the standard deviation of a uniform int16 value and of a uniform int8 weight
 INT16_STD, INT8_STD = 18918.0, 74.0

@@ -25,7 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     TFLM_AS_LITERT,
     TFLM_UNDEFINED,
@@ -42,8 +44,6 @@ from opcases import (
     typical_output_scale,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 
 def _natural_size(padding: str, size: int, kernel: int, stride: int) -> int:

@@ -20,9 +20,9 @@ from typing import Any
 
 import flatbuffers.flexbuffers
 import numpy as np
-from opcases import Generator, case, choice, f32, join, log_uniform
 
 from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import Generator, case, choice, f32, join, log_uniform
 
 DETECTION = "CUSTOM:TFLite_Detection_PostProcess"
 GRID = 4  # cluster centers on a GRID x GRID grid (up to 16 clusters)

@@ -22,7 +22,9 @@ import math
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
+from refinterp.tools.conformance.generators.core import (
     TFLM_AS_LITERT,
     TFLM_UNDEFINED,
     TFLM_VALID,
@@ -37,8 +39,6 @@ from opcases import (
     log_uniform,
     zero_point,
 )
-
-from refinterp.modelbuilder import OpSpec, TensorSpec, build_model
 
 FLOAT_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH", "TANH")  # TANH: Eigen's tanh (LiteRT)
 

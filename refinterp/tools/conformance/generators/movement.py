@@ -1,6 +1,6 @@
 """Random single-operator cases for data movement, indexing, comparison, logical and select operators.
 
-Written against tests/opcases.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind)
+Written against core.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind)
 to ``generator(rng) -> Case`` exactly like opcases.GENERATORS, and :data:`TFLM_KINDS` lists the kinds also
 compared against TFLite Micro. The rules each generator draws from are in its docstring; the operators'
 rules are in refinterp/ops/{rearrange,cast,indexing,logical}.py.
@@ -17,7 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.model import parse_model
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ANY_DTYPES,
     INT_RANGES,
     QUANTIZED,
@@ -38,9 +41,6 @@ from opcases import (
     values_of,
     zero_point,
 )
-
-from refinterp.model import parse_model
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 QUANTIZED_STORAGE = ("int8", "uint8", "int16")
 

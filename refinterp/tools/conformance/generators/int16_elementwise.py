@@ -32,7 +32,9 @@ import math
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     INT_RANGES,
     TFLM_AS_LITERT,
@@ -51,8 +53,6 @@ from opcases import (
     random_shape,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 
 def int16_values(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:

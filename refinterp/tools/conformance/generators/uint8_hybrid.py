@@ -1,6 +1,6 @@
 """Random single-operator cases for legacy uint8 models, hybrid (dynamic-range) models, TANH, ARG_MAX/ARG_MIN.
 
-Written against tests/opcases.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind)
+Written against core.py (Case, case, the drawing helpers): :data:`GENERATORS` maps (operator, kind)
 to ``generator(rng) -> Case`` exactly like opcases.GENERATORS, and :data:`TFLM_KINDS` lists the kinds also
 compared against TFLite Micro. The rules each generator draws from are in its docstring; the operators' rules
 are in refinterp/ops/{conv,depthwise_conv,fully_connected,hybrid,softmax_logistic,arg_minmax}.py.
@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     TFLM_AS_LITERT,
     TFLM_INVALID,
@@ -42,8 +44,6 @@ from opcases import (
     window_options,
     zero_point,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 UINT8_SECOND_MOMENT = 255.0**2 / 12  # variance of a uniform byte; plus (mean - zp)**2 for a zero point
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import (
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.tools.conformance.generators.core import (
     ACTIVATIONS,
     TFLM_AS_LITERT,
     TFLM_NOT_COMPARED,
@@ -41,8 +43,6 @@ from opcases import (
     window_geometry,
     window_options,
 )
-
-from refinterp.modelbuilder import TensorSpec, single_op_model
 
 OUT_SCALE_15 = 1.0 / 32768
 

@@ -22,9 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from opcases import Case, Generator, case, choice, float_values, int_values, log_uniform
 
 from refinterp.modelbuilder import TensorSpec, single_op_model, sparsify
+from refinterp.tools.conformance.generators.core import (
+    Case,
+    Generator,
+    case,
+    choice,
+    float_values,
+    int_values,
+    log_uniform,
+)
 
 INDEX_TYPES = ("int32", "uint16", "uint8")
 INDEX_LIMITS = {"int32": 2**31 - 1, "uint16": 65535, "uint8": 255}
