@@ -14,7 +14,7 @@ import pytest
 from oracle import Rejected, run_litert_ref, run_refinterp
 
 from refinterp.errors import EvalError, KernelError, PrepareError, RefinterpError, UnsupportedOpError
-from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.modelbuilder import OpSpec, SubgraphSpec, TensorSpec, build_model, single_op_model
 from refinterp.tools.fuzz import mutators
 
 KERNELS = ("fast", "spec")
@@ -427,3 +427,101 @@ def test_per_channel_dequantize_of_anything_but_int8_is_refused_like_litert(dtyp
                             [TensorSpec((3, 2), "float32")])
     inputs = [np.ones((3, 2), np.int16)] if dtype == "int16" else []
     assert_both_refuse(model, inputs)
+
+
+def test_reduce_prod_int8_adds_the_output_zero_point_in_int32():
+    """QuantizedReduceProd: ``int32_t result = MBQM64(temp_prod, M, shift) + output_zero_point``. With an input
+    scale of 11,064 the rescaled product of the third row lands on INT32_MIN; adding the zero point -124 wraps
+    to a large positive value, which saturates at 127 (LiteRT), not at -128."""
+    rows = np.array([[106, -50, -59, 125, 20, 76, 118, -9, 7, 50, -92, 26, 102, 4, -88, 57],
+                     [-5, 74, 4, -27, 67, 101, 95, -68, 121, 21, 85, -63, 123, 12, 90, -62],
+                     [20, 27, -122, -67, -56, -107, -23, 22, 70, 5, -70, -17, 117, -68, -47, -84]], np.int8)
+    x = rows.reshape(3, 4, 4, 1)
+    model = single_op_model("REDUCE_PROD", [TensorSpec(x.shape, "int8", 11063.5849609375, -114),
+                                            TensorSpec((2,), "int32", data=np.array([1, 2], np.int32))],
+                            [TensorSpec((3, 1), "int8", 0.03957241, -124)], {"keep_dims": False})
+    assert_same(model, [x])
+    np.testing.assert_array_equal(run_refinterp(model, [x])[0], [[-124], [-128], [127]])
+
+
+def test_sqrt_int8_divides_by_a_subnormal_output_scale():
+    """SQRT int8 divides by s_out: with a subnormal s_out (4.6e-41), 1 / s_out is inf in float32 and
+    sqrt(0) * inf NaN, but LiteRT maps an input at the zero point (sqrt(0) = 0) to zp_out."""
+    subnormal = float(np.array([32768], np.int32).view(np.float32)[0])
+    x = np.array([[-128, -127, 0, 127, -128]], np.int8)
+    model = single_op_model("SQRT", [TensorSpec(x.shape, "int8", 0.06056578, -128)],
+                            [TensorSpec(x.shape, "int8", subnormal, 94)])
+    assert_same(model, [x])
+    np.testing.assert_array_equal(run_refinterp(model, [x])[0][0, [0, 4]], [94, 94])
+
+
+def test_a_large_quantized_comparison_runs_within_the_memory_limits():
+    """NOT_EQUAL int8 of 32 Mi elements against a broadcast operand: LiteRT runs it; refinterp rescales each
+    input through a table of its 256 codes, 4 bytes per element, instead of int64 temporaries (a MemoryError
+    under the fuzzer's 2 GiB limit)."""
+    import resource
+
+    a_shape, b_shape, out_shape = (2, 1 << 24, 1), (2, 1, 4), (2, 1 << 24, 4)
+    model = single_op_model("NOT_EQUAL", [TensorSpec(a_shape, "int8", 0.02, 3), TensorSpec(b_shape, "int8", 0.03, -5)],
+                            [TensorSpec(out_shape, "bool")])
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, a_shape, dtype=np.int8)
+    b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    got = run_refinterp(model, [a, b], kernels="spec")[0]
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
+    assert grown_mib < 512, grown_mib
+    # the real values compared, by hand: 0.02 * (a - 3) != 0.03 * (b + 5), exact in integers: 2(a-3) != 3(b+5)
+    np.testing.assert_array_equal(got, 2 * (a.astype(np.int64) - 3) != 3 * (b.astype(np.int64) + 5))
+    small = single_op_model("NOT_EQUAL", [TensorSpec((2, 64, 1), "int8", 0.02, 3),
+                                          TensorSpec(b_shape, "int8", 0.03, -5)], [TensorSpec((2, 64, 4), "bool")])
+    assert_same(small, [a[:, :64], b])
+
+
+def test_detection_postprocess_reads_its_options_by_binary_search_like_litert():
+    """flexbuffers' Map::operator[] is std::bsearch over the keys: with a key corrupted out of order
+    ("nms_score_threshold" -> "n" before "nms_iou_threshold"), "nms_iou_threshold" is there but not found,
+    reads 0 and fails Eval's check (0 < iou <= 1): LiteRT refuses the file, and so must refinterp."""
+    import flatbuffers.flexbuffers as flexbuffers
+
+    options = {"max_detections": 3, "max_classes_per_detection": 1, "detections_per_class": 3,
+               "use_regular_nms": True, "nms_score_threshold": 0.04, "nms_iou_threshold": 0.3, "num_classes": 2,
+               "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0}
+    raw = bytearray(flexbuffers.Dumps(options))
+    at = raw.index(b"nms_score_threshold\x00")
+    raw[at + 1] = 0  # the key now reads "n": the keys vector is no longer sorted
+    anchors = np.tile(np.array([[0.5, 0.5, 0.2, 0.2]], np.float32), (8, 1))
+    inputs = [TensorSpec((1, 8, 4), "float32"),
+              TensorSpec((1, 8, 3), "float32", data=np.full((1, 8, 3), 0.5, np.float32)),
+              TensorSpec((8, 4), "float32", data=anchors)]
+    outputs = [TensorSpec((1, 3, 4), "float32"), TensorSpec((1, 3), "float32"), TensorSpec((1, 3), "float32"),
+               TensorSpec((1,), "float32")]
+    model = single_op_model("CUSTOM:TFLite_Detection_PostProcess", inputs, outputs, custom_options=bytes(raw))
+    boxes = np.zeros((1, 8, 4), np.float32)
+    assert_both_refuse(model, [boxes])
+    assert "nms_iou_threshold 0.0" in str(refinterp_error(model, [boxes]))
+    intact = single_op_model("CUSTOM:TFLite_Detection_PostProcess", inputs, outputs,
+                             custom_options=bytes(flexbuffers.Dumps(options)))
+    assert_same(intact, [boxes])
+
+
+def test_assign_variable_with_a_handle_of_two_elements_is_refused_at_prepare_like_litert():
+    """assign_variable.cc Prepare: NumElements(handle) == 1. A READ_VARIABLE output declared [2] used as the
+    handle keeps that shape through Prepare (read_variable.cc makes only a rank-0 output dynamic), so LiteRT's
+    AllocateTensors refuses the file; refinterp refuses it at allocate_tensors too."""
+    from refinterp.interpreter import Interpreter
+
+    tensors = [TensorSpec((1,), "int32", name="x"), TensorSpec((), "resource", name="handle"),
+               TensorSpec((2,), "int32", name="state"), TensorSpec((1,), "int32", name="y")]
+    operators = [OpSpec("CALL_ONCE", [], [], {"init_subgraph_index": 1}),
+                 OpSpec("VAR_HANDLE", [], [1], {"container": "", "shared_name": "v"}),
+                 OpSpec("READ_VARIABLE", [1], [2]), OpSpec("ADD", [0, 0], [3]), OpSpec("ASSIGN_VARIABLE", [2, 3], [])]
+    init = SubgraphSpec([TensorSpec((), "resource", name="init_handle"),
+                         TensorSpec((2,), "int32", name="initial", data=np.array([1, 2], np.int32))],
+                        [OpSpec("VAR_HANDLE", [], [0], {"container": "", "shared_name": "v"}),
+                         OpSpec("ASSIGN_VARIABLE", [0, 1], [])], [], [], "init")
+    model = build_model(tensors, operators, [0], [3], subgraphs=[init])
+    x = np.array([5], np.int32)
+    assert_both_refuse(model, [x])
+    with pytest.raises(PrepareError, match="resource handle"):
+        Interpreter(model_content=model).allocate_tensors()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import flatbuffers.flexbuffers
 import numpy as np
 
 from refinterp.errors import EvalError
@@ -180,6 +181,40 @@ def decreasing_stable_argsort(values: np.ndarray) -> np.ndarray:
 # entry; an absent key is a null reference, which reads as 0 / 0.0 / false).
 
 
+DETECTION_OPTION_KEYS = ("max_detections", "max_classes_per_detection", "detections_per_class", "use_regular_nms",
+                         "nms_score_threshold", "nms_iou_threshold", "num_classes", "y_scale", "x_scale", "h_scale",
+                         "w_scale")
+
+
+def litert_flex_map(raw: bytes, keys: tuple[str, ...], fail: Callable[[str], Exception]) -> dict[str, Any]:
+    """The entries ``m[key]`` finds for each of ``keys``, as flexbuffers.h's ``Map::operator[]`` finds them.
+
+    That lookup is ``std::bsearch`` over the map's key vector with ``strcmp``: it trusts the keys to be sorted.
+    In a map whose keys are not (a damaged or hand-written file) it misses keys that are there and reads them
+    as null (0), so a decoded dictionary would run a model LiteRT refuses (fuzz finding: an
+    ``nms_iou_threshold`` present but unreachable reads 0 and fails Eval's IoU check). Absent keys are left out.
+    """
+    try:
+        root = flatbuffers.flexbuffers.GetRoot(raw).AsMap
+        map_keys = [bytes(k.AsKeyBytes) for k in root.Keys]
+        found: dict[str, Any] = {}
+        for key in keys:
+            target = key.encode("ascii")
+            low, high = 0, len(map_keys)
+            while low < high:  # glibc bsearch
+                middle = (low + high) // 2
+                if target < map_keys[middle]:
+                    high = middle
+                elif target > map_keys[middle]:
+                    low = middle + 1
+                else:
+                    found[key] = root.Values[middle].Value
+                    break
+    except Exception as exc:  # noqa: BLE001 - the decoder raises anything on a malformed buffer
+        raise fail(f"custom_options are not a flexbuffer map LiteRT can read ({type(exc).__name__})") from None
+    return found
+
+
 def flex_int32(options: Mapping[str, Any], key: str, fail: Callable[[str], Exception]) -> int:
     """``m[key].AsInt32()``: ``static_cast<int32_t>(AsInt64())``; a float truncates toward zero."""
     value = options.get(key)
@@ -266,8 +301,8 @@ class DetectionParams:
 
 def prepare_detection_postprocess(ctx: OpContext) -> DetectionParams:
     """detection_postprocess.cc Init (the flexbuffer options), Prepare and the shape checks of Eval."""
-    options = ctx.options
     fail = ctx.fail
+    options = litert_flex_map(ctx.op.custom_options, DETECTION_OPTION_KEYS, fail)
     max_detections = flex_int32(options, "max_detections", fail)
     max_classes_per_detection = flex_int32(options, "max_classes_per_detection", fail)
     detections_per_class = 100 if options.get("detections_per_class") is None else \

@@ -138,9 +138,30 @@ def comparison_rescaled(r: ComparisonRescale, q: np.ndarray) -> np.ndarray:
     return np.where(h >= 0, 1, -1)  # RDBPOT with a negative exponent, as x86 evaluates it (module docstring)
 
 
+_UNSIGNED_VIEWS = {np.dtype(np.int8): np.uint8, np.dtype(np.uint8): np.uint8, np.dtype(np.int16): np.uint16}
+_RESCALE_CHUNK = 1 << 20  # elements per step of the table lookup: bounds the lookup's temporary index array
+
+
+def comparison_rescaled_lowmem(r: ComparisonRescale, q: np.ndarray) -> np.ndarray:
+    """``comparison_rescaled`` through a table of the whole input type, in chunks (int32 result).
+
+    An 8- or 16-bit input takes at most 65,536 values: rescaling each once and looking the input up keeps
+    the working memory at 4 bytes per element (a large input that LiteRT runs must not run refinterp out of
+    memory through int64 temporaries).
+    """
+    unsigned = _UNSIGNED_VIEWS[q.dtype]
+    codes = np.arange(np.iinfo(unsigned).max + 1, dtype=np.int64).astype(unsigned).view(q.dtype)
+    table = comparison_rescaled(r, codes).astype(np.int32)  # indexed by the stored bits read as unsigned
+    flat = np.ascontiguousarray(q).reshape(-1).view(unsigned)
+    out = np.empty(flat.shape, np.int32)
+    for start in range(0, flat.size, _RESCALE_CHUNK):
+        out[start:start + _RESCALE_CHUNK] = table[flat[start:start + _RESCALE_CHUNK]]
+    return out.reshape(q.shape)
+
+
 def comparison_spec(p: ComparisonParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if p.rescale is not None:
-        a, b = comparison_rescaled(p.rescale[0], a), comparison_rescaled(p.rescale[1], b)
+        a, b = comparison_rescaled_lowmem(p.rescale[0], a), comparison_rescaled_lowmem(p.rescale[1], b)
     return np.asarray(COMPARISON_FUNCTIONS[p.op](a, b), dtype=np.bool_)
 
 

@@ -41,9 +41,12 @@ reduction's Prepare requires): each multiplication is rescaled so that the produ
 
     M, shift = QuantizeMultiplier(f64(s_in) / pow(f64(s_out), 1.0 / N))           (Prepare; N = in / out size)
     p = q_0 - zp_in;  p = MBQM64(int64(p) * (q_i - zp_in), M, shift) for i = 1 .. N-1
-    y = clamp(MBQM64(p, M, shift) + zp_out)
+    y = clamp(int32(MBQM64(p, M, shift) + zp_out))
 
-where MBQM64 is the int64 overload of MultiplyByQuantizedMultiplier (one rounding:
+where ``p`` is int32 (``temp_prod``), so every MBQM64 result wraps to int32, and the zero-point addition is
+int32 arithmetic that wraps too (a product that lands on -2**31 plus a negative zero point becomes a large
+positive value and saturates at qmax, as LiteRT computes with an input scale of 11,064). MBQM64 is the
+int64 overload of MultiplyByQuantizedMultiplier (one rounding:
 ``(x * ((M + 2**15) >> 16) + 2**(14 - shift)) >> (15 - shift)``). float32/int32/int64: the product in
 row-major order starting from the first element (1 for an empty reduction); integers wrap.
 
@@ -310,7 +313,9 @@ def reduce_prod_spec(p: ReduceParams, x: np.ndarray, axis: np.ndarray | None = N
         for i in range(1, p.reduced_count):
             product = multiply_by_quantized_multiplier_int64(
                 product * (rows[:, i].astype(np.int64) - p.input_zero_point), p.output_multiplier, p.output_shift)
-        y = multiply_by_quantized_multiplier_int64(product, p.output_multiplier, p.output_shift) + p.output_zero_point
+        # the zero point is added in int32 (``int32_t result = MBQM(...) + output_zero_point``): it wraps
+        y = wrap_int32(multiply_by_quantized_multiplier_int64(product, p.output_multiplier, p.output_shift)
+                       + p.output_zero_point)
         return np.clip(y, p.qmin, p.qmax).astype(x.dtype).reshape(p.output_shape)
     product = rows[:, 0].copy()  # 1 * x0 == x0 exactly, as the generic reducer starts
     with np.errstate(over="ignore", invalid="ignore"):

@@ -36,8 +36,8 @@ by name):
   ``data = MBQM(1, m, s + 20)``, ``y = clamp(MBQM(data, M, shift - 20) + zp_out)`` with
   ``M, shift = QuantizeMultiplier(1 / f64(f32(sqrtf(s_in) * s_out)))`` (TFLM, profile "tflm":
   ``1 / (sqrt(f64(s_in)) * f64(s_out))``, all in double).
-* SQRT int8: every input must be >= zp_in (else Eval fails); ``y = clamp(trunc(sqrtf(f32(s_in * (q - zp_in))) *
-  f32(1 / s_out)) + zp_out)`` (truncated, not rounded: measured with ai-edge-litert 2.3.0, whose source is not
+* SQRT int8: every input must be >= zp_in (else Eval fails); ``y = clamp(trunc(sqrtf(f32(s_in * (q - zp_in))) /
+  f32(s_out)) + zp_out)`` (truncated, not rounded: measured with ai-edge-litert 2.3.0, whose source is not
   public at this writing; truncating the exact value agrees on every case tried).
 * EXP, LOG, ELU int8 (``LUTPopulate<int8_t>`` at Prepare): for each q,
   ``y = clamp(roundf(f(f32(s_in * (q - zp_in))) * f32(1 / s_out)) + zp_out)``, saturating (an infinite
@@ -124,7 +124,7 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         y = clamp(roundf(t * f32(1 / f32(s_out))) + zp_out, qmin, qmax)
 
     The clamp saturates (an infinite ``t`` gives qmax: measured with ai-edge-litert 2.3.0, EXP int8).
-    ``rounding="truncate"``: ``clamp(static_cast<int32>(t * f32(1 / f32(s_out))) + zp_out)`` instead (SQRT int8,
+    ``rounding="truncate"``: ``clamp(static_cast<int32>(t / f32(s_out)) + zp_out)`` instead (SQRT int8,
     measured), with x86's cast (INT32_MIN out of range) and int32 wrapping.
     """
     info = np.iinfo(dtype)
@@ -135,6 +135,9 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         inverse_scale = np.float32(1.0) / np.float32(output_scale)
         scaled = transformed * inverse_scale
         if rounding == "truncate":
+            # SQRT divides by the output scale (measured: with a subnormal scale, 1 / s_out is inf in float32
+            # and 0 * inf NaN, while LiteRT maps sqrt(0) = 0 to zp_out; the division agrees on every case tried)
+            scaled = transformed / np.float32(output_scale)
             # static_cast<int32_t> then + zp in int32: out of range gives x86's INT32_MIN, and the addition
             # wraps (measured: SQRT int8 with an output scale of 1e-12 gives the type's minimum)
             quantized = wrap_int32(cast_to_int32(scaled) + output_zero_point)

@@ -91,7 +91,8 @@ class VariableParams:
 
 
 def prepare_read_variable(ctx: OpContext) -> VariableParams:
-    """read_variable.cc: one handle input, one output whose shape is the variable's at invoke (dynamic)."""
+    """read_variable.cc: one handle input, one output whose shape is the variable's at invoke (dynamic only when
+    the output is declared rank 0; the kernel refuses a variable whose shape differs from the declared one)."""
     host = _host(ctx)
     ctx.check_inputs(1, 1)
     if len(ctx.op.outputs) != 1:
@@ -100,7 +101,13 @@ def prepare_read_variable(ctx: OpContext) -> VariableParams:
     output = ctx.output(0)
     if output.dtype is None:
         raise ctx.unsupported(f"reading a variable of type {output.type_name}")
-    ctx.set_output_dynamic(0)
+    if not output.shape:
+        # read_variable.cc Prepare: "if (output->dims->size == 0) SetTensorToDynamic(output)"
+        ctx.set_output_dynamic(0)
+    else:
+        # otherwise the output keeps its declared shape through Prepare, so the operators that read it (an
+        # ASSIGN_VARIABLE's handle-count check among them) are prepared by AllocateTensors on that shape
+        ctx.set_output_shape(0, output.shape)
     return VariableParams(host, output.type_name, output.shape)
 
 

@@ -22,7 +22,7 @@ from refinterp.ops.reduce import (
     type_highest,
     type_lowest,
 )
-from refinterp.quant import mbqm64_nb, mbqm_nb
+from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32_nb
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -137,7 +137,7 @@ def _prod_8bit_nb(rows, input_zero_point, multiplier, shift, output_zero_point, 
         product = np.int64(rows[r, 0]) - input_zero_point
         for i in range(1, count):
             product = mbqm64_nb(product * (np.int64(rows[r, i]) - input_zero_point), multiplier, shift)
-        v = mbqm64_nb(product, multiplier, shift) + output_zero_point
+        v = wrap_int32_nb(mbqm64_nb(product, multiplier, shift) + output_zero_point)  # int32 addition wraps
         out[r] = min(max(v, qmin), qmax)
 
 
