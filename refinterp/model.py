@@ -409,7 +409,9 @@ LITERT_OPTIONS: dict[str, tuple[str, tuple[_OptionField, ...]]] = {
         ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
     "BIDIRECTIONAL_SEQUENCE_LSTM": ("BidirectionalSequenceLSTMOptions", (
         _ACTIVATION, ("cell_clip", "CellClip", float, 0.0), ("proj_clip", "ProjClip", float, 0.0),
-        ("merge_outputs", "MergeOutputs", bool, False), ("time_major", "TimeMajor", bool, True),
+        ("merge_outputs", "MergeOutputs", bool, False),
+        # The schema's default is true, but an absent table leaves ParseOpData's zeroed struct: false.
+        ("time_major", "TimeMajor", bool, False),
         ("asymmetric_quantize_inputs", "AsymmetricQuantizeInputs", bool, False))),
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", (
         _ACTIVATION, ("cell_clip", "CellClip", float, 0.0), ("proj_clip", "ProjClip", float, 0.0),

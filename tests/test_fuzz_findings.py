@@ -525,3 +525,34 @@ def test_assign_variable_with_a_handle_of_two_elements_is_refused_at_prepare_lik
     assert_both_refuse(model, [x])
     with pytest.raises(PrepareError, match="resource handle"):
         Interpreter(model_content=model).allocate_tensors()
+
+
+def test_bidirectional_lstm_without_options_is_batch_major_like_litert():
+    """No BidirectionalSequenceLSTMOptions table: ParseOpData leaves its zeroed struct, so time_major is false
+    (the schema's default, true, applies only to a table without the field). A [time, 1, input] input then reads
+    as batch = time: the [1, cell] states no longer fit and LiteRT refuses (a fuzz finding); with one time step
+    both run, batch-major, with no activation (merge_outputs reads false too: two outputs)."""
+    from refinterp.model import parse_model
+    from refinterp.tools.fuzz.seeds import bidirectional_lstm
+
+    seen = set()
+    for seed in range(200):
+        model = bidirectional_lstm(np.random.default_rng(seed))
+        parsed = parse_model(model)
+        max_time = parsed.subgraphs[0].tensors[0].shape[0]
+        if (max_time > 1) in seen or len(parsed.subgraphs[0].operators[0].outputs) != 2:  # merge_outputs reads false
+            continue
+        seen.add(max_time > 1)
+        flat = mutators.unpack(model)
+        flat.subgraphs[0].operators[0].builtinOptions = None
+        flat.subgraphs[0].operators[0].builtinOptionsType = 0
+        stripped = mutators.pack(flat)
+        n_input = parsed.subgraphs[0].tensors[0].shape[2]
+        inputs = [np.random.default_rng(seed).standard_normal((max_time, 1, n_input)).astype(np.float32)]
+        if max_time > 1:
+            assert_both_refuse(stripped, inputs)
+        else:
+            assert_same(stripped, inputs)
+        if len(seen) == 2:
+            return
+    pytest.fail("the seed builder drew no model with one and with several time steps")
