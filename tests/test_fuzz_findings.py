@@ -556,3 +556,29 @@ def test_bidirectional_lstm_without_options_is_batch_major_like_litert():
         if len(seen) == 2:
             return
     pytest.fail("the seed builder drew no model with one and with several time steps")
+
+
+def test_outputs_litert_never_writes_are_not_compared():
+    """TFLite_Detection_PostProcess writes only num_detections slots: with no detection, LiteRT's boxes and
+    classes hold whatever its arena held (a different value on each run; a fuzz finding, scores unquantized),
+    while refinterp writes zeros. The fuzzer's LiteRT worker runs twice with outputs pre-filled by two byte
+    patterns; elements that differ were never written and are not compared."""
+    import flatbuffers.flexbuffers as flexbuffers
+
+    from refinterp.tools.fuzz.classify import classify
+    from refinterp.tools.fuzz.worker import run_litert, run_refinterp
+
+    options = {"max_detections": 3, "max_classes_per_detection": 1, "detections_per_class": 3,
+               "use_regular_nms": False, "nms_score_threshold": 2.0, "nms_iou_threshold": 0.3, "num_classes": 2,
+               "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0}  # no score passes 2.0
+    anchors = np.tile(np.array([[0.5, 0.5, 0.2, 0.2]], np.float32), (8, 1))
+    model = single_op_model("CUSTOM:TFLite_Detection_PostProcess", [
+        TensorSpec((1, 8, 4), "float32"), TensorSpec((1, 8, 3), "float32", data=np.full((1, 8, 3), 0.5, np.float32)),
+        TensorSpec((8, 4), "float32", data=anchors)],
+        [TensorSpec((1, 3, 4), "float32"), TensorSpec((1, 3), "float32"), TensorSpec((1, 3), "float32"),
+         TensorSpec((1,), "float32")], custom_options=bytes(flexbuffers.Dumps(options)))
+    job = {"content": model, "input_seed": 0}
+    theirs, ours = run_litert(job), run_refinterp(job)
+    assert theirs["status"] == ours["status"] == "ok"
+    assert any("unwritten" in output for output in theirs["outputs"])
+    assert classify(ours, theirs).klass == "agree"

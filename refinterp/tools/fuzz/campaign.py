@@ -448,7 +448,9 @@ def _result_summary(result: dict[str, Any] | None) -> dict[str, Any] | None:
     if result.get("traceback"):
         summary["traceback"] = result["traceback"]
     if result.get("outputs") is not None:
-        summary["outputs"] = [{k: v for k, v in o.items() if k != "array"} for o in result["outputs"]]
+        summary["outputs"] = [{k: v for k, v in o.items() if k not in ("array", "unwritten")}
+                              | ({"unwritten_elements": int(o["unwritten"].sum())} if "unwritten" in o else {})
+                              for o in result["outputs"]]
     return summary
 
 

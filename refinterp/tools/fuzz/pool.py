@@ -114,6 +114,10 @@ class Worker:
         self.start()
 
 
+#: the exception types LiteRT's Python API raises when it refuses a model
+LITERT_REFUSAL_ERRORS = ("ValueError", "RuntimeError")
+
+
 class Slot:
     """A LiteRT worker and a refinterp worker running one mutant at a time, LiteRT first."""
 
@@ -125,6 +129,7 @@ class Slot:
         self.deaths: dict[str, str] = {}
         self.seconds = 0.0
         self.meta: Any = None
+        self.litert_retried = False
 
     def start(self) -> None:
         for worker in self.workers.values():
@@ -141,6 +146,7 @@ class Slot:
     def begin(self, job: dict[str, Any], seconds: float, meta: Any = None) -> None:
         self.job, self.seconds, self.meta = job, seconds, meta
         self.results, self.deaths = {}, {}
+        self.litert_retried = False
         self._submit("litert")
 
     def _submit(self, role: str) -> None:
@@ -178,6 +184,17 @@ class Slot:
         else:
             return False
         if role == "litert":
+            result = self.results.get("litert") or {}
+            if (result.get("status") == "refused" and result.get("error") not in LITERT_REFUSAL_ERRORS
+                    and not self.litert_retried):
+                # LiteRT refuses a model with ValueError or RuntimeError; anything else (a KeyError
+                # '__builtins__' was seen) means an earlier mutant corrupted this worker's interpreter state:
+                # run the mutant again in a fresh worker
+                self.litert_retried = True
+                self.results.pop("litert")
+                worker.restart()
+                self._submit("litert")
+                return False
             self._submit("refinterp")
             return False
         self.phase = None

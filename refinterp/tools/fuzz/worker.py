@@ -196,22 +196,61 @@ def run_refinterp(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _fill_outputs(interpreter: Any, byte: int) -> None:
+    """Fill every output with one byte pattern before invoke (where the API lets us), so that elements the
+    kernel never writes show up as differences between two runs."""
+    for detail in interpreter.get_output_details():
+        try:
+            shape, dtype = tuple(detail["shape"]), np.dtype(detail["dtype"])
+            pattern = np.full(int(np.prod(shape)) * dtype.itemsize, byte, np.uint8).view(dtype).reshape(shape)
+            interpreter.set_tensor(detail["index"], pattern)
+        except Exception:  # noqa: BLE001 - an unallocated, dynamic or string output: leave it as it is
+            continue
+
+
+def _mark_unwritten(summaries: list[dict[str, Any]], outputs: list[np.ndarray], content: bytes, resolver: Any,
+                    inputs: list[np.ndarray]) -> None:
+    """Run the model once more in a fresh interpreter, its outputs filled with another pattern: elements that
+    differ between the two runs were never written by LiteRT's kernel (e.g. TFLite_Detection_PostProcess leaves
+    the slots past num_detections as the arena held them). They are undefined, and the classifier does not
+    compare them; the summary records them as ``unwritten`` (a boolean mask)."""
+    try:
+        again = LiteRTInterpreter(model_content=content, experimental_op_resolver_type=resolver, num_threads=1)
+        again.allocate_tensors()
+        for detail, value in zip(again.get_input_details(), inputs):
+            again.set_tensor(detail["index"], value)
+        _fill_outputs(again, 0xA5)
+        again.invoke()
+        second = [again.get_tensor(d["index"]) for d in again.get_output_details()]
+    except Exception:  # noqa: BLE001 - the first run decides refusals; the second only marks unwritten elements
+        return
+    for summary, first, other in zip(summaries, outputs, second):
+        if first.shape != other.shape or first.dtype != other.dtype:
+            continue
+        a = np.ascontiguousarray(first).view(np.uint8).reshape(*first.shape, first.dtype.itemsize)
+        b = np.ascontiguousarray(other).view(np.uint8).reshape(*other.shape, other.dtype.itemsize)
+        unwritten = np.any(a != b, axis=-1)
+        if unwritten.any():
+            summary["unwritten"] = unwritten
+
+
 def run_litert(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"status": "ok", "stage": "load"}
     started = time.perf_counter()
     try:
         content = job["content"]
+        resolver = OpResolverType.BUILTIN_REF
         try:
-            interpreter = LiteRTInterpreter(model_content=content,
-                                            experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+            interpreter = LiteRTInterpreter(model_content=content, experimental_op_resolver_type=resolver,
+                                            num_threads=1)
         except ValueError as exc:
             # A few operators (CEIL, ROUND, ELU) are only in LiteRT's builtin resolver: refinterp follows that
             # resolver's kernels for them, so the fuzzer does too (without its default XNNPACK delegate).
             if "Didn't find op for builtin opcode" not in str(exc):
                 raise
-            interpreter = LiteRTInterpreter(
-                model_content=content, num_threads=1,
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            interpreter = LiteRTInterpreter(model_content=content, num_threads=1,
+                                            experimental_op_resolver_type=resolver)
             result["resolver"] = "BUILTIN_WITHOUT_DEFAULT_DELEGATES"
         result["stage"] = "prepare"
         interpreter.allocate_tensors()
@@ -223,11 +262,13 @@ def run_litert(job: dict[str, Any]) -> dict[str, Any]:
             return result
         for detail, value in zip(details, inputs):
             interpreter.set_tensor(detail["index"], value)
+        _fill_outputs(interpreter, 0x5A)
         result["stage"] = "invoke"
         interpreter.invoke()
         result["stage"] = "outputs"
-        result["outputs"] = summarize_outputs([interpreter.get_tensor(d["index"])
-                                               for d in interpreter.get_output_details()])
+        outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+        result["outputs"] = summarize_outputs(outputs)
+        _mark_unwritten(result["outputs"], outputs, content, resolver, inputs)
     except MemoryError as exc:
         result.update(status="oom", error=type(exc).__name__, message=str(exc))
     except UnicodeDecodeError as exc:  # the Python wrapper cannot decode a tensor name: not the runtime's refusal
