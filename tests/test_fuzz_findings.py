@@ -582,3 +582,19 @@ def test_outputs_litert_never_writes_are_not_compared():
     assert theirs["status"] == ours["status"] == "ok"
     assert any("unwritten" in output for output in theirs["outputs"])
     assert classify(ours, theirs).klass == "agree"
+
+
+def test_the_unwritten_output_check_never_fills_an_output_that_is_also_read():
+    """The fuzzer's pre-fill of LiteRT's outputs (above) must skip an output that is also a model input or an
+    operator's input (mutants list input 0 among the outputs): filling it would change what LiteRT computes."""
+    from refinterp.tools.fuzz.classify import classify
+    from refinterp.tools.fuzz.worker import run_litert, run_refinterp
+
+    model = single_op_model("ADD", [TensorSpec((1, 4), "int8", 0.1, 3), TensorSpec((1, 4), "int8", 0.2, -5)],
+                            [TensorSpec((1, 4), "int8", 0.25, 1)])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].outputs = [2, 0]  # the sum, and input 0 again
+    job = {"content": mutators.pack(flat), "input_seed": 0}
+    theirs, ours = run_litert(job), run_refinterp(job)
+    assert theirs["status"] == ours["status"] == "ok"
+    assert classify(ours, theirs).klass == "agree"

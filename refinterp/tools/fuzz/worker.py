@@ -197,9 +197,19 @@ def run_refinterp(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fill_outputs(interpreter: Any, byte: int) -> None:
-    """Fill every output with one byte pattern before invoke (where the API lets us), so that elements the
-    kernel never writes show up as differences between two runs."""
+    """Fill the outputs with one byte pattern before invoke (where the API lets us), so that elements the
+    kernel never writes show up as differences between two runs. Only outputs that an operator writes and
+    nothing reads: a model output may also be a model input, a constant or an operator's input (mutants make
+    such files), and filling those would change what LiteRT computes."""
+    try:
+        ops = interpreter._get_ops_details()
+    except Exception:  # noqa: BLE001 - without the graph, fill nothing
+        return
+    written = {int(i) for op in ops for i in op["outputs"]}
+    read = {int(i) for op in ops for i in op["inputs"]} | {int(d["index"]) for d in interpreter.get_input_details()}
     for detail in interpreter.get_output_details():
+        if int(detail["index"]) not in written or int(detail["index"]) in read:
+            continue
         try:
             shape, dtype = tuple(detail["shape"]), np.dtype(detail["dtype"])
             pattern = np.full(int(np.prod(shape)) * dtype.itemsize, byte, np.uint8).view(dtype).reshape(shape)
