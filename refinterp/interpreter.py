@@ -58,9 +58,16 @@ from refinterp.errors import (
     shown,
 )
 from refinterp.model import Model, Operator, Subgraph, Tensor, load_model, parse_model
-from refinterp.ops.common import KNOWN_AFTER_KERNEL, PROFILES, KernelResult, OpContext, ShapeFunction
+from refinterp.ops.common import (
+    ALL_PROFILES,
+    KNOWN_AFTER_KERNEL,
+    KernelResult,
+    OpContext,
+    ShapeFunction,
+    base_profile,
+)
 from refinterp.ops.variables import HANDLE_DTYPE
-from refinterp.registry import OP_VERSIONS, OpDef, lookup
+from refinterp.registry import OP_VERSIONS, OpDef, lookup, prepare_kernel
 
 KERNEL_CHOICES = ("fast", "spec")
 #: LiteRT's keyword arguments that refinterp accepts and ignores (it has one resolver, its own, no delegates,
@@ -429,14 +436,16 @@ class _SubgraphRun:
         if opdef is None:
             raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {_op_name(op)} (version {op.version}) is "
                                      f"not supported by refinterp (see `refinterp ops`)")
-        if owner.profile not in opdef.profiles:
-            raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {op.name} has no {owner.profile} profile")
-        if owner.profile == "litert-ref" and op.version not in opdef.versions:  # TFLM ignores versions
+        profile = base_profile(owner.profile)  # an emulation profile runs on its reference profile
+        if profile not in opdef.profiles:
+            raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {op.name} has no {profile} profile")
+        if profile == "litert-ref" and op.version not in opdef.versions:  # TFLM ignores versions
             raise UnsupportedOpError(f"{self.prefix}operator {op.index}: {op.name} version {op.version} is not "
                                      f"supported by refinterp (it runs versions {_version_ranges(opdef.versions)})")
-        ctx = OpContext(op, self.subgraph, owner.profile, shapes=MappingProxyType(shapes), host=owner)
+        ctx = OpContext(op, self.subgraph, profile, shapes=MappingProxyType(shapes), host=owner,
+                        emulation=None if profile == owner.profile else owner.profile)
         try:
-            params = opdef.prepare_for(owner.kernels)(ctx)
+            params, kernel = prepare_kernel(opdef, ctx, owner.kernels, owner.profile)
         except RefinterpError as exc:  # helpers below the ops (quant.py) raise without naming the operator
             raise self.located(exc, op) from None
         missing = sorted(position for position in ctx.output_shapes if position >= len(op.outputs))
@@ -451,7 +460,7 @@ class _SubgraphRun:
                 said = _params_output_shape(params)
             plan.append(said)
         input_shapes = tuple(shapes[i] if i >= 0 else None for i in op.inputs)
-        return _PreparedOp(op, opdef, params, opdef.kernel_for(owner.kernels), input_shapes, tuple(plan))
+        return _PreparedOp(op, opdef, params, kernel, input_shapes, tuple(plan))
 
     def prepare_provisionally(self, op: Operator, shapes: dict[int, tuple[int, ...]]) -> _PreparedOp:
         """An operator fed by a tensor whose shape is known only at invoke, prepared on the planned shapes, or
@@ -689,7 +698,9 @@ class Interpreter:
         num_threads: threads for the fast kernels, an int >= 1 (LiteRT raises ValueError otherwise, and so
             does refinterp); default all the cores numba sees.
         profile: whose rules to follow where the official runtimes differ by design: "litert-ref"
-            (LiteRT's reference kernels, the default) or "tflm" (TFLite Micro).
+            (LiteRT's reference kernels, the default) or "tflm" (TFLite Micro); or an emulation profile:
+            "litert-opt" (LiteRT's optimized x86-64 builtin kernels) or "xnnpack" (LiteRT with the XNNPACK
+            delegate), see refinterp/ops/emulation/.
         kernels: "fast" (numba, the default) or "spec" (the readable NumPy kernels).
         progress: optional :data:`ProgressCallback`, called before each operator is prepared and run (the
             ``refinterp run`` progress line); it may also be set later as the ``progress`` attribute.
@@ -725,8 +736,8 @@ class Interpreter:
                           UserWarning, stacklevel=2)
         if (model_path is None) == (model_content is None):
             raise InputError("give exactly one of model_path and model_content")
-        if profile not in PROFILES:
-            raise InputError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+        if profile not in ALL_PROFILES:
+            raise InputError(f"profile {profile!r} is not one of {', '.join(ALL_PROFILES)}")
         if kernels not in KERNEL_CHOICES:
             raise InputError(f"kernels {kernels!r} is not one of {', '.join(KERNEL_CHOICES)}")
         self.max_tensor_bytes = _limit(max_tensor_bytes, MAX_TENSOR_BYTES_ENV, DEFAULT_MAX_TENSOR_BYTES,
@@ -737,7 +748,7 @@ class Interpreter:
         self.max_while_iterations = _positive_count(max_while_iterations, MAX_WHILE_ITERATIONS_ENV,
                                                     DEFAULT_MAX_WHILE_ITERATIONS, "max_while_iterations")
         self.model: Model = load_model(model_path) if model_path is not None else parse_model(model_content)
-        if profile == "litert-ref":
+        if base_profile(profile) == "litert-ref":
             if self.model.litert_refusals:
                 raise ModelFormatError(self.model.litert_refusals[0])
             check_litert_operator_codes(self.model)

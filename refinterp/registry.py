@@ -42,7 +42,10 @@ from refinterp.ops import (
     unary_math,
     variables,
 )
-from refinterp.ops.common import PROFILES
+from refinterp.ops.common import PROFILES, OpContext
+from refinterp.ops.emulation import EmulatedOp
+from refinterp.ops.emulation import litert_opt as litert_opt_emulation
+from refinterp.ops.emulation import xnnpack as xnnpack_emulation
 from refinterp.ops.fast import activations as activations_fast
 from refinterp.ops.fast import arg_minmax as arg_minmax_fast
 from refinterp.ops.fast import batch_matmul as batch_matmul_fast
@@ -489,3 +492,19 @@ REGISTRY: dict[str, OpDef] = {row.name: row for row in (*_TABLE, *_SUBGRAPH_ROWS
 
 def lookup(name: str) -> OpDef | None:
     return REGISTRY.get(name)
+
+
+#: The emulation profiles' tables (refinterp/ops/emulation/): operator name -> the emulated rule.
+EMULATIONS: dict[str, dict[str, EmulatedOp]] = {"litert-opt": litert_opt_emulation.TABLE,
+                                                "xnnpack": xnnpack_emulation.TABLE}
+
+
+def prepare_kernel(opdef: OpDef, ctx: OpContext, kernels: str, profile: str) -> tuple[Any, Callable[..., Any]]:
+    """(params, kernel) of one operator under ``profile``: the emulated rule where the emulation profile's
+    table has one that applies to this case (its prepare returns params), else the reference kernel set."""
+    emulated = EMULATIONS.get(profile, {}).get(opdef.name)
+    if emulated is not None:
+        params = emulated.prepare(ctx, opdef.prepare)
+        if params is not None:
+            return params, emulated.kernel
+    return opdef.prepare_for(kernels)(ctx), opdef.kernel_for(kernels)

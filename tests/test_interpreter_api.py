@@ -282,7 +282,7 @@ def test_litert_keyword_arguments_are_accepted_and_typos_are_not():
     with pytest.raises(TypeError, match="unexpected"):
         refinterp.Interpreter(model_path=str(MODEL), experimental_preserve_al_tensors=True)
     with pytest.raises(InputError, match="profile"):
-        refinterp.Interpreter(model_path=str(MODEL), profile="xnnpack")
+        refinterp.Interpreter(model_path=str(MODEL), profile="xnnpack-fast")
     with pytest.raises(InputError, match="exactly one"):
         refinterp.Interpreter()
 

@@ -34,6 +34,17 @@ PADDING_SAME, PADDING_VALID = 0, 1
 MAX_PADDING = 32767  # the largest padding of a 2-D window LiteRT accepts (int16)
 MAX_CONV_FACTOR = 32767  # the largest stride or dilation of LiteRT's CONV_2D / DEPTHWISE_CONV_2D (int16)
 PROFILES = ("litert-ref", "tflm")
+#: Emulation profiles (docs/profiles.md "Emulation profiles"): another runtime's arithmetic where it differs
+#: from the reference kernels (refinterp/ops/emulation/), each on top of the reference profile it names; every
+#: operator without an emulated rule runs that reference profile's kernels, and ``OpContext.profile`` is it.
+EMULATION_PROFILES = {"litert-opt": "litert-ref", "xnnpack": "litert-ref"}
+#: every profile ``Interpreter(profile=...)`` accepts
+ALL_PROFILES = PROFILES + tuple(EMULATION_PROFILES)
+
+
+def base_profile(profile: str) -> str:
+    """The reference profile whose kernels and checks ``profile`` runs (itself for a reference profile)."""
+    return EMULATION_PROFILES.get(profile, profile)
 
 #: An output shape that depends on input values (a non-constant shape, size or paddings input): called with
 #: the operator's input arrays (``None`` for an absent one) before its kernel runs; raises EvalError on bad values.
@@ -133,6 +144,9 @@ class OpContext:
                                                                       repr=False)
     #: the interpreter's subgraphs and resource variables, for the operators that use them (None: not given)
     host: SubgraphHost | None = field(default=None, compare=False, repr=False)
+    #: the emulation profile being run ("litert-opt", "xnnpack"; ``profile`` is then its reference profile),
+    #: or None under a reference profile
+    emulation: str | None = None
 
     @property
     def options(self) -> Mapping[str, Any]:
