@@ -186,3 +186,95 @@ def relu_spec(p: ReluParams, x: np.ndarray) -> np.ndarray:
     y = p.output_zero_point + multiply_by_quantized_multiplier(x.astype(np.int64) - p.input_zero_point,
                                                                p.multiplier, p.shift)
     return np.clip(y, p.act_min, p.act_max).astype(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_leaky_relu(ctx: OpContext, p: LeakyReluParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """LEAKY_RELU output ``index`` (module docstring's rules)."""
+    q = inputs[0][index]
+    if not p.quantized:
+        x = trace.add("input", np.float32(q), f"input at {list(index)}")
+        if x > 0:
+            value = trace.add("x > 0: output x", x, "x > 0 ? x : x * alpha")
+        else:
+            value = trace.add("x <= 0: x * alpha", np.float32(x * p.alpha),
+                              f"{float(x)!r} * alpha {float(p.alpha)!r}, rounded to float32")
+        trace.approximates(float(x) if x > 0 else float(x) * float(p.alpha))
+        return np.float32(value)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    q = int(q)
+    trace.add("input", q, f"input at {list(index)}; real value s_in * (q - zp_in) = {input_scale!r} * "
+              f"({q} - {p.input_zero_point}) = {input_scale * (q - p.input_zero_point)!r}")
+    d = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
+    if ctx.profile == "tflm":
+        in_double = "in double (TFLM leaky_relu_common.cc)"
+        identity_real = float(input_scale) / float(output_scale)
+        alpha_real = float(input_scale) * float(p.alpha) / float(output_scale)
+    else:
+        in_double = "in float32, then widened to double (LiteRT activations.cc)"
+        identity_real = float(np.float32(input_scale) / np.float32(output_scale))
+        alpha_real = float((np.float32(input_scale) * p.alpha) / np.float32(output_scale))
+    if d >= 0:
+        trace.add("branch", "identity", f"{d} >= 0: the identity multiplier (s_in / s_out)")
+        multiplier, shift = trace.quantize_multiplier(identity_real, f"s_in / s_out {in_double}",
+                                                      (p.identity_multiplier, p.identity_shift))
+    else:
+        trace.add("branch", "alpha", f"{d} < 0: the alpha multiplier (s_in * alpha / s_out, alpha = "
+                  f"{float(p.alpha)!r})")
+        multiplier, shift = trace.quantize_multiplier(alpha_real, f"s_in * alpha / s_out {in_double}",
+                                                      (p.alpha_multiplier, p.alpha_shift))
+    if multiplier < 0:  # a negative alpha: the kernel negates around a positive multiplier
+        scaled = -trace.mbqm(d, -multiplier, shift)
+        trace.add("negate", scaled, "a negative alpha: -MultiplyByQuantizedMultiplier(d, -M, shift)")
+    else:
+        scaled = trace.mbqm(d, multiplier, shift)
+    shifted = trace.add("plus output zero point", scaled + p.output_zero_point, f"{scaled} + {p.output_zero_point}")
+    value = int(trace.clamp(shifted, p.qmin, p.qmax, f"the {inputs[0].dtype} range"))
+    real = input_scale * d
+    trace.approximates(real if real > 0 else real * float(p.alpha), output_scale, p.output_zero_point,
+                       (p.qmin, p.qmax))
+    return value
+
+
+def explain_relu(ctx: OpContext, p: ReluParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """RELU / RELU6 / RELU_N1_TO_1 output ``index``: LiteRT requantizes then clamps; TFLM's RELU6 clamps the raw
+    input (module notes above)."""
+    q = np.asarray(inputs[0])[index]
+    if not p.quantized:
+        x = trace.add("input", float(q), f"input at {list(index)}")
+        value = np.asarray(relu_spec(p, np.asarray([q], np.float32)))[0]  # the float rule is one comparison
+        lower, upper = RELU_BOUNDS[p.op]
+        trace.add("output", float(value), f"x < {lower} ? {lower} : x" + (f", then x > {upper} ? {upper} : x"
+                                                                           if upper is not None else "")
+                  + " (NaN and -0.0 pass through)")
+        trace.approximates(min(max(x, lower), upper) if upper is not None else max(x, lower))
+        return value
+    q = int(q)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.add("input", q, f"input at {list(index)}; real value {input_scale * (q - p.input_zero_point)!r}")
+    real = input_scale * (q - p.input_zero_point)
+    lower, upper = RELU_BOUNDS[p.op]
+    real = max(real, lower) if upper is None else min(max(real, lower), upper)
+    if not p.requantize:
+        value = int(trace.clamp(q, p.act_min, p.act_max, "TFLM's RELU6: [zp_in, quantized 6], on the raw input, no "
+                                "requantization"))
+        trace.approximates(real, input_scale, p.input_zero_point)
+        return value
+    d = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
+    if p.profile == "tflm":
+        multiplier, shift = trace.quantize_multiplier(float(input_scale) / float(output_scale),
+                                                      "f64(s_in) / f64(s_out), in double (TFLM)",
+                                                      (p.multiplier, p.shift))
+    else:
+        multiplier, shift = trace.quantize_multiplier(float(np.float32(input_scale) / np.float32(output_scale)),
+                                                      "f32(s_in / s_out), in float32 (LiteRT activations.cc)",
+                                                      (p.multiplier, p.shift))
+    value = trace.requantize(d, multiplier, shift, p.output_zero_point, p.act_min, p.act_max,
+                             f"{p.op}'s bounds quantized with the output scale, and the output type")
+    trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
+    return value

@@ -119,3 +119,28 @@ def arg_min_max_spec(p: ArgMinMaxParams, x: np.ndarray, axis: np.ndarray) -> np.
             best = np.where(better, moved[i], best)
             index = np.where(better, i, index)
     return index.astype(p.output_dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_arg_min_max(ctx: OpContext, p: ArgMinMaxParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ARG_MAX / ARG_MIN output ``index``: the values along the axis at that position, and the first index of the
+    largest (smallest) stored value."""
+    x = np.asarray(inputs[0])
+    a = resolve_axis(p, x, inputs[1])
+    check_no_nan(p, x)
+    position = tuple(int(i) for i in index[:a]) + (slice(None),) + tuple(int(i) for i in index[a:])
+    line = x[position]
+    trace.add("values along the axis", line.tolist(), f"input{[*index[:a], ':', *index[a:]]} (axis {a}, "
+              f"{line.size} values); quantized values compare as stored: the scale is positive, the order is the same")
+    best, best_index = line[0], 0
+    for i in range(1, line.size):
+        if (line[i] > best) if p.is_arg_max else (line[i] < best):
+            best, best_index = line[i], i
+    trace.add("largest value" if p.is_arg_max else "smallest value", best.item(),
+              f"first at position {best_index}" + (f" (also at {[int(i) for i in np.nonzero(line == best)[0][1:]]}: "
+                                                   "a tie keeps the first)" if np.sum(line == best) > 1 else ""))
+    trace.add("output", best_index, f"its index along axis {a}, as {p.output_dtype}")
+    return best_index

@@ -496,3 +496,95 @@ def _conv2d_hybrid_per_channel(p: Conv2DParams, x: np.ndarray, w: np.ndarray,
             scaled = (scaled + bias.astype(np.float32)).astype(np.float32)
         out[b] = scaled
     return clamp_float(out, p.act_min, p.act_max)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def conv_window(p: Conv2DParams, in_h: int, in_w: int, filter_h: int, filter_w: int, oy: int, ox: int
+                ) -> tuple[list[tuple[int, int, int, int]], int]:
+    """The taps of output (oy, ox) in reference_ops order (ky, kx): (ky, kx, iy, ix) of those inside the image,
+    and how many fall outside (skipped)."""
+    inside, skipped = [], 0
+    for ky in range(filter_h):
+        for kx in range(filter_w):
+            iy = oy * p.stride_h - p.window.pad_h + ky * p.dilation_h
+            ix = ox * p.stride_w - p.window.pad_w + kx * p.dilation_w
+            if 0 <= iy < in_h and 0 <= ix < in_w:
+                inside.append((ky, kx, iy, ix))
+            else:
+                skipped += 1
+    return inside, skipped
+
+
+def explain_conv2d(ctx: OpContext, p: Conv2DParams, inputs: list, index: tuple[int, ...], trace) -> Any:
+    """CONV_2D output ``index`` = (b, oy, ox, oc), int8 / uint8 / int16x8 rules (module docstring)."""
+    rule = p.rule
+    if rule not in (KIND_INT8, KIND_UINT8, KIND_INT16, KIND_FLOAT32):
+        raise trace.not_detailed(f"the {rule} rule")
+    x, w, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    b, oy, ox, oc = (int(v) for v in index)
+    channels_out, filter_h, filter_w, channels_in_group = w.shape
+    group = oc // (channels_out // p.groups)
+    taps, skipped = conv_window(p, x.shape[1], x.shape[2], filter_h, filter_w, oy, ox)
+    positions = [(ky, kx, iy, ix, group * channels_in_group + ic) for ky, kx, iy, ix in taps
+                 for ic in range(channels_in_group)]
+    if rule == KIND_FLOAT32:
+        trace.add("output element", [b, oy, ox, oc], f"batch {b}, row {oy}, column {ox}, output channel {oc}")
+        total = trace.float_dot(positions, ("ky", "kx", "iy", "ix", "ic"),
+                                [x[b, iy, ix, ic] for _, _, iy, ix, ic in positions],
+                                [w[oc, ky, kx, ic - group * channels_in_group] for ky, kx, _, _, ic in positions],
+                                skipped * channels_in_group)
+        if bias is not None:
+            total = trace.add("plus bias", np.float32(total + np.float32(bias[oc])), f"+ bias[{oc}] = "
+                              f"{float(bias[oc])!r}, float32")
+        value = clamp_float(np.asarray(total), p.act_min, p.act_max)[()]
+        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
+        real = sum(float(x[b, iy, ix, ic]) * float(w[oc, ky, kx, ic - group * channels_in_group])
+                   for ky, kx, iy, ix, ic in positions) + (float(bias[oc]) if bias is not None else 0.0)
+        trace.approximates(min(max(real, p.act_min), p.act_max))
+        return value
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    wq = ctx.require_input(1).quantization
+    filter_scale = float(wq.scale[oc] if wq.scale.size > 1 else wq.scale[0])
+    trace.add("output element", [b, oy, ox, oc],
+              f"batch {b}, row {oy}, column {ox}, output channel {oc}"
+              + (f" (group {group} of {p.groups})" if p.groups > 1 else "")
+              + f"; its window starts at input row {oy * p.stride_h - p.window.pad_h}, column "
+              f"{ox * p.stride_w - p.window.pad_w} (stride {p.stride_h}x{p.stride_w}, padding {p.window.pad_h}x"
+              f"{p.window.pad_w}, dilation {p.dilation_h}x{p.dilation_w}), filter {filter_h}x{filter_w}x"
+              f"{channels_in_group}")
+    total, real = trace.dot(positions, ("ky", "kx", "iy", "ix", "ic"),
+                            [x[b, iy, ix, ic] for _, _, iy, ix, ic in positions], p.input_zero_point, input_scale,
+                            [w[oc, ky, kx, ic - group * channels_in_group] for ky, kx, _, _, ic in positions],
+                            p.filter_zero_point, filter_scale, skipped * channels_in_group)
+    if bias is not None:
+        bias_value = int(bias[oc])
+        bq = ctx.input(2).quantization
+        bias_scale = (float(bq.scale[oc] if bq.scale.size > 1 else bq.scale[0]) if bq is not None
+                      else input_scale * filter_scale)
+        trace.add("bias", bias_value, f"bias[{oc}]; real value = s_bias * bias, s_bias = {bias_scale!r} "
+                  "(= s_in * s_w by construction)")
+        real += bias_scale * bias_value
+        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
+    else:
+        trace.add("accumulator", total, "sum of products (no bias)")
+    if rule == KIND_UINT8:
+        formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
+        real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
+    else:
+        formula = f"s_in * s_w[{oc}] / s_out in double (PopulateConvolutionQuantizationParams)"
+        real_multiplier = float(input_scale) * filter_scale / float(output_scale)
+    multiplier, shift = trace.quantize_multiplier(
+        real_multiplier, formula, (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
+    if rule == KIND_INT16 and p.accumulator_bits == 64:
+        scaled = trace.mbqm_int64(total, multiplier, shift)
+        value = int(trace.clamp(scaled, int(p.act_min), int(p.act_max), "the fused activation, int16"))
+    else:
+        total = trace.wrap(total)
+        value = trace.requantize(total, multiplier, shift, p.output_zero_point, int(p.act_min),
+                                  int(p.act_max))
+    trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
+    return value

@@ -398,3 +398,91 @@ def binary_spec(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
             value = x1 * x2
     lo, hi = np.array(p.act_min, p.dtype), np.array(p.act_max, p.dtype)
     return _clamp(value, lo, hi).astype(p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def broadcast_position(shape: tuple[int, ...], index: tuple[int, ...]) -> tuple[int, ...]:
+    """The element of an input of ``shape`` that output ``index`` reads under NumPy broadcasting."""
+    tail = index[len(index) - len(shape):] if shape else ()
+    return tuple(0 if d == 1 else int(i) for d, i in zip(shape, tail))
+
+
+def explain_binary(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ADD / SUB / MUL / MINIMUM / MAXIMUM output ``index``: the two operands it reads (broadcast), then the rule of
+    the module docstring (8-bit and int16 general path, float32, plain integers)."""
+    if p.kind not in ("quantized", "float", "raw"):
+        raise trace.not_detailed(f"the {p.kind} rule")
+    operands = []
+    for k, x in enumerate(inputs[:2]):
+        at = broadcast_position(x.shape, index)
+        operands.append(np.asarray(x)[at])
+        tensor = ctx.require_input(k)
+        q = tensor.quantization
+        real = (f"; real value {float(q.scale[0]) * (int(operands[-1]) - int(q.zero_point[0]))!r}"
+                if p.kind == "quantized" and q is not None else "")
+        trace.add(f"input {k + 1}", operands[-1].item(), f"input {k + 1} at {list(at)}"
+                  + (" (broadcast)" if tuple(x.shape) != tuple(p.output_shape) else "") + real)
+    a, b = operands
+    if p.op in ("MINIMUM", "MAXIMUM"):
+        value = (a if a < b else b) if p.op == "MINIMUM" else (a if a > b else b)
+        trace.add("output", value.item(), f"{'a < b ? a : b' if p.op == 'MINIMUM' else 'a > b ? a : b'} on the "
+                  "stored values (no requantization: TFLite assumes equal scales)")
+        return value.item()
+    if p.kind != "quantized":
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = {"ADD": a + b, "SUB": a - b, "MUL": a * b}[p.op]
+        trace.add({"ADD": "sum", "SUB": "difference", "MUL": "product"}[p.op], raw.item(),
+                  f"in {p.dtype} ({'IEEE float32 rounding' if p.kind == 'float' else 'wrapping'})",
+                  rule="round to nearest, ties to even" if p.kind == "float" else "")
+        lo, hi = np.array(p.act_min, p.dtype), np.array(p.act_max, p.dtype)
+        value = raw if not raw < lo else lo
+        value = value if not hi < value else hi
+        trace.add("clamp", value.item(), f"to [{lo.item()}, {hi.item()}] (the fused activation)")
+        if p.kind == "float":
+            trace.approximates({"ADD": float(a) + float(b), "SUB": float(a) - float(b),
+                                "MUL": float(a) * float(b)}[p.op])
+        return value.item()
+    scale1, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input 1")
+    scale2, _ = per_tensor_qparams(ctx, ctx.require_input(1), "input 2")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    d1 = trace.add("input 1 minus zero point", int(a) + p.input1_offset, f"{int(a)} - {-p.input1_offset}")
+    d2 = trace.add("input 2 minus zero point", int(b) + p.input2_offset, f"{int(b)} - {-p.input2_offset}")
+    real1, real2 = scale1 * d1, scale2 * d2
+    if p.op == "MUL":
+        product = trace.add("product", d1 * d2, f"{d1} * {d2}")
+        if ctx.profile == "tflm":
+            formula = "f64(s1) * f64(s2) / f64(s_out), in double (TFLM mul_common.cc)"
+        else:
+            formula = "f32(f32(s1 * s2) / s_out), in float32 (LiteRT mul.cc), then widened"
+        multiplier, shift = trace.quantize_multiplier(mul_real_multiplier(scale1, scale2, output_scale, ctx.profile),
+                                                      formula, (p.output_multiplier, p.output_shift))
+        raw = trace.mbqm(product, multiplier, shift)
+        real = real1 * real2
+    else:
+        twice = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
+        trace.add("twice the larger input scale", twice, f"2 * max(s1, s2) = 2 * max({scale1!r}, {scale2!r}): both "
+                  f"inputs are brought to this common scale, with {p.left_shift} extra bits of precision")
+        scaled = []
+        for k, (d, scale, m, sh) in enumerate(((d1, scale1, p.input1_multiplier, p.input1_shift),
+                                               (d2, scale2, p.input2_multiplier, p.input2_shift)), 1):
+            shifted = trace.add(f"input {k} shifted left", d << p.left_shift, f"{d} * 2^{p.left_shift}")
+            multiplier, shift = trace.quantize_multiplier(float(scale) / twice, f"s{k} / (2 * max(s1, s2))",
+                                                          (m, sh), name=f"input {k} multiplier")
+            scaled.append(trace.mbqm(shifted, multiplier, shift))
+            trace.add(f"input {k} on the common scale", scaled[-1], f"input {k} in units of 2 * max(s1, s2) / "
+                      f"2^{p.left_shift}")
+        total = scaled[0] + scaled[1] if p.op == "ADD" else scaled[0] - scaled[1]
+        total = trace.add("sum" if p.op == "ADD" else "difference", int(wrap_int32(total)),
+                          f"{scaled[0]} {'+' if p.op == 'ADD' else '-'} {scaled[1]} (int32)")
+        multiplier, shift = trace.quantize_multiplier(twice / (float(1 << p.left_shift) * float(output_scale)),
+                                                      f"2 * max(s1, s2) / (2^{p.left_shift} * s_out)",
+                                                      (p.output_multiplier, p.output_shift), name="output multiplier")
+        raw = trace.mbqm(total, multiplier, shift)
+        real = real1 + real2 if p.op == "ADD" else real1 - real2
+    shifted = trace.add("plus output zero point", raw + p.output_offset, f"{raw} + {p.output_offset}")
+    value = int(trace.clamp(shifted, int(p.act_min), int(p.act_max), "the fused activation and the output type"))
+    trace.approximates(real, output_scale, p.output_offset, (p.act_min, p.act_max))
+    return value

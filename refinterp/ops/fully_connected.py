@@ -437,3 +437,82 @@ def apply_activation_to_vector(v: np.ndarray, activation: int) -> np.ndarray:
         if activation == ACT_SIGN_BIT:
             return np.signbit(v).astype(np.float32)
     return v
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_fully_connected(ctx: OpContext, p: FullyConnectedParams, inputs: list, index: tuple[int, ...],
+                            trace) -> object:
+    """FULLY_CONNECTED output ``index``: row b (the input read as [rows, depth]) times unit u's weights; the
+    int8 / int16x8 / uint8 rules of the module docstring (litert-ref: requant in float; tflm: MBQM)."""
+    if p.rule not in ("int8", "int16", "uint8", "float32"):
+        raise trace.not_detailed(f"the {p.rule} rule")
+    x, w, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    flat = int(np.ravel_multi_index(index, p.output_shape))
+    row, unit = divmod(flat, p.units)
+    if p.rule == "float32":
+        rows = x.reshape(-1, p.depth)
+        trace.add("output element", [row, unit], f"row {row} of the input (read as [{rows.shape[0]}, {p.depth}]) "
+                  f"times the weights of unit {unit}")
+        total = trace.float_dot([(d,) for d in range(p.depth)], ("k",), rows[row], w[unit], what="input row")
+        if bias is not None:
+            total = trace.add("plus bias", np.float32(total + np.float32(np.asarray(bias).reshape(-1)[unit])),
+                              f"+ bias[{unit}], float32")
+        value = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
+        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
+        real = float(np.dot(rows[row].astype(np.float64), w[unit].astype(np.float64)))
+        real += float(np.asarray(bias).reshape(-1)[unit]) if bias is not None else 0.0
+        trace.approximates(min(max(real, p.act_min), p.act_max))
+        return value
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    wq = ctx.require_input(1).quantization
+    filter_scale = float(wq.scale[unit] if wq.scale.size > 1 else wq.scale[0])
+    trace.add("output element", [row, unit], f"output {list(index)} is row {row} of the input (read as "
+              f"[{x.size // p.depth}, {p.depth}]) times the weights of unit {unit}")
+    rows = x.reshape(-1, p.depth)
+    total, real = trace.dot([(d,) for d in range(p.depth)], ("k",), rows[row], p.input_zero_point, input_scale,
+                            w[unit], p.weight_zero_point, filter_scale, what="input row")
+    if bias is not None:
+        bias_value = int(np.asarray(bias).reshape(-1)[unit])
+        bq = ctx.input(2).quantization
+        bias_scale = (float(bq.scale[unit] if bq.scale.size > 1 else bq.scale[0]) if bq is not None
+                      else input_scale * filter_scale)
+        trace.add("bias", bias_value, f"bias[{unit}]; real value = s_bias * bias, s_bias = {bias_scale!r}")
+        real += bias_scale * bias_value
+        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
+    else:
+        trace.add("accumulator", total, "sum of products (no bias)")
+    if p.rule != "int16" or p.accumulator_bits == 32:
+        total = trace.wrap(total)
+    if p.float_requant:
+        scaled = trace.float_requant(total, float(p.effective_scale[unit] if np.ndim(p.effective_scale) else
+                                                  p.effective_scale),
+                                     f"f64(s_in) * f64(s_w[{unit}]) / f64(s_out) (LiteRT's FULLY_CONNECTED requantizes "
+                                     "in double since TF 2.20, not with MultiplyByQuantizedMultiplier)")
+    else:
+        if wq.scale.size > 1 or p.rule == "int16":
+            formula = f"s_in * s_w[{unit}] / s_out in double"
+            real_multiplier = float(input_scale) * filter_scale / float(output_scale)
+        else:
+            formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
+            real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
+        multiplier, shift = trace.quantize_multiplier(real_multiplier, formula,
+                                                      (int(p.output_multiplier[unit]), int(p.output_shift[unit])))
+        if p.rule == "int16" and p.accumulator_bits == 64:
+            scaled = trace.mbqm_int64(total, multiplier, shift)
+        else:
+            scaled = trace.mbqm(total, multiplier, shift)
+    if p.rule == "uint8" and p.output_dtype == np.int16:
+        clamped = trace.clamp(scaled, p.act_min - p.output_zero_point, p.act_max - p.output_zero_point,
+                              "the activation range minus the output zero point (int16 output)")
+        value = int(wrap_int32(trace.add("plus output zero point", clamped + p.output_zero_point,
+                                         f"{clamped} + {p.output_zero_point}")))
+    else:
+        shifted = int(wrap_int32(trace.add("plus output zero point", scaled + p.output_zero_point,
+                                           f"{scaled} + {p.output_zero_point}")))
+        value = int(trace.clamp(shifted, int(p.act_min), int(p.act_max), "the fused activation and the output type"))
+    trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
+    return value

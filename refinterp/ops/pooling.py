@@ -135,3 +135,80 @@ def l2_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
     lo, hi = np.float32(p.act_min), np.float32(p.act_max)
     result = np.where(result < lo, lo, result)  # std::min(std::max(v, lo), hi): NaN passes
     return np.where(hi < result, hi, result).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def pool_window(p: Pool2DParams, in_h: int, in_w: int, oy: int, ox: int) -> tuple[list[tuple[int, int]], int]:
+    """The in-image cells (iy, ix) of output (oy, ox)'s window in the order fy, fx, and how many are outside."""
+    cells, outside = [], 0
+    for fy in range(p.filter_h):
+        for fx in range(p.filter_w):
+            iy, ix = oy * p.stride_h - p.window.pad_h + fy, ox * p.stride_w - p.window.pad_w + fx
+            if 0 <= iy < in_h and 0 <= ix < in_w:
+                cells.append((iy, ix))
+            else:
+                outside += 1
+    return cells, outside
+
+
+def _pool_start(trace, p: Pool2DParams, x: np.ndarray, index: tuple[int, ...]):
+    b, oy, ox, c = (int(v) for v in index)
+    cells, outside = pool_window(p, x.shape[1], x.shape[2], oy, ox)
+    values = [x[b, iy, ix, c] for iy, ix in cells]
+    trace.add("window", [v.item() for v in values],
+              f"output row {oy}, column {ox}, channel {c}: the {p.filter_h}x{p.filter_w} window at input row "
+              f"{oy * p.stride_h - p.window.pad_h}, column {ox * p.stride_w - p.window.pad_w} (stride "
+              f"{p.stride_h}x{p.stride_w}, padding {p.window.pad_h}x{p.window.pad_w})"
+              + (f"; {outside} cells outside the image are not read" if outside else ""),
+              items=[{"iy": iy, "ix": ix, "q": v.item()} for (iy, ix), v in zip(cells, values)])
+    return values
+
+
+def explain_max_pool2d(ctx: OpContext, p: Pool2DParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """MAX_POOL_2D output ``index`` = (b, oy, ox, c): the maximum of the in-image window, clamped."""
+    values = _pool_start(trace, p, inputs[0], index)
+    best = type_lowest(p.dtype)
+    for v in values:
+        best = v if v > best else best  # std::max keeps the running maximum on ties, ignores NaN
+    best = trace.add("maximum", best.item() if hasattr(best, "item") else best,
+                     "the largest stored value: the same scale and zero point in and out, so no arithmetic")
+    value = trace.clamp(best, p.act_min, p.act_max, "the fused activation")
+    y = ctx.output(0)
+    if p.dtype == np.float32:
+        trace.approximates(float(max(values)) if values else float(type_lowest(p.dtype)))
+        return np.float32(value)
+    scale, zero_point = per_tensor_qparams(ctx, y, "output")
+    if values:
+        trace.approximates(scale * (int(max(values)) - zero_point), scale, zero_point, (p.act_min, p.act_max))
+    return int(value)
+
+
+def explain_average_pool2d(ctx: OpContext, p: Pool2DParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """AVERAGE_POOL_2D output ``index`` = (b, oy, ox, c): the integer rule (sum of the in-image cells, rounded
+    division by their count, half away from zero) or the float32 one."""
+    values = _pool_start(trace, p, inputs[0], index)
+    count = trace.add("count", len(values), "cells inside the image (padding is not counted)")
+    if p.dtype == np.float32:
+        total = np.float32(0.0)
+        for v in values:
+            total = np.float32(total + v)
+        trace.add("sum", float(total), "added in float32 in the order fy, fx")
+        average = trace.add("average", float(np.float32(total / np.float32(count))), "sum / count in float32")
+        value = np.float32(trace.clamp(average, p.act_min, p.act_max, "the fused activation"))
+        trace.approximates(float(np.mean(np.asarray(values, np.float64))) if values else 0.0)
+        return value
+    total = trace.add("sum", int(sum(int(v) for v in values)), "the stored values added (no zero point removed: "
+                      "input and output share scale and zero point)")
+    half = count // 2
+    numerator = trace.add("plus or minus half the count", total + half if total > 0 else total - half,
+                          f"{total} {'+' if total > 0 else '-'} {half}: to round half away from zero")
+    average = abs(numerator) // count * (1 if numerator >= 0 else -1)
+    trace.add("divided by the count", average, f"{numerator} / {count} = {numerator / count:.6g}, C division "
+              "(truncates toward zero)", rule="round to nearest, ties away from zero (both steps together)")
+    value = int(trace.clamp(average, p.act_min, p.act_max, "the fused activation"))
+    scale, zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.approximates(scale * (total / count - zero_point), scale, zero_point, (p.act_min, p.act_max))
+    return value

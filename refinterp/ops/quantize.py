@@ -151,3 +151,59 @@ def dequantize_spec(p: DequantizeParams, x: np.ndarray) -> np.ndarray:
     if p.scale is None:
         return x.astype(np.float32)
     return (p.scale * (x.astype(np.int64) - p.zero_point)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_quantize(ctx: OpContext, p: QuantizeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """QUANTIZE output ``index``: the affine rule (float32 in) or the requantization (integer in)."""
+    x = np.asarray(inputs[0])[index]
+    qmin, qmax = DTYPE_RANGES[p.output_dtype]
+    if p.mode == "affine":
+        scale = np.float32(np.broadcast_to(p.scale, inputs[0].shape)[index])
+        zero_point = int(np.broadcast_to(p.zero_point, inputs[0].shape)[index])
+        trace.add("input", float(x), f"float32 input at {list(index)}")
+        quotient = trace.add("divided by the scale", float(np.float32(np.float32(x) / scale)),
+                             f"f32({float(x)!r} / {float(scale)!r}), in float32")
+        rounded = int(cast_to_int32(round_half_away_f32(np.float32(quotient))))
+        trace.add("rounded", rounded, f"TfLiteRound({quotient!r}), then (int32)", rule="round to nearest, ties away "
+                  "from zero")
+        shifted = int(wrap_int32(rounded + zero_point))
+        trace.add("plus zero point", shifted, f"{rounded} + {zero_point}")
+        value = int(trace.clamp(shifted, qmin, qmax, f"the {p.output_dtype} range"))
+        trace.approximates(float(x), float(scale), zero_point, (qmin, qmax))
+        return value
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.add("input", int(x), f"input at {list(index)}; real value {input_scale * (int(x) - p.input_zero_point)!r}")
+    d = int(wrap_int32(int(x) - p.input_zero_point))
+    trace.add("input minus zero point", d, f"{int(x)} - {p.input_zero_point}")
+    multiplier, shift = trace.quantize_multiplier(float(input_scale) / float(output_scale),
+                                                  "f64(s_in) / f64(s_out)", (p.multiplier, p.shift))
+    scaled = trace.mbqm(d, multiplier, shift)
+    shifted = int(wrap_int32(scaled + int(p.zero_point)))
+    trace.add("plus output zero point", shifted, f"{scaled} + {int(p.zero_point)}")
+    value = int(trace.clamp(shifted, qmin, qmax, f"the {p.output_dtype} range"))
+    trace.approximates(input_scale * d, output_scale, int(p.zero_point), (qmin, qmax))
+    return value
+
+
+def explain_dequantize(ctx: OpContext, p: DequantizeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """DEQUANTIZE output ``index``: ``float32(f64(scale) * (q - zp))``."""
+    x = np.asarray(inputs[0])[index]
+    if p.scale is None:
+        value = np.float32(x)
+        trace.add("input", float(x), "float16 input")
+        trace.add("output", float(value), "converted to float32 (exact)")
+        return value
+    scale = float(np.broadcast_to(p.scale, inputs[0].shape)[index])
+    zero_point = int(np.broadcast_to(p.zero_point, inputs[0].shape)[index])
+    trace.add("input", int(x), f"input at {list(index)}")
+    d = trace.add("input minus zero point", int(x) - zero_point, f"{int(x)} - {zero_point}")
+    product = trace.add("times the scale", scale * d, f"f64({scale!r}) * {d}, in double")
+    value = np.float32(product)
+    trace.add("output", float(value), "rounded to float32", rule="round to nearest, ties to even")
+    trace.approximates(scale * d)
+    return value

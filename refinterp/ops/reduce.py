@@ -445,3 +445,72 @@ def logical_reduce_spec(p: LogicalReduceParams, x: np.ndarray, axis: np.ndarray)
                                                   p.keep_dims, EvalError)
     reducer = np.all if p.op == "REDUCE_ALL" else np.any
     return np.asarray(reducer(x.astype(bool), axis=axes), dtype=bool).reshape(output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_mean(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """MEAN output ``index``: the reduced elements, their int32 sum, the zero point times N, the multiplier with
+    1/N folded in (module docstring), or the float32 rule."""
+    x = np.asarray(inputs[0])
+    if x.size == 0:
+        raise trace.not_detailed("an empty input")
+    r = int(np.ravel_multi_index(index, p.output_shape)) if p.output_shape else 0
+    row = reduction_rows(p, x)[r]
+    trace.add("reduced elements", row.tolist(), f"the {p.reduced_count} input elements of output {list(index)} "
+              f"(axes {list(p.axes)}), in row-major order")
+    if not p.quantized:
+        total = np.float32(0.0)
+        for v in row:
+            total = np.float32(total + v)
+        trace.add("sum", float(total), "added in float32, in order")
+        value = np.float32(total / np.float32(p.reduced_count))
+        trace.add("output", float(value), f"sum / {p.reduced_count} in float32")
+        trace.approximates(float(np.mean(row.astype(np.float64))))
+        return value
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    total = trace.add("sum", int(wrap_int32(int(row.astype(np.int64).sum()))), "the stored values added in int32")
+    count = p.reduced_count
+    shifted = trace.add("minus zero point times N", int(wrap_int32(total - p.input_zero_point * count)),
+                        f"{total} - ({p.input_zero_point} * {count})")
+    multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    trace.quantize_multiplier(float(input_scale) / float(output_scale), "f64(s_in) / f64(s_out)")
+    k = min(count.bit_length() - 1, 32, 31 + shift)
+    trace.add("multiplier divided by N", [p.output_multiplier, p.output_shift],
+              f"1/N folded in: k = min(floor(log2 {count}), 32, 31 + {shift}) = {k}; (M << k) / N = ({multiplier} << "
+              f"{k}) / {count} (truncating), shift - k = {shift - k}", rule="truncate toward zero")
+    value = trace.requantize(shifted, p.output_multiplier, p.output_shift, p.output_zero_point, p.qmin, p.qmax,
+                             "the output type")
+    trace.approximates(input_scale * shifted / count, output_scale, p.output_zero_point, (p.qmin, p.qmax))
+    return value
+
+
+def explain_reduce_extreme(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """REDUCE_MAX / REDUCE_MIN output ``index``: the running maximum (minimum) of the reduced elements, stored values
+    copied (LiteRT requires equal input and output quantization)."""
+    x = np.asarray(inputs[0])
+    if x.size == 0:
+        raise trace.not_detailed("an empty input")
+    r = int(np.ravel_multi_index(index, p.output_shape)) if p.output_shape else 0
+    row = reduction_rows(p, x)[r]
+    trace.add("reduced elements", row.tolist(), f"the {p.reduced_count} input elements of output {list(index)} "
+              f"(axes {list(p.axes)}), in row-major order")
+    current, start = _reduce_start(p, row[None, :], type_lowest(x.dtype) if p.op == "REDUCE_MAX"
+                                   else type_highest(x.dtype))
+    current = current[0]
+    for v in row[start:]:
+        current = (v if v > current else current) if p.op == "REDUCE_MAX" else (v if v < current else current)
+    rule = "in > current ? in : current" if p.op == "REDUCE_MAX" else "in < current ? in : current"
+    start_text = "the first element" if start else f"the type's {'lowest' if p.op == 'REDUCE_MAX' else 'highest'}"
+    trace.add("maximum" if p.op == "REDUCE_MAX" else "minimum", current.item(), f"from {start_text}, then {rule} "
+              "for each element: no arithmetic")
+    q = ctx.output(0).quantization
+    if q is not None and q.scale.size == 1 and np.issubdtype(x.dtype, np.integer):
+        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
+        trace.approximates(scale * (int(current) - zero_point), scale, zero_point)
+    elif np.issubdtype(x.dtype, np.floating):
+        trace.approximates(float(current))
+    return current.item()

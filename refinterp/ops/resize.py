@@ -184,3 +184,100 @@ def resize_bilinear_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np
         total = total + np.float32(0.5)
         return np.trunc(total).astype(np.int64).astype(np.uint8)  # static_cast<uint8_t>(float)
     return (total + np.float32(0.0)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_resize_nearest(ctx: OpContext, p: ResizeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """RESIZE_NEAREST_NEIGHBOR output ``index`` = (b, oy, ox, c): the source pixel, copied."""
+    x, size = inputs[0], inputs[1]
+    out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
+    b, oy, ox, c = (int(v) for v in index)
+    source = []
+    for axis, (o, in_size, out_size) in enumerate(((oy, x.shape[1], out_h), (ox, x.shape[2], out_w))):
+        what = ("row", "column")[axis]
+        if p.align_corners and out_size > 1:
+            scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+            formula = f"f32({in_size} - 1) / f32({out_size} - 1)"
+        else:
+            scale = np.float32(in_size) / np.float32(out_size)
+            formula = f"f32({in_size}) / f32({out_size})"
+        offset = np.float32(0.5 if p.half_pixel_centers else 0.0)
+        position = (np.float32(o) + offset) * scale
+        i = int(nearest_source_index(in_size, out_size, p.align_corners, p.half_pixel_centers)[o])
+        trace.add(f"source {what}", i,
+                  f"scale {formula} = {float(scale)!r}; ({o}{' + 0.5' if p.half_pixel_centers else ''}) * scale = "
+                  f"{float(position)!r} in float32; "
+                  + ("rounded half away" if p.align_corners else "floor") + f", at most {in_size - 1}"
+                  + (", at least 0" if p.half_pixel_centers else ""),
+                  rule="round to nearest, ties away from zero" if p.align_corners else "floor (toward -infinity)")
+        source.append(i)
+    value = x[b, source[0], source[1], c]
+    trace.add("output", value.item(), f"input[{b}, {source[0]}, {source[1]}, {c}] copied (no rescaling)")
+    _approximates_copy(ctx, trace, value)
+    return value.item()
+
+
+def _approximates_copy(ctx: OpContext, trace, value) -> None:
+    """A copied value approximates its own real value exactly."""
+    q = ctx.output(0).quantization
+    if q is not None and q.scale.size == 1 and np.issubdtype(np.asarray(value).dtype, np.integer):
+        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
+        trace.approximates(scale * (int(value) - zero_point), scale, zero_point)
+    elif np.issubdtype(np.asarray(value).dtype, np.floating):
+        trace.approximates(float(value))
+
+
+def explain_resize_bilinear(ctx: OpContext, p: ResizeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """RESIZE_BILINEAR output ``index`` = (b, oy, ox, c): int8/int16 in 10-bit fixed point, uint8/float32 in
+    float32 (module notes above)."""
+    x, size = inputs[0], inputs[1]
+    out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
+    b, oy, ox, c = (int(v) for v in index)
+    in_h, in_w = x.shape[1], x.shape[2]
+    if x.dtype in (np.int8, np.int16):
+        y0, y1, wy0, wy1 = (int(v[oy]) for v in _integer_axis(in_h, out_h, p.align_corners, p.half_pixel_centers))
+        x0, x1, wx0, wx1 = (int(v[ox]) for v in _integer_axis(in_w, out_w, p.align_corners, p.half_pixel_centers))
+        trace.add("source rows and weights", [y0, y1, wy0, wy1], f"output row {oy} of {out_h} from input rows {y0} "
+                  f"and {y1} of {in_h}, weights {wy0}/1024 and {wy1}/1024 (10-bit fixed point, C division)")
+        trace.add("source columns and weights", [x0, x1, wx0, wx1], f"output column {ox} from input columns {x0} "
+                  f"and {x1}, weights {wx0}/1024 and {wx1}/1024")
+        corners = [int(x[b, y0, x0, c]), int(x[b, y1, x0, c]), int(x[b, y0, x1, c]), int(x[b, y1, x1, c])]
+        weights = [wy0 * wx0, wy1 * wx0, wy0 * wx1, wy1 * wx1]
+        trace.add("corners", corners, "v[y0,x0], v[y1,x0], v[y0,x1], v[y1,x1] (stored values: input and output share "
+                  "their quantization)", items=[{"iy": yy, "ix": xx, "q": v, "weight": w} for (yy, xx), v, w in zip(
+                      ((y0, x0), (y1, x0), (y0, x1), (y1, x1)), corners, weights)])
+        acc = trace.add("weighted sum", sum(v * w for v, w in zip(corners, weights)), "sum of corner * wy * wx, "
+                        "int64, in units of 2^-20")
+        value = int(_c_div(acc + (1 << 19 if acc > 0 else -(1 << 19)), 1 << 20))
+        trace.add("output", value, f"({acc} {'+' if acc > 0 else '-'} 2^19) / 2^20 (C division) = {acc / 2**20:.6f} "
+                  "rounded", rule="round to nearest, ties away from zero")
+        q = ctx.output(0).quantization
+        if q is not None and q.scale.size == 1:
+            scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
+            trace.approximates(scale * (acc / 2**20 - zero_point), scale, zero_point)
+        return value
+    y0, y1, dy = (v[oy] for v in _float_axis(in_h, out_h, p.align_corners, p.half_pixel_centers))
+    x0, x1, dx = (v[ox] for v in _float_axis(in_w, out_w, p.align_corners, p.half_pixel_centers))
+    trace.add("source rows", [int(y0), int(y1), float(dy)], f"rows {int(y0)} and {int(y1)}, fraction dy = "
+              f"{float(dy)!r} (float32)")
+    trace.add("source columns", [int(x0), int(x1), float(dx)], f"columns {int(x0)} and {int(x1)}, fraction dx = "
+              f"{float(dx)!r} (float32)")
+    one = np.float32(1.0)
+    v = x.astype(np.float32)
+    terms = [v[b, y0, x0, c] * (one - dy) * (one - dx), v[b, y1, x0, c] * dy * (one - dx),
+             v[b, y0, x1, c] * (one - dy) * dx, v[b, y1, x1, c] * dy * dx]
+    total = np.float32(0.0)
+    for k, term in enumerate(terms):
+        total = np.float32(terms[0]) if k == 0 else np.float32(total + np.float32(term))
+    trace.add("weighted sum", float(total), "v00*(1-dy)*(1-dx) + v10*dy*(1-dx) + v01*(1-dy)*dx + v11*dy*dx, float32 "
+              "left to right")
+    if x.dtype == np.uint8:
+        value = int(np.trunc(np.float32(total + np.float32(0.5))))
+        trace.add("output", value, f"(uint8)({float(total)!r} + 0.5): truncating", rule="truncate toward zero")
+        return value
+    value = np.float32(total + np.float32(0.0))
+    trace.add("output", float(value), "float32")
+    return value

@@ -592,3 +592,91 @@ def tile_spec(p: TileParams, x: np.ndarray, multiples: np.ndarray) -> np.ndarray
     if x.ndim == 0:
         return np.array(x)
     return np.tile(x, reps)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def _approximates_copy(ctx: OpContext, trace, value) -> None:
+    """A copied value approximates its own real value exactly."""
+    q = ctx.output(0).quantization
+    if q is not None and q.scale.size == 1 and np.issubdtype(np.asarray(value).dtype, np.integer):
+        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
+        trace.approximates(scale * (int(value) - zero_point), scale, zero_point)
+    elif np.issubdtype(np.asarray(value).dtype, np.floating):
+        trace.approximates(float(value))
+
+
+def explain_reshape(ctx: OpContext, p: ReshapeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """RESHAPE output ``index``: the element at the same position in row-major order."""
+    x = inputs[0]
+    shape = p.output_shape if p.output_shape is not None else _resolve_shape(
+        tuple(int(v) for v in inputs[1]), x.size, EvalError)
+    flat = trace.add("row-major position", int(np.ravel_multi_index(index, shape)) if shape else 0,
+                     f"element {list(index)} of shape {list(shape)}, counted in row-major order")
+    source = tuple(int(i) for i in np.unravel_index(flat, x.shape)) if x.shape else ()
+    trace.add("input element", list(source), f"position {flat} of the input's shape {list(x.shape)}")
+    value = np.asarray(x)[source]
+    if p.output_dtype is not None:
+        value = np.asarray(value).view(p.output_dtype)[()]
+        trace.add("output", value.item(), f"the bytes of input{list(source)} read as {p.output_dtype}")
+    else:
+        trace.add("output", value.item(), f"input{list(source)} copied (no arithmetic)")
+    _approximates_copy(ctx, trace, value)
+    return value.item()
+
+
+def explain_concatenation(ctx: OpContext, p: ConcatenationParams, inputs: list, index: tuple[int, ...],
+                          trace) -> object:
+    """CONCATENATION output ``index``: which input it comes from, at which position; uint8 inputs of another scale
+    are rescaled (``round(f32(q * scale + bias)) + zp_out``)."""
+    offset = int(index[p.axis])
+    start, position = 0, 0
+    while offset >= start + inputs[position].shape[p.axis]:
+        start += inputs[position].shape[p.axis]
+        position += 1
+    x, rescale = inputs[position], p.rescale[position]
+    source = tuple(int(i) - (start if axis == p.axis else 0) for axis, i in enumerate(index))
+    trace.add("source input", position, f"along axis {p.axis}, input {position} covers positions {start} to "
+              f"{start + x.shape[p.axis] - 1} (tensor {ctx.op.inputs[position]})")
+    q = np.asarray(x)[source]
+    trace.add("input element", q.item(), f"input {position} at {list(source)}")
+    if rescale is None:
+        trace.add("output", q.item(), "copied: the input shares the output's scale and zero point (int8 and int16 "
+                  "require it)" if x.dtype != np.uint8 else "copied: same scale and zero point")
+        _approximates_copy(ctx, trace, q)
+        return q.item()
+    scale, bias = rescale
+    exact = np.float32(np.float32(q) * scale + bias)
+    trace.add("rescaled", float(exact), f"f32({int(q)} * {float(scale)!r} + {float(bias)!r}): s_in / s_out and "
+              "-zp_in * s_in / s_out, in float32")
+    rounded = int(round_half_away_f32(exact)) + p.output_zero_point
+    trace.add("rounded plus output zero point", rounded, f"round({float(exact)!r}) + {p.output_zero_point}",
+              rule="round to nearest, ties away from zero")
+    value = trace.clamp(rounded, 0, 255, "uint8")
+    in_scale, in_zero_point = per_tensor_qparams_or_identity(ctx.require_input(position))
+    out_scale = per_tensor_qparams_or_identity(ctx.output(0))[0]
+    trace.approximates(in_scale * (int(q) - in_zero_point), out_scale, p.output_zero_point, (0, 255))
+    return int(value)
+
+
+def explain_pad(ctx: OpContext, p: PadParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """PAD / PADV2 output ``index``: inside the input, the input element; in the padding, the pad value."""
+    x = inputs[0]
+    widths = p.paddings if p.paddings is not None else _check_paddings(inputs[1], x.ndim, EvalError)
+    source = tuple(int(i) - before for i, (before, _) in zip(index, widths))
+    trace.add("paddings", [list(w) for w in widths], "(before, after) per dimension")
+    inside = all(0 <= s < d for s, d in zip(source, x.shape))
+    if inside:
+        value = np.asarray(x)[source]
+        trace.add("input element", list(source), f"output {list(index)} minus the paddings before: inside the input")
+        trace.add("output", value.item(), "copied")
+    else:
+        pad_value = p.pad_value if p.pad_value is not None else np.asarray(inputs[2]).reshape(-1)[0]
+        value = np.array(pad_value, dtype=p.dtype)
+        trace.add("in the padding", list(source), f"output {list(index)} minus the paddings before is outside the "
+                  f"input {list(x.shape)}")
+        trace.add("output", value.item(), "the pad value: constant_values, or the output zero point (quantized) or 0")
+    _approximates_copy(ctx, trace, value)
+    return value.item()

@@ -823,3 +823,190 @@ def tanh_spec(p: TanhParams, x: np.ndarray) -> np.ndarray:
     q0 = tanh_fixed_point(q4, TANH_INPUT_INTEGER_BITS)
     y = np.clip(rounding_divide_by_pot(q0, 31 - TANH_OUTPUT_SCALE_BITS), -128, 127)
     return np.where(d <= -p.input_range_radius, -128, np.where(d >= p.input_range_radius, 127, y)).astype(np.int8)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def _explain_lut_entry(ctx: OpContext, trace, q: int, transform: Callable[[np.ndarray], np.ndarray], what: str,
+                       table: np.ndarray, dtype: np.dtype) -> int:
+    """The table entry of an 8-bit LUTPopulate (module docstring), computed for one input value as Prepare does."""
+    input_scale, input_zero_point = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.add("input", q, f"the stored input value; the kernel reads table[{q & 0xFF}], built at Prepare as "
+              "below (LUTPopulate, float32)")
+    x = trace.add("dequantized", float(np.float32(input_scale) * np.float32(q - input_zero_point)),
+                  f"f32(s_in * (q - zp_in)) = f32({input_scale!r} * {q - input_zero_point})")
+    with np.errstate(all="ignore"):
+        y = float(np.asarray(transform(np.asarray([x], np.float32)), np.float32)[0])
+        trace.add(what, y, f"{what} of {x!r}, in float32 (the C library's expf / tanhf)")
+        rescaled = float(np.float32(np.float32(y) * (np.float32(1.0) / np.float32(output_scale))))
+        trace.add("divided by the output scale", rescaled, f"f32({y!r} * f32(1 / {output_scale!r}))")
+        rounded = float(round_half_away_f32(np.float32(rescaled)))
+        trace.add("rounded", rounded, f"round({rescaled!r})", rule="round to nearest, ties away from zero")
+        shifted = trace.add("plus output zero point", float(np.float32(rounded + np.float32(output_zero_point))),
+                            f"{rounded!r} + {output_zero_point}")
+    info = np.iinfo(dtype)
+    value = int(trace.clamp(int(np.nan_to_num(shifted, nan=info.min, posinf=info.max, neginf=info.min)),
+                            info.min, info.max, f"the {dtype} range"))
+    entry = int(table[q & 0xFF])
+    if entry != value:  # the steps above are LUTPopulate's own: this cannot differ
+        raise AssertionError(f"table entry {entry} != traced {value}")
+    return value
+
+
+def _explain_fixed_point_sigmoid(ctx: OpContext, trace, q: int, p, fixed_point: Callable, what: str,
+                                 output_bits: int, offset: int) -> int:
+    """TFLM's int8 LOGISTIC / TANH (module docstring): Q4.27 input, gemmlowp's fixed-point function, Q0.31 out."""
+    d = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
+    trace.add("input radius", p.input_range_radius, "CalculateInputRadius(4, left_shift): beyond it the output "
+              "saturates")
+    if d <= -p.input_range_radius:
+        return int(trace.add("saturated", -128, f"{d} <= -radius: the output is -128"))
+    if d >= p.input_range_radius:
+        return int(trace.add("saturated", 127, f"{d} >= radius: the output is 127"))
+    trace.add("multiplier and shift", [p.input_multiplier, p.input_left_shift],
+              "round(frexp(f64(s_in) * 2^27).fraction * 2^31) and the frexp exponent: d to Q4.27")
+    q4 = trace.mbqm(d, p.input_multiplier, p.input_left_shift)
+    trace.add("input in Q4.27", q4, f"{q4} / 2^27 = {q4 / 2**27!r}")
+    q0 = int(fixed_point(np.int64(q4), 4))
+    trace.add(f"gemmlowp {what}", q0, f"Q0.31: {q0} / 2^31 = {q0 / 2**31!r} (gemmlowp fixed point: "
+              "exp_on_negative_values and Newton-Raphson division)")
+    shifted = int(rounding_divide_by_pot(np.int64(q0), 31 - output_bits))
+    trace.add("RoundingDivideByPOT", shifted, f"{q0} / 2^{31 - output_bits} = {q0 / 2 ** (31 - output_bits):.6f}",
+              rule="round to nearest, ties away from zero")
+    if offset:
+        shifted = trace.add("plus output offset", shifted + offset, f"{shifted} + {offset}")
+    return int(trace.clamp(shifted, -128, 127, "int8"))
+
+
+def explain_logistic(ctx: OpContext, p: LogisticParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """LOGISTIC output ``index``: the litert-ref table entry or TFLM's fixed point (8-bit), float32."""
+    x = np.asarray(inputs[0])[index]
+    if not p.quantized:
+        trace.add("input", float(x), f"input at {list(index)}")
+        value = logistic_float(np.asarray([x]))[0]
+        rule = ("x > 16.619...: 1" if x > LOGISTIC_CUTOFF_UPPER else "x < -9: expf(x)" if x < LOGISTIC_CUTOFF_LOWER
+                else "1 / (1 + expf(-x)) in float32")
+        trace.add("output", float(value), rule)
+        trace.approximates(1.0 / (1.0 + math.exp(-float(x))) if float(x) > -700 else 0.0)
+        return value
+    if p.int16:
+        raise trace.not_detailed("the int16 rule")
+    q = int(x)
+    if p.table is not None:
+        value = _explain_lut_entry(ctx, trace, q, _sigmoid_f32, "sigmoid", p.table, x.dtype)
+    else:
+        value = _explain_fixed_point_sigmoid(ctx, trace, q, p, logistic_fixed_point, "logistic", 8, -128)
+    input_scale, input_zero_point = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    real_x = input_scale * (q - input_zero_point)
+    info = np.iinfo(x.dtype)
+    trace.approximates(1.0 / (1.0 + math.exp(-real_x)) if real_x > -700 else 0.0, output_scale,
+                       output_zero_point if p.table is not None else -128, (info.min, info.max))
+    return value
+
+
+def explain_tanh(ctx: OpContext, p: TanhParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """TANH output ``index``: the litert-ref table entry or TFLM's fixed point (8-bit), float32."""
+    x = np.asarray(inputs[0])[index]
+    if not p.quantized:
+        trace.add("input", float(x), f"input at {list(index)}")
+        value = tanh_float(np.asarray([x]))[0]
+        trace.add("output", float(value), "tanhf(x), the C library's, in float32")
+        trace.approximates(math.tanh(float(x)))
+        return value
+    if p.int16:
+        raise trace.not_detailed("the int16 rule")
+    q = int(x)
+    if p.table is not None:
+        value = _explain_lut_entry(ctx, trace, q, tanhf, "tanh", p.table, x.dtype)
+        output_scale, output_zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    else:
+        value = _explain_fixed_point_sigmoid(ctx, trace, q, p, tanh_fixed_point, "tanh", TANH_OUTPUT_SCALE_BITS, 0)
+        output_scale, output_zero_point = 1.0 / 128, 0  # the kernel assumes Q0.7
+    input_scale, input_zero_point = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    info = np.iinfo(x.dtype)
+    trace.approximates(math.tanh(input_scale * (q - input_zero_point)), output_scale, output_zero_point,
+                       (info.min, info.max))
+    return value
+
+
+TIES_EVEN_RULE = "round to nearest, ties to even"
+
+
+def explain_softmax(ctx: OpContext, p: SoftmaxParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """SOFTMAX output ``index``, 8-bit input (module docstring): its row's maximum, its scaled difference, the
+    fixed-point exp, the row's sum of exps, the reciprocal, the output."""
+    if p.int16:
+        raise trace.not_detailed("the int16 rule")
+    x = np.asarray(inputs[0])
+    position = int(index[-1])
+    if not p.quantized:
+        row32 = x[index[:-1]].astype(np.float32)
+        trace.add("row", row32.tolist(), f"the last axis at {list(index[:-1])} ({row32.size} values); this element "
+                  f"is position {position}")
+        row_max = trace.add("row maximum", np.float32(row32.max()), "subtracted first, so that no exp overflows")
+        exps = expf((row32 - row_max) * p.beta)
+        trace.add("exps", exps.tolist(), f"expf((x - max) * beta), beta = {float(p.beta)!r}, float32 (the C "
+                  "library's expf)")
+        total = np.float32(0.0)
+        for e in exps:
+            total = np.float32(total + e)
+        trace.add("sum of exps", total, "added one by one in float32, in order", rule=TIES_EVEN_RULE)
+        value = np.float32(exps[position] / total)
+        trace.add("output", value, f"{float(exps[position])!r} / {float(total)!r}, float32")
+        logits = float(p.beta) * (row32.astype(np.float64) - float(row_max))
+        trace.approximates(float(np.exp(logits)[position] / np.exp(logits).sum()))
+        return value
+    row = x[index[:-1]].astype(np.int64)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, output_zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.add("row", row.tolist(), f"the last axis at {list(index[:-1])} ({row.size} values); this element is "
+              f"position {position}")
+    row_max = trace.add("row maximum", int(row.max()), "softmax is computed on differences from it")
+    d = trace.add("difference", int(row[position]) - row_max, f"{int(row[position])} - {row_max}")
+    trace.add("multiplier and shift", [p.input_multiplier, p.input_left_shift],
+              f"QuantizeMultiplierGreaterThanOne(beta * s_in * 2^26), beta = {float(p.beta)!r}, s_in = "
+              f"{input_scale!r}: differences to Q5.26")
+    trace.add("diff_min", p.diff_min, "CalculateInputRadius(5, shift): smaller differences give exp 0")
+    kept = row - row_max >= p.diff_min
+    scaled = multiply_by_quantized_multiplier(np.where(kept, row - row_max, 0), p.input_multiplier,
+                                              p.input_left_shift)
+    exps = exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS)
+    rescaled = np.where(kept, _rescale(exps, 0, ACCUMULATION_INTEGER_BITS), 0)
+    if not kept[position]:
+        trace.add("below diff_min", p.output_min, f"{d} < {p.diff_min}: the output is the type's minimum")
+        value = p.output_min
+    else:
+        trace.mbqm(d, p.input_multiplier, p.input_left_shift)
+        trace.add("difference in Q5.26", int(scaled[position]), f"{int(scaled[position])} / 2^26 = "
+                  f"{int(scaled[position]) / 2**26!r} (= beta * s_in * difference)")
+        e = trace.add("exp", int(exps[position]), f"exp_on_negative_values, Q0.31: {int(exps[position]) / 2**31!r} "
+                      "(gemmlowp fixed point)")
+        total = int(wrap_int32(rescaled.sum()))
+        trace.add("sum of exps", total, f"each row element's exp (Q0.31) rounded to Q12.19 (RoundingDivideByPOT by "
+                  f"2^12) and added: {total / 2**19!r}", rule="round to nearest, ties away from zero")
+        headroom = 32 - (total & 0xFFFFFFFF).bit_length()
+        shifted_sum = int(wrap_int32(((total << headroom) & 0xFFFFFFFF) - (1 << 31)))
+        trace.add("normalized sum minus one", shifted_sum, f"the sum shifted left by its {headroom} leading zeros "
+                  f"into [1, 2), minus 1: {shifted_sum / 2**31!r}")
+        reciprocal = int(one_over_one_plus_x_for_x_in_0_1(np.int64(shifted_sum)))
+        trace.add("reciprocal", reciprocal, f"1 / (1 + {shifted_sum / 2**31!r}) in Q0.31 (Newton-Raphson): "
+                  f"{reciprocal / 2**31!r}")
+        product = int(_srdhm(np.int64(reciprocal), np.int64(e)))
+        trace.add("SaturatingRoundingDoublingHighMul", product, f"{reciprocal} * {e} / 2^31", rule="round to "
+                  "nearest, ties toward +infinity")
+        exponent = ACCUMULATION_INTEGER_BITS - headroom + 31 - p.output_bits
+        unsat = int(rounding_divide_by_pot(np.int64(product), exponent))
+        trace.add("RoundingDivideByPOT", unsat, f"{product} / 2^{exponent} = {product / 2**exponent:.6f}",
+                  rule="round to nearest, ties away from zero")
+        shifted = trace.add("plus output offset", unsat + p.output_min, f"{unsat} + {p.output_min} (the output "
+                            "type's minimum: the output zero point the kernel assumes)")
+        value = int(trace.clamp(shifted, p.output_min, p.output_max, f"the {p.output_dtype} range"))
+    logits = float(p.beta) * input_scale * (row - row_max).astype(np.float64)
+    probabilities = np.exp(logits) / np.exp(logits).sum()
+    trace.approximates(float(probabilities[position]), output_scale, output_zero_point,
+                       (p.output_min, p.output_max))
+    return value

@@ -397,3 +397,79 @@ def _transpose_conv_hybrid(p: TransposeConvParams, shape: tuple[int, ...], pads:
         with np.errstate(over="ignore", invalid="ignore"):
             total = total + bias.reshape(-1).astype(np.float32)
     return clamp_float(total, p.act_min, p.act_max)  # an infinite sum becomes +-FLT_MAX (measured)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_transpose_conv(ctx: OpContext, p: TransposeConvParams, inputs: list, index: tuple[int, ...],
+                           trace) -> object:
+    """TRANSPOSE_CONV output ``index`` = (b, oy, ox, oc): the input pixels whose scatter reaches it, in the kernel's
+    order (iy, ix, then input channel), then the int8 / uint8 / int16x8 / float32 rule of the module docstring."""
+    if p.kind not in (KIND_INT8, KIND_UINT8, KIND_INT16, KIND_FLOAT32):
+        raise trace.not_detailed(f"the {p.kind} rule")
+    shape_values, w, x = inputs[0], inputs[1], inputs[2]
+    bias = inputs[3] if len(inputs) > 3 else None
+    b, oy, ox, oc = (int(v) for v in index)
+    _, in_h, in_w, channels_in = x.shape
+    _, filter_h, filter_w, _ = w.shape
+    shape = output_shape_of(p, shape_values, x.shape[0])
+    pad_h = transpose_conv_padding(p.padding, shape[1], filter_h, p.stride_h)
+    pad_w = transpose_conv_padding(p.padding, shape[2], filter_w, p.stride_w)
+    positions = []
+    for iy in range(in_h):
+        ky = oy - (iy * p.stride_h - pad_h)
+        if not 0 <= ky < filter_h:
+            continue
+        for ix in range(in_w):
+            kx = ox - (ix * p.stride_w - pad_w)
+            if 0 <= kx < filter_w:
+                positions += [(iy, ix, ic, ky, kx) for ic in range(channels_in)]
+    trace.add("output element", [b, oy, ox, oc], f"batch {b}, row {oy}, column {ox}, output channel {oc}: reached by "
+              f"input pixels (iy, ix) with oy = iy * {p.stride_h} - {pad_h} + ky (likewise x), taps ky < {filter_h}, "
+              f"kx < {filter_w}; {len(positions) // max(channels_in, 1)} pixels, {channels_in} channels each")
+    xs = [x[b, iy, ix, ic] for iy, ix, ic, _, _ in positions]
+    ws = [w[oc, ky, kx, ic] for _, _, ic, ky, kx in positions]
+    names = ("iy", "ix", "ic", "ky", "kx")
+    if p.kind == KIND_FLOAT32:
+        total = trace.float_dot(positions, names, xs, ws, weight_names=("ky", "kx", "ic"), what="input pixels")
+        if bias is not None:
+            total = trace.add("plus bias", np.float32(total + np.float32(bias.reshape(-1)[oc])), f"+ bias[{oc}]")
+        value = clamp_float(np.asarray(total), p.act_min, p.act_max)[()]
+        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
+        real = sum(float(a) * float(c) for a, c in zip(xs, ws)) + (float(bias.reshape(-1)[oc]) if bias is not None
+                                                                     else 0.0)
+        trace.approximates(min(max(real, p.act_min), p.act_max))
+        return value
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(2), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    wq = ctx.require_input(1).quantization
+    filter_scale = float(wq.scale[oc] if wq.scale.size > 1 else wq.scale[0])
+    total, real = trace.dot(positions, names, xs, p.input_zero_point, input_scale, ws,
+                            p.filter_zero_point if p.kind == KIND_UINT8 else 0, filter_scale,
+                            what="input pixels", weight_names=("ky", "kx", "ic"))
+    if bias is not None:
+        bias_value = int(bias.reshape(-1)[oc])
+        bias_scale = input_scale * filter_scale
+        trace.add("bias", bias_value, f"bias[{oc}]; real value ~= s_in * s_w * bias = {bias_scale * bias_value!r}")
+        real += bias_scale * bias_value
+        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
+    else:
+        trace.add("accumulator", total, "sum of products (no bias)")
+    if p.kind == KIND_UINT8:
+        formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
+        real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
+    else:
+        formula = f"s_in * s_w[{oc}] / s_out in double (PopulateConvolutionQuantizationParams)"
+        real_multiplier = float(input_scale) * filter_scale / float(output_scale)
+    multiplier, shift = trace.quantize_multiplier(real_multiplier, formula,
+                                                  (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
+    if p.kind == KIND_INT16 and p.accumulator_bits == 64:
+        scaled = trace.mbqm_int64(total, multiplier, shift)
+        value = int(trace.clamp(scaled, int(p.act_min), int(p.act_max), "the fused activation, int16"))
+    else:
+        total = trace.wrap(total)
+        value = trace.requantize(total, multiplier, shift, p.output_zero_point, int(p.act_min), int(p.act_max))
+    trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
+    return value

@@ -820,3 +820,158 @@ def log_softmax_spec(p: LogSoftmaxParams, x: np.ndarray) -> np.ndarray:
     y = np.clip(rounding_divide_by_pot(wrap_int32(diff_q5 - log_sum), shift) + 127, -128, 127)
     return np.where(diff > adjusted_diff_min, y, -128).astype(np.int8)
 
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_hard_swish(ctx: OpContext, p: HardSwishParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """HARD_SWISH output ``index``: the 8-bit 16-bit-fixed-point rule of ``hard_swish_spec``, one step each."""
+    x = np.asarray(inputs[0])[index]
+    if not p.quantized:
+        x = trace.add("input", np.float32(x), f"input at {list(index)}")
+        with np.errstate(all="ignore"):
+            plus_three = trace.add("x + 3", np.float32(x + np.float32(3.0)), "float32")
+            relu6 = plus_three if np.float32(0.0) < plus_three else np.float32(0.0)  # max(0, NaN) is 0
+            relu6 = trace.add("min(6, max(0, x + 3))", relu6 if relu6 < np.float32(6.0) else np.float32(6.0),
+                              "std::min(6, std::max(0, x + 3))")
+            value = hard_swish_float(np.asarray([x], np.float32))[0]
+        trace.add("output", value, f"x * {float(relu6)!r} / 6, in float32 (that order)")
+        trace.approximates(float(x) * min(6.0, max(0.0, float(x) + 3.0)) / 6.0)
+        return value
+    q = int(x)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.add("input", q, f"input at {list(index)}; real value {input_scale * (q - p.input_zero_point)!r}")
+    v = trace.add("input minus zero point", int(_wrap_int16(q - p.input_zero_point)), f"{q} - {p.input_zero_point}")
+    hires = trace.add("high-resolution input", int(_wrap_int16(v * 128)), f"{v} * 128 (int16): scale s_in / 128")
+    trace.add("output multiplier (Q15) and exponent", [p.output_multiplier_fixedpoint_int16,
+                                                       p.output_multiplier_exponent],
+              "QuantizeMultiplier(f32(f32(s_in / 128) / s_out)) rounded to Q15 (DownScaleInt32ToInt16Multiplier)")
+    pre = trace.add("pre-shift output scale", int(saturating_rounding_doubling_high_mul_int16(
+        hires, p.output_multiplier_fixedpoint_int16)), f"SaturatingRoundingDoublingHighMul<int16>({hires}, "
+        f"{p.output_multiplier_fixedpoint_int16})", rule="round to nearest, ties toward +infinity")
+    trace.add("reluish multiplier (Q15) and exponent", [p.reluish_multiplier_fixedpoint_int16,
+                                                        p.reluish_multiplier_exponent],
+              "QuantizeMultiplier(f32(f32(s_in / 128) / f32(3 / 32768))) rounded to Q15: the input in units of 3")
+    reluish = hires
+    if p.reluish_multiplier_exponent > 0:
+        reluish = trace.add("reluish: saturating left shift", int(_saturating_left_shift16(
+            reluish, p.reluish_multiplier_exponent - 1)), f"{reluish} * 2^{p.reluish_multiplier_exponent - 1}, "
+            "saturating to int16")
+    reluish = trace.add("reluish: times the multiplier", int(saturating_rounding_doubling_high_mul_int16(
+        reluish, p.reluish_multiplier_fixedpoint_int16)), f"SaturatingRoundingDoublingHighMul<int16>({reluish}, "
+        f"{p.reluish_multiplier_fixedpoint_int16})", rule="round to nearest, ties toward +infinity")
+    if p.reluish_multiplier_exponent > 0:
+        reluish = trace.add("reluish: saturating doubling", int(_saturating_left_shift16(reluish, 1)),
+                            f"{reluish} * 2, saturating")
+    if p.reluish_multiplier_exponent < 0:
+        reluish = trace.add("reluish: RoundingDivideByPOT", int(_rdbpot16(reluish, -p.reluish_multiplier_exponent)),
+                            f"{reluish} / 2^{-p.reluish_multiplier_exponent}", rule="round to nearest, ties away "
+                            "from zero")
+    reluish = trace.add("reluish in [0, 1]", int(_wrap_int16((reluish + (1 << 15)) >> 1)),
+                        f"({reluish} + 2^15) >> 1: relu6(x + 3) / 6 in Q0.15 = {((reluish + 32768) >> 1) / 32768!r}")
+    product = trace.add("times the scaled input", int(_sdhm16(reluish, pre)), f"SaturatingDoublingHighMul({reluish}, "
+                        f"{pre}): truncating", rule="truncate toward zero")
+    shifted = int(_rdbpot16(product, -p.output_multiplier_exponent))
+    trace.add("RoundingDivideByPOT", shifted, f"{product} / 2^{-p.output_multiplier_exponent}",
+              rule="round to nearest, ties away from zero")
+    total = trace.add("plus output zero point", int(_wrap_int16(shifted + p.output_zero_point)),
+                      f"{shifted} + {p.output_zero_point} (int16)")
+    qmin, qmax = DTYPE_RANGES[np.dtype(p.dtype)]
+    value = int(trace.clamp(total, qmin, qmax, f"the {np.dtype(p.dtype)} range"))
+    real_x = input_scale * (q - p.input_zero_point)
+    trace.approximates(real_x * min(6.0, max(0.0, real_x + 3.0)) / 6.0, output_scale, p.output_zero_point,
+                       (qmin, qmax))
+    return value
+
+
+def explain_unary(ctx: OpContext, p: UnaryParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ABS, NEG, SQRT, RSQRT, EXP, LOG, SIN, COS, SQUARE, FLOOR, CEIL, ROUND, ELU output ``index``: the float32
+    function, the raw integer rule, ABS's rescale, or the 8-bit table entry (LiteRT builds it at Prepare)."""
+    x = np.asarray(inputs[0])[index]
+    if p.kind == "float":
+        trace.add("input", np.float32(x), f"input at {list(index)}")
+        value = unary_float(p.op, np.asarray([x], np.float32))[0]
+        trace.add("output", value, f"{p.op.lower()}(x) in float32 (the C library's function where there is one)")
+        return value
+    if p.kind == "int":
+        trace.add("input", x.item(), f"input at {list(index)}")
+        value = unary_spec(p, np.asarray([x]))[0]
+        trace.add("output", value.item(), "-x, wrapping (the type's minimum stays)" if p.op == "NEG" else
+                  "|x| (std::abs: the type's minimum stays)")
+        return value.item()
+    q = int(x)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    real_x = input_scale * (q - p.input_zero_point)
+    trace.add("input", q, f"input at {list(index)}; real value {real_x!r}")
+    if p.table is not None:
+        value = int(lookup(p.table, np.asarray([x]))[0])
+        trace.add("table entry", value, f"table[{q}], built at Prepare (LUTPopulate, float32): "
+                  f"round({p.op.lower()}(f32(s_in * (q - zp_in))) / s_out) + zp_out, clamped"
+                  + (" (SQRT truncates)" if p.op == "SQRT" else ""))
+        functions = {"EXP": np.exp, "SQRT": np.sqrt, "LOG": np.log, "ELU": lambda v: np.expm1(v) if v < 0 else v}
+        with np.errstate(all="ignore"):
+            real = float(functions[p.op](np.float64(real_x))) if p.op in functions else float("nan")
+        if np.isfinite(real):
+            trace.approximates(real, output_scale, p.output_zero_point, (p.qmin, p.qmax))
+        return value
+    if p.op != "ABS":
+        raise trace.not_detailed(f"the {p.op} integer rule")
+    v = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
+    v = trace.add("absolute value", abs(v), f"|{v}|")
+    if p.needs_rescale:
+        ratio = float(input_scale) / float(output_scale) if ctx.profile == "tflm" else \
+            float(np.float32(input_scale) / np.float32(output_scale))
+        multiplier, shift = trace.quantize_multiplier(ratio, "s_in / s_out" + (", in double (TFLM)" if ctx.profile ==
+                                                      "tflm" else ", in float32 (LiteRT)"), (p.multiplier, p.shift))
+        v = trace.mbqm(v, multiplier, shift)
+    else:
+        trace.add("no rescale", v, "input and output scales are equal")
+    shifted = trace.add("plus output zero point", v + p.output_zero_point, f"{v} + {p.output_zero_point}")
+    value = int(trace.clamp(shifted, p.qmin, p.qmax, f"the {p.dtype} range"))
+    trace.approximates(abs(real_x), output_scale, p.output_zero_point, (p.qmin, p.qmax))
+    return value
+
+
+def explain_prelu(ctx: OpContext, p: PreluParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """PRELU output ``index``: x >= 0 ? x : alpha * x, alpha broadcast to the input (float32), or the two
+    requantizations of the 8-bit / int16 rule (``prelu_spec``)."""
+    x, alpha = np.asarray(inputs[0]), np.asarray(inputs[1])
+    alpha_at = tuple(0 if d == 1 else int(i) for d, i in zip(alpha.shape, index[len(index) - alpha.ndim:]))
+    xv, av = x[index], alpha[alpha_at]
+    trace.add("input", xv.item(), f"input at {list(index)}")
+    trace.add("alpha", av.item(), f"alpha at {list(alpha_at)} (broadcast to the input's shape)")
+    if not p.quantized:
+        with np.errstate(all="ignore"):
+            value = xv if xv >= 0 else np.float32(xv * av)
+        trace.add("output", value, "x >= 0: x" if xv >= 0 else "x < 0: x * alpha, float32")
+        return np.float32(value)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    alpha_scale, _ = per_tensor_qparams(ctx, ctx.require_input(1), "alpha")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    d = trace.add("input minus zero point", int(xv) - p.input_zero_point, f"{int(xv)} - {p.input_zero_point}")
+    s_in, s_alpha, s_out = np.float32(input_scale), np.float32(alpha_scale), np.float32(output_scale)
+    tflm = ctx.profile == "tflm"
+    if d >= 0:
+        real = float(s_in) / float(s_out) if tflm else float(s_in / s_out)
+        multiplier, shift = trace.quantize_multiplier(real, "s_in / s_out" + (" in double (TFLM)" if tflm else
+                                                                              " in float32 (LiteRT)"),
+                                                      (p.multiplier_1, p.shift_1))
+        scaled = trace.mbqm(d, multiplier, shift)
+        real_value = input_scale * d
+    else:
+        a = trace.add("alpha minus zero point", int(av) - p.alpha_zero_point, f"{int(av)} - {p.alpha_zero_point}")
+        product = trace.add("product", d * a, f"{d} * {a}")
+        real = (float(s_in) * float(s_alpha) / float(s_out)) if tflm else float(np.float32(s_in * s_alpha) / s_out)
+        multiplier, shift = trace.quantize_multiplier(real, "s_in * s_alpha / s_out" + (
+            " in double (TFLM)" if tflm else " in float32 (LiteRT)"), (p.multiplier_2, p.shift_2))
+        scaled = trace.mbqm(product, multiplier, shift)
+        real_value = input_scale * d * alpha_scale * a
+    qmin, qmax = DTYPE_RANGES[np.dtype(p.dtype)]
+    shifted = trace.add("plus output zero point", scaled + p.output_zero_point, f"{scaled} + {p.output_zero_point}")
+    value = int(trace.clamp(shifted, qmin, qmax, f"the {np.dtype(p.dtype)} range"))
+    trace.approximates(real_value, output_scale, p.output_zero_point, (qmin, qmax))
+    return value

@@ -1,0 +1,325 @@
+"""``refinterp explain``: one element's integer computation, step by step, held to LiteRT BUILTIN_REF.
+
+The explanation's final value must be the element LiteRT's reference kernels produce, computed from LiteRT's
+own input tensors for that operator, for random elements of every computing operator of the golden model and
+of corpus models; the operators with detailed steps must give them (never the generic fallback, which would
+mean the steps drifted from the spec kernel). The command's errors are one line (exit 2), its JSON has the
+documented keys (docs/explain.md), ``--vs`` finds the step where two profiles part.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GOLDEN_DIR, shared_model
+
+from refinterp import cli
+from refinterp.errors import InputError
+from refinterp.interpreter import Interpreter
+from refinterp.io import model_input_specs, seeded_inputs
+from refinterp.model import load_model
+from refinterp.ops import trace as trace_module
+from refinterp.tools import explain
+from refinterp.tools.explain import EXPLAINERS, explain_element, explain_main, explanation_report, parted_at
+
+GOLDEN_MODEL = GOLDEN_DIR / "yolov3_tiny_int8.tflite"
+#: corpus models whose operators cover the detailed explainers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+#: AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL, PAD, QUANTIZE, DEQUANTIZE, CONCATENATION, RESIZE_NEAREST_NEIGHBOR,
+#: RESHAPE, SOFTMAX, MEAN, LOGISTIC, HARD_SWISH, RESIZE_BILINEAR), the data-movement ones (TRANSPOSE, GATHER, SPLIT,
+#: STRIDED_SLICE, PACK) and generic ones (TRANSPOSE_CONV, SHAPE); uint8 (legacy) and float32 rules
+CORPUS_MODELS = (
+    "mlcommons-tiny/kws_ref_model.tflite",
+    "stm32-model-zoo/audio_event_detection__miniresnetv2_1stacks_64x50_int8.tflite",
+    "stm32-model-zoo/image_classification__stmnist_v1_int8.tflite",
+    "infineon-deepcraft/deeplabv3_mobilenetv3_int8.tflite",
+    "nxp-eiq/fastestdet_shufflenetv2_int8.tflite",
+    "stm32-model-zoo/image_classification__fdmobilenet_0.25_128_int8.tflite",
+    "mlkit/automl_labeler_uint8.tflite",
+    "mlcommons-tiny/ic_resnet_float.tflite",
+)
+#: operators that compute nothing an element could be explained by (handles, control flow)
+NOT_ELEMENTWISE = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE", "WHILE", "IF"})
+
+
+def _litert_tensors(path: Path, inputs: list[np.ndarray]) -> dict[int, np.ndarray]:
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
+    from refinterp.runtimes import get_runtime
+
+    return get_runtime("litert-ref").run(str(path), inputs).tensors
+
+
+def _check_model_against_litert(path: Path, elements_per_op: int, seed: int = 0) -> dict[str, int]:
+    """Every operator of the model: random elements explained on LiteRT's tensors equal LiteRT's outputs. Returns
+    how many elements each operator type had explained in detail."""
+    model = load_model(path)
+    inputs = seeded_inputs(model_input_specs(model), seed)
+    litert = _litert_tensors(path, inputs)
+    subgraph = model.subgraphs[0]
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update(litert)
+    rng = np.random.default_rng(seed)
+    cache: dict = {}
+    detailed: dict[str, int] = {}
+    for op in subgraph.operators:
+        if op.name in NOT_ELEMENTWISE or any(i >= 0 and i not in values for i in op.inputs):
+            continue
+        for output, tensor_index in enumerate(op.outputs):
+            expected = litert.get(tensor_index)
+            if expected is None or expected.size == 0:
+                continue
+            for _ in range(elements_per_op):
+                element = tuple(int(rng.integers(0, d)) for d in expected.shape)
+                report = explain_element(model, values, op.index, element, "litert-ref", output, cache)
+                where = f"{path.name} operator {op.index} {op.name} output {output} element {list(element)}"
+                want = expected[element].item()
+                assert report["value"] == want or (want != want and report["value"] != report["value"]), (
+                    f"{where}: explained {report['value']}, LiteRT {want}")
+                assert not any("please report" in note for note in report["notes"]), f"{where}: {report['notes']}"
+                if report["detailed"]:
+                    detailed[op.name] = detailed.get(op.name, 0) + 1
+                elif op.name in EXPLAINERS:
+                    # an explained operator falls back only for a rule its steps do not cover (float, hybrid)
+                    assert any("do not cover" in note for note in report["notes"]), f"{where}: {report['notes']}"
+    return detailed
+
+
+def test_golden_model_every_operator_explained_in_detail_equals_litert() -> None:
+    detailed = _check_model_against_litert(GOLDEN_MODEL, elements_per_op=3)
+    assert set(detailed) == {"CONV_2D", "LEAKY_RELU", "MAX_POOL_2D", "CONCATENATION", "RESIZE_NEAREST_NEIGHBOR",
+                             "RESHAPE"}
+
+
+@pytest.mark.parametrize("relative", CORPUS_MODELS)
+def test_corpus_model_explanations_equal_litert(relative: str) -> None:
+    detailed = _check_model_against_litert(shared_model(relative), elements_per_op=2)
+    assert detailed, "no operator of the model was explained in detail"
+
+
+@pytest.fixture(scope="module")
+def golden_run() -> tuple:
+    interpreter = Interpreter(model_path=str(GOLDEN_MODEL))
+    interpreter.allocate_tensors()
+    for detail, value in zip(interpreter.get_input_details(),
+                             seeded_inputs(model_input_specs(interpreter.model), 0)):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    return interpreter.model, interpreter.tensor_values()
+
+
+def test_conv_steps_name_every_stage_and_the_rounding_rules(golden_run) -> None:
+    model, values = golden_run
+    report = explain_element(model, values, 0, (0, 10, 20, 5))
+    names = [step["name"] for step in report["steps"]]
+    for name in ("input window", "input minus zero point", "weights", "products", "sum of products", "bias",
+                 "accumulator", "real multiplier", "frexp", "Q31 multiplier", "multiplier and shift",
+                 "SaturatingRoundingDoublingHighMul", "RoundingDivideByPOT", "plus output zero point", "clamp"):
+        assert name in names
+    rules = {step["name"]: step.get("rule") for step in report["steps"]}
+    assert rules["SaturatingRoundingDoublingHighMul"] == trace_module.TIES_UP
+    assert rules["RoundingDivideByPOT"] == trace_module.TIES_AWAY
+    window = report["steps"][names.index("input window")]
+    assert len(window["value"]) == 27 and len(window["items"]) == 27  # 3x3 taps x 3 channels, all in the image
+    products = report["steps"][names.index("products")]["value"]
+    assert report["steps"][names.index("sum of products")]["value"] == sum(products)
+    assert report["value"] == values[model.subgraphs[0].operators[0].outputs[0]][0, 10, 20, 5]
+    assert abs(report["error_lsb"]) <= 0.5 + 1e-9  # one rounding of an accumulator that is exact
+
+
+def test_padding_taps_are_skipped_and_said(golden_run) -> None:
+    model, values = golden_run
+    report = explain_element(model, values, 0, (0, 0, 0, 0))  # the corner: 5 of 9 taps outside the image
+    window = report["steps"][1]
+    assert len(window["value"]) == 4 * 3 and "15 taps fall outside the image" in window["note"]
+
+
+def test_a_drifted_explanation_is_never_shown_as_the_computation(golden_run, monkeypatch) -> None:
+    model, values = golden_run
+    honest = EXPLAINERS["LEAKY_RELU"]
+    monkeypatch.setitem(EXPLAINERS, "LEAKY_RELU", lambda *args: honest(*args) + 1)
+    report = explain_element(model, values, 1, (0, 3, 4, 1))
+    assert not report["detailed"] and any("do not describe" in note for note in report["notes"])
+    assert report["value"] == values[model.subgraphs[0].operators[1].outputs[0]][0, 3, 4, 1]
+
+
+def test_steps_that_fail_leave_the_generic_explanation(golden_run, monkeypatch) -> None:
+    model, values = golden_run
+
+    def broken(*args):
+        raise IndexError("a bug in the steps")
+
+    monkeypatch.setitem(EXPLAINERS, "MAX_POOL_2D", broken)
+    report = explain_element(model, values, 2, (0, 3, 4, 1))
+    assert not report["detailed"] and any("IndexError: a bug in the steps" in note for note in report["notes"])
+    assert report["value"] == values[model.subgraphs[0].operators[2].outputs[0]][0, 3, 4, 1]
+
+
+def test_vs_profile_parts_where_the_rules_differ() -> None:
+    path = shared_model("tflite-micro/hello_world_int8.tflite")
+    model = load_model(path)
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.array([[57]], np.int8))
+    interpreter.invoke()
+    report = explanation_report(model, interpreter.tensor_values(), 0, (0, 3), "litert-ref", vs="tflm")
+    parted = report["parted_at"]
+    assert parted is not None, "FULLY_CONNECTED requantizes in double under litert-ref, with MBQM under tflm"
+    assert report["steps"][parted]["name"] == "effective scale"
+    assert report["vs"]["steps"][parted]["name"] == "real multiplier"
+    assert report["steps"][:parted] == report["vs"]["steps"][:parted]  # the same operands and sums before
+    assert report["vs"]["detailed"] and report["vs"]["profile"] == "tflm"
+
+
+def test_parted_at() -> None:
+    a = [{"name": "x", "value": 1}, {"name": "y", "value": 2}]
+    assert parted_at(a, a) is None
+    assert parted_at(a, [{"name": "x", "value": 1}, {"name": "y", "value": 3}]) == 1
+    assert parted_at(a, a[:1]) == 1
+
+
+def test_command_json_and_html(tmp_path, capsys) -> None:
+    json_path, html_path = tmp_path / "e.json", tmp_path / "e.html"
+    status = explain_main([str(GOLDEN_MODEL), "--op", "0", "--element", "0,10,20,5", "--json", str(json_path),
+                           "--html", str(html_path)])
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "SaturatingRoundingDoublingHighMul" in text and "final value:" in text and "error" in text
+    report = json.loads(json_path.read_text())
+    for key in ("format", "op", "element", "value", "steps", "profile", "operator", "detailed", "real_value",
+                "error_lsb", "spec_value", "interpreter_value", "inputs", "model"):
+        assert key in report
+    assert report["op"] == 0 and report["element"] == [0, 10, 20, 5] and report["operator"] == "CONV_2D"
+    assert report["value"] == report["spec_value"] == report["interpreter_value"]
+    assert all({"name", "value"} <= set(step) for step in report["steps"])
+    page = html_path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "RoundingDivideByPOT" in page
+
+
+def test_command_vs_prints_both_profiles(capsys) -> None:
+    assert explain_main([str(GOLDEN_MODEL), "--op", "1", "--element", "0,100,7,3", "--vs", "tflm"]) == 0
+    text = capsys.readouterr().out
+    assert "litert-ref" in text and "tflm" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--op", "34", "--element", "0"], "--op 34: the model has operators 0 to 33"),
+    (["--op", "-1", "--element", "0"], "--op -1"),
+    (["--op", "0", "--element", "0,416,0,0"], "index 416 of dimension 1 is outside [0, 416)"),
+    (["--op", "0", "--element", "0,1,2"], "has 3 indices, the output has 4 dimensions"),
+    (["--op", "0", "--element", "a,b"], "not a list of integers"),
+    (["--op", "0"], "--element is required"),
+    (["--op", "0", "--element", "0,0,0,0", "--output", "1"], "--output 1"),
+    (["--op", "0", "--element", "0,0,0,0", "--profile", "nope"], "invalid choice"),
+])
+def test_bad_arguments_are_one_line_errors(argv, message, capsys) -> None:
+    with pytest.raises(InputError) as info:
+        explain_main([str(GOLDEN_MODEL), *argv])
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_generic_explanation_for_an_operator_without_detailed_steps(monkeypatch) -> None:
+    path = shared_model("mlcommons-tiny/kws_ref_model.tflite")
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    model = interpreter.model
+    for detail, value in zip(interpreter.get_input_details(), seeded_inputs(model_input_specs(model), 0)):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    values = interpreter.tensor_values()
+    softmax = next(op for op in model.subgraphs[0].operators if op.name == "SOFTMAX")
+    monkeypatch.delitem(EXPLAINERS, "SOFTMAX")
+    report = explain_element(model, values, softmax.index, (0, 3))
+    assert not report["detailed"] and report["value"] == values[softmax.outputs[0]][0, 3]
+    assert report["steps"][1]["name"] == "operand 0" and report["steps"][-1]["name"] == "output"
+    assert any("not written yet" in note for note in report["notes"])
+
+
+def test_cli_table_knows_explain_or_the_lead_adds_it() -> None:
+    """The command is reached through refinterp.cli once the lead adds its row (see the helper's report)."""
+    if "explain" not in cli.COMMANDS:
+        pytest.skip("refinterp/cli.py has no explain row yet")
+    assert cli.main(["explain", str(GOLDEN_MODEL), "--op", "99", "--element", "0"]) == 2
+
+
+def test_explainers_are_the_ops_modules_functions() -> None:
+    """Every explain function lives next to its spec kernel (refinterp/ops/<family>.py), not in the tool."""
+    for name, function in EXPLAINERS.items():
+        assert function.__module__.startswith("refinterp.ops."), name
+    assert explain.REPORT_FORMAT == "refinterp-explain/1"
+
+
+def _single_operator_kinds() -> list[tuple[str, str]]:
+    from refinterp.tools.conformance.generators import GENERATORS
+
+    return sorted(kind for kind in GENERATORS if kind[0] in EXPLAINERS or kind[0] in explain.MOVEMENT_OPS)
+
+
+@pytest.mark.parametrize("kind", _single_operator_kinds(), ids="/".join)
+def test_random_single_operator_cases_equal_litert(kind: tuple[str, str]) -> None:
+    """The random single-operator cases (refinterp/tools/conformance/generators) of every operator with detailed
+    steps, every dtype kind: int16, uint8, float32 and hybrid rules too. Random elements of each output,
+    explained on the case's inputs, equal LiteRT BUILTIN_REF's output; under profile "tflm" they equal the spec
+    kernel's value (explain_element withdraws steps that do not)."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
+    from oracle import Rejected, run_litert_ref
+
+    from refinterp.errors import RefinterpError
+    from refinterp.model import parse_model
+    from refinterp.tools.conformance.generators import make_case
+
+    op_name, dtype_kind = kind
+    explained = 0
+    for seed in range(2):
+        case = make_case(op_name, dtype_kind, seed)
+        if case.probe:
+            continue
+        try:
+            outputs = run_litert_ref(case.model, case.inputs, op_name)
+        except Rejected:
+            continue
+        model = parse_model(case.model)
+        subgraph = model.subgraphs[0]
+        if len(subgraph.operators) != 1:
+            continue
+        op = subgraph.operators[0]
+        values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+        values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
+        values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+        rng = np.random.default_rng(seed)
+        for output, tensor_index in enumerate(op.outputs):
+            expected = values.get(tensor_index)
+            if expected is None or expected.size == 0 or tensor_index not in subgraph.outputs:
+                continue
+            element = tuple(int(rng.integers(0, d)) for d in expected.shape)
+            where = f"{case.describe()} output {output} element {list(element)}"
+            for profile in ("litert-ref", "tflm"):
+                try:
+                    report = explain_element(model, values, 0, element, profile, output)
+                except RefinterpError:  # the profile refuses the case (TFLM's rules differ by design)
+                    continue
+                assert not any("please report" in note for note in report["notes"]), f"{where}: {report['notes']}"
+                if profile == "litert-ref":
+                    want = expected[element].item()
+                    assert report["value"] == want or (want != want and report["value"] != report["value"]), (
+                        f"{where}: explained {report['value']}, LiteRT {want}")
+                    explained += report["detailed"]
+    del explained  # some kinds have no detailed rule (hybrid); the value check is the point
+
+
+def test_emulation_profiles_explain_with_their_own_kernel(golden_run) -> None:
+    """Under an emulation profile (refinterp/ops/emulation), an operator its table computes differently is
+    explained with that kernel's value and the rule named (detailed steps when the table entry has an explain
+    function); the others keep the reference profile's detailed steps."""
+    from refinterp.ops.common import ALL_PROFILES, PROFILES
+
+    model, values = golden_run
+    emulations = [p for p in ALL_PROFILES if p not in PROFILES]
+    if not emulations:
+        pytest.skip("no emulation profile yet")
+    for profile in emulations:
+        for op_index, element in ((0, (0, 10, 20, 5)), (1, (0, 10, 20, 5)), (2, (0, 3, 4, 1))):
+            report = explain_element(model, values, op_index, element, profile)
+            assert report["profile"] == profile and report["value"] == report["spec_value"]
+            assert report["detailed"] or any(profile in note for note in report["notes"]), report["notes"]
