@@ -17,43 +17,62 @@ tensors (``Interpreter.run_operator``). Comparing that with the other runtime's 
 * ``unavailable``: the other runtime did not give an input or output tensor of the operator (a delegate
   kept it internal), or refinterp cannot run the operator, so nothing is claimed.
 
+With ``explain=True`` (``--explain``) every ``local`` operator is re-run once more on the same inputs under each
+other profile ``Interpreter`` accepts, the emulation profiles (``litert-opt``, ``xnnpack``: another runtime's
+arithmetic) included: when one reproduces the other runtime's output exactly, the operator is *explained* by
+that profile's rule (``explained: xnnpack (<rule>)``), otherwise it is *unexplained*: neither refinterp's
+reference rule nor any documented runtime rule gives it, which is what a delegate engineer must look at.
+
 The report is a plain dict (the JSON written by ``--json``, documented in docs/compare.md and
-docs/compare.schema.json). Exit status of the command: 0 when every compared tensor is equal, 1 on any
-divergence, 2 on error.
+docs/compare.schema.json); ``--csv`` and ``--html`` write it as a table too. Exit status of the command: 0
+when every compared tensor is equal, 1 on any divergence, 2 on error; with ``--fail-on unexplained``, 0 also
+when every divergence is explained or inherited.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import io
 import json
 import math
 import os
 import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from refinterp.errors import InputError, RefinterpError, UnsupportedOpError
+from refinterp.errors import InputError, KernelError, RefinterpError, UnsupportedOpError
 from refinterp.interpreter import Interpreter
 from refinterp.io import MANIFEST_NAME, load_golden, load_npy, model_input_specs, seeded_inputs, sha256_of_file
 from refinterp.io.golden_format import subgraph_key
 from refinterp.model import load_model
+from refinterp.ops.common import ALL_PROFILES
 from refinterp.runtimes import RUNTIME_NAMES, LiteRTRuntime, TFLMRuntime, check_inputs, get_runtime
 from refinterp.runtimes.base import import_litert_interpreter, import_tflm_runtime
 from refinterp.tools.arguments import ArgumentParser
+from refinterp.tools.executor import add_executor_arguments, check_executor_arguments, run_tasks
+from refinterp.tools.qerror.html import render_report
 
 REPORT_FORMAT = "refinterp-compare/1"
 EXIT_EQUAL, EXIT_DIVERGED, EXIT_ERROR = 0, 1, 2
 #: histogram bins of integer differences (against - reference, in LSB); "beyond" is |difference| > 2
 HISTOGRAM_BINS = ("-2", "-1", "+1", "+2", "beyond")
 ISOLATION_CLASSES = ("exact", "local", "inherited", "unavailable")
+#: what --explain says of a local operator: one profile's rule reproduces the other runtime's output exactly, or none
+EXPLANATION_STATUSES = ("explained", "unexplained")
+#: --fail-on: exit 1 on any divergence (the default), or only on one no profile explains
+FAIL_ON_CHOICES = ("any", "unexplained")
+#: the profile that emulates a runtime, tried first by --explain (the other profiles follow in ALL_PROFILES order)
+RUNTIME_PROFILES = {"litert-ref": "litert-ref", "litert": "litert-opt", "xnnpack": "xnnpack", "tflm": "tflm"}
 #: statuses of one compared tensor; only "differs" and "incompatible" are divergences; "not_run": a tensor of a
 #: subgraph neither runtime ran (an IF branch not taken), not counted among the tensors compared
 STATUSES = ("equal", "differs", "incompatible", "missing_against", "missing_reference", "not_run")
@@ -62,7 +81,7 @@ CSV_COLUMNS = (
     "case", "op_index", "op_type", "output_position", "tensor_index", "tensor_name", "shape", "dtype", "status",
     "elements", "mismatches", "max_abs_diff", "max_rel_diff", "hist_minus2", "hist_minus1", "hist_plus1",
     "hist_plus2", "hist_beyond", "first_divergence", "isolation", "inputs_differ", "local_mismatches",
-    "local_max_abs_diff",
+    "local_max_abs_diff", "explanation", "explained_by",
 )
 #: a progress line appears only once a run has lasted this long (quick runs print nothing)
 PROGRESS_AFTER_SECONDS = 2.0
@@ -243,11 +262,14 @@ def _arrays_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool | None:
 class Isolator:
     """Runs single operators of the model with refinterp (``Interpreter.run_operator``)."""
 
-    def __init__(self, model_path: str | os.PathLike, model: Any, profile: str):
+    def __init__(self, model_path: str | os.PathLike, model: Any, profile: str,
+                 explain_profiles: Sequence[str] | None = None):
         self.model = model
         self.subgraph = model.subgraphs[0]
         self.interpreter: Any = None
         self.unavailable_reason: str | None = None
+        #: with explain_profiles (--explain), each local operator is re-run under those profiles too
+        self.explainer = Explainer(model_path, explain_profiles) if explain_profiles is not None else None
         try:
             interpreter = Interpreter(model_path=str(model_path), profile=profile)
             interpreter.allocate_tensors()
@@ -262,7 +284,7 @@ class Isolator:
 
         def unavailable(reason: str, inputs_differ: bool | None = None) -> list[dict[str, Any]]:
             return [{"class": "unavailable", "inputs_differ": inputs_differ, "local_mismatches": None,
-                     "local_max_abs_diff": None, "reason": reason} for _ in op.outputs]
+                     "local_max_abs_diff": None, "reason": reason, "explanation": None} for _ in op.outputs]
 
         tensors = self.subgraph.tensors
         inputs: list[np.ndarray | None] = []
@@ -312,8 +334,132 @@ class Isolator:
                 kind = "inherited"
             records.append({"class": kind, "inputs_differ": inputs_differ,
                             "local_mismatches": local["mismatches"], "local_max_abs_diff": local["max_abs_diff"],
-                            "reason": local["detail"]})
+                            "reason": local["detail"], "explanation": None})
+        if self.explainer is not None and any(r["class"] == "local" for r in records):
+            explanation = self.explainer.explain(op, inputs, against)
+            for record in records:
+                if record["class"] == "local":
+                    record["explanation"] = dict(explanation)
         return records
+
+
+# --------------------------------------------------------------------------------------------------
+# Explanation: which runtime's rule reproduces a local divergence (--explain)
+
+
+def explain_profiles(isolation_profile: str, against: str) -> list[str]:
+    """The profiles --explain tries, in order: every profile ``Interpreter`` accepts
+    (``refinterp.ops.common.ALL_PROFILES``: the reference profiles and the emulation profiles) but the one
+    isolation ran, which by definition did not reproduce a local operator; the profile that emulates
+    ``against`` (:data:`RUNTIME_PROFILES`) first, so that it is the one named when several reproduce."""
+    profiles = [p for p in ALL_PROFILES if p != isolation_profile]
+    own = RUNTIME_PROFILES.get(against)
+    return sorted(profiles, key=lambda p: p != own)  # stable: the rest keep ALL_PROFILES order
+
+
+def emulation_rule(profile: str, op_type: str) -> str | None:
+    """The one-line rule by which ``profile`` computes ``op_type`` differently from the reference kernels, as the
+    emulation module states it: ``refinterp.ops.emulation.<profile, '-' as '_'>.TABLE[op_type].rule``; None when
+    the profile has no emulation module or the module no rule for the operator (the reference profiles:
+    docs/profiles.md lists their differences)."""
+    module_name = "refinterp.ops.emulation." + profile.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None  # no such module (a reference profile); a module failing to import is a bug: raised
+        raise
+    entry = getattr(module, "TABLE", {}).get(op_type)
+    rule = getattr(entry, "rule", entry)
+    return rule if isinstance(rule, str) and rule else None
+
+
+class Explainer:
+    """Re-runs one operator under each of several profiles (``Interpreter(profile=P).run_operator``, one
+    interpreter per profile, prepared on first use) and says which profile reproduces another runtime's output.
+
+    The inputs are the ones :class:`Isolator` ran: the other runtime's own input tensors of the operator (the
+    model's constants). A profile *reproduces* the operator when every output it gives equals the other
+    runtime's, element for element; the first such profile (in the order given) explains it.
+    """
+
+    def __init__(self, model_path: str | os.PathLike, profiles: Sequence[str]):
+        self.model_path = str(model_path)
+        self.profiles = list(profiles)
+        self._interpreters: dict[str, Any] = {}  # profile -> a prepared Interpreter, or why it is not (str)
+
+    def interpreter(self, profile: str) -> Any:
+        if profile not in self._interpreters:
+            try:
+                interpreter = Interpreter(model_path=self.model_path, profile=profile)
+                interpreter.allocate_tensors()
+                self._interpreters[profile] = interpreter
+            except KernelError:
+                raise
+            except RefinterpError as exc:  # the profile refuses the model (an operator or a case it does not take)
+                self._interpreters[profile] = f"refinterp cannot prepare the model under profile {profile}: {exc}"
+        return self._interpreters[profile]
+
+    def explain(self, op: Any, inputs: Sequence[np.ndarray | None], against: dict[int, np.ndarray]
+                ) -> dict[str, Any]:
+        """The explanation record of one local operator (docs/compare.md, ``explanation``)."""
+        tried = []
+        for profile in self.profiles:
+            attempt: dict[str, Any] = {"profile": profile, "rule": emulation_rule(profile, op.name),
+                                       "mismatches": None, "max_abs_diff": None, "reason": None}
+            tried.append(attempt)
+            interpreter = self.interpreter(profile)
+            if isinstance(interpreter, str):
+                attempt["reason"] = interpreter
+                continue
+            try:
+                outputs = interpreter.run_operator(op.index, inputs)
+            except KernelError:
+                raise
+            except RefinterpError as exc:
+                attempt["reason"] = f"profile {profile} could not run the operator on these inputs: {exc}"
+                continue
+            differences = [difference(value, against[tensor_index])
+                           for tensor_index, value in zip(op.outputs, outputs, strict=True) if tensor_index >= 0]
+            attempt["mismatches"] = sum(d["mismatches"] or 0 for d in differences)
+            maxima = [d["max_abs_diff"] for d in differences if d["max_abs_diff"] is not None]
+            attempt["max_abs_diff"] = max(maxima) if maxima else None
+            incompatible = [d["detail"] for d in differences if d["status"] == "incompatible"]
+            attempt["reason"] = incompatible[0] if incompatible else None
+        return explanation_record(tried)
+
+
+def _reproduces(attempt: dict[str, Any]) -> bool:
+    return attempt["reason"] is None and attempt["mismatches"] == 0
+
+
+def explanation_record(tried: list[dict[str, Any]]) -> dict[str, Any]:
+    """``status``, ``profile`` and ``rule`` of the first attempt that reproduced, ``reproduced_by`` (every such
+    profile) and the attempts themselves (``tried``: profile, rule, mismatches, max_abs_diff, reason)."""
+    reproduced = [a for a in tried if _reproduces(a)]
+    first = reproduced[0] if reproduced else None
+    return {"status": "explained" if first else "unexplained",
+            "profile": first["profile"] if first else None, "rule": first["rule"] if first else None,
+            "reproduced_by": [a["profile"] for a in reproduced], "tried": tried}
+
+
+def _aggregate_explanation(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Over the cases where the operator was local: a profile explains it when it reproduced it in every one of
+    them (one rule for all cases; mismatches summed, maxima taken, the first reason kept)."""
+    if not records:
+        return None
+    tried = []
+    for position, first in enumerate(records[0]["tried"]):
+        attempts = [r["tried"][position] for r in records]
+        mismatches = [a["mismatches"] for a in attempts if a["mismatches"] is not None]
+        maxima = [a["max_abs_diff"] for a in attempts if a["max_abs_diff"] is not None]
+        reasons = [a["reason"] for a in attempts if a["reason"]]
+        tried.append({"profile": first["profile"], "rule": first["rule"],
+                      "mismatches": sum(mismatches) if mismatches else None,
+                      "max_abs_diff": max(maxima) if maxima else None, "reason": reasons[0] if reasons else None})
+    aggregate = explanation_record(tried)
+    aggregate["counts"] = {status: sum(1 for r in records if r["status"] == status) for status in EXPLANATION_STATUSES}
+    return aggregate
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,11 +552,12 @@ def _aggregate_isolation(records: list[dict[str, Any] | None]) -> dict[str, Any]
     local_max = [r["local_max_abs_diff"] for r in present if r["local_max_abs_diff"] is not None]
     differ = [r["inputs_differ"] for r in present if r["inputs_differ"] is not None]
     reasons = [r["reason"] for r in present if r["reason"]]
+    explanations = [r["explanation"] for r in present if r["class"] == "local" and r.get("explanation")]
     return {"class": kind, "counts": counts,
             "inputs_differ": any(differ) if differ else None,
             "local_mismatches": sum(local_mismatches) if local_mismatches else None,
             "local_max_abs_diff": max(local_max) if local_max else None,
-            "reason": reasons[0] if reasons else None}
+            "reason": reasons[0] if reasons else None, "explanation": _aggregate_explanation(explanations)}
 
 
 def aggregate_rows(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -503,18 +650,103 @@ def _require_available(runtime: Any) -> str:
     return version
 
 
+def _explained(row: dict[str, Any]) -> bool:
+    """A diverging row that --fail-on unexplained accepts: inherited from an earlier operator, or local and
+    reproduced by a profile. Anything not checked (no isolation, unavailable) is not accepted."""
+    isolation = row.get("isolation")
+    if not isolation:
+        return False
+    if isolation["class"] == "inherited":
+        return True
+    return isolation["class"] == "local" and (isolation.get("explanation") or {}).get("status") == "explained"
+
+
+def exit_status(case_reports: Sequence[dict[str, Any]], aggregate: Sequence[dict[str, Any]], fail_on: str) -> int:
+    """0 when every compared tensor is equal; 1 on a divergence. With ``fail_on="unexplained"``, 0 also when
+    every diverging tensor, in every case and in the aggregate, is inherited or explained (:func:`_explained`)."""
+    diverging = [r for rows in [aggregate, *(c["tensors"] for c in case_reports)] for r in rows
+                 if r["status"] in DIVERGENT_STATUSES]
+    if not diverging:
+        return EXIT_EQUAL
+    if fail_on == "unexplained" and all(_explained(r) for r in diverging):
+        return EXIT_EQUAL
+    return EXIT_DIVERGED
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """What comparing one input case needs, as plain values a worker process (or a Ray node) can receive."""
+
+    model_path: str
+    reference: str
+    against: str
+    profile: str
+    isolate: bool
+    explain_profiles: tuple[str, ...] | None
+
+
+class CaseRunner:
+    """Compares input cases one at a time with one pair of runtimes (and one Isolator)."""
+
+    def __init__(self, job: CaseJob, model: Any, reference_runtime: Any, against_runtime: Any, isolator: Any):
+        self.job = job
+        self.model = model
+        self.reference_runtime = reference_runtime
+        self.against_runtime = against_runtime
+        self.isolator = isolator
+
+    @classmethod
+    def for_job(cls, job: CaseJob) -> CaseRunner:
+        model = load_model(job.model_path)
+        profiles = list(job.explain_profiles) if job.explain_profiles is not None else None
+        return cls(job, model, _runtime_for(job.reference, job.profile), _runtime_for(job.against, job.profile),
+                   Isolator(job.model_path, model, job.profile, profiles) if job.isolate else None)
+
+    def run(self, case: InputCase, phase: Callable[[str], None] = lambda name: None) -> dict[str, Any]:
+        """The report of one case (``_case_report``); ``phase(name)`` is called as each phase starts."""
+        job = self.job
+        phase(job.reference)
+        reference_result = self.reference_runtime.run(job.model_path, case.arrays)
+        phase(job.against)
+        against_result = self.against_runtime.run(job.model_path, case.arrays)
+        phase("isolating" if job.isolate else "comparing")
+        rows = compare_tensors(self.model, reference_result.tensors, against_result.tensors, self.isolator,
+                               job.against, reference_result.subgraph_tensors, against_result.subgraph_tensors)
+        return _case_report(case, rows, {"reference": reference_result.invoke_seconds,
+                                         "against": against_result.invoke_seconds})
+
+
+#: a worker's CaseRunner, made on its first case and kept for the next ones of the same job
+_worker_runner: CaseRunner | None = None
+
+
+def compare_case(job: CaseJob, case: InputCase) -> dict[str, Any]:
+    """One case's report, in a worker (the task function given to run_tasks; module-level so it pickles)."""
+    global _worker_runner
+    if _worker_runner is None or _worker_runner.job != job:
+        _worker_runner = CaseRunner.for_job(job)
+    return _worker_runner.run(case)
+
+
 def compare(model_path: str | os.PathLike, against: str, reference: str = "refinterp",
             cases: Sequence[InputCase] | None = None, *, isolate: bool = False, profile: str | None = None,
-            input_source: dict[str, Any] | None = None,
-            progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+            explain: bool = False, fail_on: str = "any", input_source: dict[str, Any] | None = None,
+            progress: Callable[[int, int, str], None] | None = None, jobs: int = 1, executor: str = "local",
+            address: str | None = None) -> dict[str, Any]:
     """Compare runtime ``against`` with runtime ``reference`` on every input case; the report dict.
 
     ``cases`` default: the cases of a golden DIR when either runtime is ``golden:DIR``, otherwise one
     seeded random case (seed 0). ``profile`` is refinterp's (for the ``refinterp`` runtime and for
-    isolation); by default "tflm" when the reference is tflm, else "litert-ref". ``input_source`` says
+    isolation); by default "tflm" when the reference is tflm, else "litert-ref". ``explain`` (implies
+    ``isolate``) re-runs each local operator under every other profile (:func:`explain_profiles`) and records
+    which one reproduces the other runtime's output. ``fail_on`` ("any" or "unexplained", which implies
+    ``explain``) sets the report's exit status: 1 on any divergence, or only on one that no profile explains
+    (:func:`exit_status`). ``input_source`` says
     where given cases came from, for the report: {"source": "files"|"dir"|"golden"|"seed"|"given",
     "location": str|None, "seed": int|None}. ``progress(done, total, label)`` is called before each phase
-    of each case (label "<case>: <phase>") and once at the end.
+    of each case (label "<case>: <phase>") and once at the end. ``jobs``, ``executor``, ``address``: run the
+    cases in parallel (refinterp.tools.executor.run_tasks: ``jobs`` local processes, or Ray; progress then
+    counts finished cases); the report is the same as the serial one's apart from the timings.
     """
     model = load_model(model_path)
     if profile is None:
@@ -536,24 +768,27 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
         input_source = {"source": "given", "location": None, "seed": None, **(input_source or {})}
     cases = list(cases)
     check_cases(model, cases)
-    isolator = Isolator(model_path, model, profile) if isolate else None
+    if fail_on not in FAIL_ON_CHOICES:
+        raise InputError(f"fail_on {fail_on!r} is not one of {', '.join(FAIL_ON_CHOICES)}")
+    explain = explain or fail_on == "unexplained"
+    isolate = isolate or explain
+    tried_profiles = explain_profiles(profile, against) if explain else None
+    isolator = Isolator(model_path, model, profile, tried_profiles) if isolate else None
 
-    case_reports = []
-    for number, case in enumerate(cases):
-        def phase(name: str, number: int = number, case: InputCase = case) -> None:
-            if progress is not None:
-                progress(number, len(cases), f"{case.name}: {name}")
+    job = CaseJob(str(model_path), reference, against, profile, isolate,
+                  tuple(tried_profiles) if tried_profiles is not None else None)
+    if executor == "local" and (jobs == 1 or len(cases) < 2):  # in this process, with the runtimes made above
+        runner = CaseRunner(job, model, reference_runtime, against_runtime, isolator)
+        case_reports = []
+        for number, case in enumerate(cases):
+            def phase(name: str, number: int = number, case: InputCase = case) -> None:
+                if progress is not None:
+                    progress(number, len(cases), f"{case.name}: {name}")
 
-        phase(reference)
-        reference_result = reference_runtime.run(str(model_path), case.arrays)
-        phase(against)
-        against_result = against_runtime.run(str(model_path), case.arrays)
-        phase("isolating" if isolate else "comparing")
-        rows = compare_tensors(model, reference_result.tensors, against_result.tensors, isolator, against,
-                               reference_result.subgraph_tensors, against_result.subgraph_tensors)
-        case_reports.append(_case_report(case, rows, {"reference": reference_result.invoke_seconds,
-                                                      "against": against_result.invoke_seconds}))
-        del reference_result, against_result  # keep one case's tensors in memory at a time
+            case_reports.append(runner.run(case, phase))
+    else:  # each worker makes its own runtimes (CaseRunner.for_job); reports come back in case order
+        case_reports = run_tasks(partial(compare_case, job), cases, jobs=jobs, executor=executor, address=address,
+                                 progress=None if progress is None else lambda done, total: progress(done, total, ""))
     if progress is not None:
         progress(len(cases), len(cases), "")
 
@@ -566,6 +801,10 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
     local_ops = None
     if isolate:
         local_ops = sorted({r["op_index"] for r in rows if r["isolation"] and r["isolation"]["class"] == "local"})
+    unexplained_ops = None
+    if explain:
+        unexplained_ops = sorted({r["op_index"] for r in rows if r["isolation"] and r["isolation"]["class"] == "local"
+                                  and (r["isolation"]["explanation"] or {}).get("status") != "explained"})
     return {
         "format": REPORT_FORMAT,
         "model": str(model_path),
@@ -574,11 +813,15 @@ def compare(model_path: str | os.PathLike, against: str, reference: str = "refin
         "against": {"spec": against, "version": versions["against"]},
         "profile": profile,
         "isolate": bool(isolate),
+        "explain": bool(explain),
+        "explain_profiles": tried_profiles,
+        "fail_on": fail_on,
         "inputs": {**input_source, "cases": len(case_reports)},
         "equal": equal,
-        "exit_status": EXIT_EQUAL if equal else EXIT_DIVERGED,
+        "exit_status": exit_status(case_reports, rows, fail_on),
         "first_divergence": first,
         "local_ops": local_ops,
+        "unexplained_ops": unexplained_ops,
         "summary": {
             "tensors": sum(1 for r in rows if r["status"] != "not_run"),
             "differing_tensors": sum(1 for r in rows if r["status"] in DIVERGENT_STATUSES),
@@ -621,7 +864,11 @@ def _isolation_text(isolation: dict[str, Any] | None) -> str:
     if isolation["class"] == "local":
         text = f"local {isolation['local_mismatches']}"
         maximum = isolation["local_max_abs_diff"]
-        return text if maximum in (None, 1) else f"{text} max {_number(maximum)}"
+        text = text if maximum in (None, 1) else f"{text} max {_number(maximum)}"
+        explanation = isolation.get("explanation")
+        if explanation:  # --explain: the profile that reproduces the operator, or none
+            text += f", {explanation['profile']}" if explanation["status"] == "explained" else ", unexplained"
+        return text
     return isolation["class"]
 
 
@@ -779,6 +1026,8 @@ def format_report(report: dict[str, Any]) -> str:
         local = report["local_ops"]
         lines.append(_wrapped_items("ops that round differently (local): ",
                                     [f"{i} {_op_type(report, i)}" for i in local] or ["none"]))
+    if report.get("explain"):
+        lines += _explanation_lines(report)
     if report["equal"]:
         lines.append(f"EQUAL: all {summary['tensors'] - summary['missing_tensors']} compared tensors are "
                      f"identical ({report['against']['spec']} vs {report['reference']['spec']})")
@@ -787,7 +1036,49 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"DIVERGED: {summary['differing_tensors']} of {summary['tensors']} tensors differ "
                      f"({report['against']['spec']} vs {report['reference']['spec']})"
                      + (f" in {summary['diverging_cases']} of {len(cases)} cases" if len(cases) > 1 else ""))
+        if report.get("fail_on") == "unexplained":
+            lines.append("--fail-on unexplained: " + ("every divergence is explained or inherited (exit 0)"
+                                                      if report["exit_status"] == EXIT_EQUAL else
+                                                      "a divergence no profile explains (exit 1)"))
     return "\n".join(lines)
+
+
+def explanation_text(explanation: dict[str, Any] | None) -> str:
+    """"explained: <profile> (<rule>)" (the rule when the emulation module states one), or "unexplained"."""
+    if not explanation or explanation["status"] != "explained":
+        return "unexplained"
+    rule = explanation["rule"]
+    return f"explained: {explanation['profile']}" + (f" ({rule})" if rule else "")
+
+
+def _explanation_lines(report: dict[str, Any], width: int = TERMINAL_WIDTH) -> list[str]:
+    """The unexplained local operators first, one line each with the closest profile (the one that misses the
+    fewest elements); then the explained ones, grouped by operator type and explanation; then the count."""
+    rows = {}
+    for row in report["aggregate"]["tensors"]:
+        isolation = row["isolation"]
+        if isolation and isolation["class"] == "local":
+            rows.setdefault(row["op_index"], row)
+    lines = [_wrapped_items("explain: each local op re-run under ", [*report["explain_profiles"]] or ["no profile"])]
+    explained: dict[tuple[str, str], list[str]] = {}
+    for op_index, row in rows.items():
+        explanation = row["isolation"]["explanation"]
+        if explanation and explanation["status"] == "explained":
+            explained.setdefault((row["op_type"], explanation_text(explanation)), []).append(str(op_index))
+            continue
+        text = f"  op {op_index} {row['op_type']}: unexplained"
+        closest = min((a for a in (explanation or {}).get("tried", []) if a["mismatches"] is not None),
+                      key=lambda a: a["mismatches"], default=None)
+        if closest is not None:
+            text += f" (closest: {closest['profile']}, {closest['mismatches']} differ)"
+        lines.append(text if len(text) <= width else text[:width - 3] + "...")
+    for (op_type, text), ops in explained.items():
+        head = f"{op_type} op{'s' if len(ops) > 1 else ''} {', '.join(ops)}: {text}"
+        lines += textwrap.wrap(head, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+    unexplained = report["unexplained_ops"] or []
+    lines.append(f"explained: {len(rows) - len(unexplained)} of {len(rows)} local ops"
+                 + (f"; unexplained: {', '.join(str(i) for i in unexplained)}" if unexplained else ""))
+    return lines
 
 
 def _op_type(report: dict[str, Any], op_index: int) -> str:
@@ -809,9 +1100,61 @@ def csv_text(report: dict[str, Any]) -> str:
                       row["elements"], row["mismatches"], row["max_abs_diff"], row["max_rel_diff"],
                       *(histogram.get(b) for b in HISTOGRAM_BINS), row["op_index"] == first_op,
                       isolation.get("class"), isolation.get("inputs_differ"), isolation.get("local_mismatches"),
-                      isolation.get("local_max_abs_diff")]
+                      isolation.get("local_max_abs_diff"), (isolation.get("explanation") or {}).get("status"),
+                      (isolation.get("explanation") or {}).get("profile")]
             writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in values])
     return buffer.getvalue()
+
+
+#: the page's colours: a diverging status, an explained local operator, an unexplained one
+HTML_DIFFERS, HTML_EXPLAINED, HTML_UNEXPLAINED = "background:#ffe0b2", "background:#e8f5e9", "background:#ffcdd2"
+HTML_LEGEND = ("One row per operator output tensor (aggregated over the input cases). differ: elements that differ "
+               "(against - reference); max: the largest difference, in LSB for integer tensors; -1 / +1: one-LSB "
+               "differences. isolation: local (the operator computes differently; local = elements refinterp's "
+               "rule on the other runtime's own inputs does not reproduce), inherited, exact or unavailable. "
+               "explanation (--explain): the profile whose rule reproduces a local operator exactly, or "
+               "unexplained (green / red). docs/compare.md has every field.")
+
+
+def report_html(report: dict[str, Any]) -> str:
+    """The report as one self-contained HTML page (:func:`refinterp.tools.qerror.html.render_report`): the
+    header lines of the text report, one row per aggregate tensor row with its isolation class and, with
+    --explain, its explanation (the rule in full), and the summary lines of the text report as notes."""
+    text = format_report(report).splitlines()
+    header = text[:text.index("")]
+    notes = []  # the summary lines of the text report, unwrapped
+    if report["isolate"]:
+        notes.append(_wrapped_items("ops that round differently (local): ", [
+            f"{i} {_op_type(report, i)}" for i in report["local_ops"]] or ["none"], width=sys.maxsize))
+    if report.get("explain"):
+        notes += [line.strip() for line in _explanation_lines(report, width=sys.maxsize)]
+    notes += [line for line in text[len(text) - text[::-1].index(""):]  # after the last blank line
+              if line.startswith(("first divergence", "DIVERGED", "EQUAL", "--fail-on")) or "missing from one" in line]
+    columns = ["op", "type", "tensor", "name", "shape", "dtype", "status", "differ", "max", "-1", "+1"]
+    columns += ["cases"] if len(report["cases"]) > 1 else []
+    columns += ["isolation", "local", "explanation"] if report["isolate"] else []
+    rows, styles = [], []
+    for row in report["aggregate"]["tensors"]:
+        histogram = row["histogram"] or {}
+        cells = [str(row["op_index"]), row["op_type"], str(row["tensor_index"]), row["tensor_name"],
+                 "x".join(str(d) for d in row["shape"]) or "scalar", row["dtype"], row["status"],
+                 _number(row["mismatches"]), _number(row["max_abs_diff"]), _number(histogram.get("-1")),
+                 _number(histogram.get("+1"))]
+        cells += [str(row["diverging_cases"])] if len(report["cases"]) > 1 else []
+        style = {columns.index("status"): HTML_DIFFERS} if row["status"] in DIVERGENT_STATUSES else {}
+        if report["isolate"]:
+            isolation = row["isolation"] or {}
+            explanation = isolation.get("explanation")
+            local = _number(isolation.get("local_mismatches")) if isolation.get("class") == "local" else ""
+            cells += [isolation.get("class") or "", local, explanation_text(explanation) if explanation else ""]
+            if explanation:
+                style[len(cells) - 1] = HTML_EXPLAINED if explanation["status"] == "explained" else HTML_UNEXPLAINED
+        rows.append(["" if cell == "-" else cell for cell in cells])
+        styles.append(style)
+    return render_report(title=f"refinterp compare: {Path(report['model']).name}", header_lines=header,
+                         columns=columns, rows=rows, cell_styles=styles, notes=notes, legend=HTML_LEGEND,
+                         text_columns=[columns.index(c) for c in ("type", "name", "shape", "dtype", "status",
+                                                                  "isolation", "explanation") if c in columns])
 
 
 def _write_text(path: str, text: str, what: str) -> None:
@@ -849,18 +1192,28 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--isolate", action="store_true",
                         help="re-run each operator with refinterp on the other runtime's own inputs and classify it "
                              "exact / local / inherited / unavailable")
+    parser.add_argument("--explain", action="store_true",
+                        help="with --isolate (implied): re-run each local operator under every other profile, "
+                             "emulation profiles included, and say which one reproduces the other runtime's output")
+    parser.add_argument("--fail-on", choices=FAIL_ON_CHOICES, default="any",
+                        help="exit 1 on any divergence (the default), or only on one no profile explains "
+                             "(unexplained; implies --explain)")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout, no table)")
     parser.add_argument("--csv", metavar="PATH", help="write one CSV row per (input case, operator output tensor)")
+    parser.add_argument("--html", metavar="PATH", help="write a self-contained HTML page: the aggregate table with "
+                                                       "the isolation class and explanation of every row")
     parser.add_argument("--profile", choices=["litert-ref", "tflm"], default=None,
                         help="refinterp's profile, for the refinterp runtime and --isolate "
                              "(default: tflm when the reference is tflm, else litert-ref)")
     parser.add_argument("--no-progress", action="store_true", help="never show the progress line")
+    add_executor_arguments(parser)  # -j/--jobs, --executor, --address: input cases in parallel
     return parser
 
 
 def compare_main(argv: Sequence[str]) -> int:
     """``refinterp compare``; returns the exit status (errors raise RefinterpError: the CLI prints one line)."""
     args = _build_parser().parse_args(list(argv))
+    check_executor_arguments(args)
     model = load_model(args.model)
     input_count = len(model.subgraphs[0].inputs)
     cases: list[InputCase] | None = None
@@ -884,7 +1237,9 @@ def compare_main(argv: Sequence[str]) -> int:
 
     try:
         report = compare(args.model, args.against, args.reference, cases, isolate=args.isolate,
-                         profile=args.profile, input_source=input_source, progress=progress)
+                         profile=args.profile, explain=args.explain, fail_on=args.fail_on,
+                         input_source=input_source, progress=progress,
+                         jobs=args.jobs, executor=args.executor, address=args.address)
     finally:
         progress_line.close()
 
@@ -896,4 +1251,6 @@ def compare_main(argv: Sequence[str]) -> int:
             _write_text(args.json, json.dumps(report, indent=1) + "\n", "JSON")
     if args.csv:
         _write_text(args.csv, csv_text(report), "CSV")
+    if args.html:
+        _write_text(args.html, report_html(report), "HTML")
     return report["exit_status"]

@@ -8,9 +8,11 @@ read it.
 
 from __future__ import annotations
 
+import atexit
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 from refinterp.errors import InputError
 from refinterp.interpreter import Interpreter
 from refinterp.model import Operator, Subgraph
+from refinterp.tools.executor import run_tasks
 from refinterp.tools.qerror.isolation import isolate_case, own_share
 from refinterp.tools.qerror.matching import TensorMatch, build_float_shadow, match_tensors, shadow_matches
 from refinterp.tools.qerror.metrics import METRICS, ErrorAccumulator, RangeBounds, inherited_bounds, range_bounds
@@ -216,72 +219,156 @@ def _rows(subgraph8: Subgraph, reference: FloatReference, matches: dict[int, Ten
     return rows, notes
 
 
+@dataclass(frozen=True)
+class AnalysisJob:
+    """What analysing one case needs, as plain values a worker process (or a Ray node) can receive."""
+
+    int8_model_path: str
+    float_model_path: str | None
+    isolate: bool
+    profile: str
+
+
+@dataclass
+class CaseErrors:
+    """One case's errors, by int8 tensor index: merged into the rows in case order (:meth:`Analysis.merge`)."""
+
+    accumulated: dict[int, ErrorAccumulator]
+    isolated: dict[int, ErrorAccumulator]
+    fallbacks: dict[int, list[int]]  # isolation: output tensor -> compared inputs with no float reference
+
+
+class Analysis:
+    """The int8 interpreter, its float reference and the rows: set up once, then run case after case.
+
+    Every case starts from empty accumulators (:meth:`case_errors`) that :meth:`merge` adds to the rows in
+    case order. ``0.0 + x == x``, so merging a case's sums gives the very floats adding its values straight
+    into the rows did, and a parallel run (each worker with its own Analysis) reports the same bytes as a
+    serial one.
+    """
+
+    def __init__(self, job: AnalysisJob):
+        self.job = job
+        interpreter = Interpreter(model_path=job.int8_model_path, profile=job.profile)
+        interpreter.allocate_tensors()
+        self.interpreter = interpreter
+        self.subgraph8 = subgraph8 = interpreter.subgraph
+        self.notes: list[str] = []
+        if job.float_model_path is not None:
+            reference, matches, match_notes = _float_twin(job.float_model_path, subgraph8)
+            self.notes += match_notes
+        else:
+            reference = FloatReference(build_float_shadow(interpreter.model), f"float shadow of "
+                                       f"{job.int8_model_path} (dequantized weights, float32 activations)",
+                                       "float shadow")
+            matches = shadow_matches(subgraph8)
+        self.reference = reference
+        if reference.note:
+            self.notes.append(reference.note)
+        self.rows, row_notes = _rows(subgraph8, reference, matches, job.isolate)
+        self.notes += row_notes
+        self.row_of_tensor = {row.tensor_index: row for row in self.rows}
+
+    def case_errors(self, case_number: int, case: Sequence[np.ndarray],
+                    say: Callable[[str], None] = lambda message: None) -> CaseErrors:
+        """Run one case through the int8 model and the float reference; its errors per compared tensor."""
+        subgraph8, reference, interpreter = self.subgraph8, self.reference, self.interpreter
+        name = f"case {case_number}"
+        int8_inputs, float_inputs = model_inputs(subgraph8, reference.subgraph, case, name)
+        say(f"{name}: running the int8 model")
+        for index, value in zip(subgraph8.inputs, int8_inputs):
+            interpreter.set_tensor(index, value)
+        interpreter.invoke()
+        values8 = interpreter.tensor_values()
+        say(f"{name}: running the {reference.kind}")
+        ref_values = reference.run(float_inputs)
+        references: dict[int, np.ndarray | None] = {}
+        accumulated: dict[int, ErrorAccumulator] = {}
+        for row in self.rows:
+            if row.float_index is None:
+                continue
+            value = values8[row.tensor_index]
+            ref = _reference_of(row, reference.subgraph, ref_values, value.shape)
+            references[row.tensor_index] = ref
+            if ref is None:
+                continue
+            saturated = clipped = 0
+            if row.activation_bounds is not None:
+                saturated, clipped = row.activation_bounds.counts(value)
+            accumulated[row.tensor_index] = accumulator = ErrorAccumulator()
+            accumulator.add(real_value(subgraph8.tensors[row.tensor_index], value), ref, saturated, clipped)
+        isolated: dict[int, ErrorAccumulator] = {}
+        fallbacks: dict[int, list[int]] = {}
+        if self.job.isolate:
+            say(f"{name}: running each int8 operator on quantized float-reference inputs")
+            isolated = {row.tensor_index: ErrorAccumulator() for row in self.rows if row.isolated is not None}
+            fallbacks = isolate_case(interpreter, subgraph8, values8, references, self.row_of_tensor, isolated)
+        return CaseErrors(accumulated, isolated, fallbacks)
+
+    def merge(self, errors: CaseErrors) -> None:
+        """Add one case's errors to the rows (call in case order: a later case's isolation note wins)."""
+        for index, accumulator in errors.accumulated.items():
+            self.row_of_tensor[index].accumulated.merge(accumulator)
+        for index, accumulator in errors.isolated.items():
+            isolated = self.row_of_tensor[index].isolated
+            assert isolated is not None
+            isolated.merge(accumulator)
+        for index, inputs in errors.fallbacks.items():
+            self.row_of_tensor[index].isolation_note = (f"input tensor(s) {inputs} have no float reference: "
+                                                        f"the int8 chain's own values were used")
+
+    def close(self) -> None:
+        self.reference.close()
+
+
+#: a worker's Analysis, made on its first case and kept for the next ones of the same job
+_worker_analysis: Analysis | None = None
+
+
+def analyze_case(job: AnalysisJob, numbered_case: tuple[int, Sequence[np.ndarray]]) -> CaseErrors:
+    """One case's errors, in a worker (the task function given to run_tasks; module-level so it pickles)."""
+    global _worker_analysis
+    if _worker_analysis is None or _worker_analysis.job != job:
+        if _worker_analysis is not None:
+            _worker_analysis.close()
+        _worker_analysis = Analysis(job)
+        atexit.register(_worker_analysis.close)  # the LiteRT fallback's temporary model file
+    return _worker_analysis.case_errors(*numbered_case)
+
+
 def analyze(int8_model_path: str, float_model_path: str | None, cases: Sequence[Sequence[np.ndarray]], *,
             isolate: bool = False, inputs_description: str = "", profile: str = "litert-ref",
-            progress: Callable[[str], None] | None = None) -> QErrorReport:
+            progress: Callable[[str], None] | None = None, jobs: int = 1, executor: str = "local",
+            address: str | None = None) -> QErrorReport:
     """Compare every operator output of an int8 model with its float reference over ``cases``.
 
     ``cases`` is a list of input lists (one array per model input, integer or float; see
     :func:`model_inputs`). With ``float_model_path`` None, the reference is the float shadow.
+    ``jobs``, ``executor``, ``address``: run the cases in parallel (refinterp.tools.executor.run_tasks:
+    ``jobs`` local processes, or Ray); the report is identical to the serial one (see :class:`Analysis`).
     """
     say = progress or (lambda message: None)
-    interpreter = Interpreter(model_path=int8_model_path, profile=profile)
-    interpreter.allocate_tensors()
-    subgraph8 = interpreter.subgraph
-    notes: list[str] = []
-
-    if float_model_path is not None:
-        reference, matches, match_notes = _float_twin(float_model_path, subgraph8)
-        notes += match_notes
-    else:
-        reference = FloatReference(build_float_shadow(interpreter.model), f"float shadow of {int8_model_path} "
-                                   f"(dequantized weights, float32 activations)", "float shadow")
-        matches = shadow_matches(subgraph8)
-    if reference.note:
-        notes.append(reference.note)
+    job = AnalysisJob(str(int8_model_path), None if float_model_path is None else str(float_model_path), isolate,
+                      profile)
+    analysis = Analysis(job)
+    reference = analysis.reference
     say(f"reference: {reference.label}, run by {reference.runtime}")
-
-    rows, row_notes = _rows(subgraph8, reference, matches, isolate)
-    notes += row_notes
-    row_of_tensor = {row.tensor_index: row for row in rows}
-    isolated = {row.tensor_index: row.isolated for row in rows if row.isolated is not None}
-
     try:
-        for case_number, case in enumerate(cases):
-            name = f"case {case_number}"
-            int8_inputs, float_inputs = model_inputs(subgraph8, reference.subgraph, case, name)
-            say(f"{name}: running the int8 model")
-            for index, value in zip(subgraph8.inputs, int8_inputs):
-                interpreter.set_tensor(index, value)
-            interpreter.invoke()
-            values8 = interpreter.tensor_values()
-            say(f"{name}: running the {reference.kind}")
-            ref_values = reference.run(float_inputs)
-            references: dict[int, np.ndarray | None] = {}
-            for row in rows:
-                if row.float_index is None:
-                    continue
-                value = values8[row.tensor_index]
-                ref = _reference_of(row, reference.subgraph, ref_values, value.shape)
-                references[row.tensor_index] = ref
-                if ref is None:
-                    continue
-                saturated = clipped = 0
-                if row.activation_bounds is not None:
-                    saturated, clipped = row.activation_bounds.counts(value)
-                row.accumulated.add(real_value(subgraph8.tensors[row.tensor_index], value), ref, saturated,
-                                    clipped)
-            if isolate:
-                say(f"{name}: running each int8 operator on quantized float-reference inputs")
-                fallbacks = isolate_case(interpreter, subgraph8, values8, references, row_of_tensor, isolated)
-                for index, inputs in fallbacks.items():
-                    row_of_tensor[index].isolation_note = (f"input tensor(s) {inputs} have no float reference: "
-                                                           f"the int8 chain's own values were used")
+        if executor == "local" and (jobs == 1 or len(cases) < 2):  # in this process, with the analysis set up above
+            for case_number, case in enumerate(cases):
+                analysis.merge(analysis.case_errors(case_number, case, say))
+        else:
+            def done(count: int, total: int) -> None:
+                say(f"{count}/{total} cases done")
+
+            for errors in run_tasks(partial(analyze_case, job), list(enumerate(cases)), jobs=jobs,
+                                    executor=executor, address=address, progress=done):
+                analysis.merge(errors)
     finally:
-        reference.close()
+        analysis.close()
 
     return QErrorReport(
         int8_model=str(int8_model_path), reference=reference.label, reference_kind=reference.kind,
         reference_runtime=reference.runtime, cases=len(cases), inputs_description=inputs_description,
-        isolate=isolate, rows=rows, notes=notes, output_tensors=tuple(subgraph8.outputs),
+        isolate=isolate, rows=analysis.rows, notes=analysis.notes, output_tensors=tuple(analysis.subgraph8.outputs),
     )

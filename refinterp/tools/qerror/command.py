@@ -20,6 +20,7 @@ from refinterp.errors import InputError, RefinterpError, RuntimeUnavailableError
 from refinterp.io import model_input_specs, seeded_inputs
 from refinterp.model import Model, load_model
 from refinterp.tools.arguments import EXIT_MISMATCH, EXIT_OK, ArgumentParser
+from refinterp.tools.executor import add_executor_arguments, check_executor_arguments
 from refinterp.tools.qerror.analysis import analyze
 from refinterp.tools.qerror.csvjson import to_json, write_csv
 from refinterp.tools.qerror.html import report_html
@@ -51,12 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", default="litert-ref", choices=["litert-ref", "tflm"],
                         help="integer rules of the int8 model (default litert-ref)")
     parser.add_argument("--quiet", action="store_true", help="print no table, only which files were written")
+    add_executor_arguments(parser)  # -j/--jobs, --executor, --address: input cases in parallel
     return parser
 
 
 def qerror_main(argv: Sequence[str]) -> int:
     """`refinterp qerror`: 0 with a full report, 1 when some int8 op output has no float match, 2 on error."""
     args = build_parser().parse_args(list(argv))
+    check_executor_arguments(args)
     model = load_model(args.model)  # fail early, with one line, on a bad path or file
     if args.float_model is not None:
         load_model(args.float_model)
@@ -64,7 +67,7 @@ def qerror_main(argv: Sequence[str]) -> int:
     cases, description = _cases(args, model)
 
     report = analyze(args.model, args.float_model, cases, isolate=args.isolate, inputs_description=description,
-                     profile=args.profile)
+                     profile=args.profile, jobs=args.jobs, executor=args.executor, address=args.address)
 
     if not args.quiet:
         print("\n".join(header_lines(report)))

@@ -71,16 +71,31 @@ class ErrorAccumulator:
         if approx.shape != reference.shape:
             raise InputError(f"cannot compare {approx.size} values with {reference.size} reference values")
         error = approx - reference
+        # Sums by NumPy's own (pairwise) summation, not np.dot: BLAS splits a long dot product over its
+        # threads, so its last bits would depend on the machine's core count and on -j (a worker runs one
+        # BLAS thread), and a report must be the same bytes wherever and however it is run.
         self.count += error.size
         self.sum_error += float(error.sum())
-        self.sum_squared_error += float(np.dot(error, error))
+        self.sum_squared_error += float(np.square(error).sum())
         if error.size:
             self.max_abs_error = max(self.max_abs_error, float(np.abs(error).max()))
-        self.sum_squared_reference += float(np.dot(reference, reference))
-        self.sum_squared_approx += float(np.dot(approx, approx))
-        self.sum_product += float(np.dot(reference, approx))
+        self.sum_squared_reference += float(np.square(reference).sum())
+        self.sum_squared_approx += float(np.square(approx).sum())
+        self.sum_product += float((reference * approx).sum())
         self.saturated += int(saturated)
         self.clipped += int(clipped)
+
+    def merge(self, other: ErrorAccumulator) -> None:
+        """Add another accumulator's sums (one case's, added in case order as :meth:`add` would have been)."""
+        self.count += other.count
+        self.sum_error += other.sum_error
+        self.sum_squared_error += other.sum_squared_error
+        self.max_abs_error = max(self.max_abs_error, other.max_abs_error)
+        self.sum_squared_reference += other.sum_squared_reference
+        self.sum_squared_approx += other.sum_squared_approx
+        self.sum_product += other.sum_product
+        self.saturated += other.saturated
+        self.clipped += other.clipped
 
     def metrics(self, scale: float | None, with_range_fractions: bool = True) -> dict[str, float | int | None]:
         n = self.count
