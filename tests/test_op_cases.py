@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +52,7 @@ from opcase_table import (
 from oracle import Rejected, require_tflm, run_litert_ref, run_refinterp, run_tflm, tflm_available
 
 from refinterp.registry import REGISTRY
+from refinterp.tools.conformance.generate import output_difference
 from refinterp.tools.conformance.generators.core import (
     TFLM_AS_LITERT,
     TFLM_INVALID,
@@ -109,28 +110,6 @@ def outcome(runtime: str, runner: Callable[..., list[np.ndarray]], case: Case, *
         return rejection
     except Exception as error:  # noqa: BLE001 - reported as a failure that names the case
         return Crash(runtime, error)
-
-
-def output_difference(expected: Sequence[np.ndarray], got: Sequence[np.ndarray]) -> str | None:
-    """None when the outputs are equal (floats bit for bit), else the first difference."""
-    if len(expected) != len(got):
-        return f"{len(got)} outputs, expected {len(expected)}"
-    for position, (want, have) in enumerate(zip(expected, got)):
-        have = np.asarray(have)
-        if have.dtype != want.dtype or have.shape != want.shape:
-            return f"output {position}: got {have.dtype}{list(have.shape)}, expected {want.dtype}{list(want.shape)}"
-        flat_want, flat_have = want.reshape(-1), have.reshape(-1)  # 0-d outputs too
-        if want.dtype.kind == "f":
-            bits = np.dtype(f"u{want.dtype.itemsize}")
-            differs = np.ascontiguousarray(flat_want).view(bits) != np.ascontiguousarray(flat_have).view(bits)
-        else:
-            differs = flat_want != flat_have
-        if differs.any():
-            first = int(np.argmax(differs))
-            where = tuple(int(i) for i in np.unravel_index(first, want.shape)) if want.shape else ()
-            return (f"output {position}: {int(differs.sum())} of {differs.size} elements differ; first at {where}: "
-                    f"expected {flat_want[first]!r}, got {flat_have[first]!r}")
-    return None
 
 
 def judge(case: Case, must_reject: bool, oracle: str, expected: Outcome | None,
