@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from refinterp.errors import InputError, RefinterpError
 from refinterp.io import load_npy, model_input_specs, save_npz_deterministic, seeded_inputs
+from refinterp.ops.common import ALL_PROFILES, base_profile
 from refinterp.tools.arguments import EXIT_ERROR, EXIT_OK, ArgumentParser
 
 #: a terminal shows the progress line once a run has lasted this long (a quick run shows nothing)
@@ -120,7 +121,7 @@ def _kernel_name(model: Any, op: Any, kernels: str, profile: str, backend: str |
     opdef = lookup(op.name)
     if opdef is None:
         return "unsupported"
-    if profile not in opdef.profiles:
+    if base_profile(profile) not in opdef.profiles:
         return f"no {profile}"
     if kernels != "fast" or opdef.fast is None:
         return "spec"
@@ -217,8 +218,9 @@ def _cmd_run(argv: Sequence[str]) -> int:
                         help="write the outputs, keyed t<tensor index>, to this .npz (its directory is created)")
     parser.add_argument("--all-tensors", action="store_true",
                         help="with --output: save every tensor (inputs, constants, intermediates), not just outputs")
-    parser.add_argument("--profile", default="litert-ref", choices=["litert-ref", "tflm"],
-                        help="whose integer rules to follow: LiteRT's reference kernels (default) or TFLite Micro")
+    parser.add_argument("--profile", default="litert-ref", choices=ALL_PROFILES,
+                        help="whose integer rules to follow: LiteRT's reference kernels (default), TFLite Micro, "
+                        "or an emulation of LiteRT's optimized kernels (litert-opt) or XNNPACK (docs/profiles.md)")
     parser.add_argument("--kernels", default="fast", choices=["fast", "spec"],
                         help="fast: numba kernels (default); spec: the readable NumPy kernels (slow, same results)")
     parser.add_argument("--num-threads", type=int, default=None, metavar="N",
@@ -287,7 +289,6 @@ def _cmd_inspect(argv: Sequence[str]) -> int:
 
     from refinterp.interpreter import KERNEL_CHOICES
     from refinterp.model import load_model
-    from refinterp.ops.common import PROFILES
 
     parser = ArgumentParser(prog="refinterp inspect", description="A model's operators (with the kernel each "
                             "would run), tensors and quantization parameters.")
@@ -295,7 +296,7 @@ def _cmd_inspect(argv: Sequence[str]) -> int:
     parser.add_argument("--constants", action="store_true", help="list constant tensors (weights, biases) too")
     parser.add_argument("--kernels", default="fast", choices=KERNEL_CHOICES,
                         help="the kernel set to describe, as for `refinterp run` (default fast)")
-    parser.add_argument("--profile", default="litert-ref", choices=PROFILES,
+    parser.add_argument("--profile", default="litert-ref", choices=ALL_PROFILES,
                         help="the profile to check operator support against, as for `refinterp run`")
     args = parser.parse_args(argv)
     model = load_model(args.model)
@@ -365,6 +366,10 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "qerror": (_lazy("refinterp.tools.qerror", "qerror_main"), "per-layer quantization error against float"),
     "bench": (_lazy("refinterp.tools.bench", "bench_main"), "time refinterp against the official runtimes"),
     "fuzz": (_lazy("refinterp.tools.fuzz", "fuzz_main"), "fuzz refinterp against LiteRT with mutated models"),
+    "conformance": (_lazy("refinterp.tools.conformance.cli", "conformance_main"),
+                    "generate a conformance suite or run a runtime against one"),
+    "explain": (_lazy("refinterp.tools.explain", "explain_main"),
+                "one output element's integer computation, step by step"),
 }
 
 

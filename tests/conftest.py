@@ -34,6 +34,7 @@ CI_REQUIREMENTS = (
      "pip install -e '.[test]'"),
     ("jsonschema (report schemas)", lambda: importlib.util.find_spec("jsonschema") is not None,
      "pip install -e '.[test]'"),
+    ("ray (the Ray executor)", lambda: importlib.util.find_spec("ray") is not None, "pip install -e '.[test]'"),
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
