@@ -103,23 +103,6 @@ def forked(function):
     return pickle.loads(data)
 
 
-def delegated_operators(model_path: Path) -> list[bool]:
-    """Which operators of subgraph 0 the XNNPACK delegate takes (one delegate node per operator): LiteRT
-    appends a DELEGATE node per delegated operator, writing that operator's outputs."""
-    from ai_edge_litert.interpreter import Interpreter as LiteRTInterpreter
-    from ai_edge_litert.interpreter import OpResolverType
-
-    litert = LiteRTInterpreter(model_path=str(model_path), experimental_op_resolver_type=OpResolverType.BUILTIN,
-                               experimental_preserve_all_tensors=True,
-                               experimental_disable_delegate_node_fusion=True)
-    litert.allocate_tensors()
-    ops = [op for op in litert._get_ops_details() if op["op_name"] != "DELEGATE"]
-    written = set()
-    for node in range(len(ops), litert._interpreter.NumNodes()):
-        written.update(int(t) for t in litert._interpreter.NodeOutputs(node))
-    return [any(int(t) in written for t in op["outputs"]) for op in ops]
-
-
 def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: str) -> ProfileReport:
     report = ProfileReport(name, profile)
     started = time.perf_counter()
@@ -180,7 +163,7 @@ def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: 
         else:
             report.isolated_mismatches[op.name] += 1
     if profile == "xnnpack":
-        delegated = forked(lambda: delegated_operators(model_path))
+        delegated = forked(lambda: get_runtime("xnnpack").delegated_operators(str(model_path)))
         if not isinstance(delegated, Exception):
             report.delegation_wrong = [
                 f"op {op.index} {op.name} ({'delegated' if taken else 'not delegated'})"

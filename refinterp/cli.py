@@ -16,6 +16,7 @@ from refinterp.errors import InputError, RefinterpError
 from refinterp.io import load_npy, model_input_specs, save_npz_deterministic, seeded_inputs
 from refinterp.ops.common import ALL_PROFILES, base_profile
 from refinterp.tools.arguments import EXIT_ERROR, EXIT_OK, ArgumentParser
+from refinterp.tools.progress import StatusLine
 
 #: a terminal shows the progress line once a run has lasted this long (a quick run shows nothing)
 PROGRESS_AFTER_SECONDS = 1.0
@@ -130,7 +131,7 @@ def _kernel_name(model: Any, op: Any, kernels: str, profile: str, backend: str |
     return "numba"
 
 
-class OperatorProgress:
+class OperatorProgress(StatusLine):
     """``operator 12/34 CONV_2D`` on stderr while a run is slow; nothing at all for a quick one.
 
     Use it as the Interpreter's ``progress`` callback. On a terminal the line is redrawn in place (at most
@@ -141,12 +142,8 @@ class OperatorProgress:
     """
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True):
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.started = time.monotonic()
+        super().__init__(stream, enabled)
         self.last_drawn = self.started - PROGRESS_LOG_INTERVAL_SECONDS
-        self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.drawn = 0  # width of the line on the terminal
 
     def __call__(self, stage: str, position: int, total: int, op: Any) -> None:
         if not self.enabled:
@@ -157,21 +154,12 @@ class OperatorProgress:
         if self.is_tty:
             if elapsed < PROGRESS_AFTER_SECONDS or now - self.last_drawn < 0.1:
                 return
-            line = f"{text}  {elapsed:.0f} s"[:99]
-            self.stream.write("\r" + line.ljust(self.drawn))
-            self.drawn = len(line)
+            self.draw(f"{text}  {elapsed:.0f} s"[:99])
         else:
             if elapsed < PROGRESS_LOG_AFTER_SECONDS or now - self.last_drawn < PROGRESS_LOG_INTERVAL_SECONDS:
                 return
-            self.stream.write(f"refinterp: {text} ({elapsed:.0f} s)\n")
+            self.write_line(f"refinterp: {text} ({elapsed:.0f} s)")
         self.last_drawn = now
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * self.drawn + "\r")
-            self.stream.flush()
-            self.drawn = 0
 
 
 def _announce_compilation(model: Any, kernels: str, stream: TextIO, only: str | None = None) -> None:

@@ -7,6 +7,7 @@ CI accepts are CPU-feature skips, whose reason starts with ``CPU_SKIP_PREFIX`` a
 """
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MODELS = ROOT.parent / "shared" / "models"
 GOLDEN_DIR = ROOT / "golden"
+#: the committed golden model and its golden directory (inputs/, manifest.json)
+GOLDEN_MODEL = GOLDEN_DIR / "yolov3_tiny_int8.tflite"
+GOLDEN_MODEL_DIR = GOLDEN_DIR / "yolov3_tiny_int8"
 IN_CI = bool(os.environ.get("CI"))
 #: the one kind of skip allowed in CI: the CPU lacks an instruction set a kernel backend needs
 CPU_SKIP_PREFIX = "cpu lacks"
@@ -75,6 +79,18 @@ def shared_model(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: ../shared/models is not beside this checkout")
     return path
+
+
+needs_golden = pytest.mark.skipif(not GOLDEN_MODEL.is_file(), reason="golden/yolov3_tiny_int8.tflite not built yet")
+
+
+def json_schema_validator(schema_path: Path):  # type: ignore[no-untyped-def]
+    """A Draft 2020-12 validator of the JSON schema at ``schema_path`` (the schema itself checked first); the test
+    skips when jsonschema is absent (a failure under CI)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(schema_path.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from compare_models import chain_model
+from conftest import GOLDEN_MODEL, json_schema_validator, needs_golden
 
 from refinterp import cli
 from refinterp.model import parse_model
@@ -35,10 +37,6 @@ from refinterp.tools.compare import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "docs" / "compare.schema.json"
-GOLDEN_MODEL = ROOT / "golden" / "yolov3_tiny_int8.tflite"
-GOLDEN_DIR = ROOT / "golden" / "yolov3_tiny_int8"
-
-needs_golden = pytest.mark.skipif(not GOLDEN_MODEL.is_file(), reason="golden/yolov3_tiny_int8.tflite not built yet")
 
 
 def _litert_available() -> bool:
@@ -61,35 +59,6 @@ needs_litert = pytest.mark.skipif(not _litert_available(), reason="ai-edge-liter
 needs_tflm = pytest.mark.skipif(not _tflm_available(), reason="tflite-micro is not installed")
 
 
-def chain_model(size: int = 16, cin: int = 8, cout: int = 16, seed: int = 0) -> bytes:
-    """CONV_2D -> LEAKY_RELU -> MAX_POOL_2D -> RESHAPE, int8, per-channel weights (a YOLO block in small)."""
-    rng = np.random.default_rng(seed)
-    weights = rng.integers(-127, 128, size=(cout, 3, 3, cin)).astype(np.int8)
-    bias = rng.integers(-2000, 2000, size=cout).astype(np.int32)
-    input_scale = 0.02
-    weight_scales = [float(s) for s in rng.uniform(0.002, 0.01, cout)]
-    tensors = [
-        TensorSpec((1, size, size, cin), "int8", scale=input_scale, zero_point=-3, name="input"),
-        TensorSpec((cout, 3, 3, cin), "int8", scale=weight_scales, zero_point=[0] * cout, data=weights,
-                   name="conv/weights"),
-        TensorSpec((cout,), "int32", scale=[input_scale * s for s in weight_scales], zero_point=[0] * cout,
-                   data=bias, name="conv/bias"),
-        TensorSpec((1, size, size, cout), "int8", scale=0.05, zero_point=2, name="conv/out"),
-        TensorSpec((1, size, size, cout), "int8", scale=0.04, zero_point=-10, name="leaky/out"),
-        TensorSpec((1, size // 2, size // 2, cout), "int8", scale=0.04, zero_point=-10, name="pool/out"),
-        TensorSpec((2,), "int32", data=np.array([1, -1], np.int32), name="reshape/shape"),
-        TensorSpec((1, size * size // 4 * cout), "int8", scale=0.04, zero_point=-10, name="reshape/out"),
-    ]
-    operators = [
-        OpSpec("CONV_2D", [0, 1, 2], [3], {"padding": "SAME", "stride_w": 1, "stride_h": 1}),
-        OpSpec("LEAKY_RELU", [3], [4], {"alpha": 0.1}),
-        OpSpec("MAX_POOL_2D", [4], [5], {"padding": "VALID", "stride_w": 2, "stride_h": 2, "filter_width": 2,
-                                         "filter_height": 2}),
-        OpSpec("RESHAPE", [5, 6], [7], {"new_shape": [1, -1]}),
-    ]
-    return build_model(tensors, operators, [0], [7])
-
-
 def concat_model() -> bytes:
     """Two int8 inputs concatenated on the channel axis (a two-input model for --inputs DIR)."""
     tensors = [
@@ -109,10 +78,7 @@ def chain_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def schema_validator():
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA_PATH.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return json_schema_validator(SCHEMA_PATH)
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

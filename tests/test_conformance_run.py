@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import json_schema_validator
 from oracle import run_litert_ref
 
 from refinterp.errors import InputError, RefinterpError
@@ -109,10 +110,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def validator():
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA_PATH.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return json_schema_validator(SCHEMA_PATH)
 
 
 # A runtime under test as an external program: LiteRT's reference kernels, then a misdeed on one operator.

@@ -119,22 +119,12 @@ def run_profile(profile: str, model: bytes, inputs: list[np.ndarray], kernels: s
 
 
 def delegated_operators(model: bytes) -> list[bool]:
-    """Which operators of subgraph 0 the XNNPACK delegate takes: LiteRT appends one DELEGATE node per delegated
-    operator (delegate node fusion disabled), writing that operator's outputs."""
+    """Which operators of subgraph 0 the XNNPACK delegate takes (LiteRTRuntime.delegated_operators)."""
     def probe() -> list[bool]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.tflite"
             path.write_bytes(model)
-            interpreter = litert.Interpreter(model_path=str(path),
-                                             experimental_op_resolver_type=litert.OpResolverType.BUILTIN,
-                                             experimental_preserve_all_tensors=True,
-                                             experimental_disable_delegate_node_fusion=True)
-            interpreter.allocate_tensors()
-            ops = [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
-            written = set()
-            for node in range(len(ops), interpreter._interpreter.NumNodes()):
-                written.update(int(t) for t in interpreter._interpreter.NodeOutputs(node))
-            return [any(int(t) in written for t in op["outputs"]) for op in ops]
+            return get_runtime("xnnpack").delegated_operators(str(path))
     return _forked(probe)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GOLDEN_MODEL, GOLDEN_MODEL_DIR, needs_golden
 
 from refinterp import cli
 from refinterp.errors import InputError, RefinterpError
@@ -32,11 +33,7 @@ from refinterp.tools.executor import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN_MODEL = ROOT / "golden" / "yolov3_tiny_int8.tflite"
 GOLDEN_FLOAT = ROOT / "golden" / "yolov3_tiny_float.tflite"
-GOLDEN_DIR = ROOT / "golden" / "yolov3_tiny_int8"
-
-needs_golden = pytest.mark.skipif(not GOLDEN_MODEL.is_file(), reason="golden/yolov3_tiny_int8.tflite not built yet")
 
 
 def _ray_missing() -> str | None:
@@ -207,9 +204,9 @@ def test_cli_rejects_address_without_ray(capsys):
 def four_cases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The golden DIR's two input cases and two seeded ones."""
     directory = tmp_path_factory.mktemp("cases")
-    for path in sorted((GOLDEN_DIR / "inputs").glob("*.npy")):
+    for path in sorted((GOLDEN_MODEL_DIR / "inputs").glob("*.npy")):
         shutil.copy(path, directory / path.name)
-    shape = np.load(next((GOLDEN_DIR / "inputs").glob("*.npy"))).shape
+    shape = np.load(next((GOLDEN_MODEL_DIR / "inputs").glob("*.npy"))).shape
     for seed in (1, 2):
         np.save(directory / f"seed{seed}.npy", np.random.default_rng(seed).integers(-128, 128, shape, np.int8))
     return directory
@@ -251,7 +248,7 @@ def test_qerror_inputs_dir_same_bytes_on_every_executor(tmp_path, capsys, ray_cl
     outputs = []
     for name, options in [("serial", []), ("ray", ["-j", "2", "--executor", "ray"])]:
         json_path = tmp_path / f"{name}.json"
-        status, _ = _run(["qerror", GOLDEN_MODEL, "--float", GOLDEN_FLOAT, "--inputs", GOLDEN_DIR, "--isolate",
+        status, _ = _run(["qerror", GOLDEN_MODEL, "--float", GOLDEN_FLOAT, "--inputs", GOLDEN_MODEL_DIR, "--isolate",
                           "--json", json_path, "--quiet", *options], capsys)
         assert status == 0
         outputs.append(json_path.read_bytes())

@@ -598,3 +598,100 @@ def test_the_unwritten_output_check_never_fills_an_output_that_is_also_read():
     theirs, ours = run_litert(job), run_refinterp(job)
     assert theirs["status"] == ours["status"] == "ok"
     assert classify(ours, theirs).klass == "agree"
+
+
+@pytest.mark.parametrize("op,dtype,in_q,out_q", [
+    ("SOFTMAX", "float32", (None, None), (None, None)),
+    ("SOFTMAX", "int8", (0.011, 12), (1 / 256, -128)),
+    ("SOFTMAX", "uint8", (0.011, 140), (1 / 256, 0)),
+    ("SOFTMAX", "int16", (0.002, 0), (1 / 32768, 0)),
+    ("LOG_SOFTMAX", "float32", (None, None), (None, None)),
+    ("LOG_SOFTMAX", "int8", (0.011, 12), (16 / 256, 127)),
+])
+def test_softmax_of_rows_of_no_element_in_every_type(op, dtype, in_q, out_q):
+    """A last dimension of 0 (fuzz: SOFTMAX float32 [5, 4, 5, 0]): LiteRT runs it into an empty output; the
+    float kernels took the maximum of empty rows (a crashed kernel)."""
+    shape = (5, 4, 5, 0)
+    options = {"beta": 1.0} if op == "SOFTMAX" else {}
+    model = single_op_model(op, [TensorSpec(shape, dtype, *in_q)], [TensorSpec(shape, dtype, *out_q)], options)
+    assert_same(model, [np.zeros(shape, dtype)])
+
+
+def test_div_int32_compares_divisors_with_the_divisor_zero_point_like_litert():
+    """div.cc's CheckNonZero compares every int32 divisor with input2->params.zero_point: a divisor tensor
+    carrying quantization (scale 0.1, zero point 3) fails at invoke on a 3, and runs a division by 0 never
+    reaches (fuzz: DIV int32 whose divisor gets a zero point)."""
+    divisor = TensorSpec((3, 4, 1), "int32", 0.1, 3)
+    model = single_op_model("DIV", [TensorSpec((3, 1, 1), "int32"), divisor], [TensorSpec((3, 4, 1), "int32")])
+    x = np.array([7, -9, 100], np.int32).reshape(3, 1, 1)
+    with_three = np.array([1, 2, 3, 4, -1, -2, -4, 5, 6, 7, 8, 9], np.int32).reshape(3, 4, 1)
+    assert_both_refuse(model, [x, with_three])
+    without = np.where(with_three == 3, 11, with_three)
+    assert_same(model, [x, without])
+    np.testing.assert_array_equal(run_refinterp(model, [x, without])[0], np.trunc(x / without))  # by hand
+    constant = single_op_model("DIV", [TensorSpec((3, 1, 1), "int32"),
+                                       TensorSpec((3, 4, 1), "int32", 1.0, 3, data=with_three)],
+                               [TensorSpec((3, 4, 1), "int32")])
+    assert_both_refuse(constant, [x])
+
+
+def strided_slice_model(stride: int, constant: bool) -> bytes:
+    def index(values: list[int]) -> TensorSpec:
+        return TensorSpec((1,), "int32", data=np.array(values, np.int32) if constant else None)
+    return single_op_model("STRIDED_SLICE", [TensorSpec((4,), "int8", 0.1, 0), index([3]), index([0]),
+                                             index([stride])], [TensorSpec((1,), "int8", 0.1, 0)])
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_strided_slice_stride_int32_min_is_refused_like_litert(constant):
+    """strided_slice.cc: "stride value INT32_MIN is not supported", at Prepare for constant strides, at Invoke
+    for strides given as an input (fuzz: a constant stride mutated to INT32_MIN)."""
+    x = np.array([1, 2, 3, 4], np.int8)
+    inputs = [x] if constant else [x, np.array([3], np.int32), np.array([0], np.int32)]
+    stride_input = [] if constant else [np.array([-(1 << 31)], np.int32)]
+    assert_both_refuse(strided_slice_model(-(1 << 31), constant), inputs + stride_input)
+    fine = [] if constant else [np.array([-(1 << 31) + 1], np.int32)]
+    assert_same(strided_slice_model(-(1 << 31) + 1, constant), inputs + fine)  # one element: x[3]
+    if not constant:
+        error = refinterp_error(strided_slice_model(0, constant), inputs + [np.array([-(1 << 31)], np.int32)])
+        assert isinstance(error, EvalError) and "INT32_MIN" in str(error)
+
+
+def topk_model(shape: tuple[int, ...], dtype: str, k: int) -> bytes:
+    q = (0.05, 3) if dtype in ("int8", "uint8") else (None, None)
+    out_shape = shape[:-1] + (k,)
+    return single_op_model("TOPK_V2", [TensorSpec(shape, dtype, *q), TensorSpec((1,), "int32",
+                                                                            data=np.array([k], np.int32))],
+                           [TensorSpec(out_shape, dtype, *q), TensorSpec(out_shape, "int32")])
+
+
+def test_topk_v2_of_a_long_row_runs_within_the_memory_limits():
+    """TOPK_V2 int8 of one row of 16 Mi elements (fuzz: 543 MiB of int64 sort temporaries): refinterp selects
+    the k largest by a partition and sorts only those (values descending, ties by the smaller index)."""
+    import resource
+
+    n = 1 << 24
+    model = topk_model((n,), "int8", 3)
+    x = np.random.default_rng(5).integers(-128, 127, n, dtype=np.int8)  # no 127: place three by hand
+    x[[900, 40, n - 1]] = 127
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    values, indices = run_refinterp(model, [x], kernels="spec")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
+    assert grown_mib < 128, grown_mib
+    np.testing.assert_array_equal(values, [127, 127, 127])  # by hand: the three 127s, by position
+    np.testing.assert_array_equal(indices, [40, 900, n - 1])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "float32"])
+def test_topk_v2_long_row_path_keeps_litert_tie_order(dtype, monkeypatch):
+    """The long-row path (rows longer than TOPK_BLOCK_ELEMENTS, made small here) against LiteRT on rows full
+    of ties, k within, at and across a run of equal values."""
+    from refinterp.ops import indexing
+
+    monkeypatch.setattr(indexing, "TOPK_BLOCK_ELEMENTS", 8)
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 4, (3, 40)).astype(dtype)
+    for k in (1, 5, 17, 40):
+        assert_same(topk_model((3, 40), dtype, k), [x])
+    monkeypatch.setattr(indexing, "TOPK_BLOCK_ELEMENTS", 100)  # several rows sorted together
+    assert_same(topk_model((3, 40), dtype, 17), [x])

@@ -4,8 +4,9 @@ DIV (``div.cc``, ``reference_ops::Div`` / ``BroadcastDivSlow``):
 
 * float32: ``a / b`` in float32, then ``min(max(v, act_min), act_max)`` with the float activation range
   (no activation: [lowest, max], so a division by zero gives +-FLT_MAX; NaN passes).
-* int32: every divisor must be non-zero (else Eval fails); C's truncating ``a / b``, then the integer
-  activation range. INT32_MIN / -1 traps in C: refinterp refuses it at invoke.
+* int32: every divisor must differ from the divisor tensor's ``params.zero_point`` (``CheckNonZero``, 0
+  unless the tensor carries one-scale quantization; else Eval fails), and from 0 (C's division traps); C's
+  truncating ``a / b``, then the integer activation range. INT32_MIN / -1 traps in C: refinterp refuses it.
 * int8/uint8 (``DivElementwise``): every divisor must differ from its zero point (else Eval fails)::
 
       M, shift = QuantizeMultiplier(f32(s1 / f32(s2 * s_out)))                         (Prepare, float32)
@@ -162,7 +163,10 @@ def prepare_binary_math(ctx: OpContext) -> BinaryMathParams:
     quantized = x1.type_name in ("int8", "uint8") and op in ("DIV", "SQUARED_DIFFERENCE")
     if not quantized:
         lo, hi = _integer_activation_range(activation, x1.dtype)
-        return BinaryMathParams(op, "int", x1.dtype, shape, lo, hi)
+        # div.cc's CheckNonZero compares every divisor with input2->params.zero_point, whatever the type: an
+        # int32 divisor carrying quantization (zero point 3) fails on a 3 (measured with 2.3.0)
+        divisor_zero_point = per_tensor_qparams_or_identity(x2)[1] if op == "DIV" else 0
+        return BinaryMathParams(op, "int", x1.dtype, shape, lo, hi, input2_zero_point=divisor_zero_point)
     scale1, zero_point1 = per_tensor_qparams(ctx, x1, "input 1")
     scale2, zero_point2 = per_tensor_qparams(ctx, x2, "input 2")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
@@ -218,9 +222,12 @@ def _clamp(v: np.ndarray, lo, hi) -> np.ndarray:
 def _check_divisors(p: BinaryMathParams, x2: np.ndarray) -> None:
     if p.kind == "float" and p.op != "FLOOR_DIV":
         return
-    zero = p.input2_zero_point if p.kind == "quantized" else 0
+    zero = p.input2_zero_point if p.kind == "quantized" or p.op == "DIV" else 0
     if p.op in ("DIV", "FLOOR_DIV", "FLOOR_MOD") and np.any(x2 == zero):
         raise EvalError(f"{p.op}: division by zero (a divisor equals {zero}); LiteRT fails at invoke")
+    if p.kind == "int" and p.op == "DIV" and zero != 0 and np.any(x2 == 0):
+        # the zero-point check passes a 0 when the zero point is not 0: C's integer division then traps
+        raise EvalError(f"{p.op}: an integer division by 0 (the C++ kernel traps)")
     if p.op == "POW" and np.any(x2 < 0):
         raise EvalError("POW: a negative exponent for an int32 base; LiteRT fails at invoke")
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from refinterp.errors import PrepareError, UnsupportedOpError, shown
-from refinterp.model import Operator, Subgraph, Tensor
+from refinterp.model import Operator, Quantization, Subgraph, Tensor
 from refinterp.quant import DTYPE_RANGES, FLOAT32_LOWEST, FLOAT32_MAX, quantize_multiplier
 
 PADDING_SAME, PADDING_VALID = 0, 1
@@ -245,6 +245,25 @@ def per_tensor_qparams(ctx: OpContext, tensor: Tensor, role: str) -> tuple[float
         raise ctx.fail(f"{role} tensor {tensor.index} {shown(tensor.name, 32)} has {q.scale.size} scales where "
                        "the kernel reads one (LiteRT would read scale 0 and zero point 0)")
     return float(q.scale[0]), int(q.zero_point[0])
+
+
+def channel_scale(quantization: Quantization, channel: int) -> float:
+    """The scale of output channel ``channel``: its own under per-channel quantization, else the tensor's one."""
+    return float(quantization.scale[channel] if quantization.scale.size > 1 else quantization.scale[0])
+
+
+def bias_channel_scale(bias: Tensor | None, channel: int) -> float | None:
+    """The bias tensor's scale for ``channel`` (:func:`channel_scale`); None without a bias or its quantization."""
+    return channel_scale(bias.quantization, channel) if bias is not None and bias.quantization is not None else None
+
+
+def conv_scales(ctx: OpContext, channel: int, input_index: int = 0, filter_index: int = 1
+                ) -> tuple[float, float, float]:
+    """(s_in, s_out, s_w for output ``channel``) of a convolution-like operator: one input and one output scale
+    (:func:`per_tensor_qparams`), the filter's per-channel or single scale."""
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(input_index), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    return input_scale, output_scale, channel_scale(ctx.require_input(filter_index).quantization, channel)
 
 
 def per_tensor_qparams_or_identity(tensor: Tensor) -> tuple[float, int]:

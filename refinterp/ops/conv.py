@@ -60,7 +60,15 @@ from typing import Any
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, Window2D, checked_quantize_multiplier, per_tensor_qparams, window_2d
+from refinterp.ops.common import (
+    OpContext,
+    Window2D,
+    bias_channel_scale,
+    checked_quantize_multiplier,
+    conv_scales,
+    per_tensor_qparams,
+    window_2d,
+)
 from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_dot
 from refinterp.quant import (
     MBQM64_MAX_SHIFT,
@@ -518,6 +526,20 @@ def conv_window(p: Conv2DParams, in_h: int, in_w: int, filter_h: int, filter_w: 
     return inside, skipped
 
 
+def explain_float_output(trace, total: np.float32, bias: Any, label: str, act_min: float, act_max: float,
+                         real: float) -> np.float32:
+    """The float32 convolutions' last steps: plus the bias in float32 (when there is one), then the fused
+    activation's clamp (:func:`clamp_float`, as the spec kernels); ``real``: the float64 sum of products, to which
+    the bias is added and the same clamp applied."""
+    if bias is not None:
+        total = trace.add("plus bias", np.float32(total + np.float32(bias)), f"+ {label} = {float(bias)!r}, float32")
+        real += float(bias)
+    value = clamp_float(np.asarray(total), act_min, act_max)[()]
+    trace.add("clamp", value, f"to [{act_min:g}, {act_max:g}] (the fused activation; none: +-FLT_MAX)")
+    trace.approximates(min(max(real, act_min), act_max))
+    return value
+
+
 def explain_conv2d(ctx: OpContext, p: Conv2DParams, inputs: list, index: tuple[int, ...], trace) -> Any:
     """CONV_2D output ``index`` = (b, oy, ox, oc), int8 / uint8 / int16x8 rules (module docstring)."""
     rule = p.rule
@@ -536,19 +558,11 @@ def explain_conv2d(ctx: OpContext, p: Conv2DParams, inputs: list, index: tuple[i
                                 [x[b, iy, ix, ic] for _, _, iy, ix, ic in positions],
                                 [w[oc, ky, kx, ic - group * channels_in_group] for ky, kx, _, _, ic in positions],
                                 skipped * channels_in_group)
-        if bias is not None:
-            total = trace.add("plus bias", np.float32(total + np.float32(bias[oc])), f"+ bias[{oc}] = "
-                              f"{float(bias[oc])!r}, float32")
-        value = clamp_float(np.asarray(total), p.act_min, p.act_max)[()]
-        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
         real = sum(float(x[b, iy, ix, ic]) * float(w[oc, ky, kx, ic - group * channels_in_group])
-                   for ky, kx, iy, ix, ic in positions) + (float(bias[oc]) if bias is not None else 0.0)
-        trace.approximates(min(max(real, p.act_min), p.act_max))
-        return value
-    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
-    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
-    wq = ctx.require_input(1).quantization
-    filter_scale = float(wq.scale[oc] if wq.scale.size > 1 else wq.scale[0])
+                   for ky, kx, iy, ix, ic in positions)
+        return explain_float_output(trace, total, None if bias is None else bias[oc], f"bias[{oc}]", p.act_min,
+                                    p.act_max, real)
+    input_scale, output_scale, filter_scale = conv_scales(ctx, oc)
     trace.add("output element", [b, oy, ox, oc],
               f"batch {b}, row {oy}, column {ox}, output channel {oc}"
               + (f" (group {group} of {p.groups})" if p.groups > 1 else "")
@@ -560,31 +574,11 @@ def explain_conv2d(ctx: OpContext, p: Conv2DParams, inputs: list, index: tuple[i
                             [x[b, iy, ix, ic] for _, _, iy, ix, ic in positions], p.input_zero_point, input_scale,
                             [w[oc, ky, kx, ic - group * channels_in_group] for ky, kx, _, _, ic in positions],
                             p.filter_zero_point, filter_scale, skipped * channels_in_group)
-    if bias is not None:
-        bias_value = int(bias[oc])
-        bq = ctx.input(2).quantization
-        bias_scale = (float(bq.scale[oc] if bq.scale.size > 1 else bq.scale[0]) if bq is not None
-                      else input_scale * filter_scale)
-        trace.add("bias", bias_value, f"bias[{oc}]; real value = s_bias * bias, s_bias = {bias_scale!r} "
-                  "(= s_in * s_w by construction)")
-        real += bias_scale * bias_value
-        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
-    else:
-        trace.add("accumulator", total, "sum of products (no bias)")
-    if rule == KIND_UINT8:
-        formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
-        real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
-    else:
-        formula = f"s_in * s_w[{oc}] / s_out in double (PopulateConvolutionQuantizationParams)"
-        real_multiplier = float(input_scale) * filter_scale / float(output_scale)
-    multiplier, shift = trace.quantize_multiplier(
-        real_multiplier, formula, (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
-    if rule == KIND_INT16 and p.accumulator_bits == 64:
-        scaled = trace.mbqm_int64(total, multiplier, shift)
-        value = int(trace.clamp(scaled, int(p.act_min), int(p.act_max), "the fused activation, int16"))
-    else:
-        total = trace.wrap(total)
-        value = trace.requantize(total, multiplier, shift, p.output_zero_point, int(p.act_min),
-                                  int(p.act_max))
+    total, real = trace.bias(total, real, None if bias is None else bias[oc],
+                             bias_channel_scale(ctx.input(2), oc), input_scale * filter_scale, f"bias[{oc}]")
+    multiplier, shift = trace.conv_multiplier(input_scale, filter_scale, output_scale, rule == KIND_UINT8,
+                                              f"s_w[{oc}]", (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
+    value = trace.conv_output(total, multiplier, shift, rule == KIND_INT16 and p.accumulator_bits == 64,
+                              p.output_zero_point, p.act_min, p.act_max)
     trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
     return value

@@ -52,9 +52,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, Window2D, per_tensor_qparams, window_2d
+from refinterp.ops.common import OpContext, Window2D, bias_channel_scale, conv_scales, per_tensor_qparams, window_2d
 from refinterp.ops.conv import (
     clamp_float,
+    conv_window,
+    explain_float_output,
     int16_requantization_checks,
     int16_requantize,
     per_channel_multipliers,
@@ -337,31 +339,16 @@ def explain_depthwise_conv2d(ctx: OpContext, p: DepthwiseConv2DParams, inputs: l
     b, oy, ox, oc = (int(v) for v in index)
     _, filter_h, filter_w, _ = w.shape
     ic = oc // p.depth_multiplier
-    taps, skipped = [], 0
-    for ky in range(filter_h):
-        for kx in range(filter_w):
-            iy = oy * p.stride_h - p.window.pad_h + ky * p.dilation_h
-            ix = ox * p.stride_w - p.window.pad_w + kx * p.dilation_w
-            if 0 <= iy < x.shape[1] and 0 <= ix < x.shape[2]:
-                taps.append((ky, kx, iy, ix))
-            else:
-                skipped += 1
+    taps, skipped = conv_window(p, x.shape[1], x.shape[2], filter_h, filter_w, oy, ox)
     if p.rule == "float32":
         trace.add("output element", [b, oy, ox, oc], f"batch {b}, row {oy}, column {ox}, output channel {oc} (input "
                   f"channel {ic})")
         total = trace.float_dot(taps, ("ky", "kx", "iy", "ix"), [x[b, iy, ix, ic] for _, _, iy, ix in taps],
                                 [w[0, ky, kx, oc] for ky, kx, _, _ in taps], skipped, weight_names=("ky", "kx"))
-        if bias is not None:
-            total = trace.add("plus bias", np.float32(total + np.float32(bias[oc])), f"+ bias[{oc}], float32")
-        value = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
-        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
         real = sum(float(x[b, iy, ix, ic]) * float(w[0, ky, kx, oc]) for ky, kx, iy, ix in taps)
-        trace.approximates(min(max(real + (float(bias[oc]) if bias is not None else 0.0), p.act_min), p.act_max))
-        return value
-    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
-    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
-    wq = ctx.require_input(1).quantization
-    filter_scale = float(wq.scale[oc] if wq.scale.size > 1 else wq.scale[0])
+        return explain_float_output(trace, total, None if bias is None else bias[oc], f"bias[{oc}]", p.act_min,
+                                    p.act_max, real)
+    input_scale, output_scale, filter_scale = conv_scales(ctx, oc)
     trace.add("output element", [b, oy, ox, oc],
               f"batch {b}, row {oy}, column {ox}, output channel {oc}, which reads input channel {ic} "
               f"(depth multiplier {p.depth_multiplier}); window at input row {oy * p.stride_h - p.window.pad_h}, "
@@ -372,29 +359,12 @@ def explain_depthwise_conv2d(ctx: OpContext, p: DepthwiseConv2DParams, inputs: l
                             [x[b, iy, ix, ic] for _, _, iy, ix in taps], p.input_zero_point, input_scale,
                             [w[0, ky, kx, oc] for ky, kx, _, _ in taps], p.filter_zero_point, filter_scale, skipped,
                             weight_names=("ky", "kx"))
-    if bias is not None:
-        bias_value = int(bias[oc])
-        bq = ctx.input(2).quantization
-        bias_scale = (float(bq.scale[oc] if bq.scale.size > 1 else bq.scale[0]) if bq is not None
-                      else input_scale * filter_scale)
-        trace.add("bias", bias_value, f"bias[{oc}]; real value = s_bias * bias, s_bias = {bias_scale!r}")
-        real += bias_scale * bias_value
-        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
-    else:
-        trace.add("accumulator", total, "sum of products (no bias)")
-    if p.rule == "uint8":
-        formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
-        real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
-    else:
-        formula = f"s_in * s_w[{oc}] / s_out in double (PopulateConvolutionQuantizationParams)"
-        real_multiplier = float(input_scale) * filter_scale / float(output_scale)
-    multiplier, shift = trace.quantize_multiplier(real_multiplier, formula,
-                                                  (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
-    if p.rule == "int16":
-        scaled = trace.mbqm_int64(total, multiplier, shift)
-        value = int(trace.clamp(scaled, int(p.act_min), int(p.act_max), "the fused activation, int16"))
-    else:
-        total = trace.wrap(total)
-        value = trace.requantize(total, multiplier, shift, p.output_zero_point, int(p.act_min), int(p.act_max))
+    total, real = trace.bias(total, real, None if bias is None else bias[oc],
+                             bias_channel_scale(ctx.input(2), oc), input_scale * filter_scale, f"bias[{oc}]")
+    multiplier, shift = trace.conv_multiplier(input_scale, filter_scale, output_scale, p.rule == "uint8",
+                                              f"s_w[{oc}]", (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
+    # int16x8 always accumulates in int64 here (module docstring: DepthwiseConvPerChannel for int16)
+    value = trace.conv_output(total, multiplier, shift, p.rule == "int16", p.output_zero_point, p.act_min,
+                              p.act_max)
     trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
     return value

@@ -74,9 +74,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, per_tensor_qparams
+from refinterp.ops.common import OpContext, bias_channel_scale, conv_scales, per_tensor_qparams
 from refinterp.ops.conv import (
     bias_scale_of,
+    explain_float_output,
     int16_accumulator_bits,
     int16_requantization_checks,
     legacy_uint8_multiplier,
@@ -457,34 +458,18 @@ def explain_fully_connected(ctx: OpContext, p: FullyConnectedParams, inputs: lis
         trace.add("output element", [row, unit], f"row {row} of the input (read as [{rows.shape[0]}, {p.depth}]) "
                   f"times the weights of unit {unit}")
         total = trace.float_dot([(d,) for d in range(p.depth)], ("k",), rows[row], w[unit], what="input row")
-        if bias is not None:
-            total = trace.add("plus bias", np.float32(total + np.float32(np.asarray(bias).reshape(-1)[unit])),
-                              f"+ bias[{unit}], float32")
-        value = np.minimum(np.maximum(total, np.float32(p.act_min)), np.float32(p.act_max))
-        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
-        real = float(np.dot(rows[row].astype(np.float64), w[unit].astype(np.float64)))
-        real += float(np.asarray(bias).reshape(-1)[unit]) if bias is not None else 0.0
-        trace.approximates(min(max(real, p.act_min), p.act_max))
-        return value
-    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
-    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+        return explain_float_output(trace, total, None if bias is None else np.asarray(bias).reshape(-1)[unit],
+                                    f"bias[{unit}]", p.act_min, p.act_max,
+                                    float(np.dot(rows[row].astype(np.float64), w[unit].astype(np.float64))))
+    input_scale, output_scale, filter_scale = conv_scales(ctx, unit)
     wq = ctx.require_input(1).quantization
-    filter_scale = float(wq.scale[unit] if wq.scale.size > 1 else wq.scale[0])
     trace.add("output element", [row, unit], f"output {list(index)} is row {row} of the input (read as "
               f"[{x.size // p.depth}, {p.depth}]) times the weights of unit {unit}")
     rows = x.reshape(-1, p.depth)
     total, real = trace.dot([(d,) for d in range(p.depth)], ("k",), rows[row], p.input_zero_point, input_scale,
                             w[unit], p.weight_zero_point, filter_scale, what="input row")
-    if bias is not None:
-        bias_value = int(np.asarray(bias).reshape(-1)[unit])
-        bq = ctx.input(2).quantization
-        bias_scale = (float(bq.scale[unit] if bq.scale.size > 1 else bq.scale[0]) if bq is not None
-                      else input_scale * filter_scale)
-        trace.add("bias", bias_value, f"bias[{unit}]; real value = s_bias * bias, s_bias = {bias_scale!r}")
-        real += bias_scale * bias_value
-        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
-    else:
-        trace.add("accumulator", total, "sum of products (no bias)")
+    total, real = trace.bias(total, real, None if bias is None else np.asarray(bias).reshape(-1)[unit],
+                             bias_channel_scale(ctx.input(2), unit), input_scale * filter_scale, f"bias[{unit}]")
     if p.rule != "int16" or p.accumulator_bits == 32:
         total = trace.wrap(total)
     if p.float_requant:
@@ -493,14 +478,9 @@ def explain_fully_connected(ctx: OpContext, p: FullyConnectedParams, inputs: lis
                                      f"f64(s_in) * f64(s_w[{unit}]) / f64(s_out) (LiteRT's FULLY_CONNECTED requantizes "
                                      "in double since TF 2.20, not with MultiplyByQuantizedMultiplier)")
     else:
-        if wq.scale.size > 1 or p.rule == "int16":
-            formula = f"s_in * s_w[{unit}] / s_out in double"
-            real_multiplier = float(input_scale) * filter_scale / float(output_scale)
-        else:
-            formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
-            real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
-        multiplier, shift = trace.quantize_multiplier(real_multiplier, formula,
-                                                      (int(p.output_multiplier[unit]), int(p.output_shift[unit])))
+        multiplier, shift = trace.conv_multiplier(
+            input_scale, filter_scale, output_scale, not (wq.scale.size > 1 or p.rule == "int16"), f"s_w[{unit}]",
+            (int(p.output_multiplier[unit]), int(p.output_shift[unit])), source="")
         if p.rule == "int16" and p.accumulator_bits == 64:
             scaled = trace.mbqm_int64(total, multiplier, shift)
         else:

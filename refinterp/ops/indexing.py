@@ -318,6 +318,9 @@ def scatter_nd_spec(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray
 # refuses a float row holding a NaN (EvalError).
 
 
+TOPK_BLOCK_ELEMENTS = 1 << 20  # rows sorted together: a bound on the int64 temporaries
+
+
 @dataclass(frozen=True)
 class TopKParams:
     k: int | None  # None: from a non-constant input at eval
@@ -361,15 +364,54 @@ def prepare_topk_v2(ctx: OpContext) -> TopKParams:
 
 
 def topk_v2_spec(p: TopKParams, x: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of rows: a stable ascending sort of an order-reversing key (``~x`` for integers, exact and
+    without overflow; ``-x`` for floats) puts values descending and equal values by the smaller index first,
+    TopContainer's order. Memory: the block's int64 sort order (at most a few MiB of rows at a time, or one
+    row), never several full-size int64 temporaries."""
     count = p.k if p.k is not None else _top_k_value(tuple(int(v) for v in np.reshape(k, -1)), x.shape[-1],
                                                      EvalError)
     if x.dtype.kind == "f" and count and np.isnan(x).any():
         raise EvalError("TOPK_V2 input holds a NaN: LiteRT's order for it is not reproducible")
-    position = np.broadcast_to(np.arange(x.shape[-1]), x.shape)
-    # lexsort: last key first; ascending value then descending index, reversed: value down, index up
-    order = np.lexsort((-position, x), axis=-1)[..., ::-1][..., :count]
-    top = np.take_along_axis(x, order, axis=-1)
-    return np.ascontiguousarray(top), np.ascontiguousarray(order).astype(p.index_dtype)
+    row_size = x.shape[-1]
+    rows = np.reshape(x, (math.prod(x.shape[:-1]), row_size))
+    values = np.empty((rows.shape[0], count), x.dtype)
+    indices = np.empty((rows.shape[0], count), p.index_dtype)
+    if count and row_size > TOPK_BLOCK_ELEMENTS:  # one long row at a time
+        for r in range(rows.shape[0]):
+            order = _top_k_of_long_row(_topk_key(rows[r]), count)
+            values[r] = rows[r][order]
+            indices[r] = order.astype(p.index_dtype)  # int16 indices: C's narrowing cast
+    elif count:
+        block = max(1, TOPK_BLOCK_ELEMENTS // row_size)
+        for start in range(0, rows.shape[0], block):
+            chunk = rows[start:start + block]
+            order = np.argsort(_topk_key(chunk), axis=-1, kind="stable")[:, :count]
+            values[start:start + block] = np.take_along_axis(chunk, order, axis=-1)
+            indices[start:start + block] = order.astype(p.index_dtype)
+    return values.reshape(x.shape[:-1] + (count,)), indices.reshape(x.shape[:-1] + (count,))
+
+
+def _topk_key(x: np.ndarray) -> np.ndarray:
+    """A key whose ascending order is x's descending order: ~x for integers (exact, no overflow), -x for
+    floats (no NaN here; -0.0 and 0.0 stay equal, as under C++'s comparison)."""
+    return -x if x.dtype.kind == "f" else ~x
+
+
+def _top_k_of_long_row(key: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the ``count`` smallest keys, ascending key then ascending position, without a
+    full-length int64 temporary: every key below the count-th smallest, then the first equal ones."""
+    kth = np.partition(key, count - 1)[count - 1]
+    better = np.flatnonzero(key < kth)  # fewer than count
+    needed = count - better.size
+    equal = []
+    for start in range(0, key.size, TOPK_BLOCK_ELEMENTS):
+        if needed <= 0:
+            break
+        found = np.flatnonzero(key[start:start + TOPK_BLOCK_ELEMENTS] == kth)[:needed] + start
+        equal.append(found)
+        needed -= found.size
+    chosen = np.sort(np.concatenate([better, *equal]))  # ascending position: the stable sort keeps it for ties
+    return chosen[np.argsort(key[chosen], kind="stable")]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -451,9 +451,8 @@ def logical_reduce_spec(p: LogicalReduceParams, x: np.ndarray, axis: np.ndarray)
 # explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
 
 
-def explain_mean(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
-    """MEAN output ``index``: the reduced elements, their int32 sum, the zero point times N, the multiplier with
-    1/N folded in (module docstring), or the float32 rule."""
+def _explained_row(p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> tuple[np.ndarray, np.ndarray]:
+    """The input and the reduced elements of output ``index`` (in row-major order), recorded as the first step."""
     x = np.asarray(inputs[0])
     if x.size == 0:
         raise trace.not_detailed("an empty input")
@@ -461,6 +460,13 @@ def explain_mean(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int
     row = reduction_rows(p, x)[r]
     trace.add("reduced elements", row.tolist(), f"the {p.reduced_count} input elements of output {list(index)} "
               f"(axes {list(p.axes)}), in row-major order")
+    return x, row
+
+
+def explain_mean(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """MEAN output ``index``: the reduced elements, their int32 sum, the zero point times N, the multiplier with
+    1/N folded in (module docstring), or the float32 rule."""
+    _, row = _explained_row(p, inputs, index, trace)
     if not p.quantized:
         total = np.float32(0.0)
         for v in row:
@@ -491,13 +497,7 @@ def explain_mean(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int
 def explain_reduce_extreme(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
     """REDUCE_MAX / REDUCE_MIN output ``index``: the running maximum (minimum) of the reduced elements, stored values
     copied (LiteRT requires equal input and output quantization)."""
-    x = np.asarray(inputs[0])
-    if x.size == 0:
-        raise trace.not_detailed("an empty input")
-    r = int(np.ravel_multi_index(index, p.output_shape)) if p.output_shape else 0
-    row = reduction_rows(p, x)[r]
-    trace.add("reduced elements", row.tolist(), f"the {p.reduced_count} input elements of output {list(index)} "
-              f"(axes {list(p.axes)}), in row-major order")
+    x, row = _explained_row(p, inputs, index, trace)
     current, start = _reduce_start(p, row[None, :], type_lowest(x.dtype) if p.op == "REDUCE_MAX"
                                    else type_highest(x.dtype))
     current = current[0]
@@ -507,10 +507,5 @@ def explain_reduce_extreme(ctx: OpContext, p: ReduceParams, inputs: list, index:
     start_text = "the first element" if start else f"the type's {'lowest' if p.op == 'REDUCE_MAX' else 'highest'}"
     trace.add("maximum" if p.op == "REDUCE_MAX" else "minimum", current.item(), f"from {start_text}, then {rule} "
               "for each element: no arithmetic")
-    q = ctx.output(0).quantization
-    if q is not None and q.scale.size == 1 and np.issubdtype(x.dtype, np.integer):
-        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
-        trace.approximates(scale * (int(current) - zero_point), scale, zero_point)
-    elif np.issubdtype(x.dtype, np.floating):
-        trace.approximates(float(current))
+    trace.approximates_stored(current, ctx.output(0).quantization)
     return current.item()

@@ -216,18 +216,8 @@ def explain_resize_nearest(ctx: OpContext, p: ResizeParams, inputs: list, index:
         source.append(i)
     value = x[b, source[0], source[1], c]
     trace.add("output", value.item(), f"input[{b}, {source[0]}, {source[1]}, {c}] copied (no rescaling)")
-    _approximates_copy(ctx, trace, value)
+    trace.approximates_stored(value, ctx.output(0).quantization)
     return value.item()
-
-
-def _approximates_copy(ctx: OpContext, trace, value) -> None:
-    """A copied value approximates its own real value exactly."""
-    q = ctx.output(0).quantization
-    if q is not None and q.scale.size == 1 and np.issubdtype(np.asarray(value).dtype, np.integer):
-        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
-        trace.approximates(scale * (int(value) - zero_point), scale, zero_point)
-    elif np.issubdtype(np.asarray(value).dtype, np.floating):
-        trace.approximates(float(value))
 
 
 def explain_resize_bilinear(ctx: OpContext, p: ResizeParams, inputs: list, index: tuple[int, ...], trace) -> object:

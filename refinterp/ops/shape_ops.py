@@ -385,6 +385,8 @@ def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begi
             size = input_shape[i - added_axes]
         if stride == 0:
             raise fail("stride value has to be non-zero")
+        if stride == -(1 << 31):  # strided_slice.cc: at Prepare for constant strides, at Invoke otherwise
+            raise fail("stride value INT32_MIN is not supported")
         lo, hi = (0, size) if stride > 0 else (-1, size - 1)
         start = start_index + size if start_index < 0 else start_index
         start = _clamp_index(start, lo, hi)
@@ -598,16 +600,6 @@ def tile_spec(p: TileParams, x: np.ndarray, multiples: np.ndarray) -> np.ndarray
 # explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
 
 
-def _approximates_copy(ctx: OpContext, trace, value) -> None:
-    """A copied value approximates its own real value exactly."""
-    q = ctx.output(0).quantization
-    if q is not None and q.scale.size == 1 and np.issubdtype(np.asarray(value).dtype, np.integer):
-        scale, zero_point = float(q.scale[0]), int(q.zero_point[0])
-        trace.approximates(scale * (int(value) - zero_point), scale, zero_point)
-    elif np.issubdtype(np.asarray(value).dtype, np.floating):
-        trace.approximates(float(value))
-
-
 def explain_reshape(ctx: OpContext, p: ReshapeParams, inputs: list, index: tuple[int, ...], trace) -> object:
     """RESHAPE output ``index``: the element at the same position in row-major order."""
     x = inputs[0]
@@ -623,7 +615,7 @@ def explain_reshape(ctx: OpContext, p: ReshapeParams, inputs: list, index: tuple
         trace.add("output", value.item(), f"the bytes of input{list(source)} read as {p.output_dtype}")
     else:
         trace.add("output", value.item(), f"input{list(source)} copied (no arithmetic)")
-    _approximates_copy(ctx, trace, value)
+    trace.approximates_stored(value, ctx.output(0).quantization)
     return value.item()
 
 
@@ -645,7 +637,7 @@ def explain_concatenation(ctx: OpContext, p: ConcatenationParams, inputs: list, 
     if rescale is None:
         trace.add("output", q.item(), "copied: the input shares the output's scale and zero point (int8 and int16 "
                   "require it)" if x.dtype != np.uint8 else "copied: same scale and zero point")
-        _approximates_copy(ctx, trace, q)
+        trace.approximates_stored(q, ctx.output(0).quantization)
         return q.item()
     scale, bias = rescale
     exact = np.float32(np.float32(q) * scale + bias)
@@ -678,5 +670,5 @@ def explain_pad(ctx: OpContext, p: PadParams, inputs: list, index: tuple[int, ..
         trace.add("in the padding", list(source), f"output {list(index)} minus the paddings before is outside the "
                   f"input {list(x.shape)}")
         trace.add("output", value.item(), "the pad value: constant_values, or the output zero point (quantized) or 0")
-    _approximates_copy(ctx, trace, value)
+    trace.approximates_stored(value, ctx.output(0).quantization)
     return value.item()

@@ -656,6 +656,8 @@ def softmax_spec(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
 def softmax_float(p: SoftmaxParams, x: np.ndarray, exp: Callable[[np.ndarray], np.ndarray] = expf) -> np.ndarray:
     """float32 SOFTMAX; ``exp`` is C's expf, elementwise (the fast kernel passes numba's call of it)."""
     x = x.astype(np.float32)
+    if x.size == 0:  # rows of no element (a last dimension of 0): the reference loops compute nothing
+        return x.copy()
     row_max = x.max(axis=-1, keepdims=True)  # the reference starts from lowest(); the maximum is the same
     exps = exp((x - row_max) * p.beta)
     total = np.zeros(x.shape[:-1] + (1,), dtype=np.float32)

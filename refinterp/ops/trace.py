@@ -119,6 +119,16 @@ class Trace:
         self.output_quantization = (float(scale), int(zero_point)) if scale else None
         self.lsb_clamp = (float(clamp[0]), float(clamp[1])) if clamp is not None else None
 
+    def approximates_stored(self, value: Any, quantization: Any) -> None:
+        """A stored value passed on unchanged (copied, selected) approximates its own real value exactly: on an
+        integer output with one scale, ``s * (q - zp)`` in its LSB; on a float one, the value itself."""
+        dtype = np.asarray(value).dtype
+        if quantization is not None and quantization.scale.size == 1 and np.issubdtype(dtype, np.integer):
+            scale, zero_point = float(quantization.scale[0]), int(quantization.zero_point[0])
+            self.approximates(scale * (int(value) - zero_point), scale, zero_point)
+        elif np.issubdtype(dtype, np.floating):
+            self.approximates(float(value))
+
     def not_detailed(self, reason: str) -> NotDetailed:
         """The exception an ``explain_*`` function raises for a variant it has no detailed steps for."""
         return NotDetailed(reason)
@@ -157,6 +167,47 @@ class Trace:
                   skipped: int = 0, weight_names: Sequence[str] = ("ky", "kx", "ic", "k"),
                   what: str = "input window") -> Any:
         return float_dot_steps(self, positions, names, x, w, skipped, weight_names, what)
+
+    def bias(self, total: int, real: float, bias: Any, bias_scale: float | None, product_scale: float,
+             label: str) -> tuple[int, float]:
+        """The integer convolutions' bias step: accumulator = exact sum of products + the int32 bias (the sum alone
+        when ``bias`` is None), and the bias's real value added to ``real``. ``bias_scale``: the bias tensor's
+        scale for this channel (None: the bias tensor has none and ``product_scale`` = s_in * s_w stands for it);
+        ``label``: the element read (``bias[oc]``). Returns (accumulator, real value)."""
+        if bias is None:
+            self.add("accumulator", total, "sum of products (no bias)")
+            return total, real
+        bias = int(bias)
+        if bias_scale is None:
+            scale, said = product_scale, f"s_bias = s_in * s_w = {product_scale!r}"
+        else:
+            scale, said = bias_scale, f"s_bias = {bias_scale!r} (= s_in * s_w by construction)"
+        self.add("bias", bias, f"{label}; real value = s_bias * bias, {said}")
+        return self.add("accumulator", total + bias, "sum of products + bias"), real + scale * bias
+
+    def conv_multiplier(self, input_scale: float, filter_scale: float, output_scale: float, float32_product: bool,
+                        label: str, expected: tuple[int, int],
+                        source: str = "PopulateConvolutionQuantizationParams") -> tuple[int, int]:
+        """The convolutions' output multiplier, (multiplier, shift) = QuantizeMultiplier(s_in * s_w / s_out):
+        ``float32_product`` (the uint8 kernels, GetQuantizedConvolutionMultipler) forms s_in * s_w in float32,
+        else everything is double (``source``: the TFLite function doing so). ``label``: the filter scale read
+        (``s_w[oc]``); ``expected``: the prepared pair (see :func:`traced_quantize_multiplier`)."""
+        if float32_product:
+            formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
+            real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
+        else:
+            formula = f"s_in * {label} / s_out in double" + (f" ({source})" if source else "")
+            real_multiplier = float(input_scale) * filter_scale / float(output_scale)
+        return self.quantize_multiplier(real_multiplier, formula, expected)
+
+    def conv_output(self, acc: int, multiplier: int, shift: int, int64_accumulator: bool, output_zero_point: int,
+                    act_min: int, act_max: int) -> int:
+        """The convolutions' output stage: int16x8 with a 64-bit accumulator, the int64 MultiplyByQuantizedMultiplier
+        then the clamp (its zero point is 0); else the int32 accumulator (wrapping), MBQM, + zp_out, the clamp."""
+        if int64_accumulator:
+            scaled = self.mbqm_int64(acc, multiplier, shift)
+            return int(self.clamp(scaled, int(act_min), int(act_max), "the fused activation, int16"))
+        return self.requantize(self.wrap(acc), multiplier, shift, output_zero_point, int(act_min), int(act_max))
 
     def real_in_lsb(self) -> float | None:
         """The real value on the output's integer grid (``real / scale + zero_point``), unrounded."""

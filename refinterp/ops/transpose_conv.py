@@ -76,11 +76,13 @@ from refinterp.ops.common import (
     OpContext,
     compute_output_size,
     compute_padding,
+    conv_scales,
     per_tensor_qparams,
 )
 from refinterp.ops.conv import (
     bias_scale_of,
     clamp_float,
+    explain_float_output,
     int16_accumulator_bits,
     int16_requantization_checks,
     int16_requantize,
@@ -434,42 +436,18 @@ def explain_transpose_conv(ctx: OpContext, p: TransposeConvParams, inputs: list,
     names = ("iy", "ix", "ic", "ky", "kx")
     if p.kind == KIND_FLOAT32:
         total = trace.float_dot(positions, names, xs, ws, weight_names=("ky", "kx", "ic"), what="input pixels")
-        if bias is not None:
-            total = trace.add("plus bias", np.float32(total + np.float32(bias.reshape(-1)[oc])), f"+ bias[{oc}]")
-        value = clamp_float(np.asarray(total), p.act_min, p.act_max)[()]
-        trace.add("clamp", value, f"to [{p.act_min:g}, {p.act_max:g}] (the fused activation; none: +-FLT_MAX)")
-        real = sum(float(a) * float(c) for a, c in zip(xs, ws)) + (float(bias.reshape(-1)[oc]) if bias is not None
-                                                                     else 0.0)
-        trace.approximates(min(max(real, p.act_min), p.act_max))
-        return value
-    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(2), "input")
-    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
-    wq = ctx.require_input(1).quantization
-    filter_scale = float(wq.scale[oc] if wq.scale.size > 1 else wq.scale[0])
+        return explain_float_output(trace, total, None if bias is None else bias.reshape(-1)[oc], f"bias[{oc}]",
+                                    p.act_min, p.act_max, sum(float(a) * float(c) for a, c in zip(xs, ws)))
+    input_scale, output_scale, filter_scale = conv_scales(ctx, oc, input_index=2)
     total, real = trace.dot(positions, names, xs, p.input_zero_point, input_scale, ws,
                             p.filter_zero_point if p.kind == KIND_UINT8 else 0, filter_scale,
                             what="input pixels", weight_names=("ky", "kx", "ic"))
-    if bias is not None:
-        bias_value = int(bias.reshape(-1)[oc])
-        bias_scale = input_scale * filter_scale
-        trace.add("bias", bias_value, f"bias[{oc}]; real value ~= s_in * s_w * bias = {bias_scale * bias_value!r}")
-        real += bias_scale * bias_value
-        total = trace.add("accumulator", total + bias_value, "sum of products + bias")
-    else:
-        trace.add("accumulator", total, "sum of products (no bias)")
-    if p.kind == KIND_UINT8:
-        formula = "f64(f32(s_in * s_w)) / s_out (GetQuantizedConvolutionMultipler: the product in float32)"
-        real_multiplier = float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
-    else:
-        formula = f"s_in * s_w[{oc}] / s_out in double (PopulateConvolutionQuantizationParams)"
-        real_multiplier = float(input_scale) * filter_scale / float(output_scale)
-    multiplier, shift = trace.quantize_multiplier(real_multiplier, formula,
-                                                  (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
-    if p.kind == KIND_INT16 and p.accumulator_bits == 64:
-        scaled = trace.mbqm_int64(total, multiplier, shift)
-        value = int(trace.clamp(scaled, int(p.act_min), int(p.act_max), "the fused activation, int16"))
-    else:
-        total = trace.wrap(total)
-        value = trace.requantize(total, multiplier, shift, p.output_zero_point, int(p.act_min), int(p.act_max))
+    # the kernel adds the int32 bias as it is; its real value is taken as s_in * s_w * bias
+    total, real = trace.bias(total, real, None if bias is None else bias.reshape(-1)[oc], None,
+                             input_scale * filter_scale, f"bias[{oc}]")
+    multiplier, shift = trace.conv_multiplier(input_scale, filter_scale, output_scale, p.kind == KIND_UINT8,
+                                              f"s_w[{oc}]", (int(p.output_multiplier[oc]), int(p.output_shift[oc])))
+    value = trace.conv_output(total, multiplier, shift, p.kind == KIND_INT16 and p.accumulator_bits == 64,
+                              p.output_zero_point, p.act_min, p.act_max)
     trace.approximates(real, output_scale, p.output_zero_point, (p.act_min, p.act_max))
     return value

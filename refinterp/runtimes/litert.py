@@ -70,6 +70,19 @@ class LiteRTRuntime:
                 raise RefinterpError(f"{self.name} cannot load {model_path}: {one_line(exc)}") from None
         return interpreter
 
+    def delegated_operators(self, model_path: str) -> list[bool]:
+        """Which operators of subgraph 0 the delegate takes: with delegate node fusion disabled, LiteRT appends
+        one DELEGATE node per delegated operator, writing that operator's outputs."""
+        if not self.disable_delegate_node_fusion:
+            raise RefinterpError(f"{self.name} fuses delegated operators into one node: which operators it took "
+                                 "cannot be told apart")
+        interpreter = self._make_interpreter(import_litert_interpreter(self.name), model_path)
+        ops = [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
+        written: set[int] = set()
+        for node in range(len(ops), interpreter._interpreter.NumNodes()):
+            written.update(int(t) for t in interpreter._interpreter.NodeOutputs(node))
+        return [any(int(t) in written for t in op["outputs"]) for op in ops]
+
     def run(self, model_path: str, inputs: list[np.ndarray]) -> RunResult:
         return self.run_series(model_path, [inputs])[0]
 

@@ -18,6 +18,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -43,11 +44,12 @@ from refinterp.runtimes.base import one_line
 from refinterp.tools.arguments import EXIT_MISMATCH, EXIT_OK, ArgumentParser
 from refinterp.tools.conformance.generators import GENERATORS, TFLM_KINDS, make_case, registry_kinds
 from refinterp.tools.conformance.generators.core import TFLM_AS_LITERT, TFLM_VALID, Case
+from refinterp.tools.fuzz.mutators import pack, unpack
 
 SUITE_FORMAT = "refinterp-conformance"
 FORMAT_VERSION = 1
-#: Bumped whenever a generator change makes the same seed draw different cases.
-GENERATOR_VERSION = 1
+#: Bumped whenever a generator change makes the same seed draw different cases (2: the targeted variants).
+GENERATOR_VERSION = 2
 PROFILES = ("litert-ref", "tflm")
 #: The oracle of each profile: the runtime (refinterp.runtimes) and the package whose version it is.
 ORACLES = {"litert-ref": ("litert-ref", "ai-edge-litert"), "tflm": ("tflm", "tflite-micro")}
@@ -271,6 +273,141 @@ def output_targets(outputs: Sequence[np.ndarray]) -> set[str]:
 
 
 # --------------------------------------------------------------------------------------------------
+# Targeted variants: a drawn case with its output quantization rewritten to reach one edge
+
+#: The targets sought by rewriting a written random case of a quantized kind, in the order they are tried.
+TARGETED = ("rounding-tie", "zero-point-min", "zero-point-max", "scale-tiny", "scale-huge")
+#: At most this many written cases of a kind are rewritten per target (the first the oracle runs is kept).
+TARGETED_SOURCES = 3
+#: scale-tiny / scale-huge multiply the output scale by these.
+TINY_FACTOR, HUGE_FACTOR = 1e-3, 1e3
+#: rounding-tie families: the effective requantization multiplier M becomes exactly 2^-k (k >= 1), so that every
+#: pre-rounding value x with x mod 2^k == 2^(k-1) lands exactly halfway between two integers. Every scale involved
+#: is first rounded to a power of two, so that the products and quotients LiteRT forms in double are exact, and
+#: k is the drawn case's own -log2 M rounded, capped so that about two outputs hold a tie (tie_shift): M = 1/2
+#: everywhere would saturate most outputs. Of the sources, the first whose outputs are less than half saturated
+#: is kept (else the least saturated). A fused activation becomes NONE (its clamp would hide the ties).
+#: s_out = 2^k * s_in * s_weights (input 0 and input 1; a bias takes s_in * s_weights):
+TIE_PRODUCT = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+                         "MUL"})
+#: every non-constant quantized input gets one scale s, and s_out = 2^k * s (ADD/SUB: LiteRT's left shift of 20
+#: and input multipliers of 1/2 are exact, the output multiplier is 2^(1-20-k): (a + b) / 2^k):
+TIE_SHARED = frozenset({"ADD", "SUB", "QUANTIZE", "AVERAGE_POOL_2D", "MEAN", "LEAKY_RELU", "CONCATENATION",
+                        "PAD", "PADV2", "RESIZE_BILINEAR"})
+#: The output dtypes a variant rewrites (int16 outputs keep zero point 0, as LiteRT requires).
+TARGETED_DTYPES = ("int8", "uint8", "int16")
+
+
+def _power_of_two(scale: float) -> float:
+    return float(2.0 ** round(math.log2(scale)))
+
+
+def tie_shift(multiplier: float, output_elements: int) -> int:
+    """k of the rounding-tie multiplier 2^-k: the case's own multiplier's, at least 1 and at most
+    log2(elements / 2) (a tie needs x mod 2^k == 2^(k-1): about one value in 2^k)."""
+    own = round(-math.log2(multiplier)) if multiplier > 0 and math.isfinite(multiplier) else 1
+    cap = math.floor(math.log2(max(2.0, output_elements / 2)))
+    return max(1, min(own, cap))
+
+
+def _scales(tensor: Any) -> list[float] | None:
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    scales = [float(s) for s in q.scale]
+    return scales if all(math.isfinite(s) and s > 0 for s in scales) else None
+
+
+def _set_scales(tensor: Any, scales: Sequence[float]) -> None:
+    tensor.quantization.scale = [float(np.float32(s)) for s in scales]
+
+
+def _is_constant(model: Any, tensor: Any) -> bool:
+    buffer = model.buffers[tensor.buffer] if model.buffers and 0 < tensor.buffer < len(model.buffers) else None
+    return buffer is not None and buffer.data is not None and len(buffer.data) > 0
+
+
+def targeted_variant(case: Case, target: str) -> Case | None:
+    """``case`` with its main operator's output quantization rewritten to reach ``target`` (one of TARGETED),
+    or None when the case has no such variant (no quantized per-tensor 8/16-bit output, an unquantized first
+    input or an operator outside the rounding-tie families, an int16 zero point). The variant's params record
+    the rewrite (params["targeted"])."""
+    if case.probe:
+        return None
+    model = unpack(case.model)
+    if not model.subgraphs or not model.operatorCodes:
+        return None
+    graph = model.subgraphs[0]
+    codes = {code: name for name, code in vars(tflite.BuiltinOperator).items() if not name.startswith("_")}
+    main = None
+    for op in graph.operators or []:
+        opcode = model.operatorCodes[op.opcodeIndex]
+        if codes.get(max(opcode.builtinCode, opcode.deprecatedBuiltinCode)) == case.op:
+            main = op
+            break
+    if main is None or main.outputs is None or len(main.outputs) == 0:
+        return None
+    tensors = graph.tensors
+    output = tensors[main.outputs[0]]
+    dtype = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}.get(output.type)
+    out_scales = _scales(output)
+    if dtype not in TARGETED_DTYPES or out_scales is None or len(out_scales) != 1:
+        return None
+    inputs = [tensors[i] for i in main.inputs if i >= 0] if main.inputs is not None else []
+    before = {"scale": out_scales[0], "zero_point": int(output.quantization.zeroPoint[0])}
+    rewrite: dict[str, Any] = {"target": target, "tensor": int(main.outputs[0]), "output_before": before}
+    if target in ("zero-point-min", "zero-point-max"):
+        if dtype == "int16":
+            return None
+        zero_point = INT_LIMITS[dtype][0 if target == "zero-point-min" else 1]
+        if zero_point == before["zero_point"]:
+            return None
+        output.quantization.zeroPoint = [zero_point]
+    elif target in ("scale-tiny", "scale-huge"):
+        _set_scales(output, [out_scales[0] * (TINY_FACTOR if target == "scale-tiny" else HUGE_FACTOR)])
+    elif target == "rounding-tie":
+        if not inputs or _scales(inputs[0]) is None:
+            return None
+        s_in = _power_of_two(_scales(inputs[0])[0])
+        elements = math.prod(int(d) for d in output.shape) if output.shape is not None else 1
+        if case.op in TIE_PRODUCT:
+            if len(inputs) < 2 or _scales(inputs[1]) is None:
+                return None
+            weights = inputs[1]
+            s_w = _power_of_two(_scales(weights)[0])
+            shift = tie_shift(_scales(inputs[0])[0] * _scales(weights)[0] / out_scales[0], elements)
+            _set_scales(inputs[0], [s_in])
+            _set_scales(weights, [s_w] * len(weights.quantization.scale))
+            for bias in inputs[2:3]:
+                if _scales(bias) is not None:
+                    _set_scales(bias, [s_in * s_w] * len(bias.quantization.scale))
+            _set_scales(output, [2.0**shift * s_in * s_w])
+        elif case.op in TIE_SHARED:
+            variable = [t for t in inputs if _scales(t) is not None and not _is_constant(model, t)]
+            if not variable:
+                return None
+            shift = tie_shift(max(_scales(t)[0] for t in variable) / out_scales[0], elements)
+            s_in = max(_power_of_two(_scales(t)[0]) for t in variable)
+            for t in variable:
+                _set_scales(t, [s_in] * len(t.quantization.scale))
+            _set_scales(output, [2.0**shift * s_in])
+        else:
+            return None
+    else:
+        raise ValueError(f"unknown target {target!r}")
+    if target == "rounding-tie":
+        rewrite["multiplier"] = 2.0**-shift
+        # no fused activation: a clamp would hide the rounding of the values it cuts off
+        options = main.builtinOptions
+        if getattr(options, "fusedActivationFunction", 0):
+            rewrite["fused_activation_before"] = ACTIVATION_NAMES.get(options.fusedActivationFunction)
+            options.fusedActivationFunction = 0
+    rewrite["output_after"] = {"scale": float(output.quantization.scale[0]),
+                               "zero_point": int(output.quantization.zeroPoint[0])}
+    return replace(case, model=pack(model), params={**case.params, "targeted": rewrite})
+
+
+# --------------------------------------------------------------------------------------------------
 # Running a case on the oracle and on refinterp
 
 
@@ -452,6 +589,68 @@ class KindTask:
     cases: int
     seed: int
     out_dir: str
+    targeted: bool = True
+
+
+def generate_targeted(task: KindTask, sources: Sequence[tuple[Case, list[np.ndarray]]], runtimes: Runtimes,
+                      oracle_record: dict[str, str], base: Path, scratch: str, result: dict[str, Any]) -> None:
+    """The targeted variants of a kind: for each target of TARGETED, the first of ``sources`` (written random
+    cases, in draw order) whose rewrite (targeted_variant) the oracle runs and refinterp agrees on is written,
+    tagged "targeted" and the target (rounding-tie: the first less than half saturated, else the least
+    saturated). An oracle refusal tries the next source (counted in "targeted_rejected"); a disagreement is
+    reported like a random case's, with the target, and nothing is written for that target."""
+    for target in TARGETED:
+        candidates = []  # rounding-tie: (saturated fraction, number, variant, model, inputs, outputs)
+        for number, (source, inputs) in enumerate(sources):
+            variant = targeted_variant(source, target)
+            if variant is None:
+                continue
+            model = parse_model(variant.model)
+            model_path = os.path.join(scratch, f"{target}-{number}.tflite")
+            Path(model_path).write_bytes(variant.model)
+            verdict = evaluate(variant, model_path, inputs, runtimes)
+            os.remove(model_path)
+            verdict.message = verdict.message.replace(scratch + os.sep, "")  # the same bytes on every run
+            if verdict.status == "rejected":
+                result["targeted_rejected"][target] += 1
+                result["rejections"][f"{target}: {rejection_reason(verdict.message)[:140]}"] += 1
+                continue
+            if verdict.status == "disagree":
+                result["disagreements"].append({"operator": task.op, "kind": task.kind, "seed": variant.seed,
+                                                "target": target, "message": verdict.message,
+                                                "params": variant.describe()})
+                candidates = []
+                break
+            candidates.append((saturated_fraction(verdict.outputs), number, variant, model, inputs, verdict.outputs))
+            if target != "rounding-tie" or candidates[-1][0] < 0.5:
+                candidates = candidates[-1:]
+                break
+        if candidates:
+            _, _, variant, model, inputs, outputs = min(candidates, key=lambda c: (c[0], c[1]))
+            tags = param_targets(variant, model, inputs) | output_targets(outputs) | {"targeted", target}
+            case_id = f"{kind_path(task.op, task.kind)}/{len(result['written']):04d}"
+            record = case_record(case_id, variant, model, inputs, outputs, tags, oracle_record)
+            write_case(base / f"{len(result['written']):04d}", variant.model, inputs, outputs, record)
+            result["written"].append(case_id)
+            result["targets"].update(tags)
+            result["targeted"][target] += 1
+
+
+def rejection_reason(message: str) -> str:
+    """An oracle's refusal as suite.json counts it: LiteRT's TF_LITE_ENSURE_EQ prints float operands with %d
+    ("(1224175104 != -1836...)": whatever the register held), so the operands are dropped."""
+    return re.sub(r" ?\(-?\d+ != -?\d+\)", "", message)
+
+
+def saturated_fraction(outputs: Sequence[np.ndarray]) -> float:
+    """The fraction of 8/16-bit integer output elements at their type's limits (0 for other outputs)."""
+    total = saturated = 0
+    for value in outputs:
+        if value.dtype.name in SATURATING_DTYPES:
+            low, high = INT_LIMITS[value.dtype.name]
+            total += value.size
+            saturated += int(((value == low) | (value == high)).sum())
+    return saturated / total if total else 0.0
 
 
 def generate_kind(task: KindTask) -> dict[str, Any]:
@@ -468,10 +667,12 @@ def generate_kind(task: KindTask) -> dict[str, Any]:
     result: dict[str, Any] = {
         "operator": task.op, "kind": task.kind, "written": [], "sweep": 0, "draws": 0, "probes": 0,
         "rejected_by_oracle": 0, "rejections": Counter(), "unusable": 0, "disagreements": [],
-        "generator_failures": [], "targets": Counter(), "seconds": 0.0, "oracle": oracle_record}
+        "generator_failures": [], "targets": Counter(), "seconds": 0.0, "oracle": oracle_record,
+        "targeted": Counter(), "targeted_rejected": Counter()}
     started = time.perf_counter()
     covered: set[str] = set()
     saturation_draws = 0
+    sources: list[tuple[Case, list[np.ndarray]]] = []  # the first written cases: the targeted variants' bases
     with tempfile.TemporaryDirectory(prefix="refinterp-conformance-") as scratch:
         for attempt in range(task.cases * ATTEMPTS_PER_CASE):
             seed = task.seed * SEED_STRIDE + attempt
@@ -508,9 +709,10 @@ def generate_kind(task: KindTask) -> dict[str, Any]:
             Path(model_path).write_bytes(case.model)
             verdict = evaluate(case, model_path, inputs, runtimes)
             os.remove(model_path)
+            verdict.message = verdict.message.replace(scratch + os.sep, "")  # the same bytes on every run
             if verdict.status == "rejected":
                 result["rejected_by_oracle"] += 1
-                result["rejections"][verdict.message[:160]] += 1
+                result["rejections"][rejection_reason(verdict.message)[:160]] += 1
                 continue
             if verdict.status == "disagree":
                 result["disagreements"].append({"operator": task.op, "kind": task.kind, "seed": seed,
@@ -529,8 +731,14 @@ def generate_kind(task: KindTask) -> dict[str, Any]:
             write_case(base / f"{len(result['written']):04d}", case.model, inputs, verdict.outputs, record)
             result["written"].append(case_id)
             result["targets"].update(tags)
+            if len(sources) < TARGETED_SOURCES:
+                sources.append((case, inputs))
+        if task.targeted:
+            generate_targeted(task, sources, runtimes, oracle_record, base, scratch, result)
     result["seconds"] = time.perf_counter() - started
     result["rejections"] = dict(result["rejections"])
+    result["targeted"] = dict(sorted(result["targeted"].items()))
+    result["targeted_rejected"] = dict(sorted(result["targeted_rejected"].items()))
     result["targets"] = dict(result["targets"])
     return result
 
@@ -579,9 +787,10 @@ Progress = Callable[[int, int, dict[str, Any]], None]
 
 def generate_suite(out_dir: str | os.PathLike, ops: Sequence[str] | None = None, dtypes: Sequence[str] | None = None,
                    cases_per_kind: int = CASES_PER_KIND, seed: int = 0, profile: str = "litert-ref", jobs: int = 1,
-                   progress: Progress | None = None, overwrite: bool = False) -> dict[str, Any]:
+                   progress: Progress | None = None, overwrite: bool = False, targeted: bool = True) -> dict[str, Any]:
     """Write a suite to ``out_dir``; return the contents of its suite.json.
 
+    ``targeted``: after each quantized kind's random cases, write its targeted variants (generate_targeted).
     ``progress(done, total, kind_result)`` is called after each kind."""
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -595,7 +804,7 @@ def generate_suite(out_dir: str | os.PathLike, ops: Sequence[str] | None = None,
     oracle = oracle_versions(profile, kinds)  # fails early, in one line, when the oracle is not installed
     out = Path(out_dir)
     prepare_out_dir(out, overwrite)
-    tasks = [KindTask(op, kind, profile, cases_per_kind, seed, str(out)) for op, kind in kinds]
+    tasks = [KindTask(op, kind, profile, cases_per_kind, seed, str(out), targeted) for op, kind in kinds]
     results: dict[tuple[str, str], dict[str, Any]] = {}
     if jobs == 1:
         for task in tasks:
@@ -615,30 +824,35 @@ def generate_suite(out_dir: str | os.PathLike, ops: Sequence[str] | None = None,
                                          f"runtime crashed); `--ops {task.op} -j 1` repeats it") from None
                 if progress is not None:
                     progress(len(results), len(tasks), results[task.op, task.kind])
-    suite = suite_record(results, not_covered, oracle, profile, seed, cases_per_kind, ops, dtypes)
+    suite = suite_record(results, not_covered, oracle, profile, seed, cases_per_kind, ops, dtypes, targeted)
     (out / "suite.json").write_text(dump_json(suite), encoding="utf-8")
     return suite
 
 
 def suite_record(results: dict[tuple[str, str], dict[str, Any]], not_covered: list[dict[str, str]],
                  oracle: dict[str, Any], profile: str, seed: int, cases_per_kind: int,
-                 ops: Sequence[str] | None, dtypes: Sequence[str] | None) -> dict[str, Any]:
+                 ops: Sequence[str] | None, dtypes: Sequence[str] | None, targeted: bool = True) -> dict[str, Any]:
     """suite.json: the index of the suite (no timing: regeneration gives the same bytes)."""
     counts: dict[str, dict[str, int]] = {}
     cases: list[str] = []
     targets: Counter = Counter()
+    variants: Counter = Counter()
+    variants_rejected: Counter = Counter()
     short, rejected, disagreements, failures = [], {}, [], []
     for (op, kind), result in sorted(results.items()):
         counts.setdefault(op, {})[kind] = len(result["written"])
         cases.extend(result["written"])
         targets.update(result["targets"])
+        variants.update(result["targeted"])
+        variants_rejected.update(result["targeted_rejected"])
         if len(result["written"]) < cases_per_kind:
             short.append({"operator": op, "kind": kind, "written": len(result["written"]),
                           "draws": result["draws"], "probes": result["probes"],
                           "rejected_by_oracle": result["rejected_by_oracle"],
                           "disagreements": len(result["disagreements"])})
-        if result["rejected_by_oracle"] or result["unusable"]:
-            rejected[f"{op}/{kind}"] = {"count": result["rejected_by_oracle"] + result["unusable"],
+        if result["rejected_by_oracle"] or result["unusable"] or result["targeted_rejected"]:
+            rejected[f"{op}/{kind}"] = {"count": result["rejected_by_oracle"] + result["unusable"]
+                                        + sum(result["targeted_rejected"].values()),
                                         "reasons": result["rejections"]}
         disagreements.extend(result["disagreements"])
         failures.extend({"operator": op, "kind": kind, **f} for f in result["generator_failures"])
@@ -647,15 +861,18 @@ def suite_record(results: dict[tuple[str, str], dict[str, Any]], not_covered: li
         "generator": {"refinterp": __version__, "generator_version": GENERATOR_VERSION, "seed": seed,
                       "cases_per_kind": cases_per_kind, "attempts_per_case": ATTEMPTS_PER_CASE,
                       "seed_stride": SEED_STRIDE, "ops": list(ops) if ops is not None else None,
-                      "dtypes": list(dtypes) if dtypes is not None else None},
+                      "dtypes": list(dtypes) if dtypes is not None else None, "targeted": targeted},
         "profile": profile, "oracle": oracle,
         "refinterp": {"kernels": list(KERNEL_SETS), "profile": profile,
                       "agrees": "every written case: integers equal, floats bit for bit"},
         "counts": counts, "total": len(cases), "cases": sorted(cases),
         "kinds": len(results), "targets": dict(sorted(targets.items())),
+        "targeted": {"written": {t: variants[t] for t in TARGETED},
+                     "rejected_by_oracle": {t: variants_rejected[t] for t in TARGETED}},
         "not_covered": not_covered, "short": short,
         "rejected_by_oracle": dict(sorted(rejected.items())),
-        "disagreements": sorted(disagreements, key=lambda d: (d["operator"], d["kind"], d["seed"])),
+        "disagreements": sorted(disagreements, key=lambda d: (d["operator"], d["kind"], d["seed"],
+                                                              d.get("target", ""))),
         "generator_failures": failures,
     }
 
@@ -683,7 +900,8 @@ class GenerateProgress:
         self.disagreements += len(result["disagreements"])
         for d in result["disagreements"]:
             self.clear()
-            self.stream.write(f"refinterp: disagreement: {d['operator']}/{d['kind']} seed {d['seed']}: "
+            target = f" ({d['target']} variant)" if "target" in d else ""
+            self.stream.write(f"refinterp: disagreement: {d['operator']}/{d['kind']} seed {d['seed']}{target}: "
                               f"{d['message']}\n")
         if not self.enabled:
             return
@@ -728,6 +946,9 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--profile", choices=PROFILES, default="litert-ref",
                         help="litert-ref: LiteRT BUILTIN_REF is the oracle (default); tflm: TensorFlow Lite Micro")
     parser.add_argument("-j", "--jobs", metavar="N", type=int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--no-targeted", action="store_true",
+                        help="random cases only: no targeted variants (rounding ties, zero points at the limits, "
+                             "tiny and huge output scales)")
     parser.add_argument("--overwrite", action="store_true", help="replace the suite already in OUT")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     return parser
@@ -748,7 +969,8 @@ def generate_main(argv: Sequence[str]) -> int:
     started = time.monotonic()
     progress = GenerateProgress(sys.stderr, enabled=not args.quiet)
     suite = generate_suite(args.out, ops=ops, dtypes=dtypes, cases_per_kind=args.cases_per_kind, seed=args.seed,
-                           profile=args.profile, jobs=args.jobs, progress=progress, overwrite=args.overwrite)
+                           profile=args.profile, jobs=args.jobs, progress=progress, overwrite=args.overwrite,
+                           targeted=not args.no_targeted)
     progress.clear()
     if progress.is_tty and progress.enabled:
         sys.stderr.write("\n")
@@ -769,8 +991,9 @@ def generate_main(argv: Sequence[str]) -> int:
     for failure in suite["generator_failures"][:10]:
         print(f"generator failed: {failure['operator']}/{failure['kind']} seed {failure['seed']}: {failure['message']}")
     for d in suite["disagreements"]:
-        print(f"DISAGREEMENT (a refinterp bug; case not written): {d['operator']}/{d['kind']} seed {d['seed']}: "
-              f"{d['message']}")
+        target = f" ({d['target']} variant)" if "target" in d else ""
+        print(f"DISAGREEMENT (a refinterp bug; case not written): {d['operator']}/{d['kind']} seed {d['seed']}"
+              f"{target}: {d['message']}")
     failed = suite["short"] or suite["disagreements"] or suite["generator_failures"]
     return EXIT_MISMATCH if failed else EXIT_OK
 

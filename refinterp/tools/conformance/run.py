@@ -57,6 +57,7 @@ from refinterp.tools.arguments import EXIT_ERROR, EXIT_MISMATCH, EXIT_OK, Argume
 from refinterp.tools.conformance import report as reports
 from refinterp.tools.conformance.generate import path_safe
 from refinterp.tools.executor import EXECUTORS, add_executor_arguments, check_executor_arguments, run_tasks
+from refinterp.tools.progress import StatusLine
 
 SUITE_FORMAT = "refinterp-conformance"
 SUITE_FORMAT_VERSION = 1
@@ -821,16 +822,12 @@ def _batches(case_ids: list[str], jobs: int) -> list[tuple[str, ...]]:
 # The run
 
 
-class RunProgress:
+class RunProgress(StatusLine):
     """``conformance: 120/5000 cases, 12 s`` on stderr on long runs; nothing on quick ones."""
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True):
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.started = time.monotonic()
+        super().__init__(stream, enabled)
         self.last_log = self.started
-        self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.drawn = 0
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -841,20 +838,10 @@ class RunProgress:
             return
         text = f"conformance: {done}/{total} cases, {elapsed:.0f} s"
         if self.is_tty:
-            self.stream.write("\r" + text.ljust(self.drawn))
-            self.drawn = len(text)
+            self.draw(text)
         elif now - self.last_log >= PROGRESS_LOG_INTERVAL_SECONDS or done == total:
             self.last_log = now
-            self.stream.write(text + "\n")
-        else:
-            return
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * self.drawn + "\r")
-            self.stream.flush()
-            self.drawn = 0
+            self.write_line(text)
 
 
 def summarize(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
