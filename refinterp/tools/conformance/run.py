@@ -304,12 +304,16 @@ def check_against(against: Against) -> str | None:
     return version
 
 
-def _case_runner(against: Against) -> Callable[[Path, list[np.ndarray]], list[np.ndarray]]:
-    """``run(model_path, inputs) -> outputs`` for a runtime or a python: callable (in the worker)."""
+CaseRun = Callable[[Path, list[np.ndarray], "str | None"], list[np.ndarray]]
+
+
+def _case_runner(against: Against) -> CaseRun:
+    """``run(model_path, inputs, oracle) -> outputs`` for a runtime or a python: callable (in the worker);
+    ``oracle`` is the name case.json gives its oracle."""
     if against.kind == "python":
         function = _load_callable(against)
 
-        def run_callable(model_path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        def run_callable(model_path: Path, inputs: list[np.ndarray], oracle: str | None) -> list[np.ndarray]:
             outputs = function(model_path.read_bytes(), inputs)
             if isinstance(outputs, np.ndarray) or not isinstance(outputs, (list, tuple)):
                 raise InputError(f"{against.spec} returned {type(outputs).__name__}, not a list of arrays")
@@ -318,15 +322,13 @@ def _case_runner(against: Against) -> Callable[[Path, list[np.ndarray]], list[np
         return run_callable
     runtime = _make_runtime(against)
     if against.runtime != "litert-ref":
-        return lambda model_path, inputs: runtime.run(str(model_path), inputs).outputs
+        return lambda model_path, inputs, oracle: runtime.run(str(model_path), inputs).outputs
     # CEIL, ROUND and ELU are not in LiteRT's BUILTIN_REF resolver: their cases name LiteRT's builtin resolver
     # as the oracle (case.json), and "litert-ref" runs them there too, as the suite's oracle did.
     builtin = get_runtime("litert")
 
-    def run_reference(model_path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        meta = json.loads((model_path.parent / "case.json").read_text())
-        chosen = builtin if meta.get("oracle", {}).get("name") == "litert" else runtime
-        return chosen.run(str(model_path), inputs).outputs
+    def run_reference(model_path: Path, inputs: list[np.ndarray], oracle: str | None) -> list[np.ndarray]:
+        return (builtin if oracle == "litert" else runtime).run(str(model_path), inputs).outputs
 
     return run_reference
 
@@ -504,7 +506,7 @@ def _case_meta(case_dir: Path, case_id: str) -> dict[str, Any]:
     operator, kind_dir, _ = case_id.split("/")
     return {"operator": meta.get("operator", operator), "kind": meta.get("kind", kind_dir),
             "targets": list(meta.get("targets") or []), "seed": meta.get("seed"),
-            "verify": meta.get("verify") or {"mode": "exact"},
+            "verify": meta.get("verify") or {"mode": "exact"}, "oracle": (meta.get("oracle") or {}).get("name"),
             "inputs": len(meta["inputs"]) if isinstance(meta.get("inputs"), list) else None}
 
 
@@ -544,7 +546,7 @@ def _finish_result(result: dict[str, Any], meta: dict[str, Any], outputs: list[n
     return result
 
 
-def judge_case(suite_dir: str, case_id: str, run: Callable[[Path, list[np.ndarray]], list[np.ndarray]],
+def judge_case(suite_dir: str, case_id: str, run: CaseRun,
                tolerance: int, float_tolerance: int, judges_messages: bool = True) -> dict[str, Any]:
     """One case through ``run(model_path, inputs) -> outputs``, judged (in the worker process)."""
     case_dir = Path(suite_dir) / case_id
@@ -555,7 +557,7 @@ def judge_case(suite_dir: str, case_id: str, run: Callable[[Path, list[np.ndarra
     outputs, refusal = None, None
     started = time.perf_counter()
     try:
-        outputs = run(case_dir / "model.tflite", inputs)
+        outputs = run(case_dir / "model.tflite", inputs, meta["oracle"])
     except Exception as exc:  # noqa: BLE001 - whatever the runtime under test raises is its refusal
         refusal = exc
     result["seconds"] = round(time.perf_counter() - started, 6)
