@@ -453,6 +453,12 @@ class _SubgraphRun:
             # Prepare fails on GetOutput): refused before the kernel sizes anything from its inputs
             raise PrepareError(f"{self.where(op)}: has {len(op.outputs)} outputs, its output {missing[0]} is "
                                "missing")
+        said_outputs = max(ctx.output_shapes, default=0) + 1
+        if len(op.outputs) > said_outputs:  # LiteRT's kernels check NumOutputs (add.cc: NumOutputs(node) == 1);
+            # an output the kernel never writes would be left as garbage there, unchecked here (an untaken IF
+            # branch is prepared but never run)
+            raise PrepareError(f"{self.where(op)}: has {len(op.outputs)} outputs, its kernel writes "
+                               f"{said_outputs}")
         plan: list[tuple[int, ...] | ShapeFunction | None] = []
         for position in range(len(op.outputs)):
             said = ctx.output_shapes.get(position)

@@ -186,6 +186,9 @@ class Tensor:
     #: a constant's whole buffer (read-only bytes) when it is longer than the shape needs: LiteRT's
     #: ``tensor->bytes`` is the buffer's size, and a few kernels read all of it (DIV's zero-divisor check)
     buffer_data: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: a zero-element constant whose buffer has no data vector at all: LiteRT's ParseTensors then makes it a
+    #: read-write tensor with a null data pointer, which a few kernels refuse (GATHER_ND)
+    null_data: bool = False
 
     @property
     def is_constant(self) -> bool:
@@ -774,6 +777,7 @@ def _read_tensor(model_fb: Any, t: Any, index: int, n_buffers: int, reader: _Rea
         index=index, name=name, type_name=type_name, dtype=dtype, shape=tuple(shape),
         shape_signature=tuple(signature), quantization=quantization, buffer=buffer_index, data=data,
         is_variable=is_variable, has_sparsity=sparsity is not None, sparsity=parsed_sparsity,
+        null_data=raw is None and data is not None,
         buffer_data=np.frombuffer(raw, np.uint8) if raw is not None and data is not None and len(raw) > data.nbytes
         else None,
     )

@@ -695,3 +695,63 @@ def test_topk_v2_long_row_path_keeps_litert_tie_order(dtype, monkeypatch):
         assert_same(topk_model((3, 40), dtype, k), [x])
     monkeypatch.setattr(indexing, "TOPK_BLOCK_ELEMENTS", 100)  # several rows sorted together
     assert_same(topk_model((3, 40), dtype, 17), [x])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+def test_conv_filter_with_zero_output_channels_is_refused(dtype):
+    """conv.cc Prepare: TF_LITE_ENSURE(filter->dims->data[0] > 0) for every type (fuzz: an int16 CONV_2D whose
+    filter and bias lost their channels reached the float64 GEMM plan with a traceback)."""
+    x = np.zeros((1, 4, 4, 1), np.dtype(dtype))
+    weights_type = "uint8" if dtype == "uint8" else "int8"
+    bias_type = "int64" if dtype == "int16" else "int32"
+    model = single_op_model("CONV_2D", [
+        TensorSpec(x.shape, dtype, 0.1, 0),
+        TensorSpec((0, 3, 3, 1), weights_type, 0.02, 0, data=np.zeros((0, 3, 3, 1), np.dtype(weights_type))),
+        TensorSpec((0,), bias_type, 0.002, 0, data=np.zeros(0, np.dtype(bias_type)))],
+        [TensorSpec((1, 2, 2, 0), dtype, 0.1, 0)], {"padding": "VALID"})
+    assert_both_refuse(model, [x])
+
+
+def test_extra_output_of_an_operator_in_an_untaken_if_branch_is_refused():
+    """add.cc Prepare: NumOutputs(node) == 1. LiteRT prepares both IF branches, so an ADD given two outputs in
+    the branch that never runs is refused all the same (fuzz: refinterp ran the other branch)."""
+    def f32(shape, name, data=None):
+        return TensorSpec(shape, "float32", name=name, data=None if data is None else np.array(data, np.float32))
+
+    main = ([TensorSpec((), "bool", name="c"), f32((2, 3), "x"), f32((2, 3), "y")],
+            [OpSpec("IF", [0, 1], [2], {"then_subgraph_index": 1, "else_subgraph_index": 2})], [0, 1], [2])
+    then = SubgraphSpec([f32((2, 3), "tx"), f32((), "one", 1.0), f32((2, 3), "ty")],
+                        [OpSpec("ADD", [0, 1], [2, 2])], [0], [2], "then")
+    other = SubgraphSpec([f32((2, 3), "ex"), f32((2, 3), "ey")], [OpSpec("MUL", [0, 0], [1])], [0], [1], "else")
+    model = build_model(*main, subgraphs=[then, other])
+    assert_both_refuse(model, [np.array(False), np.ones((2, 3), np.float32)])
+
+
+def _gather_nd_model(indices_shape: tuple[int, ...], buffer_values: list[int] | None) -> bytes:
+    """GATHER_ND of an int8 [2] by constant int32 indices of ``indices_shape``, whose buffer is then rewritten
+    to ``buffer_values`` (any length; [] for a buffer without a data vector)."""
+    indices = np.zeros(indices_shape, np.int32)
+    model = single_op_model("GATHER_ND", [TensorSpec((2,), "int8", 0.1, 0), TensorSpec(indices_shape, "int32",
+                                                                                      data=indices)],
+                            [TensorSpec(indices_shape[:-1] + (2,)[indices_shape[-1]:], "int8", 0.1, 0)])
+    if buffer_values is None:
+        return model
+    flat = mutators.unpack(model)
+    flat.buffers[flat.subgraphs[0].tensors[1].buffer].data = None if not buffer_values else np.frombuffer(
+        np.array(buffer_values, np.int32).tobytes(), np.uint8)
+    return mutators.pack(flat)
+
+
+def test_gather_nd_scans_the_whole_buffer_of_constant_indices_for_negatives():
+    """gather_nd.cc looks for a negative index over indices->bytes: a constant's whole buffer, longer than its
+    [1, 0] shape here (fuzz: LiteRT refused, refinterp gathered)."""
+    x = np.array([3, -4], np.int8)
+    assert_both_refuse(_gather_nd_model((1, 0), [1, -5]), [x])
+    assert_same(_gather_nd_model((1, 0), [1, 5]), [x])  # nothing negative: every slice is all of params
+
+
+def test_gather_nd_of_empty_index_vectors_from_a_buffer_without_data_is_refused():
+    """A zero-element constant whose buffer has no data vector has a null data pointer in LiteRT (ParseTensors makes
+    it a read-write tensor): GatherNd returns an error ("gather_nd index out of bounds") though it reads no index."""
+    assert_both_refuse(_gather_nd_model((1, 0), []), [np.array([3, -4], np.int8)])
+    assert_same(_gather_nd_model((1, 0), None), [np.array([3, -4], np.int8)])  # an empty data vector runs

@@ -120,6 +120,8 @@ def gather_spec(p: GatherParams, x: np.ndarray, positions: np.ndarray) -> np.nda
 class GatherNdParams:
     nd: int
     constant_indices: bool
+    #: a constant indices tensor's whole buffer, when longer than its shape (the negative-index scan reads it)
+    whole_buffer: np.ndarray | None = None
 
 
 def prepare_gather_nd(ctx: OpContext) -> GatherNdParams:
@@ -139,15 +141,25 @@ def prepare_gather_nd(ctx: OpContext) -> GatherNdParams:
         raise ctx.fail(f"the innermost index dimension {nd} must be in [0, {len(p_shape)}]")
     _require_output_type(ctx, y, params.type_name)
     ctx.set_output_shape(0, i_shape[:-1] + p_shape[nd:])
-    return GatherNdParams(nd, indices.is_constant)
+    # gather_nd.cc scans ``indices->bytes / sizeof(IndicesT)`` values for a negative one: for a constant that
+    # is its whole buffer, which may be longer than its shape needs
+    whole_buffer = None
+    if indices.buffer_data is not None:
+        itemsize = indices.dtype.itemsize
+        whole_buffer = np.frombuffer(indices.buffer_data, indices.dtype, count=indices.buffer_data.size // itemsize)
+    # a zero-element constant whose buffer has no data vector has a null data pointer in LiteRT: GatherNd then
+    # fails even where it reads no index
+    constant_indices = indices.is_constant and not indices.null_data
+    return GatherNdParams(nd, constant_indices, whole_buffer)
 
 
 def gather_nd_spec(p: GatherNdParams, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
     output_shape = indices.shape[:-1] + params.shape[p.nd:]
     if params.size == 0 and indices.size != 0:
         raise EvalError("gather_nd from empty params")
-    if indices.size and indices.min() < 0:
-        raise EvalError(f"gather_nd index {int(indices.min())} is negative")
+    scanned = p.whole_buffer if p.whole_buffer is not None else indices
+    if scanned.size and scanned.min() < 0:
+        raise EvalError(f"gather_nd index {int(scanned.min())} is negative")
     n_slices = math.prod(indices.shape[:-1])
     if n_slices == 0:
         return np.zeros(output_shape, dtype=params.dtype)
