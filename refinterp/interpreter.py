@@ -42,7 +42,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import numba
 import numpy as np
@@ -271,6 +271,62 @@ class _PreparedOp:
 _UNKNOWN_SHAPE: Any = ("unknown until invoke",)
 
 
+class _Step:
+    """What invoke needs of one prepared operator, worked out once at allocate (the per-operator cost of the
+    loop is then a few list lookups and comparisons; the checks stay, made against precomputed values).
+
+    ``planned`` holds while no tensor's shape differs from the plan in an invoke: then the operator's inputs
+    have the shapes it was prepared for (no prepare again), and each output's expected shape is the one
+    ``expected`` holds, as ``expected_shapes`` would compute it. An operator prepared at invoke (deferred), or
+    one whose output shape is a function of its input values, or any operator after a shape changed, takes the
+    general path."""
+
+    __slots__ = ("prepared", "inputs", "checks", "expected", "outputs", "fitting", "planned", "stores")
+
+    def __init__(self, run: _SubgraphRun, prepared: _PreparedOp, shapes: dict[int, tuple[int, ...]]):
+        op = prepared.op
+        tensors = run.subgraph.tensors
+        self.prepared = prepared
+        #: tensor indices of the inputs (-1: absent)
+        self.inputs = tuple(op.inputs)
+        #: (position, dtype, planned shape) of each input check_inputs checks
+        self.checks = tuple((position, _value_dtype(tensors[index]), planned)
+                            for position, (index, planned) in enumerate(zip(op.inputs, prepared.input_shapes))
+                            if index >= 0 and tensors[index].sparsity is None)
+        #: (tensor index, dtype) of each output (index -1: absent, dtype None)
+        self.outputs = tuple((index, _value_dtype(tensors[index]) if index >= 0 else None) for index in op.outputs)
+        #: per output, a shape known to fit its shape signature (its planned one, when it does), or None: an
+        #: output whose shape is checked against the signature after the kernel skips the check at that shape
+        self.fitting = tuple(shapes.get(index) if index >= 0 and matches_signature(shapes[index], tensors[index])
+                             else None for index in op.outputs)
+        expected: list[tuple[int, ...] | None] = []
+        planned = not prepared.deferred and all(
+            index < 0 or shapes[index] == shape for index, shape in zip(op.inputs, prepared.input_shapes))
+        for index, said in zip(op.outputs, prepared.output_plan):
+            if said is KNOWN_AFTER_KERNEL:
+                expected.append(None)
+            elif callable(said):
+                planned = False  # computed from the input values at every invoke
+            elif isinstance(said, tuple):
+                expected.append(said)
+            elif index < 0 or index in run.dynamic:
+                expected.append(None)
+            else:
+                expected.append(shapes[index])
+        self.expected = expected if planned else None
+        self.planned = planned
+        #: per output, (tensor index, dtype, shape) when the kernel makes every output as planned: the shape is
+        #: the expected one, or else the planned one when it fits the signature (an output of that dtype and
+        #: shape passes checked_outputs and changes no shape); None: some output has no such shape
+        stores = []
+        for (index, dtype), said, fits in zip(self.outputs, expected if planned else (), self.fitting):
+            shape = said if said is not None else fits
+            if index < 0 or shape is None or shape != shapes[index]:
+                break
+            stores.append((index, dtype, shape))
+        self.stores = tuple(stores) if planned and stores and len(stores) == len(op.outputs) else None
+
+
 class _Budget:
     """Bytes held by the tensors one subgraph keeps (non-constant), checked against both limits; the total
     limit counts the bytes the interpreter's other subgraphs hold too."""
@@ -289,15 +345,18 @@ class _Budget:
             return
         limits = self.run.owner
         nbytes = tensor_bytes(tensor, shape)
-        what = (f"{where}: {role} tensor {tensor.index} {_name(tensor)} of shape "
-                f"{_shape(shape)} {tensor.type_name} needs {format_bytes(nbytes)}")
+
+        def what() -> str:
+            return (f"{where}: {role} tensor {tensor.index} {_name(tensor)} of shape {_shape(shape)} "
+                    f"{tensor.type_name} needs {format_bytes(nbytes)}")
+
         if nbytes > limits.max_tensor_bytes:
-            raise error(f"{what}, over the limit of {format_bytes(limits.max_tensor_bytes)} for one tensor "
+            raise error(f"{what()}, over the limit of {format_bytes(limits.max_tensor_bytes)} for one tensor "
                         f"(raise it: {_HOW_TO_RAISE['max_tensor_bytes']})")
         total = self.total - self.sizes.get(tensor.index, 0) + nbytes
         everything = total + limits._bytes_held_outside(self.run)
         if everything > limits.max_total_bytes:
-            raise error(f"{what}, bringing the tensors kept to {format_bytes(everything)}, over the limit of "
+            raise error(f"{what()}, bringing the tensors kept to {format_bytes(everything)}, over the limit of "
                         f"{format_bytes(limits.max_total_bytes)} (raise it: {_HOW_TO_RAISE['max_total_bytes']})")
         self.sizes[tensor.index] = nbytes
         self.total = total
@@ -316,6 +375,8 @@ class _SubgraphRun:
         #: how messages name this subgraph's operators: "operator 3 (ADD)" or "subgraph 2 operator 3 (ADD)"
         self.prefix = "" if entry else f"subgraph {subgraph.index} "
         self.prepared: list[_PreparedOp] | None = None
+        #: one per prepared operator: what invoke needs of it, precomputed
+        self.steps: list[_Step] = []
         #: after allocate: every tensor's planned shape, and the bytes the kept tensors will hold
         self.planned_shapes: dict[int, tuple[int, ...]] = {}
         self.planned_budget: _Budget | None = None
@@ -421,6 +482,7 @@ class _SubgraphRun:
         self.planned_budget = budget
         self.budget = None
         self.dynamic = dynamic
+        self.steps = [_Step(self, prepared_op, shapes) for prepared_op in prepared]
         self.prepared = prepared
         self.reset_variables()  # as LiteRT's Subgraph::AllocateTensors does
 
@@ -581,18 +643,32 @@ class _SubgraphRun:
         return expected
 
     def run_kernel(self, prepared: _PreparedOp, inputs: list[np.ndarray | None],
-                   expected: list[tuple[int, ...] | None]) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+                   expected: list[tuple[int, ...] | None],
+                   step: _Step | None = None) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
         """The kernel's outputs, checked against the plan, and the new values of the variable tensors it
-        writes (by tensor index)."""
-        op = prepared.op
+        writes (by tensor index). ``step``: the operator's output dtypes and signature-fitting shapes, precomputed
+        (properties of its tensors, whatever shapes it was prepared for)."""
         try:
             result = prepared.kernel(prepared.params, *inputs)
-        except RefinterpError as exc:
+        except Exception as exc:
+            self.kernel_failed(prepared.op, exc)
+        return self.checked_outputs(prepared, inputs, result, expected, step)
+
+    def kernel_failed(self, op: Operator, exc: Exception) -> NoReturn:
+        """Raise what a kernel's exception means (called in the ``except`` block around the kernel)."""
+        if isinstance(exc, RefinterpError):
             raise self.located(exc, op) from None
-        except RecursionError:  # subgraphs nested past Python's stack (the nesting limit normally stops it)
+        if isinstance(exc, RecursionError):  # subgraphs nested past Python's stack (the nesting limit normally
+            # stops it)
             raise EvalError(f"{self.where(op)}: subgraphs nested too deeply") from None
-        except Exception as exc:  # a kernel bug or a shape the prepare step did not foresee: never a refusal
-            raise KernelError(f"{self.where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
+        # a kernel bug or a shape the prepare step did not foresee: never a refusal
+        raise KernelError(f"{self.where(op)} kernel crashed: {type(exc).__name__}: {_one_line(exc)}") from exc
+
+    def checked_outputs(self, prepared: _PreparedOp, inputs: list[np.ndarray | None], result: Any,
+                        expected: list[tuple[int, ...] | None],
+                        step: _Step | None = None) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+        """A kernel's result as its outputs, checked against the plan, and the variable updates it carries."""
+        op = prepared.op
         updates: dict[int, np.ndarray] = {}
         if isinstance(result, KernelResult):
             for position, value in result.variable_updates.items():
@@ -611,21 +687,27 @@ class _SubgraphRun:
                                       f"{_shape(value.shape)}, it is {before.dtype} {_shape(before.shape)}")
                 updates[index] = value
             result = result.outputs
-        outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
+        if result.__class__ is np.ndarray:  # the common case, one array
+            outputs = [result]
+        else:
+            outputs = [np.asarray(v) for v in (result if isinstance(result, (tuple, list)) else [result])]
         if len(outputs) != len(op.outputs):
             # a file that gives the operator more or fewer outputs than it has (LiteRT's Prepare refuses it)
             raise EvalError(f"{self.where(op)} produced {len(outputs)} outputs, the model declares "
                             f"{len(op.outputs)}")
+        tensors = self.subgraph.tensors
+        fitting = step.fitting if step is not None else None
         for position, (value, index, shape) in enumerate(zip(outputs, op.outputs, expected)):
             if index < 0:
                 continue
-            tensor = self.subgraph.tensors[index]
-            if value.dtype != _value_dtype(tensor):
+            tensor = tensors[index]
+            if value.dtype != (step.outputs[position][1] if step is not None else _value_dtype(tensor)):
                 raise EvalError(f"{self.where(op)} produced {value.dtype} for tensor {index}, the model declares "
                                 f"{tensor.type_name}")
             if shape is None:
-                self.check_signature(op, position, tensor, value.shape, "produced")
-            elif not _same_shape(value.shape, shape):
+                if fitting is None or value.shape != fitting[position]:
+                    self.check_signature(op, position, tensor, value.shape, "produced")
+            elif value.shape != shape and not _same_shape(value.shape, shape):
                 # TFLite resizes outputs to what Prepare computes; refinterp checks what the kernel made against
                 # the plan: a difference means a broken file (an op that does not say its shape) or a bug
                 raise EvalError(f"{self.where(op)} produced shape {_shape(value.shape)} for tensor {index} "
@@ -633,39 +715,79 @@ class _SubgraphRun:
         return outputs, updates
 
     def invoke(self) -> None:
-        """Run every operator once, in order, on the values the inputs hold."""
+        """Run every operator once, in order, on the values the inputs hold.
+
+        While every tensor keeps its planned shape, an operator's checks are made against what allocate
+        worked out (``_Step``): its inputs' dtypes and shapes, its outputs' expected shapes. Once a tensor's
+        shape differs from the plan (a value-dependent output), each later operator is checked as planned
+        again: prepared again when an input's shape changed, its output shapes computed anew."""
         owner = self.owner
-        prepared_ops = self.require_allocated()
+        self.require_allocated()
+        steps = self.steps
         shapes = dict(self.planned_shapes)
         assert self.planned_budget is not None
         budget = self.planned_budget.copy()
         self.budget = budget
+        values = self.values
+        progress = owner.progress if self.entry else None
+        clock = time.perf_counter
+        reshaped = False  # some tensor's shape differs from the plan: later operators take the general path
         op_seconds = []
-        for step, prepared in enumerate(prepared_ops):
+        for step_index, step in enumerate(steps):
+            prepared = step.prepared
             op = prepared.op
-            if self.entry and owner.progress is not None:
-                owner.progress("invoke", step, len(prepared_ops), op)
-            started = time.perf_counter()
-            replanned = any(i >= 0 and shapes[i] != planned for i, planned in zip(op.inputs, prepared.input_shapes))
-            if replanned:
-                prepared = self.replan(prepared, shapes, budget)
-            inputs = [self.values[i] if i >= 0 else None for i in op.inputs]
-            self.check_inputs(prepared, inputs, EvalError)
-            expected = self.expected_shapes(prepared, inputs, replanned, shapes, budget)
-            outputs, variable_updates = self.run_kernel(prepared, inputs, expected)
+            if progress is not None:
+                progress("invoke", step_index, len(steps), op)
+            started = clock()
+            inputs = [values[i] if i >= 0 else None for i in step.inputs]
+            if step.planned and not reshaped:
+                for position, dtype, shape in step.checks:
+                    value = inputs[position]
+                    if value is None or value.__class__ is not np.ndarray or value.dtype != dtype \
+                            or value.shape != shape:
+                        self.check_inputs(prepared, inputs, EvalError)  # raises, saying what differs
+                        break
+                try:
+                    result = prepared.kernel(prepared.params, *inputs)
+                except Exception as exc:
+                    self.kernel_failed(op, exc)
+                stores = step.stores
+                if stores is not None:
+                    made = (result,) if len(stores) == 1 else result
+                    if made.__class__ in (tuple, list) and len(made) == len(stores) and all(
+                            value.__class__ is np.ndarray and value.shape == shape and value.dtype == dtype
+                            for value, (_, dtype, shape) in zip(made, stores)):
+                        # every output of its planned dtype and shape (checked_outputs would accept them and no
+                        # shape changes): stored as the general path stores them
+                        for value, (index, _, _) in zip(made, stores):
+                            if value.flags.writeable:
+                                value.flags.writeable = False
+                            values[index] = value
+                        op_seconds.append(clock() - started)
+                        continue
+                outputs, variable_updates = self.checked_outputs(prepared, inputs, result, step.expected, step)
+            else:
+                replanned = any(i >= 0 and shapes[i] != planned
+                                for i, planned in zip(op.inputs, prepared.input_shapes))
+                if replanned:
+                    prepared = self.replan(prepared, shapes, budget)
+                self.check_inputs(prepared, inputs, EvalError)
+                expected = self.expected_shapes(prepared, inputs, replanned, shapes, budget)
+                outputs, variable_updates = self.run_kernel(prepared, inputs, expected, step)
             for index, value in zip(op.outputs, outputs):
                 if index < 0:
                     continue
                 if value.shape != shapes[index]:
                     budget.claim(self.where(op), "output", self.subgraph.tensors[index], value.shape, EvalError)
                     shapes[index] = value.shape
+                    reshaped = True
                 if value.flags.writeable:
                     value.flags.writeable = False
-                self.values[index] = value
+                values[index] = value
             for index, value in variable_updates.items():  # LiteRT's kernel wrote its state input in place
                 value.flags.writeable = False
-                self.values[index] = value
-            op_seconds.append(time.perf_counter() - started)
+                values[index] = value
+            op_seconds.append(clock() - started)
         self.op_seconds = op_seconds
 
 

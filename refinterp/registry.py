@@ -45,6 +45,7 @@ from refinterp.ops import (
 from refinterp.ops.common import PROFILES, OpContext
 from refinterp.ops.emulation import EmulatedOp
 from refinterp.ops.emulation import litert_opt as litert_opt_emulation
+from refinterp.ops.emulation import tflm_cmsis_nn as tflm_cmsis_nn_emulation
 from refinterp.ops.emulation import xnnpack as xnnpack_emulation
 from refinterp.ops.fast import activations as activations_fast
 from refinterp.ops.fast import arg_minmax as arg_minmax_fast
@@ -174,13 +175,15 @@ _TABLE = (
           ("int8", "uint8->uint8", "uint8->int16", "float32", "hybrid", "int16"),
           notes="requant: f64 round half away (litert-ref), MBQM (tflm); per-tensor weight zp subtracted; "
                 "hybrid: float32 with int8/uint8 weights, asymmetric_quantize_inputs (litert-ref only); "
-                "int16x8: int64 or int32 (quantized_bias_type INT32) bias"),
+                "int16x8: int64 or int32 (quantized_bias_type INT32) bias",
+          fast_prepare=fully_connected_fast.prepare_fully_connected_fast),
     OpDef("BATCH_MATMUL", batch_matmul.prepare_batch_matmul, batch_matmul.batch_matmul_spec,
           batch_matmul_fast.batch_matmul_fast, ("float32", "int8", "int8->int32", "int16", "hybrid"),
           notes="adj_x/adj_y, batch dims broadcast (rank 2-5); int8: MBQM, int32 output raw (litert-ref only); "
                 "int16: int16 or int8 RHS (int8 litert-ref only), int64 MBQM; hybrid: float32 x int8 RHS, "
                 "per-tensor/per-channel, asymmetric_quantize_inputs, LiteRT's scale/row-sum indexing "
-                "(litert-ref only)"),
+                "(litert-ref only)",
+          fast_prepare=batch_matmul_fast.prepare_batch_matmul_fast),
     OpDef("AVERAGE_POOL_2D", pooling.prepare_pool2d, pooling.average_pool2d_spec,
           pooling_fast.average_pool2d_fast, ("int8", "uint8", "int16", "float32"),
           notes="padding not counted; half-away integer division"),
@@ -232,9 +235,8 @@ _TABLE = (
     OpDef("CONCATENATION", shape_ops.prepare_concatenation, shape_ops.concatenation_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
           notes="int8/int16 inputs must share the output's scale (as TFLite requires); uint8 rescales"),
-    OpDef("RESIZE_NEAREST_NEIGHBOR", resize.prepare_resize_nearest, resize.resize_nearest_spec,
-          resize_fast.resize_nearest_fast,
-          ("int8", "uint8", "int16", "float32")),
+    OpDef("RESIZE_NEAREST_NEIGHBOR", resize.prepare_resize_nearest, resize.resize_nearest_spec, None,
+          ("int8", "uint8", "int16", "float32"), notes="one NumPy gather: no numba kernel is faster"),
     OpDef("RESHAPE", shape_ops.prepare_reshape, shape_ops.reshape_spec, None, ("any",)),
     OpDef("QUANTIZE", quantize.prepare_quantize, quantize.quantize_spec, quantize_fast.quantize_fast,
           ("float32->int8", "float32->uint8", "int8->int8", "uint8->int8", "int8->uint8", "uint8->uint8",
@@ -249,14 +251,17 @@ _TABLE = (
           profiles=("litert-ref",), notes="sparse constant expanded once at prepare (FormatConverter SparseToDense)"),
     OpDef("ADD", elementwise.prepare_add, elementwise.binary_spec, elementwise_fast.binary_fast,
           ("int8", "uint8", "int16", "float32", "int32", "int64"),
-          notes="NumPy broadcasting; left shift 20 (8-bit), 15 (int16); int16 power-of-two path (pot_scale_int16)"),
+          notes="NumPy broadcasting; left shift 20 (8-bit), 15 (int16); int16 power-of-two path (pot_scale_int16)",
+          fast_prepare=elementwise_fast.prepare_add_fast),
     OpDef("SUB", elementwise.prepare_sub, elementwise.binary_spec, elementwise_fast.binary_fast,
           ("int8", "uint8", "int16", "float32", "int32", "int64"),
-          notes="NumPy broadcasting; output multiplier <= 1; int16 as ADD"),
+          notes="NumPy broadcasting; output multiplier <= 1; int16 as ADD",
+          fast_prepare=elementwise_fast.prepare_sub_fast),
     OpDef("MUL", elementwise.prepare_mul, elementwise.binary_spec, elementwise_fast.binary_fast,
           ("int8", "uint8", "int16", "float32", "int32", "int64", "int16->int8", "int16->uint8"),
           notes="multiplier s1*s2/s_out: float32 (litert-ref), double (tflm); int16 -> int8/uint8: Q0.15 product "
-                ">> 8, scales unused, no broadcasting (litert-ref only)"),
+                ">> 8, scales unused, no broadcasting (litert-ref only)",
+          fast_prepare=elementwise_fast.prepare_mul_fast),
     OpDef("MINIMUM", elementwise.prepare_minimum, elementwise.binary_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32"), notes="raw values, no requantization"),
     OpDef("MAXIMUM", elementwise.prepare_maximum, elementwise.binary_spec, None,
@@ -496,7 +501,8 @@ def lookup(name: str) -> OpDef | None:
 
 #: The emulation profiles' tables (refinterp/ops/emulation/): operator name -> the emulated rule.
 EMULATIONS: dict[str, dict[str, EmulatedOp]] = {"litert-opt": litert_opt_emulation.TABLE,
-                                                "xnnpack": xnnpack_emulation.TABLE}
+                                                "xnnpack": xnnpack_emulation.TABLE,
+                                                "tflm-cmsis-nn": tflm_cmsis_nn_emulation.TABLE}
 
 
 def prepare_kernel(opdef: OpDef, ctx: OpContext, kernels: str, profile: str) -> tuple[Any, Callable[..., Any]]:

@@ -23,10 +23,13 @@ from oracle import run_litert_ref
 from refinterp.interpreter import Interpreter
 from refinterp.model import parse_model
 from refinterp.modelbuilder import TensorSpec, single_op_model
-from refinterp.ops.common import OpContext
-from refinterp.ops.conv import conv2d_spec, prepare_conv2d
+from refinterp.ops.common import OpContext, Window2D
+from refinterp.ops.conv import KIND_UINT8, Conv2DParams, conv2d_spec, prepare_conv2d
 from refinterp.ops.fast import conv as conv_fast
+from refinterp.ops.fast import conv_uint8_hybrid
 from refinterp.ops.fast import depthwise_conv as depthwise_fast
+from refinterp.quant import multiply_by_quantized_multiplier
+from refinterp.tools.conformance.generators import make_case
 
 
 def _backend_param(backend: str):
@@ -409,3 +412,132 @@ def test_depthwise_fast_matches_litert_reference(seed: int, threads: int, monkey
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     assert np.array_equal(got, expected), f"{np.count_nonzero(got != expected)} of {got.size} outputs differ"
+
+
+# ------------------------------------------------------------------------------------------------
+# uint8 and hybrid CONV_2D (refinterp/ops/fast/conv_uint8_hybrid.py: their sums through each int8 backend, forced
+# with REFINTERP_CONV_BACKEND) and uint8 DEPTHWISE_CONV_2D, on the operator-case generator's random cases (groups,
+# strides, dilations, zero points at the limits, weights' zero point 128 or not, batches) against LiteRT
+# BUILTIN_REF: whole, and in bands of one output row (BAND_BYTES = 1), the banding's every edge
+
+
+def _ordinary_seeds(op: str, kind: str, count: int) -> list[int]:
+    """The first ``count`` seeds whose generated case is not a probe (an invalid case built on purpose)."""
+    return [s for s in range(4 * count) if not make_case(op, kind, s).probe][:count]
+
+
+@functools.cache
+def _generated_case(op: str, kind: str, seed: int) -> tuple[bytes, list[np.ndarray], list[np.ndarray]]:
+    case = make_case(op, kind, seed)
+    return case.model, case.inputs, run_litert_ref(case.model, case.inputs)
+
+
+def _run_interpreter(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    for detail, value in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def _assert_same_bits(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        differ = np.count_nonzero(g.view(np.uint8) != e.view(np.uint8))  # float32 outputs: every bit
+        assert differ == 0, f"{differ} of {g.nbytes} output bytes differ"
+
+
+UINT8_HYBRID_CASES = [(kind, seed) for kind in ("uint8", "hybrid") for seed in _ordinary_seeds("CONV_2D", kind, 10)]
+
+
+@pytest.mark.parametrize("bands", ["whole", "rows"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind, seed", UINT8_HYBRID_CASES, ids=lambda v: str(v))
+def test_uint8_and_hybrid_conv_match_litert_reference(kind: str, seed: int, backend: str, bands: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    model, inputs, expected = _generated_case("CONV_2D", kind, seed)
+    monkeypatch.setenv(conv_fast.BACKEND_ENV, backend)
+    assert conv_fast.choose_backend() == backend
+    if bands == "rows":
+        monkeypatch.setattr(conv_uint8_hybrid, "BAND_BYTES", 1)
+    _assert_same_bits(_run_interpreter(model, inputs), expected)
+
+
+def _uint8_conv_model(weight_zero_point: int, groups: int) -> tuple[bytes, np.ndarray]:
+    """A uint8 CONV_2D, 3x3 stride 2 SAME, 2 images, ``groups`` groups of 7 input and 21 output channels."""
+    rng = np.random.default_rng(weight_zero_point + groups)
+    shape, filter_shape = (2, 11, 13, 7 * groups), (21 * groups, 3, 3, 7)
+    x = rng.integers(0, 256, shape).astype(np.uint8)
+    w = rng.integers(0, 256, filter_shape).astype(np.uint8)
+    input_scale, filter_scale = 0.03, 0.004
+    model = single_op_model(
+        "CONV_2D",
+        inputs=[TensorSpec(shape, "uint8", scale=input_scale, zero_point=131),
+                TensorSpec(filter_shape, "uint8", scale=filter_scale, zero_point=weight_zero_point, data=w),
+                TensorSpec((filter_shape[0],), "int32", scale=input_scale * filter_scale, zero_point=0,
+                           data=rng.integers(-20_000, 20_000, filter_shape[0]).astype(np.int32))],
+        outputs=[TensorSpec((2, 6, 7, filter_shape[0]), "uint8", scale=0.25, zero_point=120)],
+        options={"padding": "SAME", "stride_h": 2, "stride_w": 2})
+    return model, x
+
+
+@pytest.mark.parametrize("bands", ["whole", "rows"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("weight_zero_point, groups", [(128, 1), (128, 2), (0, 2), (255, 1)])
+def test_uint8_conv_weight_zero_points(weight_zero_point: int, groups: int, backend: str, bands: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """zp_w = 128 (no window-sum channel) and not, grouped and not, against LiteRT BUILTIN_REF."""
+    model, x = _uint8_conv_model(weight_zero_point, groups)
+    (expected,) = run_litert_ref(model, [x])
+    assert np.unique(expected).size > 20  # not all clamped
+    monkeypatch.setenv(conv_fast.BACKEND_ENV, backend)
+    if bands == "rows":
+        monkeypatch.setattr(conv_uint8_hybrid, "BAND_BYTES", 1)
+    _assert_same_bits(_run_interpreter(model, [x]), [expected])
+
+
+@pytest.mark.parametrize("seed", _ordinary_seeds("DEPTHWISE_CONV_2D", "uint8", 12))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_uint8_depthwise_matches_litert_reference(seed: int, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uint8 DEPTHWISE_CONV_2D runs the int8 row kernel (weights minus their zero point, the uint8 clamp)."""
+    model, inputs, expected = _generated_case("DEPTHWISE_CONV_2D", "uint8", seed)
+    monkeypatch.setattr(depthwise_fast, "MACS_PER_THREAD", 1)  # every case on every thread asked for
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        _assert_same_bits(_run_interpreter(model, inputs), expected)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def test_uint8_requantization_lanes_follow_the_int64_rule() -> None:
+    """The int32-lane requantization against MultiplyByQuantizedMultiplier in int64 (quant.py's NumPy form of
+    common.cc), over wrapping sums, every right shift 0..31 and the legacy uint8 rule's unbounded left shifts
+    (from 32 on, ``x << left`` wrapped to int32 is 0), with 3 groups, each followed by its window-sum column."""
+    rng = np.random.default_rng(5)
+    pixels, groups, per_group = 64, 3, 37
+    channels = groups * per_group
+    shifts = np.concatenate([-np.arange(32), np.arange(1, 41), rng.integers(-31, 3, channels - 72)])
+    multipliers = rng.integers(1 << 30, 1 << 31, channels)
+    multipliers[:4] = (0, 1 << 30, (1 << 31) - 1, 1)
+    p = Conv2DParams(stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, window=Window2D(pixels, 1, 0, 0),
+                     groups=groups, quantized=True, output_multiplier=multipliers.astype(np.int64),
+                     output_shift=shifts.astype(np.int64), kind=KIND_UINT8)
+    sums = rng.integers(-(1 << 31), 1 << 31, (pixels, groups, per_group + 1)).astype(np.int32)
+    sums[:, 0, :8] = np.array([-(1 << 31), (1 << 31) - 1, 0, -1, 1, 1 << 30, -(1 << 30), 12345])
+    window_offsets = rng.integers(-(1 << 31), 1 << 31, groups).astype(np.int32)
+    bias = rng.integers(-(1 << 31), 1 << 31, channels).astype(np.int32)
+    offsets = rng.integers(-(1 << 40), 1 << 40, channels)
+    weight_offset = -77
+    y = np.empty((pixels, channels), np.uint8)
+    operands = conv_uint8_hybrid.uint8_requantize_operands(p, bias, offsets)
+    conv_uint8_hybrid._requantize_uint8_nb(sums.reshape(pixels, -1), np.int32(weight_offset), window_offsets,
+                                           *operands, np.int32(9), np.int32(0), np.int32(255), per_group, y)
+    window_sums = sums[:, :, per_group].astype(np.int64) - window_offsets
+    acc = (sums[:, :, :per_group].astype(np.int64) - weight_offset * window_sums[:, :, None]).reshape(pixels, -1)
+    acc = acc + bias.astype(np.int64) - offsets
+    acc = ((acc + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    expected = np.clip(multiply_by_quantized_multiplier(acc, multipliers, shifts) + 9, 0, 255)
+    assert np.array_equal(y, expected)

@@ -755,3 +755,16 @@ def test_gather_nd_of_empty_index_vectors_from_a_buffer_without_data_is_refused(
     it a read-write tensor): GatherNd returns an error ("gather_nd index out of bounds") though it reads no index."""
     assert_both_refuse(_gather_nd_model((1, 0), []), [np.array([3, -4], np.int8)])
     assert_same(_gather_nd_model((1, 0), None), [np.array([3, -4], np.int8)])  # an empty data vector runs
+
+
+def test_softmax_output_shape_is_checked_at_prepare():
+    """softmax.cc resizes the output to the input's shape. An output declared otherwise (fuzz: [3] for a row of
+    16 Mi elements, a timeout in the kernel's per-column Python loop) is refused before any kernel runs; LiteRT
+    runs it, resizing the output."""
+    from refinterp.interpreter import Interpreter
+
+    model = single_op_model("SOFTMAX", [TensorSpec((1 << 20,), "float32")], [TensorSpec((3,), "float32")],
+                            {"beta": 1.0})
+    run_litert_ref(model, [np.zeros(1 << 20, np.float32)])  # LiteRT runs it
+    with pytest.raises(PrepareError, match="gets shape"):
+        Interpreter(model_content=model).allocate_tensors()

@@ -37,7 +37,7 @@ PROFILES = ("litert-ref", "tflm")
 #: Emulation profiles (docs/profiles.md "Emulation profiles"): another runtime's arithmetic where it differs
 #: from the reference kernels (refinterp/ops/emulation/), each on top of the reference profile it names; every
 #: operator without an emulated rule runs that reference profile's kernels, and ``OpContext.profile`` is it.
-EMULATION_PROFILES = {"litert-opt": "litert-ref", "xnnpack": "litert-ref"}
+EMULATION_PROFILES = {"litert-opt": "litert-ref", "xnnpack": "litert-ref", "tflm-cmsis-nn": "tflm"}
 #: every profile ``Interpreter(profile=...)`` accepts
 ALL_PROFILES = PROFILES + tuple(EMULATION_PROFILES)
 

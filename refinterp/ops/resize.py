@@ -83,7 +83,7 @@ def resize_nearest_spec(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.
     out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
     rows = nearest_source_index(x.shape[1], out_h, p.align_corners, p.half_pixel_centers)
     cols = nearest_source_index(x.shape[2], out_w, p.align_corners, p.half_pixel_centers)
-    return np.ascontiguousarray(x[:, rows][:, :, cols])
+    return np.ascontiguousarray(x[:, rows[:, None], cols[None, :], :])  # one gather of whole channel vectors
 
 
 # ------------------------------------------------------------------------------------------------

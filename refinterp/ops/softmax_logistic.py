@@ -549,6 +549,7 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
     ctx.check_dtype(x, ("int8", "uint8", "int16", "float32"), "input")
     if len(ctx.shape(x)) < 1:
         raise ctx.fail("input must have at least one dimension")
+    ctx.set_output_shape(0, ctx.shape(x))  # softmax.cc ResizeTensor: the input's shape
     beta = np.float32(ctx.options.get("beta", 1.0))
     if x.type_name == "float32":
         if y.type_name != "float32":
@@ -660,9 +661,8 @@ def softmax_float(p: SoftmaxParams, x: np.ndarray, exp: Callable[[np.ndarray], n
         return x.copy()
     row_max = x.max(axis=-1, keepdims=True)  # the reference starts from lowest(); the maximum is the same
     exps = exp((x - row_max) * p.beta)
-    total = np.zeros(x.shape[:-1] + (1,), dtype=np.float32)
-    for c in range(x.shape[-1]):
-        total += exps[..., c:c + 1]  # float32 adds in order
+    # float32 adds in order, from 0.0f: add.accumulate is sequential (unlike np.sum's pairwise sums)
+    total = np.add.accumulate(exps, axis=-1, dtype=np.float32)[..., -1:]
     return (exps / total).astype(np.float32)
 
 
@@ -895,7 +895,7 @@ def explain_logistic(ctx: OpContext, p: LogisticParams, inputs: list, index: tup
         trace.approximates(1.0 / (1.0 + math.exp(-float(x))) if float(x) > -700 else 0.0)
         return value
     if p.int16:
-        raise trace.not_detailed("the int16 rule")
+        return _explain_int16_sigmoid_like(ctx, trace, int(x), p, "LOGISTIC")
     q = int(x)
     if p.table is not None:
         value = _explain_lut_entry(ctx, trace, q, _sigmoid_f32, "sigmoid", p.table, x.dtype)
@@ -920,7 +920,7 @@ def explain_tanh(ctx: OpContext, p: TanhParams, inputs: list, index: tuple[int, 
         trace.approximates(math.tanh(float(x)))
         return value
     if p.int16:
-        raise trace.not_detailed("the int16 rule")
+        return _explain_int16_sigmoid_like(ctx, trace, int(x), p, "TANH")
     q = int(x)
     if p.table is not None:
         value = _explain_lut_entry(ctx, trace, q, tanhf, "tanh", p.table, x.dtype)
@@ -942,7 +942,7 @@ def explain_softmax(ctx: OpContext, p: SoftmaxParams, inputs: list, index: tuple
     """SOFTMAX output ``index``, 8-bit input (module docstring): its row's maximum, its scaled difference, the
     fixed-point exp, the row's sum of exps, the reciprocal, the output."""
     if p.int16:
-        raise trace.not_detailed("the int16 rule")
+        return _explain_softmax_int16(ctx, p, inputs, index, trace)
     x = np.asarray(inputs[0])
     position = int(index[-1])
     if not p.quantized:
@@ -1011,4 +1011,125 @@ def explain_softmax(ctx: OpContext, p: SoftmaxParams, inputs: list, index: tuple
     probabilities = np.exp(logits) / np.exp(logits).sum()
     trace.approximates(float(probabilities[position]), output_scale, output_zero_point,
                        (p.output_min, p.output_max))
+    return value
+
+
+def _explain_int16_sigmoid_like(ctx: OpContext, trace, q: int, p, op: str) -> int:
+    """int16 LOGISTIC / TANH (``reference_integer_ops::Logistic`` / ``Tanh`` int16, the section comment above
+    :data:`SIGMOID_TABLE_UINT16`): the input rescaled to Q3.12-ish by the prepared multiplier, then linear
+    interpolation in the 256-entry uint16 sigmoid table."""
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    trace.add("input", q, f"the stored int16 value; real value {input_scale * q!r} (zero point 0)")
+    multiplier, left_shift = p.input_multiplier, p.input_left_shift
+    if multiplier == 0:
+        trace.add("power-of-two input scale", left_shift, f"s_in is 2^{left_shift - 12} (CheckedLog2): the multiplier "
+                  f"is 3 << {left_shift}, no shift (the kernel's fold)")
+        multiplier, left_shift = 3 << left_shift, 0
+    else:
+        trace.add("input multiplier and shift", [multiplier, left_shift], f"int32(s_in * 4096 * 3 * 2^{left_shift}) "
+                  "(truncated; the shift doubles it while it is <= 32767 / 2): x = q * M >> shift is the input in "
+                  "units of 1/(4096 * 3)", rule="truncate toward zero")
+    rounding = (1 << (left_shift - 1)) if left_shift > 0 else 0
+    x = int(_int16_sigmoid_input(np.asarray([q], np.int64), p.input_multiplier, p.input_left_shift)[0])
+    trace.add("scaled input", x, f"({q} * {multiplier} + {rounding}) >> {left_shift} (int32)"
+              + (" (wraps)" if int(wrap_int32(q * multiplier + rounding)) != q * multiplier + rounding else ""),
+              rule="round to nearest, ties toward +infinity" if left_shift else "")
+    a = abs(x)
+    logistic = op == "LOGISTIC"
+    bits = 9 if logistic else 8
+    uh = a >> bits
+    if uh >= 255:
+        r = (0x7FFF << 10) if logistic else (0xFFFF << 8)
+        trace.add("table position", uh, f"|x| >> {bits} = {uh} >= 255: past the table, the saturated value {r}")
+    else:
+        low, high = int(SIGMOID_TABLE_UINT16[uh]), int(SIGMOID_TABLE_UINT16[uh + 1])
+        fraction = a & ((1 << bits) - 1)
+        trace.add("table position", [uh, fraction], f"|x| = {a}: entry {uh} (|x| >> {bits}), fraction {fraction} / "
+                  f"2^{bits}")
+        trace.add("table entries", [low, high], f"sigmoid({uh}/24) and sigmoid({uh + 1}/24) in 0.16 "
+                  "(sigmoid_table_uint16)")
+        r = (low << bits) + fraction * (high - low)
+        trace.add("interpolated", r, f"({low} << {bits}) + {fraction} * ({high} - {low})")
+    if logistic:
+        if x >= 0:
+            total, said = r + (1 << 9), f"{r} + 2^9"
+        else:
+            total, said = (1 << 25) - r + (1 << 9) - 1, f"2^25 - {r} + 2^9 - 1 (x < 0: sigmoid(-x) = 1 - sigmoid(x))"
+        value = total >> 10
+        trace.add("output", value, f"({said}) >> 10: Q0.15", rule="round to nearest, ties toward +infinity"
+                  if x >= 0 else "")
+        real = 1.0 / (1.0 + math.exp(-input_scale * q)) if input_scale * q > -700 else 0.0
+    else:
+        if x >= 0:
+            total, said = r - (1 << 23) + (1 << 7), f"{r} - 2^23 + 2^7 (tanh = 2 sigmoid(2x) - 1)"
+        else:
+            total, said = -r + (1 << 23) + (1 << 7) - 1, f"-{r} + 2^23 + 2^7 - 1 (x < 0: tanh(-x) = -tanh(x))"
+        value = total >> 8
+        trace.add("output", value, f"({said}) >> 8 (arithmetic shift): Q0.15")
+        real = math.tanh(input_scale * q)
+    spec = int((logistic_int16 if logistic else tanh_int16)(np.asarray([q], np.int64), p.input_multiplier,
+                                                              p.input_left_shift)[0])
+    if spec != value:  # the steps above are the kernel's own: this cannot differ
+        raise AssertionError(f"traced int16 {op} {value} != {spec}")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    trace.approximates(real, output_scale, 0, (-32768, 32767))
+    return value
+
+
+def _explain_lut_lookup_int16(trace, value: int, lut: np.ndarray, name: str) -> int:
+    """LUTLookup(int16, lut[513]) of one value, step by step (:func:`lut_lookup_int16`)."""
+    index = 256 + (value >> 7)
+    offset = value & 0x7F
+    base, following = int(lut[index]), int(lut[index + 1])
+    slope = int(wrap_int16(following - base))
+    result = int(wrap_int16(base + ((slope * offset + 64) >> 7)))
+    trace.add(f"{name} lookup", result, f"entry {index} = 256 + ({value} >> 7), fraction {offset}/128: {base} + "
+              f"(({following} - {base}) * {offset} + 64) >> 7", rule="round to nearest, ties toward +infinity")
+    if result != int(lut_lookup_int16(np.asarray([value]), lut)[0]):
+        raise AssertionError("traced LUTLookup differs from lut_lookup_int16")
+    return result
+
+
+def _explain_softmax_int16(ctx: OpContext, p: SoftmaxParams, inputs: list, index: tuple[int, ...], trace) -> int:
+    """SOFTMAX int16 -> int16 (``reference_ops::SoftmaxInt16``, the section comment above): the row's maximum, the
+    scaled difference, the exp table, the sum, the 1/(1+x) table, the output."""
+    x = np.asarray(inputs[0])
+    position = int(index[-1])
+    row = x[index[:-1]].astype(np.int64)
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    trace.add("row", row.tolist(), f"the last axis at {list(index[:-1])} ({row.size} values); this element is "
+              f"position {position}")
+    row_max = trace.add("row maximum", int(row.max()), "softmax is computed on differences from it")
+    d = trace.add("difference", int(row[position]) - row_max, f"{int(row[position])} - {row_max}")
+    formula = ("f64(s_in) * f64(beta)" if ctx.profile == "tflm" else "f32(s_in * beta)") + " / (10 / 65535)"
+    trace.add("multiplier and shift", [p.input_multiplier, p.input_left_shift], f"QuantizeMultiplier({formula}), "
+              f"beta = {float(p.beta)!r}, s_in = {input_scale!r}: differences to the exp table's input scale 10/65535")
+    scaled = trace.mbqm(d, p.input_multiplier, p.input_left_shift)
+    table_input = trace.clamp(scaled + 32767, -32768, 32767, "int16: the exp table covers [-10, 0]")
+    trace.add("exp table", "LiteRT: std::exp in double (LUTPopulate<int16_t>)" if ctx.profile != "tflm" else
+              "TFLM: expf in float (gen_lut)", "513 entries on [-10, 0], outputs on [-1, 1] in int16 (built at "
+              "Prepare)")
+    e = _explain_lut_lookup_int16(trace, int(table_input), p.exp_lut, "exp")
+    diffs = multiply_by_quantized_multiplier(row - row_max, p.input_multiplier, p.input_left_shift)
+    exps = lut_lookup_int16(np.clip(diffs + 32767, -32768, 32767), p.exp_lut)
+    total = int(wrap_int32(exps.sum()))
+    trace.add("sum of exps", total, f"the row's {row.size} exps (each looked up as above) added in int32",
+              items=[{"position": k, "exp": int(v)} for k, v in enumerate(exps)])
+    headroom = 32 - (total & 0xFFFFFFFF).bit_length()
+    trace.add("leading zeros", headroom, f"CountLeadingZeros(uint32({total}))")
+    shifted = ((total << (headroom - 1)) + (1 << 13)) >> 14
+    trace.add("normalized sum", shifted, f"(({total} << {headroom - 1}) + 2^13) >> 14: the sum as 1 + x, x in [0, 1)",
+              rule="round to nearest, ties toward +infinity")
+    reciprocal_input = trace.clamp(shifted - ((1 << 15) + (1 << 16)), -32768, 32767,
+                                   "int16: minus 98304 = 1.5 * 2^16, the 1/(1+x) table's zero")
+    reciprocal = _explain_lut_lookup_int16(trace, int(reciprocal_input), p.one_over_one_plus_x_lut, "1/(1+x)")
+    right_shift = 31 - headroom
+    unsat = (e * reciprocal + (1 << (right_shift - 1))) >> right_shift
+    trace.add("scaled exp", unsat, f"({e} * {reciprocal} + 2^{right_shift - 1}) >> {right_shift}",
+              rule="round to nearest, ties toward +infinity")
+    value = int(trace.clamp(unsat, 0, 32767, "[0, 32767]"))
+    output_scale, output_zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
+    logits = float(p.beta) * input_scale * (row - row_max).astype(np.float64)
+    probabilities = np.exp(logits) / np.exp(logits).sum()
+    trace.approximates(float(probabilities[position]), output_scale, output_zero_point, (0, 32767))
     return value

@@ -3,11 +3,19 @@
 numba, output batches x rows in parallel, over the reference kernel's own operand views (input rows
 ``[input batches, rows, B]``, filter matrices ``[filter batches, C, B]``, broadcast by per-batch index tables).
 float32: the spec's order of float32 operations (k = 0, 1, ...). int8/int16: exact int64 sums, then the kind's
-accumulator width and requantization. hybrid: the input quantization and row sums are the spec's NumPy code
-(``refinterp/ops/hybrid.py``); the int32 dot products, the float32 offset correction and rescale are numba.
+accumulator width and requantization.
+
+hybrid: ``prepare_batch_matmul_fast`` (the registry's ``fast_prepare``) keeps the batch index tables and, for a
+constant RHS, the filter matrices and their SSE row sums; a call is one serial numba entry that quantizes every
+input row (``refinterp/ops/fast/fully_connected.py``'s numba form of ``refinterp/ops/hybrid.py``'s rules: the
+same float32 operations in the same order), then computes the int32 dot products (exact: this kernel has no
+SSE sign trick), the float32 offset correction and the rescale.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -15,10 +23,12 @@ import numpy as np
 from refinterp.ops.batch_matmul import (
     BatchMatMulParams,
     batch_index_tables,
-    hybrid_quantize,
     hybrid_row_sums,
+    prepare_batch_matmul,
     reference_views,
 )
+from refinterp.ops.common import OpContext
+from refinterp.ops.fast.fully_connected import NON_FINITE, hybrid_outcome_error, quantize_row_nb
 from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32_nb
 
 MODE_INT8, MODE_INT16, MODE_INT32 = 0, 1, 2
@@ -71,46 +81,100 @@ def _bmm_int_nb(x, w, input_index, filter_index, x_zero_point, w_zero_point, mod
     return out
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _bmm_hybrid_nb(q, w, input_index, filter_index, scale_base, row_sum_matrix, scales, offsets, row_sums,
-                   channel_scales, per_channel):
+@numba.njit(cache=True, nogil=True)
+def _bmm_hybrid_nb(x, w, input_index, filter_index, scale_base, row_sum_matrix, row_sums, filter_scales,
+                   asymmetric, per_channel):
+    """EvalHybrid after the views: (float32 [output batches, rows, units], outcome of the quantization)."""
     batches = input_index.shape[0]
-    rows, depth = q.shape[1], q.shape[2]
+    input_batches, rows, depth = x.shape
     units = w.shape[1]
     out = np.empty((batches, rows, units), dtype=np.float32)
-    for job in numba.prange(batches * rows):
-        n = job // rows
-        j = job % rows
+    for xb in range(input_batches):  # BatchQuantizeFloats checks the whole input first
+        for j in range(rows):
+            for k in range(depth):
+                if not math.isfinite(x[xb, j, k]):
+                    return out, NON_FINITE
+    q = np.empty((input_batches, rows, depth), dtype=np.int32)
+    scales = np.empty(input_batches * rows, dtype=np.float32)
+    offsets = np.empty(input_batches * rows, dtype=np.float32)
+    for xb in range(input_batches):
+        for j in range(rows):
+            scale, zero_point, outcome = quantize_row_nb(x[xb, j], asymmetric, q[xb, j])
+            if outcome != 0:
+                return out, outcome
+            if not per_channel:  # scaling_factors_ptr[b] *= filter scale
+                scale = np.float32(scale * filter_scales[0])
+            scales[xb * rows + j] = scale
+            offsets[xb * rows + j] = np.float32(zero_point)
+    for n in range(batches):
         xb = input_index[n]
         wb = filter_index[n]
-        s = scale_base[n] * rows + j
-        offset = offsets[s]
-        for i in range(units):
-            total = np.int64(0)
-            for k in range(depth):
-                total += np.int64(w[wb, i, k]) * np.int64(q[xb, j, k])
-            total = wrap_int32_nb(total)
-            # total -= row_sum * batch_offset: float32 arithmetic, truncated back to int32 (cvttss2si)
-            corrected = np.float32(total) - np.float32(row_sums[row_sum_matrix[n], i]) * offset
-            if corrected > -2147483649.0 and corrected < 2147483648.0:
-                total = np.int64(corrected)
-            else:
-                total = np.int64(-2147483648)
-            scale = scales[s]
-            if per_channel:
-                scale = scale * channel_scales[i]
-            out[n, j, i] = np.float32(0.0) + scale * np.float32(total)
-    return out
+        for j in range(rows):
+            s = scale_base[n] * rows + j
+            offset = offsets[s]
+            for i in range(units):
+                total32 = np.int32(0)
+                for k in range(depth):  # int32 lanes, wrapping (the int32 sum wraps)
+                    total32 = np.int32(total32 + np.int32(w[wb, i, k]) * q[xb, j, k])
+                total = np.int64(total32)
+                # total -= row_sum * batch_offset: float32 arithmetic, truncated back to int32 (cvttss2si)
+                corrected = np.float32(np.float32(total) - np.float32(np.float32(row_sums[row_sum_matrix[n], i]) *
+                                                                      offset))
+                if corrected > -2147483649.0 and corrected < 2147483648.0:
+                    total = np.int64(corrected)
+                else:
+                    total = np.int64(-2147483648)
+                scale = scales[s]
+                if per_channel:
+                    scale = np.float32(scale * filter_scales[i])
+                out[n, j, i] = np.float32(np.float32(0.0) + np.float32(scale * np.float32(total)))
+    return out, 0
 
 
-def batch_matmul_fast(p: BatchMatMulParams, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    input_index, filter_index, scale_base, row_sum_matrix = batch_index_tables(p)
+@dataclass(frozen=True)
+class BatchMatMulFastParams:
+    """The spec's params, the batch index tables and (hybrid, constant RHS) the filter matrices and row sums."""
+
+    spec: BatchMatMulParams
+    tables: tuple
+    hybrid_filter: tuple | None = None
+
+
+def _input_view(p: BatchMatMulParams, lhs: np.ndarray) -> np.ndarray:
+    """The input rows of ``reference_views``: ``[input batches, rows, B]``."""
+    x = np.swapaxes(lhs, -1, -2) if p.adj_x else lhs
+    return np.ascontiguousarray(x).reshape(math.prod(p.input_batch), p.view_rows, p.depth)
+
+
+def _hybrid_filter(p: BatchMatMulParams, rhs: np.ndarray) -> tuple:
+    """(int8 filter matrices [filter batches, C, B] as ``reference_views`` makes them, int64 row sums, float32
+    filter scales)."""
+    w = rhs if p.adj_y else np.swapaxes(rhs, -1, -2)
+    w = np.ascontiguousarray(w, dtype=np.int8).reshape(math.prod(p.filter_batch), p.units, p.depth)
+    return (w, np.ascontiguousarray(hybrid_row_sums(p, w.astype(np.int64))),
+            np.ascontiguousarray(p.filter_scales, dtype=np.float32))
+
+
+def prepare_batch_matmul_fast(ctx: OpContext) -> BatchMatMulFastParams:
+    spec = prepare_batch_matmul(ctx)
+    tables = batch_index_tables(spec)
+    rhs = ctx.require_input(1)
+    if spec.kind == "hybrid" and rhs.is_constant:
+        return BatchMatMulFastParams(spec, tables, _hybrid_filter(spec, rhs.data))
+    return BatchMatMulFastParams(spec, tables)
+
+
+def batch_matmul_fast(params: BatchMatMulFastParams, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    p = params.spec
+    input_index, filter_index, scale_base, row_sum_matrix = params.tables
     if p.kind == "hybrid":
-        x, w = reference_views(p, lhs.astype(np.float32), rhs.astype(np.int8))
-        q, scales, offsets = hybrid_quantize(p, x)
-        row_sums = hybrid_row_sums(p, w.astype(np.int64))
-        out = _bmm_hybrid_nb(q.astype(np.int8), w, input_index, filter_index, scale_base, row_sum_matrix, scales,
-                             offsets, row_sums, p.filter_scales.astype(np.float32), p.per_channel)
+        w, row_sums, filter_scales = (params.hybrid_filter if params.hybrid_filter is not None
+                                      else _hybrid_filter(p, rhs))
+        out, outcome = _bmm_hybrid_nb(_input_view(p, lhs.astype(np.float32, copy=False)), w, input_index,
+                                      filter_index, scale_base, row_sum_matrix, row_sums, filter_scales,
+                                      p.asymmetric, p.per_channel)
+        if outcome != 0:
+            raise hybrid_outcome_error(outcome)
         return out.reshape(p.output_shape)
     x, w = reference_views(p, lhs, rhs)
     if p.kind == "float32":

@@ -55,7 +55,9 @@ KW * Cin_g elements when dilation_w is 1, else one tap's Cin_g), runs padded to 
 
 Self-tests: the first time a process asks for a backend (``backend_unavailable``), it runs small convolutions
 (every tile shape, a strided dilated grouped one, one at the extreme values) against the spec; a failure is a
-RuntimeWarning and the next backend is used (or, when forced, a RefinterpError).
+RuntimeWarning and the next backend is used (or, when forced, a RefinterpError). The self-test calls the kernels
+with the argument types a model's calls have (read-only inputs, Python ints): the kernels it compiles, or loads
+from numba's cache, are the ones the model then runs, and a cold start compiles each of them once.
 
 Requantization (double-rounding MultiplyByQuantizedMultiplier, zero point, clamp) is fused into the
 micro-kernel backends per tile, 8 channels at a time in portable vector IR on int32 lanes
@@ -86,7 +88,9 @@ from refinterp.errors import RefinterpError
 from refinterp.ops.common import OpContext, Window2D, compute_padding
 from refinterp.ops.conv import KIND_INT16, Conv2DParams, conv2d_spec, prepare_conv2d
 from refinterp.ops.fast import conv_uint8_hybrid
-from refinterp.quant import mbqm64_nb, mbqm_nb, wrap_int32_nb
+from refinterp.ops.fast.common import readonly
+from refinterp.ops.fast.conv_int16 import Int16ConvPlan, conv2d_int16, plan_conv2d_int16
+from refinterp.ops.fast.requantize import REQUANT_LANES, requantize_lanes
 
 #: every int8 backend, in choose_backend's order of preference (blas64 only if blas32 fails its self-test)
 BACKENDS = ("vnni", "avxvnni", "avx2", "blas32", "blas64")
@@ -259,6 +263,7 @@ def _self_test(backend: str) -> str | None:
     for shape, channels, groups, stride, dilation, zp_in, shift in cases:
         extreme = zp_in == 127
         x = np.full(shape, -128, np.int8) if extreme else rng.integers(-128, 128, shape, dtype=np.int8)
+        x.flags.writeable = False  # as the interpreter's tensors: the kernels compile for the types a model uses
         w_shape = (channels, 3, 3, shape[3] // groups)
         w = np.full(w_shape, -128, np.int8) if extreme else rng.integers(-128, 128, w_shape, dtype=np.int8)
         bias = rng.integers(-(1 << 20), 1 << 20, channels).astype(np.int32)
@@ -380,7 +385,7 @@ def exact_float32_chunks(weights_2d: np.ndarray, max_abs_x: int = INT8_MAX_ABS) 
     largest = max(abs(int(weights_2d.min())), abs(int(weights_2d.max())))  # np.abs(int8 -128) would stay -128
     if largest * max_abs_x >= FLOAT32_EXACT_LIMIT:
         raise RefinterpError(f"a weight times {max_abs_x} reaches 2^24: the float32 backend cannot be exact")
-    starts = _greedy_chunk_starts_nb(np.ascontiguousarray(weights_2d), max_abs_x, FLOAT32_EXACT_LIMIT)
+    starts = _greedy_chunk_starts_nb(readonly(np.ascontiguousarray(weights_2d)), max_abs_x, FLOAT32_EXACT_LIMIT)
     ends = [*starts[1:], weights_2d.shape[1]]
     return tuple((int(a), int(b)) for a, b in zip(starts, ends))
 
@@ -557,103 +562,35 @@ class _Requant:
         self.right = np.maximum(-p.output_shift, 0).astype(np.int64)
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _pad_shift_u8_nb(x, group_start, channels, pad_top, pad_left, padded_h, padded_w, fill):
-    """Flat uint8 [B, padded_h, padded_w, channels] of one group's channels, x + 128, border = fill.
+def _pad_group(x: np.ndarray, group_start: int, channels: int, pad_top: int, pad_left: int, padded_h: int,
+               padded_w: int, fill: np.uint8 | np.int16) -> np.ndarray:
+    """Flat [B, padded_h, padded_w, channels] of one group's channels of an int8 ``x``, border = ``fill``.
 
-    4 bytes of slack at the end: a micro-kernel's last 4-byte read may pass the last run by up to 3 bytes
-    (those bytes meet zero weights).
+    ``fill``'s dtype says the element: uint8 holds ``x + 128`` (the int8 bits XOR 0x80), int16 holds ``x``.
+    Slack at the end (4 bytes: 4 uint8 or 2 int16), filled too: a micro-kernel's last 4-byte read may pass the
+    last run by up to 3 bytes (those bytes meet zero weights).
+
+    NumPy, not numba: the parallel numba kernel it replaces took over a third of the golden model's cold-start compile
+    time (compiled twice: the self-test's writable input, the model's read-only one), and NumPy's copy was faster
+    (0.17 against 0.33 ms for every input of the golden model's convolutions, 2 threads).
     """
-    batches, in_h, in_w, depth = x.shape
-    row_bytes = padded_w * channels
-    xp = np.empty(batches * padded_h * row_bytes + 4, np.uint8)
-    xp[batches * padded_h * row_bytes:] = fill
-    source = x.reshape(batches, in_h, in_w * depth).view(np.uint8)
-    for row in numba.prange(batches * padded_h):
-        b = row // padded_h
-        iy = row - b * padded_h - pad_top
-        target = xp[row * row_bytes:(row + 1) * row_bytes]
-        if iy < 0 or iy >= in_h:
-            target[:] = fill
-            continue
-        target[:pad_left * channels] = fill
-        target[(pad_left + in_w) * channels:] = fill
-        interior = target[pad_left * channels:(pad_left + in_w) * channels]
-        line = source[b, iy]
-        if channels == depth:  # one group: a plain row copy, flipping the sign bit
-            for i in range(in_w * depth):
-                interior[i] = line[i] ^ 0x80  # int8 bits XOR 0x80 = the int8 value + 128, as uint8
-        else:
-            for ix in range(in_w):
-                for c in range(channels):
-                    interior[ix * channels + c] = line[ix * depth + group_start + c] ^ 0x80
-    return xp
-
-
-#: int32 lanes of the vector requantization (one ymm; numba's LLVM splits or widens it as the CPU needs)
-REQUANT_LANES = 8
-
-
-@intrinsic
-def requantize_lanes(typingctx, tile, tile_off, bias32, multipliers, left, right, channel_off, out, out_off,
-                      output_zero_point, act_min, act_max):
-    """``out[out_off + i] = requantize(tile[tile_off + i])`` for REQUANT_LANES channels, in portable vector IR.
-
-    The int32 operands (``bias32``, ``multipliers``, ``left = max(shift, 0)``, ``right = max(-shift, 0)``) are
-    read at ``channel_off``. The rule is ``_requantize_nb``'s, on int32 lanes with one 32x32->64 multiply:
-
-    * ``v = (acc + bias) << left`` in int32, wrapping (the int32 accumulator; ``x * 2^left``);
-    * SRDHM: ``(v*M + nudge) / 2^31`` with C truncation, nudge ``2^30`` or ``1 - 2^30`` by the product's sign,
-      equals ``floor((v*M + 2^30) / 2^31)`` for both signs (for a negative product the truncation of
-      ``(p + 1 - 2^30) / 2^31`` is its ceiling, ``floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)``); the quotient fits
-      in int32 (M < 2^31), so the low 32 bits of a logical shift right by 31 are it (AVX2 has no 64-bit
-      arithmetic shift);
-    * RDBPOT by ``right``, ties away from zero; ``+ zp_out``; clamp; int8.
-    """
-    sig = types.void(tile, tile_off, bias32, multipliers, left, right, channel_off, out, out_off, output_zero_point,
-                     act_min, act_max)
-
-    def codegen(context, builder, signature, args):
-        argtypes = signature.args
-        tile_a, bias_a, mult_a, left_a, right_a, out_a = (
-            context.make_array(argtypes[i])(context, builder, args[i]) for i in (0, 2, 3, 4, 5, 7))
-        tile_off_v, channel_off_v, out_off_v = (context.cast(builder, args[i], argtypes[i], types.intp)
-                                               for i in (1, 6, 8))
-        zp_v, lo_v, hi_v = (context.cast(builder, args[i], argtypes[i], types.int32) for i in (9, 10, 11))
-        n = REQUANT_LANES
-        i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-        v32, v64, v8 = ir.VectorType(i32, n), ir.VectorType(i64, n), ir.VectorType(i8, n)
-
-        def load(array, offset):
-            return builder.load(builder.bitcast(builder.gep(array.data, [offset]), v32.as_pointer()), align=4)
-
-        def splat(vector_type, value):
-            return ir.Constant(vector_type, [value] * n)
-
-        def broadcast(scalar):
-            return builder.shuffle_vector(builder.insert_element(ir.Constant(v32, ir.Undefined), scalar,
-                                                                 ir.Constant(i32, 0)),
-                                          ir.Constant(v32, ir.Undefined), ir.Constant(v32, None))
-
-        v = builder.add(load(tile_a, tile_off_v), load(bias_a, channel_off_v))
-        v = builder.shl(v, load(left_a, channel_off_v))
-        product = builder.mul(builder.sext(v, v64), builder.sext(load(mult_a, channel_off_v), v64), flags=("nsw",))
-        high = builder.trunc(builder.lshr(builder.add(product, splat(v64, 1 << 30)), splat(v64, 31)), v32)
-        right = load(right_a, channel_off_v)
-        mask = builder.sub(builder.shl(splat(v32, 1), right), splat(v32, 1))
-        threshold = builder.add(builder.ashr(mask, splat(v32, 1)),
-                                builder.zext(builder.icmp_signed("<", high, splat(v32, 0)), v32))
-        rounded = builder.add(builder.ashr(high, right),
-                              builder.zext(builder.icmp_signed(">", builder.and_(high, mask), threshold), v32))
-        result = builder.add(rounded, broadcast(zp_v))
-        lo, hi = broadcast(lo_v), broadcast(hi_v)
-        result = builder.select(builder.icmp_signed("<", result, lo), lo, result)
-        result = builder.select(builder.icmp_signed(">", result, hi), hi, result)
-        destination = builder.gep(builder.bitcast(out_a.data, i8.as_pointer()), [out_off_v])
-        builder.store(builder.trunc(result, v8), builder.bitcast(destination, v8.as_pointer()), align=1)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    batches, in_h, in_w, _ = x.shape
+    slack = 4 // fill.dtype.itemsize
+    flat = np.empty(batches * padded_h * padded_w * channels + slack, fill.dtype)
+    flat[-slack:] = fill
+    xp = flat[:-slack].reshape(batches, padded_h, padded_w, channels)
+    bottom, right = pad_top + in_h, pad_left + in_w
+    xp[:, :pad_top] = fill
+    xp[:, bottom:] = fill
+    xp[:, pad_top:bottom, :pad_left] = fill
+    xp[:, pad_top:bottom, right:] = fill
+    interior = xp[:, pad_top:bottom, pad_left:right]
+    source = x[:, :, :, group_start:group_start + channels]
+    if fill.dtype == np.uint8:
+        np.bitwise_xor(source.view(np.uint8), np.uint8(0x80), out=interior)  # int8 bits ^ 0x80 = x + 128, as uint8
+    else:
+        np.copyto(interior, source)  # int8 -> int16 sign-extends
+    return flat
 
 
 def _requant_lanes_operands(p: Conv2DParams, bias_eff: np.ndarray, groups: int, out_padded: int):
@@ -685,39 +622,6 @@ def _requantize_tile_nb(tile, count, out_padded, y2d, start, channel_start, chan
                               output_zero_point, act_min, act_max)
             for oc in range(channels - full):
                 y_flat[np.uint64(out_base + full + oc)] = spare[np.uint64(oc)]
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _pad_widen_i16_nb(x, group_start, channels, pad_top, pad_left, padded_h, padded_w, fill):
-    """Flat int16 [B, padded_h, padded_w, channels] of one group's channels (x itself), border = fill.
-
-    2 elements of slack at the end: a micro-kernel's last 4-byte read may pass the last run by one element
-    (which meets a zero weight).
-    """
-    batches, in_h, in_w, depth = x.shape
-    row_length = padded_w * channels
-    xp = np.empty(batches * padded_h * row_length + 2, np.int16)
-    xp[batches * padded_h * row_length:] = fill
-    source = x.reshape(batches, in_h, in_w * depth)
-    for row in numba.prange(batches * padded_h):
-        b = row // padded_h
-        iy = row - b * padded_h - pad_top
-        target = xp[row * row_length:(row + 1) * row_length]
-        if iy < 0 or iy >= in_h:
-            target[:] = fill
-            continue
-        target[:pad_left * channels] = fill
-        target[(pad_left + in_w) * channels:] = fill
-        interior = target[pad_left * channels:(pad_left + in_w) * channels]
-        line = source[b, iy]
-        if channels == depth:
-            for i in range(in_w * depth):
-                interior[i] = line[i]
-        else:
-            for ix in range(in_w):
-                for c in range(channels):
-                    interior[ix * channels + c] = line[ix * depth + group_start + c]
-    return xp
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -1023,16 +927,14 @@ def _conv_microkernel(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias: np.n
     try:
         for g in range(plan.groups):
             start = g * plan.channels_in_group
-            if call.fill.dtype == np.uint8:
-                xp = _pad_shift_u8_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, call.padded_h,
-                                      call.padded_w, call.fill)
-            else:
-                xp = _pad_widen_i16_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, call.padded_h,
-                                       call.padded_w, call.fill)
+            xp = _pad_group(x, start, plan.channels_in_group, win.pad_h, win.pad_w, call.padded_h, call.padded_w,
+                            call.fill)
+            # every scalar as a Python int: one compiled signature whatever types the params hold
             driver(xp, call.padded_h, call.padded_w, plan.channels_in_group, call.taps, plan.panels[g], plan.variant,
-                   plan.rows, plan.cols, plan.out_padded, plan.k_groups, win.out_h, win.out_w, p.stride_h,
-                   p.stride_w, bias32[g], multipliers[g], left[g], right[g], p.output_zero_point, int(p.act_min),
-                   int(p.act_max), y, g * plan.out_per_group, plan.out_per_group, call.tile_rows, threads)
+                   plan.rows, plan.cols, plan.out_padded, plan.k_groups, win.out_h, win.out_w, int(p.stride_h),
+                   int(p.stride_w), bias32[g], multipliers[g], left[g], right[g], int(p.output_zero_point),
+                   int(p.act_min), int(p.act_max), y, g * plan.out_per_group, plan.out_per_group, call.tile_rows,
+                   threads)
     finally:
         if threads != all_threads:
             numba.set_num_threads(all_threads)
@@ -1068,10 +970,11 @@ def int8_sums(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, input_zero_point: 
         k = plan.filter_h * plan.filter_w * plan.channels_in_group
         columns = np.empty((pixels, k), dtype)
         correction = input_zero_point * plan.weight_sums  # raw x (c = 0): the border holds zp_in
+        source = readonly(x)
         for g in range(plan.groups):
-            _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
-                       p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h,
-                       win.out_w, dtype(input_zero_point))
+            _im2col_nb(source, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h,
+                       plan.filter_w, int(p.stride_h), int(p.stride_w), int(p.dilation_h), int(p.dilation_w),
+                       win.pad_h, win.pad_w, win.out_h, win.out_w, dtype(input_zero_point))
             outs = slice(g * plan.out_per_group, (g + 1) * plan.out_per_group)
             acc = _gemm_exact(columns, plan.gemm_weights[g], plan.k_chunks, numba.get_num_threads())
             out[:, outs] = ((acc.astype(np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -1094,15 +997,11 @@ def int8_sums(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, input_zero_point: 
         for g in range(plan.groups):
             start = g * plan.channels_in_group
             # a border element holds zp_in + c: it contributes w * (zp_in - zp_in) = 0, as a skipped tap does
-            if isa.input_dtype == np.uint8:
-                xp = _pad_shift_u8_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, padded_h, padded_w,
-                                      np.uint8(input_zero_point + 128))
-            else:
-                xp = _pad_widen_i16_nb(x, start, plan.channels_in_group, win.pad_h, win.pad_w, padded_h, padded_w,
-                                       np.int16(input_zero_point))
+            fill = np.uint8(input_zero_point + 128) if isa.input_dtype == np.uint8 else np.int16(input_zero_point)
+            xp = _pad_group(x, start, plan.channels_in_group, win.pad_h, win.pad_w, padded_h, padded_w, fill)
             _SUMS_DRIVERS[plan.backend](xp, padded_h, padded_w, plan.channels_in_group, taps, plan.panels[g],
                                         plan.variant, plan.rows, plan.cols, plan.out_padded, plan.k_groups,
-                                        win.out_h, win.out_w, p.stride_h, p.stride_w, sums, ldc,
+                                        win.out_h, win.out_w, int(p.stride_h), int(p.stride_w), sums, ldc,
                                         g * plan.out_padded, batches, tile_rows, threads)
     finally:
         if threads != all_threads:
@@ -1168,14 +1067,17 @@ def _conv_blas(plan: ConvPlan, p: Conv2DParams, x: np.ndarray, bias64: np.ndarra
     y2d = y.reshape(pixels, channels_out)
     k = plan.filter_h * plan.filter_w * plan.channels_in_group
     columns = np.empty((pixels, k), dtype)
+    source = readonly(x)
     for g in range(plan.groups):
-        _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
-                   p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
-                   dtype(p.input_zero_point))
+        _im2col_nb(source, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h,
+                   plan.filter_w, int(p.stride_h), int(p.stride_w), int(p.dilation_h), int(p.dilation_w), win.pad_h,
+                   win.pad_w, win.out_h, win.out_w, dtype(p.input_zero_point))
         acc = _gemm_exact(columns, plan.gemm_weights[g], plan.k_chunks, numba.get_num_threads())
         outs = slice(g * plan.out_per_group, (g + 1) * plan.out_per_group)
-        _requantize_matrix_nb(acc, rq.bias32[outs], rq.multipliers[outs], rq.left[outs], rq.right[outs],
-                              p.output_zero_point, int(p.act_min), int(p.act_max), y2d, g * plan.out_per_group)
+        # int64 sums whatever the chunking (float with one chunk, int64 with several): one compiled signature
+        _requantize_matrix_nb(acc.astype(np.int64, copy=False), rq.bias32[outs], rq.multipliers[outs],
+                              rq.left[outs], rq.right[outs], int(p.output_zero_point), int(p.act_min),
+                              int(p.act_max), y2d, g * plan.out_per_group)
     return y
 
 
@@ -1238,68 +1140,6 @@ def set_blas_threads(num_threads: int) -> bool:
     threadpool_limits(limits=num_threads, user_api="blas")
     _blas_threads[:] = [num_threads]
     return True
-
-
-# ------------------------------------------------------------------------------------------------
-# int16x8: im2col + one float64 GEMM, exact: every product |x * w| <= 2^15 * 2^7 = 2^22, so every partial sum of
-# K products stays below K * 2^22 < 2^53 (K < 2^31), which float64 represents exactly in any summation order.
-# The sums then become int64, the bias is added in int64, and the requantization follows the accumulator.
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _requantize_int16_nb(sums, bias64, multipliers, shifts, accumulator_bits, act_min, act_max, y2d, channel_start):
-    """y2d[m, channel_start + oc] from exact float64 sums: + bias in int64; the 32-bit accumulator wraps and
-    takes the int32 MultiplyByQuantizedMultiplier, the 64-bit one the int64 form; then the clamp."""
-    pixels, channels = sums.shape
-    for m in numba.prange(pixels):
-        for oc in range(channels):
-            acc = np.int64(sums[m, oc]) + bias64[oc]
-            if accumulator_bits == 32:
-                scaled = mbqm_nb(wrap_int32_nb(acc), multipliers[oc], shifts[oc])
-            else:
-                scaled = mbqm64_nb(acc, multipliers[oc], shifts[oc])
-            y2d[m, channel_start + oc] = min(max(scaled, act_min), act_max)
-
-
-@dataclass(frozen=True)
-class Int16ConvPlan:
-    """int16x8 weights packed once: per group, float64 ``[KH*KW*Cin_g, Cout_g]`` (the GEMM's right-hand side)."""
-
-    filter_h: int
-    filter_w: int
-    channels_in_group: int
-    gemm_weights: tuple[np.ndarray, ...]
-
-
-def plan_conv2d_int16(weights: np.ndarray, groups: int) -> Int16ConvPlan:
-    channels_out, filter_h, filter_w, channels_in_group = weights.shape
-    out_per_group = channels_out // groups
-    packed = tuple(np.ascontiguousarray(weights[g * out_per_group:(g + 1) * out_per_group]
-                                        .reshape(out_per_group, -1).T.astype(np.float64)) for g in range(groups))
-    return Int16ConvPlan(filter_h, filter_w, channels_in_group, packed)
-
-
-def _conv_int16(p: Conv2DParams, plan: Int16ConvPlan, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    win = p.window
-    out_per_group = plan.gemm_weights[0].shape[1]
-    channels_out = out_per_group * p.groups
-    y = np.empty((x.shape[0], win.out_h, win.out_w, channels_out), np.int16)
-    if y.size == 0:
-        return y
-    y2d = y.reshape(-1, channels_out)
-    k = plan.filter_h * plan.filter_w * plan.channels_in_group
-    bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
-    columns = np.empty((y2d.shape[0], k), np.float64)
-    for g in range(p.groups):
-        # taps outside the image read 0 (the zero point): they add nothing, as the reference skips them
-        _im2col_nb(x, columns, g * plan.channels_in_group, plan.channels_in_group, plan.filter_h, plan.filter_w,
-                   p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w,
-                   0.0)
-        sums = _gemm_exact(columns, plan.gemm_weights[g], ((0, k),), numba.get_num_threads())
-        outs = slice(g * out_per_group, (g + 1) * out_per_group)
-        _requantize_int16_nb(sums, bias64[outs], p.output_multiplier[outs], p.output_shift[outs],
-                             p.accumulator_bits, int(p.act_min), int(p.act_max), y2d, g * out_per_group)
-    return y
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1436,7 +1276,7 @@ class ConvFastParams:
     packed_weights: np.ndarray | None = None  # float32: [KH, KW, Cin_g, Cout]
     finite_weights: bool | None = None  # float32: every packed weight finite (the planar kernel is exact)
     uint8_hybrid_plan: conv_uint8_hybrid.ConvUint8HybridPlan | None = None  # uint8 / hybrid (conv_uint8_hybrid.py)
-    int16_plan: Int16ConvPlan | None = None  # int16x8: float64 GEMM weights
+    int16_plan: Int16ConvPlan | None = None  # int16x8: packed int8 weights (conv_int16.py)
 
 
 #: the int8 backends as conv_uint8_hybrid.py uses them for the uint8 and hybrid sums (it cannot import this module)
@@ -1460,8 +1300,8 @@ def prepare_conv2d_fast(ctx: OpContext) -> ConvFastParams:
 
 
 def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """CONV_2D fast kernel: int8 through the plan made at prepare; int16x8 through a float64 GEMM; float32 through
-    the numba loop."""
+    """CONV_2D fast kernel: int8 through the plan made at prepare; int16x8 through conv_int16.py's exact integer
+    loop; float32 through the numba loop."""
     spec = p.spec
     if spec.rule in conv_uint8_hybrid.KINDS:
         return conv_uint8_hybrid.conv2d_uint8_hybrid_fast(spec, p.uint8_hybrid_plan, x, w, bias,
@@ -1472,7 +1312,7 @@ def conv2d_fast(p: ConvFastParams, x: np.ndarray, w: np.ndarray, bias: np.ndarra
         return _conv_float(spec, _pack_float(w), x, bias)
     if spec.rule == KIND_INT16:
         plan16 = p.int16_plan if p.int16_plan is not None else plan_conv2d_int16(w, spec.groups)
-        return _conv_int16(spec, plan16, np.ascontiguousarray(x), bias)
+        return conv2d_int16(spec, plan16, x, bias)
     plan = p.plan
     if plan is None or (plan.in_h, plan.in_w) != x.shape[1:3]:  # non-constant weights, or a resized input
         plan = plan_conv2d(w, spec.groups, x.shape[1], x.shape[2], spec.dilation_w,

@@ -2,15 +2,16 @@
 
 numba, output rows in parallel, the inner loop over output channels (it vectorizes). int8: the int32 sums of a
 whole output row (wrapping, like the reference's), tap by tap over the columns where the tap is inside the
-image, then MultiplyByQuantizedMultiplier vectorized over channels (``conv.requantize_lanes``, the CONV_2D
+image, then MultiplyByQuantizedMultiplier vectorized over channels (``requantize.requantize_lanes``, the CONV_2D
 micro-kernels' requantization); small convolutions run on the calling thread. float32: the spec's order of
 float32 operations (taps ky, kx; out-of-image taps skipped).
 
 int16x8: one numba loop with exact int64 sums per output pixel, the int64 MultiplyByQuantizedMultiplier fused.
 
-uint8 and hybrid: one numba kernel forms the int32 sums ``sum (w - zp_w) * (x - zp_b)`` (a zero point per batch
-image: the hybrid rule quantizes each image on its own); uint8 then requantizes in numba, hybrid rescales with
-NumPy float32 operations in the spec's order.
+uint8: the int8 row kernel on uint8 values, with the weights' zero point subtracted from the weights first (int32
+weights ``w - zp_w``; the legacy rule's int32 bias and single multiplier are the per-channel operands repeated).
+hybrid: one numba kernel forms the int32 sums ``sum w * (x - zp_b)`` (a zero point per batch image: the hybrid
+rule quantizes each image on its own), then NumPy float32 operations in the spec's order.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import numpy as np
 
 from refinterp.ops.conv import clamp_float
 from refinterp.ops.depthwise_conv import DepthwiseConv2DParams
-from refinterp.ops.fast.conv import REQUANT_LANES, requantize_lanes
+from refinterp.ops.fast.requantize import REQUANT_LANES, requantize_lanes
 from refinterp.ops.hybrid import quantize_rows
-from refinterp.quant import mbqm64_nb, mbqm_nb
+from refinterp.quant import mbqm64_nb
 
 #: a depthwise convolution gets one more thread per this many multiply-adds (see conv.MACS_PER_THREAD; a
 #: depthwise multiply-add costs about ten times a conv micro-kernel's)
@@ -33,7 +34,8 @@ MACS_PER_THREAD = 1 << 18
 def _depthwise_int8_nb(x, w, depth_multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, out_h,
                        out_w, input_zero_point, bias32, multipliers, left, right, output_zero_point, act_min, act_max,
                        y, nthreads):
-    """y for int8: threads take contiguous ranges of output rows; a row's int32 sums, then requantization.
+    """y for int8 (and uint8: x and y uint8, w = w - zp_w as int32): threads take contiguous ranges of output
+    rows; a row's int32 sums, then requantization.
 
     Per output row, each in-image tap (ky, kx) adds ``(x - zp_in) * w[ky, kx]`` to the row's sums over the range
     of output columns whose input column is inside the image (no test per pixel), the inner loop over the
@@ -49,7 +51,7 @@ def _depthwise_int8_nb(x, w, depth_multiplier, stride_h, stride_w, dilation_h, d
     zero_point = np.int32(input_zero_point)
     for t in numba.prange(nthreads):
         acc = np.empty(out_w * channels_out + REQUANT_LANES, np.int32)
-        spare = np.empty(REQUANT_LANES, np.int8)
+        spare = np.empty(REQUANT_LANES, y.dtype)
         for row in range(t * per_thread, min(rows, (t + 1) * per_thread)):
             b = row // out_h
             oy = row - b * out_h
@@ -101,8 +103,11 @@ def _int8_operands(p: DepthwiseConv2DParams, bias: np.ndarray | None, channels: 
     operands = np.zeros((4, -(-channels // REQUANT_LANES) * REQUANT_LANES), np.int32)
     if bias is not None:
         operands[0, :channels] = bias
-    operands[1, :channels] = p.output_multiplier
-    operands[2, :channels] = np.maximum(p.output_shift, 0)
+    # uint8's legacy multiplier has no bound on its left shift: from 32 on, (v << left) wrapped to int32 is 0 and
+    # so is SRDHM(0, M); multiplier 0 with left 0 gives the same (int8's shifts stay below 31)
+    left = np.maximum(p.output_shift, 0)
+    operands[1, :channels] = np.where(left >= 32, 0, p.output_multiplier)
+    operands[2, :channels] = np.where(left >= 32, 0, left)
     operands[3, :channels] = np.maximum(-p.output_shift, 0)
     if len(_operands_cache) >= 1024:  # many models in one process: keep the cache bounded
         _operands_cache.clear()
@@ -111,16 +116,22 @@ def _int8_operands(p: DepthwiseConv2DParams, bias: np.ndarray | None, channels: 
 
 
 def _depthwise_int8(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """int8, and uint8 (``sum (w - zp_w) * (x - zp_in)``: the same int32 sums with the weights' zero point
+    subtracted first, an int32 bias and one multiplier; the clamp keeps the outputs in [0, 255])."""
     win = p.window
     channels_out = w.shape[3]
     bias32, multipliers, left, right = _int8_operands(p, bias, channels_out)
-    y = np.empty((x.shape[0], win.out_h, win.out_w, channels_out), np.int8)
+    uint8 = p.rule == "uint8"
+    y = np.empty((x.shape[0], win.out_h, win.out_w, channels_out), np.uint8 if uint8 else np.int8)
+    weights = np.ascontiguousarray(w[0], dtype=np.int32)
+    if uint8:
+        weights -= np.int32(p.filter_zero_point)
     all_threads = numba.get_num_threads()
     threads = max(1, min(all_threads, y.size * w.shape[1] * w.shape[2] // MACS_PER_THREAD))
     if threads != all_threads:  # numba's parallel region then runs on the calling thread alone: no wake-up
         numba.set_num_threads(threads)
     try:
-        _depthwise_int8_nb(np.ascontiguousarray(x), np.ascontiguousarray(w[0], dtype=np.int32), p.depth_multiplier,
+        _depthwise_int8_nb(np.ascontiguousarray(x), weights, p.depth_multiplier,
                            p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h,
                            win.out_w, p.input_zero_point, bias32, multipliers, left, right, p.output_zero_point,
                            int(p.act_min), int(p.act_max), y, threads)
@@ -196,20 +207,6 @@ def _depthwise_sums_nb(x, w, zero_points, depth_multiplier, stride_h, stride_w, 
     return acc
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _requantize_nb(acc, bias, multipliers, shifts, output_zero_point, act_min, act_max, y):
-    batches, out_h, out_w, channels_out = acc.shape
-    for row in numba.prange(batches * out_h):
-        b = row // out_h
-        oy = row % out_h
-        for ox in range(out_w):
-            for oc in range(channels_out):
-                total = np.int64(acc[b, oy, ox, oc]) + bias[oc]
-                total = ((total + 2147483648) & 0xFFFFFFFF) - 2147483648
-                v = mbqm_nb(total, multipliers[oc], shifts[oc]) + output_zero_point
-                y[b, oy, ox, oc] = min(max(v, act_min), act_max)
-
-
 def _sums(p: DepthwiseConv2DParams, x: np.ndarray, w32: np.ndarray, zero_points: np.ndarray) -> np.ndarray:
     win = p.window
     return _depthwise_sums_nb(np.ascontiguousarray(x), w32, zero_points.astype(np.int64), p.depth_multiplier,
@@ -217,18 +214,8 @@ def _sums(p: DepthwiseConv2DParams, x: np.ndarray, w32: np.ndarray, zero_points:
                               win.out_w)
 
 
-def _depthwise_uint8_or_hybrid(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray,
-                               bias: np.ndarray | None) -> np.ndarray:
-    channels_out = w.shape[3]
+def _depthwise_hybrid(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     batches = x.shape[0]
-    if p.rule == "uint8":
-        w32 = np.ascontiguousarray(w[0], dtype=np.int32) - np.int32(p.filter_zero_point)
-        acc = _sums(p, x, w32, np.full(batches, p.input_zero_point, np.int64))
-        y = np.empty(acc.shape, np.uint8)
-        bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
-        _requantize_nb(acc, bias64, p.output_multiplier, p.output_shift, p.output_zero_point, int(p.act_min),
-                       int(p.act_max), y)
-        return y
     q, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
     acc = _sums(p, q.reshape(x.shape), np.ascontiguousarray(w[0], dtype=np.int32), zero_points)
     combined = (p.filter_scales[None, :] * input_scales[:, None]).astype(np.float32)  # s_w[oc] * scale_b
@@ -272,15 +259,15 @@ def depthwise_conv2d_fast(p: DepthwiseConv2DParams, x: np.ndarray, w: np.ndarray
                           bias: np.ndarray | None = None) -> np.ndarray:
     win = p.window
     channels_out = w.shape[3]
-    if p.rule in ("uint8", "hybrid"):
-        return _depthwise_uint8_or_hybrid(p, x, w, bias)
+    if p.rule == "hybrid":
+        return _depthwise_hybrid(p, x, w, bias)
     if p.rule == "int16":
         bias64 = bias.astype(np.int64) if bias is not None else np.zeros(channels_out, np.int64)
         return _depthwise_int16_nb(np.ascontiguousarray(x), np.ascontiguousarray(w[0]), bias64, p.depth_multiplier,
                                    p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w,
                                    win.out_h, win.out_w, p.output_multiplier, p.output_shift, int(p.act_min),
                                    int(p.act_max))
-    if p.quantized:
+    if p.quantized:  # int8 and uint8
         return _depthwise_int8(p, x, w, bias)
     bias32 = bias.astype(np.float32) if bias is not None else np.zeros(channels_out, np.float32)
     return _depthwise_float_nb(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(w[0], np.float32),

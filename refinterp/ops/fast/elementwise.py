@@ -6,19 +6,28 @@ ADD and SUB run ``_add_sub_lanes_nb``: the same steps written branch-free (selec
 so that LLVM vectorizes them, in parallel chunks of the flat array when it is large. Its MBQM leaves out SRDHM's
 ``INT32_MIN * INT32_MIN`` saturation, which needs a multiplier of INT32_MIN: QuantizeMultiplier's lie in
 [0, 2^31), and any other multiplier takes the scalar loop (``_add_sub_quantized_nb``, quant.mbqm_nb).
-An 8-bit ADD or SUB of at least ``ADD_SUB_TABLE_MIN`` elements first evaluates that rule on all 65536 pairs of
-input values (a 64 KiB table) and then looks each element's pair up: the result of each element depends on its
-two input values alone, so the lookup returns exactly what the rule computes, three times faster than computing it.
+For an 8-bit ADD, SUB or MUL of at least ``PAIR_TABLE_MIN`` elements the fast prepare evaluates the rule once on
+all 65536 pairs of input values (a 64 KiB table, by the same kernel) and eval looks each element's pair up: the
+result of each element depends on its two input values alone, so the lookup returns exactly what the rule
+computes, several times faster than computing it.
+The fast prepare also fixes, once, everything eval would otherwise work out per call (the path, the numba kernel
+and its scalar arguments, whether the inputs need broadcasting): a call on a small tensor costs about a
+microsecond around its numba loop.
 The other kinds (float32, int32/int64, MINIMUM/MAXIMUM, the power-of-two int16 ADD/SUB path) run the spec
 kernel: it is one vectorized pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numba
 import numpy as np
 
-from refinterp.ops.elementwise import BinaryParams, binary_spec
+from refinterp.ops.common import OpContext
+from refinterp.ops.elementwise import BinaryParams, binary_spec, prepare_add, prepare_mul, prepare_sub
 from refinterp.quant import mbqm_nb, rdbpot_int16_nb
 
 
@@ -89,8 +98,9 @@ def _add_sub_lanes_nb(x1, x2, out, sign, input1_offset, input2_offset, left_shif
                           right2, output_multiplier, left_out, right_out, output_offset, act_min, act_max)
 
 
-#: an 8-bit ADD / SUB on at least this many elements goes through the table of all 65536 input pairs
-ADD_SUB_TABLE_MIN = 1 << 17
+#: an 8-bit ADD / SUB / MUL on at least this many elements looks its elements up in the table of all 65536
+#: input pairs that its fast prepare computes
+PAIR_TABLE_MIN = 1 << 12
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,33 +120,81 @@ def _lookup_pairs_nb(x1, x2, table, out):
         _lookup_pairs_range_nb(x1[start:stop], x2[start:stop], table, out[start:stop])
 
 
-def _add_sub(p: BinaryParams, flat1: np.ndarray, flat2: np.ndarray, out: np.ndarray) -> None:
-    if out.size >= ADD_SUB_TABLE_MIN and flat1.dtype == flat2.dtype == out.dtype and out.dtype.itemsize == 1:
-        pairs = np.arange(1 << 16, dtype=np.uint16)
-        first = (pairs >> 8).astype(np.uint8).view(out.dtype)  # every byte value of x1, each with every x2
-        second = (pairs & 0xFF).astype(np.uint8).view(out.dtype)
-        table = np.empty(1 << 16, out.dtype)
-        _add_sub_direct(p, first, second, table)
-        _lookup_pairs_nb(flat1, flat2, table, out)
-        return
-    _add_sub_direct(p, flat1, flat2, out)
+@dataclass(frozen=True)
+class BinaryFastParams:
+    """The spec params, plus how eval runs, decided once at prepare."""
+
+    spec: BinaryParams
+    #: the numba kernel, called as ``kernel(flat1, flat2, out, *args)``; None: the spec kernel, or the table
+    kernel: Callable[..., Any] | None = None
+    args: tuple = ()
+    #: every input has as many elements as the output: no broadcasting (the flat orders coincide)
+    same_size: bool = False
+    size: int = 0
+    #: the rule's output for each pair of 8-bit input values, at ``256 * byte(x1) + byte(x2)``
+    table: np.ndarray | None = None
 
 
-def _add_sub_direct(p: BinaryParams, flat1: np.ndarray, flat2: np.ndarray, out: np.ndarray) -> None:
-    multipliers = (p.input1_multiplier, p.input2_multiplier, p.output_multiplier)
-    if any(m == -(1 << 31) for m in multipliers):  # SRDHM's saturating corner: the scalar loop keeps it
-        _add_sub_quantized_nb(flat1, flat2, out, p.op == "SUB", p.input1_offset, p.input2_offset, p.left_shift,
-                              p.input1_multiplier, p.input1_shift, p.input2_multiplier, p.input2_shift,
-                              p.output_multiplier, p.output_shift, p.output_offset, int(p.act_min), int(p.act_max))
-        return
+def _add_sub_kernel(p: BinaryParams, size: int) -> tuple[Callable[..., Any], tuple]:
+    """ADD / SUB: the numba kernel and its scalar arguments."""
+    if any(m == -(1 << 31) for m in (p.input1_multiplier, p.input2_multiplier, p.output_multiplier)):
+        # SRDHM's saturating corner: the scalar loop keeps it
+        return _add_sub_quantized_nb, (p.op == "SUB", int(p.input1_offset), int(p.input2_offset),
+                                       int(p.left_shift), int(p.input1_multiplier), int(p.input1_shift),
+                                       int(p.input2_multiplier), int(p.input2_shift), int(p.output_multiplier),
+                                       int(p.output_shift), int(p.output_offset), int(p.act_min), int(p.act_max))
     shifts = []
     for shift in (p.input1_shift, p.input2_shift, p.output_shift):
         shifts += [max(int(shift), 0), max(-int(shift), 0)]
     left1, right1, left2, right2, left_out, right_out = shifts
-    kernel = _add_sub_lanes_nb if out.size > ADD_SUB_CHUNK else _add_sub_lanes_serial_nb
-    kernel(flat1, flat2, out, -1 if p.op == "SUB" else 1, int(p.input1_offset), int(p.input2_offset),
-           int(p.left_shift), int(p.input1_multiplier), left1, right1, int(p.input2_multiplier), left2, right2,
-           int(p.output_multiplier), left_out, right_out, int(p.output_offset), int(p.act_min), int(p.act_max))
+    kernel = _add_sub_lanes_nb if size > ADD_SUB_CHUNK else _add_sub_lanes_serial_nb
+    return kernel, (-1 if p.op == "SUB" else 1, int(p.input1_offset), int(p.input2_offset), int(p.left_shift),
+                    int(p.input1_multiplier), left1, right1, int(p.input2_multiplier), left2, right2,
+                    int(p.output_multiplier), left_out, right_out, int(p.output_offset), int(p.act_min),
+                    int(p.act_max))
+
+
+def _mul_kernel(p: BinaryParams) -> tuple[Callable[..., Any], tuple]:
+    return _mul_quantized_nb, (int(p.input1_offset), int(p.input2_offset), int(p.output_multiplier),
+                               int(p.output_shift), int(p.output_offset), int(p.act_min), int(p.act_max))
+
+
+def _pair_table(kernel: Callable[..., Any], args: tuple, dtype: np.dtype) -> np.ndarray:
+    """The kernel's output for every pair of 8-bit values: entry ``256 * byte(a) + byte(b)`` for (a, b)."""
+    pairs = np.arange(1 << 16, dtype=np.uint16)
+    first = (pairs >> 8).astype(np.uint8).view(dtype)  # every byte value of x1, each with every x2
+    second = (pairs & 0xFF).astype(np.uint8).view(dtype)
+    table = np.empty(1 << 16, dtype)
+    kernel(first, second, table, *args)
+    return table
+
+
+def prepare_binary_fast(spec: BinaryParams, ctx: OpContext) -> BinaryFastParams:
+    """The spec params of ADD, SUB or MUL, plus the path eval takes (see the module docstring)."""
+    size = int(np.prod(spec.output_shape, dtype=np.int64))
+    same_size = all(int(np.prod(ctx.shape(ctx.require_input(i)), dtype=np.int64)) == size for i in (0, 1))
+    if spec.kind == "int16_to_8bit":
+        return BinaryFastParams(spec, _mul_int16_to_8bit_nb, (int(spec.output_offset), int(spec.act_min),
+                                                              int(spec.act_max)), True, size)
+    if spec.kind != "quantized":  # float32, plain integers, pot int16: one vectorized pass of the spec kernel
+        return BinaryFastParams(spec)
+    table = size >= PAIR_TABLE_MIN and spec.dtype.itemsize == 1
+    kernel, args = _mul_kernel(spec) if spec.op == "MUL" else _add_sub_kernel(spec, 1 << 16 if table else size)
+    if table:
+        return BinaryFastParams(spec, None, (), same_size, size, _pair_table(kernel, args, spec.dtype))
+    return BinaryFastParams(spec, kernel, args, same_size, size)
+
+
+def prepare_add_fast(ctx: OpContext) -> BinaryFastParams:
+    return prepare_binary_fast(prepare_add(ctx), ctx)
+
+
+def prepare_sub_fast(ctx: OpContext) -> BinaryFastParams:
+    return prepare_binary_fast(prepare_sub(ctx), ctx)
+
+
+def prepare_mul_fast(ctx: OpContext) -> BinaryFastParams:
+    return prepare_binary_fast(prepare_mul(ctx), ctx)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -166,20 +224,20 @@ def _flat(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
 
 
-def binary_fast(p: BinaryParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-    if p.kind == "int16_to_8bit":  # MUL int16 -> int8/uint8: equal flat sizes, no broadcasting
-        out = np.empty(p.output_shape, dtype=p.dtype)
-        _mul_int16_to_8bit_nb(np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1),
-                              out.reshape(-1), p.output_offset, int(p.act_min), int(p.act_max))
-        return out
-    if p.kind != "quantized":  # float32, plain integers, MINIMUM/MAXIMUM, pot int16: one vectorized pass
-        return binary_spec(p, x1, x2)
-    shape = np.broadcast_shapes(x1.shape, x2.shape)
-    flat1, flat2 = _flat(x1, shape), _flat(x2, shape)
-    out = np.empty(flat1.size, dtype=p.dtype)
-    if p.op == "MUL":
-        _mul_quantized_nb(flat1, flat2, out, p.input1_offset, p.input2_offset, p.output_multiplier, p.output_shift,
-                     p.output_offset, int(p.act_min), int(p.act_max))
+def binary_fast(p: BinaryFastParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    spec = p.spec
+    if p.kernel is None and p.table is None:
+        return binary_spec(spec, x1, x2)
+    if p.same_size:  # no broadcasting: the flat orders coincide (a stretched axis would change the size)
+        flat1, flat2 = np.ascontiguousarray(x1).reshape(-1), np.ascontiguousarray(x2).reshape(-1)
     else:
-        _add_sub(p, flat1, flat2, out)
-    return out.reshape(shape)
+        flat1, flat2 = _flat(x1, spec.output_shape), _flat(x2, spec.output_shape)
+    out = np.empty(p.size, dtype=spec.dtype)
+    if p.table is not None:
+        if p.size > ADD_SUB_CHUNK:
+            _lookup_pairs_nb(flat1, flat2, p.table, out)
+        else:
+            _lookup_pairs_range_nb(flat1, flat2, p.table, out)
+    else:
+        p.kernel(flat1, flat2, out, *p.args)
+    return out.reshape(spec.output_shape)

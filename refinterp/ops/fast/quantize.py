@@ -34,20 +34,33 @@ def prepare_dequantize_fast(ctx: OpContext) -> TableParams:
     return TableParams(spec, table_of_8bit_rule(dequantize_spec, spec, x.dtype))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _affine_quantize_one_nb(value, scale, zero_point, qmin, qmax):
+    scaled = np.float32(value) / scale  # float32 / float32 stays float32, as in AffineQuantize
+    truncated = np.float32(np.trunc(scaled))
+    if abs(scaled - truncated) >= np.float32(0.5):  # std::round: ties away from zero
+        truncated += np.float32(1.0) if scaled > 0 else np.float32(-1.0)
+    if truncated > -2147483649.0 and truncated < 2147483648.0:
+        rounded = np.int64(truncated)
+    else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
+        rounded = np.int64(-2147483648)
+    return min(max(wrap_int32_nb(rounded + zero_point), qmin), qmax)  # int32 addition wraps
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _affine_quantize_nb(x, scale, zero_point, qmin, qmax, out):
-    flat_in = x.ravel()
-    flat_out = out.ravel()
+def _affine_quantize_nb(flat_in, scale, zero_point, qmin, qmax, flat_out):
     for i in numba.prange(flat_in.size):
-        scaled = np.float32(flat_in[i]) / scale  # float32 / float32 stays float32, as in AffineQuantize
-        truncated = np.float32(np.trunc(scaled))
-        if abs(scaled - truncated) >= np.float32(0.5):  # std::round: ties away from zero
-            truncated += np.float32(1.0) if scaled > 0 else np.float32(-1.0)
-        if truncated > -2147483649.0 and truncated < 2147483648.0:
-            value = np.int64(truncated)
-        else:  # x86 cvttss2si: out of range or NaN is INT32_MIN
-            value = np.int64(-2147483648)
-        flat_out[i] = min(max(wrap_int32_nb(value + zero_point), qmin), qmax)  # int32 addition wraps
+        flat_out[i] = _affine_quantize_one_nb(flat_in[i], scale, zero_point, qmin, qmax)
+
+
+@numba.njit(cache=True, nogil=True)
+def _affine_quantize_serial_nb(flat_in, scale, zero_point, qmin, qmax, flat_out):
+    for i in range(flat_in.size):
+        flat_out[i] = _affine_quantize_one_nb(flat_in[i], scale, zero_point, qmin, qmax)
+
+
+#: a QUANTIZE from float32 of fewer elements stays on the calling thread (starting the pool costs more)
+AFFINE_PARALLEL_MIN = 1 << 15
 
 
 def quantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
@@ -59,10 +72,11 @@ def quantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:
     if spec.scale.ndim:  # per-channel output quantization: rare, the spec kernel is fine
         return quantize_spec(spec, x)
     qmin, qmax = DTYPE_RANGES[spec.output_dtype]
-    out = np.empty(x.shape, dtype=spec.output_dtype)
-    _affine_quantize_nb(np.ascontiguousarray(x, dtype=np.float32), np.float32(spec.scale), int(spec.zero_point),
-                        qmin, qmax, out)
-    return out
+    flat_in = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty(flat_in.size, dtype=spec.output_dtype)
+    kernel = _affine_quantize_nb if flat_in.size >= AFFINE_PARALLEL_MIN else _affine_quantize_serial_nb
+    kernel(flat_in, np.float32(spec.scale), int(spec.zero_point), qmin, qmax, out)
+    return out.reshape(x.shape)
 
 
 def dequantize_fast(p: TableParams, x: np.ndarray) -> np.ndarray:

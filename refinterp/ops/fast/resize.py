@@ -1,9 +1,8 @@
-"""RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR fast kernels (the rules: ``refinterp/ops/resize.py``).
+"""RESIZE_BILINEAR fast kernels (the rules: ``refinterp/ops/resize.py``; RESIZE_NEAREST_NEIGHBOR's spec kernel, one
+NumPy gather of whole channel vectors, is its fast kernel too).
 
-Both take the spec's per-axis source indices (and, for bilinear, weights), computed once per call in NumPy,
-then one numba pass over output rows in parallel whose inner loop runs over the contiguous channels.
-
-RESIZE_NEAREST_NEIGHBOR copies whole channel vectors.
+They take the spec's per-axis source indices and weights, computed once per call in NumPy, then one numba pass
+over output rows in parallel whose inner loop runs over the contiguous channels.
 
 RESIZE_BILINEAR int8 / int16 (``reference_ops::ResizeBilinearInteger``): the four products ``v * wy * wx`` of
 the spec are exact integers (|v| <= 2**15, wy, wx <= 2**10), so ``v * (wy * wx)`` is the same value; their sum
@@ -23,27 +22,7 @@ import numba
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.ops.resize import ResizeParams, _float_axis, _integer_axis, nearest_source_index
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _gather_rows_cols_nb(x, rows, cols):
-    batches, _, _, depth = x.shape
-    y = np.empty((batches, rows.size, cols.size, depth), dtype=x.dtype)
-    for row in numba.prange(batches * rows.size):
-        b = row // rows.size
-        oy = row % rows.size
-        for ox in range(cols.size):
-            y[b, oy, ox, :] = x[b, rows[oy], cols[ox], :]
-    return y
-
-
-def resize_nearest_fast(p: ResizeParams, x: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """The spec's source indices, then one numba pass that copies whole channel vectors."""
-    out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
-    rows = nearest_source_index(x.shape[1], out_h, p.align_corners, p.half_pixel_centers)
-    cols = nearest_source_index(x.shape[2], out_w, p.align_corners, p.half_pixel_centers)
-    return _gather_rows_cols_nb(np.ascontiguousarray(x), rows, cols)
+from refinterp.ops.resize import ResizeParams, _float_axis, _integer_axis
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)

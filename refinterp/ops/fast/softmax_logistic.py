@@ -3,7 +3,8 @@
 float32: the spec's own arithmetic (``softmax_float``, ``logistic_float``, ``tanh_float``) with C's ``expf`` and
 ``tanhf`` called through numba (``math.exp`` / ``math.tanh`` on a float32 compile to calls of the C library's
 expf / tanhf, the functions the spec calls through ctypes) instead of once per element through ctypes.
-int8/uint8: the spec kernels (vectorized NumPy, or a table for LiteRT's LOGISTIC and TANH).
+int8/uint8: LiteRT's LOGISTIC and TANH tables gathered by numba (``lookup_8bit`` on the input's bytes, the spec's
+``table[x.view(uint8)]``); TFLM's fixed-point int8 rule: the spec kernel (vectorized NumPy).
 int16: numba loops of the same integer rules (``logistic_int16``, ``tanh_int16``, ``softmax_int16``), one element
 (or one row) at a time. SOFTMAX int8/uint8: the gemmlowp fixed-point rule of ``softmax_spec`` in numba, row by row
 (scalar forms of ``exp_on_negative_values`` and ``one_over_one_plus_x_for_x_in_0_1``).
@@ -17,6 +18,7 @@ import numba
 import numpy as np
 
 from refinterp.errors import EvalError
+from refinterp.ops.fast.common import lookup_8bit
 from refinterp.ops.softmax_logistic import (
     SIGMOID_TABLE_UINT16,
     LogisticParams,
@@ -56,6 +58,8 @@ def softmax_fast(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
 def logistic_fast(p: LogisticParams, x: np.ndarray) -> np.ndarray:
     if p.int16:
         return _sigmoid_like_int16_fast(x, p.input_multiplier, p.input_left_shift, is_tanh=False)
+    if p.table is not None:  # the spec's p.table[x.view(np.uint8)]
+        return lookup_8bit(p.table, x.view(np.uint8))
     if p.quantized:
         return logistic_spec(p, x)
     return logistic_float(x, exp=expf_fast)
@@ -78,6 +82,8 @@ def tanhf_fast(x: np.ndarray) -> np.ndarray:
 def tanh_fast(p: TanhParams, x: np.ndarray) -> np.ndarray:
     if p.int16:
         return _sigmoid_like_int16_fast(x, p.input_multiplier, p.input_left_shift, is_tanh=True)
+    if p.table is not None:  # the spec's p.table[x.view(np.uint8)]
+        return lookup_8bit(p.table, x.view(np.uint8))
     if p.quantized:
         return tanh_spec(p, x)
     return tanh_float(x, tanh=tanhf_fast)
@@ -268,9 +274,10 @@ def _softmax_8bit_fast(p: SoftmaxParams, x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return out
     depth = x.shape[-1]
-    ok = _softmax_8bit_nb(np.ascontiguousarray(x).reshape(-1, depth), np.int64(p.input_multiplier),
-                          np.int64(p.input_left_shift), np.int64(p.diff_min), np.int64(p.output_bits),
-                          np.int64(p.output_min), np.int64(p.output_max), out.reshape(-1, depth))
+    # Python ints: numba types them int64, as np.int64 (one signature), without a NumPy scalar per argument
+    ok = _softmax_8bit_nb(np.ascontiguousarray(x).reshape(-1, depth), int(p.input_multiplier),
+                          int(p.input_left_shift), int(p.diff_min), int(p.output_bits), int(p.output_min),
+                          int(p.output_max), out.reshape(-1, depth))
     if not ok:
         raise EvalError("SOFTMAX: a row's sum of exponentials reaches 512, beyond the int8 kernel's range "
                         "(TFLite aborts on this input)")
