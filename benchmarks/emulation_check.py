@@ -44,6 +44,7 @@ from refinterp.io.arrays import load_npy  # noqa: E402
 from refinterp.model import load_model  # noqa: E402
 from refinterp.ops.emulation.xnnpack import TABLE as XNNPACK_TABLE  # noqa: E402
 from refinterp.ops.emulation.xnnpack import is_delegated  # noqa: E402
+from refinterp.ops.emulation.xnnpack_float import static_dequantize  # noqa: E402
 from refinterp.runtimes import get_runtime  # noqa: E402
 
 GOLDEN = REPO / "golden" / "yolov3_tiny_int8.tflite"
@@ -103,6 +104,19 @@ def forked(function):
     return pickle.loads(data)
 
 
+#: float32 operators whose delegation the xnnpack profile decides (float input, weights and output)
+FLOAT_DECIDED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def _decision_emulated(sg, op) -> bool:
+    """Whether the xnnpack profile decides this operator's delegation: 8-bit outputs, and all-float32
+    CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (not the hybrid ones: int8 weights, float activations)."""
+    if sg.tensors[op.outputs[0]].type_name in ("int8", "uint8"):
+        return True
+    return op.name in FLOAT_DECIDED and all(sg.tensors[i].type_name == "float32" for i in op.inputs[:2] if i >= 0) \
+        and sg.tensors[op.outputs[0]].type_name == "float32"
+
+
 def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: str) -> ProfileReport:
     report = ProfileReport(name, profile)
     started = time.perf_counter()
@@ -122,11 +136,15 @@ def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: 
         report.status = f"error: {str(exc)[:100]}"
         return report
     producers = {i: op for op in sg.operators for i in op.outputs}
+    #: xnnpack: the float32 weights the delegate converts from float16 constants (their values: refinterp's, exact)
+    folded = {i for i, op in producers.items() if profile == "xnnpack" and static_dequantize(sg, op)}
     first = None
     for index, want in sorted(expected.items()):
         tensor = sg.tensors[index]
         if tensor.is_constant or index not in producers:
             continue
+        if profile == "xnnpack" and static_dequantize(sg, producers[index]):
+            continue  # folded into the delegate's static weights: LiteRT never writes it
         try:
             have = interpreter.get_tensor(index)
         except (RefinterpError, ValueError):
@@ -150,7 +168,10 @@ def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: 
                 any(i >= 0 and i not in expected for i in op.outputs) or \
                 any(i >= 0 and sg.tensors[i].is_variable for i in op.inputs):
             continue
-        values = [None if i < 0 else (sg.tensors[i].data if sg.tensors[i].is_constant else expected[i])
+        if profile == "xnnpack" and static_dequantize(sg, op):
+            continue
+        values = [None if i < 0 else (sg.tensors[i].data if sg.tensors[i].is_constant else
+                                      interpreter.get_tensor(i) if i in folded else expected[i])
                   for i in op.inputs]
         report.ops += 1
         try:
@@ -169,7 +190,7 @@ def check_model(model_path: Path, inputs: list[np.ndarray], profile: str, name: 
                 f"op {op.index} {op.name} ({'delegated' if taken else 'not delegated'})"
                 for op, taken in zip(sg.operators, delegated)
                 if op.name in XNNPACK_TABLE and op.index < len(interpreter._main.prepared) and
-                sg.tensors[op.outputs[0]].type_name in ("int8", "uint8") and
+                _decision_emulated(sg, op) and
                 is_delegated(interpreter._main.prepared[op.index].params) != taken]
     floats_off = report.tensors - report.tensors_exact - (report.int_tensors - report.int_tensors_exact)
     if report.tensors_exact == report.tensors:

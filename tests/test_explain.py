@@ -17,13 +17,20 @@ import pytest
 from conftest import GOLDEN_DIR, shared_model
 
 from refinterp import cli
-from refinterp.errors import InputError
+from refinterp.errors import InputError, RefinterpError
 from refinterp.interpreter import Interpreter
 from refinterp.io import model_input_specs, seeded_inputs
 from refinterp.model import load_model
 from refinterp.ops import trace as trace_module
 from refinterp.tools import explain
-from refinterp.tools.explain import EXPLAINERS, explain_element, explain_main, explanation_report, parted_at
+from refinterp.tools.explain import (
+    EXPLAINERS,
+    HYBRID_EXPLAINERS,
+    explain_element,
+    explain_main,
+    explanation_report,
+    parted_at,
+)
 
 GOLDEN_MODEL = GOLDEN_DIR / "yolov3_tiny_int8.tflite"
 #: corpus models whose operators cover the detailed explainers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
@@ -245,7 +252,7 @@ def test_cli_table_knows_explain_or_the_lead_adds_it() -> None:
 
 def test_explainers_are_the_ops_modules_functions() -> None:
     """Every explain function lives next to its spec kernel (refinterp/ops/<family>.py), not in the tool."""
-    for name, function in EXPLAINERS.items():
+    for name, function in (*EXPLAINERS.items(), *HYBRID_EXPLAINERS.items()):
         assert function.__module__.startswith("refinterp.ops."), name
     assert explain.REPORT_FORMAT == "refinterp-explain/1"
 
@@ -261,7 +268,9 @@ def test_random_single_operator_cases_equal_litert(kind: tuple[str, str]) -> Non
     """The random single-operator cases (refinterp/tools/conformance/generators) of every operator with detailed
     steps, every dtype kind: int16, uint8, float32 and hybrid rules too. Random elements of each output,
     explained on the case's inputs, equal LiteRT BUILTIN_REF's output; under profile "tflm" they equal the spec
-    kernel's value (explain_element withdraws steps that do not)."""
+    kernel's value (explain_element withdraws steps that do not). An element of an operator with steps that gets
+    none says which rule its steps do not cover (never a fallback without a reason; a data-movement operator's
+    element in padding has no source and gets the generic explanation)."""
     pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
     from oracle import Rejected, run_litert_ref
 
@@ -300,6 +309,8 @@ def test_random_single_operator_cases_equal_litert(kind: tuple[str, str]) -> Non
                 except RefinterpError:  # the profile refuses the case (TFLM's rules differ by design)
                     continue
                 assert not any("please report" in note for note in report["notes"]), f"{where}: {report['notes']}"
+                assert report["detailed"] or op_name not in EXPLAINERS or any(
+                    "do not cover" in note for note in report["notes"]), f"{where} ({profile}): {report['notes']}"
                 if profile == "litert-ref":
                     want = expected[element].item()
                     assert report["value"] == want or (want != want and report["value"] != report["value"]), (
@@ -323,3 +334,128 @@ def test_emulation_profiles_explain_with_their_own_kernel(golden_run) -> None:
             report = explain_element(model, values, op_index, element, profile)
             assert report["profile"] == profile and report["value"] == report["spec_value"]
             assert report["detailed"] or any(profile in note for note in report["notes"]), report["notes"]
+
+
+#: the recurrent operators explained from their variable inputs' reset state (refinterp/ops/svdf.py
+#: ``explain_initial_state``), and the kinds with detailed steps
+RECURRENT_KINDS = (("SVDF", "int8"), ("SVDF", "float32"), ("SVDF", "hybrid"), ("RNN", "float32"), ("RNN", "hybrid"),
+                   ("UNIDIRECTIONAL_SEQUENCE_RNN", "float32"), ("UNIDIRECTIONAL_SEQUENCE_RNN", "hybrid"),
+                   ("UNIDIRECTIONAL_SEQUENCE_LSTM", "int8"), ("UNIDIRECTIONAL_SEQUENCE_LSTM", "float32"),
+                   ("UNIDIRECTIONAL_SEQUENCE_LSTM", "hybrid"))
+
+
+@pytest.mark.parametrize("kind", RECURRENT_KINDS, ids="/".join)
+def test_recurrent_operators_are_explained_from_the_reset_state(kind: tuple[str, str], tmp_path) -> None:
+    """The generators chain several recurrent operators on one state tensor: the first reads the reset state and
+    is explained in detail (its value LiteRT's), each later one reads a state an earlier operator wrote, which the
+    steps do not cover (the generic explanation, LiteRT's value, the reason said)."""
+    from refinterp.model import parse_model
+    from refinterp.tools.conformance.generators import make_case
+
+    detailed = 0
+    for seed in range(3):
+        case = make_case(*kind, seed)
+        if case.probe:
+            continue
+        path = tmp_path / f"{seed}.tflite"
+        path.write_bytes(case.model)
+        litert = _litert_tensors(path, case.inputs)
+        model = parse_model(case.model)
+        subgraph = model.subgraphs[0]
+        values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+        values.update(litert)
+        rng = np.random.default_rng(seed)
+        for op in subgraph.operators:
+            expected = litert[op.outputs[0]]
+            for _ in range(2):
+                element = tuple(int(rng.integers(0, d)) for d in expected.shape)
+                report = explain_element(model, values, op.index, element)
+                where = f"{case.describe()} operator {op.index} element {list(element)}"
+                assert report["value"] == expected[element].item(), where
+                if op.index == 0:
+                    assert report["detailed"], f"{where}: {report['notes']}"
+                    detailed += 1
+                else:
+                    assert not report["detailed"] and any("ran on before" in note for note in report["notes"]), where
+    assert detailed
+
+
+@pytest.mark.parametrize("kind, names", [
+    (("SOFTMAX", "int16->int16"), ("row maximum", "SaturatingRoundingDoublingHighMul", "exp lookup", "sum of exps",
+                                   "1/(1+x) lookup", "scaled exp", "clamp")),
+    (("LOGISTIC", "int16"), ("scaled input", "table position", "output")),
+    (("BATCH_MATMUL", "int8"), ("LHS row", "products", "sum of products", "real multiplier",
+                                "SaturatingRoundingDoublingHighMul", "plus output zero point", "clamp")),
+    (("FULLY_CONNECTED", "hybrid"), ("input row", "row scale", "quantized row", "weights", "products",
+                                     "sum of products", "scale", "rescaled", "plus bias")),
+    (("DIV", "int8"), ("input 1 minus zero point", "reciprocal of the divisor", "times the reciprocal",
+                       "RoundingDivideByPOT", "clamp")),
+    (("UNIDIRECTIONAL_SEQUENCE_LSTM", "int8"), ("forget gate: pre-activation", "forget gate: activation",
+                                                "cell gate: activation", "new cell state",
+                                                "output gate: pre-activation", "tanh of the cell")),
+])
+def test_detailed_steps_name_the_rule(kind: tuple[str, str], names: tuple[str, ...]) -> None:
+    """A few of the rules explained in detail, with the steps a reader looks for (spec kernel's value checked by
+    explain_element; LiteRT's by the random-case tests)."""
+    from refinterp.model import parse_model
+    from refinterp.tools.conformance.generators import make_case
+
+    case = make_case(*kind, 0)
+    model = parse_model(case.model)
+    subgraph = model.subgraphs[0]
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
+    op = subgraph.operators[0]
+    interpreter = Interpreter(model_content=case.model)
+    interpreter.allocate_tensors()
+    for detail, value in zip(interpreter.get_input_details(), case.inputs):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    values.update({i: v for i, v in interpreter.tensor_values().items() if i not in values})
+    shape = values[op.outputs[0]].shape
+    report = explain_element(model, values, 0, tuple(d - 1 for d in shape))
+    assert report["detailed"], report["notes"]
+    steps = [step["name"] for step in report["steps"]]
+    for name in names:
+        assert name in steps, (name, steps)
+
+
+def test_tflm_integer_lstm_explained_equals_tflm() -> None:
+    """Under profile "tflm" the integer LSTM is explained with TFLM's rule (tflm_integer_step: two fully connected
+    layers per gate, the int16 table logistic and tanh, the MBQM cell update); the value is TFLM's own output."""
+    pytest.importorskip("tflite_micro", reason="tflite-micro (the TFLM oracle) is not installed")
+    from oracle import Rejected, run_tflm
+
+    from refinterp.model import parse_model
+    from refinterp.tools.conformance.generators import make_case
+
+    explained = 0
+    for seed in range(8):
+        case = make_case("UNIDIRECTIONAL_SEQUENCE_LSTM", "int8", seed)
+        if case.probe:
+            continue
+        try:
+            outputs = run_tflm(case.model, case.inputs)
+        except Rejected:
+            continue
+        model = parse_model(case.model)
+        subgraph = model.subgraphs[0]
+        op = subgraph.operators[0]
+        if op.outputs[0] not in subgraph.outputs:
+            continue
+        values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+        values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
+        values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+        expected = values[op.outputs[0]]
+        rng = np.random.default_rng(seed)
+        for _ in range(3):
+            element = tuple(int(rng.integers(0, d)) for d in expected.shape)
+            try:
+                report = explain_element(model, values, 0, element, "tflm")
+            except RefinterpError:
+                break  # TFLM's Prepare rules refuse what TFLM ran: not this test's concern
+            assert report["detailed"], report["notes"]
+            assert report["value"] == expected[element].item(), f"{case.describe()} element {list(element)}"
+            assert "tanh of the cell" in [step["name"] for step in report["steps"]]
+            explained += 1
+    assert explained

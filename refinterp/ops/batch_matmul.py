@@ -65,7 +65,7 @@ import numpy as np
 
 from refinterp.errors import shown
 from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_tensor_qparams
-from refinterp.ops.hybrid import quantize_rows, sse_row_sums
+from refinterp.ops.hybrid import explain_hybrid_dot, explain_quantize_row, quantize_rows, sse_row_sums
 from refinterp.quant import (
     cast_to_int32,
     multiply_by_quantized_multiplier,
@@ -331,3 +331,90 @@ def _hybrid_spec(p: BatchMatMulParams, lhs: np.ndarray, rhs: np.ndarray) -> np.n
             scale = (scale * p.filter_scales[None, :]).astype(np.float32)
         out[n] = np.float32(0.0) + (scale * total.astype(np.float32)).astype(np.float32)
     return out.reshape(p.output_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_batch_matmul(ctx: OpContext, p: BatchMatMulParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """BATCH_MATMUL output ``index`` = (batch..., i, j): LHS row i times RHS column j of the broadcast batch, by the
+    rule of the module docstring (float32, int8, int8 -> int32, int16; hybrid: the reference kernel's views)."""
+    if p.kind == "hybrid":
+        return _explain_hybrid(ctx, p, inputs, index, trace)
+    x, y = _operands(p, inputs[0], inputs[1])
+    batch, i, j = tuple(int(v) for v in index[:-2]), int(index[-2]), int(index[-1])
+    batch_shape = tuple(p.output_shape[:-2])
+    row = np.broadcast_to(x, (*batch_shape, p.rows, p.depth))[batch][i]
+    column = np.broadcast_to(y, (*batch_shape, p.depth, p.units))[batch][:, j]
+    trace.add("output element", [*batch, i, j], f"batch {list(batch)} (each side's batch dimensions broadcast), "
+              f"row {i} of the LHS{' (adj_x: transposed)' if p.adj_x else ''} times column {j} of the RHS"
+              f"{' (adj_y: transposed)' if p.adj_y else ''}, {p.depth} terms")
+    positions = [(k,) for k in range(p.depth)]
+    if p.kind == "float32":
+        total = trace.float_dot(positions, ("k",), row, column, weight_names=("k",), what="LHS row")
+        trace.approximates(float(np.dot(row.astype(np.float64), column.astype(np.float64))))
+        return total
+    lhs_q, rhs_q = ctx.require_input(0).quantization, ctx.require_input(1).quantization
+    s_lhs = float(lhs_q.scale[0]) if lhs_q is not None and lhs_q.scale.size else 1.0
+    s_rhs = float(rhs_q.scale[0]) if rhs_q is not None and rhs_q.scale.size else 1.0
+    total, real = trace.dot(positions, ("k",), row, p.lhs_zero_point, s_lhs, column, p.rhs_zero_point, s_rhs,
+                            what="LHS row", weight_names=("k",))
+    if p.kind == "int8->int32":
+        value = trace.wrap(total, "int32 output")
+        trace.add("output", value, "the int32 sum itself (int32 output: no requantization, scales not read)")
+        return value
+    s_out = float(ctx.output(0).quantization.scale[0])
+    trace.add("accumulator", total, "int32 (wrapping)" if p.kind == "int8" else "int64 (the int16 kernels)")
+    multiplier, shift = trace.conv_multiplier(s_lhs, s_rhs, s_out, True, "s_rhs", (p.multiplier, p.shift), source="")
+    value = trace.conv_output(total, multiplier, shift, p.kind == "int16", p.output_zero_point, p.act_min, p.act_max)
+    trace.approximates(real, s_out, p.output_zero_point, (p.act_min, p.act_max))
+    return value
+
+
+def _explain_hybrid(ctx: OpContext, p: BatchMatMulParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The hybrid rule at one element: the reference kernel's views, batch tables and row quantization (the
+    spec's own functions), then the integer dot, the zero-point correction and the float rescale."""
+    x, w = reference_views(p, np.asarray(inputs[0], np.float32), np.asarray(inputs[1]).astype(np.int64))
+    input_index, filter_index, scale_base, row_sum_matrix = batch_index_tables(p)
+    rows = p.view_rows
+    flat = int(np.ravel_multi_index(index, p.output_shape))
+    n, rest = divmod(flat, rows * p.units)
+    j, unit = divmod(rest, p.units)
+    trace.add("output element", [n, j, unit], f"output batch {n} (flat, batch dimensions extended to 3 after Eval's "
+              f"compression), input row {j} of input batch {int(input_index[n])}, unit {unit} of filter matrix "
+              f"{int(filter_index[n])} (the RHS{'' if p.adj_y else ' transposed'})")
+    s = int(scale_base[n]) * rows
+    # every row is quantized by itself; the scale/offset read is row s + j (LiteRT's offsets, not strides)
+    q_rows, scales, offsets = hybrid_quantize(p, x)
+    read_batch, read_row = divmod(s + j, rows)
+    if (read_batch, read_row) != (int(input_index[n]), j):
+        trace.notes.append(f"the scale and offset are those of input row {s + j} (batch {read_batch}, row "
+                           f"{read_row}), not of the row multiplied: LiteRT's ioff_ext sums batch indices")
+    q_row, _, _ = explain_quantize_row(trace, x[int(input_index[n]), j], p.asymmetric)
+    if not np.array_equal(q_row, q_rows[int(input_index[n]), j]):
+        raise AssertionError("the quantized row differs from hybrid_quantize's")
+    total = explain_hybrid_dot(trace, w[int(filter_index[n]), unit], q_row, "weights", sse=False)
+    offset = np.float32(offsets[s + j])
+    if p.asymmetric:
+        row_sum = np.float32(hybrid_row_sums(p, w).astype(np.float32)[int(row_sum_matrix[n]), unit])
+        trace.add("weight row sum", row_sum, f"sum of unit {unit}'s weights of matrix {int(row_sum_matrix[n])} "
+                  "(SseReductionSumVector: int16 lanes, wrapping)")
+        correction = np.float32(row_sum * offset)
+        corrected = int(cast_to_int32(np.float32(np.float32(total) - correction)))
+        trace.add("minus row sum x zero point", corrected, f"int32(f32(f32({total}) - f32({float(row_sum)!r} * "
+                  f"{float(offset)!r}))): the input zero point's share, in float32", rule="truncate toward zero")
+        total = corrected
+    scale = np.float32(scales[s + j])
+    if p.per_channel:
+        trace.add("scale", np.float32(scale * p.filter_scales[unit]),
+                  f"f32(row scale {float(scale)!r} * s_w[{unit}] {float(p.filter_scales[unit])!r})")
+        scale = np.float32(scale * p.filter_scales[unit])
+    else:
+        trace.add("scale", scale, f"f32(row scale * s_w), s_w = {float(p.filter_scales[0])!r} (folded in per row)")
+    value = np.float32(np.float32(0.0) + np.float32(scale * np.float32(total)))
+    trace.add("output", value, f"f32({float(scale)!r} * f32({total}))", rule="round to nearest, ties to even")
+    filter_scale = float(p.filter_scales[unit if p.per_channel else 0])
+    trace.approximates(float(np.dot(x[int(input_index[n]), j].astype(np.float64),
+                                    w[int(filter_index[n]), unit].astype(np.float64))) * filter_scale)
+    return value

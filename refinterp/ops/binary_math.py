@@ -443,3 +443,153 @@ def add_n_spec(p: AddNParams, *xs: np.ndarray) -> np.ndarray:
             if p.dtype == np.float32:
                 total = _clamp(total, finfo.min, finfo.max)
     return total.astype(p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+_TIES_UP = "round to nearest, ties toward +infinity"
+_TIES_AWAY = "round to nearest, ties away from zero"
+
+
+def _explain_operands(ctx: OpContext, p: BinaryMathParams, inputs: list, index: tuple[int, ...], trace
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The two operands of output ``index`` (each input read at its broadcast position), as steps."""
+    operands = []
+    for k, x in enumerate(inputs[:2]):
+        x = np.asarray(x)
+        at = tuple(0 if d == 1 else int(i) for d, i in zip(x.shape, index[len(index) - x.ndim:]))
+        operands.append(x[at])
+        q = ctx.require_input(k).quantization
+        real = (f"; real value {float(q.scale[0]) * (int(operands[-1]) - int(q.zero_point[0]))!r}"
+                if p.kind == "quantized" and q is not None and q.scale.size else "")
+        trace.add(f"input {k + 1}", operands[-1].item(), f"input {k + 1} at {list(at)}"
+                  + (" (broadcast)" if tuple(x.shape) != tuple(p.output_shape) else "") + real)
+    return operands[0], operands[1]
+
+
+def explain_binary_math(ctx: OpContext, p: BinaryMathParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """DIV, FLOOR_DIV, FLOOR_MOD, SQUARED_DIFFERENCE, POW output ``index`` (module docstring): the 8-bit rules of
+    DIV and SQUARED_DIFFERENCE step by step, the float32 and raw integer rules as one operation."""
+    x1, x2 = np.asarray(inputs[0]), np.asarray(inputs[1])
+    try:  # the kernel's Eval checks: inputs it refuses have no element to explain
+        check_binary_inputs(p, x1, x2)
+    except EvalError as exc:
+        raise trace.not_detailed(f"inputs the kernel refuses ({exc})") from None
+    exponent = pow_scalar_integer_exponent(p, x1, x2)
+    a, b = _explain_operands(ctx, p, inputs, index, trace)
+    if exponent is not None:
+        value = integer_pow(p, np.asarray([a]), exponent)[0]
+        trace.add("power", value.item(), f"a^{exponent} by repeated squaring (BroadcastPow4D's integer path: one "
+                  "exponent element within 1e-5 of an integer), " + ("int32, wrapping" if p.kind == "int" else
+                                                                     "float32 products clamped to +-FLT_MAX"))
+        return value.item()
+    if p.kind == "float":
+        value = float_rule(p, np.asarray([a]), np.asarray([b]))[0]
+        said = {"DIV": "a / b in float32, then the fused activation's clamp",
+                "FLOOR_DIV": "floor(f64(a) / f64(b)), as float32", "FLOOR_MOD": "m = fmodf(a, b); m + b when m != 0 "
+                "and the signs of m and b differ", "SQUARED_DIFFERENCE": "d = a - b; d * d, float32",
+                "POW": "powf(a, b), the C library's"}[p.op]
+        trace.add("output", value, said, rule="round to nearest, ties to even")
+        with np.errstate(all="ignore"):
+            fa, fb = float(a), float(b)
+            real = {"DIV": lambda: fa / fb, "SQUARED_DIFFERENCE": lambda: (fa - fb) ** 2,
+                    "FLOOR_DIV": lambda: math.floor(fa / fb), "FLOOR_MOD": lambda: fa - fb * math.floor(fa / fb),
+                    "POW": lambda: np.power(np.float64(fa), np.float64(fb))}
+            try:
+                exact = float(real[p.op]())
+            except (ZeroDivisionError, OverflowError, ValueError):
+                exact = None
+        if exact is not None and math.isfinite(exact):
+            trace.approximates(exact)
+        return value
+    if p.kind == "int":
+        value = integer_rule(p, np.asarray([a]), np.asarray([b]))[0]
+        said = {"DIV": f"C's truncating a / b, clamped to [{p.act_min}, {p.act_max}] (the fused activation)",
+                "FLOOR_DIV": "floor(f64(a) / f64(b)), converted to the type", "FLOOR_MOD": "m = a % b (C); m + b when "
+                "m != 0 and the signs of m and b differ", "SQUARED_DIFFERENCE": "d = a - b; d * d (int32, wrapping)",
+                "POW": "int32(pow(f64(a), f64(b))) (x86: out of range gives INT32_MIN)"}[p.op]
+        trace.add("output", value.item(), said)
+        return value.item()
+    scale1, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input 1")
+    scale2, _ = per_tensor_qparams(ctx, ctx.require_input(1), "input 2")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    d1 = trace.add("input 1 minus zero point", int(a) - p.input1_zero_point, f"{int(a)} - {p.input1_zero_point}")
+    d2 = trace.add("input 2 minus zero point", int(b) - p.input2_zero_point, f"{int(b)} - {p.input2_zero_point}")
+    if p.op == "DIV":
+        value = _explain_div_8bit(p, d1, d2, scale1, scale2, output_scale, trace)
+        if d2:
+            trace.approximates(scale1 * d1 / (scale2 * d2), output_scale, p.output_zero_point, (p.act_min, p.act_max))
+        return value
+    twice = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
+    trace.add("twice the larger input scale", twice, f"2 * max(s1, s2): both inputs are brought to this scale, with "
+              f"{SQUARED_DIFFERENCE_LEFT_SHIFT} extra bits")
+    scaled = []
+    for k, (d, scale, m, sh) in enumerate(((d1, scale1, p.input1_multiplier, p.input1_shift),
+                                           (d2, scale2, p.input2_multiplier, p.input2_shift)), 1):
+        shifted = trace.add(f"input {k} shifted left", d << SQUARED_DIFFERENCE_LEFT_SHIFT,
+                            f"{d} * 2^{SQUARED_DIFFERENCE_LEFT_SHIFT}")
+        multiplier, shift = trace.quantize_multiplier(float(scale) / twice, f"s{k} / (2 * max(s1, s2))", (m, sh),
+                                                      name=f"input {k} multiplier")
+        scaled.append(trace.mbqm(shifted, multiplier, shift))
+    diff = trace.add("difference", scaled[0] - scaled[1], f"{scaled[0]} - {scaled[1]}")
+    square = trace.add("square", int(wrap_int32(diff * diff)), f"{diff} * {diff} (int32)")
+    multiplier, shift = trace.quantize_multiplier(
+        twice * twice / (float(1 << (2 * SQUARED_DIFFERENCE_LEFT_SHIFT)) * float(output_scale)),
+        f"(2 * max(s1, s2))^2 / (2^{2 * SQUARED_DIFFERENCE_LEFT_SHIFT} * s_out)", (p.output_multiplier, p.output_shift),
+        name="output multiplier")
+    value = trace.requantize(square, multiplier, shift, p.output_zero_point, -128, 127, "int8")
+    trace.approximates((scale1 * d1 - scale2 * d2) ** 2, output_scale, p.output_zero_point, (-128, 127))
+    return value
+
+
+def _explain_div_8bit(p: BinaryMathParams, a: int, b: int, scale1: float, scale2: float, output_scale: float,
+                      trace) -> int:
+    """DivElementwise (module docstring) on one pair, with this module's reciprocal and rounding functions."""
+    if b < 0:
+        a, b = -a, -b
+        trace.add("signs moved to the dividend", [a, b], "b < 0: both negated, so the divisor is positive")
+    real = np.float32(scale1) / np.float32(np.float32(scale2) * np.float32(output_scale))
+    multiplier, shift = trace.quantize_multiplier(float(real), "f32(s1 / f32(s2 * s_out)) (div.cc, float32)",
+                                                  (p.output_multiplier, p.output_shift))
+    inverse, recip_shift = (int(np.asarray(v).reshape(-1)[0]) for v in reciprocal(np.asarray([b], np.int64)))
+    headroom_b = int(count_leading_zeros_u32(np.asarray([b]))[0])
+    trace.add("reciprocal of the divisor", [inverse, recip_shift], f"GetReciprocal({b}, 31): {b} shifted left by its "
+              f"{headroom_b} leading zeros into [1, 2) is {b * 2.0 ** (headroom_b - 31)!r}, 1/that in Q0.31 = "
+              f"{inverse / 2**31!r} (Newton-Raphson), num_bits_over_unit = {recip_shift}")
+    headroom = int(count_leading_sign_bits(np.asarray([a]))[0])
+    shifted = trace.add("dividend shifted left", int(wrap_int32(a << headroom)), f"{a} << {headroom} (its "
+                        "redundant sign bits, for precision)")
+    unscaled = int(saturating_rounding_doubling_high_mul(np.int64(shifted), np.int64(inverse)))
+    trace.add("times the reciprocal", unscaled, f"SaturatingRoundingDoublingHighMul({shifted}, {inverse})",
+              rule=_TIES_UP)
+    high = int(saturating_rounding_doubling_high_mul(np.int64(unscaled), np.int64(multiplier)))
+    trace.add("times the multiplier", high, f"SaturatingRoundingDoublingHighMul({unscaled}, {multiplier})",
+              rule=_TIES_UP)
+    total_shift = shift - recip_shift - headroom
+    scaled = int(rounding_divide_by_pot_x86(np.int64(high), np.int64(-total_shift)))
+    trace.add("RoundingDivideByPOT", scaled, f"{high} / 2^{-total_shift} (shift {shift} - {recip_shift} - {headroom})"
+              + (" (an exponent above 31: x86's shift rules)" if -total_shift > 31 else ""), rule=_TIES_AWAY)
+    shifted_out = trace.add("plus output zero point", p.output_zero_point + scaled, f"{p.output_zero_point} + {scaled}")
+    return int(trace.clamp(shifted_out, int(p.act_min), int(p.act_max), "the fused activation and the output type"))
+
+
+def explain_add_n(ctx: OpContext, p: AddNParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ADD_N output ``index``: the inputs' elements summed in input order (float32: each sum clamped to
+    [lowest, max]; int32 wraps)."""
+    values = [np.asarray(x)[index] for x in inputs]
+    trace.add("operands", [v.item() for v in values], f"the {len(values)} inputs at {list(index)}")
+    total = values[0].copy()
+    finfo = np.finfo(np.float32)
+    items = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, v in enumerate(values[1:], 1):
+            total = (total + v).astype(p.dtype)
+            if p.dtype == np.float32:
+                total = _clamp(total, finfo.min, finfo.max).astype(np.float32)
+            items.append({"input": k, "in": v.item(), "running": total.item()})
+    trace.add("sum", total.item(), "in input order from the first, " + (
+        "float32, each sum clamped to [lowest, max]" if p.dtype == np.float32 else "int32, wrapping"), items=items)
+    if p.dtype == np.float32:
+        trace.approximates(float(sum(float(v) for v in values)))
+    return total.item()

@@ -80,3 +80,37 @@ def _cast(x: np.ndarray, out: np.dtype) -> np.ndarray:
         return np.where(nan | high, info.max, np.where(low, info.min, inside)).astype(out)
     return x.astype(out)  # integer to integer: two's-complement wrap, as static_cast
 
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_cast(ctx: OpContext, p: CastParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """CAST output ``index``: the input value and the conversion rule (module docstring) that gives the output."""
+    x = np.asarray(inputs[0])
+    value = x[index]
+    trace.add("input", value.item(), f"input at {list(index)}, {x.dtype} (scales and zero points are not read)")
+    out = p.dtype
+    if out == np.bool_:
+        rule = "value != 0 (a NaN is true, -0.0 false)"
+    elif x.dtype == np.bool_:
+        rule = "false -> 0, true -> 1"
+    elif out == np.float16:
+        rule = ("to float32 first, then to half, ties to even (fp16_ieee_from_fp32_value)" if x.dtype != np.float32
+                else "to half, ties to even (fp16_ieee_from_fp32_value)")
+    elif out.kind == "f":
+        rule = f"the nearest {out}, ties to even" + (" (half to float first)" if x.dtype == np.float16 else "")
+    elif x.dtype.kind == "f":
+        info = np.iinfo(out)
+        rule = f"truncated toward zero, clamped to [{info.min}, {info.max}] (SaturatingCastFloatingToInteger; NaN " \
+               "gives the maximum)"
+    else:
+        rule = f"static_cast<{out}>: two's-complement wrap to {out.itemsize * 8} bits"
+    result = cast_spec(p, np.asarray([value]))[0]
+    trace.add("output", result.item(), rule, rule="round to nearest, ties to even" if out.kind == "f" and
+              x.dtype != out else "truncate toward zero" if x.dtype.kind == "f" and out.kind in "iu" else "")
+    if out.kind == "f" and x.dtype != np.bool_:
+        with np.errstate(all="ignore"):
+            trace.approximates(float(np.asarray(value).astype(np.float64)))
+    return result.item()

@@ -413,6 +413,8 @@ def broadcast_position(shape: tuple[int, ...], index: tuple[int, ...]) -> tuple[
 def explain_binary(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[int, ...], trace) -> object:
     """ADD / SUB / MUL / MINIMUM / MAXIMUM output ``index``: the two operands it reads (broadcast), then the rule of
     the module docstring (8-bit and int16 general path, float32, plain integers)."""
+    if p.kind in ("pot_int16", "int16_to_8bit"):
+        return _explain_flat_int16(ctx, p, inputs, index, trace)
     if p.kind not in ("quantized", "float", "raw"):
         raise trace.not_detailed(f"the {p.kind} rule")
     operands = []
@@ -485,4 +487,61 @@ def explain_binary(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[i
     shifted = trace.add("plus output zero point", raw + p.output_offset, f"{raw} + {p.output_offset}")
     value = int(trace.clamp(shifted, int(p.act_min), int(p.act_max), "the fused activation and the output type"))
     trace.approximates(real, output_scale, p.output_offset, (p.act_min, p.act_max))
+    return value
+
+
+def _explain_flat_int16(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The two int16 kernels that do not broadcast (they read the flat position): ADD/SUB with power-of-two
+    scales (``reference_ops::Add`` int16 / ``Sub16``) and MUL int16 -> int8/uint8 (Q0.15 x Q0.15)."""
+    flat = int(np.ravel_multi_index(index, p.output_shape)) if p.output_shape else 0
+    a, b = (int(np.asarray(x).reshape(-1)[flat]) for x in inputs[:2])
+    scales = []
+    for k, q in enumerate((a, b), 1):
+        quantization = ctx.require_input(k - 1).quantization
+        scale = float(quantization.scale[0]) if quantization is not None and quantization.scale.size else None
+        scales.append(scale)
+        trace.add(f"input {k}", q, f"input {k} at flat position {flat} (the kernel does not broadcast: it reads the "
+                  "flat position)" + (f"; real value {scale * q!r}" if scale is not None else ""))
+    output = ctx.output(0).quantization
+    output_scale = float(output.scale[0]) if output is not None and output.scale.size else None
+    if p.kind == "int16_to_8bit":
+        product = a * b
+        high = int(srdhm_int16(a, b))
+        trace.add("SaturatingRoundingDoublingHighMul<int16>", high,
+                  f"{a} * {b} / 2^15 = {product / 32768.0!r} -> {high} (gemmlowp int16: the product read as Q0.15 x "
+                  "Q0.15; the scales and zero points are not used)", rule="round to nearest, ties away from zero")
+        rescaled = int(rounding_divide_by_pot_int16(high, 8))
+        trace.add("RoundingDivideByPOT<int16>", rescaled, f"{high} / 2^8 = {high / 256.0!r} -> {rescaled}",
+                  rule="round to nearest, ties away from zero")
+        clamped = trace.add("clamp", max(int(p.act_min) - p.output_offset, min(int(p.act_max) - p.output_offset,
+                                                                              rescaled)),
+                            f"to [{int(p.act_min) - p.output_offset}, {int(p.act_max) - p.output_offset}] (the "
+                            "activation range minus the output zero point)")
+        value = trace.add("plus output zero point", clamped + p.output_offset, f"{clamped} + {p.output_offset}")
+        if output_scale:
+            trace.approximates(a * b / float(1 << 30), output_scale, p.output_offset, (p.act_min, p.act_max))
+        return value
+    if p.input1_shift == 0:
+        ready, shifted, right_shift, which = a, b, -p.input2_shift, 2
+    else:
+        ready, shifted, right_shift, which = b, a, -p.input1_shift, 1
+    trace.add("power-of-two scales", [p.input1_shift, p.input2_shift],
+              "log2(s1) - log2(s_out), log2(s2) - log2(s_out): one is 0, the other input is shifted right")
+    scaled = int(rounding_divide_by_pot_int16(shifted, right_shift))
+    trace.add(f"input {which} shifted right", scaled, f"{shifted} / 2^{right_shift} -> {scaled} "
+              "(gemmlowp RoundingDivideByPOT<int16>)" if right_shift else f"{shifted} (shift 0)",
+              rule="round to nearest, ties away from zero" if right_shift else "")
+    if p.op == "ADD":
+        raw, said = scaled + ready, f"{scaled} + {ready}"
+    elif p.input1_shift == 0:
+        raw, said = ready - scaled, f"{ready} - {scaled}"
+    else:
+        raw, said = scaled - ready, f"{scaled} - {ready}"
+    total = int(saturate_int16(raw))
+    trace.add("saturating sum" if p.op == "ADD" else "saturating difference", total,
+              said + (" (saturates to int16)" if total != raw else " (int16, saturating)"))
+    value = int(trace.clamp(total, int(p.act_min), int(p.act_max), "the fused activation"))
+    if output_scale and None not in scales:
+        real = scales[0] * a + scales[1] * b if p.op == "ADD" else scales[0] * a - scales[1] * b
+        trace.approximates(real, output_scale, 0, (p.act_min, p.act_max))
     return value

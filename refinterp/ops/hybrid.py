@@ -51,7 +51,16 @@ import math
 import numpy as np
 
 from refinterp.errors import EvalError
-from refinterp.quant import INT32_MIN, round_half_away_f32, wrap_int32
+from refinterp.quant import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    ACT_SIGN_BIT,
+    INT32_MIN,
+    round_half_away_f32,
+    wrap_int32,
+)
 
 QUANT_BLOCK = 8  # NeonSymmetric/AsymmetricQuantizeFloats: 2 * 4 floats per vector iteration
 DOT_BLOCK = 16  # SseMatrixBatchVectorMultiplyAccumulateImpl: 16 int8 per DotProdInt8x4x4
@@ -189,3 +198,267 @@ def sse_row_sums(weights: np.ndarray) -> np.ndarray:
 def hybrid_weights(w: np.ndarray) -> np.ndarray:
     """The weights as the hybrid kernels read them: int8 (uint8 bytes reinterpreted, zero point ignored)."""
     return np.ascontiguousarray(w).view(np.int8) if w.dtype == np.uint8 else np.asarray(w, dtype=np.int8)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: the shared steps of the hybrid rules (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_quantize_row(trace, row: np.ndarray, asymmetric: bool, what: str = "input row", listed: bool = True
+                         ) -> tuple[np.ndarray, np.float32, int]:
+    """The on-the-fly quantization of one float32 row, step by step, with this module's own functions
+    (:func:`symmetric_quantize` / :func:`asymmetric_quantize`): (int64 q, float32 scale, zero point).
+    ``listed``: show every value (a dot product's row); False for a whole image (its range and scale only)."""
+    row = np.asarray(row, dtype=np.float32).reshape(-1)
+    if listed:
+        trace.add(what, row, f"{row.size} float32 values, quantized to int8 at each invoke (the whole row, one "
+                  "scale)", items=[{"k": k, "x": v} for k, v in enumerate(row)])
+    else:
+        trace.add(what, int(row.size), f"{row.size} float32 values, quantized to int8 at each invoke with one scale")
+    blocks = row.size & ~(QUANT_BLOCK - 1)
+    rounding = (f"the first {blocks} values (blocks of {QUANT_BLOCK}) with RoundToNearest: trunc(f32(v +- 0.5f)); "
+                f"the last {row.size - blocks} with round half away from zero")
+    if asymmetric:
+        q, scale, zero_point = asymmetric_quantize(row)
+        rmin = min(np.float32(0.0), np.float32(row.min())) if row.size else np.float32(0.0)
+        rmax = max(np.float32(0.0), np.float32(row.max())) if row.size else np.float32(0.0)
+        trace.add("row range", [rmin, rmax], "rmin = min(0, min x), rmax = max(0, max x) (AsymmetricQuantizeFloats)")
+        if rmin == rmax:
+            trace.add("row scale", scale, "an all-zero range: q = 0, scale 1, zero point 0")
+        else:
+            trace.add("row scale", scale, f"f32(f64(f32(rmax - rmin)) / 255) = {float(scale)!r}")
+            trace.add("row zero point", zero_point, "TFLite's nudged zero point, in double: -128 - rmin/s or "
+                      "127 - rmax/s (the smaller error), clamped to [-128, 127], rounded half away from zero",
+                      rule="round to nearest, ties away from zero")
+            inverse = np.float32(1.0 / float(scale)) if scale else np.float32(0.0)
+            trace.add("inverse scale", inverse, "f32(1.0 / f64(scale))")
+        trace.add("quantized row", q, f"clamp(round(f32(x * inverse)) + zp, -128, 127): {rounding}",
+                  rule="round to nearest, ties away from zero")
+        return q, scale, int(zero_point)
+    q, scale = symmetric_quantize(row)
+    value_range = max(abs(np.float32(row.min())), abs(np.float32(row.max()))) if row.size else np.float32(0.0)
+    trace.add("row range", value_range, "max(|min x|, |max x|) (SymmetricQuantizeFloats)")
+    if value_range == 0:
+        trace.add("row scale", scale, "an all-zero row: q = 0, scale 1")
+    else:
+        trace.add("row scale", scale, f"f32(range / 127) = {float(scale)!r}")
+        trace.add("inverse scale", np.float32(np.float32(127) / value_range), "f32(127 / range)")
+    if listed:
+        trace.add("quantized row", q, f"clamp(round(f32(x * inverse)), -127, 127): {rounding}",
+                  rule="round to nearest, ties away from zero")
+    return q, scale, 0
+
+
+def explain_hybrid_dot(trace, weights: np.ndarray, q: np.ndarray, what: str = "weights", sse: bool = True) -> int:
+    """The int32 dot product of one int8 weight row with one quantized row, step by step: with ``sse`` as
+    :func:`sse_dot` computes it (the -128 sign trick of DotProdInt8x4x4 on the first ``K & ~15`` columns), else
+    exact products (a reference loop, as BATCH_MATMUL's)."""
+    w = np.asarray(weights, dtype=np.int64).reshape(-1)
+    q = np.asarray(q, dtype=np.int64).reshape(-1)
+    trace.add(what, w, "int8 weights (uint8 bytes read as int8, the zero point ignored)",
+              items=[{"k": k, "w": v} for k, v in enumerate(w)])
+    products = w * q
+    k16 = w.size & ~(DOT_BLOCK - 1) if sse else 0
+    tricked = [k for k in range(k16) if w[k] == -128 and q[k] < 0]
+    for k in tricked:  # _mm_maddubs_epi16(|q|, sign(w, q)): -(-128) wraps to -128 in int8
+        products[k] = -128 * abs(int(q[k]))
+    trace.add("products", products, "w * q, exact" + (
+        f"; at k = {tricked}: w = -128 meets q < 0 in the SSE block, sign(w, q) wraps to -128, the product is "
+        "-128 * |q| (DotProdInt8x4x4)" if tricked else ""))
+    total = int(sse_dot(w[None, :], q[None, :])[0, 0]) if sse else int(wrap_int32(int(w @ q)))
+    if total != int(wrap_int32(products.sum())):  # the parts above are sse_dot's own: this cannot differ
+        raise AssertionError(f"traced hybrid dot {int(wrap_int32(products.sum()))} != {total}")
+    trace.add("sum of products", total, f"{w.size} products added in int32" + (
+        " (wraps)" if total != int(products.sum()) else ""))
+    return total
+
+
+def explain_activation_to_vector(trace, value: np.float32, activation: int) -> np.float32:
+    """ApplyActivationToVector (the hybrid FULLY_CONNECTED's activation) on one value, with std::max/std::min
+    (``max(a, b) = a < b ? b : a``: -0.0 and NaN become +0.0 under RELU)."""
+    v = np.float32(value)
+    zero, one, six = np.float32(0.0), np.float32(1.0), np.float32(6.0)
+    if activation == ACT_NONE:
+        return v
+    if activation == ACT_RELU:
+        out, said = (v if zero < v else zero), "std::max(0, y)"
+    elif activation == ACT_RELU6:
+        low = six if six < v else v
+        out, said = (low if zero < low else zero), "std::max(0, std::min(y, 6))"
+    elif activation == ACT_RELU_N1_TO_1:
+        low = one if one < v else v
+        out, said = (low if -one < low else -one), "std::max(-1, std::min(y, 1))"
+    elif activation == ACT_SIGN_BIT:
+        out, said = np.float32(1.0 if np.signbit(v) else 0.0), "signbit(y) ? 1 : 0"
+    else:
+        raise trace.not_detailed(f"the fused activation {activation}")
+    return trace.add("activation", np.float32(out), f"{said} (ApplyActivationToVector)")
+
+
+def explain_hybrid_fully_connected(ctx, p, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The hybrid FULLY_CONNECTED (``EvalHybridDense``, refinterp/ops/fully_connected.py ``fully_connected_hybrid``)
+    at one element: row b quantized by itself, the SSE int8 dot with unit u's weights, the zero-point correction
+    (asymmetric inputs), the float rescale, the bias, the activation."""
+    x, w, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    rows = np.asarray(x, dtype=np.float32).reshape(-1, p.depth)
+    flat = int(np.ravel_multi_index(index, p.output_shape))
+    row, unit = divmod(flat, p.units)
+    trace.add("output element", [row, unit], f"row {row} of the input (read as [{rows.shape[0]}, {p.depth}]) times "
+              f"the int8 weights of unit {unit}; LiteRT's hybrid rule (float input, int8 weights)")
+    start = np.float32(0.0) if bias is None else np.float32(np.asarray(bias, np.float32).reshape(-1)[unit])
+    if is_zero_vector(rows):
+        trace.add("all-zero input", start, "the whole input is zero (NeonIsZeroVector): the output is the bias"
+                  + ("" if bias is None else f" bias[{unit}]") + ", no quantization")
+        value = explain_activation_to_vector(trace, start, p.activation)
+        trace.approximates(float(value))
+        return value
+    weights = hybrid_weights(w).reshape(p.units, p.depth)
+    q, row_scale, zero_point = explain_quantize_row(trace, rows[row], p.asymmetric)
+    total = explain_hybrid_dot(trace, weights[unit], q, "weights", sse=True)
+    if p.asymmetric:
+        row_sum = int(sse_row_sums(weights)[unit])
+        trace.add("weight row sum", row_sum, f"sum of unit {unit}'s weights (SseReductionSumVector: int16 lanes, "
+                  "wrapping)")
+        total = trace.add("minus zero point x row sum", int(wrap_int32(total - int(wrap_int32(zero_point * row_sum)))),
+                          f"{total} - {zero_point} * {row_sum} (int32)")
+    if p.filter_scales.size > 1:
+        scale = np.float32(p.filter_scales[unit] * row_scale)
+        trace.add("scale", scale, f"f32(s_w[{unit}] {float(p.filter_scales[unit])!r} * row scale {float(row_scale)!r})")
+    else:
+        scale = np.float32(row_scale * p.filter_scales[0])
+        trace.add("scale", scale, f"f32(row scale {float(row_scale)!r} * s_w {float(p.filter_scales[0])!r})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = trace.add("rescaled", np.float32(np.float32(total) * scale), f"f32(f32({total}) * "
+                            f"{float(scale)!r})", rule="round to nearest, ties to even")
+        value = trace.add("plus bias", np.float32(start + product), f"{float(start)!r} + {float(product)!r}, float32"
+                          + (" (no bias: 0)" if bias is None else f" (bias[{unit}])"), rule="round to nearest, "
+                          "ties to even")
+    value = explain_activation_to_vector(trace, value, p.activation)
+    filter_scale = float(p.filter_scales[unit if p.filter_scales.size > 1 else 0])
+    real = float(np.dot(rows[row].astype(np.float64), weights[unit].astype(np.float64))) * filter_scale + float(start)
+    if p.activation in (ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1):
+        real = min(max(real, float(p.act_min)), float(p.act_max))
+    trace.approximates(real)
+    return value
+
+
+def _window_taps(p, in_h: int, in_w: int, filter_h: int, filter_w: int, oy: int, ox: int
+                 ) -> list[tuple[int, int, int, int, bool]]:
+    """Every tap of output (oy, ox) in the filter's (ky, kx) order: (ky, kx, iy, ix, inside the image), from the
+    params' window (``p.stride_*``, ``p.dilation_*``, ``p.window.pad_*``) as the convolutions' padded views."""
+    taps = []
+    for ky in range(filter_h):
+        for kx in range(filter_w):
+            iy = oy * p.stride_h - p.window.pad_h + ky * p.dilation_h
+            ix = ox * p.stride_w - p.window.pad_w + kx * p.dilation_w
+            taps.append((ky, kx, iy, ix, 0 <= iy < in_h and 0 <= ix < in_w))
+    return taps
+
+
+def _explain_float_tail(trace, acc_scaled: np.float32, bias: np.ndarray | None, oc: int, act_min: float,
+                        act_max: float) -> np.float32:
+    """The hybrid convolutions' last steps: + bias[oc] in float32, then ActivationFunctionWithMinMax."""
+    value = np.float32(acc_scaled)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bias is not None:
+            value = trace.add("plus bias", np.float32(value + np.float32(np.asarray(bias).reshape(-1)[oc])),
+                              f"+ bias[{oc}] = {float(np.asarray(bias).reshape(-1)[oc])!r}, float32",
+                              rule="round to nearest, ties to even")
+    value = np.clip(np.float32(value), np.float32(act_min), np.float32(act_max)).astype(np.float32)[()]
+    trace.add("clamp", value, f"to [{act_min:g}, {act_max:g}] (the fused activation; none: +-FLT_MAX)")
+    return value
+
+
+def explain_hybrid_conv2d(ctx, p, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The hybrid CONV_2D rules (refinterp/ops/conv.py ``_conv2d_hybrid`` / ``_conv2d_hybrid_per_channel``) at
+    output (b, oy, ox, oc): the whole image b quantized (symmetric per tensor, asymmetric per channel), the
+    window's int8 products, the float rescale, the bias, the clamp."""
+    x, w, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    b, oy, ox, oc = (int(v) for v in index)
+    channels_out, filter_h, filter_w, channels_in = w.shape
+    per_channel = p.kind == "hybrid_per_channel"
+    trace.add("output element", [b, oy, ox, oc], f"batch {b}, row {oy}, column {ox}, output channel {oc}; LiteRT's "
+              "hybrid rule (float input, int8 weights), " + ("per-channel scales (HybridConvPerChannel)" if per_channel
+                                                            else "per-tensor scale (HybridConv)"))
+    image = np.asarray(x, np.float32).reshape(x.shape[0], -1)
+    q_all, _, _ = quantize_rows(image, per_channel)
+    q, row_scale, zero_point = explain_quantize_row(trace, image[b], per_channel, what=f"input image {b}",
+                                                    listed=False)
+    if not np.array_equal(q, q_all[b]):
+        raise AssertionError("the quantized image differs from quantize_rows'")
+    q = q.reshape(x.shape[1:])
+    weights = hybrid_weights(w).astype(np.int64)[oc]
+    taps = _window_taps(p, x.shape[1], x.shape[2], filter_h, filter_w, oy, ox)
+    # the im2col row: (ky, kx, ic) order, a tap outside the image reads 0 (per channel: zp_b, minus zp_b = 0)
+    first_channel = oc // (channels_out // p.groups) * channels_in  # a grouped filter reads its group's channels
+    column = np.array([q[iy, ix, first_channel + ic] - zero_point if inside else 0 for ky, kx, iy, ix, inside in taps
+                       for ic in range(channels_in)], np.int64)
+    outside = sum(not t[4] for t in taps)
+    trace.add("input window", column, f"{len(taps)} taps x {channels_in} channels of the quantized image"
+              + (f" minus its zero point {zero_point}" if per_channel else "") + (
+                  f"; {outside} taps fall outside the image and read 0" if outside else ""),
+              items=[{"ky": ky, "kx": kx, "iy": iy, "ix": ix, "ic": first_channel + ic,
+                      "q": int(column[k * channels_in + ic])}
+                     for k, (ky, kx, iy, ix, _) in enumerate(taps) for ic in range(channels_in)])
+    sse = not per_channel and not p.exact_dot
+    total = explain_hybrid_dot(trace, weights.reshape(-1), column, f"weights of channel {oc}", sse=sse)
+    if not per_channel:
+        trace.notes.append("the dot product runs " + ("through the SSE kernel (Cout % 4 != 0: the -128 sign trick)"
+                                                      if sse else "in the int8 GEMM (exact, Cout % 4 == 0)"))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if per_channel:
+            first = trace.add("times s_w", np.float32(np.float32(total) * p.filter_scales[oc]),
+                              f"f32(f32({total}) * s_w[{oc}] {float(p.filter_scales[oc])!r})",
+                              rule="round to nearest, ties to even")
+            scaled = trace.add("times image scale", np.float32(first * np.float32(row_scale)),
+                               f"f32({float(first)!r} * {float(row_scale)!r})", rule="round to nearest, ties to even")
+        else:
+            combined = trace.add("scale", np.float32(np.float32(row_scale) * p.filter_scales[0]),
+                                 f"f32(image scale {float(row_scale)!r} * s_w {float(p.filter_scales[0])!r})")
+            scaled = trace.add("rescaled", np.float32(np.float32(total) * combined),
+                               f"f32(f32({total}) * {float(combined)!r})", rule="round to nearest, ties to even")
+    value = _explain_float_tail(trace, scaled, bias, oc, float(p.act_min), float(p.act_max))
+    real_x = np.array([image[b].reshape(x.shape[1:])[iy, ix, first_channel + ic] if inside else 0.0
+                       for ky, kx, iy, ix, inside in taps for ic in range(channels_in)], np.float64)
+    real = float(real_x @ weights.reshape(-1).astype(np.float64)) * float(p.filter_scales[oc])
+    real += 0.0 if bias is None else float(np.asarray(bias).reshape(-1)[oc])
+    trace.approximates(min(max(real, float(p.act_min)), float(p.act_max)))
+    return value
+
+
+def explain_hybrid_depthwise_conv2d(ctx, p, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The hybrid DEPTHWISE_CONV_2D rule (refinterp/ops/depthwise_conv.py ``_depthwise_hybrid``,
+    DepthwiseConvHybridPerChannel) at output (b, oy, ox, oc): image b quantized asymmetrically, the in-image taps'
+    products ``w * (q - zp_b)``, then ``f32(f32(acc) * f32(s_w[oc] * scale_b))``, the bias, the clamp."""
+    x, w, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    b, oy, ox, oc = (int(v) for v in index)
+    _, filter_h, filter_w, _ = w.shape
+    ic = oc // p.depth_multiplier
+    trace.add("output element", [b, oy, ox, oc], f"batch {b}, row {oy}, column {ox}, output channel {oc} (input "
+              f"channel {ic}); LiteRT's hybrid rule (float input, int8 weights, DepthwiseConvHybridPerChannel)")
+    image = np.asarray(x, np.float32).reshape(x.shape[0], -1)
+    q_all, _, _ = quantize_rows(image, True)
+    q, row_scale, zero_point = explain_quantize_row(trace, image[b], True, what=f"input image {b}", listed=False)
+    if not np.array_equal(q, q_all[b]):
+        raise AssertionError("the quantized image differs from quantize_rows'")
+    q = q.reshape(x.shape[1:])
+    taps = [t for t in _window_taps(p, x.shape[1], x.shape[2], filter_h, filter_w, oy, ox) if t[4]]
+    skipped = filter_h * filter_w - len(taps)
+    shifted = np.array([q[iy, ix, ic] - zero_point for _, _, iy, ix, _ in taps], np.int64)
+    trace.add("input window", shifted, f"{len(taps)} in-image taps of channel {ic}, quantized, minus the image zero "
+              f"point {zero_point}" + (f"; {skipped} taps fall outside the image and are skipped" if skipped else ""),
+              items=[{"ky": ky, "kx": kx, "iy": iy, "ix": ix, "q - zp": int(v)}
+                     for (ky, kx, iy, ix, _), v in zip(taps, shifted)])
+    weights = np.array([int(w[0, ky, kx, oc]) for ky, kx, _, _, _ in taps], np.int64)
+    total = explain_hybrid_dot(trace, weights, shifted, f"weights of channel {oc}", sse=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = trace.add("scale", np.float32(p.filter_scales[oc] * np.float32(row_scale)),
+                          f"f32(s_w[{oc}] {float(p.filter_scales[oc])!r} * image scale {float(row_scale)!r})")
+        scaled = trace.add("rescaled", np.float32(np.float32(total) * scale), f"f32(f32({total}) * {float(scale)!r})",
+                           rule="round to nearest, ties to even")
+    value = _explain_float_tail(trace, scaled, bias, oc, float(p.act_min), float(p.act_max))
+    real_x = np.array([image[b].reshape(x.shape[1:])[iy, ix, ic] for _, _, iy, ix, _ in taps], np.float64)
+    real = float(real_x @ weights.astype(np.float64)) * float(p.filter_scales[oc])
+    real += 0.0 if bias is None else float(np.asarray(bias).reshape(-1)[oc])
+    trace.approximates(min(max(real, float(p.act_min)), float(p.act_max)))
+    return value

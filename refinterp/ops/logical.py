@@ -259,3 +259,68 @@ def select_spec(p: SelectParams, cond: np.ndarray, x: np.ndarray, y: np.ndarray)
         rows = cond.reshape(cond.shape + (1,) * (x.ndim - cond.ndim))
         return np.where(rows, x, y).astype(x.dtype)
     return np.where(cond, x, y).astype(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+_COMPARISON_SYMBOLS = {"EQUAL": "==", "NOT_EQUAL": "!=", "LESS": "<", "LESS_EQUAL": "<=", "GREATER": ">",
+                       "GREATER_EQUAL": ">="}
+
+
+def _broadcast_operand(x: np.ndarray, index: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+    x = np.asarray(x)
+    at = tuple(0 if d == 1 else int(i) for d, i in zip(x.shape, index[len(index) - x.ndim:]))
+    return x[at], at
+
+
+def explain_comparison(ctx: OpContext, p: ComparisonParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """EQUAL ... GREATER_EQUAL output ``index``: the two operands (broadcast), for 8-bit (and quantized int16
+    EQUAL / NOT_EQUAL) inputs each rescaled as :func:`comparison_rescaled` does, then the comparison."""
+    compared = []
+    for k, x in enumerate(inputs[:2]):
+        value, at = _broadcast_operand(x, index)
+        trace.add(f"input {k + 1}", value.item(), f"input {k + 1} at {list(at)}")
+        if p.rescale is None:
+            compared.append(value)
+            continue
+        r = p.rescale[k]
+        shifted = (int(value) - r.zero_point) << COMPARISON_LEFT_SHIFT
+        trace.add(f"input {k + 1} minus zero point, shifted", shifted, f"({int(value)} - {r.zero_point}) * "
+                  f"2^{COMPARISON_LEFT_SHIFT}")
+        high = int(saturating_rounding_doubling_high_mul(np.int64(shifted), r.multiplier))
+        trace.add(f"input {k + 1} times its scale", high,
+                  f"SaturatingRoundingDoublingHighMul({shifted}, {r.multiplier}): the multiplier of "
+                  f"QuantizeMultiplier(s{k + 1}), shift {r.shift}",
+                  rule="round to nearest, ties toward +infinity")
+        if r.shift <= 0:
+            rescaled = int(rounding_divide_by_pot(np.int64(high), -r.shift))
+            trace.add(f"input {k + 1} rescaled", rescaled, f"RoundingDivideByPOT({high}, {-r.shift}): the real value "
+                      f"in units of 2^-{COMPARISON_LEFT_SHIFT}", rule="round to nearest, ties away from zero")
+        else:
+            rescaled = 1 if high >= 0 else -1
+            trace.add(f"input {k + 1} rescaled", rescaled, "scale > 1: RoundingDivideByPOT with a negative exponent "
+                      "(undefined in C++), which x86 evaluates as the sign")
+        if rescaled != int(comparison_rescaled(r, np.asarray([value]))[0]):  # the spec's own rule: cannot differ
+            raise AssertionError("traced comparison rescale differs from comparison_rescaled")
+        compared.append(np.int64(rescaled))
+    a, b = compared
+    value = bool(COMPARISON_FUNCTIONS[p.op](a, b))
+    trace.add("output", value, f"{a.item()} {_COMPARISON_SYMBOLS[p.op]} {b.item()}"
+              + (" (IEEE: NaN compares unequal)" if np.issubdtype(np.asarray(a).dtype, np.floating) else ""))
+    return value
+
+
+def explain_logical(ctx: OpContext, p: LogicalParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """LOGICAL_AND / LOGICAL_OR / LOGICAL_NOT output ``index``: the bool operands and the result."""
+    operands = []
+    for k, x in enumerate(inputs[:1] if p.op == "LOGICAL_NOT" else inputs[:2]):
+        value, at = _broadcast_operand(x, index)
+        operands.append(bool(value))
+        trace.add(f"input {k + 1}", bool(value), f"input {k + 1} at {list(at)}")
+    if p.op == "LOGICAL_NOT":
+        value = not operands[0]
+    else:
+        value = (operands[0] and operands[1]) if p.op == "LOGICAL_AND" else (operands[0] or operands[1])
+    trace.add("output", value, {"LOGICAL_NOT": "not a", "LOGICAL_AND": "a and b", "LOGICAL_OR": "a or b"}[p.op])
+    return value

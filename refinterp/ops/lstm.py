@@ -61,8 +61,16 @@ import numpy as np
 from refinterp.ops.common import KernelResult, OpContext, per_tensor_qparams
 from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
 from refinterp.ops.fully_connected import apply_activation_to_vector
-from refinterp.ops.hybrid import is_zero_vector, quantize_rows, sse_dot, sse_row_sums
+from refinterp.ops.hybrid import (
+    explain_hybrid_dot,
+    explain_quantize_row,
+    is_zero_vector,
+    quantize_rows,
+    sse_dot,
+    sse_row_sums,
+)
 from refinterp.ops.softmax_logistic import logistic_fixed_point, logistic_int16, tanh_fixed_point, tanh_int16
+from refinterp.ops.svdf import explain_initial_state
 from refinterp.ops.unary_math import inv_sqrt_multiplier_exp
 from refinterp.quant import (
     ACT_NONE,
@@ -1384,3 +1392,494 @@ def bidirectional_sequence_lstm_spec(p: BidirectionalLstmParams, *inputs: np.nda
     if p.merge_outputs:
         return KernelResult(outputs=(np.concatenate(outputs, axis=-1),), variable_updates=updates)
     return KernelResult(outputs=tuple(outputs), variable_updates=updates)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def _explain_gate_part(trace, name: str, vector: np.ndarray, weights: np.ndarray, effective_bias: np.ndarray | None,
+                       multiplier: tuple[int, int], accumulator: int, unit: int) -> int:
+    """One ``PortableMatrixBatchVectorMultiplyAccumulate`` term of a gate at one unit:
+    ``sat16(MBQM(effective_bias + W . v, m) + accumulator)``, as :func:`matrix_batch_vector_multiply_accumulate`."""
+    row = np.asarray(weights[unit], np.int64)
+    products = [int(w) * int(v) for w, v in zip(row, vector)]
+    trace.add(f"{name} products", products, f"W[{unit}, k] * v[k] (raw int8 values: the zero point is in the "
+              "effective bias)",
+              items=[{"k": k, "w": int(w), "v": int(v)} for k, (w, v) in enumerate(zip(row, vector))])
+    bias = 0 if effective_bias is None else int(effective_bias[unit])
+    acc = trace.add(f"{name} accumulator", int(wrap_int32(bias + sum(products))), f"effective bias {bias} (bias - "
+                    f"zp * rowsum(W)) + {sum(products)}, int32")
+    scaled = trace.mbqm(acc, *multiplier)
+    total = scaled + accumulator
+    value = int(np.clip(total, INT16_MIN, INT16_MAX))
+    trace.add(f"{name} into the gate", value, f"{scaled}" + (f" + {accumulator}" if accumulator else "")
+              + " saturated to int16 (Q3.12)")
+    expected = int(matrix_batch_vector_multiply_accumulate(
+        np.asarray(vector, np.int64)[None, :], np.asarray([bias], np.int64), row[None, :], multiplier, 0,
+        np.asarray([[accumulator]], np.int64), INT16_MIN, INT16_MAX)[0, 0])
+    if expected != value:  # the parts above are the spec's function on one unit: this cannot differ
+        raise AssertionError("traced gate term differs from matrix_batch_vector_multiply_accumulate")
+    return value
+
+
+def explain_unidirectional_sequence_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...],
+                                         trace) -> object:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM output ``index`` under LiteRT's integer 8x8_16 rule (module docstring): the
+    state entering the time step (earlier steps run with the spec's :func:`integer_step` from the reset state),
+    each gate's pre-activation at the element's cell (input and recurrent terms in detail, peephole and layer norm
+    from the spec's functions), the activations, the cell update, the hidden state."""
+    if p.kind == "float32":
+        return _explain_float_lstm(ctx, p, inputs, index, trace)
+    if p.kind == "hybrid":
+        return _explain_hybrid_lstm(ctx, p, inputs, index, trace)
+    if p.tflm is not None:
+        return _explain_tflm_lstm(ctx, p, inputs, index, trace)
+    if p.kind != "int8" or p.integer is None:
+        raise trace.not_detailed(f"the {p.kind} rule")
+    q = p.integer
+    values, t, b, unit, h, c, block_x, row = _integer_states_entering(ctx, p, inputs, index, trace, integer_step)
+    trace.add("output element", [t, b, unit] if p.time_major else [b, t, unit], f"batch {b}, time step {t}, output "
+              f"{unit}" + (f"; the states entering step {t} come from running steps 0..{t - 1}" if t else "")
+              + ("; with a projection every cell feeds it: the gates below are at cell "
+                 f"{unit if unit < p.n_cell else 0}" if p.use_projection else ""))
+    cell = unit if not p.use_projection else min(unit, p.n_cell - 1)
+    trace.add("input", block_x[row].tolist(), f"x at batch {b}, time {t}")
+    trace.add("output state (h)", h[row].tolist(), "the hidden state entering this step (int8)")
+    trace.add("cell state (c)", int(c[row, cell]), f"cell {cell} entering this step (int16, scale 2^{q.cell_scale})")
+    gates = {}
+    for gate in ((FG, CG) if p.use_cifg else (IG, FG, CG)):
+        gates[gate] = _explain_gate(trace, p, gate, block_x, h, c, values, row, cell)
+    forget, cell_gate = gates[FG], gates[CG]
+    kept = int(cwise_mul_shift(np.int64(forget), np.int64(c[row, cell]), 15))
+    trace.add("forget x cell", kept, f"int16(RoundingDivideByPOT({forget} * {int(c[row, cell])}, 15))",
+              rule="round to nearest, ties away from zero")
+    input_gate = int(wrap_int16(INT16_MAX - forget)) if p.use_cifg else gates[IG]
+    if p.use_cifg:
+        trace.add("input gate (CIFG)", input_gate, f"32767 - {forget}")
+    added = int(cwise_mul_shift(np.int64(input_gate), np.int64(cell_gate), 30 + q.cell_scale))
+    trace.add("input x cell gate", added, f"int16(RoundingDivideByPOT({input_gate} * {cell_gate}, "
+              f"{30 + q.cell_scale}))", rule="round to nearest, ties away from zero")
+    new_cell = int(np.clip(kept + added, INT16_MIN, INT16_MAX))
+    trace.add("new cell state", new_cell, f"sat16({kept} + {added})")
+    if q.quantized_cell_clip > 0:
+        new_cell = int(trace.clamp(new_cell, -q.quantized_cell_clip, q.quantized_cell_clip, "the cell clip"))
+    # the step's new cell state and output gate for the whole block, by the spec's own functions
+    input_gate_block = None if p.use_cifg else integer_gate(p, IG, block_x, h, c, values)
+    forget_block = integer_gate(p, FG, block_x, h, c, values)
+    cell_gate_block = integer_gate(p, CG, block_x, h, c, values)
+    c_new = cwise_mul_shift(forget_block, c, 15)
+    if p.use_cifg:
+        input_gate_block = wrap_int16(INT16_MAX - forget_block)
+    c_new = _sat16(c_new + cwise_mul_shift(input_gate_block, cell_gate_block, 30 + q.cell_scale))
+    if q.quantized_cell_clip > 0:
+        c_new = np.clip(c_new, -q.quantized_cell_clip, q.quantized_cell_clip)
+    if int(c_new[row, cell]) != new_cell:
+        raise AssertionError("traced cell update differs from the spec's")
+    output_gate = _explain_gate(trace, p, OG, block_x, h, c_new, values, row, cell)
+    cell_tanh = int(tanh_fixed_point(np.int64(new_cell), 15 + q.cell_scale, raw_bits=16))
+    trace.add("tanh of the cell", cell_tanh, f"gemmlowp tanh of {new_cell} (Q{15 + q.cell_scale}) to Q0.15: "
+              f"{cell_tanh / 32768!r}")
+    if p.use_projection:
+        h_new, _ = integer_step(p, block_x, h, c, values)
+        trace.add("projection", int(h_new[row, unit]), f"o * tanh(c) of every cell requantized to int8 (minus the "
+                  f"hidden zero point), then the projection weights' row {unit}, its effective bias, "
+                  f"MBQM({list(q.projection_multiplier)}) + {q.output_state_zero_point}, clamped"
+                  + (f", clipped to +-{q.quantized_proj_clip}" if q.quantized_proj_clip > 0 else ""))
+        return int(h_new[row, unit])
+    product = output_gate * cell_tanh
+    trace.add("output gate x tanh(cell)", product, f"{output_gate} * {cell_tanh} (Q0.30)")
+    value = trace.requantize(product, *q.hidden_multiplier, q.hidden_zero_point, -128, 127, "int8")
+    h_new, _ = integer_step(p, block_x, h, c, values)
+    if int(h_new[row, unit]) != value:
+        raise AssertionError("traced LSTM output differs from integer_step's")
+    return value
+
+
+def _explain_gate(trace, p: LstmParams, gate: int, block_x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                  values: list, row: int, cell: int) -> int:
+    """One gate at one cell: input term, recurrent term (both in detail), peephole and layer norm (the spec's
+    functions on the block), the activation (gemmlowp fixed point, int16)."""
+    q = p.integer
+    name = GATE_NAMES[gate]
+    trace.add(f"{name} gate", cell, f"the {name} gate at cell {cell}: W_x . x + W_h . h"
+              + (" + peephole" if p.use_peephole and CELL_TO_GATE[gate] is not None else "")
+              + (", layer norm" if p.use_layer_norm else "") + ", then " + ("tanh" if gate == CG else "logistic"))
+    part = _explain_gate_part(trace, f"{name} gate, x term", block_x[row], _w(values, INPUT_TO_GATE[gate]),
+                              q.input_effective_bias[gate], q.input_multipliers[gate], 0, cell)
+    part = _explain_gate_part(trace, f"{name} gate, h term", h[row], _w(values, RECURRENT_TO_GATE[gate]),
+                              q.recurrent_effective_bias[gate], q.recurrent_multipliers[gate], part, cell)
+    g = np.zeros((block_x.shape[0], p.n_cell), dtype=np.int64)
+    g = matrix_batch_vector_multiply_accumulate(block_x, q.input_effective_bias[gate], _w(values, INPUT_TO_GATE[gate]),
+                                                q.input_multipliers[gate], 0, g, INT16_MIN, INT16_MAX)
+    g = matrix_batch_vector_multiply_accumulate(h, q.recurrent_effective_bias[gate],
+                                                _w(values, RECURRENT_TO_GATE[gate]), q.recurrent_multipliers[gate],
+                                                0, g, INT16_MIN, INT16_MAX)
+    if int(g[row, cell]) != part:
+        raise AssertionError("traced gate differs from the spec's")
+    peephole = CELL_TO_GATE[gate]
+    if p.use_peephole and peephole is not None:
+        g = peephole_accumulate(g, _w(values, peephole), c, p.n_output, q.cell_multipliers[gate])
+        trace.add(f"{name} gate: plus peephole", int(g[row, cell]), "sat16(g + MBQM(w_c * c, m_c)) over n_output "
+                  "elements per batch row of the flat buffers (LiteRT's rule)")
+    if p.use_layer_norm:
+        g = apply_layer_norm(g, _w(values, LAYER_NORM[gate]), _w(values, GATE_BIAS[gate]),
+                             q.layer_norm_multipliers[gate], q.variance_guards[gate])
+        trace.add(f"{name} gate: layer norm", int(g[row, cell]), "PortableApplyLayerNorm over the row's cells: integer "
+                  "mean and variance, 1/sqrt as a multiplier, times the coefficient, plus the gate bias")
+    pre = int(g[row, cell])
+    trace.add(f"{name} gate: pre-activation", pre, f"Q3.12: {pre / 4096!r}")
+    if gate == CG:
+        activated = int(tanh_fixed_point(np.int64(pre), 3, raw_bits=16))
+        said = "tanh"
+    else:
+        activated = int(logistic_fixed_point(np.int64(pre), 3, raw_bits=16))
+        said = "logistic"
+    trace.add(f"{name} gate: activation", activated, f"gemmlowp {said} on FixedPoint<int16, 3>, Q0.15: "
+              f"{activated / 32768!r}")
+    return activated
+
+
+def _explain_float_gate(trace, p: LstmParams, gate: int, activation: int, x: np.ndarray, h: np.ndarray,
+                        c: np.ndarray, values: list, row: int, cell: int) -> np.ndarray:
+    """One gate of ``float_step`` (LstmStepFloat) for batch row ``row``, its whole vector computed with the
+    module's functions in float_step's order, its values at ``cell`` recorded."""
+    name = GATE_NAMES[gate]
+    bias = np.asarray(values[GATE_BIAS[gate]], _F32)
+    buffer = np.zeros(p.n_cell, _F32) if p.use_layer_norm else bias.copy()
+    trace.add(f"{name} gate", cell, f"the {name} gate at cell {cell}: starts from "
+              + ("0 (layer norm adds the bias later)" if p.use_layer_norm else f"bias[{cell}] = {float(bias[cell])!r}"))
+    if not np.any(x != 0):
+        final = float_fully_connected(_wf(values, RECURRENT_TO_GATE[gate]), h, buffer)
+        trace.add(f"{name} gate: plus W_h . h", final[cell], "the input is all zero: only the recurrent product (Eigen "
+                  "GEMV: four float32 lanes, (l0 + l2) + (l1 + l3), then the rest), clamped to [lowest, max]",
+                  rule="round to nearest, ties to even")
+    else:
+        from_input = float_fully_connected(_wf(values, INPUT_TO_GATE[gate]), x, buffer)
+        trace.add(f"{name} gate: plus W_x . x", from_input[cell], "Eigen GEMV (four float32 lanes, (l0 + l2) + "
+                  "(l1 + l3), then the rest), then the bias added, clamped to [lowest, max]",
+                  rule="round to nearest, ties to even")
+        final = buffer = float_fully_connected(_wf(values, RECURRENT_TO_GATE[gate]), h, from_input)
+        trace.add(f"{name} gate: plus W_h . h", final[cell], "the same GEMV of the recurrent weights, added",
+                  rule="round to nearest, ties to even")
+    peephole = CELL_TO_GATE[gate]
+    with np.errstate(all="ignore"):
+        if p.use_peephole and peephole is not None:
+            final = (final + (_wf(values, peephole) * c).astype(_F32)).astype(_F32)
+            trace.add(f"{name} gate: plus peephole", final[cell], f"+ w_c[{cell}] * c[{cell}], float32")
+        if p.use_layer_norm:
+            final = (mean_stddev_normalization(final) * _wf(values, LAYER_NORM[gate])).astype(_F32)
+            final = (final + bias).astype(_F32)
+            trace.add(f"{name} gate: layer norm", final[cell], "(g - mean) / sqrt(variance + 1e-8) over the cells, "
+                      f"times the coefficient, plus bias[{cell}]")
+    if np.any(x != 0):
+        buffer = final
+    trace.add(f"{name} gate: pre-activation", final[cell], "float32")
+    if activation == ACT_NONE:
+        trace.add(f"{name} gate: activation", buffer[cell], "none (the gate buffer keeps what it holds)")
+        return buffer
+    offsets = float_gate_offsets(p)
+    activated = _float_activation(final, activation, offsets[gate] + row * p.n_cell)
+    trace.add(f"{name} gate: activation", activated[cell], "Eigen's logistic (by the buffer's alignment)"
+              if activation == -1 else f"fused activation {activation}" + (" (Eigen's tanh)" if activation == ACT_TANH
+                                                                         else ""))
+    return activated
+
+
+def _explain_float_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The float32 LSTM (``float_lstm_spec`` / ``float_step``) at one element: the states entering its time step
+    (earlier steps by ``float_step``), each gate at the element's cell, the cell update, the output."""
+    values = list(inputs) + [None] * (24 - len(inputs))
+    h_all = explain_initial_state(ctx, OUTPUT_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_output)
+    c_all = explain_initial_state(ctx, CELL_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_cell)
+    x_all = np.asarray(values[INPUT], _F32)
+    if p.time_major:
+        t, b, unit = (int(v) for v in index)
+    else:
+        b, t, unit = (int(v) for v in index)
+    h, c = h_all[b], c_all[b]
+    for step in range(t):
+        h, c = float_step(p, x_all[step, b] if p.time_major else x_all[b, step], h, c, values, b)
+    x = x_all[t, b] if p.time_major else x_all[b, t]
+    cell = unit if not p.use_projection else min(unit, p.n_cell - 1)
+    trace.add("output element", [int(v) for v in index], f"batch {b}, time step {t}, output {unit}"
+              + (f"; the states entering step {t} come from running steps 0..{t - 1} (LstmStepFloat)" if t else "")
+              + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
+                 if p.use_projection else ""))
+    trace.add("input", x.tolist(), f"x at batch {b}, time {t}")
+    trace.add("output state (h)", h.tolist(), "entering this step")
+    trace.add("cell state (c)", c[cell], f"cell {cell} entering this step")
+    input_gate = None if p.use_cifg else _explain_float_gate(trace, p, IG, -1, x, h, c, values, b, cell)
+    forget_gate = _explain_float_gate(trace, p, FG, -1, x, h, c, values, b, cell)
+    cell_gate = _explain_float_gate(trace, p, CG, p.activation, x, h, c, values, b, cell)
+    with np.errstate(all="ignore"):
+        new_c = (forget_gate * c).astype(_F32)
+        trace.add("forget x cell", new_c[cell], f"{float(forget_gate[cell])!r} * {float(c[cell])!r}, float32")
+        if p.use_cifg:
+            input_gate = (_F32(1.0) - forget_gate).astype(_F32)
+            trace.add("input gate (CIFG)", input_gate[cell], "1 - forget gate")
+        new_c = (new_c + (cell_gate * input_gate).astype(_F32)).astype(_F32)
+        trace.add("new cell state", new_c[cell], "+ cell gate x input gate, float32", rule="round to nearest, "
+                  "ties to even")
+        if p.cell_clip > 0:
+            new_c = _clip(new_c, p.cell_clip)
+            trace.add("cell clip", new_c[cell], f"to +-{float(p.cell_clip)!r}")
+        output_gate = _explain_float_gate(trace, p, OG, -1, x, h, new_c, values, b, cell)
+        activated = cell_gate if p.activation == ACT_NONE else _float_activation(new_c, p.activation, 0)
+        trace.add("activation of the cell", activated[cell], "none: the cell gate's buffer" if p.activation == ACT_NONE
+                  else f"fused activation {p.activation}" + (" (Eigen's tanh)" if p.activation == ACT_TANH else ""))
+        hidden = (output_gate * activated).astype(_F32)
+        trace.add("output gate x activation", hidden[cell], "float32")
+    new_h, step_c = float_step(p, x, h, c, values, b)
+    if not np.array_equal(step_c, new_c, equal_nan=True):
+        raise AssertionError("traced float LSTM cell update differs from float_step's")
+    if p.use_projection:
+        trace.add("projection", new_h[unit], f"row {unit} of the projection weights times o * activation(c) of every "
+                  "cell (Eigen GEMV), plus the projection bias, clamped" + (
+                      f", clipped to +-{float(p.proj_clip)!r}" if p.proj_clip > 0 else ""))
+        return new_h[unit]
+    if not (hidden[unit] == new_h[unit] or (hidden[unit] != hidden[unit] and new_h[unit] != new_h[unit])):
+        raise AssertionError("traced float LSTM output differs from float_step")
+    trace.approximates(float(hidden[unit]))
+    return hidden[unit]
+
+
+def _explain_hybrid_term(trace, name: str, what: str, weights: np.ndarray, scale: float, block: np.ndarray,
+                         quantized: tuple[np.ndarray, np.ndarray, np.ndarray] | None, row: int, cell: int,
+                         before: np.float32, asymmetric: bool) -> np.float32:
+    """One ``_hybrid_accumulate`` term of a hybrid LSTM gate at one cell: the row's quantization, the SSE dot,
+    the zero-point correction, the scaling factor, the float32 add."""
+    if quantized is None:
+        trace.add(f"{name} gate: {what} term skipped", before, f"the whole block of {what} rows is zero "
+                  "(IsZeroVector): nothing added")
+        return before
+    q_row, row_scale, zero_point = explain_quantize_row(trace, block[row], asymmetric, what=f"{what} row")
+    if not np.array_equal(q_row, quantized[0][row]):
+        raise AssertionError("the quantized row differs from quantize_rows'")
+    w = np.asarray(weights, np.int64)
+    sums = explain_hybrid_dot(trace, w[cell], q_row, f"{name} gate: {what} weights", sse=True)
+    if asymmetric:
+        row_sum = int(sse_row_sums(w)[cell])
+        sums = trace.add("minus zero point x row sum", int(wrap_int32(sums - int(wrap_int32(zero_point * row_sum)))),
+                         f"{sums} - {zero_point} * {row_sum} (int32)")
+    factor = trace.add("scaling factor", _F32(np.float32(row_scale) * _F32(scale)),
+                       f"f32(row scale {float(row_scale)!r} * s_w {scale!r})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = _F32(before + _F32(_F32(sums) * factor))
+    return trace.add(f"{name} gate: plus {what} term", total, f"{float(before)!r} + f32(f32({sums}) * "
+                     f"{float(factor)!r})", rule="round to nearest, ties to even")
+
+
+def _explain_hybrid_gate(trace, p: LstmParams, gate: int, activation: int, x: np.ndarray, h: np.ndarray,
+                         c: np.ndarray, quantized_x, quantized_h, values: list, first_row: int, row: int,
+                         cell: int) -> np.ndarray:
+    """One gate of ``hybrid_step`` for the block, computed in hybrid_step's order with the module's functions
+    (its whole block: the activation depends on the buffer's alignment), its values at (row, cell) recorded."""
+    name = GATE_NAMES[gate]
+    scales = dict(p.weight_scales)
+    rows = x.shape[0]
+    bias = np.asarray(values[GATE_BIAS[gate]], _F32)
+    buffer = np.zeros((rows, p.n_cell), _F32) if p.use_layer_norm else np.tile(bias, (rows, 1))
+    trace.add(f"{name} gate", cell, f"the {name} gate at cell {cell}: starts from "
+              + ("0 (layer norm adds the bias later)" if p.use_layer_norm else f"bias[{cell}] = {float(bias[cell])!r}"))
+    value = _explain_hybrid_term(trace, name, "input", _w(values, INPUT_TO_GATE[gate]), scales[INPUT_TO_GATE[gate]],
+                                 x, quantized_x, row, cell, buffer[row, cell], p.asymmetric)
+    if quantized_x is not None:
+        buffer = _hybrid_accumulate(buffer, _w(values, INPUT_TO_GATE[gate]), scales[INPUT_TO_GATE[gate]],
+                                    quantized_x, p.asymmetric)
+    value = _explain_hybrid_term(trace, name, "output state", _w(values, RECURRENT_TO_GATE[gate]),
+                                 scales[RECURRENT_TO_GATE[gate]], h, quantized_h, row, cell, value, p.asymmetric)
+    if quantized_h is not None:
+        buffer = _hybrid_accumulate(buffer, _w(values, RECURRENT_TO_GATE[gate]), scales[RECURRENT_TO_GATE[gate]],
+                                    quantized_h, p.asymmetric)
+    if not (buffer[row, cell] == value or (buffer[row, cell] != buffer[row, cell] and value != value)):
+        raise AssertionError("traced hybrid gate term differs from _hybrid_accumulate's")
+    peephole = CELL_TO_GATE[gate]
+    with np.errstate(all="ignore"):
+        if p.use_peephole and peephole is not None:
+            recovered = (np.asarray(_w(values, peephole), _F32) * _F32(scales[peephole])).astype(_F32)
+            buffer = (buffer + (recovered[None, :] * c).astype(_F32)).astype(_F32)
+            trace.add(f"{name} gate: plus peephole", buffer[row, cell], f"+ f32(w_c[{cell}] * s_wc) * c[{cell}]")
+        if p.use_layer_norm:
+            normalized = np.stack([mean_stddev_normalization(r) for r in buffer])
+            buffer = (normalized * _wf(values, LAYER_NORM[gate])[None, :]).astype(_F32)
+            buffer = (buffer + bias[None, :]).astype(_F32)
+            trace.add(f"{name} gate: layer norm", buffer[row, cell], "(g - mean) / sqrt(variance + 1e-8) over the "
+                      f"cells, times the coefficient, plus bias[{cell}]")
+    trace.add(f"{name} gate: pre-activation", buffer[row, cell], "float32")
+    if activation == ACT_NONE:
+        trace.add(f"{name} gate: activation", buffer[row, cell], "none")
+        return buffer
+    activated = _float_activation(buffer, activation, float_gate_offsets(p)[gate] + first_row * p.n_cell)
+    trace.add(f"{name} gate: activation", activated[row, cell], "Eigen's logistic (by the buffer's alignment)"
+              if activation == -1 else f"fused activation {activation}" + (" (Eigen's tanh)" if activation == ACT_TANH
+                                                                         else ""))
+    return activated
+
+
+def _explain_hybrid_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """The hybrid LSTM (``hybrid_lstm_spec`` / ``hybrid_step``) at one element: the states entering its time step
+    (earlier steps by ``hybrid_step``), each gate at the element's cell, the cell update, the output."""
+    values = list(inputs) + [None] * (24 - len(inputs))
+    h = explain_initial_state(ctx, OUTPUT_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_output)
+    c = explain_initial_state(ctx, CELL_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_cell)
+    x_all = np.asarray(values[INPUT], _F32)
+    if p.time_major:
+        t, b, unit = (int(v) for v in index)
+        for step in range(t):
+            h, c = hybrid_step(p, x_all[step], h, c, values, 0)
+        x, first_row, row = x_all[t], 0, b
+    else:
+        b, t, unit = (int(v) for v in index)
+        h, c = h[b:b + 1], c[b:b + 1]
+        for step in range(t):
+            h, c = hybrid_step(p, x_all[b, step:step + 1], h, c, values, b)
+        x, first_row, row = x_all[b, t:t + 1], b, 0
+    cell = unit if not p.use_projection else min(unit, p.n_cell - 1)
+    trace.add("output element", [int(v) for v in index], f"batch {b}, time step {t}, output {unit}"
+              + (f"; the states entering step {t} come from running steps 0..{t - 1} (LstmStepHybrid)" if t else "")
+              + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
+                 if p.use_projection else ""))
+    trace.add("cell state (c)", c[row, cell], f"cell {cell} entering this step")
+    quantized_x = None if is_zero_vector(x) else quantize_rows(x, p.asymmetric)
+    quantized_h = None if is_zero_vector(h) else quantize_rows(h, p.asymmetric)
+    common = (x, h, c, quantized_x, quantized_h, values, first_row, row, cell)
+    input_gate = None if p.use_cifg else _explain_hybrid_gate(trace, p, IG, -1, *common)
+    forget_gate = _explain_hybrid_gate(trace, p, FG, -1, *common)
+    cell_gate = _explain_hybrid_gate(trace, p, CG, p.activation, *common)
+    with np.errstate(all="ignore"):
+        new_c = (forget_gate * c).astype(_F32)
+        trace.add("forget x cell", new_c[row, cell], "float32")
+        if p.use_cifg:
+            input_gate = (_F32(1.0) - forget_gate).astype(_F32)
+            trace.add("input gate (CIFG)", input_gate[row, cell], "1 - forget gate")
+        new_c = (new_c + (cell_gate * input_gate).astype(_F32)).astype(_F32)
+        trace.add("new cell state", new_c[row, cell], "+ cell gate x input gate, float32",
+                  rule="round to nearest, ties to even")
+        if p.cell_clip > 0:
+            new_c = _clip(new_c, p.cell_clip)
+            trace.add("cell clip", new_c[row, cell], f"to +-{float(p.cell_clip)!r}")
+        output_gate = _explain_hybrid_gate(trace, p, OG, -1, x, h, new_c, quantized_x, quantized_h, values,
+                                           first_row, row, cell)
+        activated = cell_gate if p.activation == ACT_NONE else _float_activation(new_c, p.activation, 0)
+        trace.add("activation of the cell", activated[row, cell], "none: the cell gate's buffer"
+                  if p.activation == ACT_NONE else f"fused activation {p.activation}"
+                  + (" (Eigen's tanh)" if p.activation == ACT_TANH else ""))
+        hidden = (output_gate * activated).astype(_F32)
+        trace.add("output gate x activation", hidden[row, cell], "float32")
+    new_h, step_c = hybrid_step(p, x, h, c, values, first_row)
+    if not np.array_equal(step_c, new_c, equal_nan=True):
+        raise AssertionError("traced hybrid LSTM cell update differs from hybrid_step's")
+    if p.use_projection:
+        trace.add("projection", new_h[row, unit], f"the projection bias plus the hybrid product of row {unit} of the "
+                  "projection weights with o * activation(c) of every cell, quantized (skipped when all zero)"
+                  + (f", clipped to +-{float(p.proj_clip)!r}" if p.proj_clip > 0 else ""))
+        return new_h[row, unit]
+    value = hidden[row, unit]
+    if not (value == new_h[row, unit] or (value != value and new_h[row, unit] != new_h[row, unit])):
+        raise AssertionError("traced hybrid LSTM output differs from hybrid_step's")
+    trace.approximates(float(value))
+    return value
+
+
+def _explain_tflm_fully_connected(trace, name: str, vector: np.ndarray, zero_point: int, weights: np.ndarray,
+                                  bias: np.ndarray | None, multiplier: tuple[int, int], wide: bool, cell: int) -> int:
+    """One ``tflm_fully_connected`` output at one cell: ``sat16(MBQM(bias + W . (v - zp), m))``."""
+    row = np.asarray(weights, np.int64)[cell]
+    shifted = np.asarray(vector, np.int64) - zero_point
+    products = [int(w) * int(v) for w, v in zip(row, shifted)]
+    trace.add(f"{name} products", products, f"W[{cell}, k] * (v[k] - {zero_point})",
+              items=[{"k": k, "w": int(w), "v - zp": int(v)} for k, (w, v) in enumerate(zip(row, shifted))])
+    acc = sum(products) + (0 if bias is None else int(np.asarray(bias, np.int64).reshape(-1)[cell]))
+    trace.add(f"{name} accumulator", acc if wide else int(wrap_int32(acc)), (
+        f"+ bias[{cell}]" if bias is not None else "no bias") + (", int64 (int16 activations)" if wide else ", int32"))
+    scaled = trace.mbqm_int64(acc, *multiplier) if wide else trace.mbqm(int(wrap_int32(acc)), *multiplier)
+    value = int(np.clip(scaled, INT16_MIN, INT16_MAX))
+    trace.add(f"{name} (int16)", value, f"{scaled} saturated to int16 (Q3.12)")
+    expected = int(tflm_fully_connected(np.asarray(vector, np.int64)[None, :], zero_point, row[None, :],
+                                        None if bias is None else np.asarray([np.asarray(bias).reshape(-1)[cell]],
+                                                                             np.int64), multiplier, wide)[0, 0])
+    if expected != value:  # the parts above are tflm_fully_connected's on one unit: this cannot differ
+        raise AssertionError("traced TFLM fully connected differs from tflm_fully_connected")
+    return value
+
+
+def _integer_states_entering(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace,
+                             step_function) -> tuple:
+    """The integer LSTM's inputs padded to 24, the element's (time step, batch, unit), the hidden and cell states
+    entering its time step (the reset states run through ``step_function`` for the earlier steps), the input
+    block of that step and the element's row in it."""
+    values = list(inputs) + [None] * (24 - len(inputs))
+    h0 = explain_initial_state(ctx, OUTPUT_STATE, trace).astype(np.int64).reshape(p.n_batch, p.n_output)
+    c0 = explain_initial_state(ctx, CELL_STATE, trace).astype(np.int64).reshape(p.n_batch, p.n_cell)
+    x = np.asarray(values[INPUT], np.int64)
+    if p.time_major:
+        t, b, unit = (int(v) for v in index)
+        h, c = h0, c0
+        for step in range(t):
+            h, c = step_function(p, x[step], h, c, values)
+        return values, t, b, unit, h, c, x[t], b
+    b, t, unit = (int(v) for v in index)
+    h, c = h0[b:b + 1], c0[b:b + 1]
+    for step in range(t):
+        h, c = step_function(p, x[b, step:step + 1], h, c, values)
+    return values, t, b, unit, h, c, x[b, t:t + 1], 0
+
+
+def _explain_tflm_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """TFLM's integer LSTM (``tflm_integer_step``, the section comment above) at one element: the states entering
+    its time step (earlier steps by ``tflm_integer_step``), each gate at the element's cell (two fully connected
+    layers, the saturating add, the int16 logistic / tanh), the cell update, the hidden state."""
+    q = p.tflm
+    values, t, b, cell, h, c, block_x, row = _integer_states_entering(ctx, p, inputs, index, trace,
+                                                                      tflm_integer_step)
+    trace.add("output element", [int(v) for v in index], f"batch {b}, time step {t}, cell {cell}"
+              + (f"; the states entering step {t} come from running steps 0..{t - 1} (TFLM's LstmStep)" if t else ""))
+    trace.add("cell state (c)", int(c[row, cell]), f"cell {cell} entering this step (int16)")
+    gates = {}
+    for gate, activation in ((FG, "sigmoid"), (IG, "sigmoid"), (CG, "tanh" if q.cell_gate_tanh else "none"),
+                             (OG, "sigmoid")):
+        name = GATE_NAMES[gate]
+        if gate == OG:  # computed after the cell update, as LstmStep does (it does not read the cell)
+            kept = int(np.clip(multiply_by_quantized_multiplier(np.int64(gates[FG] * int(c[row, cell])),
+                                                                *q.forget_cell_multiplier), INT16_MIN, INT16_MAX))
+            trace.add("forget x cell", kept, f"sat16(MBQM({gates[FG]} * {int(c[row, cell])}, "
+                      f"{list(q.forget_cell_multiplier)}))", rule="round to nearest, ties away from zero")
+            added = int(np.clip(multiply_by_quantized_multiplier(np.int64(gates[IG] * gates[CG]),
+                                                                 *q.input_cell_multiplier), INT16_MIN, INT16_MAX))
+            trace.add("input x cell gate", added, f"sat16(MBQM({gates[IG]} * {gates[CG]}, "
+                      f"{list(q.input_cell_multiplier)}))", rule="round to nearest, ties away from zero")
+            new_cell = int(np.clip(kept + added, INT16_MIN, INT16_MAX))
+            trace.add("new cell state", new_cell, f"sat16({kept} + {added})")
+            if q.cell_clip:
+                new_cell = int(trace.clamp(new_cell, -q.quantized_cell_clip, q.quantized_cell_clip, "the cell clip"))
+        trace.add(f"{name} gate", cell, f"the {name} gate at cell {cell}")
+        bias = values[GATE_BIAS[gate]]
+        from_input = _explain_tflm_fully_connected(trace, f"{name} gate, x term", block_x[row], q.input_zero_point,
+                                                   _w(values, INPUT_TO_GATE[gate]), bias, q.input_multipliers[gate],
+                                                   q.wide, cell)
+        from_state = _explain_tflm_fully_connected(trace, f"{name} gate, h term", h[row], q.state_zero_point,
+                                                   _w(values, RECURRENT_TO_GATE[gate]), None,
+                                                   q.recurrent_multipliers[gate], q.wide, cell)
+        total = int(np.clip(from_input + from_state, INT16_MIN, INT16_MAX))
+        trace.add(f"{name} gate: pre-activation", total, f"sat16({from_input} + {from_state}), Q3.12: {total / 4096!r}")
+        if activation == "sigmoid":
+            gates[gate] = int(logistic_int16(np.asarray([total], np.int64), 0, 0)[0])
+            said = "Logistic int16 (x * 3, the 256-entry sigmoid table, interpolated)"
+        elif activation == "tanh":
+            gates[gate] = int(tanh_int16(np.asarray([total], np.int64), 0, 0)[0])
+            said = "Tanh int16 (x * 3, the sigmoid table, interpolated)"
+        else:
+            gates[gate], said = total, "not activated (the fused activation is not TANH)"
+        trace.add(f"{name} gate: activation", gates[gate], f"{said}, Q0.15: {gates[gate] / 32768!r}")
+    cell_tanh = int(tanh_int16(np.asarray([new_cell], np.int64), *q.cell_tanh)[0])
+    trace.add("tanh of the cell", cell_tanh, f"Tanh int16 with (multiplier, shift) {list(q.cell_tanh)} for the cell "
+              f"scale, Q0.15: {cell_tanh / 32768!r}")
+    product = cell_tanh * gates[OG]
+    trace.add("tanh(cell) x output gate", product, f"{cell_tanh} * {gates[OG]}")
+    low, high = (-32768, 32767) if p.kind == "int16" else (-128, 127)
+    value = trace.requantize(product, *q.hidden_multiplier, q.hidden_zero_point, low, high, f"{p.kind}")
+    new_h, new_c = tflm_integer_step(p, block_x, h, c, values)
+    if int(new_c[row, cell]) != new_cell or int(new_h[row, cell]) != value:
+        raise AssertionError("traced TFLM LSTM step differs from tflm_integer_step")
+    return value

@@ -509,3 +509,148 @@ def explain_reduce_extreme(ctx: OpContext, p: ReduceParams, inputs: list, index:
               "for each element: no arithmetic")
     trace.approximates_stored(current, ctx.output(0).quantization)
     return current.item()
+
+
+def _explain_raw_reduction(p: ReduceParams, x: np.ndarray, row: np.ndarray, trace, init: int, operation: str
+                           ) -> object:
+    """The unquantized SUM / REDUCE_PROD of one row in the type (float32 rounding, integer wrap), from where the
+    reducer starts (:func:`_reduce_start`), each running value an item."""
+    current, start = _reduce_start(p, row[None, :], init)
+    current = current[0]
+    items = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(start, row.size):
+            current = (current + row[k] if operation == "+" else current * row[k]).astype(x.dtype)
+            items.append({"k": k, "in": row[k].item(), "running": current.item()})
+    start_text = "the first element (every axis reduced: ReduceAllDims)" if start else f"{init}"
+    kind = "float32 (each result rounded)" if np.issubdtype(x.dtype, np.floating) else f"{x.dtype} (wrapping)"
+    name = "sum" if operation == "+" else "product"
+    trace.add(name, current.item(), f"from {start_text}, each element {'added' if operation == '+' else 'multiplied'}"
+              f" in row-major order, in {kind}", rule="round to nearest, ties to even"
+              if np.issubdtype(x.dtype, np.floating) else "", items=items)
+    if np.issubdtype(x.dtype, np.floating):
+        with np.errstate(all="ignore"):
+            trace.approximates(float(np.sum(row.astype(np.float64)) if operation == "+" else
+                                     np.prod(row.astype(np.float64))))
+    return current.item()
+
+
+def explain_sum(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """SUM output ``index`` (module docstring): 8-bit QuantizedMeanOrSum (int8 bytes read as uint8 under
+    litert-ref), or the sum in the type."""
+    x = np.asarray(inputs[0])
+    if x.size == 0:
+        value = np.zeros((), x.dtype).item()
+        trace.add("empty input", value, "no element to add: the output is 0")
+        return value
+    if not p.quantized:
+        _, row = _explained_row(p, inputs, index, trace)
+        return _explain_raw_reduction(p, x, row, trace, 0, "+")
+    data, qmin, qmax = (x.view(np.uint8), 0, 255) if p.bytes_as_uint8 else (x, p.qmin, p.qmax)
+    _, row = _explained_row(p, [data], index, trace)
+    as_bytes = p.bytes_as_uint8 and x.dtype == np.int8
+    if as_bytes:
+        trace.notes.append("LiteRT's reference SUM reads int8 tensors as uint8 bytes (GetTensorData<uint8_t>): the "
+                           "values above are the bytes, and the result is clamped to [0, 255] and stored as a byte")
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    total = trace.add("sum", int(wrap_int32(int(row.astype(np.int64).sum()))), "the stored values added in int32")
+    count = p.reduced_count
+    shifted = trace.add("minus zero point times N", int(wrap_int32(total - p.input_zero_point * count)),
+                        f"{total} - ({p.input_zero_point} * {count})")
+    multiplier, shift = trace.quantize_multiplier(float(input_scale) / float(output_scale), "f64(s_in) / f64(s_out)",
+                                                  (p.output_multiplier, p.output_shift))
+    value = trace.requantize(shifted, multiplier, shift, p.output_zero_point, qmin, qmax,
+                             "[0, 255]: the uint8 kernel" if p.bytes_as_uint8 else "the output type")
+    if as_bytes:
+        value = trace.add("stored", int(np.array(value, np.uint8).view(np.int8)), f"the byte {value} read as int8")
+        trace.notes.append("the real value below is that of the sum of the bytes' values, not of the int8 values")
+    trace.approximates(input_scale * shifted, output_scale, p.output_zero_point, (qmin, qmax))
+    return value
+
+
+def explain_reduce_prod(ctx: OpContext, p: ReduceParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """REDUCE_PROD output ``index`` (module docstring): QuantizedReduceProd's rescaled running product, or the
+    product in the type."""
+    x, row = _explained_row(p, inputs, index, trace)
+    if not p.quantized:
+        return _explain_raw_reduction(p, x, row, trace, 1, "*")
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    count = p.reduced_count
+    formula = f"f64(s_in) / pow(f64(s_out), 1.0 / {count})"
+    trace.quantize_multiplier(float(input_scale) / math.pow(float(output_scale), 1.0 / count), formula,
+                              (p.output_multiplier, p.output_shift))
+    trace.add("multiplier, 15 bits", (p.output_multiplier + (1 << 15)) >> 16 if p.output_multiplier <
+                        0x7FFF0000 else 0x7FFF, "each multiplication below is MultiplyByQuantizedMultiplier(int64): "
+                        f"(x * this + 2^({14 - p.output_shift})) >> {15 - p.output_shift}, as int32 (wrapping)",
+                        rule="round to nearest, ties toward +infinity")
+    product = int(row[0]) - p.input_zero_point
+    trace.add("first element minus zero point", product, f"{int(row[0])} - {p.input_zero_point}")
+    items = []
+    for k in range(1, count):
+        factor = int(row[k]) - p.input_zero_point
+        product = int(multiply_by_quantized_multiplier_int64(np.int64(product * factor), p.output_multiplier,
+                                                             p.output_shift))
+        items.append({"k": k, "q - zp": factor, "running": product})
+    if items:
+        trace.add("running product", product, "p = MBQM64(p * (q_k - zp_in), M, shift) for each further element "
+                  "(int32 p: each result wraps)", rule="round to nearest, ties toward +infinity", items=items)
+    scaled = int(multiply_by_quantized_multiplier_int64(np.int64(product), p.output_multiplier, p.output_shift))
+    trace.add("rescaled", scaled, f"MBQM64({product}, M, shift): the last of the N scalings", rule="round to "
+              "nearest, ties toward +infinity")
+    shifted = trace.add("plus output zero point", int(wrap_int32(scaled + p.output_zero_point)),
+                        f"{scaled} + {p.output_zero_point} (int32, wrapping)")
+    value = int(trace.clamp(shifted, p.qmin, p.qmax, "the output type"))
+    with np.errstate(all="ignore"):
+        real = float(np.prod(input_scale * (row.astype(np.float64) - p.input_zero_point)))
+    if math.isfinite(real):
+        trace.approximates(real, output_scale, p.output_zero_point, (p.qmin, p.qmax))
+    return value
+
+
+def explain_cumsum(ctx: OpContext, p: CumsumParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """CUMSUM output ``index``: the running sum along the axis up to the element (``exclusive``: before it;
+    ``reverse``: from the end), in the type."""
+    x = np.asarray(inputs[0])
+    position = int(index[p.axis])
+    line = np.moveaxis(x, p.axis, -1)[tuple(i for d, i in enumerate(index) if d != p.axis)]
+    order = list(range(line.size))[::-1] if p.reverse else list(range(line.size))
+    taken = order[:order.index(position) + (0 if p.exclusive else 1)]
+    trace.add("axis values", line.tolist(), f"the {line.size} values along axis {p.axis} through {list(index)}; this "
+              f"element is position {position}")
+    running = np.zeros((), dtype=x.dtype)
+    items = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in taken:
+            running = (running + line[k]).astype(x.dtype)
+            items.append({"position": k, "in": line[k].item(), "running": running.item()})
+    kind = "float32 (each result rounded)" if np.issubdtype(x.dtype, np.floating) else f"{x.dtype} (wrapping)"
+    positions = taken if len(taken) <= 8 else f"{taken[0]}..{taken[-1]}"
+    trace.add("sum", running.item(), f"0 plus positions {positions}" + (" (reverse: from the end)" if p.reverse else "")
+              + (" (exclusive: the element itself not)" if p.exclusive else "") + f", in {kind}", items=items)
+    if np.issubdtype(x.dtype, np.floating):
+        trace.approximates(float(np.sum(line[taken].astype(np.float64))) if taken else 0.0)
+    return running.item()
+
+
+def explain_logical_reduce(ctx: OpContext, p: LogicalReduceParams, inputs: list, index: tuple[int, ...], trace
+                           ) -> object:
+    """REDUCE_ALL / REDUCE_ANY output ``index``: the reduced elements and their AND (true when none) or OR (false
+    when none)."""
+    x = np.asarray(inputs[0]).astype(bool)
+    axes, output_shape = p.axes, p.output_shape
+    if axes is None or output_shape is None:
+        axes, output_shape = _logical_reduce_plan(x.shape, tuple(int(v) for v in np.asarray(inputs[1]).reshape(-1)),
+                                                  p.keep_dims, EvalError)
+    kept = [d for d in range(x.ndim) if d not in axes]
+    count = int(np.prod([x.shape[d] for d in axes], dtype=np.int64)) if axes else 1
+    outputs = int(np.prod([x.shape[d] for d in kept], dtype=np.int64))
+    rows = np.transpose(x, kept + list(axes)).reshape(outputs, count) if x.ndim else x.reshape(1, 1)
+    row = rows[int(np.ravel_multi_index(index, output_shape)) if output_shape else 0]
+    trace.add("reduced elements", row.tolist(), f"the {row.size} input elements of output {list(index)} (axes "
+              f"{list(axes)}), in row-major order")
+    value = bool(row.all() if p.op == "REDUCE_ALL" else row.any())
+    trace.add("output", value, "every one true (AND; true when there is none)" if p.op == "REDUCE_ALL" else
+              "any one true (OR; false when there is none)")
+    return value

@@ -55,8 +55,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from refinterp.ops.common import KernelResult, OpContext, per_tensor_qparams
-from refinterp.ops.hybrid import hybrid_weights, is_zero_vector, quantize_rows, sse_dot, sse_row_sums
-from refinterp.ops.svdf import FLOAT_ACTIVATIONS, NEON_LANES, apply_float_activation, neon_dot
+from refinterp.ops.hybrid import (
+    explain_hybrid_dot,
+    explain_quantize_row,
+    hybrid_weights,
+    is_zero_vector,
+    quantize_rows,
+    sse_dot,
+    sse_row_sums,
+)
+from refinterp.ops.svdf import FLOAT_ACTIVATIONS, NEON_LANES, apply_float_activation, explain_initial_state, neon_dot
 from refinterp.quant import ACT_NONE, wrap_int32
 
 
@@ -439,3 +447,84 @@ def bidirectional_rnn_spec(p: BidiRnnParams, x: np.ndarray, fw_weights: np.ndarr
     outputs = (fw_output,) if p.merge_outputs else (
         fw_output, bw_out.reshape((time, batch, bw_units) if p.time_major else (batch, time, bw_units)))
     return KernelResult(outputs=outputs, variable_updates={4: fw_hidden, 8: bw_hidden})
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def _explain_product(trace, kind: str, what: str, weights: np.ndarray, scale: float, block: np.ndarray, row: int,
+                     unit: int, out: np.float32, asymmetric: bool) -> np.float32:
+    """One ``out += weights . vector`` of RnnBatchStep for row ``row`` of the block and one unit, as
+    :func:`neon_matrix_batch_vector_accumulate` / :func:`hybrid_accumulate` compute it (their own code on the
+    one row and unit: each (row, unit) is independent; the hybrid zero check sees the whole block)."""
+    vector = np.asarray(block, np.float32)[row]
+    if kind == "float32":
+        total = np.float32(neon_matrix_batch_vector_accumulate(weights[unit:unit + 1], vector[None, :],
+                                                               np.full((1, 1), out, np.float32))[0, 0])
+        trace.add(f"plus {what} product", total, f"{float(out)!r} + {what}[{unit}] . vector: four float32 lanes over "
+                  "blocks of four, ((l0 + l1) + l2) + l3 added, then the remaining products one by one "
+                  "(NeonMatrixBatchVectorMultiplyAccumulate)", rule="round to nearest, ties to even",
+                  items=[{"k": k, "x": float(v), "w": float(w)} for k, (v, w) in enumerate(zip(vector, weights[unit]))])
+        return total
+    if is_zero_vector(block):
+        trace.add(f"{what} product skipped", out, "the whole block of rows is zero (IsZeroVector): nothing added")
+        return out
+    weights8 = hybrid_weights(weights)
+    q, row_scale, zero_point = explain_quantize_row(trace, vector, asymmetric, what=f"{what} vector")
+    sums = explain_hybrid_dot(trace, weights8[unit], q, f"{what} weights", sse=True)
+    if asymmetric:
+        row_sum = int(sse_row_sums(weights8)[unit])
+        sums = trace.add("minus zero point x row sum", int(wrap_int32(sums - int(wrap_int32(zero_point * row_sum)))),
+                         f"{sums} - {zero_point} * {row_sum} (int32)")
+    scale32 = trace.add("scale", np.float32(row_scale * np.float32(scale)), f"f32(row scale * s_w {scale!r})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.float32(out + np.float32(np.float32(sums) * scale32))
+    trace.add(f"plus {what} product", total, f"{float(out)!r} + f32(f32({sums}) * {float(scale32)!r})",
+              rule="round to nearest, ties to even")
+    expected = hybrid_accumulate(weights8, scale, block, np.full((block.shape[0], weights8.shape[0]), out,
+                                                                  np.float32), asymmetric)[row, unit]
+    if expected != total and not (expected != expected and total != total):
+        raise AssertionError("traced hybrid product differs from hybrid_accumulate")
+    return total
+
+
+def explain_rnn(ctx: OpContext, p: RnnParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """RNN / UNIDIRECTIONAL_SEQUENCE_RNN output ``index``: the hidden state entering its time step (the earlier
+    steps run with the spec's own :func:`rnn_batch_step` from the reset state), then RnnBatchStep for its row and
+    unit: bias, input product, recurrent product, activation."""
+    x = np.asarray(inputs[0], np.float32)
+    weights, recurrent, bias = np.asarray(inputs[1]), np.asarray(inputs[2]), np.asarray(inputs[3])
+    hidden = np.array(explain_initial_state(ctx, 4, trace), np.float32)
+    if not p.sequence:
+        b, unit = (int(v) for v in index)
+        t, block_x, block_h, row = 0, x, hidden, b
+    elif p.time_major:
+        t, b, unit = (int(v) for v in index)
+        for step in range(t):  # one block of every batch row per time step
+            hidden = rnn_batch_step(p, x[step], weights, recurrent, bias, hidden)
+        block_x, block_h, row = x[t], hidden, b
+    else:
+        b, t, unit = (int(v) for v in index)
+        row_hidden = hidden[b:b + 1]
+        for step in range(t):  # batch row by batch row: a block of one row
+            row_hidden = rnn_batch_step(p, x[b, step:step + 1], weights, recurrent, bias, row_hidden)
+        block_x, block_h, row = x[b, t:t + 1], row_hidden, 0
+    trace.add("output element", [b, t, unit] if p.sequence else [b, unit], f"batch {b}"
+              + (f", time step {t}" if p.sequence else "") + f", unit {unit}"
+              + (f"; the hidden state entering step {t} comes from running steps 0..{t - 1} (RnnBatchStep)"
+                 if t else ""))
+    trace.add("hidden state", block_h[row].tolist(), f"batch {b}'s hidden state entering this step")
+    out = trace.add("bias", np.float32(bias.reshape(-1)[unit]), f"bias[{unit}]: the output starts from it")
+    out = _explain_product(trace, p.kind, "weights", weights, p.weights_scale, block_x, row, unit, out, p.asymmetric)
+    out = _explain_product(trace, p.kind, "recurrent_weights", recurrent, p.recurrent_scale, block_h, row, unit, out,
+                           p.asymmetric)
+    value = np.float32(apply_float_activation(np.asarray([out], np.float32), p.activation)[0])
+    if p.activation != ACT_NONE:
+        trace.add("activation", value, f"fused activation {p.activation} (ApplyActivationToVector; TANH through "
+                  "Eigen's tanh)")
+    step_out = rnn_batch_step(p, block_x, weights, recurrent, bias, block_h)[row, unit]
+    if step_out != value and not (step_out != step_out and value != value):
+        raise AssertionError(f"traced RNN step {value} != rnn_batch_step {step_out}")
+    trace.approximates(float(value))
+    return value

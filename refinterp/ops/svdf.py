@@ -57,7 +57,15 @@ import numpy as np
 from refinterp.ops.common import KernelResult, OpContext, checked_quantize_multiplier, per_tensor_qparams
 from refinterp.ops.eigen_math import eigen_tanh
 from refinterp.ops.fully_connected import apply_activation_to_vector
-from refinterp.ops.hybrid import hybrid_weights, is_zero_vector, quantize_rows, sse_dot, sse_row_sums
+from refinterp.ops.hybrid import (
+    explain_hybrid_dot,
+    explain_quantize_row,
+    hybrid_weights,
+    is_zero_vector,
+    quantize_rows,
+    sse_dot,
+    sse_row_sums,
+)
 from refinterp.ops.softmax_logistic import tanhf
 from refinterp.quant import (
     ACT_NONE,
@@ -368,3 +376,142 @@ def _svdf_int8(p: SvdfParams, x: np.ndarray, weights_feature: np.ndarray, weight
     output = np.clip(scaled, -128, 127).astype(np.int8)
     return KernelResult(outputs=(output,),
                         variable_updates={4: rows.reshape(p.batch, p.filters * p.memory).astype(p.state_dtype)})
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_initial_state(ctx: OpContext, position: int, trace) -> np.ndarray:
+    """The value a recurrent operator's variable input ``position`` held when the operator ran, for a model run
+    once (as ``refinterp explain`` runs it): the reset value (refinterp/interpreter.py ``reset_variables``, LiteRT's
+    ResetVariableTensor: the zero point's byte for a quantized int8 tensor, zero bytes otherwise), unless an earlier
+    operator of the subgraph reads the same tensor (it may have written it first: not covered)."""
+    tensor = ctx.require_input(position)
+    earlier = [op.index for op in ctx.subgraph.operators[:ctx.op.index] if tensor.index in op.inputs]
+    if earlier:
+        raise trace.not_detailed(f"a state tensor that operator {earlier[-1]} ran on before this one")
+    fill = 0
+    if tensor.type_name == "int8" and tensor.quantization is not None:
+        fill = int(tensor.quantization.zero_point[0])
+    shape = ctx.shape(tensor)
+    state = np.full(int(np.prod(shape, dtype=np.int64)) * tensor.dtype.itemsize, fill & 0xFF, np.uint8)
+    state = state.view(tensor.dtype).reshape(shape)
+    trace.add("state read", f"{tensor.type_name} {list(shape)}, every value {fill if state.size else 0}",
+              f"the variable tensor {tensor.index} as the operator read it: its reset value (the model runs once; "
+              "AllocateTensors resets the variable tensors)")
+    return state
+
+
+def explain_svdf(ctx: OpContext, p: SvdfParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """SVDF output ``index`` = (b, u) (module docstring): for each of the unit's ``rank`` filters its feature
+    activation (this invoke's newest state slot) and the time weights' dot product with the filter's state row, then
+    the rank sum, the bias, the requantization (int8) or the activation (float32, hybrid)."""
+    x, wf, wt = np.asarray(inputs[0]), np.asarray(inputs[1]), np.asarray(inputs[2])
+    bias = None if len(inputs) < 4 or inputs[3] is None else np.asarray(inputs[3])
+    b, u = (int(v) for v in index)
+    state = explain_initial_state(ctx, 4, trace)
+    rows = shifted_state(p, state)
+    filters = list(range(u * p.rank, (u + 1) * p.rank))
+    trace.add("output element", [b, u], f"batch {b}, unit {u}: filters {filters} (rank {p.rank}), memory {p.memory}; "
+              "each filter's state row moves one to the left, its newest slot takes this invoke's feature activation")
+    spec_rows = shifted_state(p, state)
+    if p.kind == "int8":
+        info = np.iinfo(p.state_dtype)
+        input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+        total = 0
+        for f in filters:
+            trace.add(f"filter {f}", f, f"feature activation: weights_feature[{f}] . (x[{b}] - zp_in), to the state "
+                      "scale")
+            dot, _ = trace.dot([(c,) for c in range(p.input_size)], ("c",), x[b], p.input_zero_point, input_scale,
+                               wf[f], 0, float(ctx.require_input(1).quantization.scale[0]), what="input row",
+                               weight_names=("c",))
+            activation = trace.mbqm(trace.wrap(dot), p.multiplier_1, p.shift_1)
+            if p.state_zero_point:
+                activation = trace.add("plus state zero point", activation + p.state_zero_point,
+                                       f"{activation} + {p.state_zero_point} (TFLM)")
+            activation = int(trace.clamp(activation, int(info.min), int(info.max), f"the {p.state_dtype} state"))
+            rows[b, f, -1] = activation
+            row = rows[b, f].astype(np.int64) - p.state_zero_point
+            products = [int(w) * int(s) for w, s in zip(wt[f], row)]
+            trace.add(f"filter {f} time products", products, "weights_time[f, m] * (state[b, f, m] - zp_state), the "
+                      "state row oldest first",
+                      items=[{"m": m, "w": int(wt[f, m]), "state": int(row[m])} for m in range(p.memory)])
+            time_sum = int(wrap_int32(sum(products)))
+            trace.add(f"filter {f} time sum", time_sum, "int32")
+            total += time_sum
+        trace.add("rank sum", total, f"the {p.rank} filters' time sums")
+        if bias is not None:
+            bias_value = int(bias.reshape(-1)[u])
+            total = trace.add("plus bias", total + bias_value, f"+ bias[{u}] = {bias_value}")
+        value = trace.requantize(int(wrap_int32(total)), p.multiplier_2, p.shift_2, p.output_zero_point, -128, 127,
+                                 "int8 (LiteRT never applies the activation)")
+        spec = _svdf_int8(p, x, wf, wt, bias, spec_rows).outputs[0]
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if p.kind == "float32":
+                if p.plain_float:
+                    activations = plain_dot(wf[None, :, :], x[:, None, :])
+                else:
+                    activations = _neon_matrix_batch_vector(wf, x)
+                time_weights = np.asarray(wt, np.float32)
+                dot = plain_dot if p.plain_float else neon_dot
+                order = ("each product rounded, added from 0.0f in order (TFLM)" if p.plain_float else
+                         "four float32 lanes over blocks of four, ((l0 + l1) + l2) + l3, then the rest one by one "
+                         "(NeonMatrixBatchVectorMultiplyAccumulate)")
+            else:
+                activations = _hybrid_activations(p, x, wf)
+                time_weights = (hybrid_weights(wt).astype(np.float32) * np.float32(p.time_scale)).astype(np.float32)
+                dot = neon_dot
+                order = "the hybrid rule (refinterp/ops/hybrid.py), below"
+            time_sums = []
+            for f in filters:
+                if p.kind == "hybrid":
+                    trace.add(f"filter {f}", f, f"feature activation: weights_feature[{f}] . x[{b}], hybrid")
+                    if is_zero_vector(x):
+                        trace.add("all-zero input", np.float32(0.0), "the whole input is zero: the activation is 0")
+                    else:
+                        q, scale, zero_point = explain_quantize_row(trace, x[b], p.asymmetric)
+                        weights = hybrid_weights(wf).reshape(p.filters, p.input_size)
+                        sums = explain_hybrid_dot(trace, weights[f], q, "weights_feature", sse=True)
+                        if p.asymmetric:
+                            row_sum = int(sse_row_sums(weights)[f])
+                            sums = trace.add("minus zero point x row sum",
+                                             int(wrap_int32(sums - int(wrap_int32(zero_point * row_sum)))),
+                                             f"{sums} - {zero_point} * {row_sum} (int32)")
+                        trace.add("scale", np.float32(scale * np.float32(p.feature_scale)),
+                                  f"f32(row scale * s_wf {p.feature_scale!r})")
+                else:
+                    trace.add(f"filter {f}", f, f"feature activation: weights_feature[{f}] . x[{b}], {order}",
+                              items=[{"c": c, "x": float(x[b, c]), "w": float(wf[f, c])} for c in range(p.input_size)])
+                rows[b, f, -1] = activations[b, f]
+                trace.add(f"filter {f} activation", np.float32(activations[b, f]), "the newest state slot")
+                time_sum = np.float32(dot(time_weights[f][None, :], rows[b, f][None, :])[0])
+                trace.add(f"filter {f} time sum", time_sum, "weights_time[f] . state row (oldest first), "
+                          + ("plain order" if p.plain_float else "NEON lanes") + (
+                              f"; time weights dequantized f32(wt * {p.time_scale!r})" if p.kind == "hybrid" else ""),
+                          items=[{"m": m, "w": float(time_weights[f, m]), "state": float(rows[b, f, m])}
+                                 for m in range(p.memory)])
+                time_sums.append(time_sum)
+            scratch = np.asarray(time_sums, np.float32)
+            if p.plain_float:
+                out = np.float32(0.0) if bias is None else np.float32(np.asarray(bias, np.float32).reshape(-1)[u])
+                for v in scratch:
+                    out = np.float32(out + v)
+                trace.add("rank sum plus bias", out, "the bias (or 0), then each filter's time sum added (TFLM)")
+            else:
+                out = np.float32(neon_reduction_sum(scratch[None, :])[0])
+                trace.add("rank sum", out, "NeonReductionSumVector over the unit's filters")
+                if bias is not None:
+                    out = trace.add("plus bias", np.float32(out + np.float32(np.asarray(bias).reshape(-1)[u])),
+                                    f"+ bias[{u}], float32")
+            value = np.float32(apply_float_activation(np.asarray([out], np.float32), p.activation,
+                                                      tflm=p.plain_float)[0])
+            if p.activation != ACT_NONE:
+                trace.add("activation", value, f"fused activation {p.activation} (ApplyActivationToVector"
+                          + (", TANH through Eigen" if p.activation == ACT_TANH and not p.plain_float else "") + ")")
+        spec = svdf_spec(p, x, wf, wt, bias, state).outputs[0]
+    if not (spec[b, u] == value or (spec[b, u] != spec[b, u] and value != value)):
+        # the steps above are the spec's own functions on the reset state: this cannot differ
+        raise AssertionError(f"traced SVDF {value} != spec {spec[b, u]}")
+    return value

@@ -918,6 +918,8 @@ def explain_unary(ctx: OpContext, p: UnaryParams, inputs: list, index: tuple[int
         if np.isfinite(real):
             trace.approximates(real, output_scale, p.output_zero_point, (p.qmin, p.qmax))
         return value
+    if p.op == "RSQRT":
+        return _explain_rsqrt_int8(ctx, p, q, real_x, trace)
     if p.op != "ABS":
         raise trace.not_detailed(f"the {p.op} integer rule")
     v = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
@@ -974,4 +976,169 @@ def explain_prelu(ctx: OpContext, p: PreluParams, inputs: list, index: tuple[int
     shifted = trace.add("plus output zero point", scaled + p.output_zero_point, f"{scaled} + {p.output_zero_point}")
     value = int(trace.clamp(shifted, qmin, qmax, f"the {np.dtype(p.dtype)} range"))
     trace.approximates(real_value, output_scale, p.output_zero_point, (qmin, qmax))
+    return value
+
+
+def _explain_rsqrt_int8(ctx: OpContext, p: UnaryParams, q: int, real_x: float, trace) -> int:
+    """RSQRT int8 (``RsqrtEvalQuantizedInt8``, module docstring): 1/sqrt(v) as a multiplier and exponent
+    (:func:`inv_sqrt_multiplier_exp`, Newton-Raphson in Q3.28), then two MultiplyByQuantizedMultiplier steps."""
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    output_scale, _ = per_tensor_qparams(ctx, ctx.output(0), "output")
+    v = trace.add("input minus zero point", q - p.input_zero_point, f"{q} - {p.input_zero_point}")
+    if v < 0:
+        raise trace.not_detailed("an input below the zero point (the kernel fails at Eval)")
+    if v == 0:
+        scaled = trace.add("zero input", p.qmax - p.output_zero_point, f"v = 0: 1/sqrt(0) is infinite, the kernel "
+                           f"outputs the maximum {p.qmax} (minus the output zero point here)")
+    else:
+        inv_multiplier, inv_shift = (int(a[0]) for a in inv_sqrt_multiplier_exp(np.asarray([v], np.int64), -1))
+        trace.add("1/sqrt(v) as multiplier and shift", [inv_multiplier, inv_shift],
+                  f"GetInvSqrtQuantizedMultiplierExp({v}, -1): {v} scaled by powers of 4 into [2^27, 2^29), five "
+                  f"Newton-Raphson steps in Q3.28, times sqrt(2)/2: {inv_multiplier} * 2^({inv_shift} - 31) = "
+                  f"{inv_multiplier * 2.0 ** (inv_shift - 31)!r} (1/sqrt({v}) = {1 / float(np.sqrt(float(v)))!r})")
+        trace.add("fixed-point one", 1, f"data = MBQM(1, {inv_multiplier}, {inv_shift} + {RSQRT_SHIFT}): 1/sqrt(v) "
+                  f"in units of 2^-{RSQRT_SHIFT}")
+        data = trace.mbqm(1, inv_multiplier, inv_shift + RSQRT_SHIFT)
+        formula = ("1 / (sqrt(f64(s_in)) * f64(s_out)), in double (TFLM)" if ctx.profile == "tflm" else
+                   "1 / f64(f32(sqrtf(s_in) * s_out)) (LiteRT: sqrt and product in float32)")
+        if ctx.profile == "tflm":
+            product = float(np.sqrt(np.float64(input_scale))) * float(output_scale)
+        else:
+            product = float(np.float32(np.sqrt(np.float32(input_scale)) * np.float32(output_scale)))
+        multiplier, shift = trace.quantize_multiplier(1.0 / product, formula, (p.multiplier, p.shift))
+        trace.add("output rescale", [multiplier, shift - RSQRT_SHIFT], f"MBQM(data, M, shift - {RSQRT_SHIFT}): "
+                  f"undoes the 2^{RSQRT_SHIFT} and applies 1 / (sqrt(s_in) * s_out)")
+        scaled = trace.mbqm(data, multiplier, shift - RSQRT_SHIFT)
+    shifted = trace.add("plus output zero point", scaled + p.output_zero_point, f"{scaled} + {p.output_zero_point}")
+    value = int(trace.clamp(shifted, p.qmin, p.qmax, f"the {p.dtype} range"))
+    if real_x > 0:
+        trace.approximates(1.0 / float(np.sqrt(real_x)), output_scale, p.output_zero_point, (p.qmin, p.qmax))
+    return value
+
+
+def explain_l2_normalization(ctx: OpContext, p: L2NormParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """L2_NORMALIZATION output ``index`` (module docstring): the row's sum of squares, 1/sqrt of it as a multiplier
+    and exponent (:func:`inv_sqrt_multiplier_exp`), the element times it; float32: sqrt and one division."""
+    x = np.asarray(inputs[0])
+    row = x.reshape(-1, x.shape[-1])[int(np.ravel_multi_index(index[:-1], x.shape[:-1])) if x.ndim > 1 else 0]
+    position = int(index[-1])
+    trace.add("row", row.tolist(), f"the last axis at {list(index[:-1])} ({row.size} values); this element is "
+              f"position {position}")
+    if p.dtype == np.float32:
+        rows = row.astype(np.float32)
+        squared = np.float32(0.0)
+        with np.errstate(all="ignore"):
+            for v in rows:
+                squared = np.float32(squared + np.float32(v * v))
+            trace.add("sum of squares", squared, "x * x added in order, float32", rule="round to nearest, ties to even")
+            norm = np.float32(np.sqrt(squared))
+            trace.add("norm", norm, "sqrtf(sum)")
+            if norm < L2_NORM_EPSILON:
+                norm = trace.add("norm at least epsilon", L2_NORM_EPSILON, "std::max(norm, 1e-6)")
+            value = np.float32(rows[position] / norm)
+        trace.add("output", value, f"{float(rows[position])!r} / {float(norm)!r}, float32")
+        length = float(np.sqrt(np.sum(rows.astype(np.float64) ** 2)))
+        trace.approximates(float(rows[position]) / max(length, 1e-6))
+        return value
+    d = row.astype(np.int64) - p.input_zero_point
+    trace.add("row minus zero point", d.tolist(), f"q - {p.input_zero_point}")
+    acc = trace.add("sum of squares", int(wrap_int32(int((d * d).sum()))), "(q - zp)^2 added in int32")
+    multiplier, shift = (int(v[0]) for v in inv_sqrt_multiplier_exp(np.asarray([acc], np.int64), -1))
+    trace.add("1/sqrt(sum) as multiplier and shift", [multiplier, shift],
+              f"GetInvSqrtQuantizedMultiplierExp({acc}, -1): {multiplier} * 2^({shift} - 31) = "
+              f"{multiplier * 2.0 ** (shift - 31)!r}" + (f" (1/sqrt({acc}) = {1 / float(np.sqrt(acc))!r})" if acc > 0
+                                                          else ""))
+    element = int(d[position])
+    if p.dtype == np.int8:
+        trace.add("element", element, f"the element minus the zero point; times 2^7 for the output scale 1/128: "
+                  f"MBQM({element}, M, shift + 7)")
+        scaled = trace.mbqm(element, multiplier, shift + 7)
+        value = int(trace.clamp(scaled, -128, 127, "int8 (zero point 0)"))
+        output_zero_point = 0
+    else:
+        trace.add("element times 128", 128 * element, f"128 * {element} (the output scale 1/128)")
+        scaled = trace.mbqm(128 * element, multiplier, shift)
+        shifted = trace.add("plus output zero point", 128 + scaled, f"128 + {scaled}")
+        value = int(trace.clamp(shifted, 0, 255, "uint8"))
+        output_zero_point = 128
+    if acc > 0:
+        trace.approximates(element / float(np.sqrt(float((d * d).sum()))), 1.0 / 128, output_zero_point,
+                           (-128, 127) if p.dtype == np.int8 else (0, 255))
+    return value
+
+
+def explain_log_softmax(ctx: OpContext, p: LogSoftmaxParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """LOG_SOFTMAX output ``index`` (``log_softmax_spec``): the row's maximum, the Q5.26 difference, the sum of
+    fixed-point exps, its fixed-point log, the output; float32: expf, the sum in order, logf."""
+    x = np.asarray(inputs[0])
+    position = int(index[-1])
+    row = x[index[:-1]]
+    trace.add("row", row.tolist(), f"the last axis at {list(index[:-1])} ({row.size} values); this element is "
+              f"position {position}")
+    if not p.quantized:
+        rows = row.astype(np.float32)
+        with np.errstate(all="ignore"):
+            row_max = trace.add("row maximum", np.float32(rows.max()), "subtracted first")
+            exps = libm("expf", rows - row_max)
+            trace.add("exps", exps.tolist(), "expf(x - max), the C library's, float32")
+            total = np.float32(0.0)
+            for e in exps:
+                total = np.float32(total + e)
+            trace.add("sum of exps", total, "added in order, float32", rule="round to nearest, ties to even")
+            log_sum = trace.add("log of the sum", np.float32(libm("logf", np.asarray([total], np.float32))[0]),
+                                "logf(sum)")
+            value = np.float32(np.float32(rows[position] - row_max) - log_sum)
+        trace.add("output", value, f"({float(rows[position])!r} - {float(row_max)!r}) - {float(log_sum)!r}, float32")
+        shifted64 = rows.astype(np.float64) - float(rows.max())
+        trace.approximates(float(shifted64[position] - np.log(np.exp(shifted64).sum())))
+        return value
+    uint8 = x.dtype == np.uint8
+    q = row.astype(np.int64) - (128 if uint8 else 0)
+    if uint8:
+        trace.add("minus 128", q.tolist(), "uint8: the int8 rule runs on q - 128 and adds 128 back")
+    input_scale, _ = per_tensor_qparams(ctx, ctx.require_input(0), "input")
+    row_max = trace.add("row maximum", int(q.max()), "the differences from it are <= 0")
+    d = trace.add("difference", int(q[position]) - row_max, f"{int(q[position])} - {row_max}")
+    trace.add("multiplier and shift", [p.input_multiplier, p.input_left_shift],
+              f"QuantizeMultiplierGreaterThanOne(s_in * 2^26), s_in = {input_scale!r}: differences to Q5.26")
+    diff_q5 = trace.mbqm(d, p.input_multiplier, p.input_left_shift)
+    trace.add("difference in Q5.26", diff_q5, f"{diff_q5} / 2^26 = {diff_q5 / 2**26!r}")
+    diffs = q - row_max
+    counted = diffs >= p.diff_min
+    diffs_q5 = multiply_by_quantized_multiplier(diffs, p.input_multiplier, p.input_left_shift)
+    exps = rounding_divide_by_pot(exp_on_negative_values(np.where(counted, diffs_q5, 0),
+                                                         LOG_SOFTMAX_INPUT_INTEGER_BITS),
+                                  LOG_SOFTMAX_ACCUMULATION_INTEGER_BITS)
+    total = int(wrap_int32(np.where(counted, exps, 0).sum()))
+    trace.add("sum of exps", total, f"exp_on_negative_values of each difference >= diff_min ({p.diff_min}), Q0.31 "
+              f"rounded to Q12.19 and added in int32: {total / 2**19!r}", rule="round to nearest, ties away from zero",
+              items=[{"position": k, "counted": bool(c), "exp": int(e) if c else 0}
+                     for k, (c, e) in enumerate(zip(counted, exps))])
+    log_sum = int(log_x_for_x_greater_than_or_equal_to_1(np.asarray([total], np.int64),
+                                                         LOG_SOFTMAX_ACCUMULATION_INTEGER_BITS,
+                                                         LOG_SOFTMAX_INPUT_INTEGER_BITS)[0])
+    trace.add("log of the sum", log_sum, f"log_x_for_x_greater_than_or_equal_to_1 (gemmlowp fixed point), Q5.26: "
+              f"{log_sum / 2**26!r}")
+    reverse = int(multiply_by_quantized_multiplier(np.int64(int(wrap_int32(log_sum + INT32_MIN))),
+                                                   p.reverse_scaling_divisor, p.reverse_scaling_left_shift))
+    adjusted = max(p.diff_min - 1, reverse)
+    trace.add("smallest difference kept", adjusted, f"max(diff_min - 1, MBQM(log + INT32_MIN, "
+              f"{p.reverse_scaling_divisor}, {p.reverse_scaling_left_shift})): below it the output is the minimum")
+    if not d > adjusted:
+        value = trace.add("below the range", -128, f"{d} <= {adjusted}: the output is -128")
+    else:
+        shift = 31 - LOG_SOFTMAX_INPUT_INTEGER_BITS - LOG_SOFTMAX_OUTPUT_INTEGER_BITS
+        difference = trace.add("difference minus log", int(wrap_int32(diff_q5 - log_sum)), f"{diff_q5} - {log_sum} "
+                               "(Q5.26)")
+        scaled = int(rounding_divide_by_pot(np.int64(difference), shift))
+        trace.add("RoundingDivideByPOT", scaled, f"{difference} / 2^{shift}: Q5.26 to the output's 16/256 units",
+                  rule="round to nearest, ties away from zero")
+        shifted = trace.add("plus output zero point", scaled + 127, f"{scaled} + 127")
+        value = int(trace.clamp(shifted, -128, 127, "int8"))
+    if uint8:
+        value = trace.add("plus 128", value + 128, f"{value} + 128 (uint8)")
+    logits = input_scale * diffs.astype(np.float64)
+    zero_point = 255 if uint8 else 127
+    trace.approximates(float(logits[position] - np.log(np.exp(logits).sum())), 16.0 / 256, zero_point,
+                       (0, 255) if uint8 else (-128, 127))
     return value

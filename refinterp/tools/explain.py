@@ -37,16 +37,24 @@ from refinterp.model import Model
 from refinterp.ops import (
     activations,
     arg_minmax,
+    batch_matmul,
+    binary_math,
+    cast,
     conv,
     depthwise_conv,
     elementwise,
     fully_connected,
+    hybrid,
+    logical,
+    lstm,
     pooling,
     quantize,
     reduce,
     resize,
+    rnn,
     shape_ops,
     softmax_logistic,
+    svdf,
     transpose_conv,
     unary_math,
 )
@@ -94,6 +102,33 @@ EXPLAINERS: dict[str, Callable[..., Any]] = {
     "TRANSPOSE_CONV": transpose_conv.explain_transpose_conv,
     "ARG_MAX": arg_minmax.explain_arg_min_max,
     "ARG_MIN": arg_minmax.explain_arg_min_max,
+    "BATCH_MATMUL": batch_matmul.explain_batch_matmul,
+    "SUM": reduce.explain_sum,
+    "REDUCE_PROD": reduce.explain_reduce_prod,
+    "CUMSUM": reduce.explain_cumsum,
+    "REDUCE_ALL": reduce.explain_logical_reduce,
+    "REDUCE_ANY": reduce.explain_logical_reduce,
+    **{name: binary_math.explain_binary_math for name in ("DIV", "FLOOR_DIV", "FLOOR_MOD", "SQUARED_DIFFERENCE",
+                                                          "POW")},
+    "ADD_N": binary_math.explain_add_n,
+    **{name: logical.explain_comparison for name in ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER",
+                                                     "GREATER_EQUAL")},
+    **{name: logical.explain_logical for name in ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT")},
+    "CAST": cast.explain_cast,
+    "L2_NORMALIZATION": unary_math.explain_l2_normalization,
+    "LOG_SOFTMAX": unary_math.explain_log_softmax,
+    "SVDF": svdf.explain_svdf,
+    "RNN": rnn.explain_rnn,
+    "UNIDIRECTIONAL_SEQUENCE_RNN": rnn.explain_rnn,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.explain_unidirectional_sequence_lstm,
+}
+
+#: the explain function of a hybrid rule (float input, int8 weights: refinterp/ops/hybrid.py), used instead of
+#: the operator's own when the prepared params say ``rule == "hybrid"``
+HYBRID_EXPLAINERS: dict[str, Callable[..., Any]] = {
+    "FULLY_CONNECTED": hybrid.explain_hybrid_fully_connected,
+    "CONV_2D": hybrid.explain_hybrid_conv2d,
+    "DEPTHWISE_CONV_2D": hybrid.explain_hybrid_depthwise_conv2d,
 }
 
 #: operators that only move values: explained by where the element comes from, found by running the operator's
@@ -112,7 +147,8 @@ MOVEMENT_DATA_INPUTS: dict[str, tuple[int, ...] | None] = {
 
 PROFILE_WORDS = {"litert-ref": "LiteRT's reference kernels, BUILTIN_REF", "tflm": "TensorFlow Lite Micro",
                  "litert-opt": "LiteRT's optimized x86-64 kernels, emulated",
-                 "xnnpack": "LiteRT with the XNNPACK delegate, emulated"}
+                 "xnnpack": "LiteRT with the XNNPACK delegate, emulated",
+                 "tflm-cmsis-nn": "TFLite Micro with CMSIS-NN kernels, emulated from the sources"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -174,6 +210,8 @@ def explain_element(model: Model, values: dict[int, np.ndarray], op_index: int, 
     trace = Trace()
     value: Any = None
     explainer = EXPLAINERS.get(op.name)
+    if str(getattr(params, "rule", getattr(params, "kind", ""))).startswith("hybrid") and op.name in HYBRID_EXPLAINERS:
+        explainer = HYBRID_EXPLAINERS[op.name]
     if emulated:
         # an emulated rule explains itself when its table entry has an ``explain`` function (same signature)
         entry = EMULATIONS[profile][op.name]

@@ -23,6 +23,8 @@ it follows profile "litert-opt" (``litert_opt.TABLE``, else the reference kernel
 * QUANTIZE: float input ``rne(clamp(x * f32(1/s))) + zp``; 8-bit input an 8.8 multiplier (``src/qs8-vcvt``).
 * RESIZE_BILINEAR (int8, uint8): 11-bit fixed-point weights (``src/s8-ibilinear``, ``indirection.c``).
 * BATCH_MATMUL (int8, symmetric right-hand side): the fp32 requantization.
+* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV (float32): XNNPACK's f32 FMA chains; hybrid
+  FULLY_CONNECTED, CONV_2D and BATCH_MATMUL: XNNPACK's qd8 kernels (``xnnpack_float.py``).
 
 The fused activation becomes XNNPACK's output_min/output_max (``xnn_qs8_quantize``: ``lrintf`` of
 ``f32(v / s_out) + zp`` clamped to the type), not LiteRT's half-away rounding.
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import PADDING_SAME, OpContext, per_tensor_qparams
-from refinterp.ops.emulation import EmulatedOp, litert_opt
+from refinterp.ops.emulation import EmulatedOp, litert_opt, xnnpack_float
 from refinterp.ops.emulation.arithmetic import (
     conv_accumulators,
     depthwise_accumulators,
@@ -109,6 +111,13 @@ def _prepare_fp32(op: str, rules: tuple[str, ...], channel_axis: int):
 
     def prepare(ctx: OpContext, reference_prepare) -> Any:
         params = reference_prepare(ctx)
+        if _rule(params) in ("hybrid", "hybrid_per_channel") and op in ("FULLY_CONNECTED", "CONV_2D"):
+            return xnnpack_float.prepare_hybrid(ctx, params)  # None: LiteRT's hybrid kernel (the reference's)
+        if _rule(params) == "float32":
+            if op == "TRANSPOSE_CONV" and not (ctx.require_input(0).is_constant and _deconvolution_fits(
+                    ctx, params, ctx.require_input(2), ctx.require_input(1))):
+                return None
+            return xnnpack_float.prepare_float(ctx, params)  # None: LiteRT's float kernel (not emulated)
         delegated = _fp32_params(ctx, params, rules, channel_axis)
         if delegated is not None:
             return delegated
@@ -118,8 +127,12 @@ def _prepare_fp32(op: str, rules: tuple[str, ...], channel_axis: int):
     return prepare
 
 
+def _rule(params: Any) -> str:
+    return params.rule if hasattr(params, "rule") else params.kind
+
+
 def _fp32_params(ctx: OpContext, params: Any, rules: tuple[str, ...], channel_axis: int) -> Fp32Requantization | None:
-    rule = params.rule if hasattr(params, "rule") else params.kind
+    rule = _rule(params)
     if rule not in rules or not shapes_delegable(ctx):
         return None
     x, w, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
@@ -161,7 +174,9 @@ def _fp32_params(ctx: OpContext, params: Any, rules: tuple[str, ...], channel_ax
 def _deconvolution_fits(ctx: OpContext, params: Any, x: Any, w: Any) -> bool:
     """Whether XNNPACK's deconvolution gives the TRANSPOSE_CONV's output size (measured on random cases): its
     size is ``(in - 1) * stride + kernel - padding + adjustment``; with SAME padding the delegate leaves no room
-    for an adjustment, with VALID one below the stride."""
+    for an adjustment, with VALID one below the stride. SAME also needs every kernel size at least its stride
+    (``xnnpack_delegate.cc`` ``CalculateTransposeConvPaddings``: "strides larger than effective kernel
+    dimensions unsupported")."""
     out_shape = params.output_shape
     if out_shape is None:
         return False
@@ -172,6 +187,8 @@ def _deconvolution_fits(ctx: OpContext, params: Any, x: Any, w: Any) -> bool:
         adjustment = size_out - (full - padding)
         if adjustment < 0 or adjustment >= stride or (params.padding == PADDING_SAME and adjustment != 0):
             return False
+        if params.padding == PADDING_SAME and kernel < stride:
+            return False
     return True
 
 
@@ -181,6 +198,10 @@ def _fp32_output(q: Fp32Requantization, acc: np.ndarray, dtype: np.dtype) -> np.
 
 def conv2d_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """CONV_2D under XNNPACK (qs8-qc8w / qu8 IGEMM, fp32 requantization)."""
+    if isinstance(q, xnnpack_float.FloatGemm):  # float32 (xnnpack_float.py)
+        return xnnpack_float.run(q, x, w, bias)
+    if isinstance(q, xnnpack_float.HybridGemm):  # int8 weights, float32 activations (xnnpack_float.py)
+        return xnnpack_float.run_hybrid(q, x, w, bias)
     if not isinstance(q, Fp32Requantization):  # the delegate left it to LiteRT
         return litert_opt.TABLE["CONV_2D"].kernel(q, x, w, bias)
     return _fp32_output(q, conv_accumulators(q.base, x, w, bias), x.dtype)
@@ -189,6 +210,10 @@ def conv2d_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray, bias: np.nd
 def depthwise_conv2d_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray,
                           bias: np.ndarray | None = None) -> np.ndarray:
     """DEPTHWISE_CONV_2D under XNNPACK (qs8-qc8w / qu8 DWCONV, fp32 requantization)."""
+    if isinstance(q, xnnpack_float.FloatGemm):  # float32 (xnnpack_float.py)
+        return xnnpack_float.run(q, x, w, bias)
+    if isinstance(q, xnnpack_float.HybridGemm):  # int8 weights, float32 activations (xnnpack_float.py)
+        return xnnpack_float.run_hybrid(q, x, w, bias)
     if not isinstance(q, Fp32Requantization):
         return litert_opt.TABLE["DEPTHWISE_CONV_2D"].kernel(q, x, w, bias)
     return _fp32_output(q, depthwise_accumulators(q.base, x, w, bias), x.dtype)
@@ -197,6 +222,10 @@ def depthwise_conv2d_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray,
 def fully_connected_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray,
                          bias: np.ndarray | None = None) -> np.ndarray:
     """FULLY_CONNECTED under XNNPACK (qs8-qc8w / qu8 GEMM, fp32 requantization)."""
+    if isinstance(q, xnnpack_float.FloatGemm):  # float32 (xnnpack_float.py)
+        return xnnpack_float.run(q, x, w, bias)
+    if isinstance(q, xnnpack_float.HybridGemm):  # int8 weights, float32 activations (xnnpack_float.py)
+        return xnnpack_float.run_hybrid(q, x, w, bias)
     if not isinstance(q, Fp32Requantization):
         return litert_opt.TABLE["FULLY_CONNECTED"].kernel(q, x, w, bias)
     p = q.base
@@ -206,6 +235,9 @@ def fully_connected_fp32(q: Fp32Requantization, x: np.ndarray, w: np.ndarray,
 def transpose_conv_fp32(q: Fp32Requantization, shape_values: np.ndarray | None, w: np.ndarray, x: np.ndarray,
                        bias: np.ndarray | None = None) -> np.ndarray:
     """TRANSPOSE_CONV under XNNPACK (qs8-qc8w / qu8 deconvolution, fp32 requantization)."""
+    if isinstance(q, xnnpack_float.FloatGemm):  # float32 (xnnpack_float.py)
+        shape, pads = litert_opt.transpose_conv_geometry(q.base, shape_values, w, x)
+        return xnnpack_float.run_transpose_conv(q, shape, pads, w, x, bias)
     if not isinstance(q, Fp32Requantization):
         return litert_opt.TABLE["TRANSPOSE_CONV"].kernel(q, shape_values, w, x, bias)
     shape, pads = litert_opt.transpose_conv_geometry(q.base, shape_values, w, x)
@@ -222,8 +254,10 @@ class BatchMatMulFp32:
     scale: np.float32
 
 
-def prepare_batch_matmul(ctx: OpContext, reference_prepare) -> BatchMatMulFp32 | None:
+def prepare_batch_matmul(ctx: OpContext, reference_prepare) -> BatchMatMulFp32 | BatchMatMulQd8 | None:
     params = reference_prepare(ctx)
+    if params.kind == "hybrid":
+        return _prepare_batch_matmul_hybrid(ctx, params)
     if params.kind != "int8" or params.rhs_zero_point != 0 or not shapes_delegable(ctx):
         return None  # measured: the delegate takes an int8 BATCH_MATMUL exactly when the RHS zero point is 0
     lhs, rhs, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
@@ -234,8 +268,43 @@ def prepare_batch_matmul(ctx: OpContext, reference_prepare) -> BatchMatMulFp32 |
     return BatchMatMulFp32(params, scale)
 
 
+@dataclass(frozen=True)
+class BatchMatMulQd8:
+    base: Any  # the reference BatchMatMulParams (hybrid)
+    weight_scale: np.ndarray  # float32 [units] (one scale repeated, or per output column)
+
+
+def _prepare_batch_matmul_hybrid(ctx: OpContext, params: Any) -> BatchMatMulQd8 | None:
+    """A hybrid BATCH_MATMUL (float32 left, constant int8 right, symmetric, one scale or one per output column):
+    XNNPACK's qd8 batch matrix multiply (measured on deepfilternet's dfnet2_stateful_dynamic and generated cases;
+    a transposed left-hand side is left to the reference)."""
+    rhs = ctx.require_input(1)
+    quant = rhs.quantization
+    if not rhs.is_constant or quant is None or len(quant.scale) not in (1, params.units) or \
+            np.any(np.asarray(quant.zero_point) != 0) or params.adj_x or not shapes_delegable(ctx):
+        return None
+    return BatchMatMulQd8(params, np.broadcast_to(np.asarray(quant.scale, np.float32), (params.units,)).copy())
+
+
+def batch_matmul_qd8(q: BatchMatMulQd8, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Each left-hand row quantized with its own qd8 parameters (xnnpack_float.qd8_parameters), the exact int32
+    sums with the right-hand int8 matrix, then ``f32(f32(acc) * f32(1 / scale)) * s_w`` (the qd8 GEMM's
+    ``fma(., s_w, 0)``)."""
+    p = q.base
+    rows = lhs.reshape(-1, lhs.shape[-1]).astype(np.float32)
+    scale, zero = xnnpack_float.qd8_parameters(rows.min(axis=1, initial=np.inf), rows.max(axis=1, initial=-np.inf))
+    shifted = (xnnpack_float.qd8_quantize(rows, scale[:, None], zero[:, None]) - zero[:, None]).reshape(lhs.shape)
+    y = np.swapaxes(rhs, -1, -2) if p.adj_y else rhs
+    acc = wrap_int32(np.matmul(shifted.astype(np.float64), y.astype(np.float64)).astype(np.int64))
+    inverse = (np.float32(1) / scale).astype(np.float32).reshape(lhs.shape[:-1] + (1,))
+    out = ((acc.astype(np.float32) * inverse).astype(np.float32) * q.weight_scale).astype(np.float32)
+    return np.ascontiguousarray(np.broadcast_to(out, p.output_shape))
+
+
 def batch_matmul_fp32(q: BatchMatMulFp32, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """XNNPACK qs8 batch matrix multiply: the exact int32 sums, then the fp32 requantization."""
+    if isinstance(q, BatchMatMulQd8):
+        return batch_matmul_qd8(q, lhs, rhs)
     p = q.base
     x = np.swapaxes(lhs, -1, -2) if p.adj_x else lhs
     y = np.swapaxes(rhs, -1, -2) if p.adj_y else rhs
@@ -538,15 +607,19 @@ def resize_bilinear_q11(p: BilinearQ11, x: np.ndarray, size: np.ndarray | None =
 
 
 _FP32 = "fp32 requantization, round half to even (XNNPACK requantization.h)"
+_FP32_AND_FLOAT = _FP32 + "; float32: " + xnnpack_float.RULE
+_WITH_HYBRID = _FP32_AND_FLOAT + "; hybrid: " + xnnpack_float.HYBRID_RULE
 
 TABLE: dict[str, EmulatedOp] = {
-    "CONV_2D": EmulatedOp(_prepare_fp32("CONV_2D", ("int8", "uint8"), 0), conv2d_fp32, _FP32),
+    "CONV_2D": EmulatedOp(_prepare_fp32("CONV_2D", ("int8", "uint8"), 0), conv2d_fp32, _WITH_HYBRID),
     "DEPTHWISE_CONV_2D": EmulatedOp(_prepare_fp32("DEPTHWISE_CONV_2D", ("int8", "uint8"), 3),
-                                    depthwise_conv2d_fp32, _FP32),
+                                    depthwise_conv2d_fp32, _FP32_AND_FLOAT),
     "FULLY_CONNECTED": EmulatedOp(_prepare_fp32("FULLY_CONNECTED", ("int8", "uint8"), 0), fully_connected_fp32,
-                                  _FP32),
-    "TRANSPOSE_CONV": EmulatedOp(_prepare_fp32("TRANSPOSE_CONV", ("int8", "uint8"), 0), transpose_conv_fp32, _FP32),
-    "BATCH_MATMUL": EmulatedOp(prepare_batch_matmul, batch_matmul_fp32, _FP32 + " (RHS zero point 0)"),
+                                  _WITH_HYBRID),
+    "TRANSPOSE_CONV": EmulatedOp(_prepare_fp32("TRANSPOSE_CONV", ("int8", "uint8"), 0), transpose_conv_fp32,
+                                 _FP32_AND_FLOAT),
+    "BATCH_MATMUL": EmulatedOp(prepare_batch_matmul, batch_matmul_fp32,
+                               _FP32 + " (RHS zero point 0); hybrid: " + xnnpack_float.HYBRID_RULE),
     "LEAKY_RELU": EmulatedOp(prepare_leaky_relu, leaky_relu_fixed, "8.8 fixed-point multipliers (XNNPACK vlrelu)"),
     "ADD": EmulatedOp(prepare_add, add_fixed, "21-bit multipliers, one rounding shift ties up (XNNPACK vadd)"),
     "SUB": EmulatedOp(prepare_add, add_fixed, "the ADD rule with the second multiplier negated (XNNPACK vadd)"),
@@ -560,7 +633,7 @@ TABLE: dict[str, EmulatedOp] = {
 
 #: the params of an operator the delegate takes (the others run LiteRT's builtin kernels)
 DELEGATED_PARAMS = (Fp32Requantization, LeakyReluFixed, AddFixed, MulFp32, MeanFp32, QuantizeXnn, BilinearQ11,
-                    BatchMatMulFp32)
+                    BatchMatMulFp32, xnnpack_float.FloatGemm, xnnpack_float.HybridGemm, BatchMatMulQd8)
 
 
 def is_delegated(params: Any) -> bool:
