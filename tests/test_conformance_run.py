@@ -315,7 +315,8 @@ def test_command_refusals_unsupported_and_error(suite, scripts):
 def test_python_runtimes(suite, scripts, monkeypatch):
     module = scripts / "pyruntime.py"
     report = run_suite(suite, f"python:{module}:exact")
-    assert report["counts"]["pass"] == 5 and report["against"]["kind"] == "python"
+    assert report["counts"]["pass"] == 5 and report["against"]["kind"] == "python", [
+        (c["case"], c["status"], c.get("message")) for c in report["cases"]]
     report = run_suite(suite, f"python:{module}:no_fully_connected")
     assert sorted(by_status(report)["unsupported"]) == ["FULLY_CONNECTED/int8/0000", "FULLY_CONNECTED/int8/0001"]
     # a module on the import path, by name; a crash costs its case only (the worker is restarted)

@@ -60,6 +60,7 @@ from refinterp.runtimes import RUNTIME_NAMES, LiteRTRuntime, TFLMRuntime, check_
 from refinterp.runtimes.base import import_litert_interpreter, import_tflm_runtime
 from refinterp.tools.arguments import ArgumentParser
 from refinterp.tools.executor import add_executor_arguments, check_executor_arguments, run_tasks
+from refinterp.tools.progress import StatusLine
 from refinterp.tools.qerror.html import render_report
 
 REPORT_FORMAT = "refinterp-compare/1"
@@ -591,7 +592,7 @@ def aggregate_rows(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-class Progress:
+class Progress(StatusLine):
     """A progress line on stderr for long runs; silent for quick ones.
 
     On a terminal the line is redrawn in place, and only once the run has lasted
@@ -599,39 +600,19 @@ class Progress:
     :data:`PROGRESS_LOG_INTERVAL_SECONDS`, also only on runs lasting longer than that.
     """
 
+    after = PROGRESS_AFTER_SECONDS
+    log_after = log_interval = PROGRESS_LOG_INTERVAL_SECONDS
+
     def __init__(self, total: int, stream: TextIO | None = None, enabled: bool = True):
+        super().__init__(stream, enabled)
         self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self.last_log = self.started
-        self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.drawn = False
 
     def update(self, done: int, label: str = "") -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        elapsed = now - self.started
-        if self.is_tty:
-            if elapsed < PROGRESS_AFTER_SECONDS:
-                return
-            width = 30
-            filled = int(width * done / max(self.total, 1))
-            text = f"\rcompare [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {elapsed:5.0f} s {label}"
-            self.stream.write(text[:120].ljust(80))
-            self.stream.flush()
-            self.drawn = True
-        elif now - self.last_log >= PROGRESS_LOG_INTERVAL_SECONDS:
-            self.last_log = now
-            self.stream.write(f"compare: {done}/{self.total} input cases done, {elapsed:.0f} s\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * 80 + "\r")
-            self.stream.flush()
-            self.drawn = False
+        elapsed = time.monotonic() - self.started
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        bar = f"compare [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {elapsed:5.0f} s {label}"
+        self.show(bar[:120], f"compare: {done}/{self.total} input cases done, {elapsed:.0f} s")
 
 
 def _runtime_for(spec: str, profile: str) -> Any:

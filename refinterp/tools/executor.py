@@ -90,17 +90,21 @@ class WorkerCrashedError(RefinterpError):
 
 
 ProgressCallback = Callable[[int, int], None]
+#: ``on_result(index, result)``: in the calling process, as each task finishes (the exception if it raised)
+ResultCallback = Callable[[int, Any], None]
+_Notify = Callable[[int, Any, int], None]
 
 
 def run_tasks(function: Callable[[Any], Any], items: Iterable[Any], *, jobs: int = 1, executor: str = "local",
               address: str | None = None, progress: ProgressCallback | None = None,
-              return_exceptions: bool = False) -> list[Any]:
+              return_exceptions: bool = False, on_result: ResultCallback | None = None) -> list[Any]:
     """``[function(item) for item in items]``, run by ``executor`` on ``jobs`` workers, in the order of ``items``.
 
     ``function`` must be picklable (a module-level function, or a ``functools.partial`` of one) when
     ``jobs > 1`` or ``executor == "ray"``, and so must the items and the results. ``progress(done, total)``
     is called in this process with ``done == 0`` before anything runs and after every finished task (tasks
-    finish in any order; ``done`` only counts). Failures: see the module docstring (``return_exceptions``).
+    finish in any order; ``done`` only counts); ``on_result(index, result)`` before it, with the item's index
+    and its result (the exception when it raised). Failures: see the module docstring (``return_exceptions``).
     ``address`` (Ray only) is the cluster to join; ``jobs`` is then ignored (the cluster's CPUs decide).
     """
     if executor not in EXECUTORS:
@@ -112,11 +116,18 @@ def run_tasks(function: Callable[[Any], Any], items: Iterable[Any], *, jobs: int
     items = list(items)
     if progress is not None:
         progress(0, len(items))
+
+    def notify(index: int, result: Any, done: int) -> None:
+        if on_result is not None:
+            on_result(index, result)
+        if progress is not None:
+            progress(done, len(items))
+
     if executor == "ray":
-        return _run_ray(function, items, jobs, address, progress, return_exceptions)
+        return _run_ray(function, items, jobs, address, notify, return_exceptions)
     if jobs == 1 or len(items) <= 1:
-        return _run_serial(function, items, progress, return_exceptions)
-    return _run_pool(function, items, min(jobs, len(items)), progress, return_exceptions)
+        return _run_serial(function, items, notify, return_exceptions)
+    return _run_pool(function, items, min(jobs, len(items)), notify, return_exceptions)
 
 
 def add_executor_arguments(parser: Any) -> None:
@@ -208,12 +219,12 @@ def _unwrap(value: Any) -> Any:
 class _Collector:
     """Results by item index, the progress count, and the fail-fast rule."""
 
-    def __init__(self, total: int, progress: ProgressCallback | None, return_exceptions: bool):
+    def __init__(self, total: int, notify: _Notify, return_exceptions: bool):
         self.results: list[Any] = [None] * total
         self.failed: dict[int, BaseException] = {}
         self.done = 0
         self.total = total
-        self.progress = progress
+        self.notify = notify
         self.return_exceptions = return_exceptions
 
     def put(self, index: int, value: Any) -> None:
@@ -222,8 +233,7 @@ class _Collector:
         if isinstance(value, BaseException):
             self.failed[index] = value
         self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
+        self.notify(index, value, self.done)
 
     def still_needed(self, index: int) -> bool:
         """Whether task ``index`` must still finish: without return_exceptions, once a task has failed only the
@@ -240,10 +250,10 @@ class _Collector:
 # Executors
 
 
-def _run_serial(function: Callable[[Any], Any], items: Sequence[Any], progress: ProgressCallback | None,
+def _run_serial(function: Callable[[Any], Any], items: Sequence[Any], notify: _Notify,
                 return_exceptions: bool) -> list[Any]:
     results = []
-    for done, item in enumerate(items, start=1):
+    for index, item in enumerate(items):
         if return_exceptions:
             try:
                 results.append(function(item))
@@ -252,14 +262,13 @@ def _run_serial(function: Callable[[Any], Any], items: Sequence[Any], progress: 
                 results.append(exc)
         else:
             results.append(function(item))  # a failure propagates with its own traceback
-        if progress is not None:
-            progress(done, len(items))
+        notify(index, results[-1], index + 1)
     return results
 
 
-def _run_pool(function: Callable[[Any], Any], items: Sequence[Any], jobs: int, progress: ProgressCallback | None,
+def _run_pool(function: Callable[[Any], Any], items: Sequence[Any], jobs: int, notify: _Notify,
               return_exceptions: bool) -> list[Any]:
-    collector = _Collector(len(items), progress, return_exceptions)
+    collector = _Collector(len(items), notify, return_exceptions)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(START_METHOD), initializer=_limit_threads)
     try:
         pending: dict[Future, int] = {pool.submit(_call, function, item): i for i, item in enumerate(items)}
@@ -351,13 +360,13 @@ def _check_reachable(address: str) -> None:
 
 
 def _run_ray(function: Callable[[Any], Any], items: Sequence[Any], jobs: int, address: str | None,
-             progress: ProgressCallback | None, return_exceptions: bool) -> list[Any]:
+             notify: _Notify, return_exceptions: bool) -> list[Any]:
     ray = _import_ray()
     started_here = init_ray(address, num_cpus=jobs)
     try:
         remote_call = ray.remote(num_cpus=1, max_retries=1)(_call_in_ray_worker)
         function_ref = ray.put(function)
-        collector = _Collector(len(items), progress, return_exceptions)
+        collector = _Collector(len(items), notify, return_exceptions)
         directory = os.getcwd()
         refs = [remote_call.remote(function_ref, item, directory) for item in items]
         index_of = {ref: i for i, ref in enumerate(refs)}

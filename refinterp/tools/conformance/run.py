@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -827,23 +827,12 @@ def _batches(case_ids: list[str], jobs: int) -> list[tuple[str, ...]]:
 class RunProgress(StatusLine):
     """``conformance: 120/5000 cases, 12 s`` on stderr on long runs; nothing on quick ones."""
 
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True):
-        super().__init__(stream, enabled)
-        self.last_log = self.started
+    after = PROGRESS_AFTER_SECONDS
+    log_after = log_interval = PROGRESS_LOG_INTERVAL_SECONDS
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        elapsed = now - self.started
-        if elapsed < PROGRESS_AFTER_SECONDS:
-            return
-        text = f"conformance: {done}/{total} cases, {elapsed:.0f} s"
-        if self.is_tty:
-            self.draw(text)
-        elif now - self.last_log >= PROGRESS_LOG_INTERVAL_SECONDS or done == total:
-            self.last_log = now
-            self.write_line(text)
+        elapsed = time.monotonic() - self.started
+        self.show(f"conformance: {done}/{total} cases, {elapsed:.0f} s", final=done == total)
 
 
 def summarize(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
