@@ -768,3 +768,32 @@ def test_softmax_output_shape_is_checked_at_prepare():
     run_litert_ref(model, [np.zeros(1 << 20, np.float32)])  # LiteRT runs it
     with pytest.raises(PrepareError, match="gets shape"):
         Interpreter(model_content=model).allocate_tensors()
+
+
+def test_strided_slice_masks_that_read_past_begin_are_refused():
+    """new_axis_mask and ellipsis_mask bits past the begin vector make strided_slice.cc read begin_data[3] of a
+    3-element begin (fuzz: LiteRT ran on whatever follows the tensor; refinterp raised IndexError). Undefined in
+    LiteRT: refinterp refuses in one line."""
+    constant = [TensorSpec((3,), "int32", data=np.array(v, np.int32)) for v in ([4, 2, 1], [5, 4, 3], [1, 1, 1])]
+    model = single_op_model("STRIDED_SLICE", [TensorSpec((5, 4, 5), "int8", 0.1, 0), *constant],
+                            [TensorSpec((1, 2, 2), "int8", 0.1, 0)],
+                            {"new_axis_mask": 363393591, "ellipsis_mask": 16})
+    error = refinterp_error(model, [np.zeros((5, 4, 5), np.int8)])
+    assert isinstance(error, PrepareError) and "reads past" in str(error)
+
+
+def test_batch_matmul_of_many_batches_prepares_in_bounded_memory():
+    """BATCH_MATMUL's fast prepare built four int64 index tables per output batch (fuzz: 1.3 GiB for 16 Mi
+    batches); the kernels now compute each batch's indices from the batch geometry."""
+    import resource
+
+    batches = 1 << 22
+    x = np.ones((1, batches, 1, 2), np.int8)
+    model = single_op_model("BATCH_MATMUL", [TensorSpec(x.shape, "int8", 0.5, 0),
+                                             TensorSpec((2, 1), "int8", 0.5, 0, data=np.array([[1], [2]], np.int8))],
+                            [TensorSpec((1, batches, 1, 1), "int8", 1.0, 0)])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    [y] = run_refinterp(model, [x], kernels="fast")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
+    assert grown_mib < 100, grown_mib  # the tables alone were 4 x 32 MiB, their temporaries more
+    np.testing.assert_array_equal(y.reshape(-1)[:4], [1, 1, 1, 1])  # by hand: (1*1 + 1*2) * 0.25 = 0.75 -> 1

@@ -240,8 +240,9 @@ def _prepare_hybrid(ctx: OpContext, rhs_shape: tuple[int, ...], common: dict) ->
         if not rhs.is_constant:
             raise ctx.unsupported("asymmetric hybrid BATCH_MATMUL with a non-constant RHS (LiteRT computes its row "
                                   "sums once, at the first invoke)")
-        matrices = batch_index_tables(p)[3]
-        if matrices.size and int(matrices.max()) >= p.row_sum_matrices:
+        # the largest row-sum matrix batch_index_tables reads, in closed form (the tables of a huge batch are big)
+        largest = sum(d - 1 for d, f in zip(p.output_batch, p.filter_batch) if f != 1)
+        if math.prod(p.output_batch) and largest >= p.row_sum_matrices:
             raise ctx.unsupported(f"RHS batch dimensions {list(p.filter_batch)}: LiteRT's hybrid kernel would read "
                                   "row sums it never computed")
     return p

@@ -361,13 +361,20 @@ def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begi
         i += 1
     starts, stops, steps, shape, keep = [], [], [], [], []
     added_ellipsis, added_axes = 0, 0
+
+    def input_dim(k: int) -> int:
+        if not 0 <= k < input_dims:  # input_shape.Dims(k) past the input's rank: LiteRT reads garbage
+            raise fail(f"the masks make the slice read dimension {k} of a rank-{input_dims} input (undefined in "
+                       "LiteRT)")
+        return input_shape[k]
+
     for i in range(effective_dims):
         begin_masked = end_masked = shrink = False
         if _bit(effective_ellipsis, i):
             added_ellipsis = max(0, i - ellipsis_start)
             start_index, stop_index, stride = 0, 0, 1
             begin_masked = end_masked = True
-            size = input_shape[i - added_axes]
+            size = input_dim(i - added_axes)
         elif _bit(effective_new_axis, i):
             start_index, stop_index, stride = 0, 1, 1
             size = 1
@@ -375,14 +382,17 @@ def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begi
         elif i >= begin_count + expanded_ellipsis:
             start_index, stop_index, stride = 0, 0, 1
             begin_masked = end_masked = True
-            size = input_shape[i - added_axes]
+            size = input_dim(i - added_axes)
         else:
             original = i - added_ellipsis
+            if original >= begin_count:  # strided_slice.cc reads begin_data[orig_idx] past the tensor
+                raise fail(f"the masks make axis {i} read begin, end and strides element {original} of "
+                           f"{begin_count}: LiteRT reads past those tensors (undefined)")
             start_index, stop_index, stride = begin[original], end[original], strides[original]
             begin_masked = _bit(p.begin_mask, original)
             end_masked = _bit(p.end_mask, original)
             shrink = _bit(p.shrink_axis_mask, original)
-            size = input_shape[i - added_axes]
+            size = input_dim(i - added_axes)
         if stride == 0:
             raise fail("stride value has to be non-zero")
         if stride == -(1 << 31):  # strided_slice.cc: at Prepare for constant strides, at Invoke otherwise
