@@ -436,6 +436,12 @@ class _SubgraphRun:
             if index >= 0:
                 budget.claim(f"{self.prefix}model input".lstrip(), "input", tensors[index], shapes[index],
                              PrepareError)
+        for index in self.subgraph.outputs:
+            if index >= 0 and tensors[index].dtype is None and tensors[index].type_name != "resource":
+                # int4, bfloat16, float8...: refinterp keeps such a tensor as raw bytes, which is not the array
+                # LiteRT's get_tensor gives (an int8 view of a float8 tensor, for one)
+                raise UnsupportedOpError(f"{self.prefix}model output tensor {index} {_name(tensors[index])} is "
+                                         f"{tensors[index].type_name}: refinterp holds no array of that type")
         prepared = []
         operators = self.subgraph.operators
         for step, op in enumerate(operators):

@@ -797,3 +797,35 @@ def test_batch_matmul_of_many_batches_prepares_in_bounded_memory():
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
     assert grown_mib < 100, grown_mib  # the tables alone were 4 x 32 MiB, their temporaries more
     np.testing.assert_array_equal(y.reshape(-1)[:4], [1, 1, 1, 1])  # by hand: (1*1 + 1*2) * 0.25 = 0.75 -> 1
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_integer_resize_bilinear_past_int32_coordinates_is_refused(dtype):
+    """ResizeBilinearInteger computes ``(1 << 10) * input_height`` in int32: a height of 2**21 or more overflows
+    (fuzz: 16 Mi rows, LiteRT ran on wrapped coordinates and 16 of 18 outputs differed). Undefined in LiteRT:
+    refinterp refuses; just below the bound both runtimes agree."""
+    size = TensorSpec((2,), "int32", data=np.array([9, 2], np.int32))
+    for height, runs in ((1 << 21, False), (2097150, True)):
+        x = (np.arange(height * 2) % 251 - 125).astype(dtype).reshape(1, height, 2, 1)
+        model = single_op_model("RESIZE_BILINEAR", [TensorSpec(x.shape, dtype, 0.1, 0), size],
+                                [TensorSpec((1, 9, 2, 1), dtype, 0.1, 0)])
+        if runs:
+            assert_same(model, [x])
+        else:  # LiteRT runs on wrapped coordinates: wrong values, or a segmentation fault on these inputs
+            error = refinterp_error(model, [x])
+            assert isinstance(error, PrepareError) and "overflows int32" in str(error)
+
+
+def test_a_model_output_of_a_type_refinterp_holds_no_array_of_is_refused():
+    """A float8_e4m3fn constant as the model's output (fuzz: LiteRT's get_tensor gives an int8 view of its first
+    2 bytes, refinterp gave the 8 raw bytes of the buffer): refused, in one line."""
+    model = single_op_model("ADD", [TensorSpec((2,), "int32"), TensorSpec((2,), "int32", data=np.array([1, 2],
+                                                                                                    np.int32))],
+                            [TensorSpec((2,), "int32")])
+    flat = mutators.unpack(model)
+    flat.subgraphs[0].tensors[1].type = 21  # FLOAT8_E4M3FN
+    flat.subgraphs[0].operators = []
+    flat.subgraphs[0].outputs = [1]
+    flat.subgraphs[0].inputs = []
+    error = refinterp_error(mutators.pack(flat), [])
+    assert isinstance(error, UnsupportedOpError) and "float8_e4m3fn" in str(error)

@@ -115,6 +115,12 @@ def prepare_resize_bilinear(ctx: OpContext) -> ResizeParams:
         raise ctx.unsupported("RESIZE_BILINEAR on int16 under profile tflm (TFLite Micro has no such kernel)")
     if params.align_corners and params.half_pixel_centers:
         raise ctx.fail("if half_pixel_centers is True, align_corners must be False")
+    x_shape = ctx.shape(ctx.require_input(0))
+    if ctx.require_input(0).type_name in ("int8", "int16") and params.size is not None:
+        for in_size, out_size in zip(x_shape[1:3], params.size):
+            overflow = integer_axis_overflow(in_size, out_size, params.align_corners, params.half_pixel_centers)
+            if overflow is not None:
+                raise ctx.fail(overflow)
     return params
 
 
@@ -125,8 +131,31 @@ def _c_div(a: np.ndarray | int, b: int) -> np.ndarray:
     return np.where((a < 0) != (b < 0), -q, q)
 
 
+INT32_MAX = (1 << 31) - 1
+
+
+def integer_axis_overflow(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> str | None:
+    """Why LiteRT's int32 arithmetic of ComputeInterpolationValuesInteger overflows on this axis (signed overflow:
+    undefined behaviour, in practice wrapped coordinates), or None. The largest intermediates: the numerator of
+    scale_10 and ``(out - 1) * scale_10 (+ scale_10 / 2) + 1023``."""
+    if align_corners and out_size > 1:
+        numerator, divisor = (1 << 10) * (in_size - 1) + (out_size - 1) // 2, out_size - 1
+    else:
+        numerator, divisor = (1 << 10) * in_size + out_size // 2, out_size
+    if numerator > INT32_MAX:
+        return f"1024 x {in_size} input pixels overflows int32 in LiteRT's integer resize (undefined)"
+    scale_10 = numerator // divisor
+    largest = (out_size - 1) * scale_10 + (scale_10 // 2 if half_pixel_centers else 0) + (1 << 10) - 1
+    if largest > INT32_MAX:
+        return f"output coordinate {out_size - 1} x {scale_10} overflows int32 in LiteRT's integer resize (undefined)"
+    return None
+
+
 def _integer_axis(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool):
     """ComputeInterpolationValuesInteger for every output coordinate: (i0, i1, w0, w1), weights in 1/1024."""
+    overflow = integer_axis_overflow(in_size, out_size, align_corners, half_pixel_centers)
+    if overflow is not None:
+        raise EvalError(overflow)
     if align_corners and out_size > 1:
         scale_10 = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
     else:
