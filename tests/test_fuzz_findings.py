@@ -829,3 +829,32 @@ def test_a_model_output_of_a_type_refinterp_holds_no_array_of_is_refused():
     flat.subgraphs[0].inputs = []
     error = refinterp_error(mutators.pack(flat), [])
     assert isinstance(error, UnsupportedOpError) and "float8_e4m3fn" in str(error)
+
+
+def test_lstm_layer_norm_bias_past_int32_follows_the_x86_build():
+    """PortableApplyLayerNorm's ``int64_t val3 = rescaled * weight + bias`` has int32 operands; the x86-64 build
+    computes it in 64 bits. Fuzz (seed 20261211): the campaign's LSTM seed model with a cell-gate bias of
+    INT32_MAX under layer norm; 2 of 6 outputs differed while refinterp wrapped val3 to int32. Rebuilt here from
+    the seed builder, the same mutation and the same inputs; both kernel sets against LiteRT."""
+    from refinterp.registry import REGISTRY
+    from refinterp.tools.fuzz import seeds
+    from refinterp.tools.fuzz.worker import _input_arrays
+
+    index = 0  # the seed's position in builder_seeds(20261211): its rng is default_rng([20261211, index])
+    for op in sorted(REGISTRY):
+        if op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            break
+        if op in seeds.SEED_BUILDERS:
+            index += 2 + len(seeds.SEED_BUILDERS[op][1]) - 1
+    model = seeds.lstm(np.random.default_rng([20261211, index]), "int8")
+    flat = mutators.unpack(model)
+    bias_tensor = flat.subgraphs[0].tensors[flat.subgraphs[0].operators[0].inputs[14]]
+    values = np.frombuffer(bytes(flat.buffers[bias_tensor.buffer].data), np.int32).copy()
+    assert values.tolist() == [-77, 302, -3271]  # the seed the fuzzer mutated
+    values[2] = np.iinfo(np.int32).max
+    flat.buffers[bias_tensor.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
+    model = mutators.pack(flat)
+    from refinterp.interpreter import Interpreter
+
+    inputs = _input_arrays(Interpreter(model_content=model).get_input_details(), 924)
+    assert_same(model, inputs)

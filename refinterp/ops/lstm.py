@@ -546,7 +546,9 @@ def apply_layer_norm(gate: np.ndarray, weights: np.ndarray, bias: np.ndarray, mu
     stddev_inverse_a, stddev_inverse_b = inv_sqrt_multiplier_exp(variance2, -1)
     shifted = wrap_int32(1024 * gate - mean[:, None])
     rescaled = multiply_by_quantized_multiplier(shifted, stddev_inverse_a[:, None], stddev_inverse_b[:, None])
-    val3 = wrap_int32(wrap_int32(rescaled * weights[None, :]) + bias[None, :])  # int32 arithmetic, then int64
+    # ``int64_t val3 = rescaled * layer_norm_weights[j] + bias[j]`` has int32 operands (a signed overflow is
+    # undefined); the x86-64 build computes it in 64 bits: measured with a bias of INT32_MAX (fuzz, seed 20261211)
+    val3 = rescaled * weights[None, :].astype(np.int64) + bias[None, :]
     val4 = wrap_int32(_div_trunc(np.where(val3 > 0, val3 + 512, val3 - 512), 1024))
     val5 = multiply_by_quantized_multiplier(val4, multiplier[0], multiplier[1] + 12)
     return _sat16(val5)

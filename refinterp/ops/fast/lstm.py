@@ -211,7 +211,8 @@ def _gate(gate, x, h, c, weights_x, weights_h, bias_x, bias_h, multipliers, peep
             for i in range(n_cell):
                 shifted = wrap_int32_nb(1024 * out[r, i] - mean)
                 rescaled = mbqm_nb(shifted, inv_a, inv_b)
-                val3 = wrap_int32_nb(wrap_int32_nb(rescaled * layer_norm[gate, i]) + gate_bias[gate, i])
+                # 64 bits, as the x86-64 build computes PortableApplyLayerNorm's val3 (see the spec)
+                val3 = np.int64(rescaled) * np.int64(layer_norm[gate, i]) + np.int64(gate_bias[gate, i])
                 val4 = wrap_int32_nb(_div_trunc(val3 + 512 if val3 > 0 else val3 - 512, 1024))
                 out[r, i] = _clamp(mbqm_nb(val4, m_l, s_l + 12), -32768, 32767)
     for r in range(rows):
