@@ -10,6 +10,7 @@ documented keys (docs/explain.md), ``--vs`` finds the step where two profiles pa
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -459,3 +460,100 @@ def test_tflm_integer_lstm_explained_equals_tflm() -> None:
             assert "tanh of the cell" in [step["name"] for step in report["steps"]]
             explained += 1
     assert explained
+
+
+def _edge_models() -> dict[str, tuple[bytes, list[np.ndarray]]]:
+    """Single-operator models (refinterp.modelbuilder) at the edges of the L2_POOL_2D, TOPK_V2, ONE_HOT and
+    SCATTER_ND rules: padding and the fused clamp, NaN and infinity; ties (the smaller position first), -0.0 and
+    +0.0; int64 indices truncated to int32, out-of-range indices; duplicate indices whose float32 sum depends on the
+    order, int8 sums that wrap, bool OR."""
+    from refinterp.modelbuilder import TensorSpec, single_op_model
+
+    rng = np.random.default_rng(15)
+    models: dict[str, tuple[bytes, list[np.ndarray]]] = {}
+    pool = rng.normal(0, 3, (1, 5, 6, 2)).astype(np.float32)
+    pool[0, 0, 0, 0], pool[0, 4, 5, 1], pool[0, 2, 3, 0] = np.inf, np.nan, -0.0
+    models["L2_POOL_2D same relu6"] = (single_op_model(
+        "L2_POOL_2D", [TensorSpec(pool.shape, "float32")], [TensorSpec((1, 3, 3, 2), "float32")],
+        {"padding": "SAME", "stride_h": 2, "stride_w": 2, "filter_height": 3, "filter_width": 3,
+         "fused_activation_function": "RELU6"}), [pool])
+    models["L2_POOL_2D valid"] = (single_op_model(
+        "L2_POOL_2D", [TensorSpec(pool.shape, "float32")], [TensorSpec((1, 4, 3, 2), "float32")],
+        {"padding": "VALID", "stride_h": 1, "stride_w": 2, "filter_height": 2, "filter_width": 2}),
+        [np.nan_to_num(pool, nan=1.5, posinf=2.5)])
+    ties = rng.integers(-2, 3, (2, 3, 7)).astype(np.int8)
+    models["TOPK_V2 int8 ties"] = (single_op_model(
+        "TOPK_V2", [TensorSpec(ties.shape, "int8", 0.5, -3), TensorSpec((1,), "int32", data=np.array([5], np.int32))],
+        [TensorSpec((2, 3, 5), "int8", 0.5, -3), TensorSpec((2, 3, 5), "int16")]), [ties])
+    signed_zeros = np.array([[0.0, -0.0, 1.5, -0.0, 0.0, -2.0], [-1.0, -1.0, 3.0, 3.0, -0.0, 0.0]], np.float32)
+    models["TOPK_V2 float32 signed zeros, k at run time"] = (single_op_model(
+        "TOPK_V2", [TensorSpec(signed_zeros.shape, "float32"), TensorSpec((1,), "int32")],
+        [TensorSpec((2, 6), "float32"), TensorSpec((2, 6), "int32")]), [signed_zeros, np.array([6], np.int32)])
+    hot = np.array([[0, 2, 2**32 + 1, -1], [3, 2**32, -(2**32) + 2, 1]], np.int64)
+    models["ONE_HOT int64 axis 0"] = (single_op_model(
+        "ONE_HOT", [TensorSpec(hot.shape, "int64"), TensorSpec((), "int32", data=np.array(3, np.int32)),
+                    TensorSpec((), "int8", data=np.array(7, np.int8)),
+                    TensorSpec((), "int8", data=np.array(-9, np.int8))],
+        [TensorSpec((3, 2, 4), "int8")], {"axis": 0}), [hot])
+    models["ONE_HOT int32 last axis, depth at run time"] = (single_op_model(
+        "ONE_HOT", [TensorSpec((5,), "int32"), TensorSpec((), "int32"),
+                    TensorSpec((), "float32", data=np.array(-0.0, np.float32)),
+                    TensorSpec((), "float32", data=np.array(2.5, np.float32))],
+        [TensorSpec((5, 4), "float32")], {"axis": -1}), [np.array([3, 0, 4, -1, 1], np.int32), np.array(4, np.int32)])
+    order = np.array([[1], [1], [0], [1], [2], [1]], np.int32)
+    models["SCATTER_ND float32 order"] = (single_op_model(
+        "SCATTER_ND", [TensorSpec(order.shape, "int32"), TensorSpec((6, 2), "float32"),
+                       TensorSpec((2,), "int32", data=np.array([4, 2], np.int32))], [TensorSpec((4, 2), "float32")]),
+        [order, np.array([[1e8, 3.0], [1.0, -0.0], [2.5, 1.0], [-1e8, -0.0], [4.0, 5.0], [1.0, 1e-8]], np.float32)])
+    models["SCATTER_ND int8 wraps"] = (single_op_model(
+        "SCATTER_ND", [TensorSpec((3, 2), "int32"), TensorSpec((3,), "int8"),
+                       TensorSpec((2,), "int32", data=np.array([2, 3], np.int32))], [TensorSpec((2, 3), "int8")]),
+        [np.array([[1, 2], [1, 2], [0, 0]], np.int32), np.array([100, 100, -128], np.int8)])
+    models["SCATTER_ND bool, shape at run time"] = (single_op_model(
+        "SCATTER_ND", [TensorSpec((3, 1), "int32"), TensorSpec((3, 2), "bool"), TensorSpec((2,), "int32")],
+        [TensorSpec((3, 2), "bool")]),
+        [np.array([[2], [0], [2]], np.int32), np.array([[True, False], [False, False], [False, True]]),
+         np.array([3, 2], np.int32)])
+    return models
+
+
+EDGE_STEPS = {"L2_POOL_2D": ("window", "squares", "sum of squares", "mean square", "square root", "clamp"),
+              "TOPK_V2": ("row", "k", "largest values in order", "output"),
+              "ONE_HOT": ("index", "equals the coordinate", "output"),
+              "SCATTER_ND": ("output slice", "updates scattered here", "output")}
+
+
+@pytest.mark.parametrize("name", sorted(_edge_models()))
+def test_l2_pool_topk_one_hot_scatter_nd_every_element_equals_litert(name: str) -> None:
+    """Every element of every output of the edge models above, explained in detail on the model's inputs, equals
+    LiteRT BUILTIN_REF's element (the random cases of test_random_single_operator_cases_equal_litert cover one
+    element per output; these cover the rules' corners)."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
+    from oracle import run_litert_ref
+
+    from refinterp.model import parse_model
+
+    model_bytes, inputs = _edge_models()[name]
+    op_name = name.split()[0]
+    outputs = run_litert_ref(model_bytes, inputs, op_name)
+    model = parse_model(model_bytes)
+    subgraph = model.subgraphs[0]
+    op = subgraph.operators[0]
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
+    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    cache: dict = {}
+    for output, tensor_index in enumerate(op.outputs):
+        expected = values[tensor_index]
+        assert expected.size
+        for element in np.ndindex(*expected.shape):
+            report = explain_element(model, values, 0, element, "litert-ref", output, cache)
+            where = f"{name} output {output} element {list(element)}"
+            assert report["detailed"], f"{where}: {report['notes']}"
+            want = expected[element].item()
+            got = report["value"]
+            assert got == want or (want != want and got != got), f"{where}: explained {got}, LiteRT {want}"
+            if isinstance(want, float) and want == 0.0:
+                assert math.copysign(1.0, got) == math.copysign(1.0, want), f"{where}: the sign of zero"
+            steps = [step["name"] for step in report["steps"]]
+            assert set(EDGE_STEPS[op_name]) <= set(steps), (where, steps)

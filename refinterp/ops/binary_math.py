@@ -54,6 +54,7 @@ import numpy as np
 
 from refinterp.errors import EvalError
 from refinterp.ops.common import OpContext, per_tensor_qparams, per_tensor_qparams_or_identity
+from refinterp.ops.elementwise import explain_common_scale
 from refinterp.ops.softmax_logistic import one_over_one_plus_x_for_x_in_0_1
 from refinterp.ops.unary_math import count_leading_zeros_u32
 from refinterp.quant import (
@@ -521,17 +522,9 @@ def explain_binary_math(ctx: OpContext, p: BinaryMathParams, inputs: list, index
         if d2:
             trace.approximates(scale1 * d1 / (scale2 * d2), output_scale, p.output_zero_point, (p.act_min, p.act_max))
         return value
-    twice = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
-    trace.add("twice the larger input scale", twice, f"2 * max(s1, s2): both inputs are brought to this scale, with "
-              f"{SQUARED_DIFFERENCE_LEFT_SHIFT} extra bits")
-    scaled = []
-    for k, (d, scale, m, sh) in enumerate(((d1, scale1, p.input1_multiplier, p.input1_shift),
-                                           (d2, scale2, p.input2_multiplier, p.input2_shift)), 1):
-        shifted = trace.add(f"input {k} shifted left", d << SQUARED_DIFFERENCE_LEFT_SHIFT,
-                            f"{d} * 2^{SQUARED_DIFFERENCE_LEFT_SHIFT}")
-        multiplier, shift = trace.quantize_multiplier(float(scale) / twice, f"s{k} / (2 * max(s1, s2))", (m, sh),
-                                                      name=f"input {k} multiplier")
-        scaled.append(trace.mbqm(shifted, multiplier, shift))
+    twice, scaled = explain_common_scale(trace, (d1, d2), (scale1, scale2),
+                                         ((p.input1_multiplier, p.input1_shift), (p.input2_multiplier, p.input2_shift)),
+                                         SQUARED_DIFFERENCE_LEFT_SHIFT, show_common=False)
     diff = trace.add("difference", scaled[0] - scaled[1], f"{scaled[0]} - {scaled[1]}")
     square = trace.add("square", int(wrap_int32(diff * diff)), f"{diff} * {diff} (int32)")
     multiplier, shift = trace.quantize_multiplier(

@@ -410,6 +410,31 @@ def broadcast_position(shape: tuple[int, ...], index: tuple[int, ...]) -> tuple[
     return tuple(0 if d == 1 else int(i) for d, i in zip(shape, tail))
 
 
+def explain_common_scale(trace, differences: tuple[int, int], scales: tuple[float, float],
+                         prepared: tuple[tuple[int, int], tuple[int, int]], left_shift: int,
+                         show_common: bool = True) -> tuple[float, list[int]]:
+    """The 8-bit inputs brought to one scale, as ADD/SUB (``left_shift`` from Prepare: 20 for 8-bit) and
+    SQUARED_DIFFERENCE (its constant 7) do: twice the larger input scale (in float32, widened), each input minus its
+    zero point (``differences``) shifted left by ``left_shift``, then MultiplyByQuantizedMultiplier by
+    ``s_k / (2 * max(s1, s2))``. ``prepared``: the (multiplier, shift) pairs Prepare computed, checked against the
+    derived ones. ``show_common``: also a step "input k on the common scale" per input. Returns (the common scale
+    twice, the two rescaled inputs)."""
+    scale1, scale2 = scales
+    twice = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
+    trace.add("twice the larger input scale", twice, f"2 * max(s1, s2) = 2 * max({scale1!r}, {scale2!r}): both "
+              f"inputs are brought to this common scale, with {left_shift} extra bits of precision")
+    scaled = []
+    for k, (d, scale, expected) in enumerate(zip(differences, scales, prepared), 1):
+        shifted = trace.add(f"input {k} shifted left", d << left_shift, f"{d} * 2^{left_shift}")
+        multiplier, shift = trace.quantize_multiplier(float(scale) / twice, f"s{k} / (2 * max(s1, s2))", expected,
+                                                      name=f"input {k} multiplier")
+        scaled.append(trace.mbqm(shifted, multiplier, shift))
+        if show_common:
+            trace.add(f"input {k} on the common scale", scaled[-1], f"input {k} in units of 2 * max(s1, s2) / "
+                      f"2^{left_shift}")
+    return twice, scaled
+
+
 def explain_binary(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[int, ...], trace) -> object:
     """ADD / SUB / MUL / MINIMUM / MAXIMUM output ``index``: the two operands it reads (broadcast), then the rule of
     the module docstring (8-bit and int16 general path, float32, plain integers)."""
@@ -464,18 +489,9 @@ def explain_binary(ctx: OpContext, p: BinaryParams, inputs: list, index: tuple[i
         raw = trace.mbqm(product, multiplier, shift)
         real = real1 * real2
     else:
-        twice = 2.0 * float(max(np.float32(scale1), np.float32(scale2)))
-        trace.add("twice the larger input scale", twice, f"2 * max(s1, s2) = 2 * max({scale1!r}, {scale2!r}): both "
-                  f"inputs are brought to this common scale, with {p.left_shift} extra bits of precision")
-        scaled = []
-        for k, (d, scale, m, sh) in enumerate(((d1, scale1, p.input1_multiplier, p.input1_shift),
-                                               (d2, scale2, p.input2_multiplier, p.input2_shift)), 1):
-            shifted = trace.add(f"input {k} shifted left", d << p.left_shift, f"{d} * 2^{p.left_shift}")
-            multiplier, shift = trace.quantize_multiplier(float(scale) / twice, f"s{k} / (2 * max(s1, s2))",
-                                                          (m, sh), name=f"input {k} multiplier")
-            scaled.append(trace.mbqm(shifted, multiplier, shift))
-            trace.add(f"input {k} on the common scale", scaled[-1], f"input {k} in units of 2 * max(s1, s2) / "
-                      f"2^{p.left_shift}")
+        twice, scaled = explain_common_scale(trace, (d1, d2), (scale1, scale2),
+                                             ((p.input1_multiplier, p.input1_shift),
+                                              (p.input2_multiplier, p.input2_shift)), p.left_shift)
         total = scaled[0] + scaled[1] if p.op == "ADD" else scaled[0] - scaled[1]
         total = trace.add("sum" if p.op == "ADD" else "difference", int(wrap_int32(total)),
                           f"{scaled[0]} {'+' if p.op == 'ADD' else '-'} {scaled[1]} (int32)")

@@ -551,3 +551,101 @@ def dynamic_update_slice_spec(p: DynamicUpdateSliceParams, operand: np.ndarray, 
               for s, o, u in zip(np.asarray(start_indices).reshape(-1), operand.shape, update.shape)]
     out[tuple(slice(s, s + u) for s, u in zip(starts, update.shape))] = update
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_scatter_nd(ctx: OpContext, p: ScatterNdParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """SCATTER_ND output ``index``: the update slices whose index names the element's slice, added in index order
+    to a zero of the output type (float32 rounding each sum, integers wrapping, bool OR)."""
+    indices, updates, shape = np.asarray(inputs[0]), np.asarray(inputs[1]), inputs[2]
+    output_shape = p.shape
+    if output_shape is None:
+        output_shape = _scatter_shape(indices.shape, updates.shape, np.shape(shape),
+                                      tuple(int(v) for v in np.reshape(shape, -1)), EvalError)
+    nd = indices.shape[-1]
+    n_slices = math.prod(indices.shape[:-1])
+    coords = indices.reshape(n_slices, nd).astype(np.int64)
+    limits = np.array(output_shape[:nd], dtype=np.int64)
+    bad = np.any((coords < 0) | (coords >= limits), axis=1)
+    if bad.any():  # the kernel fails at invoke: no element to explain
+        raise trace.not_detailed(f"an index out of bounds ({coords[bad][0].tolist()} for shape {list(output_shape)})")
+    target, within = tuple(int(i) for i in index[:nd]), tuple(int(i) for i in index[nd:])
+    slice_shape = tuple(output_shape[nd:])
+    offset = int(np.ravel_multi_index(within, slice_shape)) if slice_shape else 0
+    trace.add("output slice", list(target), f"the element's first {nd} coordinates (the index depth) name its slice "
+              f"of shape {list(slice_shape)}; position {list(within)} in it (flat {offset})")
+    slabs = updates.reshape(n_slices, math.prod(slice_shape))
+    hits = [int(i) for i in np.flatnonzero(np.all(coords == np.array(target, dtype=np.int64), axis=1))]
+    outer = indices.shape[:-1]
+    total = np.zeros(1, dtype=updates.dtype)  # the zero tensor the kernel starts from
+    items = []
+    with np.errstate(over="ignore"):
+        for i in hits:
+            if total.dtype == np.bool_:
+                total = np.logical_or(total, slabs[i, offset:offset + 1])
+            else:
+                total = (total + slabs[i, offset:offset + 1]).astype(updates.dtype)
+            items.append({"update": [int(v) for v in np.unravel_index(i, outer)] if outer else [],
+                          "value": slabs[i, offset].item(), "running": total[0].item()})
+    trace.add("updates scattered here", [slabs[i, offset].item() for i in hits],
+              f"{len(hits)} of the {n_slices} indices name slice {list(target)}, in index order; each update's "
+              f"element at position {list(within)} of its slice (items: the running result after each)", items=items)
+    how = ("OR of the values (bool)" if updates.dtype == np.bool_ else
+           "added in float32, one rounding per sum" if updates.dtype.kind == "f" else f"added in {updates.dtype}, "
+           "wrapping")
+    trace.add("output", total[0].item(), f"zero, then each update {how}: duplicates accumulate"
+              + ("" if hits else " (no index names this slice: the output keeps zero)"),
+              rule="round to nearest, ties to even" if updates.dtype.kind == "f" and len(hits) > 1 else "")
+    return total[0].item()
+
+
+def explain_topk_v2(ctx: OpContext, p: TopKParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """TOPK_V2 output ``index`` (values: output 0, indices: output 1): the element's row, its values ordered
+    descending with ties by the smaller position (the spec kernel's stable sort of ``_topk_key``), and the entry at
+    the element's rank."""
+    x = np.asarray(inputs[0])
+    count = p.k if p.k is not None else _top_k_value(tuple(int(v) for v in np.reshape(inputs[1], -1)), x.shape[-1],
+                                                     EvalError)
+    if x.dtype.kind == "f" and count and np.isnan(x).any():
+        raise trace.not_detailed("an input holding a NaN (the kernel refuses it)")
+    rank = int(index[-1])
+    row_at = tuple(int(i) for i in index[:-1])
+    row = x[row_at]
+    trace.add("row", row.tolist(), f"input{[*row_at, ':']}: the last dimension ({row.size} values)")
+    trace.add("k", count, "constant, from Prepare" if p.k is not None else "read from input 1 at Eval")
+    order = np.argsort(_topk_key(row), kind="stable")[:rank + 1]
+    trace.add("largest values in order", [row[i].item() for i in order],
+              f"the row's {rank + 1} largest values, descending; equal values by the smaller position (TopContainer's "
+              "comparator)",
+              items=[{"rank": r, "position": int(i), "value": row[i].item()} for r, i in enumerate(order)])
+    position = int(order[rank])
+    if trace.output == 0:
+        value = row[position]
+        trace.add("output", value.item(), f"the value of rank {rank}: input{[*row_at, position]} (stored as is)")
+        return value.item()
+    value = np.asarray(position).astype(p.index_dtype)
+    trace.add("output", value.item(), f"the position of rank {rank}, as {p.index_dtype}"
+              + (" (C's narrowing cast)" if value.item() != position else ""))
+    return value.item()
+
+
+def explain_one_hot(ctx: OpContext, p: OneHotParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ONE_HOT output ``index``: the index the element reads (its position without the new axis), truncated to
+    int32, compared with the element's coordinate on the new axis: on_value when equal, off_value otherwise."""
+    indices = np.asarray(inputs[0])
+    at = tuple(int(i) for i in index[:p.axis] + index[p.axis + 1:])
+    stored = indices[at]
+    trace.add("index", stored.item(), f"indices{list(at)}: the element's position without axis {p.axis}")
+    index32 = np.asarray(stored).astype(np.int64).astype(np.int32)  # static_cast<int>: the low 32 bits
+    if indices.dtype != np.int32:
+        trace.add("as int32", index32.item(), "static_cast<int>: the low 32 bits of the int64 index")
+    position = int(index[p.axis])
+    hot = bool(index32 == np.int32(position))
+    trace.add("equals the coordinate", hot, f"{index32.item()} == {position} (the element's coordinate on axis "
+              f"{p.axis}, of depth {np.asarray(inputs[1]).reshape(-1)[0].item() if p.depth is None else p.depth})")
+    value = np.asarray(np.reshape(inputs[2] if hot else inputs[3], -1)[0]).astype(np.asarray(inputs[2]).dtype)
+    trace.add("output", value.item(), "on_value" if hot else "off_value")
+    return value.item()

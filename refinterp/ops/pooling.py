@@ -12,6 +12,7 @@ activation range computed from the output's quantization.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,3 +213,36 @@ def explain_average_pool2d(ctx: OpContext, p: Pool2DParams, inputs: list, index:
     scale, zero_point = per_tensor_qparams(ctx, ctx.output(0), "output")
     trace.approximates(scale * (total / count - zero_point), scale, zero_point, (p.act_min, p.act_max))
     return value
+
+
+def explain_l2_pool2d(ctx: OpContext, p: Pool2DParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """L2_POOL_2D output ``index`` = (b, oy, ox, c) (float32, ``reference_ops::L2Pool``): each in-image cell squared
+    in float32, the squares added from 0.0f in the order fy, fx, divided by their count, the float32 square root,
+    clamped (a NaN passes the clamp)."""
+    values = _pool_start(trace, p, inputs[0], index)
+    count = trace.add("count", len(values), "cells inside the image (padding is not counted)")
+    with np.errstate(all="ignore"):
+        squares = [np.float32(v * v) for v in values]
+        trace.add("squares", [float(s) for s in squares], "v * v in float32, each rounded",
+                  rule="round to nearest, ties to even")
+        total = np.float32(0.0)
+        for s in squares:
+            total = np.float32(total + s)
+        trace.add("sum of squares", float(total), "from 0.0f, added in float32 in the order fy, fx",
+                  rule="round to nearest, ties to even")
+        mean = np.float32(total / np.float32(count))
+        trace.add("mean square", float(mean), f"{float(total)!r} / {count} in float32",
+                  rule="round to nearest, ties to even")
+        root = np.float32(np.sqrt(mean))
+    trace.add("square root", float(root), "sqrtf (IEEE: correctly rounded)", rule="round to nearest, ties to even")
+    lo, hi = np.float32(p.act_min), np.float32(p.act_max)
+    value = lo if root < lo else root  # std::min(std::max(v, lo), hi): a NaN passes
+    value = hi if hi < value else value
+    trace.add("clamp", float(value), f"to [{float(lo)}, {float(hi)}] (the fused activation; a NaN passes)")
+    if values:
+        with np.errstate(all="ignore"):
+            exact = math.sqrt(math.fsum(float(v) * float(v) for v in values) / len(values)) \
+                if all(math.isfinite(float(v)) for v in values) else None
+        if exact is not None and math.isfinite(exact):
+            trace.approximates(exact)
+    return np.float32(value)

@@ -103,6 +103,8 @@ class Trace:
     notes: list[str] = field(default_factory=list)
     #: the range the real value in LSB is limited to (``approximates``' clamp)
     lsb_clamp: tuple[float, float] | None = None
+    #: which output of the operator the element belongs to (TOPK_V2's values or indices)
+    output: int = 0
 
     def add(self, name: str, value: Any, note: str = "", rule: str = "",
             items: Sequence[dict[str, Any]] | None = None) -> Any:

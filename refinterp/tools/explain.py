@@ -45,6 +45,7 @@ from refinterp.ops import (
     elementwise,
     fully_connected,
     hybrid,
+    indexing,
     logical,
     lstm,
     pooling,
@@ -76,6 +77,7 @@ EXPLAINERS: dict[str, Callable[..., Any]] = {
     "DEPTHWISE_CONV_2D": depthwise_conv.explain_depthwise_conv2d,
     "FULLY_CONNECTED": fully_connected.explain_fully_connected,
     "AVERAGE_POOL_2D": pooling.explain_average_pool2d,
+    "L2_POOL_2D": pooling.explain_l2_pool2d,
     "ADD": elementwise.explain_binary,
     "SUB": elementwise.explain_binary,
     "MUL": elementwise.explain_binary,
@@ -121,6 +123,9 @@ EXPLAINERS: dict[str, Callable[..., Any]] = {
     "RNN": rnn.explain_rnn,
     "UNIDIRECTIONAL_SEQUENCE_RNN": rnn.explain_rnn,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.explain_unidirectional_sequence_lstm,
+    "TOPK_V2": indexing.explain_topk_v2,
+    "ONE_HOT": indexing.explain_one_hot,
+    "SCATTER_ND": indexing.explain_scatter_nd,
 }
 
 #: the explain function of a hybrid rule (float input, int8 weights: refinterp/ops/hybrid.py), used instead of
@@ -207,7 +212,7 @@ def explain_element(model: Model, values: dict[int, np.ndarray], op_index: int, 
             spec_value = _element(outputs[output], index)
         except RefinterpError:
             spec_value = None
-    trace = Trace()
+    trace = Trace(output=output)
     value: Any = None
     explainer = EXPLAINERS.get(op.name)
     if str(getattr(params, "rule", getattr(params, "kind", ""))).startswith("hybrid") and op.name in HYBRID_EXPLAINERS:
