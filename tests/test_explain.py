@@ -557,3 +557,321 @@ def test_l2_pool_topk_one_hot_scatter_nd_every_element_equals_litert(name: str) 
                 assert math.copysign(1.0, got) == math.copysign(1.0, want), f"{where}: the sign of zero"
             steps = [step["name"] for step in report["steps"]]
             assert set(EDGE_STEPS[op_name]) <= set(steps), (where, steps)
+
+
+# --------------------------------------------------------------------------------------------------
+# Detection post-processing and non-max suppression (refinterp/ops/detection.py): selection steps
+
+DETECTION = "CUSTOM:TFLite_Detection_PostProcess"
+
+
+def _nms_model(op_name: str, boxes: np.ndarray, scores: np.ndarray, size: int, iou: float, score_threshold: float,
+               sigma: float | None = None) -> tuple[bytes, list[np.ndarray]]:
+    from refinterp.modelbuilder import TensorSpec, single_op_model
+
+    specs = [TensorSpec(boxes.shape, "float32"), TensorSpec(scores.shape, "float32"),
+             TensorSpec((), "int32", data=np.array(size, np.int32)),
+             TensorSpec((), "float32", data=np.array(iou, np.float32)),
+             TensorSpec((), "float32", data=np.array(score_threshold, np.float32))]
+    outputs = [TensorSpec((size,), "int32")]
+    if sigma is not None:
+        specs.append(TensorSpec((), "float32", data=np.array(sigma, np.float32)))
+        outputs.append(TensorSpec((size,), "float32"))
+    outputs.append(TensorSpec((), "int32"))
+    return single_op_model(op_name, specs, outputs), [boxes, scores]
+
+
+def _selection_models() -> dict[str, tuple[str, bytes, list[np.ndarray]]]:
+    """Hand-built NMS models (tied scores the priority queue orders, identical and degenerate boxes, V5 soft-NMS
+    decay) and generated cases (refinterp/tools/conformance/generators/detection.py) picked by what they draw:
+    TFLite_Detection_PostProcess fast and regular NMS, uint8 and float32, tied scores, several classes per
+    detection."""
+    from refinterp.tools.conformance.generators import make_case
+
+    tied = np.array([0.5, 0.9, 0.5, 0.5, 0.9, 0.2, 0.5, 0.7], np.float32)
+    boxes = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0.1, 0, 1.1, 1], [2, 2, 3, 3], [2.05, 2, 3, 3.05],
+                      [1, 1, 0, 0], [4, 4, 4, 5], [3, 3, 2, 2]], np.float32)
+    models = {
+        "NON_MAX_SUPPRESSION_V4 ties": ("NON_MAX_SUPPRESSION_V4",
+                                        *_nms_model("NON_MAX_SUPPRESSION_V4", boxes, tied, 7, 0.5, 0.1)),
+        "NON_MAX_SUPPRESSION_V5 ties, soft sigma": ("NON_MAX_SUPPRESSION_V5",
+                                                    *_nms_model("NON_MAX_SUPPRESSION_V5", boxes, tied, 8, 0.95,
+                                                                0.15, sigma=0.4)),
+        "NON_MAX_SUPPRESSION_V5 ties, hard": ("NON_MAX_SUPPRESSION_V5",
+                                              *_nms_model("NON_MAX_SUPPRESSION_V5", boxes, tied, 5, 0.3, 0.0,
+                                                          sigma=0.0)),
+    }
+    wanted = {
+        "NON_MAX_SUPPRESSION_V5 generated soft": ("NON_MAX_SUPPRESSION_V5", "float32",
+                                                  lambda p: p.get("sigma", 0) > 0 and p["num_boxes"] > 8),
+        "NON_MAX_SUPPRESSION_V4 generated ties": ("NON_MAX_SUPPRESSION_V4", "float32",
+                                                  lambda p: "tied" in p.get("edge", "") and p["num_boxes"] > 8),
+        "detection fast float32 ties": (DETECTION, "float32", lambda p: not p["regular"] and p["ties"]),
+        "detection fast uint8 classes per detection": (DETECTION, "uint8", lambda p: not p["regular"]
+                                                       and p["max_classes_per_detection"] > 1),
+        "detection regular float32": (DETECTION, "float32", lambda p: p["regular"]),
+        "detection regular uint8 ties": (DETECTION, "uint8", lambda p: p["regular"] and p["ties"]),
+    }
+    for name, (op_name, kind, predicate) in wanted.items():
+        for seed in range(200):
+            case = make_case(op_name, kind, seed)
+            if not case.probe and predicate(case.params):
+                models[name] = (op_name, case.model, case.inputs)
+                break
+        else:
+            raise AssertionError(f"no generated {op_name}/{kind} case is a {name!r}")
+    return models
+
+
+SELECTION_STEPS = {"NON_MAX_SUPPRESSION_V4": ("parameters", "candidates in score order", "output"),
+                   "NON_MAX_SUPPRESSION_V5": ("parameters", "candidates in score order", "output"),
+                   DETECTION: ("options", "output")}
+
+
+@pytest.mark.parametrize("name", sorted(_selection_models()))
+def test_nms_and_detection_postprocess_every_element_equals_litert(name: str) -> None:
+    """Every element of every output (at most 120 per output) of the selection models above, explained in detail,
+    equals LiteRT BUILTIN_REF's element; an element the kernel selected shows the selection loop, a detection's
+    box element its decoding (the uint8 inputs dequantized first), a V5 soft-NMS one the score decay."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
+    from oracle import run_litert_ref
+
+    from refinterp.model import parse_model
+
+    op_name, model_bytes, inputs = _selection_models()[name]
+    outputs = run_litert_ref(model_bytes, inputs, op_name)
+    model = parse_model(model_bytes)
+    subgraph = model.subgraphs[0]
+    op = subgraph.operators[0]
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
+    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    cache: dict = {}
+    seen: set[str] = set()
+    rng = np.random.default_rng(3)
+    for output, tensor_index in enumerate(op.outputs):
+        expected = values[tensor_index]
+        elements = list(np.ndindex(*expected.shape))
+        if len(elements) > 120:
+            elements = [elements[k] for k in sorted(rng.choice(len(elements), 120, replace=False))]
+        for element in elements:
+            report = explain_element(model, values, 0, element, "litert-ref", output, cache)
+            where = f"{name} output {output} element {list(element)}"
+            assert report["detailed"], f"{where}: {report['notes']}"
+            want = expected[element].item()
+            assert report["value"] == want, f"{where}: explained {report['value']}, LiteRT {want}"
+            steps = [step["name"] for step in report["steps"]]
+            assert set(SELECTION_STEPS[op_name]) <= set(steps), (where, steps)
+            assert len(steps) <= 20, (where, steps)  # bounded: long lists are items of one step
+            seen.update(steps)
+    if op_name == DETECTION:
+        assert {"decoded box", "centre", "half size"} <= seen, seen
+        if "uint8" in name:
+            assert {"box encoding (stored)", "anchor (stored)", "class scores dequantized"} <= seen, seen
+        assert ("per-class NMS" in seen) == ("regular" in name), seen
+    else:
+        assert "candidates popped" in seen, seen
+        if "soft" in name:
+            assert "decay scale" in seen, seen
+
+
+# ------------------------------------------------------------------------------------------------
+# BIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_LSTM, DENSIFY: every element of single-operator models
+
+
+def _every_element_equals_litert(model_bytes: bytes, inputs: list[np.ndarray], op_name: str,
+                                 elements: int | None = None, seed: int = 0) -> list[dict]:
+    """Every element (or ``elements`` random ones) of every output of the model's one operator, explained on the
+    model's inputs, in detail and equal to LiteRT BUILTIN_REF's element. Returns the reports."""
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert (the LiteRT oracle) is not installed")
+    from oracle import run_litert_ref
+
+    from refinterp.model import parse_model
+
+    outputs = run_litert_ref(model_bytes, inputs, op_name)
+    model = parse_model(model_bytes)
+    subgraph = model.subgraphs[0]
+    op = subgraph.operators[0]
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
+    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    rng = np.random.default_rng(seed)
+    cache: dict = {}
+    reports = []
+    for output, tensor_index in enumerate(op.outputs):
+        expected = values[tensor_index]
+        every = list(np.ndindex(*expected.shape))
+        if elements is not None and len(every) > elements:
+            every = [every[int(k)] for k in rng.choice(len(every), elements, replace=False)]
+        for element in every:
+            report = explain_element(model, values, 0, element, "litert-ref", output, cache)
+            where = f"{op_name} output {output} element {list(element)}"
+            assert report["detailed"], f"{where}: {report['notes']}"
+            want, got = expected[element].item(), report["value"]
+            assert got == want or (want != want and got != got), f"{where}: explained {got}, LiteRT {want}"
+            reports.append(report)
+    return reports
+
+
+def _step_names(reports: list[dict]) -> set[str]:
+    return {step["name"] for report in reports for step in report["steps"]}
+
+
+def _bidirectional_rnn_model(kind: str, time_major: bool, merge: bool, aux: str) -> tuple[bytes, list[np.ndarray]]:
+    """One BIDIRECTIONAL_SEQUENCE_RNN (batch 2, 3 steps, 4 forward and 3 backward units) with its inputs; ``aux``:
+    "none", "cross" (auxiliary input and weights, wider than the input) or "bw_input" (auxiliary input only: the
+    backward cell's input when time-major, ignored when batch-major)."""
+    from refinterp.modelbuilder import TensorSpec
+    from refinterp.tools.conformance.generators.svdf_rnn import bidirectional_model
+
+    rng = np.random.default_rng([time_major, merge, ("none", "cross", "bw_input").index(aux)])
+    batch, time, size, fw_units, bw_units = 2, 3, 5, 4, 3
+    aux_size = size + 2 if aux == "cross" else size
+
+    def weights(shape: tuple[int, int]) -> TensorSpec:
+        if kind == "float32":
+            return TensorSpec(shape, "float32", data=(rng.standard_normal(shape) * 0.5).astype(np.float32))
+        return TensorSpec(shape, "int8", 0.01, 0, data=rng.integers(-127, 128, shape))
+
+    constants = {1: weights((fw_units, size)), 2: weights((fw_units, fw_units)),
+                 3: TensorSpec((fw_units,), "float32", data=rng.standard_normal(fw_units).astype(np.float32)),
+                 5: weights((bw_units, size)), 6: weights((bw_units, bw_units)),
+                 7: TensorSpec((bw_units,), "float32", data=rng.standard_normal(bw_units).astype(np.float32))}
+    if aux == "cross":
+        constants.update({10: weights((fw_units, aux_size)), 11: weights((bw_units, aux_size))})
+    states = {4: TensorSpec((batch, fw_units), "float32", is_variable=True),
+              8: TensorSpec((batch, bw_units), "float32", is_variable=True)}
+    shape = (time, batch, size) if time_major else (batch, time, size)
+    fw_step = fw_units + bw_units if merge else fw_units
+    outputs = [TensorSpec((*shape[:2], fw_step), "float32")]
+    if not merge:
+        outputs.append(TensorSpec((*shape[:2], bw_units), "float32"))
+    options = {"fused_activation_function": "TANH" if time_major else "RELU", "time_major": time_major,
+               "merge_outputs": merge}
+    if kind == "hybrid":  # symmetric time-major merged with batch > 1 crashes LiteRT (refused)
+        options["asymmetric_quantize_inputs"] = merge or not time_major
+    aux_shape = (*shape[:2], aux_size)
+    model = bidirectional_model(1, TensorSpec(shape, "float32"),
+                                TensorSpec(aux_shape, "float32") if aux != "none" else None, constants, states,
+                                outputs, options, version=1 if kind == "float32" else 2)
+    x = (rng.standard_normal(shape) * 2).astype(np.float32)
+    if kind == "hybrid":
+        x.reshape(-1, size)[1] = 0.0  # a row of zeros (the whole block is zero only batch-major)
+    inputs = [x] + ([(rng.standard_normal(aux_shape) * 2).astype(np.float32)] if aux != "none" else [])
+    return model, inputs
+
+
+@pytest.mark.parametrize("aux", ["none", "cross", "bw_input"])
+@pytest.mark.parametrize("merge", [False, True], ids=["two outputs", "merged"])
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch-major", "time-major"])
+@pytest.mark.parametrize("kind", ["float32", "hybrid"])
+def test_bidirectional_rnn_every_element_equals_litert(kind: str, time_major: bool, merge: bool, aux: str) -> None:
+    """Both cells (two outputs, or the merged one's columns), time-major (hybrid: EvalHybrid's repeated passes) or
+    batch-major, the auxiliary input with weights (cross links) or without (the backward cell's input)."""
+    reports = _every_element_equals_litert(*_bidirectional_rnn_model(kind, time_major, merge, aux),
+                                           "BIDIRECTIONAL_SEQUENCE_RNN")
+    names = _step_names(reports)
+    assert {"direction", "bias", "plus weights product", "activation"} <= names, names
+    assert {step["value"] for report in reports for step in report["steps"] if step["name"] == "direction"} == {
+        "forward", "backward"}
+    assert "plus recurrent_weights product" in names and ("quantized row" in names) == (kind == "hybrid"), names
+    assert ("plus aux_weights product" in names) == (aux == "cross")
+    assert ("input read" in names) == (aux == "bw_input" and time_major)
+
+
+def _bidirectional_lstm_model(kind: str, time_major: bool, merge: bool, aux: bool,
+                              asymmetric: bool = False) -> tuple[bytes, list[np.ndarray]]:
+    """One BIDIRECTIONAL_SEQUENCE_LSTM (refinterp's generators' builder): the forward cell CIFG with peepholes and
+    cell clipping, the backward one with a projection and its bias; batch 2 batch-major with two outputs, else
+    batch 1 (LiteRT's float time-major batch order and merged batch-major states are refused), 3 steps."""
+    from refinterp.tools.conformance.generators.recurrent import bidi_lstm_float_model
+
+    rng = np.random.default_rng([time_major, merge, aux, asymmetric])
+    n_batch = 2 if kind == "hybrid" or not (time_major or merge) else 1
+    cells = (dict(n_cell=4, n_output=4, cifg=True, peephole=True, projection=False, projection_bias=False),
+             dict(n_cell=4, n_output=4, cifg=False, peephole=False, projection=True, projection_bias=True))
+    model = bidi_lstm_float_model(rng, n_batch=n_batch, max_time=3, n_input=5, cells=cells, time_major=time_major,
+                                  merge_outputs=merge, activation="TANH", cell_clip=1.5, proj_clip=0.0,
+                                  weight_scale=0.6, hybrid=kind == "hybrid", asymmetric=asymmetric, aux_input=aux)
+    shape = (3, n_batch, 5) if time_major else (n_batch, 3, 5)
+    inputs = [(rng.standard_normal(shape) * 1.5).astype(np.float32) for _ in range(2 if aux else 1)]
+    if kind == "hybrid":
+        inputs[0][1] = 0.0  # a time step of zeros: its whole block is skipped (IsZeroVector)
+    return model, inputs
+
+
+@pytest.mark.parametrize("kind, time_major, merge, aux, asymmetric", [
+    ("float32", False, False, False, False), ("float32", False, True, True, False),
+    ("float32", True, False, True, False), ("float32", True, True, False, False),
+    ("hybrid", True, False, False, False), ("hybrid", True, True, False, True), ("hybrid", True, False, True, True),
+])
+def test_bidirectional_lstm_every_element_equals_litert(kind: str, time_major: bool, merge: bool, aux: bool,
+                                                        asymmetric: bool) -> None:
+    """Both cells (two outputs, or the merged one's columns) explained as the unidirectional float32 / hybrid LSTM
+    from their own states, the backward one over the reversed time axis (reading the auxiliary input when given
+    without weights); time-major and batch-major (float32; LiteRT runs the hybrid one time-major only)."""
+    reports = _every_element_equals_litert(*_bidirectional_lstm_model(kind, time_major, merge, aux, asymmetric),
+                                           "BIDIRECTIONAL_SEQUENCE_LSTM")
+    names = _step_names(reports)
+    assert {"forget gate: activation", "new cell state", "cell clip", "input gate (CIFG)", "projection"} <= names
+    notes = " ".join(step["note"] for report in reports for step in report["steps"]
+                     if step["name"] == "output element")
+    assert "of the forward cell" in notes and "of the backward cell" in notes
+    assert ("reads the auxiliary input" in notes) == aux
+
+
+@pytest.mark.parametrize("kind", ["float32", "float16", "int8"])
+def test_densify_random_cases_equal_litert(kind: str) -> None:
+    """The random DENSIFY cases (refinterp/tools/conformance/generators/densify.py): random elements, stored or
+    not, of blocked and permuted traversals, dense and CSR levels."""
+    from refinterp.tools.conformance.generators import make_case
+
+    names: set[str] = set()
+    for seed in range(10):
+        case = make_case("DENSIFY", kind, seed)
+        if case.probe:
+            continue
+        names |= _step_names(_every_element_equals_litert(case.model, case.inputs, "DENSIFY", 30, seed))
+    assert {"stored value", "not stored", "path", "expanded coordinates"} <= names, names
+
+
+def _densify_models() -> dict[str, tuple[bytes, list[np.ndarray]]]:
+    """Sparse constants (refinterp.modelbuilder.sparsify) at DENSIFY's corners: blocks traversed in reverse with
+    a permuted, CSR original order; a CSR level repeating an index (the later value stays); int8 per channel."""
+    from refinterp.modelbuilder import TensorSpec, single_op_model, sparsify
+
+    rng = np.random.default_rng(7)
+    models = {}
+    dense = rng.standard_normal((4, 6)).astype(np.float32)
+    dense[rng.random(dense.shape) < 0.5] = 0.0
+    dense[2:4, 0:3] = 0.0  # a block of zeros: not stored (the stored blocks keep their zeros)
+    values, sparsity = sparsify(dense, [1, 0, 3, 2], [0, 1], [2, 3], ["SPARSE_CSR", "SPARSE_CSR", "DENSE", "DENSE"])
+    models["float32 two blocks, reversed"] = (single_op_model(
+        "DENSIFY", [TensorSpec(dense.shape, "float32", data=values, sparsity=sparsity)],
+        [TensorSpec(dense.shape, "float32")]), [])
+    dense = np.array([[0.0, 1.0, 2.0, 0.0], [3.0, 0.0, 4.0, 5.0], [0.0, 0.0, 0.0, 6.0]], np.float16)
+    values, sparsity = sparsify(dense, None, None, None, ["DENSE", "SPARSE_CSR"])
+    indices = list(sparsity.dim_metadata[1].indices)
+    indices[3] = indices[2]  # row 1 lists column 0 twice: 4.0 lands on [1, 0] after 3.0
+    sparsity.dim_metadata[1].indices = indices
+    models["float16 repeated index"] = (single_op_model(
+        "DENSIFY", [TensorSpec(dense.shape, "float16", data=values, sparsity=sparsity)],
+        [TensorSpec(dense.shape, "float16")]), [])
+    dense8 = rng.integers(-128, 128, (3, 2, 4)).astype(np.int8)
+    dense8[rng.random(dense8.shape) < 0.6] = 0
+    values, sparsity = sparsify(dense8, [2, 0, 1], None, None, ["DENSE", "SPARSE_CSR", "SPARSE_CSR"])
+    scales, zero_points = [0.5, 0.25, 0.125, 1.0], [0, 0, 0, 0]
+    models["int8 per channel, CSR inner levels"] = (single_op_model(
+        "DENSIFY", [TensorSpec(dense8.shape, "int8", scales, zero_points, 2, data=values, sparsity=sparsity)],
+        [TensorSpec(dense8.shape, "int8", scales, zero_points, 2)]), [])
+    return models
+
+
+@pytest.mark.parametrize("name", sorted(_densify_models()))
+def test_densify_every_element_equals_litert(name: str) -> None:
+    reports = _every_element_equals_litert(*_densify_models()[name], "DENSIFY")
+    names = _step_names(reports)
+    assert {"stored value", "not stored", "path"} <= names, names
+    if "repeated" in name:
+        assert any("the last one written stays" in step.get("note", "") for report in reports
+                   for step in report["steps"])

@@ -743,3 +743,329 @@ def non_max_suppression_spec(p: NmsParams, boxes: np.ndarray, scores: np.ndarray
     values = np.zeros(size, F32)
     values[:len(selected_scores)] = selected_scores
     return indices, values, count
+
+
+# ------------------------------------------------------------------------------------------------
+# ``refinterp explain`` (refinterp/ops/trace.py): one output element, the selection steps that decide it. The
+# kernels select rather than compute per element, so an explanation replays the selection loop with the
+# kernel's own helpers (the priority queue, the IoU, the box decoding, the sorts) and records its events; the
+# selection the kernel itself makes is then checked against the replay (a drifted replay is never shown).
+
+def _soft_nms_decay(scale: np.float32, iou: np.float32) -> np.float32:
+    """The Gaussian decay factor ``expf(scale * iou * iou)`` (float32 products, libm expf), as the kernel's loop
+    computes it."""
+    return F32(_libm_expf()(float(F32(F32(scale * iou) * iou))))
+
+
+def explain_non_max_suppression(ctx: OpContext, p: NmsParams, inputs: list, index: tuple[int, ...],
+                                trace: Any) -> object:
+    """NON_MAX_SUPPRESSION_V4 / V5 output ``index``: the candidates (score > score_threshold) in the priority
+    queue's order, then each candidate popped: its IoU with the boxes selected since it was last compared (newest
+    first), what suppressed, decayed (V5 soft NMS) or kept it, until the element's rank is selected (the count:
+    until the loop ends); then the selected index, score or count."""
+    boxes = np.asarray(inputs[0], dtype=F32).reshape(-1, 4)
+    scores = np.asarray(inputs[1], dtype=F32).reshape(-1)
+    size = int(np.asarray(inputs[2]).reshape(-1)[0])
+    iou_threshold = F32(np.asarray(inputs[3]).reshape(-1)[0])
+    score_threshold = F32(np.asarray(inputs[4]).reshape(-1)[0])
+    sigma = F32(np.asarray(inputs[5]).reshape(-1)[0]) if p.soft else F32(0.0)
+    if size < 0 or sigma < 0:
+        raise trace.not_detailed("a negative max_output_size or sigma (the kernel fails)")
+    count_output = trace.output == (2 if p.soft else 1)
+    rank = None if count_output else int(index[0])
+    trace.add("parameters", [size, float(iou_threshold), float(score_threshold)] + ([float(sigma)] if p.soft else []),
+              "max_output_size, iou_threshold, score_threshold" + (", soft_nms_sigma (0: hard NMS only)" if p.soft
+                                                                   else "") + "; float32")
+    queue = LibstdcxxPriorityQueue(lambda a, b: a[1] < b[1])  # the kernel's queue: [index, score, suppress_begin]
+    for i in range(scores.shape[0]):
+        if scores[i] > score_threshold:
+            queue.push([i, scores[i], 0])
+    in_order = LibstdcxxPriorityQueue(queue.heap.comp)
+    in_order.heap.a = [list(c) for c in queue.heap.a]
+    order = []
+    while len(in_order):
+        order.append(in_order.top()[0])
+        in_order.pop()
+    trace.add("candidates in score order", order,
+              f"the {len(order)} boxes with score > {float(score_threshold)!r} (NaN never is), in the order "
+              "std::priority_queue pops them (libstdc++'s heap decides among equal scores)",
+              items=[{"box": i, "score": scores[i], **dict(zip(("y1", "x1", "y2", "x2"), boxes[i]))} for i in order])
+    num_outputs = min(len(queue), size)
+    selected: list[int] = []
+    selected_scores: list[np.float32] = []
+    events: list[dict[str, Any]] = []
+    pops = 0
+    with np.errstate(all="ignore"):
+        scale = F32(F32(-0.5) / sigma) if sigma > 0 else F32(0.0)
+        if sigma > 0:
+            trace.add("decay scale", scale, f"-0.5f / sigma = -0.5 / {float(sigma)!r}, float32; a candidate's score "
+                      "is multiplied by expf(scale * IoU * IoU) for each selected box it is compared with",
+                      rule="round to nearest, ties to even")
+        while len(selected) < num_outputs and len(queue) and (rank is None or len(selected) <= rank):
+            candidate = list(queue.top())
+            original_score = candidate[1]
+            queue.pop()
+            hard_suppress = False
+            compared, ious, decayed = [], [], []
+            outcome = ""
+            for j in range(len(selected) - 1, candidate[2] - 1, -1):
+                iou = _nms_iou(boxes, candidate[0], selected[j])
+                compared.append(selected[j])
+                ious.append(iou)
+                if iou >= iou_threshold:
+                    hard_suppress = True
+                    outcome = "suppressed"
+                    break
+                if sigma > 0:
+                    candidate[1] = F32(candidate[1] * _soft_nms_decay(scale, iou))
+                    decayed.append(candidate[1])
+                if candidate[1] <= score_threshold:
+                    break
+            candidate[2] = len(selected)
+            if not hard_suppress:
+                if candidate[1] == original_score:
+                    selected.append(candidate[0])
+                    selected_scores.append(candidate[1])
+                    outcome = f"selected #{len(selected) - 1}"
+                if candidate[1] > score_threshold:
+                    queue.push(candidate)
+                    outcome = outcome or "pushed back"
+                elif not outcome:
+                    outcome = "dropped"
+            pops += 1
+            for k in range(max(len(compared), 1)):  # one row per comparison, the outcome on the last
+                item: dict[str, Any] = {"pop": pops, "box": candidate[0], "score": original_score,
+                                        "vs box": compared[k] if compared else "", "IoU": ious[k] if ious else ""}
+                if p.soft:
+                    item["score after"] = decayed[k] if k < len(decayed) else ""
+                item["outcome"] = outcome if k == max(len(compared), 1) - 1 else ""
+                events.append(item)
+    kernel_selected, kernel_scores = non_max_suppression(boxes, scores, size, iou_threshold, score_threshold, sigma)
+    if selected != kernel_selected[:len(selected)] or (rank is None and selected != kernel_selected):
+        raise AssertionError(f"replayed selection {selected} != the kernel's {kernel_selected}")
+    trace.add("candidates popped", [e["box"] for e in events if e["outcome"]],
+              f"{pops} pops; each popped candidate is compared (newest first, one row each) with the boxes selected "
+              f"since it was last compared: IoU >= {float(iou_threshold):.6g} suppresses it"
+              + ("; otherwise its score decays (score after), the comparisons stop once it is <= the score "
+                 "threshold (dropped), and it is selected only when no decay changed it in this pop" if sigma > 0
+                 else "; otherwise it is selected") + f"; at most {num_outputs} selections. A candidate still above "
+              "the score threshold is pushed back into the queue, a selected one too (the TFLite loop has no "
+              "`continue`: popped again, it meets itself, IoU 1)", items=events)
+    if count_output:
+        count = np.int32(len(kernel_selected))
+        trace.add("output", int(count), f"the number of boxes selected (at most min(candidates, max_output_size) "
+                  f"= {num_outputs})")
+        return count.item()
+    if rank >= len(kernel_selected):
+        value = np.float32(0.0) if trace.output == 1 else np.int32(0)
+        trace.add("output", value.item(), f"rank {rank} >= the {len(kernel_selected)} selected boxes: the kernel "
+                  "writes 0 there")
+        return value.item()
+    if trace.output == 1:
+        value = kernel_scores[rank]
+        trace.add("output", value.item(), f"the score of the box selected at rank {rank} (box "
+                  f"{kernel_selected[rank]})")
+        return value.item()
+    trace.add("output", kernel_selected[rank], f"the index of the box selected at rank {rank}")
+    return int(kernel_selected[rank])
+
+
+def _explain_decode(p: DetectionParams, box_encodings: np.ndarray, anchors: np.ndarray, box: int, boxes: np.ndarray,
+                    trace: Any) -> None:
+    """The steps of DecodeCenterSizeBoxes for one box (the corners are decode_boxes' own, checked against the
+    centre/size shown)."""
+    num_boxes = box_encodings.shape[1]
+    encoding = box_encodings.reshape(num_boxes, -1)[box, :NUM_COORD_BOX]
+    anchor = anchors.reshape(-1)[NUM_COORD_BOX * box:NUM_COORD_BOX * (box + 1)]
+    if box_encodings.dtype == np.uint8:
+        trace.add("box encoding (stored)", encoding, f"box encodings[0, {box}, 0:4]: y, x, h, w, uint8")
+        encoding = _dequantize_boxes(encoding, p.box_q)
+        trace.add("box encoding", encoding, f"(float(q) - {p.box_q[1]}) * {float(p.box_q[0])!r}, float32 "
+                  "(the Dequantizer)", rule="round to nearest, ties to even")
+        trace.add("anchor (stored)", anchor, f"anchors[{box}]: y, x, h, w, uint8")
+        anchor = _dequantize_boxes(anchor, p.anchor_q)
+        trace.add("anchor", anchor, f"(float(q) - {p.anchor_q[1]}) * {float(p.anchor_q[0])!r}, float32",
+                  rule="round to nearest, ties to even")
+    else:
+        trace.add("box encoding", encoding, f"box encodings[0, {box}, 0:4]: y, x, h, w, float32")
+        trace.add("anchor", anchor, f"anchors[{box}]: y, x, h, w, float32")
+    e = [float(v) for v in encoding]
+    a = [float(v) for v in anchor]
+    sy, sx, sh, sw = (float(s) for s in p.scales)
+    trace.add("scales", [sy, sx, sh, sw], "y_scale, x_scale, h_scale, w_scale (custom options, float32)")
+    with np.errstate(all="ignore"):
+        ycenter = F32(e[0] / sy * a[2] + a[0])
+        xcenter = F32(e[1] / sx * a[3] + a[1])
+        half_h = F32(0.5 * float(libm_exp(np.float64(e[2] / sh))) * a[2])
+        half_w = F32(0.5 * float(libm_exp(np.float64(e[3] / sw))) * a[3])
+    trace.add("centre", [ycenter, xcenter], "ycenter = float(y / y_scale * anchor_h + anchor_y), xcenter likewise "
+              "with x, x_scale, anchor_w, anchor_x: in double, then cast to float32", rule="round to nearest, ties "
+              "to even")
+    trace.add("half size", [half_h, half_w], "half_h = float(0.5 * exp(h / h_scale) * anchor_h), half_w likewise: "
+              "in double (libm exp), then cast to float32", rule="round to nearest, ties to even")
+    corners = boxes[box]
+    with np.errstate(all="ignore"):
+        shown = np.array([ycenter - half_h, xcenter - half_w, ycenter + half_h, xcenter + half_w], F32)
+    if not np.array_equal(shown, corners, equal_nan=True):
+        raise AssertionError(f"decoded box {box}: {shown.tolist()} != the kernel's {corners.tolist()}")
+    trace.add("decoded box", corners, "ymin, xmin, ymax, xmax = centre -+ half size, float32",
+              rule="round to nearest, ties to even")
+
+
+def _explain_nms_single_class(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, max_detections: int,
+                              what: str, trace: Any) -> list[int]:
+    """NonMaxSuppressionSingleClassHelper replayed with its steps: the scores kept, their stable order, each box
+    taken and the later ones its IoU deactivates; checked against nms_single_class."""
+    keep_indices = np.flatnonzero(scores >= p.score_threshold)
+    order = keep_indices[decreasing_stable_argsort(scores[keep_indices])]
+    trace.add(f"{what}: boxes in score order", order,
+              f"the {len(order)} boxes whose score >= {float(p.score_threshold)!r}, std::stable_sort decreasing "
+              "(equal scores in box order)", items=[{"box": int(i), "score": scores[i]} for i in order])
+    output_size = min(len(order), max_detections)
+    active = np.ones(len(order), dtype=bool)
+    selected: list[int] = []
+    events: list[dict[str, Any]] = []
+    for i in range(len(order)):
+        if len(selected) >= output_size:
+            break
+        if not active[i]:
+            continue
+        selected.append(int(order[i]))
+        active[i] = False
+        later = np.flatnonzero(active[i + 1:]) + i + 1
+        suppressed: list[int] = []
+        ious: list[Any] = []
+        if later.size:
+            iou = intersection_over_union(boxes, int(order[i]), order[later])
+            hit = iou > p.iou_threshold
+            active[later[hit]] = False
+            suppressed = [int(b) for b in order[later[hit]]]
+            ious = list(iou[hit])
+        for k in range(max(len(suppressed), 1)):  # one row per box it suppresses
+            events.append({"rank": len(selected) - 1, "box": int(order[i]), "score": scores[order[i]],
+                           "suppresses": suppressed[k] if suppressed else "", "IoU": ious[k] if ious else ""})
+    if selected != nms_single_class(p, boxes, scores, max_detections):
+        raise AssertionError(f"replayed NMS {selected} != the kernel's")
+    trace.add(f"{what}: selected", selected,
+              f"greedy: the next active box is taken and every later one with IoU > {float(p.iou_threshold)!r} "
+              f"(float32) is deactivated, until {output_size} boxes are taken", items=events)
+    return selected
+
+
+def explain_detection_postprocess(ctx: OpContext, p: DetectionParams, inputs: list, index: tuple[int, ...],
+                                  trace: Any) -> object:
+    """TFLite_Detection_PostProcess output ``index`` (boxes: output 0, classes: 1, scores: 2, count: 3): the NMS
+    that selects the detection of the element's row (fast NMS on each box's best class score, or regular NMS class
+    by class and the merge), the class scores of the box behind it, its box decoding, and the value written."""
+    box_encodings, class_predictions, anchors = (np.asarray(v) for v in inputs[:3])
+    boxes = decode_boxes(p, box_encodings, anchors)
+    num_boxes = boxes.shape[0]
+    if class_predictions.dtype == np.uint8:
+        all_scores = _dequantize_scores(p, class_predictions)
+    else:
+        all_scores = class_predictions
+    num_with_background = class_predictions.shape[2]
+    label_offset = num_with_background - p.num_classes
+    scores = all_scores.reshape(num_boxes, num_with_background)[:, label_offset:]
+    trace.add("options", [p.max_detections, p.max_classes_per_detection, p.detections_per_class,
+                          p.use_regular_nms, float(p.score_threshold), float(p.iou_threshold), p.num_classes],
+              "max_detections, max_classes_per_detection, detections_per_class, use_regular_nms, "
+              "nms_score_threshold, nms_iou_threshold, num_classes (flexbuffer custom options)")
+    if class_predictions.dtype == np.uint8:
+        vector_part = class_predictions.size - class_predictions.size % 8
+        trace.add("class scores dequantized", list(p.class_q),
+                  f"(scale, zero point) of the uint8 class predictions: the first {vector_part} values as "
+                  "float(q) * float(scale) + float(-zp * scale) (float32, LiteRT's NEON-on-SSE Dequantize), the last "
+                  f"{class_predictions.size - vector_part} as float(double(scale) * (q - zp))")
+    if label_offset:
+        trace.add("background", label_offset, "class prediction column 0 is the background class: skipped")
+    row = int(index[1]) if trace.output != 3 else None
+    if p.use_regular_nms:
+        chosen = _explain_regular(p, boxes, scores, row, trace)
+        count = chosen[1]
+        entry = chosen[0]
+    else:
+        chosen = _explain_fast(p, boxes, scores, row, trace)
+        count = chosen[1]
+        entry = chosen[0]
+    if trace.output == 3:
+        trace.add("output", float(F32(count)), "num_detections, as float32")
+        return float(F32(count))
+    if entry is None:
+        trace.add("output", 0.0, f"row {row} is after the {count} detections: "
+                  + ("regular NMS writes 0 there" if p.use_regular_nms else
+                     "LiteRT leaves it unwritten (arena memory); refinterp writes 0"))
+        return 0.0
+    box, col, score = entry
+    _explain_decode(p, box_encodings, anchors, box, boxes, trace)
+    if trace.output == 0:
+        coordinate = int(index[2])
+        value = boxes[box, coordinate]
+        trace.add("output", value.item(), f"{('ymin', 'xmin', 'ymax', 'xmax')[coordinate]} of box {box}")
+        return value.item()
+    if trace.output == 1:
+        trace.add("output", float(F32(col)), f"class {col} (after the background column), as float32")
+        return float(F32(col))
+    trace.add("output", F32(score).item(), f"the score of box {box}, class {col}")
+    return F32(score).item()
+
+
+def _explain_fast(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, row: int | None,
+                  trace: Any) -> tuple[tuple[int, int, Any] | None, int]:
+    """NonMaxSuppressionMultiClassFastHelper's steps: NMS on each box's best class score; output row ``row`` is
+    selection ``row // max_classes_per_detection``'s class of rank ``row % max_classes_per_detection``."""
+    categories = min(p.max_classes_per_detection, p.num_classes)
+    if categories == 1:
+        top = arg_max_vector(scores).reshape(-1, 1)
+        how = "ArgMaxVector: the first largest score (NaN never wins)"
+    else:
+        top = np.array([_decreasing_partial_arg_sort(r, categories) for r in scores], dtype=np.int64)
+        top = top.reshape(scores.shape[0], categories)
+        how = f"the top {categories} classes by libstdc++ std::partial_sort (its order among equal scores)"
+    max_scores = scores[np.arange(scores.shape[0]), top[:, 0]] if scores.shape[0] else scores[:, 0]
+    trace.add("best class score of each box", max_scores, f"fast NMS: each box's classes ranked by {how}; NMS runs "
+              "on the best one", items=[{"box": b, "classes": top[b], "best score": max_scores[b]}
+                                        for b in range(scores.shape[0])])
+    _validate_boxes(boxes)
+    selected = _explain_nms_single_class(p, boxes, max_scores, p.max_detections, "fast NMS", trace)
+    if row is None:
+        return None, len(selected)
+    output_index, col = divmod(row, p.max_classes_per_detection)
+    if output_index >= len(selected) or col >= categories:
+        return None, len(selected)
+    box = selected[output_index]
+    trace.add("class scores of the box", scores[box],
+              f"box {box} (selection {output_index}); row {row} = selection {output_index} * "
+              f"{p.max_classes_per_detection} + class rank {col}: class {int(top[box, col])}",
+              items=[{"class": c, "score": s} for c, s in enumerate(scores[box])])
+    return (box, int(top[box, col]), scores[box, top[box, col]]), len(selected)
+
+
+def _explain_regular(p: DetectionParams, boxes: np.ndarray, scores: np.ndarray, row: int | None,
+                     trace: Any) -> tuple[tuple[int, int, Any] | None, int]:
+    """NonMaxSuppressionMultiClassRegularHelper's steps: NMS per class, each class's selections merged into the
+    running best list (stable on equal scores), cut to max_detections; the NMS of the element's class in full."""
+    per_class = min(p.detections_per_class, p.max_detections)
+    best: list[tuple[int, int, np.float32]] = []
+    per_class_items = []
+    _validate_boxes(boxes)
+    for col in range(p.num_classes):
+        selected = nms_single_class(p, boxes, scores[:, col], per_class)
+        per_class_items.append({"class": col, "selected boxes": selected,
+                                "scores": [scores[b, col] for b in selected]})
+        if selected:
+            best = _stable_merge(best, [(box, col, scores[box, col]) for box in selected])[:p.max_detections]
+    trace.add("per-class NMS", [item["selected boxes"] for item in per_class_items],
+              f"regular NMS: each class's NMS keeps at most min(detections_per_class, max_detections) = {per_class} "
+              "boxes", items=per_class_items)
+    trace.add("merged detections", [[b, c] for b, c, _ in best],
+              f"after each class, its selections merged into the running list by score (std::inplace_merge: on "
+              f"equal scores the earlier classes first), cut to max_detections = {p.max_detections}",
+              items=[{"row": k, "box": b, "class": c, "score": s} for k, (b, c, s) in enumerate(best)])
+    if row is None or row >= len(best):
+        return None, len(best)
+    box, col, score = best[row]
+    _explain_nms_single_class(p, boxes, scores[:, col], per_class, f"class {col} NMS", trace)
+    trace.add("class scores of the box", scores[box], f"box {box}: row {row} of the merged list is its class {col}",
+              items=[{"class": c, "score": s} for c, s in enumerate(scores[box])])
+    return (box, col, score), len(best)

@@ -1588,12 +1588,17 @@ def _explain_float_gate(trace, p: LstmParams, gate: int, activation: int, x: np.
     return activated
 
 
-def _explain_float_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace) -> object:
+def _explain_float_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace,
+                        states: tuple[np.ndarray, np.ndarray] | None = None, backward: bool = False) -> object:
     """The float32 LSTM (``float_lstm_spec`` / ``float_step``) at one element: the states entering its time step
-    (earlier steps by ``float_step``), each gate at the element's cell, the cell update, the output."""
+    (earlier steps by ``float_step``), each gate at the element's cell, the cell update, the output. ``states``:
+    the (output, cell) states the cell starts from (default: the reset values of inputs 18 and 19); ``backward``:
+    the input's time axis is reversed (a bidirectional LSTM's backward cell), the steps are named by their time."""
     values = list(inputs) + [None] * (24 - len(inputs))
-    h_all = explain_initial_state(ctx, OUTPUT_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_output)
-    c_all = explain_initial_state(ctx, CELL_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_cell)
+    if states is None:
+        states = explain_initial_state(ctx, OUTPUT_STATE, trace), explain_initial_state(ctx, CELL_STATE, trace)
+    h_all = np.asarray(states[0]).astype(_F32).reshape(p.n_batch, p.n_output)
+    c_all = np.asarray(states[1]).astype(_F32).reshape(p.n_batch, p.n_cell)
     x_all = np.asarray(values[INPUT], _F32)
     if p.time_major:
         t, b, unit = (int(v) for v in index)
@@ -1604,11 +1609,12 @@ def _explain_float_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tupl
         h, c = float_step(p, x_all[step, b] if p.time_major else x_all[b, step], h, c, values, b)
     x = x_all[t, b] if p.time_major else x_all[b, t]
     cell = unit if not p.use_projection else min(unit, p.n_cell - 1)
-    trace.add("output element", [int(v) for v in index], f"batch {b}, time step {t}, output {unit}"
-              + (f"; the states entering step {t} come from running steps 0..{t - 1} (LstmStepFloat)" if t else "")
-              + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
-                 if p.use_projection else ""))
-    trace.add("input", x.tolist(), f"x at batch {b}, time {t}")
+    time, earlier = _step_names(p, t, backward)
+    trace.add("output element", _shown_index(p, index, time), f"batch {b}, time step {time}, output {unit}"
+              + (f"; the states entering step {time} come from running steps {earlier} (LstmStepFloat)"
+                 if t else "") + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
+                                  if p.use_projection else ""))
+    trace.add("input", x.tolist(), f"x at batch {b}, time {time}")
     trace.add("output state (h)", h.tolist(), "entering this step")
     trace.add("cell state (c)", c[cell], f"cell {cell} entering this step")
     input_gate = None if p.use_cifg else _explain_float_gate(trace, p, IG, -1, x, h, c, values, b, cell)
@@ -1719,12 +1725,32 @@ def _explain_hybrid_gate(trace, p: LstmParams, gate: int, activation: int, x: np
     return activated
 
 
-def _explain_hybrid_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace) -> object:
+def _step_names(p: LstmParams, t: int, backward: bool) -> tuple[int, str]:
+    """The time step at position ``t`` of the cell's walk and the steps before it, named by their time (the
+    backward cell walks ``max_time - 1 .. 0``)."""
+    if not backward:
+        return t, f"0..{t - 1}"
+    last = p.max_time - 1
+    return last - t, f"{last}..{last - t + 1} (the backward cell runs from the last step)"
+
+
+def _shown_index(p: LstmParams, index: tuple[int, ...], time: int) -> list[int]:
+    """``index`` with its time coordinate ``time`` (the backward cell's walk position named by its time)."""
+    shown = [int(v) for v in index]
+    shown[0 if p.time_major else 1] = time
+    return shown
+
+
+def _explain_hybrid_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple[int, ...], trace,
+                         states: tuple[np.ndarray, np.ndarray] | None = None, backward: bool = False) -> object:
     """The hybrid LSTM (``hybrid_lstm_spec`` / ``hybrid_step``) at one element: the states entering its time step
-    (earlier steps by ``hybrid_step``), each gate at the element's cell, the cell update, the output."""
+    (earlier steps by ``hybrid_step``), each gate at the element's cell, the cell update, the output. ``states``,
+    ``backward``: as for :func:`_explain_float_lstm`."""
     values = list(inputs) + [None] * (24 - len(inputs))
-    h = explain_initial_state(ctx, OUTPUT_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_output)
-    c = explain_initial_state(ctx, CELL_STATE, trace).astype(_F32).reshape(p.n_batch, p.n_cell)
+    if states is None:
+        states = explain_initial_state(ctx, OUTPUT_STATE, trace), explain_initial_state(ctx, CELL_STATE, trace)
+    h = np.asarray(states[0]).astype(_F32).reshape(p.n_batch, p.n_output)
+    c = np.asarray(states[1]).astype(_F32).reshape(p.n_batch, p.n_cell)
     x_all = np.asarray(values[INPUT], _F32)
     if p.time_major:
         t, b, unit = (int(v) for v in index)
@@ -1738,10 +1764,11 @@ def _explain_hybrid_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tup
             h, c = hybrid_step(p, x_all[b, step:step + 1], h, c, values, b)
         x, first_row, row = x_all[b, t:t + 1], b, 0
     cell = unit if not p.use_projection else min(unit, p.n_cell - 1)
-    trace.add("output element", [int(v) for v in index], f"batch {b}, time step {t}, output {unit}"
-              + (f"; the states entering step {t} come from running steps 0..{t - 1} (LstmStepHybrid)" if t else "")
-              + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
-                 if p.use_projection else ""))
+    time, earlier = _step_names(p, t, backward)
+    trace.add("output element", _shown_index(p, index, time), f"batch {b}, time step {time}, output {unit}"
+              + (f"; the states entering step {time} come from running steps {earlier} (LstmStepHybrid)"
+                 if t else "") + (f"; with a projection every cell feeds it: the gates below are at cell {cell}"
+                                  if p.use_projection else ""))
     trace.add("cell state (c)", c[row, cell], f"cell {cell} entering this step")
     quantized_x = None if is_zero_vector(x) else quantize_rows(x, p.asymmetric)
     quantized_h = None if is_zero_vector(h) else quantize_rows(h, p.asymmetric)
@@ -1885,3 +1912,41 @@ def _explain_tflm_lstm(ctx: OpContext, p: LstmParams, inputs: list, index: tuple
     if int(new_c[row, cell]) != new_cell or int(new_h[row, cell]) != value:
         raise AssertionError("traced TFLM LSTM step differs from tflm_integer_step")
     return value
+
+
+def explain_bidirectional_sequence_lstm(ctx: OpContext, p: BidirectionalLstmParams, inputs: list,
+                                        index: tuple[int, ...], trace) -> object:
+    """BIDIRECTIONAL_SEQUENCE_LSTM output ``index`` (the section comment above): the cell the element belongs to
+    (output 1, or the merged output's columns after the forward cell's outputs: the backward cell), then that
+    cell's float32 or hybrid LSTM explained as UNIDIRECTIONAL_SEQUENCE_LSTM's (:func:`_explain_float_lstm`,
+    :func:`_explain_hybrid_lstm`) on the cell's inputs (the auxiliary input for the backward cell when the model
+    has one without weights) from its own states' reset values; the backward cell on its input with the time
+    axis reversed, as it walks the steps from last to first."""
+    values = list(inputs) + [None] * (BIDI_INPUTS - len(inputs))
+    forward_outputs = p.cells[0].n_output
+    time_axis = 0 if p.cells[0].time_major else 1
+    unit = int(index[2])
+    if p.merge_outputs:
+        direction = 1 if unit >= forward_outputs else 0
+        unit -= forward_outputs * direction
+    else:
+        direction = 1 if trace.output == 1 else 0
+    cell = p.cells[direction]
+    cell_values = bidi_cell_values(values, direction)
+    reads_aux = direction == 1 and p.backward_reads_aux
+    if reads_aux:
+        cell_values[INPUT] = values[BIDI_AUX_INPUT]  # Eval's non-stacking mode: bw_input = aux_input
+    trace.add("output element", [int(v) for v in index], f"output {unit} of the {('forward', 'backward')[direction]} "
+              "cell" + (f" (column {int(index[2])} of the merged output: the backward cell's outputs follow the "
+                        f"{forward_outputs} forward ones)" if p.merge_outputs else f" (output {direction})")
+              + ("; it reads the auxiliary input (given without auxiliary weights) instead of x" if reads_aux else "")
+              + ("; it walks the time steps from last to first" if direction else ""))
+    output_state, cell_state = BIDI_STATES[direction]
+    states = explain_initial_state(ctx, output_state, trace), explain_initial_state(ctx, cell_state, trace)
+    element = [int(v) for v in index]
+    element[2] = unit
+    if direction:
+        cell_values[INPUT] = np.flip(np.asarray(cell_values[INPUT], _F32), axis=time_axis)
+        element[time_axis] = cell.max_time - 1 - element[time_axis]
+    explain = _explain_hybrid_lstm if cell.kind == "hybrid" else _explain_float_lstm
+    return explain(ctx, cell, cell_values, tuple(element), trace, states=states, backward=direction == 1)

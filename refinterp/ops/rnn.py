@@ -515,16 +515,116 @@ def explain_rnn(ctx: OpContext, p: RnnParams, inputs: list, index: tuple[int, ..
               + (f"; the hidden state entering step {t} comes from running steps 0..{t - 1} (RnnBatchStep)"
                  if t else ""))
     trace.add("hidden state", block_h[row].tolist(), f"batch {b}'s hidden state entering this step")
+    cell = Cell(p.units, p.weights_scale, p.recurrent_scale)
+    value = _explain_rnn_step(trace, p.kind, p.activation, p.asymmetric, cell, block_x, weights, recurrent, bias,
+                              block_h, row, unit)
+    trace.approximates(float(value))
+    return value
+
+
+def _explain_rnn_step(trace, kind: str, activation: int, asymmetric: bool, cell: Cell, block_x: np.ndarray,
+                      weights: np.ndarray, recurrent: np.ndarray, bias: np.ndarray, block_h: np.ndarray, row: int,
+                      unit: int, block_aux: np.ndarray | None = None, aux_weights: np.ndarray | None = None
+                      ) -> np.float32:
+    """RnnBatchStep (:func:`batch_step`) for row ``row`` of the block and one unit: bias, input product, the
+    auxiliary product (when given), recurrent product, activation; checked against :func:`batch_step` itself."""
     out = trace.add("bias", np.float32(bias.reshape(-1)[unit]), f"bias[{unit}]: the output starts from it")
-    out = _explain_product(trace, p.kind, "weights", weights, p.weights_scale, block_x, row, unit, out, p.asymmetric)
-    out = _explain_product(trace, p.kind, "recurrent_weights", recurrent, p.recurrent_scale, block_h, row, unit, out,
-                           p.asymmetric)
-    value = np.float32(apply_float_activation(np.asarray([out], np.float32), p.activation)[0])
-    if p.activation != ACT_NONE:
-        trace.add("activation", value, f"fused activation {p.activation} (ApplyActivationToVector; TANH through "
+    out = _explain_product(trace, kind, "weights", weights, cell.weights_scale, block_x, row, unit, out, asymmetric)
+    if block_aux is not None and block_aux.shape[1] > 0:
+        out = _explain_product(trace, kind, "aux_weights", aux_weights, cell.aux_scale, block_aux, row, unit, out,
+                               asymmetric)
+    out = _explain_product(trace, kind, "recurrent_weights", recurrent, cell.recurrent_scale, block_h, row, unit, out,
+                           asymmetric)
+    value = np.float32(apply_float_activation(np.asarray([out], np.float32), activation)[0])
+    if activation != ACT_NONE:
+        trace.add("activation", value, f"fused activation {activation} (ApplyActivationToVector; TANH through "
                   "Eigen's tanh)")
-    step_out = rnn_batch_step(p, block_x, weights, recurrent, bias, block_h)[row, unit]
+    step_out = batch_step(kind, activation, asymmetric, cell, block_x, weights, recurrent, bias, block_h, block_aux,
+                          aux_weights)[row, unit]
     if step_out != value and not (step_out != step_out and value != value):
-        raise AssertionError(f"traced RNN step {value} != rnn_batch_step {step_out}")
+        raise AssertionError(f"traced RNN step {value} != batch_step {step_out}")
+    return value
+
+
+def explain_bidirectional_rnn(ctx: OpContext, p: BidiRnnParams, inputs: list, index: tuple[int, ...],
+                              trace) -> object:
+    """BIDIRECTIONAL_SEQUENCE_RNN output ``index`` (module docstring): the direction the element belongs to (output
+    1, or the merged output's columns ``fw_units ..``: the backward cell), the hidden state entering its time step
+    (the cell's earlier steps, in its order, run with the spec's own :func:`batch_step` from the reset state, on the
+    rows the kernel's pointer arithmetic reads), then RnnBatchStep for its row and unit as for RNN, with the
+    auxiliary product when the model has auxiliary weights."""
+    if p.time_major:
+        t, b, unit = (int(v) for v in index)
+    else:
+        b, t, unit = (int(v) for v in index)
+    if p.merge_outputs:
+        backward = unit >= p.forward.units
+        column, unit = unit, unit - p.forward.units if backward else unit
+    else:
+        backward, column = trace.output == 1, unit
+    cell = p.backward if backward else p.forward
+    # the weights, recurrent weights, bias and auxiliary weights of the cell (its hidden state, input 4 or 8, holds
+    # the value after the run: its reset value is read instead)
+    weights, recurrent, bias, aux_weights = (inputs[k] for k in ((5, 6, 7, 11) if backward else (1, 2, 3, 10)))
+    weights, recurrent, bias = np.asarray(weights), np.asarray(recurrent), np.asarray(bias)
+    aux_weights = np.asarray(aux_weights) if p.aux_mode == "cross" else None
+    hidden = np.array(explain_initial_state(ctx, 8 if backward else 4, trace), np.float32)
+    size, aux_size, batch, time = p.input_size, p.aux_input_size, p.batch, p.time
+    x_flat = np.asarray(inputs[0], np.float32).reshape(-1)
+    aux_flat = np.asarray(inputs[9], np.float32).reshape(-1) if len(inputs) > 9 and inputs[9] is not None else None
+    order = list(range(time - 1, -1, -1) if backward else range(time))
+    reads_aux = backward and p.aux_mode == "bw_input" and p.time_major
+
+    def block(step: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows of ``x`` (or the auxiliary input) and of the auxiliary input the kernel reads at ``step``."""
+        if p.time_major:
+            start = aux_start = step * size * batch
+            rows, count, source = batch, batch * size, aux_flat if reads_aux else x_flat
+        else:
+            start = b * size * time + step * size
+            stride = size if p.kind == "hybrid" else aux_size  # EvalHybrid steps by input_size
+            aux_start = b * stride * time + step * stride
+            rows, count, source = 1, size, x_flat
+        x_rows = source[start:start + count].reshape(rows, size)
+        aux_rows = aux_flat[aux_start:aux_start + rows * aux_size].reshape(rows, aux_size) \
+            if p.aux_mode == "cross" else None
+        return x_rows, aux_rows
+
+    def run(step: int, h: np.ndarray) -> np.ndarray:
+        x_rows, aux_rows = block(step)
+        return batch_step(p.kind, p.activation, p.asymmetric, cell, x_rows, weights, recurrent, bias, h, aux_rows,
+                          aux_weights)
+
+    passes = time if p.kind == "hybrid" and p.time_major else 1
+    h = hidden if p.time_major else hidden[b:b + 1]
+    for _ in range(passes - 1):  # EvalHybrid's outer loop: whole passes before the one the outputs keep
+        for step in order:
+            h = run(step, h)
+    earlier = order[:order.index(t)]
+    for step in earlier:
+        h = run(step, h)
+    block_x, block_aux = block(t)
+    row = b if p.time_major else 0
+    direction = "backward" if backward else "forward"
+    where = f"time step {t}, batch {b}" if p.time_major else f"batch {b}, time step {t}"
+    trace.add("output element", [int(v) for v in index], f"{where}, unit {unit} of the {direction} cell"
+              + (f" (column {column} of the merged output: the backward units follow the {p.forward.units} forward "
+                 "ones)" if p.merge_outputs else f" (output {1 if backward else 0})"))
+    trace.add("direction", direction, (f"the backward cell runs the time steps from last to first ({time - 1} .. 0)"
+                                       if backward else f"the forward cell runs the time steps 0 .. {time - 1}")
+              + (f"; the hidden state entering step {t} comes from running steps {earlier} (RnnBatchStep)"
+                 if earlier else "; the element's step is the cell's first")
+              + (f"; EvalHybrid time-major runs the whole pass {time} times (an outer loop): the outputs are the "
+                 f"last pass's, entered with the state of {passes - 1} earlier passes" if passes > 1 else ""))
+    if reads_aux:
+        trace.add("input read", "aux_input", "no auxiliary weights but an auxiliary input, time-major: the backward "
+                  "cell reads the auxiliary input instead of x")
+    elif p.aux_mode == "cross":
+        trace.add("auxiliary input", block_aux[row].tolist(), "the auxiliary rows the kernel reads at this step "
+                  "(cross links: aux_weights . aux is added after the input product)")
+    trace.add("input", block_x[row].tolist(), "the input row of this step")
+    trace.add("hidden state", h[row].tolist(), f"batch {b}'s {direction} hidden state entering this step")
+    value = _explain_rnn_step(trace, p.kind, p.activation, p.asymmetric, cell, block_x, weights, recurrent, bias, h,
+                              row, unit, block_aux, aux_weights)
     trace.approximates(float(value))
     return value

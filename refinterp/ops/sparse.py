@@ -203,3 +203,108 @@ def densify_spec(p: DensifyParams, x: np.ndarray) -> np.ndarray:
     dense = np.zeros(math.prod(p.shape), dtype=p.dtype)
     dense[p.targets] = p.values
     return dense.reshape(p.shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain: one output element, step by step (``refinterp explain``; refinterp/ops/trace.py)
+
+
+def explain_densify(ctx: OpContext, p: DensifyParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """DENSIFY output ``index``: its coordinates in the expanded tensor (block number and position in the block
+    along each blocked dimension), the index each traversed level needs, then Populate's walk (module docstring)
+    to the stored value that lands there (the last one, when several do), or "not stored": 0. The walk is that of
+    :func:`densify`, kept level by level here (the tensor passed :func:`densify`'s checks at prepare), and the
+    value is checked against the kernel's dense array."""
+    x = ctx.require_input(0)
+    sparsity = x.sparsity
+    assert sparsity is not None and x.dtype is not None and x.data is not None
+    raw = x.data
+    stored = np.frombuffer(raw.tobytes()[:raw.size - raw.size % x.dtype.itemsize], dtype=x.dtype)
+    shape, rank = p.shape, len(p.shape)
+    order, block_map, levels = sparsity.traversal_order, sparsity.block_map, sparsity.dim_metadata
+    block_sizes = _block_sizes(sparsity, rank, lambda reason: AssertionError(reason))
+    coordinate = [int(v) for v in index]
+    trace.add("output element", coordinate, f"of the dense {x.type_name} tensor {list(shape)}; the sparse input "
+              f"stores {stored.size} values, traversal order {list(order)}, block map {list(block_map)}")
+    expanded = list(coordinate) + [0] * len(block_map)
+    for k, d in enumerate(block_map):
+        expanded[d], expanded[rank + k] = divmod(coordinate[d], block_sizes[k])
+    if block_map:
+        trace.add("expanded coordinates", expanded, "; ".join(
+            f"dimension {d} in blocks of {block_sizes[k]}: block {expanded[d]}, position {expanded[rank + k]} in "
+            f"it (expanded dimension {rank + k})" for k, d in enumerate(block_map)))
+    wanted = [expanded[order[j]] for j in range(len(levels))]
+    trace.add("level indices", wanted, "the index each level must reach: level j walks expanded dimension "
+              "traversal_order[j]")
+
+    # Populate's walk, breadth-first: every path's position and index at each level
+    position = np.zeros(1, dtype=np.int64)
+    positions: list[np.ndarray] = []
+    parents: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    for level in levels:
+        parent = np.arange(position.size, dtype=np.int64)
+        if level.format == "DENSE":
+            size = level.dense_size
+            parent = np.repeat(parent, size)
+            level_index = np.tile(np.arange(size, dtype=np.int64), position.size)
+            position = np.repeat(position, size) * size + level_index
+        else:
+            segments, array_indices = level.array_segments, level.array_indices
+            assert segments is not None and array_indices is not None
+            starts, stops = segments[position], segments[position + 1]
+            counts = stops - starts
+            parent = np.repeat(parent, counts)
+            position = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()),
+                                                                                           dtype=np.int64)
+            level_index = array_indices[position]
+        parents.append(parent)
+        indices.append(level_index)
+        positions.append(position)
+    leaves = position.size
+    # the paths whose indices are the element's, level by level (a leaf's path back through its parents)
+    reaching = np.ones(leaves, dtype=bool)
+    path = np.arange(leaves, dtype=np.int64)
+    for j in range(len(levels) - 1, -1, -1):
+        reaching &= indices[j][path] == wanted[j]
+        path = parents[j][path]
+    found = np.flatnonzero(reaching)
+    flat = int(np.ravel_multi_index(coordinate, shape)) if rank else 0
+    at = np.searchsorted(p.targets, flat)
+    dense = p.values[at] if at < p.targets.size and p.targets[at] == flat else p.dtype.type(0)
+    if not found.size:
+        value = p.dtype.type(0)
+        trace.add("not stored", value, f"none of the walk's {leaves} leaves has these level indices: the "
+                  "element is 0 (SparseToDense fills the dense buffer with zeros first)")
+    else:
+        leaf = int(found[-1])
+        steps, node = [], leaf
+        for j in range(len(levels) - 1, -1, -1):
+            steps.append((j, node))
+            node = int(parents[j][node])
+        items = []
+        for j, node in reversed(steps):
+            level = levels[j]
+            item: dict = {"level": j, "expanded dimension": int(order[j]), "format": level.format,
+                          "index": int(indices[j][node]), "position": int(positions[j][node])}
+            if level.format == "DENSE":
+                item["rule"] = f"dense: every index 0..{level.dense_size - 1}; position = parent * " \
+                               f"{level.dense_size} + index"
+            else:
+                before = int(positions[j - 1][parents[j][node]]) if j else 0
+                segments = level.array_segments
+                assert segments is not None
+                item["rule"] = f"sparse: parent position {before}, array_indices[{int(segments[before])}:" \
+                               f"{int(segments[before + 1])}] (array_segments[{before}], [{before + 1}]) lists " \
+                               f"the indices; this one is array_indices[{int(positions[j][node])}]"
+            items.append(item)
+        trace.add("path", [item["index"] for item in items], "Populate's walk to the element, level by level",
+                  items=items)
+        value = stored[leaf]
+        trace.add("stored value", value, f"the walk's leaf number {leaf} (Populate takes the stored values in "
+                  f"order): values[{leaf}]" + (f"; {found.size} leaves reach this element, the last one written "
+                                               "stays" if found.size > 1 else ""))
+    if dense != value and not (dense != dense and value != value):
+        raise AssertionError(f"traced DENSIFY element {value} != the kernel's {dense}")
+    trace.approximates_stored(value, x.quantization)
+    return value

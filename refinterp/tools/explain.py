@@ -42,6 +42,7 @@ from refinterp.ops import (
     cast,
     conv,
     depthwise_conv,
+    detection,
     elementwise,
     fully_connected,
     hybrid,
@@ -55,6 +56,7 @@ from refinterp.ops import (
     rnn,
     shape_ops,
     softmax_logistic,
+    sparse,
     svdf,
     transpose_conv,
     unary_math,
@@ -123,9 +125,15 @@ EXPLAINERS: dict[str, Callable[..., Any]] = {
     "RNN": rnn.explain_rnn,
     "UNIDIRECTIONAL_SEQUENCE_RNN": rnn.explain_rnn,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.explain_unidirectional_sequence_lstm,
+    "BIDIRECTIONAL_SEQUENCE_RNN": rnn.explain_bidirectional_rnn,
+    "BIDIRECTIONAL_SEQUENCE_LSTM": lstm.explain_bidirectional_sequence_lstm,
+    "DENSIFY": sparse.explain_densify,
     "TOPK_V2": indexing.explain_topk_v2,
     "ONE_HOT": indexing.explain_one_hot,
     "SCATTER_ND": indexing.explain_scatter_nd,
+    "NON_MAX_SUPPRESSION_V4": detection.explain_non_max_suppression,
+    "NON_MAX_SUPPRESSION_V5": detection.explain_non_max_suppression,
+    "CUSTOM:TFLite_Detection_PostProcess": detection.explain_detection_postprocess,
 }
 
 #: the explain function of a hybrid rule (float input, int8 weights: refinterp/ops/hybrid.py), used instead of
