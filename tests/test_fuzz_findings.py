@@ -858,3 +858,38 @@ def test_lstm_layer_norm_bias_past_int32_follows_the_x86_build():
 
     inputs = _input_arrays(Interpreter(model_content=model).get_input_details(), 924)
     assert_same(model, inputs)
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16"])
+@pytest.mark.parametrize("input_shape", [(1, 0, 3, 2), (1, 3, 0, 2), (0, 3, 3, 2)])
+def test_convolution_of_an_empty_image_is_refused_but_an_empty_batch_runs(op, dtype, input_shape):
+    """Seed 20261212: a CONV_2D input of height 0 ran here (an empty output). conv.cc and depthwise_conv.cc
+    Prepare refuse a height or width of 0 for every type (TF_LITE_ENSURE(input->dims->data[1] > 0)); an empty
+    batch passes both and gives an empty output."""
+    quantized = dtype != "float32"
+    zero_point = 128 if dtype == "uint8" else 0
+    weight_dtype = "uint8" if dtype == "uint8" else ("int8" if quantized else "float32")
+    bias_dtype = "int64" if dtype == "int16" else ("int32" if quantized else "float32")
+    channels = input_shape[3]
+    filter_shape = (3, 1, 1, channels) if op == "CONV_2D" else (1, 1, 1, channels)
+    channels_out = filter_shape[0] if op == "CONV_2D" else filter_shape[3]
+    scale = 0.5 if quantized else None
+    weights = np.ones(filter_shape, np.dtype(weight_dtype))
+    bias = np.arange(channels_out).astype(bias_dtype)
+    options = dict(padding="VALID", stride_w=1, stride_h=1)
+    if op == "DEPTHWISE_CONV_2D":
+        options["depth_multiplier"] = 1
+    output_shape = (*input_shape[:3], channels_out)
+    model = single_op_model(op, [
+        TensorSpec(input_shape, dtype, scale=scale, zero_point=zero_point if quantized else None),
+        TensorSpec(filter_shape, weight_dtype, scale=scale, zero_point=zero_point if quantized else None,
+                   data=weights),
+        TensorSpec((channels_out,), bias_dtype, scale=0.25 if quantized else None, data=bias)],
+        [TensorSpec(output_shape, dtype, scale=scale, zero_point=zero_point if quantized else None)], options)
+    inputs = [np.zeros(input_shape, np.dtype(dtype))]
+    if input_shape[0] == 0:
+        assert_same(model, inputs)
+    else:
+        assert_both_refuse(model, inputs)
+        assert "height and width must be positive" in str(refinterp_error(model, inputs))

@@ -248,6 +248,10 @@ def prepare_conv2d(ctx: OpContext) -> Conv2DParams:
         raise ctx.fail(f"input and filter must be 4-D, got {list(x_shape)} and {list(w_shape)}")
     channels_out, filter_h, filter_w, channels_in_group = w_shape
     channels_in = x_shape[3]
+    if x_shape[1] == 0 or x_shape[2] == 0:
+        # conv.cc Prepare: TF_LITE_ENSURE(input->dims->data[1] > 0) and (data[2] > 0), every type (an empty
+        # batch passes)
+        raise ctx.fail(f"input height and width must be positive (LiteRT refuses), got {list(x_shape)}")
     if channels_out == 0:  # conv.cc Prepare: TF_LITE_ENSURE(context, filter->dims->data[0] > 0), every type
         raise ctx.fail("filter has 0 output channels")
     if channels_in_group == 0 or channels_in % channels_in_group:

@@ -117,6 +117,9 @@ def prepare_depthwise_conv2d(ctx: OpContext) -> DepthwiseConv2DParams:
         raise ctx.fail(f"filter must have shape [1, KH, KW, C_out], got {list(w_shape)}")
     _, filter_h, filter_w, channels_out = w_shape
     channels_in = x_shape[3]
+    if x_shape[1] == 0 or x_shape[2] == 0:
+        # depthwise_conv.cc Prepare: TF_LITE_ENSURE(SizeOfDimension(input, 1) > 0) and (input, 2), every type
+        raise ctx.fail(f"input height and width must be positive (LiteRT refuses), got {list(x_shape)}")
     # ComputeDepthMultiplier (runs in Eval in LiteRT, so a bad ratio fails at invoke there).
     if channels_in == 0 or channels_out % channels_in:
         raise ctx.fail(f"filter channels {channels_out} are not a multiple of the input channels {channels_in}")
