@@ -37,7 +37,7 @@ GOLDEN_MODEL = GOLDEN_DIR / "yolov3_tiny_int8.tflite"
 #: corpus models whose operators cover the detailed explainers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
 #: AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL, PAD, QUANTIZE, DEQUANTIZE, CONCATENATION, RESIZE_NEAREST_NEIGHBOR,
 #: RESHAPE, SOFTMAX, MEAN, LOGISTIC, HARD_SWISH, RESIZE_BILINEAR), the data-movement ones (TRANSPOSE, GATHER, SPLIT,
-#: STRIDED_SLICE, PACK) and generic ones (TRANSPOSE_CONV, SHAPE); uint8 (legacy) and float32 rules
+#: STRIDED_SLICE, PACK), TRANSPOSE_CONV and SHAPE; uint8 (legacy) and float32 rules
 CORPUS_MODELS = (
     "mlcommons-tiny/kws_ref_model.tflite",
     "stm32-model-zoo/audio_event_detection__miniresnetv2_1stacks_64x50_int8.tflite",

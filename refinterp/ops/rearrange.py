@@ -921,3 +921,38 @@ def prepare_zeros_like(ctx: OpContext) -> ZerosLikeParams:
 
 def zeros_like_spec(p: ZerosLikeParams, x: np.ndarray) -> np.ndarray:
     return np.zeros(x.shape, dtype=p.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# explain (refinterp/tools/explain.py): the value-producing operators without arithmetic
+
+
+def explain_broadcast_args(ctx: OpContext, p: BroadcastArgsParams, inputs: list, index: tuple[int, ...],
+                           trace) -> object:
+    """BROADCAST_ARGS output ``index``: the two shapes aligned at the right (a missing dimension counts as 1);
+    a 1 takes the other side's size, otherwise the two must be equal (broadcast_args.cc)."""
+    a, b = _ints(inputs[0]), _ints(inputs[1])
+    n = max(len(a), len(b))
+    i = int(index[0])
+    lhs = a[i - n + len(a)] if i - n + len(a) >= 0 else 1
+    rhs = b[i - n + len(b)] if i - n + len(b) >= 0 else 1
+    trace.add("shapes, aligned at the right", [list(a), list(b)], f"output dimension {i} of {n} reads {lhs} and {rhs}"
+              " (a dimension a shape lacks counts as 1)")
+    value = _broadcast_args(a, b, EvalError)[i]
+    trace.add("output", value, "the other size when one is 1, else the common size")
+    return np.asarray(value, dtype=p.dtype).item()
+
+
+def explain_fill(ctx: OpContext, p: FillParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """FILL output ``index``: every element is the scalar ``value`` (fill.cc), stored unchanged (the output keeps
+    the value's type, scale and zero point)."""
+    value = np.asarray(inputs[1]).reshape(-1)[0]
+    trace.add("value", value.item(), "the scalar input 1, copied to every element of the output")
+    return value.item()
+
+
+def explain_zeros_like(ctx: OpContext, p: ZerosLikeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """ZEROS_LIKE output ``index``: 0 of the input's type (+0.0 for float32), whatever the input holds."""
+    value = np.zeros((), dtype=p.dtype).item()
+    trace.add("output", value, f"zero of {np.dtype(p.dtype).name}, at every position of the input's shape")
+    return value

@@ -682,3 +682,12 @@ def explain_pad(ctx: OpContext, p: PadParams, inputs: list, index: tuple[int, ..
         trace.add("output", value.item(), "the pad value: constant_values, or the output zero point (quantized) or 0")
     trace.approximates_stored(value, ctx.output(0).quantization)
     return value.item()
+
+
+def explain_shape(ctx: OpContext, p: ShapeParams, inputs: list, index: tuple[int, ...], trace) -> object:
+    """SHAPE output ``index``: the size of input dimension ``index[0]`` (shape.cc), as out_type."""
+    shape = list(np.asarray(inputs[0]).shape)
+    trace.add("input shape", shape, f"the input's {len(shape)} dimensions")
+    value = np.asarray(shape[int(index[0])], dtype=p.dtype).item()
+    trace.add("output", value, f"dimension {int(index[0])}, as {np.dtype(p.dtype).name}")
+    return value
