@@ -24,6 +24,16 @@ IN_CI = bool(os.environ.get("CI"))
 #: the one kind of skip allowed in CI: the CPU lacks an instruction set a kernel backend needs
 CPU_SKIP_PREFIX = "cpu lacks"
 
+
+def cpu_flags() -> set[str]:
+    """The host CPU's feature flags (/proc/cpuinfo), for the CPU-feature skips; empty where it cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((row for row in text.splitlines() if row.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
 #: what the test suite needs under CI: (what, how to check, how to get it)
 CI_REQUIREMENTS = (
     ("../shared/models (the real-model corpus)", lambda: (SHARED_MODELS / "MANIFEST.tsv").is_file(),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, IN_CI
+from conftest import CPU_SKIP_PREFIX, GOLDEN_DIR, IN_CI, cpu_flags
 
 from refinterp.errors import InputError, PrepareError, RefinterpError
 from refinterp.interpreter import Interpreter
@@ -43,6 +43,10 @@ from refinterp.runtimes import get_runtime  # noqa: E402
 RUNTIMES = {"litert-opt": "litert", "xnnpack": "xnnpack"}
 CASES = int(os.environ.get("REFINTERP_RANDOM_CASES") or 6)
 
+#: the float32 operators XNNPACK computes with its own microkernels (besides the convolutions and GEMMs)
+XNNPACK_FLOAT_KINDS = [(op, "float32") for op in (
+    "LOGISTIC", "TANH", "SOFTMAX", "AVERAGE_POOL_2D", "MEAN", "RESIZE_BILINEAR", "HARD_SWISH", "RELU", "RELU6",
+    "RELU_N1_TO_1", "CEIL", "FLOOR", "ROUND", "SQUARE", "NEG")]
 #: every (operator, kind) an emulation profile computes differently from the reference kernels
 EMULATED_KINDS = {
     "litert-opt": [
@@ -51,7 +55,8 @@ EMULATED_KINDS = {
         ("QUANTIZE", "float32->int8"), ("QUANTIZE", "float32->uint8"), ("QUANTIZE", "float32->int16"),
         ("QUANTIZE", "int8->int8"), ("QUANTIZE", "int8->uint8"), ("QUANTIZE", "uint8->int8"), ("DEQUANTIZE", "int8"),
         ("DEQUANTIZE", "uint8"), ("SOFTMAX", "int8->int8"), ("SOFTMAX", "uint8->uint8"), ("MEAN", "int8"),
-        ("MEAN", "uint8"), ("ADD", "int8"), ("ADD", "uint8")],
+        ("MEAN", "uint8"), ("ADD", "int8"), ("ADD", "uint8"), ("CONV_2D", "float32"), ("DEPTHWISE_CONV_2D", "float32"),
+        ("FULLY_CONNECTED", "float32"), ("TRANSPOSE_CONV", "float32"), ("HARD_SWISH", "float32")],
     "xnnpack": [
         ("CONV_2D", "int8"), ("CONV_2D", "uint8"), ("DEPTHWISE_CONV_2D", "int8"), ("DEPTHWISE_CONV_2D", "uint8"),
         ("FULLY_CONNECTED", "int8"), ("FULLY_CONNECTED", "uint8->uint8"), ("TRANSPOSE_CONV", "int8"),
@@ -61,14 +66,14 @@ EMULATED_KINDS = {
         ("RESIZE_BILINEAR", "int8"), ("RESIZE_BILINEAR", "uint8"), ("BATCH_MATMUL", "int8"),
         ("CONV_2D", "float32"), ("DEPTHWISE_CONV_2D", "float32"), ("FULLY_CONNECTED", "float32"),
         ("TRANSPOSE_CONV", "float32"), ("CONV_2D", "hybrid"), ("FULLY_CONNECTED", "hybrid"),
-        ("BATCH_MATMUL", "hybrid")],
+        ("BATCH_MATMUL", "hybrid"), *XNNPACK_FLOAT_KINDS],
 }
 #: float kinds whose emulation covers only the cases the delegate takes: one it leaves runs LiteRT's optimized
 #: float kernel, not emulated (docs/profiles.md); the delegation test holds the decision to the delegate's
 DELEGATED_ONLY = {("xnnpack", "CONV_2D", "float32"), ("xnnpack", "DEPTHWISE_CONV_2D", "float32"),
                   ("xnnpack", "FULLY_CONNECTED", "float32"), ("xnnpack", "TRANSPOSE_CONV", "float32"),
                   ("xnnpack", "CONV_2D", "hybrid"), ("xnnpack", "FULLY_CONNECTED", "hybrid"),
-                  ("xnnpack", "BATCH_MATMUL", "hybrid")}
+                  ("xnnpack", "BATCH_MATMUL", "hybrid"), *(("xnnpack", op, kind) for op, kind in XNNPACK_FLOAT_KINDS)}
 #: generated cases whose runtime behaviour is not an arithmetic rule (documented in docs/profiles.md)
 KNOWN_RUNTIME_QUIRKS = {
     # XNNPACK's ADD of a rank-4 and a rank-5 input writes a rank-4 output (the declared shape is rank 5)
@@ -178,6 +183,10 @@ def test_every_table_entry_names_a_registry_operator_and_a_rule():
             assert name in REGISTRY and entry.rule
 
 
+#: emulated kinds whose rule is XNNPACK's AVX-512F microkernel (an AVX2-only CPU runs another: docs/profiles.md)
+AVX512F_ONLY = {("xnnpack", "LOGISTIC", "float32"), ("xnnpack", "SOFTMAX", "float32"), ("xnnpack", "MEAN", "float32")}
+
+
 def _random_params():
     return [pytest.param(profile, op, kind, id=f"{profile}-{op}-{kind}")
             for profile, kinds in EMULATED_KINDS.items() for op, kind in kinds]
@@ -185,6 +194,9 @@ def _random_params():
 
 @pytest.mark.parametrize("profile,op,kind", _random_params())
 def test_random_single_operator_cases_match_the_emulated_runtime(profile, op, kind):
+    if (profile, op, kind) in AVX512F_ONLY and "avx512f" not in cpu_flags():
+        pytest.skip(f"{CPU_SKIP_PREFIX} avx512f: XNNPACK picks another {op} microkernel without it; the profile "
+                    "emulates the AVX-512 one")
     compared = 0
     for seed in range(CASES):
         case = make_case(op, kind, seed)
@@ -220,7 +232,8 @@ XNNPACK_DECISION_KINDS = [("CONV_2D", "int8"), ("CONV_2D", "uint8"), ("DEPTHWISE
                           ("MEAN", "int8"), ("QUANTIZE", "float32->int8"), ("QUANTIZE", "int8->uint8"),
                           ("RESIZE_BILINEAR", "int8"), ("BATCH_MATMUL", "int8"), ("CONV_2D", "float32"),
                           ("DEPTHWISE_CONV_2D", "float32"), ("FULLY_CONNECTED", "float32"),
-                          ("TRANSPOSE_CONV", "float32"), ("CONV_2D", "hybrid"), ("FULLY_CONNECTED", "hybrid")]
+                          ("TRANSPOSE_CONV", "float32"), ("CONV_2D", "hybrid"), ("FULLY_CONNECTED", "hybrid"),
+                          *XNNPACK_FLOAT_KINDS]
 #: generated cases the delegate treats in a way no checked condition explains (docs/profiles.md)
 UNEXPLAINED_DELEGATION: set[tuple[str, str, int]] = set()
 

@@ -11,7 +11,9 @@ the reference rule. The rules, with their source files (docs/profiles.md, "Emula
 * DEPTHWISE_CONV_2D, TRANSPOSE_CONV (int8): ``optimized_ops::Quantize``, §2.5 for the channels in blocks of 8, the
   reference for the others; TRANSPOSE_CONV uint8: §2.5 on every element;
 * ADD (8-bit, same shapes), MEAN (4-D over H and W, keep_dims), QUANTIZE, DEQUANTIZE: vector blocks and a scalar tail;
-* SOFTMAX (8-bit input): a float lookup table.
+* SOFTMAX (8-bit input): a float lookup table;
+* float32 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, HARD_SWISH: the optimized kernels' float32
+  orders (Eigen's SSE GEMM, the depthwise row accumulation, Col2im, the NEON HardSwish), litert_opt_float.py.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.ops.emulation import EmulatedOp
+from refinterp.ops.emulation import EmulatedOp, litert_opt_float
 from refinterp.ops.emulation.arithmetic import (
     conv_accumulators,
     depthwise_accumulators,
@@ -57,19 +59,29 @@ class UpwardRequantization:
         return np.dtype(self.base.output_dtype)
 
 
-def _integer_rule(rules: tuple[str, ...]):
-    def prepare(ctx: OpContext, reference_prepare) -> UpwardRequantization | None:
-        params = reference_prepare(ctx)
-        rule = params.rule if hasattr(params, "rule") else params.kind
-        return UpwardRequantization(params) if rule in rules else None
-    return prepare
-
-
-def _conv_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | None:
+def _conv_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | Any | None:
     """CONV_2D: a grouped convolution runs LiteRT's reference kernel (conv.cc: only it supports groups; measured
-    on deepfilternet and lyragan), the others the ruy GEMM."""
+    on deepfilternet and lyragan), the others the ruy GEMM; float32: Eigen's GEMM (litert_opt_float.py)."""
     params = reference_prepare(ctx)
+    if params.rule == "float32":
+        return litert_opt_float.prepare_gemm_float(ctx, params)
     return UpwardRequantization(params) if params.rule in ("int8", "uint8") and params.groups == 1 else None
+
+
+def _transpose_conv_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | Any | None:
+    """TRANSPOSE_CONV: int8 and uint8 the optimized requantization, float32 TransposeConvV2's order."""
+    params = reference_prepare(ctx)
+    if params.kind == "float32":
+        return litert_opt_float.prepare_transpose_conv_float(ctx, params)
+    return UpwardRequantization(params) if params.kind in ("int8", "uint8") else None
+
+
+def _fully_connected_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | Any | None:
+    """FULLY_CONNECTED: int8 and uint8 the ruy requantization, float32 Eigen's GEMM (litert_opt_float.py)."""
+    params = reference_prepare(ctx)
+    if params.rule == "float32":
+        return litert_opt_float.prepare_gemm_float(ctx, params)
+    return UpwardRequantization(params) if params.rule in ("int8", "uint8") else None
 
 
 def _requantize(p: Any, acc: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -95,19 +107,37 @@ def _requantize_channel_blocks(p: Any, acc: np.ndarray, dtype: np.dtype) -> np.n
 
 
 def conv2d_upward(q: UpwardRequantization, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """CONV_2D int8/uint8, ruy's x86 requantization."""
+    """CONV_2D int8/uint8, ruy's x86 requantization; float32: litert_opt_float.conv2d_float."""
+    if isinstance(q, litert_opt_float.FloatGemm):
+        return litert_opt_float.conv2d_float(q, x, w, bias)
     return _requantize(q.base, conv_accumulators(q.base, x, w, bias), q.output_dtype)
+
+
+def _depthwise_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | Any | None:
+    """DEPTHWISE_CONV_2D: int8 the channel-block requantization, float32 optimized_ops::DepthwiseConv's order
+    (litert_opt_float.py)."""
+    params = reference_prepare(ctx)
+    if params.rule == "int8":
+        return UpwardRequantization(params)
+    if params.rule == "float32":
+        return litert_opt_float.prepare_depthwise_float(ctx, params)
+    return None
 
 
 def depthwise_conv2d_upward(q: UpwardRequantization, x: np.ndarray, w: np.ndarray,
                             bias: np.ndarray | None = None) -> np.ndarray:
-    """DEPTHWISE_CONV_2D int8 (DepthwiseConvGeneral, then optimized_ops::Quantize by channel blocks)."""
+    """DEPTHWISE_CONV_2D int8 (DepthwiseConvGeneral, then optimized_ops::Quantize by channel blocks); float32:
+    litert_opt_float.depthwise_float."""
+    if isinstance(q, litert_opt_float.FloatDepthwise):
+        return litert_opt_float.depthwise_float(q, x, w, bias)
     return _requantize_channel_blocks(q.base, depthwise_accumulators(q.base, x, w, bias), q.output_dtype)
 
 
 def fully_connected_upward(q: UpwardRequantization, x: np.ndarray, w: np.ndarray,
                            bias: np.ndarray | None = None) -> np.ndarray:
-    """FULLY_CONNECTED int8/uint8, ruy's x86 requantization."""
+    """FULLY_CONNECTED int8/uint8, ruy's x86 requantization; float32: litert_opt_float.fully_connected_float."""
+    if isinstance(q, litert_opt_float.FloatGemm):
+        return litert_opt_float.fully_connected_float(q, x, w, bias)
     p = q.base
     return _requantize(p, fully_connected_accumulators(p, x, w, bias), q.output_dtype).reshape(p.output_shape)
 
@@ -124,9 +154,12 @@ def transpose_conv_geometry(p: Any, shape_values: np.ndarray | None, w: np.ndarr
 def transpose_conv_upward(q: UpwardRequantization, shape_values: np.ndarray | None, w: np.ndarray, x: np.ndarray,
                           bias: np.ndarray | None = None) -> np.ndarray:
     """TRANSPOSE_CONV (optimized_ops::TransposeConvV2: GEMM, col2im, then the requantization): uint8 with the x86
-    rule on every element (measured), int8 through optimized_ops::Quantize by channel blocks."""
+    rule on every element (measured), int8 through optimized_ops::Quantize by channel blocks; float32:
+    litert_opt_float.transpose_conv_float."""
     p = q.base
     shape, pads = transpose_conv_geometry(p, shape_values, w, x)
+    if isinstance(q, litert_opt_float.FloatTransposeConv):
+        return litert_opt_float.transpose_conv_float(q, shape, pads, w, x, bias)
     acc = transpose_conv_accumulators(p, shape, pads, w, x, bias)
     if q.output_dtype == np.int8:
         return _requantize_channel_blocks(p, acc, q.output_dtype)
@@ -352,12 +385,16 @@ def softmax_table(p: SoftmaxTable, x: np.ndarray) -> np.ndarray:
 _UPWARD = "SRDHM, then a rounding right shift with ties toward +inf (ruy x86 / MultiplyByQuantizedMultiplier4Rows)"
 
 TABLE: dict[str, EmulatedOp] = {
-    "CONV_2D": EmulatedOp(_conv_rule, conv2d_upward, _UPWARD + " (groups 1; grouped: reference)"),
-    "DEPTHWISE_CONV_2D": EmulatedOp(_integer_rule(("int8",)), depthwise_conv2d_upward,
-                                    "blocks of 8 channels: " + _UPWARD + "; the rest: reference"),
-    "FULLY_CONNECTED": EmulatedOp(_integer_rule(("int8", "uint8")), fully_connected_upward, _UPWARD),
-    "TRANSPOSE_CONV": EmulatedOp(_integer_rule(("int8", "uint8")), transpose_conv_upward,
-                                 "uint8: " + _UPWARD + "; int8: blocks of 8 channels so, the rest: reference"),
+    "CONV_2D": EmulatedOp(_conv_rule, conv2d_upward, _UPWARD + " (groups 1; grouped: reference); float32: "
+                          "im2col, Eigen's SSE GEMM order, then bias and clamp"),
+    "DEPTHWISE_CONV_2D": EmulatedOp(_depthwise_rule, depthwise_conv2d_upward,
+                                    "blocks of 8 channels: " + _UPWARD + "; the rest: reference; float32: from "
+                                    "the bias, the taps (ky, kx) inside the image, f32(acc + f32(x w))"),
+    "FULLY_CONNECTED": EmulatedOp(_fully_connected_rule, fully_connected_upward,
+                                  _UPWARD + "; float32: Eigen's SSE GEMM order, then bias and clamp"),
+    "TRANSPOSE_CONV": EmulatedOp(_transpose_conv_rule, transpose_conv_upward,
+                                 "uint8: " + _UPWARD + "; int8: blocks of 8 channels so, the rest: reference; "
+                                 "float32: Eigen's GEMM, Col2im from 0 in input-pixel order, then the bias"),
     "QUANTIZE": EmulatedOp(prepare_quantize, quantize_optimized,
                            "blocks: x * f32(1/s) half to even, or MultiplyByQuantizedMultiplier4Rows; tail: reference"),
     "ADD": EmulatedOp(prepare_add, add_elementwise, "same shapes, blocks of 16: the input shift folded into one "
@@ -365,6 +402,9 @@ TABLE: dict[str, EmulatedOp] = {
     "MEAN": EmulatedOp(prepare_mean, mean_4d, "4-D over H and W (keep_dims): float bias, blocks of 16 channels "
                        "with MultiplyByQuantizedMultiplier4Rows, tail: reference"),
     "SOFTMAX": EmulatedOp(prepare_softmax, softmax_table, "a float lookup table (optimized_ops Softmax, 8-bit)"),
+    "HARD_SWISH": EmulatedOp(litert_opt_float.prepare_hard_swish_float, litert_opt_float.hard_swish_float,
+                             "float32: blocks of 4: f32(f32(x * f32(1/6)) * relu6(x + 3)); tail: "
+                             "f32(f32(x * relu6(x + 3)) * f32(1/6))"),
     "DEQUANTIZE": EmulatedOp(prepare_dequantize, dequantize_optimized,
                              "blocks of 8: f32(q * s) + f32(-zp * s); tail: reference"),
 }

@@ -25,6 +25,14 @@ it follows profile "litert-opt" (``litert_opt.TABLE``, else the reference kernel
 * BATCH_MATMUL (int8, symmetric right-hand side): the fp32 requantization.
 * CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV (float32): XNNPACK's f32 FMA chains; hybrid
   FULLY_CONNECTED, CONV_2D and BATCH_MATMUL: XNNPACK's qd8 kernels (``xnnpack_float.py``).
+* LOGISTIC, TANH (float32): XNNPACK's AVX-512 vsigmoid and rational 9/8 vtanh microkernels, with denormals
+  flushed (``xnnpack_float.py``).
+* SOFTMAX (float32, beta 1): XNNPACK's avx512f rmax, rr2-p5 raddstoreexpminusmax and ``(1 / sum) * f``, with
+  denormals flushed (``xnnpack_float_math.py``); the 8-bit kinds: litert-opt's rule, as before.
+* RELU, RELU6, RELU_N1_TO_1, CEIL, FLOOR, ROUND, SQUARE, NEG (float32): XNNPACK's clamp / round / square / negate
+  under DAZ + FTZ (``xnnpack_float_math.py``).
+* AVERAGE_POOL_2D, MEAN, RESIZE_BILINEAR, HARD_SWISH (float32): XNNPACK's f32 avgpool 9p, rsum / rdsum,
+  ibilinear and vhswish microkernels, with denormals flushed (``xnnpack_float_reduce.py``).
 
 The fused activation becomes XNNPACK's output_min/output_max (``xnn_qs8_quantize``: ``lrintf`` of
 ``f32(v / s_out) + zp`` clamped to the type), not LiteRT's half-away rounding.
@@ -39,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import PADDING_SAME, OpContext, per_tensor_qparams
-from refinterp.ops.emulation import EmulatedOp, litert_opt, xnnpack_float
+from refinterp.ops.emulation import EmulatedOp, litert_opt, xnnpack_float, xnnpack_float_math, xnnpack_float_reduce
 from refinterp.ops.emulation.arithmetic import (
     conv_accumulators,
     depthwise_accumulators,
@@ -80,6 +88,13 @@ def shapes_delegable(ctx: OpContext) -> bool:
     tensors = [ctx.input(i) for i in range(ctx.num_inputs)] + [ctx.output(i) for i in range(len(ctx.op.outputs))]
     shapes = [ctx.shape(t) for t in tensors if t is not None]
     return all(len(shape) <= MAX_DIMS and 0 not in shape for shape in shapes)
+
+
+def per_tensor_delegable(tensor) -> bool:
+    """The delegate's CheckTensorQInt8OrQUInt8Type for an 8-bit activation: affine quantization with one scale
+    and quantized_dimension 0 (a single scale on another axis stays with LiteRT)."""
+    q = tensor.quantization
+    return q is not None and q.scale.size == 1 and q.quantized_dimension == 0
 
 
 def _fallback(op: str):
@@ -358,6 +373,41 @@ def leaky_relu_fixed(p: LeakyReluFixed, x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------
+# LOGISTIC, TANH (float32): XNNPACK's vsigmoid / vtanh (xnnpack_float.py); the quantized kinds: the reference
+
+
+def prepare_float_unary(ctx: OpContext, reference_prepare) -> xnnpack_float.FloatUnary | None:
+    params = reference_prepare(ctx)
+    if params.quantized:
+        return None
+    return xnnpack_float.prepare_unary(ctx)
+
+
+def float_unary(q: xnnpack_float.FloatUnary, x: np.ndarray) -> np.ndarray:
+    return xnnpack_float.run_unary(q, x)
+
+
+# ------------------------------------------------------------------------------------------------
+# SOFTMAX (float32): XNNPACK's rmax / raddstoreexpminusmax / vmulc (xnnpack_float_math.py); 8-bit: LiteRT's
+# optimized kernel, where the delegate leaves it (litert-opt's rule, as before)
+
+_SOFTMAX_FALLBACK = _fallback("SOFTMAX")
+
+
+def prepare_softmax(ctx: OpContext, reference_prepare) -> Any:
+    params = reference_prepare(ctx)
+    if not params.quantized:
+        return xnnpack_float_math.prepare_softmax(ctx)
+    return _SOFTMAX_FALLBACK.prepare(ctx, lambda _ctx: params) if _SOFTMAX_FALLBACK is not None else None
+
+
+def softmax_xnn(p: Any, x: np.ndarray) -> np.ndarray:
+    if isinstance(p, xnnpack_float_math.FloatSoftmax):
+        return xnnpack_float_math.run_softmax(p, x)
+    return _SOFTMAX_FALLBACK.kernel(p, x)
+
+
+# ------------------------------------------------------------------------------------------------
 # ADD: 21-bit multipliers, one rounding shift
 
 
@@ -479,6 +529,8 @@ class MeanFp32:
 
 def prepare_mean(ctx: OpContext, reference_prepare) -> MeanFp32 | None:
     params = reference_prepare(ctx)
+    if not params.quantized and ctx.require_input(0).type_name == "float32":
+        return xnnpack_float_reduce.prepare_mean(ctx, params)  # float32: xnnpack_float_reduce.py
     x, y = ctx.require_input(0), ctx.output(0)
     if not params.quantized or x.type_name not in ("int8", "uint8") or y.type_name != x.type_name \
             or not ctx.require_input(1).is_constant or not shapes_delegable(ctx) or params.reduced_count < 1:
@@ -496,6 +548,8 @@ def prepare_mean(ctx: OpContext, reference_prepare) -> MeanFp32 | None:
 def mean_fp32(p: MeanFp32, x: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
     """XNNPACK qs8/qu8 mean: ``rne(clamp(f32(f32(sum q - N * zp_in) * scale) + zp_out))`` with
     ``scale = f32(f32(s_in / s_out) * f32(1 / N))``."""
+    if isinstance(p, xnnpack_float_reduce.FloatMean):  # float32: xnnpack_float_reduce.py
+        return xnnpack_float_reduce.mean_rsum(p, x)
     total = x.astype(np.int64).sum(axis=p.axes) - p.count * p.input_zero_point
     # the output zero point is added in float, before the rounding (measured: ties land on the even sum)
     scaled = (total.astype(np.float32) * p.scale).astype(np.float32) + np.float32(p.output_zero_point)
@@ -521,7 +575,8 @@ class QuantizeXnn:
 def prepare_quantize(ctx: OpContext, reference_prepare) -> QuantizeXnn | None:
     reference_prepare(ctx)
     x, y = ctx.require_input(0), ctx.output(0)
-    if y.type_name not in ("int8", "uint8") or not shapes_delegable(ctx) or y.quantization.scale.size != 1:
+    if y.type_name not in ("int8", "uint8") or not shapes_delegable(ctx) or not per_tensor_delegable(y) \
+            or (x.type_name != "float32" and not per_tensor_delegable(x)):
         return None
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
     qmin, qmax = DTYPE_RANGES[y.dtype]
@@ -565,6 +620,8 @@ class BilinearQ11:
 def prepare_resize_bilinear(ctx: OpContext, reference_prepare) -> BilinearQ11 | None:
     params = reference_prepare(ctx)
     x = ctx.require_input(0)
+    if x.type_name == "float32":
+        return xnnpack_float_reduce.prepare_resize_bilinear(ctx, params)  # float32: xnnpack_float_reduce.py
     if x.type_name not in ("int8", "uint8") or params.size is None or not shapes_delegable(ctx):
         return None
     if len(ctx.shape(x)) != 4:
@@ -591,6 +648,8 @@ def _q11_coordinates(in_size: int, out_size: int, align_corners: bool, legacy: b
 def resize_bilinear_q11(p: BilinearQ11, x: np.ndarray, size: np.ndarray | None = None) -> np.ndarray:
     """XNNPACK s8/u8 ibilinear: ``t = (tl << 11) + (tr - tl) * a_h`` (likewise b), then
     ``((t << 11) + (b - t) * a_v + 2**21) >> 22`` (arithmetic shift); no requantization."""
+    if isinstance(p, xnnpack_float_reduce.FloatBilinear):  # float32: xnnpack_float_reduce.py
+        return xnnpack_float_reduce.resize_bilinear_ibilinear(p, x, size)
     out_h, out_w = p.size
     legacy = not p.half_pixel_centers  # the delegate's TENSORFLOW_LEGACY_MODE (or ALIGN_CORNERS)
     top, bottom, alpha_v = _q11_coordinates(x.shape[1], out_h, p.align_corners, legacy)
@@ -624,16 +683,33 @@ TABLE: dict[str, EmulatedOp] = {
     "ADD": EmulatedOp(prepare_add, add_fixed, "21-bit multipliers, one rounding shift ties up (XNNPACK vadd)"),
     "SUB": EmulatedOp(prepare_add, add_fixed, "the ADD rule with the second multiplier negated (XNNPACK vadd)"),
     "MUL": EmulatedOp(prepare_mul, mul_fp32, _FP32),
-    "MEAN": EmulatedOp(prepare_mean, mean_fp32, "fp32 rescale of the integer sum (XNNPACK qs8 mean)"),
+    "MEAN": EmulatedOp(prepare_mean, mean_fp32, "fp32 rescale of the integer sum (XNNPACK qs8 mean); float32: "
+                       + xnnpack_float_reduce.MEAN_RULE),
     "QUANTIZE": EmulatedOp(prepare_quantize, quantize_xnn,
                            "float: x * f32(1/s), half to even; 8-bit: 8.8 multiplier (XNNPACK vcvt)"),
     "RESIZE_BILINEAR": EmulatedOp(prepare_resize_bilinear, resize_bilinear_q11,
-                                  "11-bit fixed-point weights (XNNPACK ibilinear)"),
+                                  "11-bit fixed-point weights (XNNPACK ibilinear); float32: "
+                                  + xnnpack_float_reduce.BILINEAR_RULE),
+    "LOGISTIC": EmulatedOp(prepare_float_unary, float_unary, xnnpack_float.UNARY_RULE["LOGISTIC"]),
+    "TANH": EmulatedOp(prepare_float_unary, float_unary, xnnpack_float.UNARY_RULE["TANH"]),
+    "AVERAGE_POOL_2D": EmulatedOp(xnnpack_float_reduce.prepare_average_pool,
+                                  xnnpack_float_reduce.average_pool_avgpool9p,
+                                  "float32: 9-tap sum trees times f32(1/count) (XNNPACK f32-avgpool 9p)"),
+    "SOFTMAX": EmulatedOp(prepare_softmax, softmax_xnn, xnnpack_float_math.SOFTMAX_RULE + "; 8-bit: "
+                          + litert_opt.TABLE["SOFTMAX"].rule),
+    **{op: EmulatedOp(xnnpack_float_math.prepare_elementwise, xnnpack_float_math.run_elementwise,
+                      xnnpack_float_math.ELEMENTWISE_RULE[op]) for op in xnnpack_float_math.ELEMENTWISE},
+    "HARD_SWISH": EmulatedOp(xnnpack_float_reduce.prepare_hard_swish, xnnpack_float_reduce.hard_swish_vhswish,
+                             "float32: min(max(fma(x, f32(1/6), 0.5), 0), 1) * x (XNNPACK f32-vhswish)"),
 }
 
 #: the params of an operator the delegate takes (the others run LiteRT's builtin kernels)
 DELEGATED_PARAMS = (Fp32Requantization, LeakyReluFixed, AddFixed, MulFp32, MeanFp32, QuantizeXnn, BilinearQ11,
-                    BatchMatMulFp32, xnnpack_float.FloatGemm, xnnpack_float.HybridGemm, BatchMatMulQd8)
+                    BatchMatMulFp32, xnnpack_float.FloatGemm, xnnpack_float.HybridGemm, BatchMatMulQd8,
+                    xnnpack_float.FloatUnary, xnnpack_float_reduce.FloatAveragePool,
+                    xnnpack_float_reduce.FloatHardSwish, xnnpack_float_reduce.FloatMean,
+                    xnnpack_float_reduce.FloatBilinear, xnnpack_float_math.FloatSoftmax,
+                    xnnpack_float_math.FloatElementwise)
 
 
 def is_delegated(params: Any) -> bool:

@@ -29,6 +29,11 @@ kernels (``HybridGemm``, ``run_hybrid``; BATCH_MATMUL's in xnnpack.py): the inpu
 (per pixel for a 1x1 stride-1 convolution, the GEMM) or per image (the IGEMM) with
 ``xnn_f32_qd8_asymmetric_quantization_params``, exact int32 sums, ``fma(f32(acc) * f32(1 / scale), s_w, b)``.
 
+LOGISTIC and TANH (float32, elementwise): XNNPACK's ``avx512f_rr2_lut32_p2_perm2_scalef_div`` sigmoid and its
+``rational_9_8_div`` tanh, each element's float32 operations reproduced (``sigmoid_avx512``, ``tanh_rational_9_8``),
+with the MXCSR FTZ + DAZ XNNPACK runs under (``flush_denormals``; measured). Held bit for bit on 2^24 bit patterns
+each (tests/test_xnnpack_float_unary.py). An AVX2-only CPU runs another sigmoid (not emulated).
+
 Which operators the delegate takes: float32 (or hybrid) input, weights, bias and output, static weights and bias
 (a constant, or a DEQUANTIZE / DENSIFY of constants the delegate folds: ``static_dequantize``), at most 6
 dimensions, a known fused activation; the rest runs LiteRT's own kernels (not emulated: the reference runs).
@@ -76,6 +81,12 @@ def fma32_numpy(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """float32 ``a * b + c`` rounded once, elementwise, in NumPy: the product is exact in float64; the float64 sum
     ``s`` and its error ``e`` (TwoSum) are exact; rounding ``s`` to odd (``s`` with an even last bit moves one ulp
     toward ``e`` when ``e != 0``) and then to float32 rounds the exact sum correctly (53 >= 24 + 2 bits)."""
+    return _fma_odd64(a, b, c).astype(np.float32)
+
+
+def _fma_odd64(a: Any, b: Any, c: Any) -> np.ndarray:
+    """The exact ``a * b + c`` rounded to odd in float64 (``fma32_numpy``): it rounds to float32 as the exact sum
+    does, and compares with any float64 of at most 52 significant bits as the exact sum does."""
     product = np.asarray(a, np.float64) * np.asarray(b, np.float64)
     addend = np.asarray(c, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -84,8 +95,41 @@ def fma32_numpy(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         error = (product - (total - bv)) + (addend - bv)
         bits = total.view(np.int64)
         inexact = np.isfinite(total) & (error != 0) & ((bits & 1) == 0)
-        odd = np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
-        return odd.astype(np.float32)
+        return np.where(inexact, np.nextafter(total, np.where(error > 0, np.inf, -np.inf)), total)
+
+
+#: x86 detects tininess after rounding (to 24 bits, the exponent unbounded): a result is tiny, and FTZ writes a
+#: zero of its sign, when its exact magnitude is below ``2^-126 - 2^-151`` (measured: ``fma(2^-76, -2^-76, 2^-126)``
+#: gives ``2^-126``, ``fma(3 * 2^-76, -2^-76, 2^-126)`` gives +0)
+_TININESS_BOUND = float.fromhex("0x1.ffffffp-127")
+
+
+def fma32_ftz_numpy(a: Any, b: Any, c: Any) -> np.ndarray:
+    """``vfmadd`` under MXCSR DAZ + FTZ, elementwise in NumPy: subnormal operands read as zeros of their sign
+    (DAZ), a tiny result (``_TININESS_BOUND``) written as a zero of its sign (FTZ), else ``fma32_numpy``."""
+    exact = _fma_odd64(flush_denormals(a), flush_denormals(b), flush_denormals(c))
+    rounded = exact.astype(np.float32)
+    return np.where(np.abs(exact) < _TININESS_BOUND, np.copysign(np.float32(0), rounded), rounded).astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def fma32_ftz(a, b, c):
+    """``fma32`` under FTZ (the operands already flushed: DAZ is applied to the arrays): a result of exact
+    magnitude below ``2^-126 - 2^-151`` (``_TININESS_BOUND``) is a zero of its sign. Only a result of magnitude at
+    most 2^-126 needs the exact sum: the float64 product is exact, TwoSum gives the sum's error."""
+    r = fma32(a, b, c)
+    if not (abs(r) <= np.float32(1.1754943508222875e-38)) or r == 0:
+        return r
+    product = np.float64(a) * np.float64(b)
+    addend = np.float64(c)
+    total = product + addend
+    bv = total - product
+    error = (product - (total - bv)) + (addend - bv)
+    if total < 0:
+        total, error = -total, -error
+    if total < 1.1754943157898259e-38 or (total == 1.1754943157898259e-38 and error < 0):
+        return np.float32(math.copysign(0.0, r))
+    return r
 
 
 @njit(cache=True, nogil=True)
@@ -111,7 +155,7 @@ def gemm_fma(x, w_kn, b, lo, hi):
         for k in range(depth):
             value = x[m, k]
             for n in range(units):
-                acc[n] = fma32(value, w_kn[k, n], acc[n])
+                acc[n] = fma32_ftz(value, w_kn[k, n], acc[n])
         for n in range(units):
             out[m, n] = _clamp(acc[n], lo, hi)
     return out
@@ -153,7 +197,7 @@ def _fma_rows(acc, values, weights):
         value = values[c]
         row = weights[c]
         for o in range(acc.shape[0]):
-            acc[o] = fma32(value, row[o], acc[o])
+            acc[o] = fma32_ftz(value, row[o], acc[o])
 
 
 @njit(cache=True, nogil=True)
@@ -216,10 +260,10 @@ def depthwise_fma(x, w_tc, b, geometry, kernel_h, kernel_w, multiplier, column_m
                     ix = ox * stride_w - pad_w + kx * dilation_w
                     if 0 <= iy < height and 0 <= ix < width:
                         for o in range(channels_out):
-                            acc[o] = fma32(x[n, iy, ix, o // multiplier], w_tc[t, o], acc[o])
+                            acc[o] = fma32_ftz(x[n, iy, ix, o // multiplier], w_tc[t, o], acc[o])
                     else:
                         for o in range(channels_out):
-                            acc[o] = fma32(np.float32(0.0), w_tc[t, o], acc[o])
+                            acc[o] = fma32_ftz(np.float32(0.0), w_tc[t, o], acc[o])
                 for o in range(channels_out):
                     out[n, oy, ox, o] = _clamp(acc[o], lo, hi)
     return out
@@ -232,7 +276,7 @@ def depthwise_fma(x, w_tc, b, geometry, kernel_h, kernel_w, multiplier, column_m
 def gemm_fma_spec(x: np.ndarray, w: np.ndarray, b: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
     acc = np.broadcast_to(b.astype(np.float32), (x.shape[0], w.shape[0])).copy()
     for k in range(x.shape[1]):
-        acc = fma32_numpy(x[:, k:k + 1], w[None, :, k], acc)
+        acc = fma32_ftz_numpy(x[:, k:k + 1], w[None, :, k], acc)
     return _clamp_spec(acc, lo, hi)
 
 
@@ -253,7 +297,7 @@ def conv_fma_spec(x: np.ndarray, w: np.ndarray, b: np.ndarray, geometry: tuple[i
         y0, x0 = ky * dilation_h, kx * dilation_w
         pixels = padded[:, y0:y0 + (out_h - 1) * stride_h + 1:stride_h, x0:x0 + (out_w - 1) * stride_w + 1:stride_w]
         for c in range(group_in):
-            acc = fma32_numpy(pixels[..., group_of * group_in + c], w[:, ky, kx, c], acc)
+            acc = fma32_ftz_numpy(pixels[..., group_of * group_in + c], w[:, ky, kx, c], acc)
     return _clamp_spec(acc, lo, hi)
 
 
@@ -278,7 +322,7 @@ def transpose_conv_fma_spec(x: np.ndarray, w: np.ndarray, b: np.ndarray, strides
                 pixels = x[:, ny // strides[0], ixs, :]
                 reached[oy, oxs] = True
                 for c in range(channels_in):
-                    acc[:, oy, oxs, :] = fma32_numpy(pixels[..., c:c + 1], w[:, ky, kx, c], acc[:, oy, oxs, :])
+                    acc[:, oy, oxs, :] = fma32_ftz_numpy(pixels[..., c:c + 1], w[:, ky, kx, c], acc[:, oy, oxs, :])
     acc = np.where(reached[None, :, :, None], acc, acc + np.float32(0.0))
     return _clamp_spec(acc, lo, hi)
 
@@ -371,14 +415,15 @@ def prepare_float(ctx: OpContext, params: Any) -> FloatGemm | None:
 
 
 def _bias(b: np.ndarray | None, channels: int) -> np.ndarray:
-    return np.zeros(channels, np.float32) if b is None else np.ascontiguousarray(b, np.float32).reshape(-1)
+    return np.zeros(channels, np.float32) if b is None else flush_denormals(np.ascontiguousarray(b).reshape(-1))
 
 
 def run_transpose_conv(q: FloatGemm, shape: tuple[int, ...], pads: tuple[int, int], w: np.ndarray, x: np.ndarray,
                        bias: np.ndarray | None, spec: bool = False) -> np.ndarray:
-    """TRANSPOSE_CONV's float32 output of ``shape`` with paddings ``pads`` (``spec``: NumPy, else numba)."""
-    x = np.ascontiguousarray(x, np.float32)
-    w = np.asarray(w, np.float32)
+    """TRANSPOSE_CONV's float32 output of ``shape`` with paddings ``pads`` (``spec``: NumPy, else numba). Input,
+    weights and bias under DAZ (``flush_denormals``), every FMA under FTZ (``fma32_ftz``)."""
+    x = np.ascontiguousarray(flush_denormals(x))
+    w = flush_denormals(w)
     channels_out, kernel_h, kernel_w, channels_in = w.shape
     b = _bias(bias, channels_out)
     strides = (q.base.stride_h, q.base.stride_w)
@@ -389,9 +434,11 @@ def run_transpose_conv(q: FloatGemm, shape: tuple[int, ...], pads: tuple[int, in
 
 
 def run(q: FloatGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, spec: bool = False) -> np.ndarray:
-    """The operator's float32 output (``spec``: the NumPy kernels, else numba)."""
-    x = np.ascontiguousarray(x, np.float32)
-    w = np.asarray(w, np.float32)
+    """The operator's float32 output (``spec``: the NumPy kernels, else numba). XNNPACK runs with MXCSR DAZ + FTZ:
+    input, weights and bias read with subnormals as zeros (``flush_denormals``), every FMA result that is tiny
+    written as a zero (``fma32_ftz``; measured: an exact result of 1e-40, or an input of 1e-39, gives 0)."""
+    x = np.ascontiguousarray(flush_denormals(x))
+    w = flush_denormals(w)
     if q.op == "FULLY_CONNECTED":
         rows = x.reshape(-1, q.base.depth)
         b = _bias(bias, w.shape[0])
@@ -440,12 +487,12 @@ def qd8_parameters(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.nd
     equal); the zero point ``-128 - rmin * scale`` when ``(-128 + rmin * scale) + (127 + rmax * scale) > 0``,
     else ``127 - rmax * scale``, clamped to [-128, 127] and rounded half to even. (scale, zero point) per row."""
     f32 = np.float32
-    rmin = np.minimum(f32(0), np.asarray(low, f32))
-    rmax = np.maximum(f32(0), np.asarray(high, f32))
-    with np.errstate(divide="ignore", over="ignore"):
-        scale = np.where(rmin == rmax, f32(1), (f32(255) / (rmax - rmin)).astype(f32)).astype(f32)
-    rmin_scale = (rmin * scale).astype(f32)
-    rmax_scale = (rmax * scale).astype(f32)
+    rmin = np.minimum(f32(0), flush_denormals(low))  # DAZ
+    rmax = np.maximum(f32(0), flush_denormals(high))
+    with np.errstate(divide="ignore", over="ignore"):  # FTZ on every result
+        scale = np.where(rmin == rmax, f32(1), flush_denormals(f32(255) / flush_denormals(rmax - rmin))).astype(f32)
+    rmin_scale = flush_denormals(rmin * scale)
+    rmax_scale = flush_denormals(rmax * scale)
     from_min = (f32(-128) + rmin_scale).astype(f32)
     from_max = (f32(127) + rmax_scale).astype(f32)
     zero = np.where((from_min + from_max).astype(f32) > 0, f32(-128) - rmin_scale, f32(127) - rmax_scale)
@@ -456,7 +503,7 @@ def qd8_parameters(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.nd
 def qd8_quantize(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
     """``src/f32-qs8-vcvt`` (the qd8 convert): ``sat8(rint(min(x * scale, 127 - zp)) + zp)`` (int64), ``scale``
     and ``zero_point`` broadcast against ``x``."""
-    scaled = np.minimum((x * scale).astype(np.float32), (127 - zero_point).astype(np.float32))
+    scaled = np.minimum(flush_denormals(flush_denormals(x) * scale), (127 - zero_point).astype(np.float32))
     return np.clip(np.rint(scaled).astype(np.int64) + zero_point, -128, 127)
 
 
@@ -464,8 +511,8 @@ def qd8_output(acc: np.ndarray, inverse_scale: np.ndarray, q: HybridGemm, bias: 
     """``fma(f32(acc) * f32(1 / scale), w_scale[n], bias[n])``, clamped (``acc`` the exact int32 sums of
     ``(q - zp) * w``; measured)."""
     b = _bias(bias, q.weight_scales.shape[0])
-    scaled = (acc.astype(np.float32) * inverse_scale).astype(np.float32)
-    return _clamp_spec(fma32_numpy(scaled, q.weight_scales, b), q.lo, q.hi)
+    scaled = flush_denormals(acc.astype(np.float32) * inverse_scale)  # FTZ (DAZ, FTZ below: MXCSR)
+    return _clamp_spec(fma32_ftz_numpy(scaled, q.weight_scales, b), q.lo, q.hi)
 
 
 def prepare_hybrid(ctx: OpContext, params: Any) -> HybridGemm | None:
@@ -503,7 +550,7 @@ def run_hybrid(q: HybridGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | N
     """The hybrid operator's float32 output: each row (FULLY_CONNECTED, a 1x1 CONV_2D: each pixel) or each image
     quantized with its own qd8 parameters, the exact int32 sums (a padding tap reads the zero point: it adds
     nothing), then ``qd8_output``."""
-    x = np.asarray(x, np.float32)
+    x = flush_denormals(x)  # DAZ
     weights = w.astype(np.float64)
     if q.per_row:
         rows = x.reshape(-1, x.shape[-1]) if q.op == "CONV_2D" else x.reshape(-1, q.base.depth)
@@ -516,7 +563,7 @@ def run_hybrid(q: HybridGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | N
         acc = np.concatenate([shifted[:, g * per_in:(g + 1) * per_in] @ flat[g * per_out:(g + 1) * per_out].T
                               for g in range(groups)], axis=1)
         acc = wrap_int32(acc.astype(np.int64))
-        out = qd8_output(acc, (np.float32(1) / scale).astype(np.float32)[:, None], q, bias)
+        out = qd8_output(acc, flush_denormals(np.float32(1) / scale)[:, None], q, bias)
         shape = q.base.output_shape if q.op == "FULLY_CONNECTED" else x.shape[:-1] + (w.shape[0],)
         return out.reshape(shape)
     images = x.reshape(x.shape[0], -1)
@@ -527,7 +574,7 @@ def run_hybrid(q: HybridGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | N
         p = _QuantizedGeometry(q.base.window, q.base.stride_h, q.base.stride_w, q.base.dilation_h,
                                q.base.dilation_w, q.base.groups, int(zero[n]), 0)
         acc = conv_accumulators(p, quantized, w, None)
-        outputs.append(qd8_output(acc, (np.float32(1) / scale[n]).astype(np.float32), q, bias))
+        outputs.append(qd8_output(acc, flush_denormals(np.float32(1) / scale[n]), q, bias))
     return np.concatenate(outputs, axis=0)
 
 
@@ -546,3 +593,151 @@ class _QuantizedGeometry:
 
 HYBRID_RULE = "qd8: the input quantized per row / image at run time, int8 sums, fma(f32(acc) / s, s_w, b) (XNNPACK)"
 RULE = "f32 FMA chain from the bias in XNNPACK's K / tap order, then min/max (XNNPACK f32 gemm/igemm/dwconv)"
+
+
+# ------------------------------------------------------------------------------------------------
+# LOGISTIC and TANH (float32): XNNPACK's vsigmoid / vtanh microkernels, elementwise
+
+
+@dataclass(frozen=True)
+class FloatUnary:
+    """A float32 LOGISTIC or TANH the delegate takes (``xnn_define_unary`` -> ``xnn_unary_sigmoid`` /
+    ``xnn_unary_tanh``, the default (not "consistent arithmetic") ``src/configs/unary-elementwise-config.c``)."""
+    op: str
+
+
+def prepare_unary(ctx: OpContext) -> FloatUnary | None:
+    """The delegate takes a float32 LOGISTIC / TANH whose shapes it accepts (at most 6 dimensions, none 0);
+    None otherwise (the quantized kinds: the reference kernel, as before)."""
+    x, y = ctx.require_input(0), ctx.output(0)
+    if x.type_name != "float32" or y is None or y.type_name != "float32" or not _delegable_shapes(ctx):
+        return None
+    return FloatUnary(ctx.op.name)
+
+
+_F32 = np.float32
+_SIGN = np.uint32(0x80000000)
+#: the default NaN x86 produces for an invalid operation (inf - inf, inf / inf): "real indefinite"
+_DEFAULT_NAN_BITS = np.uint32(0xFFC00000)
+_QUIET_BIT = np.uint32(0x00400000)
+_MIN_NORMAL = np.finfo(np.float32).tiny
+
+
+def _hexf(text: str) -> np.float32:
+    return _F32(float.fromhex(text))
+
+
+def flush_denormals(a: np.ndarray) -> np.ndarray:
+    """MXCSR FTZ + DAZ: a subnormal float32 becomes a zero of its sign. XNNPACK runs its operators with
+    denormals disabled (``xnn_run_operator`` -> ``pthreadpool`` ``PTHREADPOOL_FLAG_DISABLE_DENORMALS``);
+    measured: sigmoid(-88) is +0 (not 6.05e-39), tanh(1e-38) is +0."""
+    a = np.asarray(a, _F32)
+    return np.where(np.abs(a) < _MIN_NORMAL, np.copysign(_F32(0), a), a).astype(_F32)
+
+
+def _fma_ftz(a: Any, b: Any, c: Any) -> np.ndarray:
+    return flush_denormals(fma32_numpy(a, b, c))
+
+
+#: 2^(k/32), k = 0..31 (``xnn_f32_vsigmoid_ukernel__avx512f_rr2_lut32_p2_perm2_scalef_div_u64``'s table)
+_SIGMOID_TABLE = np.array([float.fromhex(v) for v in (
+    "0x1.000000p+0 0x1.059B0Ep+0 0x1.0B5586p+0 0x1.11301Ep+0 0x1.172B84p+0 0x1.1D4874p+0 0x1.2387A6p+0 "
+    "0x1.29E9E0p+0 0x1.306FE0p+0 0x1.371A74p+0 0x1.3DEA64p+0 0x1.44E086p+0 0x1.4BFDAEp+0 0x1.5342B6p+0 "
+    "0x1.5AB07Ep+0 0x1.6247ECp+0 0x1.6A09E6p+0 0x1.71F75Ep+0 0x1.7A1148p+0 0x1.82589Ap+0 0x1.8ACE54p+0 "
+    "0x1.93737Cp+0 0x1.9C4918p+0 0x1.A5503Cp+0 0x1.AE89FAp+0 0x1.B7F770p+0 0x1.C199BEp+0 0x1.CB720Ep+0 "
+    "0x1.D5818Ep+0 0x1.DFC974p+0 0x1.EA4AFAp+0 0x1.F50766p+0").split()], np.float32)
+_SIGMOID_MAGIC_BIAS = _hexf("0x1.800000p18")
+_SIGMOID_LOG2E = _hexf("0x1.715476p0")
+_SIGMOID_MINUS_LN2_HI = _hexf("-0x1.62E430p-1")
+_SIGMOID_MINUS_LN2_LO = _hexf("0x1.05C61p-29")
+_SIGMOID_C2 = _hexf("0x1.000000p-1")
+_SIGMOID_C1 = _hexf("0x1.0000F6p-0")
+
+
+def _scalef(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``vscalefps(p, n)`` = ``p * 2^floor(n)`` for ``n <= 0`` (the sigmoid's range), then FTZ: exact when normal
+    (a float32 times a power of two), else 0. Intel's special cases: ``n = -inf``: a NaN or finite ``p`` gives
+    +-0 (QNaN(src1) with src2 -inf is +0), an infinite ``p`` the default NaN; a NaN ``n``: NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite_n = np.isfinite(n)
+        exponent = np.clip(np.floor(np.where(finite_n, n, 0)).astype(np.float64), -400, 0).astype(np.int64)
+        scaled = np.ldexp(p.astype(np.float64), exponent).astype(_F32)
+        minus_inf = np.isneginf(n)
+        scaled = np.where(minus_inf, np.where(np.isinf(p), _F32(np.nan), np.where(np.isnan(p), _F32(0),
+                                                                                   np.copysign(_F32(0), p))), scaled)
+        scaled = np.where(np.isnan(n) | (np.isnan(p) & ~minus_inf), _F32(np.nan), scaled)
+    return flush_denormals(scaled)
+
+
+def sigmoid_avx512(x: np.ndarray) -> np.ndarray:
+    """``xnn_f32_vsigmoid_ukernel__avx512f_rr2_lut32_p2_perm2_scalef_div_u64`` (XNNPACK
+    ``src/f32-vsigmoid/gen/f32-vsigmoid-avx512f-rr2-lut32-p2-perm2-scalef-div-u64.c``), per element, with FTZ/DAZ:
+    ``z = -|x|`` (the sign bit set); ``n = fma(z, log2e, 0x1.8p18)`` (rounded to 1/32), ``l = table[bits(n) & 31]``,
+    ``n -= 0x1.8p18``; ``t = fma(n, -ln2_lo', fma(n, -ln2_hi, z))``; ``p = fma(t * l, fma(t, c2, c1), l)``;
+    ``e = scalef(p, n)``; ``f = e / (e + 1)``; ``1 - f`` where x's sign bit is clear. A NaN input gives its own NaN,
+    quieted, with the sign bit set (measured); an invalid operation inside (many ``|x|`` in [4.290705e26,
+    2.3586576e38): ``p`` overflows, ``inf / inf``) x86's default NaN; from 2.3586576e38 on ``z * log2e`` is -inf,
+    ``t`` NaN and ``scalef(NaN, -inf) = +0``: 1 or 0 again."""
+    x = np.asarray(x, _F32)
+    bits = x.view(np.uint32)
+    z = flush_denormals((bits | _SIGN).view(_F32))
+    with np.errstate(all="ignore"):
+        n = fma32_numpy(z, _SIGMOID_LOG2E, _SIGMOID_MAGIC_BIAS)
+        l = _SIGMOID_TABLE[n.view(np.uint32) & np.uint32(31)]
+        n = (n - _SIGMOID_MAGIC_BIAS).astype(_F32)  # exact
+        t = _fma_ftz(n, _SIGMOID_MINUS_LN2_HI, z)
+        t = _fma_ftz(n, _SIGMOID_MINUS_LN2_LO, t)
+        p = _fma_ftz(t, _SIGMOID_C2, _SIGMOID_C1)
+        t = flush_denormals(t * l)
+        p = _fma_ftz(t, p, l)
+        e = _scalef(p, n)
+        f = flush_denormals(e / (e + _F32(1)).astype(_F32))
+        f = np.where((bits & _SIGN) == 0, flush_denormals(_F32(1) - f), f).astype(_F32)
+    out = f.view(np.uint32)
+    out = np.where(np.isnan(f), _DEFAULT_NAN_BITS, out)
+    out = np.where(np.isnan(x), bits | _SIGN | _QUIET_BIT, out)
+    return out.astype(np.uint32).view(_F32)
+
+
+#: ``src/f32-vtanh/rational-9-8.c.in`` with native FMA and DIV: the clamp and the coefficients
+_TANH_MAX_X = _F32(7.9807181358e+00)
+_TANH_ALPHA = tuple(_F32(v) for v in (1.3412411511e-01, 3.5330520477e-03, 2.1235626264e-05, 1.4248920266e-08))
+_TANH_BETA = tuple(_F32(v) for v in (4.6745735407e-01, 2.6018999517e-02, 3.3472978976e-04, 8.1365948290e-07))
+
+
+def tanh_rational_9_8(x: np.ndarray) -> np.ndarray:
+    """``xnn_f32_vtanh_ukernel__avx512f_rational_9_8_div_u32`` (XNNPACK ``src/f32-vtanh/rational-9-8.c.in``, the
+    FMA3 kernel ``fma3_rational_9_8_div_u16`` is the same arithmetic), per element, with FTZ/DAZ:
+    ``x = max(-7.9807181358, min(7.9807181358, x))`` (a NaN passes), ``x2 = x * x``,
+    ``p = x * fma(x2, fma(x2, fma(x2, fma(x2, a9, a7), a5), a3), 1)``,
+    ``q = fma(x2, fma(x2, fma(x2, fma(x2, b8, b6), b4), b2), 1)``, ``y = p / q``. A NaN input gives its own NaN,
+    quieted (measured)."""
+    x = np.asarray(x, _F32)
+    bits = x.view(np.uint32)
+    a3, a5, a7, a9 = _TANH_ALPHA
+    b2, b4, b6, b8 = _TANH_BETA
+    one = _F32(1)
+    with np.errstate(all="ignore"):
+        v = flush_denormals(np.clip(np.where(np.isnan(x), _F32(0), x), -_TANH_MAX_X, _TANH_MAX_X))
+        x2 = flush_denormals(v * v)
+        p = _fma_ftz(x2, a9, a7)
+        p = _fma_ftz(x2, p, a5)
+        p = _fma_ftz(x2, p, a3)
+        p = _fma_ftz(x2, p, one)
+        p = flush_denormals(v * p)
+        q = _fma_ftz(x2, b8, b6)
+        q = _fma_ftz(x2, q, b4)
+        q = _fma_ftz(x2, q, b2)
+        q = _fma_ftz(x2, q, one)
+        y = flush_denormals(p / q)
+    out = np.where(np.isnan(x), bits | _QUIET_BIT, y.view(np.uint32))
+    return out.astype(np.uint32).view(_F32)
+
+
+def run_unary(q: FloatUnary, x: np.ndarray) -> np.ndarray:
+    """The float32 LOGISTIC / TANH output under the delegate (elementwise: the same for every layout)."""
+    return sigmoid_avx512(x) if q.op == "LOGISTIC" else tanh_rational_9_8(x)
+
+
+UNARY_RULE = {"LOGISTIC": "float32: XNNPACK avx512f rr2-lut32-p2 scalef sigmoid, FTZ/DAZ (vsigmoid)",
+              "TANH": "float32: XNNPACK rational 9/8 with division, FTZ/DAZ (vtanh)"}

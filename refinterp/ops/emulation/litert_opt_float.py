@@ -1,0 +1,416 @@
+"""Profile "litert-opt", float32: LiteRT 2.3.0's optimized builtin float kernels on x86-64.
+
+Each rule names the order of the float32 operations of the kernel it follows (measured bit for bit against
+``get_runtime("litert")``, BUILTIN_WITHOUT_DEFAULT_DELEGATES, on this CPU; docs/profiles.md, "litert-opt"):
+
+* DEPTHWISE_CONV_2D (``optimized_ops::DepthwiseConv``, ``optimized/depthwiseconv_float.h``,
+  ``DepthwiseConvImpl``): the accumulator buffer starts from the bias (``DepthwiseConvInitAccBuffer``), then the
+  kernel rows ``ky`` in order (only the rows inside the image: ``filter_y_start .. filter_y_end``), each row
+  through ``FloatDepthwiseConvAccumRow`` with the taps ``kx`` in order (only the pixels inside the image);
+  every tap ``acc = f32(acc + f32(x * w))`` (``FUSED``: one FMA instead); then
+  ``min(max(acc, act_min), act_max)``.
+* HARD_SWISH (``optimized_ops::HardSwish``, float): the vector blocks (16 then 4 elements, NEON through
+  NEON_2_SSE) compute ``f32(f32(x * f32(1/6)) * relu6(x + 3))``; the scalar tail (``size % 4``)
+  ``f32(f32(x * relu6(x + 3)) * f32(1/6))`` (measured: not the reference's division by 6).
+* FULLY_CONNECTED, CONV_2D (groups 1; CONV_2D through ``Im2col``): ``cpu_backend_gemm`` -> Eigen
+  (``cpu_backend_gemm_eigen.cc``; not ruy on this x86 build), SSE packets of 4 and no FMA: the coefficient-based
+  product for tiny sizes, GEMV for one row or one unit, else GEBP (``eigen_gemm``); then ``BiasAndClamp``.
+  Not matched: a single output element (Eigen's inner product), and CONV_2D with several threads
+  (``multithreaded_conv.h``).
+* TRANSPOSE_CONV (``optimized_ops::TransposeConvV2``): the same GEMM, ``Col2im`` from 0, then the bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from refinterp.ops.common import OpContext
+from refinterp.ops.emulation.xnnpack_float import fma32_numpy
+
+F32 = np.float32
+
+#: whether the compiled scalar ``acc += x * w`` of the float depthwise kernel is contracted to one FMA
+#: (measured on the runtime: see docs/profiles.md)
+FUSED = False
+
+
+@dataclass(frozen=True)
+class FloatDepthwise:
+    """A float32 DEPTHWISE_CONV_2D as optimized_ops::DepthwiseConv computes it."""
+    base: Any  # the reference DepthwiseConv2DParams
+    lo: np.float32
+    hi: np.float32
+
+
+def prepare_depthwise_float(ctx: OpContext, params: Any) -> FloatDepthwise | None:
+    """The float32 rule (input, weights, output float32), else None."""
+    x, w, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
+    bias = ctx.input(2)
+    tensors = [x, w, y] + ([bias] if bias is not None else [])
+    if any(t.type_name != "float32" for t in tensors):
+        return None
+    return FloatDepthwise(params, np.float32(params.act_min), np.float32(params.act_max))
+
+
+def _step(acc: np.ndarray, x: np.ndarray, w: np.ndarray, fused: bool) -> np.ndarray:
+    if fused:
+        return fma32_numpy(x, w, acc)
+    return (acc + (x * w).astype(np.float32)).astype(np.float32)
+
+
+def depthwise_float(q: FloatDepthwise, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None,
+                    fused: bool | None = None) -> np.ndarray:
+    """optimized_ops::DepthwiseConv (float): per output, from the bias, the taps (ky, kx) in row-major order that
+    fall inside the image, ``acc = f32(acc + f32(x * w))``; then the activation clamp."""
+    fused = FUSED if fused is None else fused
+    p = q.base
+    win = p.window
+    x = np.asarray(x, np.float32)
+    _, kernel_h, kernel_w, channels_out = w.shape
+    w = np.asarray(w, np.float32)
+    batch, height, width, _ = x.shape
+    out_h, out_w = win.out_h, win.out_w
+    b = np.zeros(channels_out, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(-1)
+    acc = np.broadcast_to(b, (batch, out_h, out_w, channels_out)).copy()
+    if acc.size == 0:
+        return acc
+    oy = np.arange(out_h)
+    ox = np.arange(out_w)
+    # output channel o reads input channel o // depth_multiplier
+    pixels = np.repeat(x, p.depth_multiplier, axis=3) if p.depth_multiplier != 1 else x
+    for ky in range(kernel_h):
+        iy = oy * p.stride_h - win.pad_h + ky * p.dilation_h
+        rows = (iy >= 0) & (iy < height)
+        if not rows.any():
+            continue
+        for kx in range(kernel_w):
+            ix = ox * p.stride_w - win.pad_w + kx * p.dilation_w
+            cols = (ix >= 0) & (ix < width)
+            if not cols.any():
+                continue
+            ry, rx = np.nonzero(rows)[0], np.nonzero(cols)[0]
+            values = pixels[:, iy[ry]][:, :, ix[rx]]
+            block = acc[:, ry][:, :, rx]
+            acc[np.ix_(np.arange(batch), ry, rx, np.arange(channels_out))] = _step(block, values, w[0, ky, kx], fused)
+    # ActivationFunctionWithMinMax: std::min(std::max(x, lo), hi)
+    acc = np.where(acc < q.lo, q.lo, acc)
+    return np.where(q.hi < acc, q.hi, acc).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# HARD_SWISH float32
+
+
+#: optimized_ops::HardSwish: a 16-element unrolled loop, then a 4-element loop, then the scalar tail
+HARD_SWISH_VECTOR = 4
+
+
+@dataclass(frozen=True)
+class FloatHardSwish:
+    pass
+
+
+def prepare_hard_swish_float(ctx: OpContext, reference_prepare) -> FloatHardSwish | None:
+    params = reference_prepare(ctx)
+    return FloatHardSwish() if not params.quantized else None
+
+
+def hard_swish_float(q: FloatHardSwish, x: np.ndarray) -> np.ndarray:
+    """optimized_ops::HardSwish (float): the first ``size // 4 * 4`` elements (the NEON blocks of 16, then 4,
+    through NEON_2_SSE) ``f32(f32(x * f32(1/6)) * min(6, max(0, f32(x + 3))))`` (``_mm_max_ps(zero, v)`` and
+    ``_mm_min_ps(six, v)``: a NaN passes); the scalar tail ``f32(f32(x * min(6, max(0, f32(x + 3)))) * f32(1/6))``
+    (``std::max(0, v)``: a NaN gives 0; measured: the compiled tail multiplies by 1/6 instead of dividing by 6)."""
+    f32 = np.float32
+    flat = np.asarray(x, f32).reshape(-1)
+    head = flat.size // HARD_SWISH_VECTOR * HARD_SWISH_VECTOR
+    sixth = f32(1.0 / 6.0)
+    with np.errstate(all="ignore"):
+        vector = flat[:head]
+        plus_three = (vector + f32(3.0)).astype(f32)
+        relu = np.where(plus_three > f32(0.0), plus_three, np.where(np.isnan(plus_three), plus_three, f32(0.0)))
+        relu = np.where(relu < f32(6.0), relu, np.where(np.isnan(relu), relu, f32(6.0)))
+        vector_out = ((vector * sixth).astype(f32) * relu).astype(f32)
+        tail = flat[head:]
+        plus_three = (tail + f32(3.0)).astype(f32)
+        relu6 = np.where(f32(0.0) < plus_three, plus_three, f32(0.0))
+        relu6 = np.where(relu6 < f32(6.0), relu6, f32(6.0))
+        tail_out = ((tail * relu6).astype(f32) * sixth).astype(f32)
+    return np.concatenate([vector_out, tail_out]).reshape(np.shape(x))
+
+
+# ------------------------------------------------------------------------------------------------
+# FULLY_CONNECTED and CONV_2D float32: cpu_backend_gemm -> Eigen (cpu_backend_gemm_eigen.cc), SSE packets of 4
+
+
+#: Eigen's float packet on this build (SSE: Packet4f; measured: 4-lane reductions), GEBP's nr, mr (2 packets:
+#: no FMA, so not 3), the k peeling, and the L1 size Eigen's blocking reads (32 KiB on this CPU)
+PACKET, NR, MR, K_PEELING, L1_BYTES = 4, 4, 8, 8, 32 * 1024
+#: EIGEN_GEMM_TO_COEFFBASED_THRESHOLD: below it (depth + rows + cols) the product is coefficient-based (lazy)
+COEFF_BASED_THRESHOLD = 20
+
+
+def _products(lhs: np.ndarray, rhs: np.ndarray, k: int) -> np.ndarray:
+    """The float32 products ``lhs[k, n] * rhs[k, m]``, [N, M] (the operands are kept depth-major: [D, N], [D, M])."""
+    return (lhs[k][:, None] * rhs[k][None, :]).astype(F32)
+
+
+def _sequential(lhs: np.ndarray, rhs: np.ndarray, ks: range) -> np.ndarray:
+    """From 0: ``acc = f32(acc + f32(l * r))`` over ``ks`` in order (Eigen's accumulators start at pset1(0))."""
+    acc = np.zeros((lhs.shape[1], rhs.shape[1]), F32)
+    for k in ks:
+        acc = (acc + _products(lhs, rhs, k)).astype(F32)
+    return acc
+
+
+def _predux(lanes: list[np.ndarray]) -> np.ndarray:
+    """SSE ``predux<Packet4f>``: ``(l0 + l2) + (l1 + l3)``."""
+    return ((lanes[0] + lanes[2]).astype(F32) + (lanes[1] + lanes[3]).astype(F32)).astype(F32)
+
+
+def _coefficient_based(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """The lazy product: each coefficient a redux (``redux_impl``, LinearVectorizedTraversal) of the float32
+    products: two packet accumulators over pairs of packets (the first packets themselves, no zero), their sum,
+    one more packet when the count is odd, predux, then the tail in order; fewer than 4 terms: in order."""
+    depth = lhs.shape[0]
+    aligned, aligned2 = depth // PACKET * PACKET, depth // (2 * PACKET) * (2 * PACKET)
+    if not aligned:
+        res = _products(lhs, rhs, 0)
+        for k in range(1, depth):
+            res = (res + _products(lhs, rhs, k)).astype(F32)
+        return res
+    r0 = [_products(lhs, rhs, k) for k in range(PACKET)]
+    if aligned > PACKET:
+        r1 = [_products(lhs, rhs, PACKET + k) for k in range(PACKET)]
+        for start in range(2 * PACKET, aligned2, 2 * PACKET):
+            r0 = [(r0[j] + _products(lhs, rhs, start + j)).astype(F32) for j in range(PACKET)]
+            r1 = [(r1[j] + _products(lhs, rhs, start + PACKET + j)).astype(F32) for j in range(PACKET)]
+        r0 = [(r0[j] + r1[j]).astype(F32) for j in range(PACKET)]
+        if aligned > aligned2:
+            r0 = [(r0[j] + _products(lhs, rhs, aligned2 + j)).astype(F32) for j in range(PACKET)]
+    res = _predux(r0)
+    for k in range(aligned, depth):
+        res = (res + _products(lhs, rhs, k)).astype(F32)
+    return res
+
+
+def _gemv(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Eigen's row-major GEMV (``general_matrix_vector_product``, one output column or row): per output one packet
+    accumulator from 0 over the whole packets of the depth (``pmadd``: multiply, then add), predux, the tail in
+    order; ``res += cc`` (res 0)."""
+    depth = lhs.shape[0]
+    full = depth // PACKET * PACKET
+    lanes = [np.zeros((lhs.shape[1], rhs.shape[1]), F32) for _ in range(PACKET)]
+    for start in range(0, full, PACKET):
+        lanes = [(lanes[j] + _products(lhs, rhs, start + j)).astype(F32) for j in range(PACKET)]
+    res = _predux(lanes)
+    for k in range(full, depth):
+        res = (res + _products(lhs, rhs, k)).astype(F32)
+    return (F32(0.0) + res).astype(F32)
+
+
+def depth_block(rows: int, cols: int, depth: int) -> int:
+    """``computeProductBlockingSizes`` (one thread): kc, the depth of one GEBP pass."""
+    if max(depth, rows, cols) < 48:
+        return depth
+    max_kc = max(((L1_BYTES - MR * NR * 4) // (MR * 4 + NR * 4)) & ~(K_PEELING - 1), 1)
+    if depth > max_kc:
+        remainder = depth % max_kc
+        return max_kc if remainder == 0 else \
+            max_kc - K_PEELING * ((max_kc - 1 - remainder) // (K_PEELING * (depth // max_kc + 1)))
+    return depth
+
+
+def _gebp(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Eigen's GEBP (``gebp_kernel``, SSE, mr 8, nr 4) per depth block of ``depth_block``, ``res += C`` (res 0):
+    rows in blocks of 8 (two packets): every column in order from 0; rows in one packet (4): in panels of 4
+    columns the even and odd steps of the peeled depth (a multiple of 8) in two accumulators, added, then the
+    rest; the other columns in order; the last ``rows % 4`` rows one at a time: in panels of 4 columns four
+    accumulators by ``k % 4`` (over a multiple of 4), ``(C0 + C1) + (C2 + C3)``, then the rest; the other
+    columns in order."""
+    depth, rows = lhs.shape
+    cols = rhs.shape[1]
+    kc = depth_block(rows, cols, depth)
+    cols4 = cols // NR * NR
+    packet_rows = rows // PACKET * PACKET
+    pair_rows = rows // (2 * PACKET) * (2 * PACKET)
+    res = np.zeros((rows, cols), F32)
+    for k0 in range(0, depth, kc):
+        k1 = min(depth, k0 + kc)
+        peeled = k0 + (k1 - k0) // K_PEELING * K_PEELING
+        by4 = k0 + (k1 - k0) // 4 * 4
+        block = np.empty((rows, cols), F32)
+        if pair_rows:
+            block[:pair_rows] = _sequential(lhs[:, :pair_rows], rhs, range(k0, k1))
+        if packet_rows > pair_rows:
+            part = lhs[:, pair_rows:packet_rows]
+            if cols4:
+                panel = rhs[:, :cols4]
+                even = _sequential(part, panel, range(k0, peeled, 2))
+                odd = _sequential(part, panel, range(k0 + 1, peeled, 2))
+                acc = (even + odd).astype(F32)
+                for k in range(peeled, k1):
+                    acc = (acc + _products(part, panel, k)).astype(F32)
+                block[pair_rows:packet_rows, :cols4] = acc
+            block[pair_rows:packet_rows, cols4:] = _sequential(part, rhs[:, cols4:], range(k0, k1))
+        if rows > packet_rows:
+            part = lhs[:, packet_rows:]
+            if cols4:
+                panel = rhs[:, :cols4]
+                c0, c1, c2, c3 = (_sequential(part, panel, range(k0 + j, by4, 4)) for j in range(4))
+                acc = ((c0 + c1).astype(F32) + (c2 + c3).astype(F32)).astype(F32)  # padd(padd(C0,C1),padd(C2,C3))
+                for k in range(by4, k1):
+                    acc = (acc + _products(part, panel, k)).astype(F32)
+                block[packet_rows:, :cols4] = acc
+            block[packet_rows:, cols4:] = _sequential(part, rhs[:, cols4:], range(k0, k1))
+        res = (res + block).astype(F32)
+    return res
+
+
+def eigen_gemm(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``dst = lhs * rhs^T`` as cpu_backend_gemm_eigen.cc computes it: lhs [N, D] (the weights, row-major), rhs
+    [M, D] (the input rows / im2col columns) -> [N, M] float32. Eigen's ``generic_product_impl::evalTo``:
+    ``D + N + M < 20``: the coefficient-based product; one column or one row: GEMV; else GEBP."""
+    rows, depth = lhs.shape
+    cols = rhs.shape[0]
+    lhs = np.ascontiguousarray(np.asarray(lhs, F32).T)  # [D, N]
+    rhs = np.ascontiguousarray(np.asarray(rhs, F32).T)  # [D, M]
+    if rows == 0 or cols == 0:
+        return np.zeros((rows, cols), F32)
+    if depth == 0:
+        return np.zeros((rows, cols), F32)
+    if depth + rows + cols < COEFF_BASED_THRESHOLD:
+        return _coefficient_based(lhs, rhs)
+    if cols == 1 or rows == 1:
+        return _gemv(lhs, rhs)
+    return _gebp(lhs, rhs)
+
+
+def bias_and_clamp(acc: np.ndarray, bias: np.ndarray | None, lo: np.float32, hi: np.float32) -> np.ndarray:
+    """``BiasAndClamp`` (optimized/common.h; bias present): ``f32(acc + b)`` then ``min(max(x, lo), hi)``; no
+    bias: Eigen's ``cwiseMin(hi).cwiseMax(lo)``. acc [..., channels]."""
+    x = acc if bias is None else (acc + np.asarray(bias, F32)).astype(F32)
+    x = np.where(x < lo, lo, x)
+    return np.where(hi < x, hi, x).astype(F32)
+
+
+@dataclass(frozen=True)
+class FloatGemm:
+    """A float32 FULLY_CONNECTED / CONV_2D (groups 1) through cpu_backend_gemm (Eigen)."""
+    op: str
+    base: Any  # the reference params
+    lo: np.float32
+    hi: np.float32
+
+
+def _all_float(ctx: OpContext, indices: tuple[int, ...]) -> bool:
+    tensors = [ctx.input(i) for i in indices] + [ctx.output(0)]
+    return all(t is None or t.type_name == "float32" for t in tensors)
+
+
+def prepare_gemm_float(ctx: OpContext, params: Any) -> FloatGemm | None:
+    """float32 input, weights, bias and output (a grouped CONV_2D runs LiteRT's reference kernel: None)."""
+    if not _all_float(ctx, (0, 1, 2)):
+        return None
+    if ctx.op.name == "CONV_2D" and params.groups != 1:
+        return None
+    return FloatGemm(ctx.op.name, params, F32(params.act_min), F32(params.act_max))
+
+
+def fully_connected_float(q: FloatGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """optimized_ops::FullyConnected (float): Eigen's product of the weights [units, depth] and the input rows,
+    then BiasAndClamp."""
+    p = q.base
+    rows = np.asarray(x, F32).reshape(-1, p.depth)
+    acc = eigen_gemm(np.asarray(w, F32), rows).T
+    return bias_and_clamp(acc, bias, q.lo, q.hi).reshape(p.output_shape)
+
+
+def im2col(x: np.ndarray, kernel_h: int, kernel_w: int, geometry: tuple[int, ...]) -> np.ndarray:
+    """optimized_ops Im2col / DilatedIm2col: [N * out_h * out_w, KH * KW * C], each row the taps (ky, kx, c) of
+    one output pixel, 0 outside the image (the zero byte; a 1x1 stride-1 convolution reads the input itself,
+    the same values)."""
+    stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w, out_h, out_w = geometry
+    batch, height, width, channels = x.shape
+    need_h = (out_h - 1) * stride_h + (kernel_h - 1) * dilation_h + 1
+    need_w = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1
+    padded = np.zeros((batch, max(height + pad_h, need_h), max(width + pad_w, need_w), channels), F32)
+    padded[:, pad_h:pad_h + height, pad_w:pad_w + width] = x
+    taps = []
+    for ky in range(kernel_h):
+        for kx in range(kernel_w):
+            y0, x0 = ky * dilation_h, kx * dilation_w
+            taps.append(padded[:, y0:y0 + (out_h - 1) * stride_h + 1:stride_h,
+                               x0:x0 + (out_w - 1) * stride_w + 1:stride_w])
+    return np.stack(taps, axis=3).reshape(batch * out_h * out_w, kernel_h * kernel_w * channels)
+
+
+def conv2d_float(q: FloatGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """optimized_ops::Conv (float): im2col, Eigen's product of the weights [O, KH * KW * C] and the columns, then
+    BiasAndClamp."""
+    p = q.base
+    win = p.window
+    channels_out, kernel_h, kernel_w, _ = w.shape
+    x = np.asarray(x, F32)
+    if 0 in (x.shape[0], win.out_h, win.out_w):  # an empty output (a VALID window larger than the input)
+        return np.zeros((x.shape[0], win.out_h, win.out_w, channels_out), F32)
+    geometry = (p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, win.pad_h, win.pad_w, win.out_h, win.out_w)
+    columns = im2col(x, kernel_h, kernel_w, geometry)
+    acc = eigen_gemm(np.asarray(w, F32).reshape(channels_out, -1), columns).T
+    out = bias_and_clamp(acc, bias, q.lo, q.hi)
+    return out.reshape(x.shape[0], win.out_h, win.out_w, channels_out)
+
+
+# ------------------------------------------------------------------------------------------------
+# TRANSPOSE_CONV float32: optimized_ops::TransposeConvV2 (GEMM, Col2im, then the bias)
+
+
+@dataclass(frozen=True)
+class FloatTransposeConv:
+    base: Any  # the reference TransposeConvParams
+    lo: np.float32
+    hi: np.float32
+
+
+def prepare_transpose_conv_float(ctx: OpContext, params: Any) -> FloatTransposeConv | None:
+    """float32 weights, input, bias and output (inputs 1, 2, 3), else None."""
+    if not _all_float(ctx, (1, 2, 3)):
+        return None
+    return FloatTransposeConv(params, F32(params.act_min), F32(params.act_max))
+
+
+def transpose_conv_float(q: FloatTransposeConv, shape: tuple[int, ...], pads: tuple[int, int], w: np.ndarray,
+                         x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """optimized_ops::TransposeConvV2 (float): per image the Eigen product ``col = W_hwoi [KH * KW * O, C] x
+    input [C, H * W]`` (``eigen_gemm``), then ``Col2im``: the output starts at 0 and each input pixel, in raster
+    order, adds its taps (ky, kx) that land inside the output (``im += col``); so per output the contributions
+    in the order of their input pixels (ky, kx descending). Then ``f32(out + b)`` and the activation clamp."""
+    p = q.base
+    x = np.asarray(x, F32)
+    w = np.asarray(w, F32)
+    channels_out, kernel_h, kernel_w, channels_in = w.shape
+    batch, height, width, _ = x.shape
+    out_h, out_w = shape[1], shape[2]
+    out = np.zeros((batch, out_h, out_w, channels_out), F32)
+    if out.size == 0:
+        return out
+    lhs = np.transpose(w, (1, 2, 0, 3)).reshape(kernel_h * kernel_w * channels_out, channels_in)
+    for n in range(batch):
+        col = eigen_gemm(lhs, x[n].reshape(height * width, channels_in))  # [(ky, kx, o), (iy, ix)]
+        col = col.reshape(kernel_h, kernel_w, channels_out, height, width)
+        image = np.zeros((out_h, out_w, channels_out), F32)
+        for ky in reversed(range(kernel_h)):
+            oy = np.arange(height) * p.stride_h - pads[0] + ky
+            ys = np.nonzero((oy >= 0) & (oy < out_h))[0]
+            for kx in reversed(range(kernel_w)):
+                ox = np.arange(width) * p.stride_w - pads[1] + kx
+                xs = np.nonzero((ox >= 0) & (ox < out_w))[0]
+                if ys.size == 0 or xs.size == 0:
+                    continue
+                target = np.ix_(oy[ys], ox[xs])
+                contribution = np.transpose(col[ky, kx][:, ys][:, :, xs], (1, 2, 0))
+                image[target] = (image[target] + contribution).astype(F32)
+        out[n] = image
+    return bias_and_clamp(out, bias, q.lo, q.hi)

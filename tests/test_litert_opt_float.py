@@ -1,0 +1,248 @@
+"""Profile "litert-opt", float32 (refinterp/ops/emulation/litert_opt_float.py) against LiteRT 2.3.0's optimized
+builtin kernels on this CPU (``get_runtime("litert")``, BUILTIN_WITHOUT_DEFAULT_DELEGATES), bit for bit.
+
+* random single-operator cases of the generators (``REFINTERP_RANDOM_CASES`` seeds each);
+* hand-built cases that reach every path of each rule: Eigen's coefficient-based product, GEMV and GEBP (the row
+  blocks of 8 and 4, the last rows one at a time, panels of 4 columns and the other columns, depth blocks above
+  680), the depthwise kernel with depth multipliers, strides, dilations and padding, HARD_SWISH's vector blocks,
+  scalar tail and special values; on each the reference order differs from the runtime's (so the case tells the
+  rules apart);
+* TRANSPOSE_CONV (GEMM, Col2im, bias) with strides, paddings, activations, one and two images;
+* FULLY_CONNECTED, DEPTHWISE_CONV_2D and TRANSPOSE_CONV with 2 threads as well (the order does not depend on
+  the thread count);
+  CONV_2D with several threads runs another kernel (multithreaded_conv.h, not emulated: docs/profiles.md).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import IN_CI
+
+from refinterp.modelbuilder import TensorSpec, single_op_model
+from refinterp.ops.emulation import litert_opt_float
+from refinterp.tools.conformance.generators import make_case
+
+litert = pytest.importorskip("ai_edge_litert.interpreter") if not IN_CI else __import__(
+    "ai_edge_litert.interpreter", fromlist=["Interpreter"])
+
+from test_emulation_profiles import RuntimeRefused, _forked, assert_same, run_profile  # noqa: E402
+
+from refinterp.runtimes import get_runtime  # noqa: E402
+
+CASES = int(os.environ.get("REFINTERP_RANDOM_CASES") or 8)
+F32 = np.float32
+
+
+def run_litert(model: bytes, inputs: list[np.ndarray], threads: int | None = None) -> list[np.ndarray]:
+    """LiteRT's optimized kernels (in a forked child), with ``threads`` (None: LiteRT's default, one)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model)
+        return _forked(lambda: get_runtime("litert", num_threads=threads).run(str(path), inputs).outputs)
+
+
+def differ(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.count_nonzero(a.view(np.uint32) != b.view(np.uint32)))
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH", "TRANSPOSE_CONV"])
+def test_random_float_cases_match_litert_optimized(op):
+    compared = 0
+    for seed in range(CASES):
+        case = make_case(op, "float32", seed)
+        if case.probe:
+            continue
+        try:
+            expected = run_litert(case.model, case.inputs)
+        except RuntimeRefused:
+            continue
+        for kernels in ("fast", "spec"):
+            assert_same(expected, run_profile("litert-opt", case.model, case.inputs, kernels),
+                        f"litert-opt ({kernels}): {case.describe()}")
+        compared += 1
+    assert compared, f"no {op}/float32 case ran under litert"
+
+
+def _fully_connected(rng: np.random.Generator, batch: int, units: int, depth: int, bias: bool = True,
+                     activation: str = "NONE") -> tuple[bytes, list[np.ndarray]]:
+    w = rng.standard_normal((units, depth)).astype(F32)
+    tensors = [TensorSpec((batch, depth), "float32"), TensorSpec(w.shape, "float32", data=w)]
+    if bias:
+        tensors.append(TensorSpec((units,), "float32", data=rng.standard_normal(units).astype(F32)))
+    model = single_op_model("FULLY_CONNECTED", tensors, [TensorSpec((batch, units), "float32")],
+                            {"fused_activation_function": activation})
+    return model, [rng.standard_normal((batch, depth)).astype(F32)]
+
+
+#: (batch, units, depth): the coefficient-based product (depth + units + batch < 20), GEMV (one row or one unit),
+#: GEBP with units in blocks of 8, a packet of 4 and single rows, batches in panels of 4 and the rest, depths
+#: with peeled and remaining steps, and depths above Eigen's depth block (680 on this CPU's 32 KiB L1)
+FC_SHAPES = [(2, 3, 14), (5, 3, 11), (1, 3, 15), (1, 3, 16), (1, 7, 300), (6, 1, 257), (2, 3, 40), (5, 3, 63),
+             (4, 2, 27), (9, 15, 40), (8, 8, 64), (7, 13, 129), (17, 12, 33), (3, 9, 700), (5, 17, 1000),
+             (4, 4, 1361)]
+
+
+@pytest.mark.parametrize("batch,units,depth", FC_SHAPES)
+def test_fully_connected_float_follows_eigen(batch, units, depth):
+    rng = np.random.default_rng(batch * 10000 + units * 100 + depth)
+    model, inputs = _fully_connected(rng, batch, units, depth, bias=depth % 2 == 0,
+                                     activation="RELU" if depth % 3 == 0 else "NONE")
+    got = run_profile("litert-opt", model, inputs)
+    for threads in (None, 2):
+        assert_same(run_litert(model, inputs, threads), got, f"FULLY_CONNECTED {batch}x{units}x{depth} ({threads})")
+
+
+def test_fully_connected_float_cases_tell_the_orders_apart():
+    """Over the shapes above the reference's order (and the XNNPACK-like chain from the bias) differ from the
+    runtime's on many elements, so the test above holds the order itself."""
+    reference_differs = total = 0
+    for batch, units, depth in FC_SHAPES[4:]:
+        rng = np.random.default_rng(batch * 10000 + units * 100 + depth)
+        model, inputs = _fully_connected(rng, batch, units, depth)
+        expected = run_litert(model, inputs)[0]
+        reference_differs += differ(run_profile("litert-ref", model, inputs)[0], expected)
+        total += expected.size
+    assert reference_differs > total // 10
+
+
+def test_eigen_depth_block():
+    """computeProductBlockingSizes with mr 8, nr 4, float, L1 32 KiB: max_kc 680; a larger depth is split into
+    blocks as even as the k peeling (8) allows."""
+    assert litert_opt_float.depth_block(3, 5, 40) == 40
+    assert litert_opt_float.depth_block(3, 5, 680) == 680
+    assert litert_opt_float.depth_block(3, 5, 1000) == 504
+    assert litert_opt_float.depth_block(3, 5, 1360) == 680
+
+
+def _conv(rng: np.random.Generator, batch: int, size: tuple[int, int], cin: int, cout: int, kernel: tuple[int, int],
+          stride: tuple[int, int], dilation: tuple[int, int], padding: str, activation: str):
+    w = rng.standard_normal((cout, *kernel, cin)).astype(F32)
+    b = rng.standard_normal(cout).astype(F32)
+    height, width = size
+    if padding == "SAME":
+        out = (-(-height // stride[0]), -(-width // stride[1]))
+    else:
+        out = ((height - (kernel[0] - 1) * dilation[0] - 1) // stride[0] + 1,
+               (width - (kernel[1] - 1) * dilation[1] - 1) // stride[1] + 1)
+    model = single_op_model("CONV_2D", [TensorSpec((batch, height, width, cin), "float32"),
+                                        TensorSpec(w.shape, "float32", data=w), TensorSpec((cout,), "float32", data=b)],
+                            [TensorSpec((batch, *out, cout), "float32")],
+                            {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+                             "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1],
+                             "fused_activation_function": activation})
+    return model, [rng.standard_normal((batch, height, width, cin)).astype(F32)]
+
+
+CONV_CASES = [
+    (1, (12, 12), 16, 24, (3, 3), (1, 1), (1, 1), "SAME", "NONE"),
+    (2, (9, 7), 5, 13, (3, 2), (2, 1), (1, 1), "VALID", "RELU6"),
+    (1, (10, 11), 8, 1, (3, 3), (1, 2), (1, 1), "SAME", "NONE"),  # one output channel: GEMV
+    (1, (8, 8), 32, 9, (1, 1), (1, 1), (1, 1), "SAME", "RELU"),  # 1x1: the input is the matrix
+    (2, (11, 9), 3, 7, (3, 3), (1, 1), (2, 2), "SAME", "NONE"),  # dilated im2col
+    (1, (9, 9), 80, 12, (3, 3), (1, 1), (1, 1), "SAME", "NONE"),  # depth 720: two depth blocks
+]
+
+
+@pytest.mark.parametrize("index", range(len(CONV_CASES)))
+def test_conv2d_float_follows_im2col_and_eigen(index):
+    rng = np.random.default_rng(index)
+    model, inputs = _conv(rng, *CONV_CASES[index])
+    expected = run_litert(model, inputs)
+    assert_same(expected, run_profile("litert-opt", model, inputs), f"CONV_2D case {index}")
+    if CONV_CASES[index][3] % 8:  # output channels in blocks of 8 sum in the reference's order (then the bias)
+        assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+
+
+DEPTHWISE_CASES = [
+    (1, (11, 11), 32, 1, (5, 5), (1, 1), (1, 1), "SAME", "NONE"),
+    (2, (9, 8), 3, 4, (3, 3), (2, 1), (1, 2), "SAME", "RELU6"),
+    (1, (13, 10), 8, 2, (3, 4), (1, 2), (2, 1), "VALID", "NONE"),
+    (1, (7, 7), 17, 1, (5, 3), (2, 2), (1, 1), "SAME", "RELU_N1_TO_1"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(DEPTHWISE_CASES)))
+def test_depthwise_conv2d_float_follows_the_row_accumulation(index):
+    batch, (height, width), cin, multiplier, kernel, stride, dilation, padding, activation = DEPTHWISE_CASES[index]
+    rng = np.random.default_rng(100 + index)
+    cout = cin * multiplier
+    w = rng.standard_normal((1, *kernel, cout)).astype(F32)
+    b = rng.standard_normal(cout).astype(F32)
+    if padding == "SAME":
+        out = (-(-height // stride[0]), -(-width // stride[1]))
+    else:
+        out = ((height - (kernel[0] - 1) * dilation[0] - 1) // stride[0] + 1,
+               (width - (kernel[1] - 1) * dilation[1] - 1) // stride[1] + 1)
+    model = single_op_model("DEPTHWISE_CONV_2D", [TensorSpec((batch, height, width, cin), "float32"),
+                                                  TensorSpec(w.shape, "float32", data=w),
+                                                  TensorSpec((cout,), "float32", data=b)],
+                            [TensorSpec((batch, *out, cout), "float32")],
+                            {"padding": padding, "depth_multiplier": multiplier, "stride_h": stride[0],
+                             "stride_w": stride[1], "dilation_h_factor": dilation[0],
+                             "dilation_w_factor": dilation[1], "fused_activation_function": activation})
+    inputs = [rng.standard_normal((batch, height, width, cin)).astype(F32)]
+    got = run_profile("litert-opt", model, inputs)
+    for threads in (None, 2):
+        expected = run_litert(model, inputs, threads)
+        assert_same(expected, got, f"DEPTHWISE_CONV_2D case {index} ({threads} threads)")
+    assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+    # the compiled ``acc += x * w`` is not contracted to an FMA: the fused chain in the same order differs
+    try:
+        litert_opt_float.FUSED = True
+        fused = run_profile("litert-opt", model, inputs)
+    finally:
+        litert_opt_float.FUSED = False
+    assert differ(fused[0], expected[0]) > 0
+
+
+def test_hard_swish_float_vector_blocks_and_tail():
+    specials = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, -3.0, 3.0, -3.0000002, 1e-45, -1e-45, 3e38,
+                         -3e38, 1e-39, -1e-39, 6.0, -6.0, 2.9999998], F32)
+    rng = np.random.default_rng(7)
+    for size in (3, 4, 21, 23, 37, 64 + 3):
+        x = np.concatenate([specials, (rng.standard_normal(max(0, size - 21)) * 4).astype(F32), specials[:3]])[:size]
+        model = single_op_model("HARD_SWISH", [TensorSpec((size,), "float32")], [TensorSpec((size,), "float32")], {})
+        expected = run_litert(model, [x])
+        for kernels in ("fast", "spec"):
+            assert_same(expected, run_profile("litert-opt", model, [x], kernels), f"HARD_SWISH {size} ({kernels})")
+    x = (rng.standard_normal(4003) * 4).astype(F32)
+    model = single_op_model("HARD_SWISH", [TensorSpec((4003,), "float32")], [TensorSpec((4003,), "float32")], {})
+    expected = run_litert(model, [x])
+    assert_same(expected, run_profile("litert-opt", model, [x]), "HARD_SWISH 4003")
+    assert differ(run_profile("litert-ref", model, [x])[0], expected[0]) > 100
+
+
+TRANSPOSE_CASES = [  # batch, (in_h, in_w), cin, cout, kernel, stride, padding, activation
+    (1, (8, 8), 6, 12, (3, 3), (2, 2), "SAME", "NONE"),
+    (2, (5, 7), 17, 3, (4, 3), (2, 1), "VALID", "RELU6"),
+    (1, (9, 6), 3, 9, (3, 3), (2, 2), "SAME", "RELU"),
+    (1, (6, 6), 40, 1, (3, 3), (1, 1), "SAME", "NONE"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(TRANSPOSE_CASES)))
+def test_transpose_conv_float_follows_gemm_and_col2im(index):
+    batch, (height, width), cin, cout, kernel, stride, padding, activation = TRANSPOSE_CASES[index]
+    rng = np.random.default_rng(200 + index)
+    out_h, out_w = (height * stride[0], width * stride[1]) if padding == "SAME" else \
+        ((height - 1) * stride[0] + kernel[0], (width - 1) * stride[1] + kernel[1])
+    w = rng.standard_normal((cout, *kernel, cin)).astype(F32)
+    b = rng.standard_normal(cout).astype(F32)
+    shape = TensorSpec((4,), "int32", data=np.array([batch, out_h, out_w, cout], np.int32))
+    model = single_op_model("TRANSPOSE_CONV", [shape, TensorSpec(w.shape, "float32", data=w),
+                                               TensorSpec((batch, height, width, cin), "float32"),
+                                               TensorSpec((cout,), "float32", data=b)],
+                            [TensorSpec((batch, out_h, out_w, cout), "float32")],
+                            {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+                             "fused_activation_function": activation})
+    inputs = [rng.standard_normal((batch, height, width, cin)).astype(F32)]
+    got = run_profile("litert-opt", model, inputs)
+    for threads in (None, 2):
+        expected = run_litert(model, inputs, threads)
+        assert_same(expected, got, f"TRANSPOSE_CONV case {index} ({threads} threads)")
+    assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
