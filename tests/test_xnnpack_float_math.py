@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CPU_SKIP_PREFIX, cpu_flags
 
 from refinterp.modelbuilder import TensorSpec, single_op_model
 from refinterp.ops.emulation import xnnpack_float
@@ -114,20 +114,12 @@ def test_ftz_detects_tininess_after_rounding():
 # SOFTMAX (refinterp/ops/emulation/xnnpack_float_math.py)
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((row for row in text.splitlines() if row.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
-
 
 def _require_avx512f() -> None:
     """XNNPACK picks its AVX-512F raddstoreexpminusmax / rmax kernels only where the CPU has AVX-512F; an AVX2 CPU
     runs 8-lane kernels (other sums, other last bits: not emulated)."""
-    if "avx512f" not in _cpu_flags():
-        pytest.skip("cpu lacks avx512f: XNNPACK runs its avx2 softmax kernels there (not emulated)")
+    if "avx512f" not in cpu_flags():
+        pytest.skip(f"{CPU_SKIP_PREFIX} avx512f: XNNPACK runs its avx2 softmax kernels there (not emulated)")
 
 
 def _softmax_model(shape: tuple[int, ...], beta: float = 1.0) -> bytes:
