@@ -893,3 +893,26 @@ def test_convolution_of_an_empty_image_is_refused_but_an_empty_batch_runs(op, dt
     else:
         assert_both_refuse(model, inputs)
         assert "height and width must be positive" in str(refinterp_error(model, inputs))
+
+
+@pytest.mark.parametrize("outputs_order", ["next-then-old", "swap", "other-then-next"])
+def test_while_body_returning_its_own_input_follows_litert_copy_order(outputs_order):
+    """Seed 20261213: a WHILE body whose outputs list one of its own inputs (i_next = i + 1, then i itself as the
+    second loop variable). LiteRT's Eval_static copies the body's outputs into the WHILE's outputs one after the
+    other, and the body's inputs share that memory: the second copy reads the first one's result (n becomes
+    i + 1, not i). refinterp returned the body's input as it was when the body ran."""
+    # every order makes progress (i grows or jumps to n = 7), so that LiteRT's loop ends
+    body_outputs = {"next-then-old": [3, 0], "swap": [1, 0], "other-then-next": [1, 3]}[outputs_order]
+    main = ([TensorSpec((), "int32", name="i"), TensorSpec((), "int32", name="n"),
+             TensorSpec((), "int32", name="i_out"), TensorSpec((), "int32", name="n_out")],
+            [OpSpec("WHILE", [0, 1], [2, 3], {"cond_subgraph_index": 1, "body_subgraph_index": 2})], [0, 1], [2, 3])
+    cond = SubgraphSpec([TensorSpec((), "int32", name="ci"), TensorSpec((), "int32", name="cn"),
+                         TensorSpec((), "int32", name="limit", data=np.array(3, np.int32)),
+                         TensorSpec((), "bool", name="go")], [OpSpec("LESS", [0, 2], [3])], [0, 1], [3], "cond")
+    body = SubgraphSpec([TensorSpec((), "int32", name="bi"), TensorSpec((), "int32", name="bn"),
+                         TensorSpec((), "int32", name="one", data=np.array(1, np.int32)),
+                         TensorSpec((), "int32", name="bi_next")],
+                        [OpSpec("ADD", [0, 2], [3])], [0, 1], body_outputs, "body")
+    model = build_model(*main, subgraphs=[cond, body])
+    for start in (0, 2, 5):
+        assert_same(model, [np.array(start, np.int32), np.array(7, np.int32)])

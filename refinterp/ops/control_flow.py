@@ -107,6 +107,8 @@ class WhileParams:
     body_subgraph_index: int
     #: a loop variable may change shape (LiteRT's Eval_dynamic), else Eval_static
     dynamic: bool = False
+    #: per body output, the position of the body input that is the same tensor (None: another tensor)
+    output_is_input: tuple[int | None, ...] = ()
 
 
 def _check_cond_output(tensor_type: str, shape: tuple[int, ...]) -> str | None:
@@ -159,7 +161,24 @@ def prepare_while(ctx: OpContext) -> WhileParams:
             ctx.set_output_dynamic(position)
         else:
             ctx.set_output_shape(position, shape)
-    return WhileParams(host, cond_index, body_index, dynamic)
+    # A body output that is one of the body's own inputs: the last position holding that tensor is the one whose
+    # data pointer LiteRT's Eval_static sets last (body_input->data = this_output->data, input by input).
+    input_position = {tensor: position for position, tensor in enumerate(body.inputs)}
+    output_is_input = tuple(input_position.get(tensor) for tensor in body.outputs)
+    return WhileParams(host, cond_index, body_index, dynamic, output_is_input)
+
+
+def _copy_body_outputs(params: WhileParams, loop_values: list[np.ndarray],
+                       body_outputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """Eval_static's copy of the body's outputs into the WHILE's outputs, one after the other. The body's inputs
+    share memory with the WHILE's outputs, so a body output that is a body input reads that output as the copy has
+    left it: a value already overwritten when its position comes first (measured: outputs (i + 1, i) give
+    (i + 1, i + 1))."""
+    values = list(loop_values)
+    for position, (value, source) in enumerate(zip(body_outputs, params.output_is_input)):
+        values[position] = values[source].copy() if source is not None else value
+    return values
+
 
 
 def while_spec(params: WhileParams, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -191,7 +210,8 @@ def while_spec(params: WhileParams, *inputs: np.ndarray) -> tuple[np.ndarray, ..
             raise EvalError(f"the loop's condition is still true after {iterations} iterations, the limit "
                             "(raise it: Interpreter(max_while_iterations=...) or REFINTERP_MAX_WHILE_ITERATIONS)")
         last_inputs = values
-        values = host.run_subgraph(params.body_subgraph_index, values)
+        outputs = host.run_subgraph(params.body_subgraph_index, values)
+        values = list(outputs) if params.dynamic else _copy_body_outputs(params, values, outputs)
         iterations += 1
 
 
