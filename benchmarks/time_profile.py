@@ -2,7 +2,7 @@
 docs/performance.md ("Where the time goes"), computed from the benchmark's JSON so that they can be checked.
 
     python benchmarks/time_profile.py benchmarks/models.json [--avx2 benchmarks/models_avx2.json]
-        [--before OLD_models.json] [--slowest 14]
+        [--before OLD_models.json] [--slowest 14] [--models-table]
 
 Prints markdown:
 
@@ -129,6 +129,37 @@ def before_after_table(before: dict, after: dict) -> list[str]:
     return lines
 
 
+def models_table(report: dict, avx2: dict | None) -> list[str]:
+    """The per-model table of docs/performance.md: refinterp's and BUILTIN_REF's median ms, and each runtime's
+    median over refinterp's (above 1: refinterp is faster); with ``avx2``, the forced-AVX2 run's columns."""
+    other = _timed(avx2) if avx2 else {}
+    head = "| model | ops | refinterp ms | BUILTIN_REF ms | BUILTIN_REF / refinterp | optimized / refinterp | " \
+           "XNNPACK / refinterp |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|"
+    if avx2:
+        head += " refinterp ms (AVX2) | BUILTIN_REF / refinterp (AVX2) | optimized / refinterp (AVX2) |"
+        rule += "---:|---:|---:|"
+    lines = [head, rule]
+
+    def ratio(model: dict | None, runtime: str) -> str:
+        if model is None:
+            return "-"
+        theirs, ours = _median_ms(model, runtime), _median_ms(model, "refinterp")
+        return f"{theirs / ours:.2f}" if theirs and ours else "-"
+
+    for name, model in sorted(_timed(report).items(), key=lambda kv: _short(kv[0]).lower()):
+        ref = _median_ms(model, "litert-ref")
+        row = (f"| {_short(name)} | {model['ops']} | {_fmt(_median_ms(model, 'refinterp'))} | "
+               f"{_fmt(ref) if ref else '-'} | {ratio(model, 'litert-ref')} | {ratio(model, 'litert')} | "
+               f"{ratio(model, 'xnnpack')} |")
+        if avx2:
+            twin = other.get(name)
+            ours = _median_ms(twin, "refinterp") if twin else None
+            row += f" {_fmt(ours) if ours else '-'} | {ratio(twin, 'litert-ref')} | {ratio(twin, 'litert')} |"
+        lines.append(row)
+    return lines
+
+
 def summary(report: dict) -> list[str]:
     ratios = [r for m in _timed(report).values() if (r := _ratio(m)) is not None]
     slower = sum(r < 1.0 for r in ratios)
@@ -147,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--avx2", type=Path, default=None)
     parser.add_argument("--before", type=Path, default=None)
     parser.add_argument("--slowest", type=int, default=None)
+    parser.add_argument("--models-table", action="store_true", help="also the per-model table")
     args = parser.parse_args(argv)
     report = json.loads(args.report.read_text())
     avx2 = json.loads(args.avx2.read_text()) if args.avx2 else None
@@ -154,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     if avx2:
         out += ["AVX2: " + summary(avx2)[0]]
     out += ["", *op_type_table(report, avx2), "", *slowest_table(report, args.slowest)]
+    if args.models_table:
+        out += ["", *models_table(report, avx2)]
     if args.before:
         out += ["", *before_after_table(json.loads(args.before.read_text()), report)]
     print("\n".join(out))
