@@ -59,6 +59,15 @@ def _litert_tensors(path: Path, inputs: list[np.ndarray]) -> dict[int, np.ndarra
     return get_runtime("litert-ref").run(str(path), inputs).tensors
 
 
+def tensor_values(subgraph, inputs, outputs=()) -> dict:
+    """Every tensor value of a single-operator subgraph: its constants, the model inputs given, and the outputs
+    given (LiteRT's), by tensor index."""
+    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
+    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
+    values.update(dict(zip(subgraph.outputs, outputs)))
+    return values
+
+
 def _check_model_against_litert(path: Path, elements_per_op: int, seed: int = 0) -> dict[str, int]:
     """Every operator of the model: random elements explained on LiteRT's tensors equal LiteRT's outputs. Returns
     how many elements each operator type had explained in detail."""
@@ -294,9 +303,7 @@ def test_random_single_operator_cases_equal_litert(kind: tuple[str, str]) -> Non
         if len(subgraph.operators) != 1:
             continue
         op = subgraph.operators[0]
-        values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-        values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
-        values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+        values = tensor_values(subgraph, case.inputs, outputs)
         rng = np.random.default_rng(seed)
         for output, tensor_index in enumerate(op.outputs):
             expected = values.get(tensor_index)
@@ -404,8 +411,7 @@ def test_detailed_steps_name_the_rule(kind: tuple[str, str], names: tuple[str, .
     case = make_case(*kind, 0)
     model = parse_model(case.model)
     subgraph = model.subgraphs[0]
-    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
+    values = tensor_values(subgraph, case.inputs)
     op = subgraph.operators[0]
     interpreter = Interpreter(model_content=case.model)
     interpreter.allocate_tensors()
@@ -444,9 +450,7 @@ def test_tflm_integer_lstm_explained_equals_tflm() -> None:
         op = subgraph.operators[0]
         if op.outputs[0] not in subgraph.outputs:
             continue
-        values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-        values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, case.inputs)})
-        values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+        values = tensor_values(subgraph, case.inputs, outputs)
         expected = values[op.outputs[0]]
         rng = np.random.default_rng(seed)
         for _ in range(3):
@@ -539,9 +543,7 @@ def test_l2_pool_topk_one_hot_scatter_nd_every_element_equals_litert(name: str) 
     model = parse_model(model_bytes)
     subgraph = model.subgraphs[0]
     op = subgraph.operators[0]
-    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
-    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    values = tensor_values(subgraph, inputs, outputs)
     cache: dict = {}
     for output, tensor_index in enumerate(op.outputs):
         expected = values[tensor_index]
@@ -643,9 +645,7 @@ def test_nms_and_detection_postprocess_every_element_equals_litert(name: str) ->
     model = parse_model(model_bytes)
     subgraph = model.subgraphs[0]
     op = subgraph.operators[0]
-    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
-    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    values = tensor_values(subgraph, inputs, outputs)
     cache: dict = {}
     seen: set[str] = set()
     rng = np.random.default_rng(3)
@@ -692,9 +692,7 @@ def _every_element_equals_litert(model_bytes: bytes, inputs: list[np.ndarray], o
     model = parse_model(model_bytes)
     subgraph = model.subgraphs[0]
     op = subgraph.operators[0]
-    values = {t.index: t.data for t in subgraph.tensors if t.data is not None}
-    values.update({i: np.asarray(v, subgraph.tensors[i].dtype) for i, v in zip(subgraph.inputs, inputs)})
-    values.update({i: v for i, v in zip(subgraph.outputs, outputs)})
+    values = tensor_values(subgraph, inputs, outputs)
     rng = np.random.default_rng(seed)
     cache: dict = {}
     reports = []
