@@ -497,8 +497,10 @@ def _decreasing_partial_arg_sort(values: np.ndarray, num_to_sort: int) -> list[i
                                   lambda i, j: as_list[i] > as_list[j])[:num_to_sort]
 
 
-def detection_postprocess_spec(p: DetectionParams, box_encodings: np.ndarray, class_predictions: np.ndarray,
-                               anchors: np.ndarray) -> tuple[np.ndarray, ...]:
+def _boxes_and_scores(p: DetectionParams, box_encodings: np.ndarray, class_predictions: np.ndarray,
+                      anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The decoded boxes, the class scores per box without the background columns (dequantized from uint8), and
+    how many background columns were dropped."""
     boxes = decode_boxes(p, box_encodings, anchors)
     num_boxes = boxes.shape[0]
     if class_predictions.dtype == np.uint8:
@@ -507,7 +509,12 @@ def detection_postprocess_spec(p: DetectionParams, box_encodings: np.ndarray, cl
         scores = class_predictions
     num_with_background = class_predictions.shape[2]
     label_offset = num_with_background - p.num_classes
-    scores = scores.reshape(num_boxes, num_with_background)[:, label_offset:]
+    return boxes, scores.reshape(num_boxes, num_with_background)[:, label_offset:], label_offset
+
+
+def detection_postprocess_spec(p: DetectionParams, box_encodings: np.ndarray, class_predictions: np.ndarray,
+                               anchors: np.ndarray) -> tuple[np.ndarray, ...]:
+    boxes, scores, _ = _boxes_and_scores(p, box_encodings, class_predictions, anchors)
     n = p.num_detected_boxes
     out_boxes = np.zeros((1, n, NUM_COORD_BOX), F32)
     out_classes = np.zeros((1, n), F32)
@@ -958,15 +965,7 @@ def explain_detection_postprocess(ctx: OpContext, p: DetectionParams, inputs: li
     that selects the detection of the element's row (fast NMS on each box's best class score, or regular NMS class
     by class and the merge), the class scores of the box behind it, its box decoding, and the value written."""
     box_encodings, class_predictions, anchors = (np.asarray(v) for v in inputs[:3])
-    boxes = decode_boxes(p, box_encodings, anchors)
-    num_boxes = boxes.shape[0]
-    if class_predictions.dtype == np.uint8:
-        all_scores = _dequantize_scores(p, class_predictions)
-    else:
-        all_scores = class_predictions
-    num_with_background = class_predictions.shape[2]
-    label_offset = num_with_background - p.num_classes
-    scores = all_scores.reshape(num_boxes, num_with_background)[:, label_offset:]
+    boxes, scores, label_offset = _boxes_and_scores(p, box_encodings, class_predictions, anchors)
     trace.add("options", [p.max_detections, p.max_classes_per_detection, p.detections_per_class,
                           p.use_regular_nms, float(p.score_threshold), float(p.iou_threshold), p.num_classes],
               "max_detections, max_classes_per_detection, detections_per_class, use_regular_nms, "

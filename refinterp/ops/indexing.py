@@ -296,7 +296,10 @@ def prepare_scatter_nd(ctx: OpContext) -> ScatterNdParams:
     return ScatterNdParams(output_shape)
 
 
-def scatter_nd_spec(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray, shape: np.ndarray) -> np.ndarray:
+def _scatter_coordinates(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray,
+                         shape: np.ndarray) -> tuple[tuple[int, ...], int, np.ndarray, list[int] | None]:
+    """The output shape, the index depth nd, the slices' coordinates (int64, one row per slice) and the first
+    coordinate out of bounds (None when all are in bounds: scatter_nd.cc checks them all before writing)."""
     output_shape = p.shape
     if output_shape is None:
         output_shape = _scatter_shape(indices.shape, updates.shape, np.shape(shape),
@@ -306,14 +309,19 @@ def scatter_nd_spec(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray
     coords = indices.reshape(n_slices, nd).astype(np.int64)
     limits = np.array(output_shape[:nd], dtype=np.int64)
     bad = np.any((coords < 0) | (coords >= limits), axis=1)
-    if bad.any():
-        raise EvalError(f"scatter_nd index {coords[bad][0].tolist()} is out of bounds for shape {list(output_shape)}")
+    return output_shape, nd, coords, (coords[bad][0].tolist() if bad.any() else None)
+
+
+def scatter_nd_spec(p: ScatterNdParams, indices: np.ndarray, updates: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    output_shape, nd, coords, out_of_bounds = _scatter_coordinates(p, indices, updates, shape)
+    if out_of_bounds is not None:
+        raise EvalError(f"scatter_nd index {out_of_bounds} is out of bounds for shape {list(output_shape)}")
     slices = math.prod(output_shape[:nd])
     slice_size = math.prod(output_shape[nd:])
     out = np.zeros((slices, slice_size), dtype=updates.dtype)
-    if n_slices:
-        rows = np.ravel_multi_index(tuple(coords.T), output_shape[:nd]) if nd else np.zeros(n_slices, np.int64)
-        slabs = updates.reshape(n_slices, slice_size)
+    if len(coords):
+        rows = np.ravel_multi_index(tuple(coords.T), output_shape[:nd]) if nd else np.zeros(len(coords), np.int64)
+        slabs = updates.reshape(len(coords), slice_size)
         if out.dtype == np.bool_:
             np.logical_or.at(out, rows, slabs)
         else:
@@ -561,23 +569,15 @@ def explain_scatter_nd(ctx: OpContext, p: ScatterNdParams, inputs: list, index: 
     """SCATTER_ND output ``index``: the update slices whose index names the element's slice, added in index order
     to a zero of the output type (float32 rounding each sum, integers wrapping, bool OR)."""
     indices, updates, shape = np.asarray(inputs[0]), np.asarray(inputs[1]), inputs[2]
-    output_shape = p.shape
-    if output_shape is None:
-        output_shape = _scatter_shape(indices.shape, updates.shape, np.shape(shape),
-                                      tuple(int(v) for v in np.reshape(shape, -1)), EvalError)
-    nd = indices.shape[-1]
-    n_slices = math.prod(indices.shape[:-1])
-    coords = indices.reshape(n_slices, nd).astype(np.int64)
-    limits = np.array(output_shape[:nd], dtype=np.int64)
-    bad = np.any((coords < 0) | (coords >= limits), axis=1)
-    if bad.any():  # the kernel fails at invoke: no element to explain
-        raise trace.not_detailed(f"an index out of bounds ({coords[bad][0].tolist()} for shape {list(output_shape)})")
+    output_shape, nd, coords, out_of_bounds = _scatter_coordinates(p, indices, updates, shape)
+    if out_of_bounds is not None:  # the kernel fails at invoke: no element to explain
+        raise trace.not_detailed(f"an index out of bounds ({out_of_bounds} for shape {list(output_shape)})")
     target, within = tuple(int(i) for i in index[:nd]), tuple(int(i) for i in index[nd:])
     slice_shape = tuple(output_shape[nd:])
     offset = int(np.ravel_multi_index(within, slice_shape)) if slice_shape else 0
     trace.add("output slice", list(target), f"the element's first {nd} coordinates (the index depth) name its slice "
               f"of shape {list(slice_shape)}; position {list(within)} in it (flat {offset})")
-    slabs = updates.reshape(n_slices, math.prod(slice_shape))
+    slabs = updates.reshape(len(coords), math.prod(slice_shape))
     hits = [int(i) for i in np.flatnonzero(np.all(coords == np.array(target, dtype=np.int64), axis=1))]
     outer = indices.shape[:-1]
     total = np.zeros(1, dtype=updates.dtype)  # the zero tensor the kernel starts from
@@ -591,7 +591,7 @@ def explain_scatter_nd(ctx: OpContext, p: ScatterNdParams, inputs: list, index: 
             items.append({"update": [int(v) for v in np.unravel_index(i, outer)] if outer else [],
                           "value": slabs[i, offset].item(), "running": total[0].item()})
     trace.add("updates scattered here", [slabs[i, offset].item() for i in hits],
-              f"{len(hits)} of the {n_slices} indices name slice {list(target)}, in index order; each update's "
+              f"{len(hits)} of the {len(coords)} indices name slice {list(target)}, in index order; each update's "
               f"element at position {list(within)} of its slice (items: the running result after each)", items=items)
     how = ("OR of the values (bool)" if updates.dtype == np.bool_ else
            "added in float32, one rounding per sum" if updates.dtype.kind == "f" else f"added in {updates.dtype}, "
