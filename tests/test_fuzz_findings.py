@@ -916,3 +916,19 @@ def test_while_body_returning_its_own_input_follows_litert_copy_order(outputs_or
     model = build_model(*main, subgraphs=[cond, body])
     for start in (0, 2, 5):
         assert_same(model, [np.array(start, np.int32), np.array(7, np.int32)])
+
+
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"])
+def test_pooling_with_a_valid_window_wider_than_the_input_gives_an_empty_output(op):
+    """A VALID window wider than the input: pooling.cc resizes the output to what ComputeOutSize gives (LiteRT
+    reports both spatial sizes 0), and runs it. Found by the op-case exploration (AVERAGE_POOL_2D int8, case
+    seed 15151399): the spec kernel's window slices wrapped around on the empty output."""
+    dtype = "float32" if op == "L2_POOL_2D" else "int8"
+    scale, zero_point = (None, None) if dtype == "float32" else (0.0865, -50)
+    model = single_op_model(op, [TensorSpec((1, 8, 1, 2), dtype, scale, zero_point)],
+                            [TensorSpec((1, 4, 0, 2), dtype, scale, zero_point)],
+                            {"padding": "VALID", "filter_height": 2, "filter_width": 7, "stride_h": 2,
+                             "stride_w": 3, "fused_activation_function": "RELU"})
+    x = np.arange(16).reshape(1, 8, 1, 2).astype(dtype)
+    assert_same(model, [x])
+    assert run_refinterp(model, [x], kernels="spec")[0].shape == (1, 0, 0, 2)

@@ -94,13 +94,17 @@ def max_pool2d_spec(p: Pool2DParams, x: np.ndarray) -> np.ndarray:
 def _clipped_window_sum(p: Pool2DParams, x: np.ndarray, accumulate_dtype: type) -> tuple[np.ndarray, np.ndarray]:
     """(sum, count) over each output's window clipped to the image, taps added in the order fy, fx."""
     win = p.window
+    total = np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]), dtype=accumulate_dtype)
+    count = np.zeros((1, win.out_h, win.out_w, 1), dtype=np.int64)
+    if win.out_h == 0 or win.out_w == 0:
+        # an empty output (pooling.cc runs a window larger than the input into one): the slices below would
+        # wrap around with out_h - 1 < 0
+        return total, count
     pad_bottom = max(0, (win.out_h - 1) * p.stride_h + p.filter_h - win.pad_h - x.shape[1])
     pad_right = max(0, (win.out_w - 1) * p.stride_w + p.filter_w - win.pad_w - x.shape[2])
     pads = ((0, 0), (win.pad_h, pad_bottom), (win.pad_w, pad_right), (0, 0))
     padded = np.pad(x.astype(accumulate_dtype), pads)  # padding cells add 0 (+0.0: the sum is never -0.0)
     inside = np.pad(np.ones((1,) + x.shape[1:3] + (1,), dtype=np.int64), pads)
-    total = np.zeros((x.shape[0], win.out_h, win.out_w, x.shape[3]), dtype=accumulate_dtype)
-    count = np.zeros((1, win.out_h, win.out_w, 1), dtype=np.int64)
     for ky in range(p.filter_h):
         for kx in range(p.filter_w):
             rows = slice(ky, ky + (win.out_h - 1) * p.stride_h + 1, p.stride_h)
