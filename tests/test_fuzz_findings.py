@@ -932,3 +932,25 @@ def test_pooling_with_a_valid_window_wider_than_the_input_gives_an_empty_output(
     x = np.arange(16).reshape(1, 8, 1, 2).astype(dtype)
     assert_same(model, [x])
     assert run_refinterp(model, [x], kernels="spec")[0].shape == (1, 0, 0, 2)
+
+
+def test_a_reduction_over_millions_of_axis_values_runs_like_litert():
+    """Campaign 20261214: a REDUCE_ALL whose axis tensor (a variable, all zeros) had 2**24 values. LiteRT resolves
+    them in 0.5 s; refinterp's axis loop ran in Python, once at prepare of the output shape and once in the
+    kernel (a hang under the fuzzer's coverage tracing). The axes are now resolved vectorized (``resolve_axes``),
+    for the constant axis lists of the arithmetic reductions too."""
+    count = 1 << 24
+    axis_values = np.where(np.arange(count) % 3 == 0, -1, 1).astype(np.int32)  # duplicates, negative values
+    model = single_op_model("REDUCE_ALL", [TensorSpec((2, 3), "bool"), TensorSpec((count,), "int32")],
+                            [TensorSpec((2,), "bool")], {"keep_dims": False})
+    x = np.array([[True, True, True], [True, False, True]])
+    assert_same(model, [x, axis_values])
+    constant = single_op_model("SUM", [TensorSpec((2, 3), "float32"),
+                                       TensorSpec((1 << 22,), "int32", data=axis_values[:1 << 22])],
+                               [TensorSpec((2,), "float32")], {"keep_dims": False})
+    assert_same(constant, [np.arange(6, dtype=np.float32).reshape(2, 3)])
+    out_of_range = axis_values.copy()
+    out_of_range[count - 5] = 2
+    assert_both_refuse(model, [x, out_of_range])
+    message = str(refinterp_error(model, [x, out_of_range]))
+    assert "axis 2 is out of range for a rank-2 input" in message

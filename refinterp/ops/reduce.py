@@ -117,6 +117,24 @@ class ReduceParams:
     bytes_as_uint8: bool = False  # SUM int8 under litert-ref: the bytes read as uint8 (see sum_spec)
 
 
+def resolve_axes(shape: tuple[int, ...], values: np.ndarray, keep_dims: bool,
+                 fail: Callable[[str], Exception]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """reduce.cc ResolveAxis: every axis value in [-rank, rank) (the first one outside is the error), negative
+    ones counted from the end, duplicates ignored; the sorted axes and the output shape (ResizeOutputTensor: a
+    reduced dimension is 1 with keep_dims, else dropped). Vectorized: an axis list may hold millions of values."""
+    rank = len(shape)
+    values = np.asarray(values).reshape(-1).astype(np.int64)
+    outside = np.flatnonzero((values < -rank) | (values >= rank))
+    if outside.size:
+        raise fail(f"axis {int(values[outside[0]])} is out of range for a rank-{rank} input")
+    reduced = np.zeros(rank, dtype=bool)
+    reduced[np.where(values < 0, values + rank, values)] = True
+    axes = tuple(int(d) for d in np.flatnonzero(reduced))
+    if keep_dims:
+        return axes, tuple(1 if reduced[d] else n for d, n in enumerate(shape))
+    return axes, tuple(n for d, n in enumerate(shape) if not reduced[d])
+
+
 def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
     ctx.check_inputs(2, 2)
     x, axis_tensor, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
@@ -136,20 +154,8 @@ def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
             raise ctx.unsupported("a non-constant axis tensor (dynamic output shape)")
         axis_values = np.zeros(0, dtype=np.int32)  # an empty axis list has no buffer to hold
     x_shape = ctx.shape(x)
-    rank = len(x_shape)
-    axes: list[int] = []
-    for value in np.asarray(axis_values).reshape(-1).tolist():
-        if not -rank <= value < rank:
-            raise ctx.fail(f"axis {value} is out of range for a rank-{rank} input")
-        resolved = value + rank if value < 0 else value
-        if resolved not in axes:
-            axes.append(resolved)
-    axes.sort()
     keep_dims = bool(ctx.options.get("keep_dims", False))
-    if keep_dims:
-        output_shape = tuple(1 if d in axes else n for d, n in enumerate(x_shape))
-    else:
-        output_shape = tuple(n for d, n in enumerate(x_shape) if d not in axes)
+    axes, output_shape = resolve_axes(x_shape, axis_values, keep_dims, ctx.fail)
     reduced_count = math.prod(x_shape[d] for d in axes)
     if op == "REDUCE_PROD" and x.type_name not in ("int8", "int16") and x.quantization is not None:
         # reduce.cc PrepareProd refuses quantization parameters on any other type (measured, float32:
@@ -158,7 +164,7 @@ def _prepare_reduce(ctx: OpContext, op: str) -> ReduceParams:
     common = dict(op=op, axes=tuple(axes), keep_dims=keep_dims, output_shape=output_shape,
                   # LiteRT's ReduceAllDims shortcut; TFLM always starts from the initial value (a SUM of -0.0
                   # is +0.0 there)
-                  reduced_count=reduced_count, reduces_all=len(axes) == rank and ctx.profile != "tflm")
+                  reduced_count=reduced_count, reduces_all=len(axes) == len(x_shape) and ctx.profile != "tflm")
     if x.type_name not in ("int8", "uint8", "int16"):
         return ReduceParams(**common, quantized=False)
 
@@ -396,23 +402,12 @@ class LogicalReduceParams:
     output_shape: tuple[int, ...] | None
 
 
-def _logical_reduce_plan(shape: tuple[int, ...], values: tuple[int, ...], keep_dims: bool,
+def _logical_reduce_plan(shape: tuple[int, ...], values: np.ndarray, keep_dims: bool,
                          fail: Callable[[str], Exception]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """ResolveAxis: the sorted unique axes and the output shape (ResizeOutputTensor)."""
-    rank = len(shape)
-    if rank == 0:  # ResolveAxis' scalar case: no axis is read (any value is accepted), the output is a scalar
+    if len(shape) == 0:  # ResolveAxis' scalar case: no axis is read (any value is accepted), the output is a scalar
         return (), ()
-    axes: list[int] = []
-    for value in values:
-        if not -rank <= value < rank:
-            raise fail(f"axis {value} is out of range for a rank-{rank} input")
-        resolved = value + rank if value < 0 else value
-        if resolved not in axes:
-            axes.append(resolved)
-    axes.sort()
-    if keep_dims:
-        return tuple(axes), tuple(1 if d in axes else n for d, n in enumerate(shape))
-    return tuple(axes), tuple(n for d, n in enumerate(shape) if d not in axes)
+    return resolve_axes(shape, values, keep_dims, fail)
 
 
 def prepare_logical_reduce(ctx: OpContext) -> LogicalReduceParams:
@@ -428,12 +423,12 @@ def prepare_logical_reduce(ctx: OpContext) -> LogicalReduceParams:
     if op == "REDUCE_ANY" and ctx.profile == "tflm":
         raise ctx.unsupported("REDUCE_ANY under profile tflm (TFLite Micro registers REDUCE_ALL only)")
     if axis_tensor.data is not None or math.prod(ctx.shape(axis_tensor)) == 0:
-        values = () if axis_tensor.data is None else tuple(int(v) for v in np.asarray(axis_tensor.data).reshape(-1))
+        values = np.zeros(0, np.int32) if axis_tensor.data is None else axis_tensor.data
         axes, output_shape = _logical_reduce_plan(ctx.shape(x), values, keep_dims, ctx.fail)
         ctx.set_output_shape(0, output_shape)
         return LogicalReduceParams(op, keep_dims, axes, output_shape)
     ctx.set_output_shape(0, lambda inputs: _logical_reduce_plan(
-        inputs[0].shape, tuple(int(v) for v in np.asarray(inputs[1]).reshape(-1)), keep_dims, EvalError)[1])
+        inputs[0].shape, inputs[1], keep_dims, EvalError)[1])
     return LogicalReduceParams(op, keep_dims, None, None)
 
 
@@ -441,8 +436,7 @@ def logical_reduce_spec(p: LogicalReduceParams, x: np.ndarray, axis: np.ndarray)
     """REDUCE_ALL: AND over the reduced axes (true when none); REDUCE_ANY: OR (false when none)."""
     axes, output_shape = p.axes, p.output_shape
     if axes is None or output_shape is None:
-        axes, output_shape = _logical_reduce_plan(x.shape, tuple(int(v) for v in np.asarray(axis).reshape(-1)),
-                                                  p.keep_dims, EvalError)
+        axes, output_shape = _logical_reduce_plan(x.shape, axis, p.keep_dims, EvalError)
     reducer = np.all if p.op == "REDUCE_ALL" else np.any
     return np.asarray(reducer(x.astype(bool), axis=axes), dtype=bool).reshape(output_shape)
 
