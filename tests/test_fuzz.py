@@ -138,6 +138,27 @@ def test_classify_messages_and_disagreements():
     assert set(FAILURE_CLASSES) <= set(CLASSES)
 
 
+def test_a_scalar_output_keeps_its_shape_and_an_unwritten_scalar_is_not_compared():
+    """Campaign 20261214: a RESHAPE mutant whose scalar output LiteRT never writes. The harness summarized 0-d
+    outputs as shape [1] (``np.ascontiguousarray`` makes them 1-d) and its unwritten mask came out 0-d, so the
+    undefined element was compared: a disagreement that was the harness's."""
+    from refinterp.tools.fuzz import worker
+
+    (summary,) = worker.summarize_outputs([np.array(1.5, np.float32)])
+    assert summary["shape"] == [] and summary["array"].shape == ()
+    model = single_op_model("RESHAPE", [TensorSpec((), "float32")], [TensorSpec((), "float32")])
+    result = worker.run_litert({"content": model, "input_seed": 1})
+    assert result["status"] == "ok" and result["outputs"][0]["shape"] == []
+    ours = {"status": "ok", "stage": "outputs", "outputs": [
+        {"dtype": "float32", "shape": [], "sha256": "a", "array": np.array(np.nan, np.float32)}]}
+    theirs = {"status": "ok", "stage": "outputs", "outputs": [
+        {"dtype": "float32", "shape": [], "sha256": "b", "array": np.array(1.5e16, np.float32),
+         "unwritten": np.array(True)}]}
+    assert classify(ours, theirs).klass == "agree"
+    assert classify(ours, dict(theirs, outputs=[dict(theirs["outputs"][0], unwritten=np.array(False))])).klass \
+        == "disagree"
+
+
 def test_bad_arguments_are_one_line_errors():
     for argv in (["--mutants", "x"], ["--jobs", "0"], ["--seconds", "-1"], ["--bogus"]):
         with pytest.raises(InputError):

@@ -97,7 +97,9 @@ def _reset_peak() -> None:
 def summarize_outputs(outputs: list[np.ndarray]) -> list[dict[str, Any]]:
     summaries = []
     for value in outputs:
-        value = np.ascontiguousarray(value)
+        # (not np.ascontiguousarray: it makes a 0-d output 1-d, which hid a scalar's shape and its unwritten mask)
+        value = np.asarray(value)
+        value = value if value.flags.c_contiguous else value.copy(order="C")
         summaries.append({
             "dtype": str(value.dtype), "shape": [int(d) for d in value.shape],
             "sha256": hashlib.sha256(value.tobytes()).hexdigest(),
@@ -237,8 +239,9 @@ def _mark_unwritten(summaries: list[dict[str, Any]], outputs: list[np.ndarray], 
     for summary, first, other in zip(summaries, outputs, second):
         if first.shape != other.shape or first.dtype != other.dtype:
             continue
-        a = np.ascontiguousarray(first).view(np.uint8).reshape(*first.shape, first.dtype.itemsize)
-        b = np.ascontiguousarray(other).view(np.uint8).reshape(*other.shape, other.dtype.itemsize)
+        # byte views of the flattened copies, back in the output's own shape (a 0-d output included)
+        a = np.array(first).reshape(-1).view(np.uint8).reshape(*first.shape, first.dtype.itemsize)
+        b = np.array(other).reshape(-1).view(np.uint8).reshape(*other.shape, other.dtype.itemsize)
         unwritten = np.any(a != b, axis=-1)
         if unwritten.any():
             summary["unwritten"] = unwritten
