@@ -46,7 +46,8 @@ CASES = int(os.environ.get("REFINTERP_RANDOM_CASES") or 6)
 #: the float32 operators XNNPACK computes with its own microkernels (besides the convolutions and GEMMs)
 XNNPACK_FLOAT_KINDS = [(op, "float32") for op in (
     "LOGISTIC", "TANH", "SOFTMAX", "AVERAGE_POOL_2D", "MEAN", "RESIZE_BILINEAR", "HARD_SWISH", "RELU", "RELU6",
-    "RELU_N1_TO_1", "CEIL", "FLOOR", "ROUND", "SQUARE", "NEG")]
+    "RELU_N1_TO_1", "CEIL", "FLOOR", "ROUND", "SQUARE", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "ELU",
+    "LEAKY_RELU", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE")]
 #: every (operator, kind) an emulation profile computes differently from the reference kernels
 EMULATED_KINDS = {
     "litert-opt": [
@@ -66,13 +67,13 @@ EMULATED_KINDS = {
         ("RESIZE_BILINEAR", "int8"), ("RESIZE_BILINEAR", "uint8"), ("BATCH_MATMUL", "int8"),
         ("CONV_2D", "float32"), ("DEPTHWISE_CONV_2D", "float32"), ("FULLY_CONNECTED", "float32"),
         ("TRANSPOSE_CONV", "float32"), ("CONV_2D", "hybrid"), ("FULLY_CONNECTED", "hybrid"),
-        ("BATCH_MATMUL", "hybrid"), *XNNPACK_FLOAT_KINDS],
+        ("TRANSPOSE_CONV", "hybrid"), ("BATCH_MATMUL", "hybrid"), *XNNPACK_FLOAT_KINDS],
 }
-#: float kinds whose emulation covers only the cases the delegate takes: one it leaves runs LiteRT's optimized
-#: float kernel, not emulated (docs/profiles.md); the delegation test holds the decision to the delegate's
-DELEGATED_ONLY = {("xnnpack", "CONV_2D", "float32"), ("xnnpack", "DEPTHWISE_CONV_2D", "float32"),
-                  ("xnnpack", "FULLY_CONNECTED", "float32"), ("xnnpack", "TRANSPOSE_CONV", "float32"),
-                  ("xnnpack", "CONV_2D", "hybrid"), ("xnnpack", "FULLY_CONNECTED", "hybrid"),
+#: kinds whose emulation covers only the cases the delegate takes: one it leaves runs LiteRT's kernel, not
+#: emulated (docs/profiles.md); the delegation test holds the decision to the delegate's. (A float32 CONV_2D,
+#: DEPTHWISE_CONV_2D, FULLY_CONNECTED or TRANSPOSE_CONV the delegate leaves follows litert-opt's float rule.)
+DELEGATED_ONLY = {("xnnpack", "CONV_2D", "hybrid"), ("xnnpack", "FULLY_CONNECTED", "hybrid"),
+                  ("xnnpack", "TRANSPOSE_CONV", "hybrid"),
                   ("xnnpack", "BATCH_MATMUL", "hybrid"), *(("xnnpack", op, kind) for op, kind in XNNPACK_FLOAT_KINDS)}
 #: generated cases whose runtime behaviour is not an arithmetic rule (documented in docs/profiles.md)
 KNOWN_RUNTIME_QUIRKS = {
@@ -184,7 +185,8 @@ def test_every_table_entry_names_a_registry_operator_and_a_rule():
 
 
 #: emulated kinds whose rule is XNNPACK's AVX-512F microkernel (an AVX2-only CPU runs another: docs/profiles.md)
-AVX512F_ONLY = {("xnnpack", "LOGISTIC", "float32"), ("xnnpack", "SOFTMAX", "float32"), ("xnnpack", "MEAN", "float32")}
+AVX512F_ONLY = {("xnnpack", "LOGISTIC", "float32"), ("xnnpack", "SOFTMAX", "float32"), ("xnnpack", "MEAN", "float32"),
+                *(("xnnpack", op, "float32") for op in ("EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "ELU"))}
 
 
 def _random_params():
@@ -233,7 +235,7 @@ XNNPACK_DECISION_KINDS = [("CONV_2D", "int8"), ("CONV_2D", "uint8"), ("DEPTHWISE
                           ("RESIZE_BILINEAR", "int8"), ("BATCH_MATMUL", "int8"), ("CONV_2D", "float32"),
                           ("DEPTHWISE_CONV_2D", "float32"), ("FULLY_CONNECTED", "float32"),
                           ("TRANSPOSE_CONV", "float32"), ("CONV_2D", "hybrid"), ("FULLY_CONNECTED", "hybrid"),
-                          *XNNPACK_FLOAT_KINDS]
+                          ("TRANSPOSE_CONV", "hybrid"), *XNNPACK_FLOAT_KINDS]
 #: generated cases the delegate treats in a way no checked condition explains (docs/profiles.md)
 UNEXPLAINED_DELEGATION: set[tuple[str, str, int]] = set()
 

@@ -246,3 +246,25 @@ def test_transpose_conv_float_follows_gemm_and_col2im(index):
         expected = run_litert(model, inputs, threads)
         assert_same(expected, got, f"TRANSPOSE_CONV case {index} ({threads} threads)")
     assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+
+
+def test_a_transpose_conv_xnnpack_leaves_runs_litert_optimized_float_kernel():
+    """XNNPACK takes a TRANSPOSE_CONV only with a constant output shape; one whose shape is an input (as in
+    xmos-ai-tools/denoise_float32) stays with LiteRT's optimized kernel, so profile "xnnpack" follows litert-opt's
+    float rule there (the reference kernel's order differs)."""
+    from test_emulation_profiles import delegated_operators
+    from test_emulation_profiles import run_runtime as run_emulated_runtime
+
+    rng = np.random.default_rng(210)
+    w = rng.standard_normal((5, 3, 3, 17)).astype(F32)
+    b = rng.standard_normal(5).astype(F32)
+    model = single_op_model("TRANSPOSE_CONV", [TensorSpec((4,), "int32"), TensorSpec(w.shape, "float32", data=w),
+                                               TensorSpec((1, 6, 7, 17), "float32"),
+                                               TensorSpec((5,), "float32", data=b)],
+                            [TensorSpec((1, 12, 14, 5), "float32")],
+                            {"padding": "SAME", "stride_h": 2, "stride_w": 2})
+    inputs = [np.array([1, 12, 14, 5], np.int32), rng.standard_normal((1, 6, 7, 17)).astype(F32)]
+    assert delegated_operators(model) == [False]
+    expected = run_emulated_runtime("xnnpack", model, inputs)
+    assert_same(expected, run_profile("xnnpack", model, inputs), "TRANSPOSE_CONV left to LiteRT")
+    assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0

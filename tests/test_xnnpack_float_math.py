@@ -94,6 +94,33 @@ def test_float_chains_flush_denormals_as_xnnpack_does(op):
             assert_same(expected, run_profile("xnnpack", model, inputs, kernels), f"xnnpack {op} ({kernels})")
 
 
+@pytest.mark.parametrize("op,kernel", [("DEPTHWISE_CONV_2D", (5, 5)), ("DEPTHWISE_CONV_2D", (4, 7)),
+                                       ("DEPTHWISE_CONV_2D", (9, 9)), ("CONV_2D", (3, 3)), ("CONV_2D", (5, 6))])
+def test_depthwise_tap_order_follows_the_kernel_xnnpack_picks(op, kernel):
+    """LiteRT 2.3.0 holds f32 DWCONV kernels of up to 25 taps (taps in (kx, ky) order); a larger depthwise kernel
+    runs as the grouped IGEMM ((ky, kx) order), and a grouped CONV_2D of one input and one output channel per
+    group runs as a depthwise one (measured: 796 to 944 of 1152 outputs differed with the wrong order)."""
+    rng = np.random.default_rng(sum(kernel) * 31 + len(op))
+    channels, size = 8, 12
+    if op == "DEPTHWISE_CONV_2D":
+        w = rng.standard_normal((1, *kernel, channels)).astype(F32)
+        options = {"padding": "SAME", "depth_multiplier": 1}
+        input_channels = channels
+    else:
+        w = rng.standard_normal((channels, *kernel, 1)).astype(F32)
+        options = {"padding": "SAME"}
+        input_channels = channels  # groups = input channels / weight input channels = 8
+    b = rng.standard_normal(channels).astype(F32)
+    model = single_op_model(op, [TensorSpec((1, size, size, input_channels), "float32"),
+                                 TensorSpec(w.shape, "float32", data=w), TensorSpec((channels,), "float32", data=b)],
+                            [TensorSpec((1, size, size, channels), "float32")], options)
+    inputs = [rng.standard_normal((1, size, size, input_channels)).astype(F32)]
+    assert delegated_operators(model) == [True]
+    expected = run_runtime("xnnpack", model, inputs)
+    for kernels in ("fast", "spec"):
+        assert_same(expected, run_profile("xnnpack", model, inputs, kernels), f"xnnpack {op} {kernel} ({kernels})")
+
+
 def test_ftz_detects_tininess_after_rounding():
     """Measured on LiteRT + XNNPACK (FULLY_CONNECTED, K = 1): ``fma(x, w, b)`` with the exact result
     ``2^-126 - 2^-152`` gives 2^-126 (tiny only before rounding: kept), ``2^-126 - 3 * 2^-152`` gives +0 (it rounds

@@ -31,8 +31,13 @@ it follows profile "litert-opt" (``litert_opt.TABLE``, else the reference kernel
   denormals flushed (``xnnpack_float_math.py``); the 8-bit kinds: litert-opt's rule, as before.
 * RELU, RELU6, RELU_N1_TO_1, CEIL, FLOOR, ROUND, SQUARE, NEG (float32): XNNPACK's clamp / round / square / negate
   under DAZ + FTZ (``xnnpack_float_math.py``).
+* ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (float32): XNNPACK's vbinary microkernels under DAZ /
+  FTZ, no clamp without an activation, x86 NaN operand order (``xnnpack_float_binary.py``).
 * AVERAGE_POOL_2D, MEAN, RESIZE_BILINEAR, HARD_SWISH (float32): XNNPACK's f32 avgpool 9p, rsum / rdsum,
   ibilinear and vhswish microkernels, with denormals flushed (``xnnpack_float_reduce.py``).
+* EXP, LOG, SQRT, RSQRT, SIN, COS, ELU, LEAKY_RELU (float32): XNNPACK's avx512f rational vexp / vlog,
+  vrsqrt14ps + Newton vsqrt / vrsqrt, rational 5/4 vsin / vcos, rr1-p6 velu and vlrelu under DAZ / FTZ
+  (``xnnpack_float_transcendental.py``).
 
 The fused activation becomes XNNPACK's output_min/output_max (``xnn_qs8_quantize``: ``lrintf`` of
 ``f32(v / s_out) + zp`` clamped to the type), not LiteRT's half-away rounding.
@@ -47,7 +52,15 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import PADDING_SAME, OpContext, per_tensor_qparams
-from refinterp.ops.emulation import EmulatedOp, litert_opt, xnnpack_float, xnnpack_float_math, xnnpack_float_reduce
+from refinterp.ops.emulation import (
+    EmulatedOp,
+    litert_opt,
+    xnnpack_float,
+    xnnpack_float_binary,
+    xnnpack_float_math,
+    xnnpack_float_reduce,
+    xnnpack_float_transcendental,
+)
 from refinterp.ops.emulation.arithmetic import (
     conv_accumulators,
     depthwise_accumulators,
@@ -126,17 +139,21 @@ def _prepare_fp32(op: str, rules: tuple[str, ...], channel_axis: int):
 
     def prepare(ctx: OpContext, reference_prepare) -> Any:
         params = reference_prepare(ctx)
-        if _rule(params) in ("hybrid", "hybrid_per_channel") and op in ("FULLY_CONNECTED", "CONV_2D"):
-            return xnnpack_float.prepare_hybrid(ctx, params)  # None: LiteRT's hybrid kernel (the reference's)
+        # the delegate takes a float or hybrid TRANSPOSE_CONV only with a constant output shape its deconvolution
+        # gives
+        takes = op != "TRANSPOSE_CONV" or (ctx.require_input(0).is_constant and _deconvolution_fits(
+            ctx, params, ctx.require_input(2), ctx.require_input(1)))
+        if _rule(params) in ("hybrid", "hybrid_per_channel") and op in ("FULLY_CONNECTED", "CONV_2D",
+                                                                         "TRANSPOSE_CONV"):
+            # None: LiteRT's hybrid kernel (the reference's)
+            return xnnpack_float.prepare_hybrid(ctx, params) if takes else None
         if _rule(params) == "float32":
-            if op == "TRANSPOSE_CONV" and not (ctx.require_input(0).is_constant and _deconvolution_fits(
-                    ctx, params, ctx.require_input(2), ctx.require_input(1))):
-                return None
-            return xnnpack_float.prepare_float(ctx, params)  # None: LiteRT's float kernel (not emulated)
-        delegated = _fp32_params(ctx, params, rules, channel_axis)
+            delegated = xnnpack_float.prepare_float(ctx, params) if takes else None
+        else:
+            delegated = _fp32_params(ctx, params, rules, channel_axis)
         if delegated is not None:
             return delegated
-        if fallback is not None:
+        if fallback is not None:  # left to LiteRT: its optimized builtin kernel, litert-opt's rule
             return fallback.prepare(ctx, lambda _ctx: params)
         return None
     return prepare
@@ -253,6 +270,9 @@ def transpose_conv_fp32(q: Fp32Requantization, shape_values: np.ndarray | None, 
     if isinstance(q, xnnpack_float.FloatGemm):  # float32 (xnnpack_float.py)
         shape, pads = litert_opt.transpose_conv_geometry(q.base, shape_values, w, x)
         return xnnpack_float.run_transpose_conv(q, shape, pads, w, x, bias)
+    if isinstance(q, xnnpack_float.HybridGemm):  # int8 weights, float32 activations (xnnpack_float.py)
+        shape, pads = litert_opt.transpose_conv_geometry(q.base, shape_values, w, x)
+        return xnnpack_float.run_hybrid_transpose_conv(q, shape, pads, w, x, bias)
     if not isinstance(q, Fp32Requantization):
         return litert_opt.TABLE["TRANSPOSE_CONV"].kernel(q, shape_values, w, x, bias)
     shape, pads = litert_opt.transpose_conv_geometry(q.base, shape_values, w, x)
@@ -346,7 +366,9 @@ def _lrintf(value: np.float32) -> int:
     return int(np.rint(np.float32(value)))
 
 
-def prepare_leaky_relu(ctx: OpContext, reference_prepare) -> LeakyReluFixed | None:
+def prepare_leaky_relu(ctx: OpContext, reference_prepare) -> LeakyReluFixed | Any:
+    if ctx.require_input(0).type_name == "float32":  # xnnpack_float_transcendental.py
+        return xnnpack_float_transcendental.prepare_leaky_relu(ctx, reference_prepare)
     params = reference_prepare(ctx)
     x, y = ctx.require_input(0), ctx.output(0)
     if not params.quantized or x.type_name not in ("int8", "uint8") or not shapes_delegable(ctx):
@@ -367,6 +389,8 @@ def prepare_leaky_relu(ctx: OpContext, reference_prepare) -> LeakyReluFixed | No
 
 def leaky_relu_fixed(p: LeakyReluFixed, x: np.ndarray) -> np.ndarray:
     """XNNPACK qs8/qu8 vlrelu: ``((zp_out << 8) + 128 + d * multiplier) >> 8`` (arithmetic shift), clamped."""
+    if isinstance(p, xnnpack_float_transcendental.FloatLeakyRelu):
+        return xnnpack_float_transcendental.run_leaky_relu(p, x)
     d = x.astype(np.int64) - p.input_zero_point
     acc = (p.output_zero_point << 8) + 128 + d * np.where(d >= 0, p.positive_multiplier, p.negative_multiplier)
     return np.clip(acc >> 8, p.qmin, p.qmax).astype(x.dtype)
@@ -440,7 +464,9 @@ def _binary_quantization(ctx: OpContext):
             per_tensor_qparams(ctx, y, "output"), y.dtype)
 
 
-def prepare_add(ctx: OpContext, reference_prepare) -> AddFixed | None:
+def prepare_add(ctx: OpContext, reference_prepare) -> AddFixed | xnnpack_float_binary.FloatBinary | None:
+    if ctx.require_input(0).type_name == "float32":  # xnnpack_float_binary.py
+        return xnnpack_float_binary.prepare_binary(ctx, reference_prepare)
     params = reference_prepare(ctx)
     quantization = _binary_quantization(ctx)
     if quantization is None:
@@ -469,6 +495,8 @@ def _output_shape(params: Any) -> tuple[int, ...] | None:
 
 def add_fixed(p: AddFixed, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """XNNPACK qs8/qu8 vadd: ``(bias + a * ma + b * mb) >> shift`` (arithmetic, in int32) + zp_out, clamped."""
+    if isinstance(p, xnnpack_float_binary.FloatBinary):
+        return xnnpack_float_binary.run_binary(p, a, b)
     acc = p.bias + a.astype(np.int64) * p.a_multiplier + b.astype(np.int64) * p.b_multiplier
     out = np.clip((acc >> p.shift) + p.output_zero_point, p.qmin, p.qmax).astype(a.dtype)
     return out if p.output_shape is None else out.reshape(p.output_shape)
@@ -489,7 +517,9 @@ class MulFp32:
     output_shape: tuple[int, ...] | None
 
 
-def prepare_mul(ctx: OpContext, reference_prepare) -> MulFp32 | None:
+def prepare_mul(ctx: OpContext, reference_prepare) -> MulFp32 | xnnpack_float_binary.FloatBinary | None:
+    if ctx.require_input(0).type_name == "float32":  # xnnpack_float_binary.py
+        return xnnpack_float_binary.prepare_binary(ctx, reference_prepare)
     params = reference_prepare(ctx)
     quantization = _binary_quantization(ctx)
     if quantization is None:
@@ -506,6 +536,8 @@ def prepare_mul(ctx: OpContext, reference_prepare) -> MulFp32 | None:
 
 def mul_fp32(p: MulFp32, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """XNNPACK qs8/qu8 vmul fp32: ``rne(clamp(f32((a - zp_a)(b - zp_b)) * scale)) + zp_out``."""
+    if isinstance(p, xnnpack_float_binary.FloatBinary):
+        return xnnpack_float_binary.run_binary(p, a, b)
     product = (a.astype(np.int64) - p.a_zero_point) * (b.astype(np.int64) - p.b_zero_point)
     out = fp32_requantize(product, p.scale, p.output_zero_point, p.qmin, p.qmax).astype(a.dtype)
     return out if p.output_shape is None else out.reshape(p.output_shape)
@@ -679,10 +711,15 @@ TABLE: dict[str, EmulatedOp] = {
                                  _FP32_AND_FLOAT),
     "BATCH_MATMUL": EmulatedOp(prepare_batch_matmul, batch_matmul_fp32,
                                _FP32 + " (RHS zero point 0); hybrid: " + xnnpack_float.HYBRID_RULE),
-    "LEAKY_RELU": EmulatedOp(prepare_leaky_relu, leaky_relu_fixed, "8.8 fixed-point multipliers (XNNPACK vlrelu)"),
-    "ADD": EmulatedOp(prepare_add, add_fixed, "21-bit multipliers, one rounding shift ties up (XNNPACK vadd)"),
-    "SUB": EmulatedOp(prepare_add, add_fixed, "the ADD rule with the second multiplier negated (XNNPACK vadd)"),
-    "MUL": EmulatedOp(prepare_mul, mul_fp32, _FP32),
+    "LEAKY_RELU": EmulatedOp(prepare_leaky_relu, leaky_relu_fixed, "8.8 fixed-point multipliers (XNNPACK vlrelu); "
+                             + xnnpack_float_transcendental.LEAKY_RELU_RULE),
+    "ADD": EmulatedOp(prepare_add, add_fixed, "21-bit multipliers, one rounding shift ties up (XNNPACK vadd); "
+                      + xnnpack_float_binary.RULE["ADD"]),
+    "SUB": EmulatedOp(prepare_add, add_fixed, "the ADD rule with the second multiplier negated (XNNPACK vadd); "
+                      + xnnpack_float_binary.RULE["SUB"]),
+    "MUL": EmulatedOp(prepare_mul, mul_fp32, _FP32 + "; " + xnnpack_float_binary.RULE["MUL"]),
+    **{op: EmulatedOp(xnnpack_float_binary.prepare_binary, xnnpack_float_binary.run_binary,
+                      xnnpack_float_binary.RULE[op]) for op in ("DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE")},
     "MEAN": EmulatedOp(prepare_mean, mean_fp32, "fp32 rescale of the integer sum (XNNPACK qs8 mean); float32: "
                        + xnnpack_float_reduce.MEAN_RULE),
     "QUANTIZE": EmulatedOp(prepare_quantize, quantize_xnn,
@@ -701,6 +738,10 @@ TABLE: dict[str, EmulatedOp] = {
                       xnnpack_float_math.ELEMENTWISE_RULE[op]) for op in xnnpack_float_math.ELEMENTWISE},
     "HARD_SWISH": EmulatedOp(xnnpack_float_reduce.prepare_hard_swish, xnnpack_float_reduce.hard_swish_vhswish,
                              "float32: min(max(fma(x, f32(1/6), 0.5), 0), 1) * x (XNNPACK f32-vhswish)"),
+    **{op: EmulatedOp(xnnpack_float_transcendental.prepare_transcendental,
+                      xnnpack_float_transcendental.run_transcendental,
+                      xnnpack_float_transcendental.TRANSCENDENTAL_RULE[op])
+       for op in xnnpack_float_transcendental.TRANSCENDENTAL},
 }
 
 #: the params of an operator the delegate takes (the others run LiteRT's builtin kernels)
@@ -709,7 +750,8 @@ DELEGATED_PARAMS = (Fp32Requantization, LeakyReluFixed, AddFixed, MulFp32, MeanF
                     xnnpack_float.FloatUnary, xnnpack_float_reduce.FloatAveragePool,
                     xnnpack_float_reduce.FloatHardSwish, xnnpack_float_reduce.FloatMean,
                     xnnpack_float_reduce.FloatBilinear, xnnpack_float_math.FloatSoftmax,
-                    xnnpack_float_math.FloatElementwise)
+                    xnnpack_float_math.FloatElementwise, xnnpack_float_binary.FloatBinary,
+                    xnnpack_float_transcendental.FloatTranscendental, xnnpack_float_transcendental.FloatLeakyRelu)
 
 
 def is_delegated(params: Any) -> bool:

@@ -46,7 +46,7 @@ odd, then to float32: correct because float64 carries more than 24 + 2 bits).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from refinterp.ops.common import OpContext
-from refinterp.ops.emulation.arithmetic import conv_accumulators
+from refinterp.ops.emulation.arithmetic import conv_accumulators, transpose_conv_accumulators
 from refinterp.quant import wrap_int32
 
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
@@ -336,6 +336,18 @@ def _clamp_spec(acc: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
 # the delegate's choice and the operators
 
 
+#: the largest depthwise (unipass) kernel LiteRT 2.3.0 holds: ``xnn_f32_dwconv_minmax_ukernel_25p16c__avx512f`` (its
+#: other f32 ones: 3p, 4p, 9p; no multipass kernel). A larger kernel runs as the grouped IGEMM (measured: 28 to 81
+#: taps follow the (ky, kx) order)
+DWCONV_MAX_TAPS = 25
+
+
+def _runs_dwconv(multiplier: int, taps: int) -> bool:
+    """Whether XNNPACK runs a depthwise convolution (one input channel per group) with its DWCONV kernel (the taps
+    in (kx, ky) order) rather than the grouped IGEMM ((ky, kx)): depth multiplier 1 and at most 25 taps."""
+    return multiplier == 1 and taps <= DWCONV_MAX_TAPS
+
+
 @dataclass(frozen=True)
 class FloatGemm:
     """A float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED the delegate takes."""
@@ -411,7 +423,8 @@ def prepare_float(ctx: OpContext, params: Any) -> FloatGemm | None:
     multiplier = int(ctx.options.get("depth_multiplier", 0))
     if multiplier <= 0 or ctx.shape(x)[3] * multiplier != ctx.shape(w)[3] or bias is None:
         return None
-    return FloatGemm(op, params, geometry, ctx.shape(x)[3], multiplier == 1, lo, hi)
+    return FloatGemm(op, params, geometry, ctx.shape(x)[3], _runs_dwconv(multiplier, ctx.shape(w)[1] * ctx.shape(w)[2]),
+                     lo, hi)
 
 
 def _bias(b: np.ndarray | None, channels: int) -> np.ndarray:
@@ -457,6 +470,11 @@ def run(q: FloatGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, spe
         return depthwise_fma(x, w_tc, b, q.geometry, kernel_h, kernel_w, channels_out // q.groups, q.column_major,
                              q.lo, q.hi)
     channels_out, kernel_h, kernel_w, group_in = w.shape
+    if q.groups > 1 and group_in == 1 and channels_out == q.groups:
+        # one input and one output channel per group: XNNPACK runs the depthwise kernels
+        # (convolution-nhwc.c: group_input_channels == 1 && group_output_channels == 1), their tap order
+        depthwise = replace(q, op="DEPTHWISE_CONV_2D", column_major=_runs_dwconv(1, kernel_h * kernel_w))
+        return run(depthwise, x, np.transpose(w, (3, 1, 2, 0)), bias, spec)
     b = _bias(bias, channels_out)
     if spec:
         return conv_fma_spec(x, w, b, q.geometry, q.groups, False, q.lo, q.hi)
@@ -516,20 +534,27 @@ def qd8_output(acc: np.ndarray, inverse_scale: np.ndarray, q: HybridGemm, bias: 
 
 
 def prepare_hybrid(ctx: OpContext, params: Any) -> HybridGemm | None:
-    """A hybrid FULLY_CONNECTED or CONV_2D the delegate takes: float32 input and output, constant
-    symmetric int8 weights (per tensor or per output channel), a static float32 bias or none, an activation it
-    knows; else None (LiteRT's hybrid kernel, which the reference follows)."""
+    """A hybrid FULLY_CONNECTED, CONV_2D or TRANSPOSE_CONV the delegate takes: float32 input and output,
+    constant symmetric int8 weights (per tensor or per output channel), a static float32 bias or none, an
+    activation it knows; else None (LiteRT's hybrid kernel, which the reference follows). (A TRANSPOSE_CONV's
+    output-shape condition is the caller's: the float32 one.)"""
     op = ctx.op.name
     x, w, y = ctx.require_input(0), ctx.require_input(1), ctx.output(0)
     bias = ctx.input(2)
-    if op not in ("FULLY_CONNECTED", "CONV_2D") or x.type_name != "float32" or y.type_name != "float32":
+    if op == "TRANSPOSE_CONV":  # inputs: output shape, weights, input, bias
+        x, bias = ctx.require_input(2), ctx.input(3)
+    if op not in ("FULLY_CONNECTED", "CONV_2D", "TRANSPOSE_CONV") or x.type_name != "float32" \
+            or y.type_name != "float32":
         return None
     if w.type_name != "int8" or not w.is_constant or w.quantization is None or not _delegable_shapes(ctx):
         return None
     if bias is not None and (bias.type_name != "float32" or not is_static(ctx, bias)):
         return None
     quant = w.quantization
-    if np.any(np.asarray(quant.zero_point) != 0) or (len(quant.scale) > 1 and quant.quantized_dimension != 0):
+    # the delegate takes a TRANSPOSE_CONV's nonzero per-tensor weight zero point and ignores it (measured)
+    ignores_zero_point = op == "TRANSPOSE_CONV" and len(quant.scale) == 1
+    if (np.any(np.asarray(quant.zero_point) != 0) and not ignores_zero_point) or \
+            (len(quant.scale) > 1 and quant.quantized_dimension != 0):
         return None
     bounds = _FLOAT_BOUNDS.get(int(ctx.options.get("fused_activation_function", 0)))
     if bounds is None:
@@ -539,6 +564,8 @@ def prepare_hybrid(ctx: OpContext, params: Any) -> HybridGemm | None:
     lo, hi = np.float32(bounds[0]), np.float32(bounds[1])
     if op == "FULLY_CONNECTED":
         return HybridGemm(op, params, True, scales, lo, hi)
+    if op == "TRANSPOSE_CONV":
+        return HybridGemm(op, params, False, scales, lo, hi)  # the deconvolution: per image
     _, kernel_h, kernel_w, _ = ctx.shape(w)
     win = params.window
     gemm = kernel_h == 1 and kernel_w == 1 and params.stride_h == 1 and params.stride_w == 1 and \
@@ -576,6 +603,23 @@ def run_hybrid(q: HybridGemm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | N
         acc = conv_accumulators(p, quantized, w, None)
         outputs.append(qd8_output(acc, flush_denormals(np.float32(1) / scale[n]), q, bias))
     return np.concatenate(outputs, axis=0)
+
+
+def run_hybrid_transpose_conv(q: HybridGemm, shape: tuple[int, ...], pads: tuple[int, int], w: np.ndarray,
+                              x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """A hybrid TRANSPOSE_CONV under the delegate (``xnn_qd8_f32_qc8w`` deconvolution): each image quantized with
+    its own qd8 parameters, the exact int32 sums of ``(q - zp) * w`` over the taps that land in the output, then
+    ``qd8_output`` (measured on deepfilternet's dfnet2_stateful_dynamic and random cases)."""
+    x = flush_denormals(x)  # DAZ
+    images = x.reshape(x.shape[0], -1)
+    scale, zero = qd8_parameters(images.min(axis=1, initial=np.inf), images.max(axis=1, initial=-np.inf))
+    outputs = []
+    for n in range(x.shape[0]):
+        quantized = qd8_quantize(x[n:n + 1], scale[n], zero[n])
+        p = _QuantizedGeometry(None, q.base.stride_h, q.base.stride_w, 1, 1, 1, int(zero[n]), 0)
+        acc = transpose_conv_accumulators(p, (1,) + tuple(shape[1:]), pads, w, quantized, None)
+        outputs.append(qd8_output(acc, flush_denormals(np.float32(1) / scale[n]), q, bias))
+    return np.concatenate(outputs, axis=0).reshape(shape)
 
 
 @dataclass(frozen=True)
