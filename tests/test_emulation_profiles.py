@@ -57,7 +57,9 @@ EMULATED_KINDS = {
         ("QUANTIZE", "int8->int8"), ("QUANTIZE", "int8->uint8"), ("QUANTIZE", "uint8->int8"), ("DEQUANTIZE", "int8"),
         ("DEQUANTIZE", "uint8"), ("SOFTMAX", "int8->int8"), ("SOFTMAX", "uint8->uint8"), ("MEAN", "int8"),
         ("MEAN", "uint8"), ("ADD", "int8"), ("ADD", "uint8"), ("CONV_2D", "float32"), ("DEPTHWISE_CONV_2D", "float32"),
-        ("FULLY_CONNECTED", "float32"), ("TRANSPOSE_CONV", "float32"), ("HARD_SWISH", "float32")],
+        ("FULLY_CONNECTED", "float32"), ("TRANSPOSE_CONV", "float32"), ("HARD_SWISH", "float32"),
+        ("LOGISTIC", "float32"), ("TANH", "float32"), ("SOFTMAX", "float32"), ("LOG_SOFTMAX", "float32"),
+        ("RESIZE_BILINEAR", "float32")],
     "xnnpack": [
         ("CONV_2D", "int8"), ("CONV_2D", "uint8"), ("DEPTHWISE_CONV_2D", "int8"), ("DEPTHWISE_CONV_2D", "uint8"),
         ("FULLY_CONNECTED", "int8"), ("FULLY_CONNECTED", "uint8->uint8"), ("TRANSPOSE_CONV", "int8"),
@@ -186,7 +188,10 @@ def test_every_table_entry_names_a_registry_operator_and_a_rule():
 
 #: emulated kinds whose rule is XNNPACK's AVX-512F microkernel (an AVX2-only CPU runs another: docs/profiles.md)
 AVX512F_ONLY = {("xnnpack", "LOGISTIC", "float32"), ("xnnpack", "SOFTMAX", "float32"), ("xnnpack", "MEAN", "float32"),
-                *(("xnnpack", op, "float32") for op in ("EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "ELU"))}
+                *(("xnnpack", op, "float32") for op in ("EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "ELU")),
+                # the NaN operand order of the binary kernels was measured on the AVX-512 ones
+                *(("xnnpack", op, "float32") for op in ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM",
+                                                        "SQUARED_DIFFERENCE"))}
 
 
 def _random_params():
