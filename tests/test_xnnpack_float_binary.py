@@ -9,7 +9,6 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import cpu_flags
 
 from refinterp.modelbuilder import TensorSpec, single_op_model
