@@ -108,11 +108,17 @@ def forked(function):
 FLOAT_DECIDED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
+#: 8-bit operators whose delegation the xnnpack profile does not decide: the delegate's lookup table equals
+#: LiteRT's on every generated case (docs/profiles.md), so the reference kernel runs either way
+UNDECIDED_8BIT = ("LOGISTIC", "TANH", "ELU")
+
+
 def _decision_emulated(sg, op) -> bool:
-    """Whether the xnnpack profile decides this operator's delegation: 8-bit outputs, and all-float32
-    CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (not the hybrid ones: int8 weights, float activations)."""
+    """Whether the xnnpack profile decides this operator's delegation: 8-bit outputs (but ``UNDECIDED_8BIT``),
+    and all-float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (not the hybrid ones: int8 weights, float
+    activations)."""
     if sg.tensors[op.outputs[0]].type_name in ("int8", "uint8"):
-        return True
+        return op.name not in UNDECIDED_8BIT
     return op.name in FLOAT_DECIDED and all(sg.tensors[i].type_name == "float32" for i in op.inputs[:2] if i >= 0) \
         and sg.tensors[op.outputs[0]].type_name == "float32"
 

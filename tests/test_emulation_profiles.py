@@ -59,7 +59,7 @@ EMULATED_KINDS = {
         ("MEAN", "uint8"), ("ADD", "int8"), ("ADD", "uint8"), ("CONV_2D", "float32"), ("DEPTHWISE_CONV_2D", "float32"),
         ("FULLY_CONNECTED", "float32"), ("TRANSPOSE_CONV", "float32"), ("HARD_SWISH", "float32"),
         ("LOGISTIC", "float32"), ("TANH", "float32"), ("SOFTMAX", "float32"), ("LOG_SOFTMAX", "float32"),
-        ("RESIZE_BILINEAR", "float32")],
+        ("RESIZE_BILINEAR", "float32"), ("MEAN", "float32"), ("CONV_2D", "hybrid"), ("DEPTHWISE_CONV_2D", "hybrid")],
     "xnnpack": [
         ("CONV_2D", "int8"), ("CONV_2D", "uint8"), ("DEPTHWISE_CONV_2D", "int8"), ("DEPTHWISE_CONV_2D", "uint8"),
         ("FULLY_CONNECTED", "int8"), ("FULLY_CONNECTED", "uint8->uint8"), ("TRANSPOSE_CONV", "int8"),

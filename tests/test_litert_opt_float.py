@@ -10,6 +10,12 @@ builtin kernels on this CPU (``get_runtime("litert")``, BUILTIN_WITHOUT_DEFAULT_
 * TRANSPOSE_CONV (GEMM, Col2im, bias) with strides, paddings, activations, one and two images;
 * FULLY_CONNECTED, DEPTHWISE_CONV_2D and TRANSPOSE_CONV with 2 threads as well (the order does not depend on
   the thread count);
+* LOGISTIC and TANH on a sweep of bit patterns (every 65537th, +-0, +-inf, NaN payloads, subnormals, huge values)
+  with sizes that leave a scalar tail; SOFTMAX and LOG_SOFTMAX rows of every length class of Eigen's reductions
+  (fewer than 4 aligned elements, one packet, pairs of packets, an odd packet, heads before the 16-byte boundary),
+  exp's pldexp path, NaN and infinities; RESIZE_BILINEAR's 2x path and the generic one with both flags, channel
+  counts with and without a scalar rest, NaN payloads; MEAN over trailing blocks (Eigen) and other axis sets
+  (MeanGeneral), with -0 and NaNs;
   CONV_2D with several threads runs another kernel (multithreaded_conv.h, not emulated: docs/profiles.md).
 """
 
@@ -50,7 +56,8 @@ def differ(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.count_nonzero(a.view(np.uint32) != b.view(np.uint32)))
 
 
-@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH", "TRANSPOSE_CONV"])
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "HARD_SWISH", "TRANSPOSE_CONV",
+                                "LOGISTIC", "TANH", "SOFTMAX", "LOG_SOFTMAX", "RESIZE_BILINEAR", "MEAN"])
 def test_random_float_cases_match_litert_optimized(op):
     compared = 0
     for seed in range(CASES):
@@ -268,3 +275,158 @@ def test_a_transpose_conv_xnnpack_leaves_runs_litert_optimized_float_kernel():
     expected = run_emulated_runtime("xnnpack", model, inputs)
     assert_same(expected, run_profile("xnnpack", model, inputs), "TRANSPOSE_CONV left to LiteRT")
     assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# LOGISTIC, TANH, SOFTMAX, LOG_SOFTMAX, RESIZE_BILINEAR float32
+
+
+def _edge_values() -> np.ndarray:
+    """+-0, +-inf, quiet and signalling NaNs with payloads of both signs, subnormals, huge values, the clamps."""
+    bits = [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7FC12345, 0xFFC54321,
+            0x7F812345, 0xFF800001, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00800000, 0x7F7FFFFF,
+            0xFF7FFFFF, 0x41851592, 0x41851593, 0xC2D00000, 0xC2CFFFFF, 0x40FD0956, 0xC0FD0957, 0x42B1722D,
+            0xC2AE0000, 0xC2B00000, 0x39000000, 0xB9000000]
+    return np.array(bits, np.uint32).view(F32)
+
+
+def _unary(op: str, x: np.ndarray) -> tuple[bytes, list[np.ndarray]]:
+    return single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], {}), [x]
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_logistic_tanh_float_bit_pattern_sweep(op):
+    """Every 65537th float32 bit pattern, the edge values and a dense range: Eigen's packets (and, for LOGISTIC,
+    glibc's expf in the scalar tail: 3 elements) bit for bit, NaN payloads included."""
+    rng = np.random.default_rng(15)
+    sweep = np.arange(0, 2 ** 32, 65537, dtype=np.uint64).astype(np.uint32).view(F32)
+    dense = rng.uniform(-20, 20, 30001).astype(F32)
+    x = np.concatenate([_edge_values(), sweep, dense])
+    x = x[:x.size // 4 * 4 + 3]
+    model, inputs = _unary(op, x)
+    expected = run_litert(model, inputs)
+    assert_same(expected, run_profile("litert-opt", model, inputs), f"{op} sweep")
+    assert_same(expected, run_profile("litert-opt", model, inputs, "spec"), f"{op} sweep (spec)")
+    assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 6, 7, 9])
+def test_logistic_float_scalar_tail(size):
+    """The last ``size % 4`` elements go through the scalar operator (expf(min(x, 16.635532)) / (1 + e)): the
+    edge values land both in the packets and in the tail."""
+    values = _edge_values()
+    for start in range(0, values.size, size):
+        x = np.resize(np.roll(values, -start), size).astype(F32)
+        for op in ("LOGISTIC", "TANH"):
+            model, inputs = _unary(op, x)
+            got = run_profile("litert-opt", model, inputs)
+            assert_same(run_litert(model, inputs), got, f"{op} {x.view(np.uint32)}")
+
+
+def _softmax_inputs(rng: np.random.Generator, shape: tuple[int, ...], scale: float, special: float) -> np.ndarray:
+    x = (rng.standard_normal(shape) * scale).astype(F32)
+    flat = x.reshape(-1)
+    edge = _edge_values()
+    chosen = rng.random(flat.size) < special
+    flat[chosen] = edge[rng.integers(0, edge.size, int(chosen.sum()))]
+    return x
+
+
+#: (shape, scale, share of edge values): row lengths 1-3 (scalar), 4-7 (one packet), 8-15 (two), 9, 13, 17 (an odd
+#: packet), rows whose start is not 16-byte aligned (L % 4 != 0), exp's pldexp path (scale 40: |x - max| > 87)
+SOFTMAX_CASES = [((5, 1), 3.0, 0.0), ((4, 2), 3.0, 0.0), ((7, 3), 3.0, 0.0), ((3, 4), 3.0, 0.0), ((6, 5), 3.0, 0.0),
+                 ((5, 7), 3.0, 0.0), ((4, 8), 3.0, 0.0), ((5, 9), 10.0, 0.0), ((3, 13), 10.0, 0.0),
+                 ((2, 3, 17), 10.0, 0.0), ((3, 33), 40.0, 0.0), ((2, 1001), 5.0, 0.0), ((400, 8), 40.0, 0.0),
+                 ((11, 5), 10.0, 0.15), ((11, 12), 10.0, 0.15), ((11, 19), 10.0, 0.1), ((9, 3), 10.0, 0.2)]
+
+
+@pytest.mark.parametrize("index", range(len(SOFTMAX_CASES)))
+def test_softmax_float_follows_eigen(index):
+    shape, scale, special = SOFTMAX_CASES[index]
+    rng = np.random.default_rng(1500 + index)
+    x = _softmax_inputs(rng, shape, scale, special)
+    for beta in (1.0, 0.7):
+        model = single_op_model("SOFTMAX", [TensorSpec(shape, "float32")], [TensorSpec(shape, "float32")],
+                                {"beta": beta})
+        expected = run_litert(model, [x])
+        for kernels in ("fast", "spec"):
+            assert_same(expected, run_profile("litert-opt", model, [x], kernels), f"SOFTMAX {shape} beta {beta}")
+
+
+@pytest.mark.parametrize("index", range(len(SOFTMAX_CASES)))
+def test_log_softmax_float_follows_eigen(index):
+    shape, scale, special = SOFTMAX_CASES[index]
+    rng = np.random.default_rng(1600 + index)
+    model, inputs = _unary("LOG_SOFTMAX", _softmax_inputs(rng, shape, scale, special))
+    expected = run_litert(model, inputs)
+    for kernels in ("fast", "spec"):
+        assert_same(expected, run_profile("litert-opt", model, inputs, kernels), f"LOG_SOFTMAX {shape}")
+
+
+def test_softmax_float_cases_tell_the_orders_apart():
+    """The reference kernels (expf on every element, sums in order, a division) differ from the runtime's."""
+    rng = np.random.default_rng(17)
+    x = _softmax_inputs(rng, (64, 37), 5.0, 0.0)
+    for op in ("SOFTMAX", "LOG_SOFTMAX"):
+        model, inputs = _unary(op, x)
+        assert differ(run_profile("litert-ref", model, inputs)[0], run_litert(model, inputs)[0]) > 0
+
+
+#: (input shape, output size, align_corners, half_pixel_centers): the 2x path (ResizeBilinear2x2, channels in
+#: blocks of 8, 4 and single ones), the generic path with each flag, channel counts with a scalar rest (37, 6)
+RESIZE_CASES = [((1, 4, 5, 3), (8, 10), False, False), ((2, 3, 3, 13), (6, 6), False, False),
+                ((1, 8, 8, 32), (16, 16), False, False), ((1, 1, 1, 5), (2, 2), False, False),
+                ((1, 4, 5, 3), (7, 11), False, False), ((1, 4, 5, 9), (8, 10), False, True),
+                ((1, 4, 5, 9), (8, 10), True, False), ((1, 5, 4, 37), (3, 9), False, True),
+                ((1, 6, 6, 6), (13, 5), True, False), ((2, 3, 7, 4), (6, 14), False, True)]
+
+
+@pytest.mark.parametrize("index", range(len(RESIZE_CASES)))
+def test_resize_bilinear_float_follows_optimized_ops(index):
+    shape, out, align_corners, half_pixel_centers = RESIZE_CASES[index]
+    rng = np.random.default_rng(1700 + index)
+    x = _softmax_inputs(rng, shape, 10.0, 0.08)
+    size = np.array(out, np.int32)
+    model = single_op_model("RESIZE_BILINEAR", [TensorSpec(shape, "float32"), TensorSpec((2,), "int32", data=size)],
+                            [TensorSpec((shape[0], *out, shape[3]), "float32")],
+                            {"align_corners": align_corners, "half_pixel_centers": half_pixel_centers})
+    expected = run_litert(model, [x])
+    for kernels in ("fast", "spec"):
+        assert_same(expected, run_profile("litert-opt", model, [x], kernels), f"RESIZE_BILINEAR {RESIZE_CASES[index]}")
+    if shape[1] > 1:
+        assert differ(run_profile("litert-ref", model, [x])[0], expected[0]) > 0
+
+
+#: (shape, axes, keep_dims): MEAN whose reduced axes form a trailing block (Eigen's row sums: dp_net's last-axis
+#: MEAN, size-1 dimensions aside, merged neighbours), and the others (MeanGeneral: from the first element)
+MEAN_CASES = [((1, 32, 128), [2], True), ((1, 32, 1, 128), [3], True), ((3, 7, 13), [-1], False),
+              ((6, 4, 1), [1], True), ((6, 1, 37), [2], False), ((5, 4, 5), [-2, 2], False),
+              ((6, 3, 4, 6), [2, 3, 1], False), ((6, 1001), [1], True), ((1, 43, 14, 1), [3, 0], True),
+              ((1, 3, 6), [0], False), ((2, 3, 4, 5), [0], True), ((4, 6, 5), [0, 2], True),
+              ((7, 4, 7, 1), [-2, 1, 0], False), ((9,), [0], False)]
+
+
+@pytest.mark.parametrize("index", range(len(MEAN_CASES)))
+def test_mean_float_follows_optimized_reduce(index):
+    shape, axes, keep_dims = MEAN_CASES[index]
+    rng = np.random.default_rng(1800 + index)
+    x = _softmax_inputs(rng, shape, 10.0, 0.05)
+    x.reshape(-1)[rng.random(x.size) < 0.1] = F32(-0.0)
+    resolved = sorted({a % len(shape) for a in axes})
+    out = tuple(1 if i in resolved else s for i, s in enumerate(shape)) if keep_dims else \
+        tuple(s for i, s in enumerate(shape) if i not in resolved)
+    axis = np.array(axes, np.int32)
+    model = single_op_model("MEAN", [TensorSpec(shape, "float32"), TensorSpec(axis.shape, "int32", data=axis)],
+                            [TensorSpec(out, "float32")], {"keep_dims": keep_dims})
+    expected = run_litert(model, [x])
+    for kernels in ("fast", "spec"):
+        assert_same(expected, run_profile("litert-opt", model, [x], kernels), f"MEAN {MEAN_CASES[index]}")
+
+
+def test_mean_float_cases_tell_the_orders_apart():
+    """dp_net's MEAN shape: Eigen's row sums differ from the reference's sums in order."""
+    x = np.random.default_rng(19).standard_normal((1, 32, 128)).astype(F32)
+    axis = np.array([2], np.int32)
+    model = single_op_model("MEAN", [TensorSpec(x.shape, "float32"), TensorSpec((1,), "int32", data=axis)],
+                            [TensorSpec((1, 32, 1), "float32")], {"keep_dims": True})
+    assert differ(run_profile("litert-ref", model, [x])[0], run_litert(model, [x])[0]) > 0

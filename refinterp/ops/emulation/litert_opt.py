@@ -13,7 +13,10 @@ the reference rule. The rules, with their source files (docs/profiles.md, "Emula
 * ADD (8-bit, same shapes), MEAN (4-D over H and W, keep_dims), QUANTIZE, DEQUANTIZE: vector blocks and a scalar tail;
 * SOFTMAX (8-bit input): a float lookup table;
 * float32 CONV_2D, FULLY_CONNECTED, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, HARD_SWISH: the optimized kernels' float32
-  orders (Eigen's SSE GEMM, the depthwise row accumulation, Col2im, the NEON HardSwish), litert_opt_float.py.
+  orders (Eigen's SSE GEMM, the depthwise row accumulation, Col2im, the NEON HardSwish), litert_opt_float.py;
+* float32 LOGISTIC, TANH, SOFTMAX, LOG_SOFTMAX: Eigen's SSE packet functions (scalar_logistic_op, ptanh_float,
+  pexp_float and the row reductions), MEAN (Eigen's row sums, MeanGeneral); RESIZE_BILINEAR:
+  ResizeBilinear2x2 / ResizeBilinearGeneric's order; litert_opt_float.py.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import OpContext, per_tensor_qparams
-from refinterp.ops.emulation import EmulatedOp, litert_opt_float
+from refinterp.ops.emulation import EmulatedOp, litert_opt_float, litert_opt_hybrid
 from refinterp.ops.emulation.arithmetic import (
     conv_accumulators,
     depthwise_accumulators,
@@ -65,6 +68,8 @@ def _conv_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization | Any 
     params = reference_prepare(ctx)
     if params.rule == "float32":
         return litert_opt_float.prepare_gemm_float(ctx, params)
+    if params.rule.startswith("hybrid"):  # per-channel: HybridConvPerChannel's order (litert_opt_hybrid.py)
+        return litert_opt_hybrid.prepare_conv_hybrid(ctx, params)
     return UpwardRequantization(params) if params.rule in ("int8", "uint8") and params.groups == 1 else None
 
 
@@ -110,6 +115,8 @@ def conv2d_upward(q: UpwardRequantization, x: np.ndarray, w: np.ndarray, bias: n
     """CONV_2D int8/uint8, ruy's x86 requantization; float32: litert_opt_float.conv2d_float."""
     if isinstance(q, litert_opt_float.FloatGemm):
         return litert_opt_float.conv2d_float(q, x, w, bias)
+    if isinstance(q, litert_opt_hybrid.HybridConvPerChannel):
+        return litert_opt_hybrid.conv2d_hybrid_per_channel(q, x, w, bias)
     return _requantize(q.base, conv_accumulators(q.base, x, w, bias), q.output_dtype)
 
 
@@ -121,6 +128,8 @@ def _depthwise_rule(ctx: OpContext, reference_prepare) -> UpwardRequantization |
         return UpwardRequantization(params)
     if params.rule == "float32":
         return litert_opt_float.prepare_depthwise_float(ctx, params)
+    if params.rule == "hybrid":  # DepthwiseConvHybridGeneral's channel blocks (litert_opt_hybrid.py)
+        return litert_opt_hybrid.prepare_depthwise_hybrid(ctx, params)
     return None
 
 
@@ -130,6 +139,8 @@ def depthwise_conv2d_upward(q: UpwardRequantization, x: np.ndarray, w: np.ndarra
     litert_opt_float.depthwise_float."""
     if isinstance(q, litert_opt_float.FloatDepthwise):
         return litert_opt_float.depthwise_float(q, x, w, bias)
+    if isinstance(q, litert_opt_hybrid.HybridDepthwise):
+        return litert_opt_hybrid.depthwise_conv2d_hybrid(q, x, w, bias)
     return _requantize_channel_blocks(q.base, depthwise_accumulators(q.base, x, w, bias), q.output_dtype)
 
 
@@ -309,6 +320,8 @@ def prepare_mean(ctx: OpContext, reference_prepare) -> Mean4D | None:
     params = reference_prepare(ctx)
     x, y = ctx.require_input(0), ctx.output(0)
     axes = ctx.require_input(1)
+    if x.type_name == "float32":  # Eigen's row sums or MeanGeneral<float, float> (litert_opt_float.py)
+        return litert_opt_float.prepare_mean_float(params, ctx.shape(x))
     if not params.quantized or x.type_name not in ("int8", "uint8") or not params.keep_dims \
             or len(ctx.shape(x)) != 4 or int(np.prod(ctx.shape(axes))) != 2 or params.axes != (1, 2):
         return None
@@ -324,11 +337,14 @@ def prepare_mean(ctx: OpContext, reference_prepare) -> Mean4D | None:
     return Mean4D(multiplier, shift, bias, qmin, qmax)
 
 
-def mean_4d(p: Mean4D, x: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
+def mean_4d(p: Mean4D | litert_opt_float.FloatMean, x: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
     """The optimized 4-D MEAN over axes 1 and 2 (keep_dims): ``S = sum q`` (no zero point removed) per batch and
     channel; channels in blocks of 16 take MultiplyByQuantizedMultiplier4Rows (ties toward +infinity), the
     remaining ``depth % 16`` the reference MultiplyByQuantizedMultiplier; ``+ bias``, clamp. (One thread: LiteRT's
-    default; with several threads each thread's channel range has its own blocks.)"""
+    default; with several threads each thread's channel range has its own blocks.) float32:
+    litert_opt_float.mean_float."""
+    if isinstance(p, litert_opt_float.FloatMean):
+        return litert_opt_float.mean_float(p, x)
     sums = x.astype(np.int64).sum(axis=(1, 2))  # [batch, depth]
     head = _split(sums.shape[1], REQUANTIZE_BLOCK)
     scaled = np.concatenate([multiply_by_quantized_multiplier_upward(sums[:, :head], p.multiplier, p.shift),
@@ -352,7 +368,9 @@ class SoftmaxTable:
 def prepare_softmax(ctx: OpContext, reference_prepare) -> SoftmaxTable | None:
     params = reference_prepare(ctx)
     x, y = ctx.require_input(0), ctx.output(0)
-    if not params.quantized or x.type_name not in ("int8", "uint8"):
+    if not params.quantized:  # float32: optimized_ops::Softmax's Eigen order (litert_opt_float.py)
+        return litert_opt_float.prepare_softmax_float(params)
+    if x.type_name not in ("int8", "uint8"):
         return None
     input_scale, _ = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
@@ -363,10 +381,13 @@ def prepare_softmax(ctx: OpContext, reference_prepare) -> SoftmaxTable | None:
     return SoftmaxTable(table, np.float32(output_scale), output_zero_point, y.dtype)
 
 
-def softmax_table(p: SoftmaxTable, x: np.ndarray) -> np.ndarray:
+def softmax_table(p: SoftmaxTable | litert_opt_float.FloatSoftmax, x: np.ndarray) -> np.ndarray:
     """optimized_ops.h ``Softmax`` (8-bit, PopulateSoftmaxLookupTable): per row, ``sum`` of
     ``table[255 - (max - q)]`` added in order in float32, ``inv = 1 / f32(sum * s_out)``, ``p = f32(e * inv)``;
-    the output is ``(int)(p + 0.5f)`` for uint8 (x86 build) and ``round(p) + zp`` (half away) otherwise."""
+    the output is ``(int)(p + 0.5f)`` for uint8 (x86 build) and ``round(p) + zp`` (half away) otherwise.
+    float32: litert_opt_float.softmax_float."""
+    if isinstance(p, litert_opt_float.FloatSoftmax):
+        return litert_opt_float.softmax_float(p, x)
     rows = x.reshape(-1, x.shape[-1]).astype(np.int64)
     exps = p.table[255 - (rows.max(axis=1, keepdims=True) - rows)]
     total = np.zeros(rows.shape[0], np.float32)
@@ -386,10 +407,12 @@ _UPWARD = "SRDHM, then a rounding right shift with ties toward +inf (ruy x86 / M
 
 TABLE: dict[str, EmulatedOp] = {
     "CONV_2D": EmulatedOp(_conv_rule, conv2d_upward, _UPWARD + " (groups 1; grouped: reference); float32: "
-                          "im2col, Eigen's SSE GEMM order, then bias and clamp"),
+                          "im2col, Eigen's SSE GEMM order, then bias and clamp; hybrid per channel: "
+                          "f32(f32(acc) * f32(s_w * s_in)) + bias (litert_opt_hybrid.py)"),
     "DEPTHWISE_CONV_2D": EmulatedOp(_depthwise_rule, depthwise_conv2d_upward,
                                     "blocks of 8 channels: " + _UPWARD + "; the rest: reference; float32: from "
-                                    "the bias, the taps (ky, kx) inside the image, f32(acc + f32(x w))"),
+                                    "the bias, the taps (ky, kx) inside the image, f32(acc + f32(x w)); hybrid: "
+                                    "channel blocks of 4 acc * s_w * s_in, the rest acc * s_in * s_w"),
     "FULLY_CONNECTED": EmulatedOp(_fully_connected_rule, fully_connected_upward,
                                   _UPWARD + "; float32: Eigen's SSE GEMM order, then bias and clamp"),
     "TRANSPOSE_CONV": EmulatedOp(_transpose_conv_rule, transpose_conv_upward,
@@ -400,8 +423,23 @@ TABLE: dict[str, EmulatedOp] = {
     "ADD": EmulatedOp(prepare_add, add_elementwise, "same shapes, blocks of 16: the input shift folded into one "
                       "left shift, SRDHM; tail: reference"),
     "MEAN": EmulatedOp(prepare_mean, mean_4d, "4-D over H and W (keep_dims): float bias, blocks of 16 channels "
-                       "with MultiplyByQuantizedMultiplier4Rows, tail: reference"),
-    "SOFTMAX": EmulatedOp(prepare_softmax, softmax_table, "a float lookup table (optimized_ops Softmax, 8-bit)"),
+                       "with MultiplyByQuantizedMultiplier4Rows, tail: reference; float32: a trailing reduced block: "
+                       "Eigen's row sum (SSE redux) / f32(L); else from the first element in order, / f32(N)"),
+    "SOFTMAX": EmulatedOp(prepare_softmax, softmax_table, "8-bit: a float lookup table (optimized_ops Softmax); "
+                          "float32: Eigen's row max, f32(f32(x - max) * beta), SSE pexp (tail: expf), row sum, "
+                          "e * (1 / sum)"),
+    "LOGISTIC": EmulatedOp(litert_opt_float.prepare_logistic_float, litert_opt_float.logistic_float,
+                           "float32: Eigen's scalar_logistic_op, SSE packets of 4: (2^m p(r))^2 / (1 + ...); "
+                           "tail: expf(min(x, 16.635532)) / (1 + e)"),
+    "LOG_SOFTMAX": EmulatedOp(litert_opt_float.prepare_log_softmax_float, litert_opt_float.log_softmax_float,
+                              "float32: Eigen's row max, the sum of the lazy exp(x - max) (SSE pexp packets from "
+                              "the row start, expf for the rest), logf, (x - max) - log_sum"),
+    "RESIZE_BILINEAR": EmulatedOp(litert_opt_float.prepare_resize_bilinear_float,
+                                  litert_opt_float.resize_bilinear_float,
+                                  "float32: 2x upsampling: (a + b) * 0.5 and (bl + (c + d) * 0.5) * 0.5; else from 0, "
+                                  "out += v * f32(wy * wx) for (y0,x0), (y0,x1), (y1,x0), (y1,x1)"),
+    "TANH": EmulatedOp(litert_opt_float.prepare_tanh_float, litert_opt_float.tanh_float,
+                       "float32: Eigen's ptanh_float (clamp 7.9073896, rational 9/8) on every element"),
     "HARD_SWISH": EmulatedOp(litert_opt_float.prepare_hard_swish_float, litert_opt_float.hard_swish_float,
                              "float32: blocks of 4: f32(f32(x * f32(1/6)) * relu6(x + 3)); tail: "
                              "f32(f32(x * relu6(x + 3)) * f32(1/6))"),

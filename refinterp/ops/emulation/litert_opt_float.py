@@ -18,6 +18,20 @@ Each rule names the order of the float32 operations of the kernel it follows (me
   Not matched: a single output element (Eigen's inner product), and CONV_2D with several threads
   (``multithreaded_conv.h``).
 * TRANSPOSE_CONV (``optimized_ops::TransposeConvV2``): the same GEMM, ``Col2im`` from 0, then the bias.
+* LOGISTIC, TANH (``optimized_ops::Logistic`` / ``Tanh``, inlined in activations.cc ``SigmoidEval`` /
+  ``TanhEval``): Eigen's ``scalar_logistic_op<float>`` (packets of 4, then the scalar form with glibc's expf for
+  the ``size % 4`` tail) and ``ptanh_float`` (one formula everywhere), refinterp/ops/eigen_math.py.
+* SOFTMAX (``optimized_ops::SoftmaxImpl``, one thread): per row Eigen's ``maxCoeff`` (``_redux``: the row's
+  16-byte alignment decides the scalar head), ``f32(f32(x - max) * beta)``, ``exp`` over the whole buffer
+  (``pexp_float`` on packets of 4 with its pldexp fallback when a lane has ``|x| > 87``, glibc's expf on the
+  ``size % 4`` tail), per row the sum (``_redux``), ``1 / sum``, ``e * inv``.
+* LOG_SOFTMAX (``optimized_ops::LogSoftmax``): per row the max, the sum of the lazy ``exp(x - max)`` (packets of
+  4 from the row start, expf for the rest), ``logf``, ``f32(f32(x - max) - log_sum)``.
+* RESIZE_BILINEAR (``optimized_ops::ResizeBilinear``): the exact 2x upsampling (``ResizeBilinearKernel2x2``:
+  ``(a + b) * 0.5``, ``(bl + (c + d) * 0.5) * 0.5``), else ``ResizeBilinearGeneric``: from 0, ``out = f32(v *
+  f32(wy * wx)) + out`` for the corners (y0, x0), (y0, x1), (y1, x0), (y1, x1).
+
+NaN payloads follow the SSE instructions' operand order (``x86_nan``: a NaN dst wins; minps/maxps return src).
 """
 
 from __future__ import annotations
@@ -28,7 +42,11 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import OpContext
+from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
 from refinterp.ops.emulation.xnnpack_float import fma32_numpy
+from refinterp.ops.emulation.xnnpack_float_math import x86_nan
+from refinterp.ops.resize import _float_axis
+from refinterp.ops.softmax_logistic import _libm_elementwise, expf
 
 F32 = np.float32
 
@@ -414,3 +432,352 @@ def transpose_conv_float(q: FloatTransposeConv, shape: tuple[int, ...], pads: tu
                 image[target] = (image[target] + contribution).astype(F32)
         out[n] = image
     return bias_and_clamp(out, bias, q.lo, q.hi)
+
+
+# ------------------------------------------------------------------------------------------------
+# LOGISTIC, TANH, SOFTMAX, LOG_SOFTMAX float32: Eigen's SSE packet math (Packet4f, no FMA)
+
+
+def _bits(value: int) -> np.float32:
+    return np.array([value], np.uint32).view(F32)[0]
+
+
+def _quiet(x: np.ndarray) -> np.ndarray:
+    """A NaN input's own NaN, quieted (every NaN of these kernels comes from its input operand)."""
+    return (np.asarray(x, F32).view(np.uint32) | np.uint32(0x00400000)).view(F32)
+
+
+def _sse_min(constant: np.float32, x: np.ndarray) -> np.ndarray:
+    """``minps x, c`` (c < x ? c : x): a NaN x passes."""
+    return np.where(constant < x, constant, x).astype(F32)
+
+
+def _pow2(exponent_plus_bias: np.ndarray) -> np.ndarray:
+    """``cvttps2dq`` then ``pslld 23``: the float whose biased exponent field is the integer (0 gives +0)."""
+    return (exponent_plus_bias.astype(np.int64).astype(np.uint32) << np.uint32(23)).view(F32)
+
+
+#: Eigen's pexp_float constants shared with scalar_logistic_op: Cody-Waite's log2(e), ln2 split, the zero below -104
+EXP_LOG2E, EXP_LN2_HI, EXP_LN2_LO = _bits(0x3FB8AA3B), _bits(0xBF318000), _bits(0x395E8083)
+EXP_ZERO_BELOW = F32(-104.0)
+#: Eigen's dense assignment and reductions on this build: packets of 4 (Packet4f), 16-byte alignment
+EIGEN_PACKET = 4
+
+
+@dataclass(frozen=True)
+class FloatUnaryEigen:
+    op: str
+
+
+def prepare_logistic_float(ctx: OpContext, reference_prepare) -> FloatUnaryEigen | None:
+    params = reference_prepare(ctx)
+    return FloatUnaryEigen("LOGISTIC") if not params.quantized else None
+
+
+def prepare_tanh_float(ctx: OpContext, reference_prepare) -> FloatUnaryEigen | None:
+    params = reference_prepare(ctx)
+    return FloatUnaryEigen("TANH") if not params.quantized else None
+
+
+def logistic_float(q: FloatUnaryEigen, x: np.ndarray) -> np.ndarray:
+    """optimized_ops::Logistic (float): ``unaryExpr(scalar_logistic_op<float>())`` over the (64-byte aligned)
+    tensor: the first ``size // 4 * 4`` elements through the packet form (``(2^m p(r))^2 / (1 + ...)`` of
+    ``min(x, 16.635532) / 2``, 0 below -104), the ``size % 4`` last through the scalar form
+    (``e = expf(min(x, 16.635532))``, ``e / (1 + e)``): refinterp/ops/eigen_math.py, the same functions LiteRT's
+    recurrent kernels use (measured again here on the LOGISTIC operator)."""
+    return eigen_logistic(np.asarray(x, F32), offset=0)
+
+
+def tanh_float(q: FloatUnaryEigen, x: np.ndarray) -> np.ndarray:
+    """optimized_ops::Tanh (float): ``array().tanh()``, Eigen's ``ptanh_float`` on every element (packets and the
+    scalar tail compute alike, machine code checked): the clamp to +-7.9073896, the 9/8 rational, every operation
+    a float32 mulps/addps (no FMA), no small-|x| shortcut, a NaN stays: refinterp/ops/eigen_math.py."""
+    return eigen_tanh(np.asarray(x, F32))
+
+
+#: Eigen's pexp_float (GenericPacketMathFunctions.h) on Packet4f: the clamp, Cody-Waite, the polynomial, the
+#: |x| above which pldexp (four factors) replaces the fast 2^m, pldexp's exponent clamp, the zero below -104
+EXP_HI, EXP_FAST_LIMIT, EXP_LDEXP_LIMIT = _bits(0x42B1722D), F32(87.0), F32(278.0)
+EXP_POLY = (_bits(0x3C091DE6), _bits(0x3E2AAA47), _bits(0x3AB42872), _bits(0x3D2AADCC), _bits(0x3EFFFFFC))
+
+
+def _sse_add(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return x86_nan(dst, src, (dst + src).astype(F32))
+
+
+def _sse_mul(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return x86_nan(dst, src, (dst * src).astype(F32))
+
+
+def _sse_sub(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return x86_nan(dst, src, (dst - src).astype(F32))
+
+
+def _sse_maxps(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``maxps src, dst``: dst > src ? dst : src (a NaN either side gives src, unchanged)."""
+    return np.where(dst > src, dst, src).astype(F32)
+
+
+def _exp_packets(x: np.ndarray) -> np.ndarray:
+    """Eigen's pexp_float on packets of 4 (x.size a multiple of 4): ``c = min(x, 88.72283)``;
+    ``m = floor(c * log2e + 0.5)``; ``r = (m * -0.6933594 + c) + m * 2.1219444e-4``; ``r2 = r * r``;
+    ``p = ((r2 c0 + c1) r + ((r2 c2 + c3) r2 + c4)) r2 + (r + 1)``; a packet with every ``|c| <= 87``:
+    ``p * 2^m`` (``m + 127`` clamped to [0, 255]); else pldexp: ``e = clamp(m, -278, 278)``, ``b = e >> 2``,
+    ``2^(e - 3b) * (((p * 2^b) * 2^b) * 2^b)``; then ``max(x, y)`` (a NaN x: the computed NaN) and 0 where
+    ``x < -104``."""
+    one, half = F32(1.0), F32(0.5)
+    with np.errstate(all="ignore"):
+        c = _sse_min(EXP_HI, x)
+        m = np.floor(((c * EXP_LOG2E).astype(F32) + half).astype(F32))
+        r = ((m * EXP_LN2_HI).astype(F32) + c).astype(F32)
+        r = ((m * EXP_LN2_LO).astype(F32) + r).astype(F32)
+        r2 = (r * r).astype(F32)
+        inner = ((((r2 * EXP_POLY[2]).astype(F32) + EXP_POLY[3]).astype(F32) * r2).astype(F32) + EXP_POLY[4])
+        p = ((((r2 * EXP_POLY[0]).astype(F32) + EXP_POLY[1]).astype(F32) * r).astype(F32) + inner.astype(F32))
+        p = ((p.astype(F32) * r2).astype(F32) + (r + one).astype(F32)).astype(F32)
+        fast = (p * _pow2(np.clip(np.nan_to_num((m + F32(127.0)).astype(F32), nan=0.0), 0.0, 255.0))).astype(F32)
+        e = np.where(np.isnan(m), -2.0 ** 31, np.clip(m, -EXP_LDEXP_LIMIT, EXP_LDEXP_LIMIT)).astype(np.int64)
+        b = e >> 2
+        bias = np.int64(127)
+
+        def factor(k: np.ndarray) -> np.ndarray:
+            return (((k + bias) << 23) & 0xFFFFFFFF).astype(np.uint32).view(F32)
+
+        slow = (((p * factor(b)).astype(F32) * factor(b)).astype(F32) * factor(b)).astype(F32)
+        slow = (factor(e - 3 * b) * slow).astype(F32)
+    packets = (np.abs(c) > EXP_FAST_LIMIT).reshape(-1, EIGEN_PACKET).any(axis=1)
+    y = np.where(np.repeat(packets, EIGEN_PACKET), slow, fast)
+    y = np.where(np.isnan(x), _quiet(x), _sse_maxps(x, y))
+    return np.where(x < EXP_ZERO_BELOW, F32(0.0), y).astype(F32)
+
+
+def _redux(a: np.ndarray, head: int, op, accumulator_is_dst: bool) -> np.ndarray:
+    """Eigen's redux (LinearVectorizedTraversal) of each row of ``a`` [R, L] whose first ``head`` elements lie
+    before the 16-byte boundary: fewer than 4 aligned elements: from a[0] in order; else two packet accumulators
+    over pairs of packets, ``p1 op p0``, one more packet, predux ``(l1 op l3) op (l0 op l2)``, then the head and
+    the tail elements in order. ``op(dst, src)`` is the SSE instruction; in the loops the accumulator is its dst
+    (addps) or its src (maxps: the new value is dst)."""
+    def step(acc: np.ndarray, new: np.ndarray) -> np.ndarray:
+        return op(acc, new) if accumulator_is_dst else op(new, acc)
+
+    length = a.shape[1]
+    n = length - head
+    if n < EIGEN_PACKET:
+        acc = a[:, 0]
+        for i in range(1, length):
+            acc = step(acc, a[:, i])
+        return acc
+    aligned4, aligned8 = n // 4 * 4, n // 8 * 8
+    p0 = a[:, head:head + 4]
+    if n >= 8:
+        p1 = a[:, head + 4:head + 8]
+        for start in range(head + 8, head + aligned8, 8):
+            p0 = step(p0, a[:, start:start + 4])
+            p1 = step(p1, a[:, start + 4:start + 8])
+        p0 = op(p1, p0)
+        if aligned4 > aligned8:
+            p0 = step(p0, a[:, head + aligned8:head + aligned8 + 4])
+    pair = op(p0[:, 2:4], p0[:, 0:2])
+    acc = op(pair[:, 1], pair[:, 0])
+    for i in list(range(head)) + list(range(head + aligned4, length)):
+        acc = step(acc, a[:, i])
+    return acc
+
+
+def _row_redux(rows: np.ndarray, op, accumulator_is_dst: bool) -> np.ndarray:
+    """``_redux`` of every row: row r starts at element r * L of a 16-byte aligned buffer."""
+    count, length = rows.shape
+    out = np.empty(count, F32)
+    heads = np.minimum((-(np.arange(count) * length)) % EIGEN_PACKET, length)
+    for head in np.unique(heads):
+        selected = heads == head
+        out[selected] = _redux(rows[selected], int(head), op, accumulator_is_dst)
+    return out
+
+
+@dataclass(frozen=True)
+class FloatSoftmax:
+    beta: np.float32
+
+
+def prepare_softmax_float(params: Any) -> FloatSoftmax:
+    return FloatSoftmax(F32(params.beta))
+
+
+def softmax_float(q: FloatSoftmax, x: np.ndarray) -> np.ndarray:
+    """optimized_ops::Softmax (float, ``SoftmaxImpl``, one thread), Eigen on the [L, rows] column-major map:
+    per row the max (``_redux`` with maxps/maxss); ``d = f32(f32(x - max) * beta)``; exp over the whole buffer
+    (``_exp_packets`` on the first ``size // 4 * 4`` elements, glibc's expf on the rest); per row the sum
+    (``_redux``, addps); ``inv = 1 / sum``; ``e * inv``."""
+    x = np.asarray(x, F32)
+    length = x.shape[-1] if x.ndim else 1
+    if x.size == 0:
+        return x.copy()
+    rows = x.reshape(-1, length)
+    maxima = _row_redux(rows, _sse_maxps, accumulator_is_dst=False)
+    d = _sse_mul(_sse_sub(rows, maxima[:, None]), q.beta)
+    flat = d.reshape(-1)
+    head = flat.size // EIGEN_PACKET * EIGEN_PACKET
+    with np.errstate(all="ignore"):
+        e = np.concatenate([_exp_packets(flat[:head]), expf(flat[head:]).astype(F32)]).reshape(rows.shape)
+    sums = _row_redux(e, _sse_add, accumulator_is_dst=True)
+    with np.errstate(all="ignore"):
+        inverse = np.where(np.isnan(sums), _quiet(sums), (F32(1.0) / sums).astype(F32)).astype(F32)
+    # the compiled scale loop: blocks of 8 (mulps: e is dst) when L >= 8, then the scalar rest (mulss: inv is dst)
+    vector = length // 8 * 8 if length >= 8 else 0
+    inverse = np.broadcast_to(inverse[:, None], rows.shape)
+    out = np.concatenate([_sse_mul(e[:, :vector], inverse[:, :vector]),
+                          _sse_mul(inverse[:, vector:], e[:, vector:])], axis=1)
+    return out.reshape(x.shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# RESIZE_BILINEAR float32: optimized_ops::ResizeBilinear (ResizeBilinear2x2 or ResizeBilinearGeneric)
+
+
+@dataclass(frozen=True)
+class FloatResizeBilinear:
+    base: Any  # the reference ResizeParams
+
+
+def prepare_resize_bilinear_float(ctx: OpContext, reference_prepare) -> FloatResizeBilinear | None:
+    params = reference_prepare(ctx)
+    return FloatResizeBilinear(params) if ctx.require_input(0).type_name == "float32" else None
+
+
+def resize_bilinear_float(q: FloatResizeBilinear, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """optimized_ops::ResizeBilinear (float). An exact 2x upsampling without align_corners / half_pixel_centers
+    (``ResizeBilinear2x2`` / ``ResizeBilinearKernel2x2``): per input pixel (y0, x0), x1 = min(x0 + 1, W - 1),
+    y1 likewise: out(2y, 2x) = v00, out(2y, 2x+1) = (v00 + v01) * 0.5, out(2y+1, 2x) = bl = (v00 + v10) * 0.5,
+    out(2y+1, 2x+1) = (bl + (v01 + v11) * 0.5) * 0.5. Otherwise ``ResizeBilinearGeneric``: the output from 0,
+    then ``out += v * scale`` for the corners (y0, x0), (y0, x1), (y1, x0), (y1, x1) in that order, each scale a
+    float32 product of the two weights ``(1 - dy) * (1 - dx)``, ``(1 - dy) * dx``, ``dy * (1 - dx)``, ``dy * dx``
+    (the NEON blocks of ResizeBilinearKernel through NEON_2_SSE: mul then add, the same order)."""
+    p = q.base
+    out_h, out_w = p.size if p.size is not None else (int(size[0]), int(size[1]))
+    x = np.asarray(x, F32)
+    batch, in_h, in_w, channels = x.shape
+    if not p.align_corners and not p.half_pixel_centers and out_h == 2 * in_h and out_w == 2 * in_w:
+        half = F32(0.5)
+        x1 = np.minimum(np.arange(in_w) + 1, in_w - 1)
+        y1 = np.minimum(np.arange(in_h) + 1, in_h - 1)
+        v00, v01 = x, x[:, :, x1]
+        v10, v11 = x[:, y1], x[:, y1][:, :, x1]
+        top_right = _sse_mul(_sse_add(v00, v01), half)
+        bottom_left = _sse_mul(_sse_add(v00, v10), half)
+        bottom_right = _sse_mul(_sse_add(bottom_left, _sse_mul(_sse_add(v01, v11), half)), half)
+        out = np.empty((batch, out_h, out_w, channels), F32)
+        out[:, 0::2, 0::2], out[:, 0::2, 1::2] = v00, top_right
+        out[:, 1::2, 0::2], out[:, 1::2, 1::2] = bottom_left, bottom_right
+        return out
+    y0, y1, dy = _float_axis(in_h, out_h, p.align_corners, p.half_pixel_centers)
+    x0, x1, dx = _float_axis(in_w, out_w, p.align_corners, p.half_pixel_centers)
+    one = F32(1.0)
+    wy0, wy1 = (one - dy).astype(F32)[:, None], dy[:, None]
+    wx0, wx1 = (one - dx).astype(F32)[None, :], dx[None, :]
+    acc = np.zeros((batch, out_h, out_w, channels), F32)
+    for rows, cols, weight in ((y0, x0, wy0 * wx0), (y0, x1, wy0 * wx1), (y1, x0, wy1 * wx0), (y1, x1, wy1 * wx1)):
+        scale = weight.astype(F32)[None, :, :, None]
+        # the blocks of 32, 16, 8, 4 channels (vmlaq_n_f32 through NEON_2_SSE) and the scalar rest compile alike:
+        # mulps/mulss, then addps/addss with the product as dst (its NaN wins when both are NaN)
+        acc = _sse_add(_sse_mul(x[:, rows][:, :, cols], scale), acc)
+    return acc
+
+
+# ------------------------------------------------------------------------------------------------
+# LOG_SOFTMAX float32: optimized_ops::LogSoftmax (Eigen per row)
+
+
+@dataclass(frozen=True)
+class FloatLogSoftmax:
+    pass
+
+
+def prepare_log_softmax_float(ctx: OpContext, reference_prepare) -> FloatLogSoftmax | None:
+    params = reference_prepare(ctx)
+    return FloatLogSoftmax() if not params.quantized else None
+
+
+def log_softmax_float(q: FloatLogSoftmax, x: np.ndarray) -> np.ndarray:
+    """optimized_ops::LogSoftmax (float), per row (a VectorMap): ``max = maxCoeff()`` (``_redux``, the row's own
+    16-byte alignment); ``sum = (x - max).exp().sum()``: a redux of the lazy expression, which Eigen treats as
+    aligned from element 0 (packets of 4 from the row start: ``f32(x - max)`` then ``_exp_packets``; the last
+    ``L % 4`` and rows shorter than 4: ``expf`` of the scalar difference, added in order); ``log_sum =
+    logf(sum)``; ``y = f32(f32(x - max) - log_sum)``."""
+    x = np.asarray(x, F32)
+    if x.size == 0:
+        return x.copy()
+    length = x.shape[-1] if x.ndim else 1
+    rows = x.reshape(-1, length)
+    maxima = _row_redux(rows, _sse_maxps, accumulator_is_dst=False)
+    d = _sse_sub(rows, maxima[:, None])
+    packed = length // EIGEN_PACKET * EIGEN_PACKET if length >= EIGEN_PACKET else 0
+    with np.errstate(all="ignore"):
+        e = np.concatenate([_exp_packets(d[:, :packed].reshape(-1)).reshape(d.shape[0], packed),
+                            expf(d[:, packed:]).astype(F32)], axis=1)
+    sums = _redux(e, 0, _sse_add, accumulator_is_dst=True)
+    log_sum = _libm_elementwise("logf", sums).astype(F32)
+    return _sse_sub(d, log_sum[:, None]).reshape(x.shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# MEAN float32: reduce.cc's optimized float mean (Eigen over a trailing reduced block, else MeanGeneral)
+
+
+@dataclass(frozen=True)
+class FloatMean:
+    output_shape: tuple[int, ...]
+    axes: tuple[int, ...]  # resolved, sorted
+    last_block: int  # > 0: the reduced axes are one trailing block of this many elements (size-1 dims aside)
+
+
+def _trailing_reduced_block(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    """The element count of the reduced axes when, size-1 dimensions dropped and neighbours of the same kind
+    merged (reduce_utils ResolveAxis), they form the one last dimension after a kept one; else 0 (every
+    remaining dimension reduced: measured, the sequential rule)."""
+    kept = [(size, axis in axes) for axis, size in enumerate(shape) if size != 1]
+    if not kept or not kept[-1][1]:
+        return 0
+    first_reduced = next(i for i, (_, reduced) in enumerate(kept) if reduced)
+    if first_reduced == 0 or not all(reduced for _, reduced in kept[first_reduced:]):
+        return 0
+    return int(np.prod([size for size, _ in kept[first_reduced:]]))
+
+
+def prepare_mean_float(params: Any, shape: tuple[int, ...]) -> FloatMean | None:
+    """A float32 MEAN that does not reduce every axis (reduce.cc's all-axes shortcut is the reference's rule) and
+    has something to reduce."""
+    if params.quantized or params.reduces_all or params.reduced_count == 0 or not params.axes:
+        return None
+    return FloatMean(tuple(params.output_shape), tuple(params.axes), _trailing_reduced_block(shape, params.axes))
+
+
+def mean_float(q: FloatMean, x: np.ndarray) -> np.ndarray:
+    """The reduced axes a trailing block of L elements (dp_net's MEAN over the last axis): Eigen's
+    ``in_mat.colwise().sum() / float(L)`` on the [L, rows] column-major map (``MeanLastDim/Float``): per row
+    Eigen's redux (``_redux`` with addps, the row's 16-byte alignment deciding the scalar head), then
+    ``f32(sum / f32(L))``. Otherwise ``MeanGeneral<float, float>``: ``ReduceImpl`` with ``CastSumOp``, per output
+    from its first element (not from 0: a sum of -0 stays -0), then ``acc + x`` in memory order, then
+    ``f32(sum / f32(count))``; reduced axes all of size 1: the input copied (measured: no division)."""
+    x = np.asarray(x, F32)
+    if x.size == 0:
+        return np.zeros(q.output_shape, F32)
+    if all(x.shape[axis] == 1 for axis in q.axes):  # nothing to reduce: a copy (a signalling NaN stays so)
+        return x.reshape(q.output_shape).copy()
+    if q.last_block:
+        rows = x.reshape(-1, q.last_block)
+        sums = _row_redux(rows, _sse_add, accumulator_is_dst=True)
+        count = F32(q.last_block)
+    else:
+        kept = [axis for axis in range(x.ndim) if axis not in q.axes]
+        rows = np.transpose(x, kept + list(q.axes)).reshape(-1, int(np.prod([x.shape[a] for a in q.axes])))
+        sums = rows[:, 0].copy()
+        for i in range(1, rows.shape[1]):
+            sums = _sse_add(sums, rows[:, i])
+        count = F32(rows.shape[1])
+    with np.errstate(all="ignore"):
+        means = x86_nan(sums, count, (sums / count).astype(F32))
+    return means.reshape(q.output_shape)

@@ -421,7 +421,10 @@ _SOFTMAX_FALLBACK = _fallback("SOFTMAX")
 def prepare_softmax(ctx: OpContext, reference_prepare) -> Any:
     params = reference_prepare(ctx)
     if not params.quantized:
-        return xnnpack_float_math.prepare_softmax(ctx)
+        delegated = xnnpack_float_math.prepare_softmax(ctx)
+        if delegated is not None:
+            return delegated
+    # left to LiteRT (8-bit, or a float beta other than 1): its optimized kernel, litert-opt's rule
     return _SOFTMAX_FALLBACK.prepare(ctx, lambda _ctx: params) if _SOFTMAX_FALLBACK is not None else None
 
 
@@ -743,6 +746,9 @@ TABLE: dict[str, EmulatedOp] = {
                       xnnpack_float_transcendental.TRANSCENDENTAL_RULE[op])
        for op in xnnpack_float_transcendental.TRANSCENDENTAL},
 }
+
+# operators the delegate never takes (measured) run LiteRT's optimized kernels: litert-opt's rules
+TABLE.update({op: litert_opt.TABLE[op] for op in ("LOG_SOFTMAX",)})
 
 #: the params of an operator the delegate takes (the others run LiteRT's builtin kernels)
 DELEGATED_PARAMS = (Fp32Requantization, LeakyReluFixed, AddFixed, MulFp32, MeanFp32, QuantizeXnn, BilinearQ11,
