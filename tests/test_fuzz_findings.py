@@ -954,3 +954,67 @@ def test_a_reduction_over_millions_of_axis_values_runs_like_litert():
     assert_both_refuse(model, [x, out_of_range])
     message = str(refinterp_error(model, [x, out_of_range]))
     assert "axis 2 is out of range for a rank-2 input" in message
+
+
+def test_seeded_boolean_inputs_take_one_byte_per_value():
+    """Campaign 20261215: a REDUCE_ANY mutant with a [2, 2**24, 2] boolean input (64 MiB) grew by 575 MiB: the
+    seeded inputs (``refinterp run --seed``, the fuzzer) drew booleans as int64 first. Now as uint8 (NumPy's
+    allocations are traced by tracemalloc: the peak is the array itself)."""
+    import tracemalloc
+
+    from refinterp.io import seeded_inputs
+
+    tracemalloc.start()
+    try:
+        (values,) = seeded_inputs([((2, 1 << 22, 2), np.bool_)], 3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert values.dtype == np.bool_ and values.shape == (2, 1 << 22, 2) and 0.45 < values.mean() < 0.55
+    assert peak < 2 * values.nbytes
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8"])
+@pytest.mark.parametrize("output_scale", [1.4e-45, 1e-39, 1e-30, 1e-10, 2e-10, 1e-9])
+def test_tanh_table_past_int32_follows_the_x86_build(dtype, output_scale):
+    """Campaign 20261215: an 8-bit TANH with an output scale of 1.4e-45. LUTPopulate's cast of a value past int32
+    is undefined; LiteRT's x86-64 build turns it into 0 for uint8 (INT32_MIN, clamped) and saturates int8 (a NaN
+    entry, 0 * inf, is 0). refinterp saturated both, a NaN to the minimum."""
+    zero_point = 128 if dtype == "uint8" else 0
+    model = single_op_model("TANH", [TensorSpec((256,), dtype, 0.04, 153 if dtype == "uint8" else 25)],
+                            [TensorSpec((256,), dtype, output_scale, zero_point)])
+    info = np.iinfo(dtype)
+    assert_same(model, [np.arange(info.min, info.max + 1).astype(dtype)])
+
+
+def test_detection_fast_nms_best_class_skips_nan_scores_like_litert():
+    """Campaign 20261215: TFLite_Detection_PostProcess (fast NMS, one class per box) with a NaN class score.
+    LiteRT's x86 ArgMaxVector (read from the machine code of DecreasingPartialArgSort) never picks a NaN unless
+    the whole row is NaN, in its own lane order from 4 classes on; refinterp kept a NaN in class 0 (TFLM's
+    std::partial_sort does, and still does under profile "tflm")."""
+    from flatbuffers import flexbuffers
+
+    rng = np.random.default_rng(20261215)
+    for classes in (2, 3, 4, 5, 8, 9, 13, 23):
+        for trial in range(6):
+            scores = (rng.choice([0.2, 0.5, 0.9], size=(1, classes)) if trial % 2 else
+                      rng.uniform(0.1, 0.9, (1, classes))).astype(np.float32)
+            scores[0, rng.choice(classes, int(rng.integers(1, classes + 1)), replace=False)] = np.nan
+            options = {"max_detections": 1, "max_classes_per_detection": 1, "nms_iou_threshold": 0.5,
+                       "num_classes": classes, "nms_score_threshold": 0.0, "use_regular_nms": False,
+                       "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0}
+            anchors = np.array([[0.5, 0.5, 0.1, 0.1]], np.float32)
+            model = single_op_model(
+                "CUSTOM:TFLite_Detection_PostProcess",
+                [TensorSpec((1, 1, 4), "float32"), TensorSpec((1, 1, classes), "float32", data=scores[None]),
+                 TensorSpec((1, 4), "float32", data=anchors)],
+                [TensorSpec((1, 1, 4), "float32"), TensorSpec((1, 1), "float32"), TensorSpec((1, 1), "float32"),
+                 TensorSpec((1,), "float32")], custom_options=flexbuffers.Dumps(options))
+            inputs = [np.zeros((1, 1, 4), np.float32)]
+            expected = run_litert_ref(model, inputs)
+            for kernels in KERNELS:
+                got = run_refinterp(model, inputs, kernels=kernels)
+                assert got[3][0] == expected[3][0], (classes, scores)
+                if expected[3][0]:  # (no detection: LiteRT leaves the rows unwritten)
+                    for want, have in zip(expected, got):
+                        np.testing.assert_array_equal(have, want, err_msg=f"{classes} classes {scores}")

@@ -67,7 +67,9 @@ def seeded_inputs(specs: Iterable[tuple[tuple[int, ...], np.dtype | type | None]
         dtype = np.dtype(dtype)
         shape = tuple(int(d) for d in shape)
         if dtype == np.bool_:
-            arrays.append(rng.integers(0, 2, size=shape).astype(np.bool_))
+            # drawn as uint8 (one byte per value: an int64 draw took eight times the input's size; campaign
+            # 20261214's REDUCE_ANY over 64 Mi booleans grew by 575 MiB)
+            arrays.append(rng.integers(0, 2, size=shape, dtype=np.uint8).view(np.bool_))
         elif np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             arrays.append(rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype))

@@ -271,9 +271,15 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
                  output_scale: float, output_zero_point: int, dtype: np.dtype) -> np.ndarray:
     """LUTPopulate<int8_t / uint8_t> (lut.h) in float32: the entry for each value q of ``dtype``, at ``q & 0xFF``.
 
-    ``entry = clamp(round_half_away(f32(transform(f32(s_in * (q - zp_in))) * f32(1 / s_out))) + zp_out)``, the
-    clamp saturating (an infinite value gives the type's limit, a NaN its minimum; measured with ai-edge-litert
-    2.3.0 on EXP).
+    ``v = round_half_away(f32(transform(f32(s_in * (q - zp_in))) * f32(1 / s_out))) + zp_out``, then the source's
+    ``clamp(static_cast<int32_t>(v))``, whose out-of-range cast is undefined. What the x86-64 build does with it
+    (measured on TANH with output scales down to 1e-45, ai-edge-litert 2.3.0; LOGISTIC's fixed output scale never
+    reaches it):
+
+    * uint8: the cast as written: a ``v`` outside int32 or NaN becomes INT32_MIN (``cast_to_int32``), clamped to
+      0, so a large positive value gives 0 (not 255);
+    * int8: the clamp done in float first: ``v`` saturates to [-128, 127]; a NaN (``0 * inf`` at tanh(0) with a
+      subnormal output scale) casts to INT32_MIN, whose low byte is 0.
     """
     info = np.iinfo(dtype)
     values = np.arange(info.min, info.max + 1, dtype=np.int64)
@@ -283,8 +289,12 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         inverse_scale = np.float32(1.0) / np.float32(output_scale)
         rescaled = round_half_away_f32(transformed * inverse_scale)
         quantized = (rescaled + np.float32(output_zero_point)).astype(np.float32)
+    if info.min == 0:  # uint8
+        entries = np.clip(cast_to_int32(quantized), info.min, info.max)
+    else:
+        entries = np.where(np.isnan(quantized), 0, np.clip(np.nan_to_num(quantized), info.min, info.max))
     table = np.empty(256, dtype=dtype)
-    table[values & 0xFF] = np.clip(np.nan_to_num(quantized, nan=float(info.min)), info.min, info.max)
+    table[values & 0xFF] = entries
     return table
 
 
