@@ -266,13 +266,13 @@ def unary_inputs(seed: int) -> np.ndarray:
                            (rng.integers(-40, 40, 999) / 2).astype(F32), edges, nans])
 
 
-@pytest.mark.parametrize("op", ["RELU", "RELU6", "RELU_N1_TO_1", "CEIL", "FLOOR", "ROUND", "SQUARE", "NEG"])
-def test_float_elementwise_matches_litert_xnnpack_bit_for_bit(op):
+def assert_unary_bits(op: str, x: np.ndarray, options: dict | None = None) -> np.ndarray:
+    """A float32 unary operator on ``x``: delegated (the delegate's and the profile's decision), and the profile's
+    output equal to LiteRT + XNNPACK's bit for bit; returns the runtime's output."""
     from refinterp.interpreter import Interpreter
     from refinterp.ops.emulation.xnnpack import is_delegated
 
-    x = unary_inputs(15)
-    model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], {})
+    model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], options or {})
     interpreter = Interpreter(model_content=model, profile="xnnpack")
     interpreter.allocate_tensors()
     assert delegated_operators(model) == [True] and is_delegated(interpreter._main.prepared[0].params)
@@ -281,6 +281,14 @@ def test_float_elementwise_matches_litert_xnnpack_bit_for_bit(op):
     differ = np.nonzero(want.view(np.uint32) != got.view(np.uint32))[0]
     assert differ.size == 0, f"{op}: {differ.size} differ, e.g. x={x[differ[:4]].view(np.uint32)} " \
         f"want {want[differ[:4]].view(np.uint32)} got {got[differ[:4]].view(np.uint32)}"
+    return want
+
+
+@pytest.mark.parametrize("op", ["RELU", "RELU6", "RELU_N1_TO_1", "CEIL", "FLOOR", "ROUND", "SQUARE", "NEG"])
+def test_float_elementwise_matches_litert_xnnpack_bit_for_bit(op):
+    x = unary_inputs(15)
+    want = assert_unary_bits(op, x)
+    model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], {})
     # the case tells the rules apart: the reference differs
     reference = run_profile("litert-ref", model, [x])[0] if op not in ("CEIL", "ROUND") else None
     if reference is not None:

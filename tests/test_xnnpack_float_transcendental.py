@@ -17,8 +17,8 @@ IN_CI = bool(os.environ.get("CI"))
 if not IN_CI:
     pytest.importorskip("ai_edge_litert.interpreter")
 
-from test_emulation_profiles import delegated_operators, run_profile, run_runtime  # noqa: E402
-from test_xnnpack_float_math import unary_inputs  # noqa: E402
+from test_emulation_profiles import delegated_operators, run_profile  # noqa: E402
+from test_xnnpack_float_math import assert_unary_bits, unary_inputs  # noqa: E402
 
 F32 = np.float32
 EDGES = np.array([0.0, -0.0, 1e-40, -1e-40, 1.1754944e-38, -1.1754944e-38, np.inf, -np.inf, 1.0, 4.0, 2.0, 0.25,
@@ -32,27 +32,11 @@ def _require_avx512f() -> None:
         pytest.skip(f"{CPU_SKIP_PREFIX} avx512f: XNNPACK runs other f32 unary kernels there (not emulated)")
 
 
-def _assert_bits(op: str, x: np.ndarray, options: dict | None = None) -> np.ndarray:
-    from refinterp.interpreter import Interpreter
-    from refinterp.ops.emulation.xnnpack import is_delegated
-
-    model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], options or {})
-    interpreter = Interpreter(model_content=model, profile="xnnpack")
-    interpreter.allocate_tensors()
-    assert delegated_operators(model) == [True] and is_delegated(interpreter._main.prepared[0].params)
-    want = run_runtime("xnnpack", model, [x])[0]
-    got = run_profile("xnnpack", model, [x])[0]
-    differ = np.nonzero(want.view(np.uint32) != got.view(np.uint32))[0]
-    assert differ.size == 0, f"{op}: {differ.size} differ, e.g. x={x[differ[:4]].view(np.uint32)} " \
-        f"want {want[differ[:4]].view(np.uint32)} got {got[differ[:4]].view(np.uint32)}"
-    return want
-
-
 @pytest.mark.parametrize("op", ["EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "ELU"])
 def test_float_transcendental_matches_litert_xnnpack_bit_for_bit(op):
     _require_avx512f()
     x = np.concatenate([unary_inputs(1515), EDGES])
-    want = _assert_bits(op, x)
+    want = assert_unary_bits(op, x)
     # the case tells the rules apart: the reference kernel differs
     model = single_op_model(op, [TensorSpec(x.shape, "float32")], [TensorSpec(x.shape, "float32")], {})
     assert not np.array_equal(run_profile("litert-ref", model, [x])[0].view(np.uint32), want.view(np.uint32))
@@ -62,15 +46,15 @@ def test_float_transcendental_edges():
     """The special cases measured on the runtime (module docstring)."""
     _require_avx512f()
     x = np.array([0.0, -0.0, 1e-40, -2.0, np.inf, 2.5e38, 4.0], F32)
-    log = _assert_bits("LOG", x)
+    log = assert_unary_bits("LOG", x)
     assert log.view(np.uint32)[3] == 0x7FC00001 and np.isneginf(log[:3]).all() and np.isposinf(log[4:6]).all()
-    sqrt = _assert_bits("SQRT", x)
+    sqrt = assert_unary_bits("SQRT", x)
     assert sqrt.view(np.uint32)[3] == 0xFFC00000 and np.isposinf(sqrt[4]) and sqrt[6] == 2.0
     assert np.signbit(sqrt[1]) and not np.signbit(sqrt[0])
-    rsqrt = _assert_bits("RSQRT", x)
+    rsqrt = assert_unary_bits("RSQRT", x)
     assert rsqrt.view(np.uint32)[0] == 0xFFC00000 and rsqrt[4] == 0 and rsqrt[6] == 0.5
     nan = np.array([0x7FC12345, 0xFF812345], np.uint32).view(F32)
-    exp = _assert_bits("EXP", np.concatenate([np.array([88.8, -87.5, -88.0, 0.0, -0.0], F32), nan]))
+    exp = assert_unary_bits("EXP", np.concatenate([np.array([88.8, -87.5, -88.0, 0.0, -0.0], F32), nan]))
     assert np.isposinf(exp[0]) and (exp[2:5] == [0.0, 1.0, 1.0]).all() and (exp[5:] == 0).all()
 
 
@@ -79,14 +63,14 @@ def test_rsqrt14_model_over_one_to_four():
     and RSQRT, which expose ``vrsqrt14ps`` through one Newton step."""
     _require_avx512f()
     x = (np.arange(0x3F800000, 0x40800000, 7, dtype=np.uint32)).view(F32)
-    _assert_bits("RSQRT", x)
-    _assert_bits("SQRT", x * F32(2.0 ** -40))
+    assert_unary_bits("RSQRT", x)
+    assert_unary_bits("SQRT", x * F32(2.0 ** -40))
 
 
 @pytest.mark.parametrize("alpha", [0.2, -1.5, 3e38, 1.0])
 def test_float_leaky_relu_matches_litert_xnnpack_bit_for_bit(alpha):
     x = np.concatenate([unary_inputs(15), EDGES])
-    _assert_bits("LEAKY_RELU", x, {"alpha": alpha})
+    assert_unary_bits("LEAKY_RELU", x, {"alpha": alpha})
 
 
 @pytest.mark.parametrize("alpha,taken", [(0.0, False), (1e-40, False), (float("inf"), False), (float("nan"), False),

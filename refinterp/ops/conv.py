@@ -384,7 +384,7 @@ def _prepare_hybrid(ctx: OpContext, w, bias, common: dict, activation: int, grou
 # Spec kernel: readable NumPy
 
 
-def _padded_input(p: Conv2DParams, x: np.ndarray, filter_h: int, filter_w: int, pad_value: float) -> np.ndarray:
+def padded_input(p: Conv2DParams, x: np.ndarray, filter_h: int, filter_w: int, pad_value: float) -> np.ndarray:
     """Pad so every tap reads inside the array; taps TFLite skips read ``pad_value`` (zp_in: contributes 0)."""
     win = p.window
     need_h = (win.out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1
@@ -394,7 +394,7 @@ def _padded_input(p: Conv2DParams, x: np.ndarray, filter_h: int, filter_w: int, 
     return np.pad(x, ((0, 0), (win.pad_h, pad_bottom), (win.pad_w, pad_right), (0, 0)), constant_values=pad_value)
 
 
-def _tap(p: Conv2DParams, padded: np.ndarray, ky: int, kx: int) -> np.ndarray:
+def window_tap(p: Conv2DParams, padded: np.ndarray, ky: int, kx: int) -> np.ndarray:
     """The input pixels that tap (ky, kx) reads for every output position: [N, out_h, out_w, C]."""
     y0, x0 = ky * p.dilation_h, kx * p.dilation_w
     return padded[:, y0:y0 + (p.window.out_h - 1) * p.stride_h + 1:p.stride_h,
@@ -415,13 +415,13 @@ def _integer_sums(p: Conv2DParams, shifted: np.ndarray, w: np.ndarray) -> np.nda
         for ky in range(filter_h):
             for kx in range(filter_w):
                 # integer sums are exact in any order: one matmul per tap
-                acc[..., outs] += _tap(p, shifted, ky, kx)[..., ins] @ w[outs, ky, kx, :].T
+                acc[..., outs] += window_tap(p, shifted, ky, kx)[..., ins] @ w[outs, ky, kx, :].T
     return acc
 
 
 def im2col(p: Conv2DParams, padded: np.ndarray, filter_h: int, filter_w: int) -> np.ndarray:
     """[N, out_h, out_w, KH*KW*C]: each output's receptive field in the filter's (ky, kx, c) order (groups 1)."""
-    taps = [_tap(p, padded, ky, kx) for ky in range(filter_h) for kx in range(filter_w)]
+    taps = [window_tap(p, padded, ky, kx) for ky in range(filter_h) for kx in range(filter_w)]
     return np.concatenate(taps, axis=3) if taps else padded[:, :0, :0, :]
 
 
@@ -431,7 +431,7 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
         return np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), p.output_dtype)
     rule = p.rule
     if rule in (KIND_INT8, KIND_UINT8):
-        shifted = _padded_input(p, x, filter_h, filter_w, p.input_zero_point).astype(np.int64) - p.input_zero_point
+        shifted = padded_input(p, x, filter_h, filter_w, p.input_zero_point).astype(np.int64) - p.input_zero_point
         acc = _integer_sums(p, shifted, w.astype(np.int64) - p.filter_zero_point)
         if bias is not None:
             acc += bias.astype(np.int64)
@@ -440,7 +440,7 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
         return np.clip(y, p.act_min, p.act_max).astype(p.output_dtype)
     if rule == KIND_INT16:
         # zero points are 0: taps outside the image read 0 and contribute nothing
-        acc = _integer_sums(p, _padded_input(p, x, filter_h, filter_w, 0).astype(np.int64), w.astype(np.int64))
+        acc = _integer_sums(p, padded_input(p, x, filter_h, filter_w, 0).astype(np.int64), w.astype(np.int64))
         if bias is not None:
             acc += bias.astype(np.int64)
         return int16_requantize(acc, p.output_multiplier, p.output_shift, p.accumulator_bits, p.act_min, p.act_max)
@@ -450,16 +450,16 @@ def conv2d_spec(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarray 
         return _conv2d_hybrid_per_channel(p, x, w, bias)
 
     out_per_group = channels_out // p.groups
-    padded = _padded_input(p, x, filter_h, filter_w, 0.0)
+    padded = padded_input(p, x, filter_h, filter_w, 0.0)
     # the taps reference_ops::Conv skips (outside the image): adding +0.0 there is the same as skipping (a float32
     # sum that starts at +0.0 is never -0.0), but 0 * an infinite weight would add a NaN
-    inside = _padded_input(p, np.ones(x.shape[:3] + (1,), dtype=bool), filter_h, filter_w, False)
+    inside = padded_input(p, np.ones(x.shape[:3] + (1,), dtype=bool), filter_h, filter_w, False)
     total = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), dtype=np.float32)
     for g in range(p.groups):
         outs = slice(g * out_per_group, (g + 1) * out_per_group)
         for ky in range(filter_h):
             for kx in range(filter_w):
-                tap, read = _tap(p, padded, ky, kx), _tap(p, inside, ky, kx)
+                tap, read = window_tap(p, padded, ky, kx), window_tap(p, inside, ky, kx)
                 for ic in range(channels_in_group):
                     # one float32 multiply and one add per step, in reference_ops::Conv's order
                     with np.errstate(invalid="ignore"):  # 0 * inf outside the image: masked out
@@ -481,7 +481,7 @@ def _conv2d_hybrid(p: Conv2DParams, x: np.ndarray, w: np.ndarray, bias: np.ndarr
     batches = x.shape[0]
     q, input_scales, _ = quantize_rows(x.reshape(batches, -1), asymmetric=False)
     combined = (input_scales * p.filter_scales[0]).astype(np.float32)  # scaling_factors[b] *= filter scale
-    columns = im2col(p, _padded_input(p, q.reshape(x.shape), filter_h, filter_w, 0), filter_h, filter_w)
+    columns = im2col(p, padded_input(p, q.reshape(x.shape), filter_h, filter_w, 0), filter_h, filter_w)
     rows = columns.reshape(-1, columns.shape[3])
     weights = hybrid_weights(w).reshape(channels_out, -1)
     acc = wrap_int32(rows @ weights.astype(np.int64).T) if p.exact_dot else sse_dot(weights, rows)
@@ -502,7 +502,7 @@ def _conv2d_hybrid_per_channel(p: Conv2DParams, x: np.ndarray, w: np.ndarray,
     out = np.empty((batches, p.window.out_h, p.window.out_w, channels_out), np.float32)
     for b in range(batches):
         image = q[b].reshape(1, *x.shape[1:])
-        shifted = _padded_input(p, image, filter_h, filter_w, int(zero_points[b])) - zero_points[b]
+        shifted = padded_input(p, image, filter_h, filter_w, int(zero_points[b])) - zero_points[b]
         acc = wrap_int32(_integer_sums(p, shifted, weights))[0]
         # acc * per_channel_scale[oc] * scaling_factors[b], left to right in float32
         scaled = ((acc.astype(np.float32) * p.filter_scales).astype(np.float32) * input_scales[b]).astype(np.float32)

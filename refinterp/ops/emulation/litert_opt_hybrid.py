@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from refinterp.ops.common import OpContext
+from refinterp.ops.conv import padded_input, window_tap
 from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_row_sums
 from refinterp.quant import wrap_int32
 
@@ -86,27 +87,21 @@ def prepare_depthwise_hybrid(ctx: OpContext, params: Any) -> HybridDepthwise | N
     return HybridDepthwise(params)
 
 
-def _pad_image(p: Any, image: np.ndarray, filter_h: int, filter_w: int, pad_value: int) -> np.ndarray:
-    """The image [N, H, W, C] padded with ``pad_value`` so that every tap of every output reads inside it."""
-    window = p.window
-    need_h = (window.out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1
-    need_w = (window.out_w - 1) * p.stride_w + (filter_w - 1) * p.dilation_w + 1
-    pad_bottom = max(0, need_h - window.pad_h - image.shape[1])
-    pad_right = max(0, need_w - window.pad_w - image.shape[2])
-    return np.pad(image, ((0, 0), (window.pad_h, pad_bottom), (window.pad_w, pad_right), (0, 0)),
-                  constant_values=pad_value)
-
-
-def _tap(p: Any, padded: np.ndarray, ky: int, kx: int) -> np.ndarray:
-    """The pixels tap (ky, kx) reads for every output position: [N, out_h, out_w, C]."""
-    y0, x0 = ky * p.dilation_h, kx * p.dilation_w
-    return padded[:, y0:y0 + (p.window.out_h - 1) * p.stride_h + 1:p.stride_h,
-                  x0:x0 + (p.window.out_w - 1) * p.stride_w + 1:p.stride_w, :]
-
-
 def _clamp_min_then_max(values: np.ndarray, act_min: float, act_max: float) -> np.ndarray:
     """Eigen's ``.cwiseMin(act_max).cwiseMax(act_min)`` (finite values: the same as any clamp)."""
     return np.maximum(np.minimum(values, np.float32(act_max)), np.float32(act_min)).astype(np.float32)
+
+
+def _quantized_images(p: Any, x: np.ndarray, filter_h: int, filter_w: int):
+    """Each image quantized with its own asymmetric parameters (``quantize_rows``, as both optimized hybrid kernels
+    do) and padded with its zero point (a tap outside the image contributes nothing): yields (padded image
+    [1, H', W', C] int8, zero point, input scale)."""
+    batches = x.shape[0]
+    quantized, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
+    for b in range(batches):
+        zero_point = int(zero_points[b])
+        yield (padded_input(p, quantized[b].reshape(1, *x.shape[1:]), filter_h, filter_w, zero_point), zero_point,
+               np.float32(input_scales[b]))
 
 
 def conv2d_hybrid_per_channel(q: HybridConvPerChannel, x: np.ndarray, w: np.ndarray,
@@ -115,25 +110,21 @@ def conv2d_hybrid_per_channel(q: HybridConvPerChannel, x: np.ndarray, w: np.ndar
     minus ``row_sums * zp_b``, times ``f32(s_w[oc] * scale_b)``, plus the bias, then the clamp."""
     p = q.base
     channels_out, filter_h, filter_w, _ = w.shape
-    batches = x.shape[0]
-    out = np.zeros((batches, p.window.out_h, p.window.out_w, channels_out), np.float32)
+    out = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), np.float32)
     if out.size == 0:
         return out
-    quantized, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
     weights = hybrid_weights(w).astype(np.int64)
     row_sums = sse_row_sums(weights.reshape(channels_out, -1))  # tensor_utils::ReductionSumVector
     bias_values = np.zeros(channels_out, np.float32) if bias is None else bias.astype(np.float32)
-    for b in range(batches):
-        zero_point = int(zero_points[b])
-        # Im2col / DilatedIm2col write the image's zero point where a tap falls outside it
-        padded = _pad_image(p, quantized[b].reshape(1, *x.shape[1:]), filter_h, filter_w, zero_point)
+    # Im2col / DilatedIm2col write the image's zero point where a tap falls outside it
+    for b, (padded, zero_point, input_scale) in enumerate(_quantized_images(p, x, filter_h, filter_w)):
         raw = np.zeros(out.shape[1:], np.int64)
         for ky in range(filter_h):
             for kx in range(filter_w):
-                raw += (_tap(p, padded, ky, kx)[0] @ weights[:, ky, kx, :].T)  # exact: one matmul per tap
+                raw += (window_tap(p, padded, ky, kx)[0] @ weights[:, ky, kx, :].T)  # exact: one matmul per tap
         # Eigen: (in_mat.col(c) - row_sums_vec * zero_point), int32 arithmetic
         acc = wrap_int32(wrap_int32(raw) - wrap_int32(row_sums * zero_point))
-        scale = (p.filter_scales * np.float32(input_scales[b])).astype(np.float32)  # per_channel_scale * input_scale
+        scale = (p.filter_scales * input_scale).astype(np.float32)  # per_channel_scale * input_scale
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = (acc.astype(np.float32) * scale).astype(np.float32)
             out[b] = (scaled + bias_values).astype(np.float32)
@@ -146,25 +137,20 @@ def depthwise_conv2d_hybrid(q: HybridDepthwise, x: np.ndarray, w: np.ndarray,
     channel blocks of 4 scaled ``* s_w * scale_b``, the other channels ``* scale_b * s_w``, plus the bias, clamp."""
     p = q.base
     _, filter_h, filter_w, channels_out = w.shape
-    batches = x.shape[0]
-    out = np.zeros((batches, p.window.out_h, p.window.out_w, channels_out), np.float32)
+    out = np.zeros((x.shape[0], p.window.out_h, p.window.out_w, channels_out), np.float32)
     if out.size == 0:
         return out
-    quantized, input_scales, zero_points = quantize_rows(x.reshape(batches, -1), asymmetric=True)
     weights = hybrid_weights(w).astype(np.int64)
     head = channels_out // DEPTHWISE_CHANNEL_BLOCK * DEPTHWISE_CHANNEL_BLOCK
     bias_values = np.zeros(channels_out, np.float32) if bias is None else bias.astype(np.float32)
-    for b in range(batches):
-        zero_point = int(zero_points[b])
-        # a tap outside the image is skipped: padding with zp_b makes it contribute 0
-        padded = _pad_image(p, quantized[b].reshape(1, *x.shape[1:]), filter_h, filter_w, zero_point)
+    # a tap outside the image is skipped: padding with zp_b makes it contribute 0
+    for b, (padded, zero_point, input_scale) in enumerate(_quantized_images(p, x, filter_h, filter_w)):
         acc = np.zeros(out.shape[1:], np.int64)
         for ky in range(filter_h):
             for kx in range(filter_w):
-                shifted = np.repeat(_tap(p, padded, ky, kx)[0] - zero_point, p.depth_multiplier, axis=2)
+                shifted = np.repeat(window_tap(p, padded, ky, kx)[0] - zero_point, p.depth_multiplier, axis=2)
                 acc += shifted * weights[0, ky, kx, :]
         acc_float = wrap_int32(acc).astype(np.float32)
-        input_scale = np.float32(input_scales[b])
         with np.errstate(over="ignore", invalid="ignore"):
             vector = ((acc_float[..., :head] * p.filter_scales[:head]).astype(np.float32) * input_scale)
             scalar = ((acc_float[..., head:] * input_scale).astype(np.float32) * p.filter_scales[head:])
