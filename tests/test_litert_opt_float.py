@@ -4,8 +4,9 @@ builtin kernels on this CPU (``get_runtime("litert")``, BUILTIN_WITHOUT_DEFAULT_
 * random single-operator cases of the generators (``REFINTERP_RANDOM_CASES`` seeds each);
 * hand-built cases that reach every path of each rule: Eigen's coefficient-based product, GEMV and GEBP (the row
   blocks of 8 and 4, the last rows one at a time, panels of 4 columns and the other columns, depth blocks above
-  680), the depthwise kernel with depth multipliers, strides, dilations and padding, HARD_SWISH's vector blocks,
-  scalar tail and special values; on each the reference order differs from the runtime's (so the case tells the
+  680), the inner product of a single output element (FULLY_CONNECTED and CONV_2D, depths 1 to 1001), the
+  depthwise kernel with depth multipliers, strides, dilations and padding, HARD_SWISH's vector blocks, scalar tail
+  and special values; on each the reference order differs from the runtime's (so the case tells the
   rules apart);
 * TRANSPOSE_CONV (GEMM, Col2im, bias) with strides, paddings, activations, one and two images;
 * FULLY_CONNECTED, DEPTHWISE_CONV_2D and TRANSPOSE_CONV with 2 threads as well (the order does not depend on
@@ -36,7 +37,7 @@ from refinterp.tools.conformance.generators import make_case
 litert = pytest.importorskip("ai_edge_litert.interpreter") if not IN_CI else __import__(
     "ai_edge_litert.interpreter", fromlist=["Interpreter"])
 
-from test_emulation_profiles import RuntimeRefused, _forked, assert_same, run_profile  # noqa: E402
+from test_emulation_profiles import RuntimeRefused, _forked, assert_same, run_profile, run_runtime  # noqa: E402
 
 from refinterp.runtimes import get_runtime  # noqa: E402
 
@@ -163,6 +164,70 @@ def test_conv2d_float_follows_im2col_and_eigen(index):
     assert_same(expected, run_profile("litert-opt", model, inputs), f"CONV_2D case {index}")
     if CONV_CASES[index][3] % 8:  # output channels in blocks of 8 sum in the reference's order (then the bias)
         assert differ(run_profile("litert-ref", model, inputs)[0], expected[0]) > 0
+
+
+#: depths of a single-output product: the scalar path (below 4), 1 to 3 accumulators, the blocks of 4 packets with
+#: 0 to 3 packets and 0 to 3 scalars after them, and depths below COEFF_BASED_THRESHOLD (not taken for one column)
+SINGLE_OUTPUT_DEPTHS = list(range(1, 41)) + [47, 63, 64, 65, 99, 128, 131, 288, 401, 1001]
+#: (input size, channels, kernel, stride, padding) of a CONV_2D with one output channel and one output pixel
+SINGLE_OUTPUT_CONVS = [((3, 3), 32, (3, 3), (1, 1), "VALID"), ((3, 3), 1, (3, 3), (1, 1), "VALID"),
+                       ((3, 3), 5, (3, 3), (1, 1), "VALID"), ((2, 2), 7, (3, 3), (2, 2), "SAME"),
+                       ((1, 1), 19, (1, 1), (1, 1), "VALID"), ((1, 1), 64, (1, 1), (1, 1), "SAME"),
+                       ((4, 2), 3, (4, 2), (1, 1), "VALID")]
+
+
+def _single_output_fully_connected(depth: int) -> tuple[bytes, list[np.ndarray]]:
+    rng = np.random.default_rng(2000 + depth)
+    return _fully_connected(rng, 1, 1, depth, bias=depth % 2 == 0, activation="RELU" if depth % 5 == 0 else "NONE")
+
+
+def test_single_output_products_follow_eigen_inner_product():
+    """One unit and one row (and a CONV_2D with one output channel and one output pixel): Eigen's inner product
+    (four packet accumulators, ``_inner_product``), bit for bit, whatever the depth."""
+    for depth in SINGLE_OUTPUT_DEPTHS:
+        model, inputs = _single_output_fully_connected(depth)
+        expected = run_runtime("litert-opt", model, inputs)
+        for kernels in ("fast", "spec"):
+            assert_same(expected, run_profile("litert-opt", model, inputs, kernels),
+                        f"FULLY_CONNECTED 1x1x{depth} ({kernels})")
+    for index, (size, cin, kernel, stride, padding) in enumerate(SINGLE_OUTPUT_CONVS):
+        model, inputs = _conv(np.random.default_rng(2100 + index), 1, size, cin, 1, kernel, stride, (1, 1),
+                              padding, "NONE")
+        assert_same(run_runtime("litert-opt", model, inputs), run_profile("litert-opt", model, inputs),
+                    f"CONV_2D single output {SINGLE_OUTPUT_CONVS[index]}")
+
+
+def test_single_output_product_adds_to_a_zeroed_destination():
+    """No bias, every product -0: the dot is -0 and ``dst(0) += dot`` on the zeroed destination gives +0."""
+    depth = 24
+    w = np.ones((1, depth), F32)
+    model = single_op_model("FULLY_CONNECTED", [TensorSpec((1, depth), "float32"),
+                                                TensorSpec(w.shape, "float32", data=w)],
+                            [TensorSpec((1, 1), "float32")], {})
+    inputs = [np.full((1, depth), -0.0, F32)]
+    expected = run_runtime("litert-opt", model, inputs)
+    assert expected[0].view(np.uint32)[0, 0] == 0
+    assert_same(expected, run_profile("litert-opt", model, inputs), "FULLY_CONNECTED of -0 products")
+
+
+def test_single_output_cases_tell_the_orders_apart():
+    """On the depths above, the GEMV rule (one packet accumulator) and the coefficient-based one (two) differ from
+    the runtime on many depths: the test above holds the four-accumulator order itself."""
+    gemv_differs = coefficient_differs = 0
+    for depth in SINGLE_OUTPUT_DEPTHS:
+        model, inputs = _single_output_fully_connected(depth)
+        expected = run_runtime("litert-opt", model, inputs)[0]
+        rng = np.random.default_rng(2000 + depth)  # _fully_connected's draws: the weights, then the bias
+        weights = np.ascontiguousarray(rng.standard_normal((1, depth)).astype(F32).T)  # [D, 1]
+        bias = rng.standard_normal(1).astype(F32) if depth % 2 == 0 else None
+        lo = F32(0.0) if depth % 5 == 0 else F32(-np.inf)
+        column = np.ascontiguousarray(inputs[0].T)  # [D, 1]
+        gemv = litert_opt_float.bias_and_clamp(litert_opt_float._gemv(weights, column), bias, lo, F32(np.inf))
+        coefficient = litert_opt_float.bias_and_clamp(litert_opt_float._coefficient_based(weights, column), bias,
+                                                      lo, F32(np.inf))
+        gemv_differs += differ(gemv, expected)
+        coefficient_differs += differ(coefficient, expected)
+    assert gemv_differs >= 10 and coefficient_differs >= 10, (gemv_differs, coefficient_differs)
 
 
 DEPTHWISE_CASES = [

@@ -13,10 +13,10 @@ Each rule names the order of the float32 operations of the kernel it follows (me
   NEON_2_SSE) compute ``f32(f32(x * f32(1/6)) * relu6(x + 3))``; the scalar tail (``size % 4``)
   ``f32(f32(x * relu6(x + 3)) * f32(1/6))`` (measured: not the reference's division by 6).
 * FULLY_CONNECTED, CONV_2D (groups 1; CONV_2D through ``Im2col``): ``cpu_backend_gemm`` -> Eigen
-  (``cpu_backend_gemm_eigen.cc``; not ruy on this x86 build), SSE packets of 4 and no FMA: the coefficient-based
-  product for tiny sizes, GEMV for one row or one unit, else GEBP (``eigen_gemm``); then ``BiasAndClamp``.
-  Not matched: a single output element (Eigen's inner product), and CONV_2D with several threads
-  (``multithreaded_conv.h``).
+  (``cpu_backend_gemm_eigen.cc``; not ruy on this x86 build), SSE packets of 4 and no FMA: a single output
+  element Eigen's inner product (four packet accumulators, read from the machine code: ``_inner_product``), the
+  coefficient-based product for tiny sizes, GEMV for one row or one unit, else GEBP (``eigen_gemm``); then
+  ``BiasAndClamp``. Not matched: CONV_2D with several threads (``multithreaded_conv.h``).
 * TRANSPOSE_CONV (``optimized_ops::TransposeConvV2``): the same GEMM, ``Col2im`` from 0, then the bias.
 * LOGISTIC, TANH (``optimized_ops::Logistic`` / ``Tanh``, inlined in activations.cc ``SigmoidEval`` /
   ``TanhEval``): Eigen's ``scalar_logistic_op<float>`` (packets of 4, then the scalar form with glibc's expf for
@@ -229,6 +229,42 @@ def _gemv(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return (F32(0.0) + res).astype(F32)
 
 
+def _inner_product(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """A 1x1 destination: ``generic_product_impl_base<..., GemvProduct>::evalTo`` (machine code at 0x7f82b0 of
+    libpywrap_litert_common.so) zeroes dst, then ``dst(0) += lhs.row(0).dot(rhs.col(0))`` inlined (Eigen's
+    ``inner_product_impl``, unaligned loads, no alignment peeling). Depth below 4: ``f32(l0 * r0)``, then
+    ``acc + f32(l * r)`` in order. Else packets of 4 products (``mulps``, no FMA): accumulator j starts at packet
+    j (j < 4, as many as there are whole packets); the loop adds packets 4i + j to accumulator j; the remaining
+    whole packets (1 to 3) go to accumulators 0, 1, 2; then ``a0 + (a1 + (a2 + a3))`` (only the accumulators that
+    exist), the reduction ``(l1 + l3) + (l0 + l2)`` (``unpckhpd``, ``movshdup``), the scalar tail in order; last
+    ``acc + 0`` (dst). lhs, rhs [D, 1] -> [1, 1]."""
+    left, right = lhs[:, 0], rhs[:, 0]
+    depth = left.size
+    if depth < PACKET:
+        acc = _sse_mul(left[0], right[0])
+        for k in range(1, depth):
+            acc = _sse_add(acc, _sse_mul(left[k], right[k]))
+    else:
+        whole = depth // PACKET
+
+        def packet(index: int) -> np.ndarray:  # mulps lhs, rhs: the rhs load is dst
+            span = slice(index * PACKET, (index + 1) * PACKET)
+            return _sse_mul(right[span], left[span])
+
+        accumulators = [packet(j) for j in range(min(whole, 4))]
+        for index in range(4, whole):
+            accumulators[index % 4] = _sse_add(accumulators[index % 4], packet(index))
+        # the remaining 1 to 3 packets after the blocks of 4 go to accumulators 0, 1, 2: index % 4 again
+        acc4 = accumulators[-1]
+        for j in range(len(accumulators) - 2, -1, -1):  # addps a3, a2; addps a2, a1; addps a1, a0
+            acc4 = _sse_add(accumulators[j], acc4)
+        pair = _sse_add(acc4[2:4], acc4[0:2])  # unpckhpd + addps: [l2 + l0, l3 + l1]
+        acc = _sse_add(pair[1], pair[0])  # movshdup + addss
+        for k in range(whole * PACKET, depth):  # mulss lhs (dst), rhs; addss: the accumulator is dst
+            acc = _sse_add(acc, _sse_mul(left[k], right[k]))
+    return _sse_add(np.asarray(acc, F32), F32(0.0)).reshape(1, 1)  # dst(0) += dot: dst was zeroed
+
+
 def depth_block(rows: int, cols: int, depth: int) -> int:
     """``computeProductBlockingSizes`` (one thread): kc, the depth of one GEBP pass."""
     if max(depth, rows, cols) < 48:
@@ -290,7 +326,8 @@ def _gebp(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def eigen_gemm(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """``dst = lhs * rhs^T`` as cpu_backend_gemm_eigen.cc computes it: lhs [N, D] (the weights, row-major), rhs
     [M, D] (the input rows / im2col columns) -> [N, M] float32. Eigen's ``generic_product_impl::evalTo``:
-    ``D + N + M < 20``: the coefficient-based product; one column or one row: GEMV; else GEBP."""
+    one element: the inner product; ``D + N + M < 20``: the coefficient-based product; one column or one row:
+    GEMV; else GEBP."""
     rows, depth = lhs.shape
     cols = rhs.shape[0]
     lhs = np.ascontiguousarray(np.asarray(lhs, F32).T)  # [D, N]
@@ -299,6 +336,8 @@ def eigen_gemm(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return np.zeros((rows, cols), F32)
     if depth == 0:
         return np.zeros((rows, cols), F32)
+    if rows == 1 and cols == 1:  # Run's one-column branch is a GemvProduct: no coefficient-based path
+        return _inner_product(lhs, rhs)
     if depth + rows + cols < COEFF_BASED_THRESHOLD:
         return _coefficient_based(lhs, rhs)
     if cols == 1 or rows == 1:
