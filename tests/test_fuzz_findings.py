@@ -1018,3 +1018,12 @@ def test_detection_fast_nms_best_class_skips_nan_scores_like_litert():
                 if expected[3][0]:  # (no detection: LiteRT leaves the rows unwritten)
                     for want, have in zip(expected, got):
                         np.testing.assert_array_equal(have, want, err_msg=f"{classes} classes {scores}")
+
+
+@pytest.mark.parametrize("op,input_scale", [("EXP", 2.0), ("LOG", 0.04)])
+def test_an_int8_table_entry_that_is_nan_is_zero_like_x86(op, input_scale):
+    """Campaign 20261216: an int8 ELU with an output scale of 1e-45 (``1 / s_out`` is inf, so an entry whose
+    value is 0 becomes ``0 * inf``, NaN). LiteRT's x86 build casts the NaN to INT32_MIN, whose low byte is 0;
+    refinterp gave -128. EXP (exp underflowing to 0) and LOG (log 1) reach it through the reference resolver."""
+    model = single_op_model(op, [TensorSpec((256,), "int8", input_scale, 0)], [TensorSpec((256,), "int8", 1e-45, 0)])
+    assert_same(model, [np.arange(-128, 128).astype(np.int8)])

@@ -123,7 +123,8 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
         x = f32(s_in) * f32(q - zp_in);  t = transform(x)
         y = clamp(roundf(t * f32(1 / f32(s_out))) + zp_out, qmin, qmax)
 
-    The clamp saturates (an infinite ``t`` gives qmax: measured with ai-edge-litert 2.3.0, EXP int8).
+    The clamp saturates (an infinite ``t`` gives qmax: measured with ai-edge-litert 2.3.0, EXP int8); an int8
+    NaN entry is 0, a uint8 one 0 (the type's minimum).
     ``rounding="truncate"``: ``clamp(static_cast<int32>(t / f32(s_out)) + zp_out)`` instead (SQRT int8,
     measured), with x86's cast (INT32_MIN out of range) and int32 wrapping.
     """
@@ -143,6 +144,10 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
             quantized = wrap_int32(cast_to_int32(scaled) + output_zero_point)
         else:
             quantized = round_half_away_f32(scaled) + np.float32(output_zero_point)
+    if info.min < 0:
+        # int8: a NaN entry (``0 * inf`` with a subnormal output scale: exp underflowing, log of 1) casts to
+        # INT32_MIN, whose low byte is 0 (measured on EXP and LOG, as on TANH: softmax_logistic.lut_populate)
+        quantized = np.where(np.isnan(quantized), 0, quantized)
     return np.clip(np.nan_to_num(quantized, nan=float(info.min)), info.min, info.max).astype(dtype)
 
 
