@@ -44,7 +44,7 @@ import numpy as np
 from refinterp.ops.common import OpContext
 from refinterp.ops.eigen_math import eigen_logistic, eigen_tanh
 from refinterp.ops.emulation.xnnpack_float import fma32_numpy
-from refinterp.ops.emulation.xnnpack_float_math import x86_nan
+from refinterp.ops.emulation.xnnpack_float_math import _quiet, x86_nan
 from refinterp.ops.resize import _float_axis
 from refinterp.ops.softmax_logistic import _libm_elementwise, expf
 
@@ -479,11 +479,6 @@ def transpose_conv_float(q: FloatTransposeConv, shape: tuple[int, ...], pads: tu
 
 def _bits(value: int) -> np.float32:
     return np.array([value], np.uint32).view(F32)[0]
-
-
-def _quiet(x: np.ndarray) -> np.ndarray:
-    """A NaN input's own NaN, quieted (every NaN of these kernels comes from its input operand)."""
-    return (np.asarray(x, F32).view(np.uint32) | np.uint32(0x00400000)).view(F32)
 
 
 def _sse_min(constant: np.float32, x: np.ndarray) -> np.ndarray:

@@ -56,6 +56,10 @@ import numpy as np
 from refinterp.ops.common import OpContext
 from refinterp.ops.emulation.xnnpack_float import flush_denormals, fma32_ftz_numpy
 from refinterp.ops.emulation.xnnpack_float_math import (
+    _DEFAULT_NAN,
+    _QUIET_BIT,
+    ELEMENTWISE,
+    _hexf,
     add_ftz,
     div_ftz,
     max_x86,
@@ -66,12 +70,6 @@ from refinterp.ops.emulation.xnnpack_float_math import (
 )
 
 F32 = np.float32
-_QUIET_BIT = np.uint32(0x00400000)
-_DEFAULT_NAN = np.uint32(0xFFC00000)
-
-
-def _hexf(text: str) -> np.float32:
-    return F32(float.fromhex(text))
 
 
 def _bits(x: Any) -> np.ndarray:
@@ -92,13 +90,6 @@ def fma(a: Any, b: Any, c: Any) -> np.ndarray:
     for operand in (c, b, a):  # the first NaN operand wins: applied last
         bits = np.where(np.isnan(operand), _bits(operand) | _QUIET_BIT, bits)
     return _from_bits(bits.astype(np.uint32))
-
-
-def _round_nearest(x: np.ndarray) -> np.ndarray:
-    """``vrndscaleps`` to nearest even under DAZ (a zero keeps x's sign; a NaN comes out quieted)."""
-    x = flush_denormals(x)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isnan(x), _from_bits(_bits(x) | _QUIET_BIT), np.rint(x)).astype(F32)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -271,7 +262,7 @@ def sin_cos_rational_5_4(x: np.ndarray, cosine: bool = False) -> np.ndarray:
     b2, b4 = _SIN_BETA
     one = F32(1)
     with np.errstate(all="ignore"):
-        k = _round_nearest(mul_ftz(x, _INV_2PI))
+        k = ELEMENTWISE["ROUND"](mul_ftz(x, _INV_2PI))  # vrndscaleps to nearest even (the product is flushed)
         v = fma(k, -_2PI_HI, x)
         v = fma(-_2PI_LO, k, v)
         if cosine:
