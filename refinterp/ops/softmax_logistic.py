@@ -71,6 +71,7 @@ from refinterp.ops.common import OpContext, checked_quantize_multiplier, per_ten
 from refinterp.quant import (
     INT32_MIN,
     cast_to_int32,
+    lut_entries_int8,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     round_half_away,
@@ -292,7 +293,7 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
     if info.min == 0:  # uint8
         entries = np.clip(cast_to_int32(quantized), info.min, info.max)
     else:
-        entries = np.where(np.isnan(quantized), 0, np.clip(np.nan_to_num(quantized), info.min, info.max))
+        entries = lut_entries_int8(quantized)
     table = np.empty(256, dtype=dtype)
     table[values & 0xFF] = entries
     return table

@@ -79,6 +79,7 @@ from refinterp.quant import (
     INT32_MAX,
     INT32_MIN,
     cast_to_int32,
+    lut_entries_int8,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     round_half_away_f32,
@@ -144,10 +145,8 @@ def lut_populate(transform: Callable[[np.ndarray], np.ndarray], input_scale: flo
             quantized = wrap_int32(cast_to_int32(scaled) + output_zero_point)
         else:
             quantized = round_half_away_f32(scaled) + np.float32(output_zero_point)
-    if info.min < 0:
-        # int8: a NaN entry (``0 * inf`` with a subnormal output scale: exp underflowing, log of 1) casts to
-        # INT32_MIN, whose low byte is 0 (measured on EXP and LOG, as on TANH: softmax_logistic.lut_populate)
-        quantized = np.where(np.isnan(quantized), 0, quantized)
+    if info.min < 0:  # int8: a NaN entry (exp underflowing, log of 1, times inf) is 0 (quant.lut_entries_int8)
+        return lut_entries_int8(quantized).astype(dtype)
     return np.clip(np.nan_to_num(quantized, nan=float(info.min)), info.min, info.max).astype(dtype)
 
 
