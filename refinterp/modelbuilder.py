@@ -259,6 +259,9 @@ class TensorSpec:
     #: a sparse constant (``Tensor.sparsity``): ``data`` then holds the stored values only (any count, 1-D), in
     #: the order the sparsity parameters enumerate them (:func:`sparsify` makes both from a dense array)
     sparsity: SparsitySpec | None = None
+    #: ``QuantizationParameters.details_type`` written with no ``details`` table (files from other tools and
+    #: the fuzzer's edits carry such types: LiteRT refuses some); 0 writes none
+    quantization_details_type: int = 0
 
 
 @dataclass
@@ -624,6 +627,8 @@ def _write_tensor(builder: flatbuffers.Builder, spec: TensorSpec, name: str, buf
         tflite.QuantizationParametersAddScale(builder, scale_vector)
         tflite.QuantizationParametersAddZeroPoint(builder, zero_point_vector)
         tflite.QuantizationParametersAddQuantizedDimension(builder, spec.quantized_dimension)
+        if spec.quantization_details_type:
+            tflite.QuantizationParametersAddDetailsType(builder, spec.quantization_details_type)
         quant_offset = tflite.QuantizationParametersEnd(builder)
     name_offset = builder.CreateString(name)
     shape_offset = _int_vector(builder, tuple(int(d) for d in spec.shape))

@@ -9,6 +9,8 @@ number no rule reproduces (see ``checked_quantize_multiplier``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from oracle import Rejected, run_litert_ref, run_refinterp
@@ -1027,3 +1029,27 @@ def test_an_int8_table_entry_that_is_nan_is_zero_like_x86(op, input_scale):
     refinterp gave -128. EXP (exp underflowing to 0) and LOG (log 1) reach it through the reference resolver."""
     model = single_op_model(op, [TensorSpec((256,), "int8", input_scale, 0)], [TensorSpec((256,), "int8", 1e-45, 0)])
     assert_same(model, [np.arange(-128, 128).astype(np.int8)])
+
+
+@pytest.mark.parametrize("details_type", [1, 2, 3, 4, 255])
+@pytest.mark.parametrize("tensor", ["input", "weights", "bias", "output"])
+def test_quantization_details_types_without_a_table_are_read_like_litert(details_type, tensor):
+    """A details_type with no details table: LiteRT refuses block-wise (2) and multi-axis (3) quantization
+    without their table and ignores the others (custom, and union types it does not know); measured on every
+    value 0 to 255 on each tensor of a DEPTHWISE_CONV_2D (the fuzzer's find was 3 on the bias)."""
+    def quantized(spec: TensorSpec, name: str) -> TensorSpec:
+        return replace(spec, quantization_details_type=details_type) if name == tensor else spec
+
+    weights = np.ones((1, 1, 1, 2), np.int8)
+    model = single_op_model("DEPTHWISE_CONV_2D", [
+        quantized(TensorSpec((1, 3, 3, 2), "int8", 0.02, 0), "input"),
+        quantized(TensorSpec(weights.shape, "int8", [0.01] * 2, [0] * 2, data=weights, quantized_dimension=3),
+                  "weights"),
+        quantized(TensorSpec((2,), "int32", [0.0002] * 2, [0] * 2, data=np.array([5, -7], np.int32)), "bias")],
+        [quantized(TensorSpec((1, 3, 3, 2), "int8", 0.05, 0), "output")],
+        {"padding": "VALID", "depth_multiplier": 1})
+    inputs = [np.arange(18, dtype=np.int8).reshape(1, 3, 3, 2)]
+    if details_type in (2, 3):
+        assert_both_refuse(model, inputs)
+    else:
+        assert_same(model, inputs)
