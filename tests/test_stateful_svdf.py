@@ -27,7 +27,7 @@ import pytest
 from oracle import invoke_with, litert_ref_interpreter, random_inputs, require_tflm
 
 import refinterp
-from refinterp.errors import UnsupportedOpError
+from refinterp.errors import PrepareError, UnsupportedOpError
 from refinterp.modelbuilder import TensorSpec, single_op_model
 from refinterp.ops.eigen_math import eigen_logistic, eigen_logistic_packet, eigen_logistic_scalar, eigen_tanh
 from refinterp.ops.fast.eigen_math import eigen_logistic_fast, eigen_tanh_fast
@@ -79,18 +79,20 @@ def _assert_same_tensors(expected: Any, ours: refinterp.Interpreter, when: str) 
 
 
 def svdf_model(kind: str, batch: int = 2, input_size: int = 11, rank: int = 2, units: int = 3,
-               memory: int = 5, seed: int = 0) -> bytes:
-    """One SVDF with a variable state: int8 (int16 state), float32 or hybrid (int8 weights)."""
+               memory: int = 5, seed: int = 0, bias_shape: tuple[int, ...] | None = None) -> bytes:
+    """One SVDF with a variable state: int8 (int16 state), float32 or hybrid (int8 weights); the bias is [units]
+    unless ``bias_shape`` says otherwise."""
     rng = np.random.default_rng(seed)
     filters = rank * units
+    bias_shape = bias_shape or (units,)
     state_shape = (batch, filters * memory)
     if kind == "int8":
         specs = [TensorSpec((batch, input_size), "int8", 0.05, -3),
                  TensorSpec((filters, input_size), "int8", 0.02, 0,
                             data=rng.integers(-127, 128, (filters, input_size))),
                  TensorSpec((filters, memory), "int16", 0.0005, 0, data=rng.integers(-3000, 3001, (filters, memory))),
-                 TensorSpec((units,), "int32", float(np.float32(np.float32(0.0004) * np.float32(0.0005))), 0,
-                            data=rng.integers(-20000, 20001, units)),
+                 TensorSpec(bias_shape, "int32", float(np.float32(np.float32(0.0004) * np.float32(0.0005))), 0,
+                            data=rng.integers(-20000, 20001, bias_shape)),
                  TensorSpec(state_shape, "int16", 0.0004, 0, is_variable=True)]
         output = TensorSpec((batch, units), "int8", 0.01, 5)
         activation = "RELU"
@@ -104,7 +106,7 @@ def svdf_model(kind: str, batch: int = 2, input_size: int = 11, rank: int = 2, u
         specs = [TensorSpec((batch, input_size), "float32"),
                  TensorSpec((filters, input_size), weights_dtype, scale, data=feature),
                  TensorSpec((filters, memory), weights_dtype, scale, data=time),
-                 TensorSpec((units,), "float32", data=rng.standard_normal(units).astype(np.float32)),
+                 TensorSpec(bias_shape, "float32", data=rng.standard_normal(bias_shape).astype(np.float32)),
                  TensorSpec(state_shape, "float32", is_variable=True)]
         output = TensorSpec((batch, units), "float32")
         activation = "RELU6"
@@ -137,6 +139,16 @@ def _check_against_litert(model: bytes | None, path: Path | None, kernels: str) 
 @pytest.mark.parametrize("kind", ["int8", "float32", "hybrid"])
 def test_stateful_svdf_matches_litert_after_every_invoke(kind: str, kernels: str) -> None:
     _check_against_litert(svdf_model(kind), None, kernels)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "spec"])
+@pytest.mark.parametrize("kind", ["int8", "float32", "hybrid"])
+def test_svdf_reads_a_bias_of_more_dimensions_flat_like_litert(kind: str, kernels: str) -> None:
+    """LiteRT's Prepare checks only the bias's first dimension (fuzz seed 20261218): a bias [units, 2] runs and
+    its first `units` values are added; one of [units, 0] would be read past its end and is refused."""
+    _check_against_litert(svdf_model(kind, bias_shape=(3, 2)), None, kernels)
+    with pytest.raises(PrepareError, match="fewer than 3 values"):
+        _refinterp(svdf_model(kind, bias_shape=(3, 0)), None, kernels=kernels).allocate_tensors()
 
 
 @pytest.mark.parametrize("kernels", ["fast", "spec"])

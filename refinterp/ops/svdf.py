@@ -50,6 +50,7 @@ applies ``ActivationValFloat`` element by element: TANH is the C library's ``tan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,6 +138,9 @@ def prepare_svdf(ctx: OpContext) -> SvdfParams:
         raise ctx.fail("weights_time has no memory columns")
     if bias is not None and (len(ctx.shape(bias)) < 1 or ctx.shape(bias)[0] != units):
         raise ctx.fail(f"bias shape {list(ctx.shape(bias))}, expected [{units}]")
+    if bias is not None and math.prod(ctx.shape(bias)) < units:
+        # LiteRT and TFLM check the first dimension only, then read `units` values: past the end of this one
+        raise ctx.fail(f"bias shape {list(ctx.shape(bias))} holds fewer than {units} values")
     if state_shape != (batch, memory * filters):
         raise ctx.fail(f"state shape {list(state_shape)}, expected [{batch}, {memory * filters}]")
     if not state.is_variable:
@@ -340,6 +344,12 @@ def _hybrid_activations(p: SvdfParams, x: np.ndarray, weights_feature: np.ndarra
         return (scratch + (sums.astype(np.float32) * scales[:, None]).astype(np.float32)).astype(np.float32)
 
 
+def bias_values(p: SvdfParams, bias: np.ndarray, dtype: type) -> np.ndarray:
+    """The bias as the kernels read it: its first ``units`` values. LiteRT's and TFLM's Prepare check only its
+    first dimension (svdf.cc: ``bias->dims->data[0] == num_units``), so a bias [units, k] is read flat."""
+    return np.asarray(bias, dtype).reshape(-1)[:p.units]
+
+
 def _time_bias_activation(p: SvdfParams, rows: np.ndarray, time_weights: np.ndarray, bias: np.ndarray | None,
                           dot) -> np.ndarray:
     """ApplyTimeWeightsBiasAndActivation (float): time dot products, rank reduction, bias, activation."""
@@ -349,13 +359,13 @@ def _time_bias_activation(p: SvdfParams, rows: np.ndarray, time_weights: np.ndar
         if p.plain_float:  # TFLM: output = bias (or 0); output += scratch, rank by rank
             out = np.zeros((p.batch, p.units), np.float32)
             if bias is not None:
-                out[:] = np.asarray(bias, np.float32).reshape(-1)
+                out[:] = bias_values(p, bias, np.float32)
             for r in range(p.rank):
                 out = (out + by_unit[:, :, r]).astype(np.float32)
         else:  # LiteRT: ReductionSumVector, then VectorBatchVectorAdd
             out = neon_reduction_sum(by_unit)
             if bias is not None:
-                out = (out + np.asarray(bias, np.float32).reshape(-1)).astype(np.float32)
+                out = (out + bias_values(p, bias, np.float32)).astype(np.float32)
     return apply_float_activation(out, p.activation, tflm=p.plain_float)
 
 
@@ -371,7 +381,7 @@ def _svdf_int8(p: SvdfParams, x: np.ndarray, weights_feature: np.ndarray, weight
                                      rows.astype(np.int64) - p.state_zero_point))
     acc = time_sums.reshape(p.batch, p.units, p.rank).sum(axis=2)
     if bias is not None:
-        acc = acc + bias.astype(np.int64).reshape(-1)
+        acc = acc + bias_values(p, bias, np.int64)
     scaled = multiply_by_quantized_multiplier(wrap_int32(acc), p.multiplier_2, p.shift_2) + p.output_zero_point
     output = np.clip(scaled, -128, 127).astype(np.int8)
     return KernelResult(outputs=(output,),

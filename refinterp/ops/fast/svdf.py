@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from refinterp.ops.common import KernelResult
-from refinterp.ops.svdf import SvdfParams, svdf_spec
+from refinterp.ops.svdf import SvdfParams, bias_values, svdf_spec
 from refinterp.quant import mbqm_nb
 
 
@@ -55,9 +55,9 @@ def svdf_fast(p: SvdfParams, x: np.ndarray, weights_feature: np.ndarray, weights
     if p.kind != "int8":
         return svdf_spec(p, x, weights_feature, weights_time, bias, state)
     info = np.iinfo(p.state_dtype)
-    bias_values = bias.reshape(-1) if bias is not None else np.zeros(1, np.int32)
+    bias_vector = bias_values(p, bias, np.int32) if bias is not None else np.zeros(1, np.int32)
     output, new_state = _svdf_int8_nb(
-        x, weights_feature, weights_time, bias_values, bias is not None, state, p.rank, p.memory, p.multiplier_1,
+        x, weights_feature, weights_time, bias_vector, bias is not None, state, p.rank, p.memory, p.multiplier_1,
         p.shift_1, p.multiplier_2, p.shift_2, p.input_zero_point, p.output_zero_point, p.state_zero_point,
         int(info.min), int(info.max))
     return KernelResult(outputs=(output,), variable_updates={4: new_state})
