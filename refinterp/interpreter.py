@@ -557,13 +557,11 @@ class _SubgraphRun:
 
     def reset_variables(self) -> None:
         """Every variable tensor (the state of LSTM, RNN and SVDF) back to its initial value: the zero point
-        for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor: a variable's buffer data is not
-        used)."""
+        for int8, zero bytes otherwise (tensor_utils.cc ResetVariableTensor, ``Tensor.reset_fill``: a variable's
+        buffer data is not used)."""
         for tensor in self.subgraph.tensors:
             if tensor.is_variable and tensor.dtype is not None:
-                fill = 0
-                if tensor.type_name == "int8" and tensor.quantization is not None:
-                    fill = int(tensor.quantization.zero_point[0])
+                fill = tensor.reset_fill(tflm=base_profile(self.owner.profile) == "tflm")
                 # memset with the zero point's low byte, as LiteRT does
                 value = np.full(tensor.nbytes, fill & 0xFF, np.uint8).view(tensor.dtype).reshape(tensor.shape)
                 value.flags.writeable = False

@@ -200,6 +200,16 @@ class Tensor:
         itemsize = self.dtype.itemsize if self.dtype is not None else 1
         return math.prod(self.shape) * itemsize
 
+    def reset_fill(self, tflm: bool = False) -> int:
+        """The value a variable tensor is reset to, byte by byte (ResetVariableTensor memsets ``tensor->bytes``
+        with it): the zero point of an int8 tensor, else 0. LiteRT reads ``params.zero_point``, which
+        GetLegacyQuantization sets for a per-tensor quantization only (a per-channel variable resets to 0);
+        TFLM copies ``zero_point[0]`` into its params either way. Both measured on a model builder file."""
+        q = self.quantization
+        if self.type_name != "int8" or q is None or (q.per_channel and not tflm):
+            return 0
+        return int(q.zero_point[0])
+
     def __repr__(self) -> str:
         return f"Tensor({self.index}, {shown(self.name)}, {self.type_name}{shown(list(self.shape))})"
 

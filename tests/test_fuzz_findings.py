@@ -1053,3 +1053,25 @@ def test_quantization_details_types_without_a_table_are_read_like_litert(details
         assert_both_refuse(model, inputs)
     else:
         assert_same(model, inputs)
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_an_int8_variable_resets_to_its_legacy_zero_point_in_litert_and_zero_point_0_in_tflm(per_channel):
+    """ResetVariableTensor memsets an int8 variable with ``params.zero_point``: LiteRT's GetLegacyQuantization
+    keeps it for a per-tensor quantization only (per-channel: 0), TFLM copies ``zero_point[0]`` (fuzz seed
+    20261219: a model output that is a variable no operator writes, given two scales)."""
+    from oracle import require_tflm, run_tflm
+
+    scale, zero_point = ([0.002, 0.002], [30, 0]) if per_channel else (0.002, 30)
+    tensors = [TensorSpec((2, 3), "int8", 0.01, -74, name="input"),
+               TensorSpec((2, 3), "int8", scale, zero_point, name="state", is_variable=True),
+               TensorSpec((2, 3), "int8", 0.01, -74, name="copy")]
+    model = build_model(tensors, [OpSpec("RESHAPE", [0], [2], {"new_shape": [2, 3]})], inputs=[0], outputs=[2, 1])
+    x = np.zeros((2, 3), np.int8)
+    assert_same(model, [x])
+    np.testing.assert_array_equal(run_litert_ref(model, [x])[1], np.full((2, 3), 0 if per_channel else 30))
+    require_tflm()
+    expected = run_tflm(model, [x])
+    np.testing.assert_array_equal(expected[1], np.full((2, 3), 30))  # by hand: zero_point[0]
+    for kernels in KERNELS:
+        np.testing.assert_array_equal(run_refinterp(model, [x], kernels=kernels, profile="tflm")[1], expected[1])

@@ -401,9 +401,7 @@ def explain_initial_state(ctx: OpContext, position: int, trace) -> np.ndarray:
     earlier = [op.index for op in ctx.subgraph.operators[:ctx.op.index] if tensor.index in op.inputs]
     if earlier:
         raise trace.not_detailed(f"a state tensor that operator {earlier[-1]} ran on before this one")
-    fill = 0
-    if tensor.type_name == "int8" and tensor.quantization is not None:
-        fill = int(tensor.quantization.zero_point[0])
+    fill = tensor.reset_fill(tflm=ctx.profile == "tflm")
     shape = ctx.shape(tensor)
     state = np.full(int(np.prod(shape, dtype=np.int64)) * tensor.dtype.itemsize, fill & 0xFF, np.uint8)
     state = state.view(tensor.dtype).reshape(shape)
