@@ -1075,3 +1075,29 @@ def test_an_int8_variable_resets_to_its_legacy_zero_point_in_litert_and_zero_poi
     np.testing.assert_array_equal(expected[1], np.full((2, 3), 30))  # by hand: zero_point[0]
     for kernels in KERNELS:
         np.testing.assert_array_equal(run_refinterp(model, [x], kernels=kernels, profile="tflm")[1], expected[1])
+
+
+def test_strided_slice_prepare_sizes_nothing_by_the_axes_it_slices():
+    """Campaign 20261220: a STRIDED_SLICE of an int8 input of 2**31 - 1 values; its Prepare built an index array
+    per axis (16 GiB of int64) before the output shape was checked against the declared one and the memory
+    limit. Prepare now keeps ranges; the kernel makes index arrays of the allowed output only (2**26 values
+    here: an int64 array of them would be 512 MiB)."""
+    import tracemalloc
+
+    n = 1 << 26
+    model = single_op_model("STRIDED_SLICE", [
+        TensorSpec((n,), "int8", 0.1, 0),
+        TensorSpec((1,), "int32", data=np.array([0], np.int32)),
+        TensorSpec((1,), "int32", data=np.array([n], np.int32)),
+        TensorSpec((1,), "int32", data=np.array([1], np.int32))],
+        [TensorSpec((1,), "int8", 0.1, 0)], {"new_axis_mask": 1})
+    tracemalloc.start()
+    try:
+        with pytest.raises(PrepareError) as refused:
+            from refinterp.interpreter import Interpreter
+            Interpreter(model_content=model).allocate_tensors()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f"gets shape [1, {n}]" in str(refused.value)
+    assert peak < 64 << 20

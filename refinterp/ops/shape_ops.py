@@ -338,7 +338,8 @@ def _clamp_index(v: int, lo: int, hi: int) -> int:
 
 def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begin: tuple[int, ...],
                        end: tuple[int, ...], strides: tuple[int, ...], fail):
-    """(effective input shape, per-axis index ranges, output shape), as LiteRT computes them."""
+    """(effective input shape, per-axis index ranges (``range`` objects), output shape), as LiteRT computes
+    them."""
     input_dims = len(input_shape)
     begin_count = len(begin)
     num_add_axis = sum(1 for i in range(begin_count)
@@ -422,7 +423,9 @@ def strided_slice_plan(p: StridedSliceParams, input_shape: tuple[int, ...], begi
                     raise fail(f"offset slice of {stop_index} from {start_index} leaves the axis of {size} "
                                "(LiteRT would not fill its output)")
             keep.append(count)
-    ranges = [np.arange(s, e, k, dtype=np.int64) for s, e, k in zip(starts, stops, steps)]
+    # ranges, not index arrays: Prepare needs only the output shape, which may be far over the memory limit
+    # (checked after Prepare); the kernel makes the index arrays once the output's size has been allowed
+    ranges = [range(s, e, k) for s, e, k in zip(starts, stops, steps)]
     return tuple(shape), ranges, tuple(keep)
 
 
@@ -484,7 +487,7 @@ def strided_slice_spec(p: StridedSliceParams, x: np.ndarray, begin: np.ndarray, 
                                                      indices(p.strides, strides), EvalError)
     if not shape:  # a scalar input: LiteRT writes its one element
         return np.array(x).reshape(output_shape)
-    selected = np.reshape(x, shape)[np.ix_(*ranges)]
+    selected = np.reshape(x, shape)[np.ix_(*(np.arange(r.start, r.stop, r.step, dtype=np.int64) for r in ranges))]
     return np.ascontiguousarray(selected).reshape(output_shape)
 
 
