@@ -1077,13 +1077,29 @@ def test_an_int8_variable_resets_to_its_legacy_zero_point_in_litert_and_zero_poi
         np.testing.assert_array_equal(run_refinterp(model, [x], kernels=kernels, profile="tflm")[1], expected[1])
 
 
+def assert_prepare_refuses_without_allocating(model: bytes, fragment: str) -> None:
+    """allocate_tensors refuses ``model`` with a PrepareError saying ``fragment``, having allocated less than
+    64 MiB on the way (NumPy's allocations are traced by tracemalloc)."""
+    import tracemalloc
+
+    from refinterp.interpreter import Interpreter
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(PrepareError) as refused:
+            Interpreter(model_content=model).allocate_tensors()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fragment in str(refused.value)
+    assert peak < 64 << 20
+
+
 def test_strided_slice_prepare_sizes_nothing_by_the_axes_it_slices():
     """Campaign 20261220: a STRIDED_SLICE of an int8 input of 2**31 - 1 values; its Prepare built an index array
     per axis (16 GiB of int64) before the output shape was checked against the declared one and the memory
     limit. Prepare now keeps ranges; the kernel makes index arrays of the allowed output only (2**26 values
     here: an int64 array of them would be 512 MiB)."""
-    import tracemalloc
-
     n = 1 << 26
     model = single_op_model("STRIDED_SLICE", [
         TensorSpec((n,), "int8", 0.1, 0),
@@ -1091,13 +1107,14 @@ def test_strided_slice_prepare_sizes_nothing_by_the_axes_it_slices():
         TensorSpec((1,), "int32", data=np.array([n], np.int32)),
         TensorSpec((1,), "int32", data=np.array([1], np.int32))],
         [TensorSpec((1,), "int8", 0.1, 0)], {"new_axis_mask": 1})
-    tracemalloc.start()
-    try:
-        with pytest.raises(PrepareError) as refused:
-            from refinterp.interpreter import Interpreter
-            Interpreter(model_content=model).allocate_tensors()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert f"gets shape [1, {n}]" in str(refused.value)
-    assert peak < 64 << 20
+    assert_prepare_refuses_without_allocating(model, f"gets shape [1, {n}]")
+
+
+def test_hybrid_embedding_lookup_prepare_sizes_nothing_by_the_rows_of_its_table():
+    """Found reading the Prepare functions after campaign 20261220: a hybrid EMBEDDING_LOOKUP (int8 table,
+    float32 output) with one scale made a float32 scale per table row at Prepare, 8 GiB for a table input of
+    2**31 - 1 rows (2 GiB, within the tensor limit). Now one value for every row."""
+    rows = 1 << 26
+    model = single_op_model("EMBEDDING_LOOKUP", [TensorSpec((3,), "int32"), TensorSpec((rows, 1), "int8", 0.5, 0)],
+                            [TensorSpec((3, 2), "float32")])
+    assert_prepare_refuses_without_allocating(model, "gets shape [3, 1]")

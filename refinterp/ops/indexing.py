@@ -192,7 +192,7 @@ def gather_nd_spec(p: GatherNdParams, params: np.ndarray, indices: np.ndarray) -
 @dataclass(frozen=True)
 class EmbeddingParams:
     hybrid: bool
-    scales: np.ndarray | None  # hybrid: float32 scale per row (per-tensor: one value for every row)
+    scales: np.ndarray | None  # hybrid: float32 scale per row, or one (per-tensor) for every row
 
 
 def prepare_embedding_lookup(ctx: OpContext) -> EmbeddingParams:
@@ -227,7 +227,8 @@ def prepare_embedding_lookup(ctx: OpContext) -> EmbeddingParams:
             raise ctx.unsupported("a hybrid lookup with per-row scales under profile tflm")
         scales = q.scale.astype(np.float32)
     else:
-        scales = np.full(v_shape[0], np.float32(per_tensor_qparams_or_identity(value)[0]), np.float32)
+        # one value, not one per row: a table that is a model input may have 2^31 rows, not allocated yet
+        scales = np.full(1, np.float32(per_tensor_qparams_or_identity(value)[0]), np.float32)
     return EmbeddingParams(True, scales)
 
 
@@ -242,7 +243,8 @@ def embedding_lookup_spec(p: EmbeddingParams, lookup: np.ndarray, value: np.ndar
     if not p.hybrid:
         return np.ascontiguousarray(picked)
     as_int8 = picked.view(np.int8) if picked.dtype == np.uint8 else picked
-    scale = p.scales[lookup.astype(np.int64)].reshape((-1,) + (1,) * (value.ndim - 1))
+    row_scales = p.scales[lookup.astype(np.int64)] if p.scales.size > 1 else np.broadcast_to(p.scales, lookup.shape)
+    scale = row_scales.reshape((-1,) + (1,) * (value.ndim - 1))
     return (as_int8.astype(np.float32) * scale).astype(np.float32)
 
 
