@@ -1118,3 +1118,35 @@ def test_hybrid_embedding_lookup_prepare_sizes_nothing_by_the_rows_of_its_table(
     model = single_op_model("EMBEDDING_LOOKUP", [TensorSpec((3,), "int32"), TensorSpec((rows, 1), "int8", 0.5, 0)],
                             [TensorSpec((3, 2), "float32")])
     assert_prepare_refuses_without_allocating(model, "gets shape [3, 1]")
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED"])
+def test_per_tensor_requantization_is_computed_once_not_per_output_channel(op, monkeypatch):
+    """Found reading the Prepare functions after campaign 20261220: with a weights tensor that is a model input,
+    the output channels come from its shape (2**31 - 1 of them in a mutant), and a per-tensor int8 weight scale
+    was turned into a multiplier channel by channel in a Python loop (a hang). Now QuantizeMultiplier runs once
+    for a per-tensor scale and its result fills the per-channel arrays."""
+    import refinterp.ops.common
+    import refinterp.ops.fully_connected
+    from refinterp.interpreter import Interpreter
+
+    calls = []
+    for module in (refinterp.ops.common, refinterp.ops.fully_connected):
+        real = module.quantize_multiplier
+        monkeypatch.setattr(module, "quantize_multiplier", lambda value, real=real: calls.append(value) or real(value))
+    n = 1 << 16
+    weights = TensorSpec((1, 1, 1, n) if op == "DEPTHWISE_CONV_2D" else (n, 1) if op == "FULLY_CONNECTED"
+                         else (n, 1, 1, 1), "int8", 0.1, 0)
+    x = TensorSpec((1, 1) if op == "FULLY_CONNECTED" else (1, 1, 1, 1 if op != "DEPTHWISE_CONV_2D" else n), "int8",
+                   0.1, 0)
+    y = TensorSpec((1, n) if op == "FULLY_CONNECTED" else (1, 1, 1, n), "int8", 0.1, 0)
+    options = {"padding": "VALID", "stride_w": 1, "stride_h": 1}
+    if op == "DEPTHWISE_CONV_2D":
+        options["depth_multiplier"] = 1
+    if op == "FULLY_CONNECTED":
+        options = {}
+    inputs = [x, weights, TensorSpec((n,), "int32", 0.01, 0)]
+    if op == "TRANSPOSE_CONV":
+        inputs = [TensorSpec((4,), "int32", data=np.array([1, 1, 1, n], np.int32)), weights, x]
+    Interpreter(model_content=single_op_model(op, inputs, [y], options)).allocate_tensors()
+    assert 1 <= len(calls) <= 4

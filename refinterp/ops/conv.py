@@ -176,7 +176,13 @@ def per_channel_multipliers(ctx: OpContext, input_scale: float, filter_scales: n
                             channels: int) -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: one (multiplier, shift) per output channel, in double; a ratio
     TFLite cannot apply with defined results (not finite, 2**30 or more) fails Prepare."""
-    scales = np.broadcast_to(np.asarray(filter_scales, dtype=np.float32), (channels,))
+    scales = np.asarray(filter_scales, dtype=np.float32).reshape(-1)
+    if scales.size == 1:  # one ratio for every channel, computed once: the channels may be a filter input's 2^31
+        effective_scale = float(input_scale) * float(scales[0]) / float(output_scale)
+        multiplier, shift = checked_quantize_multiplier(ctx, effective_scale,
+                                                        "input scale x filter scale[0] / output scale")
+        return np.full(channels, multiplier, np.int64), np.full(channels, shift, np.int64)
+    scales = np.broadcast_to(scales, (channels,))
     multipliers = np.empty(channels, dtype=np.int64)
     shifts = np.empty(channels, dtype=np.int64)
     for c in range(channels):

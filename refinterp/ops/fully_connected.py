@@ -188,46 +188,45 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
         raise ctx.unsupported(f"int8 fully connected with {bias.type_name} bias")
     input_scale, input_zero_point = per_tensor_qparams(ctx, x, "input")
     output_scale, output_zero_point = per_tensor_qparams(ctx, y, "output")
-    weight_zero_point, multipliers, effective = _int8_weight_requantization(ctx, w, bias, units, input_scale,
-                                                                             output_scale)
+    weight_zero_point, multipliers, shifts, effective = _int8_weight_requantization(ctx, w, bias, units,
+                                                                                     input_scale, output_scale)
     act_min, act_max = activation_range(activation, output_scale, output_zero_point, np.int8)
     return FullyConnectedParams(
         depth, units, output_shape, quantized=True, float_requant=ctx.profile == "litert-ref",
         input_zero_point=input_zero_point, weight_zero_point=weight_zero_point,
-        output_zero_point=output_zero_point, effective_scale=effective,
-        output_multiplier=np.array([m for m, _ in multipliers], dtype=np.int64),
-        output_shift=np.array([s for _, s in multipliers], dtype=np.int64),
-        act_min=act_min, act_max=act_max, kind="int8")
+        output_zero_point=output_zero_point, effective_scale=effective, output_multiplier=multipliers,
+        output_shift=shifts, act_min=act_min, act_max=act_max, kind="int8")
 
 
 def _int8_weight_requantization(ctx: OpContext, w, bias, units: int, input_scale: float,
-                                output_scale: float) -> tuple[int, list[tuple[int, int]], np.ndarray]:
+                                output_scale: float) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """int8 weights (fully_connected.cc Prepare): (weight zero point, QuantizeMultiplier of ``s_in * s_w / s_out``
-    per unit, that real multiplier per unit in double). Per-channel scales on dimension 0 have zero point 0;
-    per-tensor ones take the f32 product ``s_in * s_w`` and GetQuantizedConvolutionMultipler's bias check."""
+    per unit as multipliers and shifts, that real multiplier per unit in double). Per-channel scales on dimension
+    0 have zero point 0; per-tensor ones take the f32 product ``s_in * s_w`` and GetQuantizedConvolutionMultipler's
+    bias check, computed once (the units may come from a weights input's shape: 2^31 of them)."""
     wq = w.quantization
     if wq is None:
         raise ctx.fail("int8 weights are not quantized")
     if wq.per_channel:
         if wq.quantized_dimension != 0 or wq.scale.size != units:
             raise ctx.unsupported(f"per-channel weights must have {units} scales on dimension 0")
-        scales = [float(s) for s in wq.scale]
         weight_zero_point = 0
-        multipliers = [quantize_multiplier(float(input_scale) * s / float(output_scale)) for s in scales]
-    else:
-        weight_scale = float(wq.scale[0])
-        weight_zero_point = int(wq.zero_point[0])
-        if bias is not None:
-            # GetQuantizedConvolutionMultipler: the bias scale must match s_in * s_w, within 2% of s_out.
-            bias_scale = float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
-            if abs(input_scale * weight_scale - bias_scale) / output_scale > 0.02:
-                raise ctx.fail(f"bias scale {bias_scale:g} does not match input scale x weight scale "
-                               f"{input_scale * weight_scale:g} (TFLite allows 2% of the output scale)")
-        scales = [weight_scale] * units
-        product_f32 = float(np.float32(input_scale) * np.float32(weight_scale))
-        multipliers = [quantize_multiplier(product_f32 / float(output_scale))] * units
-    effective = np.array([float(input_scale) * s / float(output_scale) for s in scales], dtype=np.float64)
-    return weight_zero_point, multipliers, effective
+        effective = np.array([float(input_scale) * float(s) / float(output_scale) for s in wq.scale], np.float64)
+        multipliers, shifts = (np.array(column, np.int64)
+                               for column in zip(*(quantize_multiplier(float(e)) for e in effective)))
+        return weight_zero_point, multipliers, shifts, effective
+    weight_scale = float(wq.scale[0])
+    weight_zero_point = int(wq.zero_point[0])
+    if bias is not None:
+        # GetQuantizedConvolutionMultipler: the bias scale must match s_in * s_w, within 2% of s_out.
+        bias_scale = float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
+        if abs(input_scale * weight_scale - bias_scale) / output_scale > 0.02:
+            raise ctx.fail(f"bias scale {bias_scale:g} does not match input scale x weight scale "
+                           f"{input_scale * weight_scale:g} (TFLite allows 2% of the output scale)")
+    product_f32 = float(np.float32(input_scale) * np.float32(weight_scale))
+    multiplier, shift = quantize_multiplier(product_f32 / float(output_scale))
+    effective = np.full(units, float(input_scale) * weight_scale / float(output_scale), np.float64)
+    return weight_zero_point, np.full(units, multiplier, np.int64), np.full(units, shift, np.int64), effective
 
 
 def _prepare_int16(ctx: OpContext, x, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
@@ -244,17 +243,16 @@ def _prepare_int16(ctx: OpContext, x, w, bias, y, depth: int, units: int, output
     if wq is not None and wq.per_channel and wq.scale.size != ctx.shape(w)[wq.quantized_dimension]:
         raise ctx.fail(f"{wq.scale.size} weight scales for dimension {wq.quantized_dimension} of size "
                        f"{ctx.shape(w)[wq.quantized_dimension]}")
-    weight_zero_point, multipliers, effective = _int8_weight_requantization(ctx, w, bias, units, input_scale,
-                                                                             output_scale)
-    shifts = np.array([s for _, s in multipliers], dtype=np.int64)
+    weight_zero_point, multipliers, shifts, effective = _int8_weight_requantization(ctx, w, bias, units,
+                                                                                     input_scale, output_scale)
     float_requant = ctx.profile == "litert-ref"
     int16_requantization_checks(ctx, x, y, shifts, 32 if float_requant else bits)
     act_min, act_max = activation_range(activation, output_scale, 0, np.int16)
     return FullyConnectedParams(
         depth, units, output_shape, quantized=True, float_requant=float_requant,
         weight_zero_point=weight_zero_point, effective_scale=effective,
-        output_multiplier=np.array([m for m, _ in multipliers], dtype=np.int64), output_shift=shifts,
-        act_min=act_min, act_max=act_max, kind="int16", output_dtype=np.dtype(np.int16), accumulator_bits=bits)
+        output_multiplier=multipliers, output_shift=shifts, act_min=act_min, act_max=act_max, kind="int16",
+        output_dtype=np.dtype(np.int16), accumulator_bits=bits)
 
 
 def _prepare_uint8(ctx: OpContext, x, w, bias, y, depth: int, units: int, output_shape: tuple[int, ...],
