@@ -330,7 +330,7 @@ _TABLE = (
     # indexing (refinterp/ops/indexing.py): an index out of range fails at invoke
     OpDef("GATHER", indexing.prepare_gather, indexing.gather_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"),
-          notes="axis, batch_dims; int16/int32/int64 positions; constant inputs folded at prepare"),
+          notes="axis, batch_dims; int16/int32/int64 positions; constant positions checked at prepare"),
     OpDef("GATHER_ND", indexing.prepare_gather_nd, indexing.gather_nd_spec, None,
           ("int8", "uint8", "int16", "int32", "int64", "float32", "bool"), notes="int16/int32/int64 indices"),
     OpDef("EMBEDDING_LOOKUP", indexing.prepare_embedding_lookup, indexing.embedding_lookup_spec, None,

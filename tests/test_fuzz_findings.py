@@ -1150,3 +1150,30 @@ def test_per_tensor_requantization_is_computed_once_not_per_output_channel(op, m
         inputs = [TensorSpec((4,), "int32", data=np.array([1, 1, 1, n], np.int32)), weights, x]
     Interpreter(model_content=single_op_model(op, inputs, [y], options)).allocate_tensors()
     assert 1 <= len(calls) <= 4
+
+
+def test_gather_of_constants_checks_its_output_size_before_computing_it():
+    """Found reading the Prepare functions after campaign 20261220: a GATHER of two constants was computed at
+    Prepare, before its output's shape was checked against the declared one and the limits (8 KiB and 256 KiB
+    of constants here ask for 256 MiB). Prepare now checks the positions only (LiteRT evaluates such a GATHER at
+    Prepare: a bad position fails there), and the kernel computes the values."""
+    positions = 1 << 16
+    model = single_op_model("GATHER", [
+        TensorSpec((4096, 2), "int8", 0.1, 0, data=np.ones((4096, 2), np.int8)),
+        TensorSpec((positions,), "int32", data=np.zeros(positions, np.int32))],
+        [TensorSpec((1,), "int8", 0.1, 0)], {"axis": 1})
+    assert_prepare_refuses_without_allocating(model, f"gets shape [4096, {positions}]")
+
+
+def test_densify_refuses_a_dense_level_past_the_stored_vectors_before_walking_it():
+    """Found reading the Prepare functions after campaign 20261220: DENSIFY walked a sparse constant's levels
+    within its dense size, so one DENSE level of 2**26 over a single stored value built 512 MiB index arrays
+    before finding that the levels reach more elements than the file stores. The bound is now the file's own
+    vectors (stored values, segments, indices)."""
+    from refinterp.modelbuilder import DimensionMetadataSpec, SparsitySpec
+
+    n = 1 << 26
+    sparsity = SparsitySpec([0], [DimensionMetadataSpec("DENSE", dense_size=n)])
+    model = single_op_model("DENSIFY", [TensorSpec((n,), "float32", data=np.ones(1, np.float32), sparsity=sparsity)],
+                            [TensorSpec((n,), "float32")])
+    assert_prepare_refuses_without_allocating(model, f"level 0 reaches {n} positions, more than the 1")

@@ -52,21 +52,26 @@ def _require_output_type(ctx: OpContext, output: Tensor, type_name: str) -> None
 class GatherParams:
     axis: int
     batch_dims: int
-    folded: np.ndarray | None = None  # both inputs constant: the result, computed at prepare
+
+
+def check_gather_positions(p: GatherParams, x_shape: tuple[int, ...], positions: np.ndarray, fail: Fail) -> None:
+    """reference_ops::Gather's index check: every position within the axis (none read when the input is empty)."""
+    positions = np.asarray(positions)
+    if positions.size and positions.min() < 0:
+        raise fail(f"gather index {int(positions.min())} is negative")
+    if math.prod(x_shape[:p.axis]) and positions.size and positions.max() >= x_shape[p.axis]:
+        raise fail(f"gather index {int(positions.max())} is out of bounds for an axis of size {x_shape[p.axis]}")
 
 
 def gather_values(p: GatherParams, x: np.ndarray, positions: np.ndarray, fail: Fail) -> np.ndarray:
     positions = np.asarray(positions)
+    check_gather_positions(p, x.shape, positions, fail)
     batch_size = math.prod(x.shape[:p.batch_dims])
     outer_size = math.prod(x.shape[p.batch_dims:p.axis])
     axis_size = x.shape[p.axis]
     inner_size = math.prod(x.shape[p.axis + 1:])
     coord_size = math.prod(positions.shape[p.batch_dims:])
     output_shape = x.shape[:p.axis] + positions.shape[p.batch_dims:] + x.shape[p.axis + 1:]
-    if positions.size and positions.min() < 0:
-        raise fail(f"gather index {int(positions.min())} is negative")
-    if batch_size * outer_size and positions.size and positions.max() >= axis_size:
-        raise fail(f"gather index {int(positions.max())} is out of bounds for an axis of size {axis_size}")
     x4 = x.reshape(batch_size, outer_size, axis_size, inner_size)
     coords = positions.reshape(batch_size, coord_size).astype(np.int64)
     gathered = x4[np.arange(batch_size)[:, None, None], np.arange(outer_size)[None, :, None], coords[:, None, :]]
@@ -96,14 +101,13 @@ def prepare_gather(ctx: OpContext) -> GatherParams:
     params = GatherParams(axis, batch_dims)
     ctx.set_output_shape(0, x_shape[:axis] + p_shape[batch_dims:] + x_shape[axis + 1:])
     if x.is_constant and positions.is_constant:
-        folded = gather_values(params, np.asarray(x.data), np.asarray(positions.data), ctx.fail)
-        return GatherParams(axis, batch_dims, folded)
+        # LiteRT evaluates a GATHER of constants at Prepare, so a bad position fails there; the values are
+        # computed by the kernel, after the output's size has been checked against the limits
+        check_gather_positions(params, x_shape, positions.data, ctx.fail)
     return params
 
 
 def gather_spec(p: GatherParams, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    if p.folded is not None:
-        return p.folded.copy()
     return gather_values(p, x, positions, EvalError)
 
 

@@ -96,8 +96,13 @@ def densify(sparsity: Sparsity, shape: tuple[int, ...], values: np.ndarray,
         extent[d] = -(-shape[d] // block_sizes[k])
 
     # A valid tensor reaches at most every element once (its expanded shape) at every level; repeated indices
-    # reach more only as far as there are stored values. More would only grow the walk's arrays.
-    most_paths = max(math.prod(extent), values.size)
+    # reach more only as far as there are stored values. More would only grow the walk's arrays. The paths of
+    # a level are distinct, so before a sparse level they index its segments, after one they are at most its
+    # indices, and after the last level at most the stored values: a level reaching more than the longest of
+    # those vectors (the file's own sizes, not the dense size) is refused before its arrays are made.
+    stored = max([values.size] + [max(level.array_segments.size, level.array_indices.size)
+                                  for level in levels if level.format != "DENSE"])
+    most_paths = min(max(math.prod(extent), values.size), stored)
 
     def check_paths(j: int, count: int) -> None:
         if count > most_paths:
