@@ -1177,3 +1177,28 @@ def test_densify_refuses_a_dense_level_past_the_stored_vectors_before_walking_it
     model = single_op_model("DENSIFY", [TensorSpec((n,), "float32", data=np.ones(1, np.float32), sparsity=sparsity)],
                             [TensorSpec((n,), "float32")])
     assert_prepare_refuses_without_allocating(model, f"level 0 reaches {n} positions, more than the 1")
+
+
+@pytest.mark.parametrize("case", ["FULLY_CONNECTED/int8", "FULLY_CONNECTED/int16", "CONV_2D/uint8"])
+def test_a_bias_with_several_scales_fails_the_legacy_bias_scale_check_like_litert(case):
+    """Campaign 20261221: GetQuantizedConvolutionMultipler (per-tensor weights) compares s_in * s_w with
+    ``bias->params.scale``, which GetLegacyQuantization leaves 0 for a bias with several scales, so LiteRT
+    refuses the file even when every one of them is right; refinterp read scale[0] and ran it."""
+    op, dtype = case.split("/")
+    bias_scale = float(np.float32(0.5) * np.float32(0.25))
+    zero_point = 128 if dtype == "uint8" else 0
+    if op == "FULLY_CONNECTED":
+        x, y = TensorSpec((1, 3), dtype, 0.5, 0), TensorSpec((1, 2), dtype, 0.1, 0)
+        w = TensorSpec((2, 3), "int8", 0.25, 0, data=np.ones((2, 3), np.int8))
+        bias_type, options = "int64" if dtype == "int16" else "int32", {}
+    else:
+        x, y = TensorSpec((1, 1, 1, 3), dtype, 0.5, zero_point), TensorSpec((1, 1, 1, 2), dtype, 0.1, zero_point)
+        w = TensorSpec((2, 1, 1, 3), dtype, 0.25, zero_point, data=np.full((2, 1, 1, 3), zero_point + 1, np.uint8))
+        bias_type, options = "int32", {"padding": "VALID", "stride_w": 1, "stride_h": 1}
+    bias = TensorSpec((2,), bias_type, [bias_scale] * 2, [0, 0], data=np.array([3, -4], bias_type))
+    model = single_op_model(op, [x, w, bias], [y], options)
+    inputs = [np.ones(x.shape, dtype)]
+    assert_both_refuse(model, inputs)
+    assert "bias scale 0 does not match" in str(refinterp_error(model, inputs))
+    # the same file with one bias scale runs in both, equal
+    assert_same(single_op_model(op, [x, w, replace(bias, scale=bias_scale, zero_point=0)], [y], options), inputs)

@@ -67,6 +67,7 @@ from refinterp.ops.common import (
     checked_quantize_multiplier,
     conv_scales,
     per_tensor_qparams,
+    per_tensor_qparams_or_identity,
     window_2d,
 )
 from refinterp.ops.hybrid import hybrid_weights, quantize_rows, sse_dot
@@ -239,10 +240,11 @@ def uint8_requantization(ctx: OpContext, x, w, bias, y, channels_out: int, activ
 
 
 def bias_scale_of(bias) -> float | None:
-    """``bias->params.scale`` for the uint8 bias check (0 for an unquantized bias), None without a bias."""
+    """``bias->params.scale`` for the uint8 bias check (0 for an unquantized bias and, GetLegacyQuantization, for
+    one with several scales), None without a bias."""
     if bias is None:
         return None
-    return float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
+    return per_tensor_qparams_or_identity(bias)[0]
 
 
 def prepare_conv2d(ctx: OpContext) -> Conv2DParams:

@@ -74,7 +74,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refinterp.ops.common import OpContext, bias_channel_scale, conv_scales, per_tensor_qparams
+from refinterp.ops.common import (
+    OpContext,
+    bias_channel_scale,
+    conv_scales,
+    per_tensor_qparams,
+    per_tensor_qparams_or_identity,
+)
 from refinterp.ops.conv import (
     bias_scale_of,
     explain_float_output,
@@ -218,8 +224,9 @@ def _int8_weight_requantization(ctx: OpContext, w, bias, units: int, input_scale
     weight_scale = float(wq.scale[0])
     weight_zero_point = int(wq.zero_point[0])
     if bias is not None:
-        # GetQuantizedConvolutionMultipler: the bias scale must match s_in * s_w, within 2% of s_out.
-        bias_scale = float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
+        # GetQuantizedConvolutionMultipler: the bias scale must match s_in * s_w, within 2% of s_out. It reads
+        # bias->params.scale: 0 for an unquantized bias and for one with several scales (GetLegacyQuantization)
+        bias_scale = per_tensor_qparams_or_identity(bias)[0]
         if abs(input_scale * weight_scale - bias_scale) / output_scale > 0.02:
             raise ctx.fail(f"bias scale {bias_scale:g} does not match input scale x weight scale "
                            f"{input_scale * weight_scale:g} (TFLite allows 2% of the output scale)")
